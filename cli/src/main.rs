@@ -1,0 +1,192 @@
+//! `cartflow`: run and operate the platform locally.
+
+use anyhow::Context;
+use cartflow::platform::{Platform, PlatformSettings, SERVICES};
+use cartflow::seed;
+use cartflow_events::Service;
+use cartflow_kit::{Env, telemetry};
+use cartflow_messaging::{PubSubConfig, provision};
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cartflow",
+    version,
+    about = "Run and operate cartflow, the event-driven order platform."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in this process on its SPEC port, with the topology provisioned
+    /// and demo data loaded. Needs PostgreSQL and the Pub/Sub emulator (scripts/dev.sh
+    /// starts both). Ctrl-C stops cleanly.
+    Dev {
+        #[command(flatten)]
+        target: Target,
+        /// Do not load the demo catalog.
+        #[arg(long)]
+        no_seed: bool,
+    },
+    /// Create every topic and subscription of the topology (idempotent) and list them.
+    Provision {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Where the platform's infrastructure is.
+#[derive(Args)]
+struct Target {
+    /// PostgreSQL server; each service gets its own database on it.
+    #[arg(long, env = "DATABASE_URL", default_value = cartflow_kit::config::DEFAULT_DATABASE_URL)]
+    database_url: String,
+    /// Pub/Sub emulator host:port. Leave unset to use Google Cloud (Application Default Credentials).
+    #[arg(long, env = "PUBSUB_EMULATOR_HOST")]
+    emulator: Option<String>,
+    /// Google Cloud project id (or the emulator's project).
+    #[arg(long, env = "PUBSUB_PROJECT_ID", default_value = cartflow_messaging::pubsub::DEFAULT_PROJECT)]
+    project: String,
+    /// Prefix for every topic and subscription name.
+    #[arg(long, env = "CARTFLOW_TOPIC_PREFIX", default_value = "")]
+    topic_prefix: String,
+}
+
+impl Target {
+    fn pubsub(&self) -> PubSubConfig {
+        PubSubConfig {
+            project_id: self.project.clone(),
+            emulator_host: self.emulator.clone(),
+            topic_prefix: self.topic_prefix.clone(),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dev { target, no_seed } => dev(target, !no_seed).await,
+        Command::Provision { target } => provision_topology(target).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn provision_topology(target: Target) -> anyhow::Result<()> {
+    let pubsub = target.pubsub();
+    let report = provision::provision(&pubsub).await?;
+    for name in &report.created {
+        println!("created  {name}");
+    }
+    for name in &report.existing {
+        println!("exists   {name}");
+    }
+    Ok(())
+}
+
+async fn dev(target: Target, seed_demo: bool) -> anyhow::Result<()> {
+    let pubsub = target.pubsub();
+    let topics = pubsub.topic_admin().await?;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        provision::ping(&pubsub, &topics),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out"))
+    .and_then(|r| r)
+    .with_context(|| match &pubsub.emulator_host {
+        Some(host) => {
+            format!("no Pub/Sub emulator answers at {host}; start one with scripts/dev.sh")
+        }
+        None => {
+            "Pub/Sub is not reachable (PUBSUB_EMULATOR_HOST is unset, so Google Cloud was tried)"
+                .into()
+        }
+    })?;
+
+    let settings = PlatformSettings {
+        server_url: target.database_url.clone(),
+        database_prefix: String::new(),
+        pubsub: pubsub.clone(),
+        port_override: None,
+        env: Env::from_process(),
+    };
+    let platform = Platform::start(&settings).await?;
+    if seed_demo {
+        let report = seed::seed_catalog(
+            &platform.url(Service::Product),
+            &platform.url(Service::Inventory),
+        )
+        .await?;
+        tracing::info!(
+            created = report.created,
+            already_there = report.already_there,
+            "demo catalog loaded"
+        );
+    }
+    print_banner(&platform, &pubsub);
+
+    cartflow_kit::runtime::shutdown_on_signal()
+        .cancelled()
+        .await;
+    platform.stop().await
+}
+
+fn print_banner(platform: &Platform, pubsub: &PubSubConfig) {
+    let url = |s| platform.url(s);
+    let (cart, order, inventory) = (
+        url(Service::Cart),
+        url(Service::Order),
+        url(Service::Inventory),
+    );
+    let customer = seed::CUSTOMERS[0].0;
+    let other = seed::CUSTOMERS[1].0;
+    println!("\ncartflow is running.\n");
+    for service in SERVICES {
+        println!(
+            "  {:<10} {:<24} readiness: {1}/ready",
+            service.name(),
+            url(service)
+        );
+    }
+    println!(
+        r#"
+Walk-through (copy and paste):
+
+  # 1. Two lines into {name}'s cart, then check out
+  curl -s -X POST {cart}/cart/items -H 'X-Customer-Id: {customer}' -H 'Content-Type: application/json' -d '{{"product_sku":"KB-101","quantity":1}}'
+  curl -s -X POST {cart}/cart/items -H 'X-Customer-Id: {customer}' -H 'Content-Type: application/json' -d '{{"product_sku":"MS-201","quantity":2}}'
+  curl -s -X POST {cart}/cart/convert-to-order -H 'X-Customer-Id: {customer}'
+  curl -s {cart}/cart -H 'X-Customer-Id: {customer}'          # status: converted, with order_id
+  curl -s "{order}/orders?customer_id={customer}"              # status: confirmed
+  curl -s {inventory}/inventory/KB-101                          # quantity went down
+
+  # 2. More lamps than there are: the checkout ends stock_unavailable
+  curl -s -X POST {cart}/cart/items -H 'X-Customer-Id: {other}' -H 'Content-Type: application/json' -d '{{"product_sku":"LP-601","quantity":5}}'
+  curl -s -X POST {cart}/cart/convert-to-order -H 'X-Customer-Id: {other}'
+  curl -s {cart}/cart -H 'X-Customer-Id: {other}'             # status: stock_unavailable, with details
+
+  # 3. Cancel the first order: stock comes back
+  curl -s -X POST {order}/orders/<order_id>/cancel -H 'Content-Type: application/json' -d '{{"reason":"changed my mind"}}'
+"#,
+        name = seed::CUSTOMERS[0].1,
+    );
+    if let Some(host) = &pubsub.emulator_host {
+        println!(
+            "Inspect Pub/Sub on the emulator:\n  export CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://{host}/ CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true CLOUDSDK_CORE_PROJECT={}\n  gcloud pubsub topics list\n  gcloud pubsub subscriptions list\n",
+            pubsub.project_id
+        );
+    }
+    println!("Press Ctrl-C to stop.");
+}

@@ -1,0 +1,176 @@
+//! Every service of the saga in one process: each with its own port, database,
+//! outbox relay and consumers, configured through the same environment variables the
+//! standalone binaries read.
+
+use crate::databases;
+use anyhow::Context;
+use cartflow_events::Service;
+use cartflow_kit::config::database_url_for;
+use cartflow_kit::runtime::{self, RunningService};
+use cartflow_kit::{Env, ServiceApp, ServiceConfig};
+use cartflow_messaging::PubSubConfig;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+/// The services this platform runs, in start order (cart needs product's URL).
+pub const SERVICES: [Service; 4] = [
+    Service::Product,
+    Service::Inventory,
+    Service::Order,
+    Service::Cart,
+];
+
+#[derive(Debug, Clone)]
+pub struct PlatformSettings {
+    /// PostgreSQL server URL; each service gets its own database on it.
+    pub server_url: String,
+    /// Prepended to every database name (`cartflow_cart` → `t_ab12_cartflow_cart`).
+    pub database_prefix: String,
+    pub pubsub: PubSubConfig,
+    /// `None`: every service on its SPEC port. `Some(0)`: free ports (tests).
+    pub port_override: Option<u16>,
+    /// Extra settings passed to every service (e.g. `DB_MAX_CONNECTIONS`).
+    pub env: Env,
+}
+
+impl PlatformSettings {
+    pub fn database_name(&self, service: Service) -> String {
+        format!("{}{}", self.database_prefix, service.database_name())
+    }
+
+    /// The environment one service would be started with as a separate process.
+    fn service_env(&self, service: Service) -> anyhow::Result<Env> {
+        let prefix = service.env_prefix();
+        let mut env = self.env.clone();
+        let url = database_url_for(&self.server_url, &self.database_name(service))
+            .map_err(anyhow::Error::msg)?;
+        env.set(format!("{prefix}_DATABASE_URL"), url)
+            .set("PUBSUB_PROJECT_ID", &self.pubsub.project_id)
+            .set("CARTFLOW_TOPIC_PREFIX", &self.pubsub.topic_prefix);
+        if let Some(host) = &self.pubsub.emulator_host {
+            env.set("PUBSUB_EMULATOR_HOST", host);
+        }
+        if let Some(port) = self.port_override {
+            env.set(format!("{prefix}_PORT"), port.to_string());
+        }
+        Ok(env)
+    }
+}
+
+pub struct Platform {
+    services: Vec<RunningService>,
+    shutdown: CancellationToken,
+}
+
+impl Platform {
+    /// Creates the databases (if missing), provisions the topology, and starts every
+    /// service. Each service migrates its own database as it starts.
+    pub async fn start(settings: &PlatformSettings) -> anyhow::Result<Platform> {
+        for service in SERVICES {
+            let name = settings.database_name(service);
+            if databases::ensure(&settings.server_url, &name).await? {
+                tracing::info!(database = %name, "database created");
+            }
+        }
+        let report = cartflow_messaging::provision::provision(&settings.pubsub)
+            .await
+            .context("provisioning the Pub/Sub topology")?;
+        tracing::info!(
+            created = report.created.len(),
+            existing = report.existing.len(),
+            "topology provisioned"
+        );
+
+        let shutdown = CancellationToken::new();
+        let mut platform = Platform {
+            services: Vec::new(),
+            shutdown: shutdown.clone(),
+        };
+        for service in SERVICES {
+            let mut env = settings.service_env(service)?;
+            if service == Service::Cart {
+                env.set("PRODUCT_SERVICE_URL", platform.url(Service::Product));
+            }
+            let started = match service {
+                Service::Product => {
+                    start::<product_service::ProductApp>(
+                        &env,
+                        &shutdown,
+                        product_service::ProductApp::from_env,
+                    )
+                    .await
+                }
+                Service::Inventory => {
+                    start::<inventory_service::InventoryApp>(
+                        &env,
+                        &shutdown,
+                        inventory_service::InventoryApp::from_env,
+                    )
+                    .await
+                }
+                Service::Order => {
+                    start::<order_service::OrderApp>(
+                        &env,
+                        &shutdown,
+                        order_service::OrderApp::from_env,
+                    )
+                    .await
+                }
+                Service::Cart => {
+                    start::<cart_service::CartApp>(&env, &shutdown, cart_service::CartApp::from_env)
+                        .await
+                }
+                other => unreachable!("{other} is not hosted by this platform"),
+            };
+            match started {
+                Ok(running) => platform.services.push(running),
+                Err(err) => {
+                    platform.stop().await.ok();
+                    return Err(err.context(format!("starting the {service} service")));
+                }
+            }
+        }
+        Ok(platform)
+    }
+
+    fn running(&self, service: Service) -> &RunningService {
+        self.services
+            .iter()
+            .find(|s| s.service == service)
+            .unwrap_or_else(|| panic!("{service} is not running"))
+    }
+
+    pub fn url(&self, service: Service) -> String {
+        self.running(service).url()
+    }
+
+    /// The service's own database pool (tests read state through it).
+    pub fn pool(&self, service: Service) -> &PgPool {
+        &self.running(service).pool
+    }
+
+    /// Stops every service gracefully: requests and messages in flight finish, the
+    /// outboxes are flushed.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let mut first_error = None;
+        for service in self.services {
+            let name = service.service;
+            if let Err(err) = service.stopped().await {
+                tracing::error!(service = %name, error = format!("{err:#}"), "stopped with an error");
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+async fn start<A: ServiceApp>(
+    env: &Env,
+    shutdown: &CancellationToken,
+    build: impl FnOnce(&Env) -> Result<A, cartflow_kit::ConfigError>,
+) -> anyhow::Result<RunningService> {
+    let config = ServiceConfig::from_env(A::SERVICE, env)?;
+    let app = build(env)?;
+    runtime::start(app, config, shutdown.clone()).await
+}

@@ -1,0 +1,119 @@
+//! Carts, their statuses, and the checks on what a customer sends.
+
+use cartflow_events::{LineItem, Shortage, Sku};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const MAX_LINE_QUANTITY: i32 = 1000;
+pub const MAX_LINES: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CartStatus {
+    /// Being filled.
+    Open,
+    /// Locked: converted and waiting for inventory.
+    CheckoutPending,
+    /// Became an order (`order_id`). Adding items starts a new cart.
+    Converted,
+    /// Inventory could not reserve it (`rejection`); unlocked, editable, retryable.
+    StockUnavailable,
+}
+
+impl CartStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CartStatus::Open => "open",
+            CartStatus::CheckoutPending => "checkout_pending",
+            CartStatus::Converted => "converted",
+            CartStatus::StockUnavailable => "stock_unavailable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Open,
+            Self::CheckoutPending,
+            Self::Converted,
+            Self::StockUnavailable,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub reason: String,
+    pub details: Vec<Shortage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cart {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub status: CartStatus,
+    pub items: Vec<LineItem>,
+    pub total_cents: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Rejection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddItem {
+    pub product_sku: String,
+    pub quantity: i32,
+}
+
+/// A line a customer asked for, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLine {
+    pub sku: Sku,
+    pub quantity: i32,
+}
+
+impl AddItem {
+    pub fn parse(self) -> Result<NewLine, String> {
+        let sku = Sku::parse(&self.product_sku)?;
+        if !(1..=MAX_LINE_QUANTITY).contains(&self.quantity) {
+            return Err(format!(
+                "quantity must be between 1 and {MAX_LINE_QUANTITY}"
+            ));
+        }
+        Ok(NewLine {
+            sku,
+            quantity: self.quantity,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantity_must_be_positive_and_bounded() {
+        let add = |q| {
+            AddItem {
+                product_sku: "A-1".into(),
+                quantity: q,
+            }
+            .parse()
+        };
+        assert!(add(1).is_ok());
+        assert!(add(0).unwrap_err().contains("quantity"));
+        assert!(add(-3).is_err());
+        assert!(add(MAX_LINE_QUANTITY + 1).is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in ["open", "checkout_pending", "converted", "stock_unavailable"] {
+            assert_eq!(CartStatus::parse(s).unwrap().as_str(), s);
+        }
+        assert_eq!(CartStatus::parse("gone"), None);
+    }
+}

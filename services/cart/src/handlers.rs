@@ -1,0 +1,40 @@
+//! Cart's reactions to the end of its checkout: rejected (unlock) or ordered (convert).
+
+use crate::domain::Rejection;
+use crate::store;
+use async_trait::async_trait;
+use cartflow_events::{OrderCreated, StockRejected, Topic};
+use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+
+pub struct CartHandler;
+
+#[async_trait]
+impl EventHandler for CartHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        match event.topic() {
+            Some(Topic::StockRejected) => {
+                let rejected: StockRejected = event.decode()?;
+                let rejection = Rejection {
+                    reason: rejected.reason,
+                    details: rejected.details,
+                };
+                if store::mark_rejected(tx.conn(), rejected.cart_id, &rejection).await? {
+                    tracing::info!(cart_id = %rejected.cart_id, "cart unlocked: stock unavailable");
+                } else {
+                    tracing::warn!(cart_id = %rejected.cart_id, "rejection for a cart that is not pending; ignored");
+                }
+                Ok(())
+            }
+            Some(Topic::OrderCreated) => {
+                let created: OrderCreated = event.decode()?;
+                if store::mark_converted(tx.conn(), created.cart_id, created.order_id).await? {
+                    tracing::info!(cart_id = %created.cart_id, order_id = %created.order_id, "cart converted");
+                } else {
+                    tracing::warn!(cart_id = %created.cart_id, "order for a cart already converted or unknown; ignored");
+                }
+                Ok(())
+            }
+            _ => Err(event.unexpected()),
+        }
+    }
+}

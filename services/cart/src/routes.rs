@@ -1,0 +1,177 @@
+//! `/cart` REST routes. The customer is named by the `X-Customer-Id` header
+//! (authentication happens upstream).
+
+use crate::catalog::Catalog;
+use crate::domain::{AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, MAX_LINES};
+use crate::store;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use cartflow_events::OrderRequested;
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
+use cartflow_messaging::{Cause, Outbox};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct CartState {
+    pub outbox: Outbox,
+    pub catalog: Catalog,
+}
+
+pub fn router(state: CartState) -> Router {
+    Router::new()
+        .route("/cart", get(show))
+        .route("/cart/items", post(add_item))
+        .route("/cart/items/{product_sku}", delete(remove_item))
+        .route("/cart/convert-to-order", post(convert))
+        .with_state(state)
+}
+
+/// The customer a request acts for, from `X-Customer-Id`.
+pub struct CustomerId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for CustomerId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let value = parts.headers.get("x-customer-id").ok_or_else(|| {
+            ApiError::BadRequest("missing X-Customer-Id header (the customer's UUID)".into())
+        })?;
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::BadRequest("X-Customer-Id must be a UUID".into()))?;
+        Uuid::parse_str(text.trim())
+            .map(CustomerId)
+            .map_err(|_| ApiError::BadRequest(format!("X-Customer-Id '{text}' is not a UUID")))
+    }
+}
+
+fn locked() -> ApiError {
+    ApiError::Conflict("the cart is being checked out and cannot change until that finishes".into())
+}
+
+async fn show(
+    State(state): State<CartState>,
+    CustomerId(customer): CustomerId,
+) -> ApiResult<Json<Cart>> {
+    let mut conn = state.outbox.pool().acquire().await?;
+    let id = store::latest_id(&mut *conn, customer)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("customer {customer} has no cart yet")))?;
+    Ok(Json(store::load(&mut conn, id).await?))
+}
+
+/// Adds a line (or more of a line) with the product's current price.
+#[tracing::instrument(skip_all, fields(customer_id = %customer))]
+async fn add_item(
+    State(state): State<CartState>,
+    CustomerId(customer): CustomerId,
+    ApiJson(body): ApiJson<AddItem>,
+) -> ApiResult<Json<Cart>> {
+    let line = body.parse().map_err(ApiError::Unprocessable)?;
+    // Asked before the transaction: no row lock is held while waiting on the network.
+    let price = state.catalog.price_cents(&line.sku).await?;
+    let mut tx = state.outbox.begin().await?;
+    let (cart_id, status) = store::lock_or_create_active(tx.conn(), customer).await?;
+    match status {
+        CartStatus::CheckoutPending => return Err(locked()),
+        CartStatus::StockUnavailable => {
+            store::set_status(tx.conn(), cart_id, CartStatus::Open).await?
+        }
+        _ => {}
+    }
+    if store::count_lines(tx.conn(), cart_id).await? >= MAX_LINES as i64 {
+        // Adding to an existing line is fine; a new line is not.
+        let cart = store::load(tx.conn(), cart_id).await?;
+        if !cart
+            .items
+            .iter()
+            .any(|i| i.product_sku == line.sku.as_str())
+        {
+            return Err(ApiError::Unprocessable(format!(
+                "a cart holds at most {MAX_LINES} lines"
+            )));
+        }
+    }
+    let added = store::add_to_line(
+        tx.conn(),
+        cart_id,
+        line.sku.as_str(),
+        line.quantity,
+        price,
+        MAX_LINE_QUANTITY,
+    )
+    .await?;
+    if !added {
+        return Err(ApiError::Unprocessable(format!(
+            "a line holds at most {MAX_LINE_QUANTITY} units of {}",
+            line.sku
+        )));
+    }
+    let cart = store::load(tx.conn(), cart_id).await?;
+    tx.commit().await?;
+    Ok(Json(cart))
+}
+
+async fn remove_item(
+    State(state): State<CartState>,
+    CustomerId(customer): CustomerId,
+    ApiPath(sku): ApiPath<String>,
+) -> ApiResult<Json<Cart>> {
+    let mut tx = state.outbox.begin().await?;
+    let (cart_id, status) = store::lock_active(tx.conn(), customer)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("there is no open cart".into()))?;
+    if status == CartStatus::CheckoutPending {
+        return Err(locked());
+    }
+    if !store::remove_line(tx.conn(), cart_id, &sku).await? {
+        return Err(ApiError::NotFound(format!(
+            "the cart has no line for '{sku}'"
+        )));
+    }
+    if status == CartStatus::StockUnavailable {
+        store::set_status(tx.conn(), cart_id, CartStatus::Open).await?;
+    }
+    let cart = store::load(tx.conn(), cart_id).await?;
+    tx.commit().await?;
+    Ok(Json(cart))
+}
+
+/// Locks the cart and asks inventory to reserve it. The answer arrives as an event;
+/// `GET /cart` shows the outcome.
+#[tracing::instrument(skip_all, fields(customer_id = %customer))]
+async fn convert(
+    State(state): State<CartState>,
+    CustomerId(customer): CustomerId,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let mut tx = state.outbox.begin().await?;
+    let (cart_id, status) = store::lock_active(tx.conn(), customer)
+        .await?
+        .ok_or_else(|| ApiError::Conflict("there is no open cart to convert".into()))?;
+    if status == CartStatus::CheckoutPending {
+        return Err(ApiError::Conflict(
+            "the cart is already being checked out".into(),
+        ));
+    }
+    let cart = store::load(tx.conn(), cart_id).await?;
+    if cart.items.is_empty() {
+        return Err(ApiError::Conflict("the cart is empty".into()));
+    }
+    store::set_status(tx.conn(), cart_id, CartStatus::CheckoutPending).await?;
+    let request = OrderRequested {
+        cart_id,
+        customer_id: customer,
+        items: cart.items,
+    };
+    tx.publish(&Cause::command(cart_id), &request).await?;
+    tx.commit().await?;
+    tracing::info!(%cart_id, "checkout requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "cart_id": cart_id, "status": CartStatus::CheckoutPending })),
+    ))
+}

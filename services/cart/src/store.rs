@@ -1,0 +1,189 @@
+//! SQL for carts and their lines.
+
+use crate::domain::{Cart, CartStatus, Rejection};
+use cartflow_events::{LineItem, total_cents};
+use sqlx::{PgConnection, PgExecutor, Row};
+use uuid::Uuid;
+
+fn status_of(raw: &str) -> sqlx::Result<CartStatus> {
+    CartStatus::parse(raw)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown cart status {raw}").into()))
+}
+
+async fn items(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Vec<LineItem>> {
+    let rows = sqlx::query(
+        "SELECT product_sku, quantity, unit_price_cents FROM cart_items WHERE cart_id = $1 ORDER BY added_at, product_sku",
+    )
+    .bind(cart_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(LineItem {
+                product_sku: r.try_get("product_sku")?,
+                quantity: r.try_get("quantity")?,
+                unit_price_cents: r.try_get("unit_price_cents")?,
+            })
+        })
+        .collect()
+}
+
+/// The whole cart, lines and total included.
+pub async fn load(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Cart> {
+    let row =
+        sqlx::query("SELECT id, customer_id, status, order_id, rejection FROM carts WHERE id = $1")
+            .bind(cart_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let items = items(conn, cart_id).await?;
+    Ok(Cart {
+        id: row.try_get("id")?,
+        customer_id: row.try_get("customer_id")?,
+        status: status_of(row.try_get("status")?)?,
+        total_cents: total_cents(&items),
+        items,
+        order_id: row.try_get("order_id")?,
+        rejection: row
+            .try_get::<Option<sqlx::types::Json<Rejection>>, _>("rejection")?
+            .map(|j| j.0),
+    })
+}
+
+/// The customer's most recent cart, whatever its status.
+pub async fn latest_id<'e>(
+    db: impl PgExecutor<'e>,
+    customer_id: Uuid,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM carts WHERE customer_id = $1 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(customer_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Locks the customer's active (not converted) cart.
+pub async fn lock_active(
+    conn: &mut PgConnection,
+    customer_id: Uuid,
+) -> sqlx::Result<Option<(Uuid, CartStatus)>> {
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, status FROM carts WHERE customer_id = $1 AND status <> 'converted' FOR UPDATE",
+    )
+    .bind(customer_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|(id, s)| Ok((id, status_of(&s)?))).transpose()
+}
+
+/// Locks the customer's active cart, creating an open one if there is none. Two
+/// concurrent first adds meet on the partial unique index and share one cart.
+pub async fn lock_or_create_active(
+    conn: &mut PgConnection,
+    customer_id: Uuid,
+) -> sqlx::Result<(Uuid, CartStatus)> {
+    sqlx::query(
+        "INSERT INTO carts (id, customer_id, status) VALUES ($1, $2, 'open')
+         ON CONFLICT (customer_id) WHERE status <> 'converted' DO NOTHING",
+    )
+    .bind(Uuid::new_v4())
+    .bind(customer_id)
+    .execute(&mut *conn)
+    .await?;
+    lock_active(conn, customer_id)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol("active cart vanished inside its transaction".into()))
+}
+
+pub async fn count_lines(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM cart_items WHERE cart_id = $1")
+        .bind(cart_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Adds `quantity` to the line (creating it), refreshing its price snapshot. Returns
+/// false, changing nothing, if the line would exceed `max_quantity`.
+pub async fn add_to_line(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    sku: &str,
+    quantity: i32,
+    unit_price_cents: i64,
+    max_quantity: i32,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (cart_id, product_sku) DO UPDATE
+         SET quantity = cart_items.quantity + EXCLUDED.quantity, unit_price_cents = EXCLUDED.unit_price_cents
+         WHERE cart_items.quantity + EXCLUDED.quantity <= $5",
+    )
+    .bind(cart_id)
+    .bind(sku)
+    .bind(quantity)
+    .bind(unit_price_cents)
+    .bind(max_quantity)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn remove_line(conn: &mut PgConnection, cart_id: Uuid, sku: &str) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_sku = $2")
+        .bind(cart_id)
+        .bind(sku)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Sets a status chosen by the customer (open again, or checkout_pending); clears any
+/// previous rejection.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    status: CartStatus,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE carts SET status = $2, rejection = NULL, updated_at = now() WHERE id = $1")
+        .bind(cart_id)
+        .bind(status.as_str())
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// checkout_pending → stock_unavailable. False if the cart was not pending (a late or
+/// repeated rejection), in which case nothing changes.
+pub async fn mark_rejected(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    rejection: &Rejection,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE carts SET status = 'stock_unavailable', rejection = $2, updated_at = now()
+         WHERE id = $1 AND status = 'checkout_pending'",
+    )
+    .bind(cart_id)
+    .bind(sqlx::types::Json(rejection))
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Any state → converted with the order id. The order exists, so this wins over
+/// whatever the cart thought; false if it was already converted.
+pub async fn mark_converted(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    order_id: Uuid,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE carts SET status = 'converted', order_id = $2, rejection = NULL, updated_at = now()
+         WHERE id = $1 AND status <> 'converted'",
+    )
+    .bind(cart_id)
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

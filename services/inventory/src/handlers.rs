@@ -1,0 +1,83 @@
+//! Inventory's reactions to `order-requested` and `order.cancelled`.
+
+use crate::domain::{requested_per_sku, shortages};
+use crate::store;
+use async_trait::async_trait;
+use cartflow_events::{
+    INSUFFICIENT_STOCK, OrderCancelled, OrderRequested, StockAvailable, StockRejected, Topic,
+};
+use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use std::collections::BTreeMap;
+
+pub struct InventoryHandler;
+
+#[async_trait]
+impl EventHandler for InventoryHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        match event.topic() {
+            Some(Topic::OrderRequested) => reserve(tx, event, event.decode()?).await,
+            Some(Topic::OrderCancelled) => release(tx, event.decode()?).await,
+            _ => Err(event.unexpected()),
+        }
+    }
+}
+
+/// Reserves every line or none, and says which in an event.
+async fn reserve(
+    tx: &mut Tx,
+    event: &Incoming,
+    request: OrderRequested,
+) -> Result<(), HandlerError> {
+    let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
+    let skus: Vec<String> = wanted.keys().cloned().collect();
+    let available = store::lock_available(tx.conn(), &skus).await?;
+    let short = shortages(&wanted, &available);
+    if short.is_empty() {
+        // The reservation row is keyed by cart: a second request for the same checkout
+        // (under another event id) waits here for the first and then reserves nothing.
+        if !store::insert_reservation(
+            tx.conn(),
+            request.cart_id,
+            request.customer_id,
+            &request.items,
+        )
+        .await?
+        {
+            tracing::warn!(cart_id = %request.cart_id, "checkout already has a reservation; ignoring");
+            return Ok(());
+        }
+        store::shift_to_reserved(tx.conn(), &wanted).await?;
+        let reply = StockAvailable {
+            cart_id: request.cart_id,
+            customer_id: request.customer_id,
+            items: request.items,
+        };
+        tx.publish(&event.cause(), &reply).await?;
+        tracing::info!(cart_id = %reply.cart_id, "stock reserved");
+    } else {
+        tracing::info!(cart_id = %request.cart_id, shortages = short.len(), "stock rejected");
+        let reply = StockRejected {
+            cart_id: request.cart_id,
+            customer_id: request.customer_id,
+            reason: INSUFFICIENT_STOCK.into(),
+            details: short,
+        };
+        tx.publish(&event.cause(), &reply).await?;
+    }
+    Ok(())
+}
+
+/// Returns a cancelled order's stock, once: only an active reservation is released.
+async fn release(tx: &mut Tx, cancelled: OrderCancelled) -> Result<(), HandlerError> {
+    let Some(items) = store::release_reservation(tx.conn(), cancelled.cart_id).await? else {
+        tracing::warn!(order_id = %cancelled.order_id, "no active reservation to release");
+        return Ok(());
+    };
+    let returned = requested_per_sku(&items).map_err(HandlerError::Poison)?;
+    let skus: Vec<String> = returned.keys().cloned().collect();
+    store::lock_available(tx.conn(), &skus).await?;
+    let back: BTreeMap<String, i32> = returned.into_iter().map(|(sku, n)| (sku, -n)).collect();
+    store::shift_to_reserved(tx.conn(), &back).await?;
+    tracing::info!(order_id = %cancelled.order_id, "stock returned");
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! Inventory service: stock per SKU. Reserves every line of a checkout atomically or
+//! none (`order-requested` → `stock-available` / `stock.rejected`) and returns stock
+//! when an order is cancelled (`order.cancelled`).
+
+pub mod domain;
+pub mod handlers;
+pub mod routes;
+pub mod store;
+
+use axum::Router;
+use cartflow_events::Service;
+use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
+use cartflow_messaging::EventHandler;
+use std::sync::Arc;
+
+pub struct InventoryApp;
+
+impl InventoryApp {
+    pub fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(InventoryApp)
+    }
+}
+
+impl ServiceApp for InventoryApp {
+    const SERVICE: Service = Service::Inventory;
+
+    fn migrator() -> sqlx::migrate::Migrator {
+        sqlx::migrate!("./migrations")
+    }
+
+    fn router(&self, ctx: AppContext) -> Router {
+        routes::router(ctx.pool)
+    }
+
+    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+        Some(Arc::new(handlers::InventoryHandler))
+    }
+}

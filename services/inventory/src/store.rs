@@ -1,0 +1,132 @@
+//! SQL for stock and reservations.
+
+use crate::domain::StockItem;
+use cartflow_events::LineItem;
+use sqlx::{PgConnection, PgPool};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+const COLUMNS: &str = "sku, available, reserved, low_stock_threshold";
+
+pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<StockItem>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM stock_items ORDER BY sku"))
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn get(pool: &PgPool, sku: &str) -> sqlx::Result<Option<StockItem>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM stock_items WHERE sku = $1"))
+        .bind(sku)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn insert(
+    pool: &PgPool,
+    sku: &str,
+    quantity: i32,
+    threshold: i32,
+) -> sqlx::Result<StockItem> {
+    sqlx::query_as(&format!(
+        "INSERT INTO stock_items (sku, available, low_stock_threshold) VALUES ($1, $2, $3)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(sku)
+    .bind(quantity)
+    .bind(threshold)
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn set_available(
+    pool: &PgPool,
+    sku: &str,
+    quantity: i32,
+) -> sqlx::Result<Option<StockItem>> {
+    sqlx::query_as(&format!(
+        "UPDATE stock_items SET available = $2, updated_at = now() WHERE sku = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(sku)
+    .bind(quantity)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn delete(pool: &PgPool, sku: &str) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM stock_items WHERE sku = $1")
+        .bind(sku)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Locks the rows of `skus` in SKU order and returns what is available of each.
+/// Every writer locks in this order, so concurrent checkouts queue instead of deadlocking.
+pub async fn lock_available(
+    conn: &mut PgConnection,
+    skus: &[String],
+) -> sqlx::Result<BTreeMap<String, i32>> {
+    let rows: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT sku, available FROM stock_items WHERE sku = ANY($1) ORDER BY sku FOR UPDATE",
+    )
+    .bind(skus)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Moves `delta` units per SKU from available to reserved (negative: back again).
+/// The rows must already be locked by [`lock_available`].
+pub async fn shift_to_reserved(
+    conn: &mut PgConnection,
+    delta: &BTreeMap<String, i32>,
+) -> sqlx::Result<()> {
+    let skus: Vec<&String> = delta.keys().collect();
+    let amounts: Vec<i32> = delta.values().copied().collect();
+    sqlx::query(
+        "UPDATE stock_items s
+         SET available = s.available - d.amount, reserved = s.reserved + d.amount, updated_at = now()
+         FROM UNNEST($1::text[], $2::int[]) AS d(sku, amount)
+         WHERE s.sku = d.sku",
+    )
+    .bind(skus)
+    .bind(amounts)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Records the reservation of a checkout. Returns false if the checkout already has one.
+pub async fn insert_reservation(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    customer_id: Uuid,
+    items: &[LineItem],
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "INSERT INTO reservations (cart_id, customer_id, items, status) VALUES ($1, $2, $3, 'reserved')
+         ON CONFLICT (cart_id) DO NOTHING",
+    )
+    .bind(cart_id)
+    .bind(customer_id)
+    .bind(sqlx::types::Json(items))
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Marks the checkout's reservation released and returns its lines; `None` if there is
+/// no active reservation (never reserved, or already released).
+pub async fn release_reservation(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+) -> sqlx::Result<Option<Vec<LineItem>>> {
+    let items: Option<sqlx::types::Json<Vec<LineItem>>> = sqlx::query_scalar(
+        "UPDATE reservations SET status = 'released', released_at = now()
+         WHERE cart_id = $1 AND status = 'reserved' RETURNING items",
+    )
+    .bind(cart_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(items.map(|json| json.0))
+}

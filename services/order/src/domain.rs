@@ -1,0 +1,167 @@
+//! Orders and the transitions between their statuses.
+
+use cartflow_events::LineItem;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Confirmed,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Confirmed => "confirmed",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "confirmed" => Ok(OrderStatus::Confirmed),
+            "shipped" => Ok(OrderStatus::Shipped),
+            "delivered" => Ok(OrderStatus::Delivered),
+            "cancelled" => Ok(OrderStatus::Cancelled),
+            other => Err(format!(
+                "unknown order status '{other}' (confirmed, shipped, delivered, cancelled)"
+            )),
+        }
+    }
+}
+
+/// Why a requested transition is refused (409).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+/// Cancelling is possible only before shipping, and only once.
+pub fn can_cancel(current: OrderStatus) -> Result<(), Refused> {
+    match current {
+        OrderStatus::Confirmed => Ok(()),
+        OrderStatus::Cancelled => Err(Refused("the order is already cancelled".into())),
+        other => Err(Refused(format!("a {other} order cannot be cancelled"))),
+    }
+}
+
+/// What setting `target` on an order in `current` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    /// Move and announce it.
+    Advance,
+    /// Already there: nothing changes, nothing is announced (PUT is idempotent).
+    Unchanged,
+}
+
+/// Fulfilment moves forward one step at a time: confirmed → shipped → delivered.
+pub fn status_change(current: OrderStatus, target: OrderStatus) -> Result<StatusChange, Refused> {
+    use OrderStatus::*;
+    match (current, target) {
+        (a, b) if a == b => Ok(StatusChange::Unchanged),
+        (Confirmed, Shipped) | (Shipped, Delivered) => Ok(StatusChange::Advance),
+        (Cancelled, _) => Err(Refused("the order is cancelled".into())),
+        (from, to) => Err(Refused(format!("an order cannot go from {from} to {to}"))),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Order {
+    pub id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub status: OrderStatus,
+    pub items: Vec<LineItem>,
+    pub total_cents: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    pub reason: Option<String>,
+}
+
+pub const MAX_REASON_LEN: usize = 500;
+
+impl CancelRequest {
+    pub fn reason(self) -> Result<String, String> {
+        let reason = self
+            .reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        match reason {
+            Some(r) if r.chars().count() > MAX_REASON_LEN => Err(format!(
+                "reason must be at most {MAX_REASON_LEN} characters"
+            )),
+            Some(r) => Ok(r),
+            None => Ok("cancelled by request".into()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    pub status: String,
+}
+
+impl StatusRequest {
+    /// Only fulfilment statuses can be set directly; cancel has its own route.
+    pub fn target(&self) -> Result<OrderStatus, String> {
+        match self.status.parse()? {
+            s @ (OrderStatus::Shipped | OrderStatus::Delivered) => Ok(s),
+            other => Err(format!("status must be shipped or delivered, not {other}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OrderStatus::*;
+    use super::*;
+
+    #[test]
+    fn cancel_only_before_shipping_and_once() {
+        assert!(can_cancel(Confirmed).is_ok());
+        assert!(can_cancel(Cancelled).unwrap_err().0.contains("already"));
+        assert!(can_cancel(Shipped).is_err());
+        assert!(can_cancel(Delivered).is_err());
+    }
+
+    #[test]
+    fn fulfilment_moves_forward_one_step() {
+        assert_eq!(status_change(Confirmed, Shipped), Ok(StatusChange::Advance));
+        assert_eq!(status_change(Shipped, Delivered), Ok(StatusChange::Advance));
+        assert_eq!(status_change(Shipped, Shipped), Ok(StatusChange::Unchanged));
+        assert!(status_change(Confirmed, Delivered).is_err());
+        assert!(status_change(Delivered, Shipped).is_err());
+        assert!(status_change(Cancelled, Shipped).is_err());
+    }
+
+    #[test]
+    fn only_fulfilment_statuses_can_be_put() {
+        let put = |s: &str| StatusRequest { status: s.into() }.target();
+        assert_eq!(put("shipped"), Ok(Shipped));
+        assert!(put("cancelled").is_err());
+        assert!(put("lost").is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! Order service: creates the order when stock is reserved (`stock-available` →
+//! `order.created`), cancels it (`order.cancelled`, which returns the stock), and moves
+//! it through shipped and delivered.
+
+pub mod domain;
+pub mod handlers;
+pub mod routes;
+pub mod store;
+
+use axum::Router;
+use cartflow_events::Service;
+use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
+use cartflow_messaging::EventHandler;
+use std::sync::Arc;
+
+pub struct OrderApp;
+
+impl OrderApp {
+    pub fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(OrderApp)
+    }
+}
+
+impl ServiceApp for OrderApp {
+    const SERVICE: Service = Service::Order;
+
+    fn migrator() -> sqlx::migrate::Migrator {
+        sqlx::migrate!("./migrations")
+    }
+
+    fn router(&self, ctx: AppContext) -> Router {
+        routes::router(ctx.outbox)
+    }
+
+    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+        Some(Arc::new(handlers::OrderHandler))
+    }
+}

@@ -1,0 +1,127 @@
+//! `/orders` REST routes.
+
+use crate::domain::{
+    CancelRequest, Order, OrderStatus, StatusChange, StatusRequest, can_cancel, status_change,
+};
+use crate::store::{self, OrderFilter};
+use axum::extract::State;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use cartflow_events::{OrderCancelled, OrderDelivered, OrderShipped, OrderStatusChanged};
+use cartflow_kit::http::OptionalJson;
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use cartflow_messaging::{Cause, Outbox};
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub fn router(outbox: Outbox) -> Router {
+    Router::new()
+        .route("/orders", get(list))
+        .route("/orders/{id}", get(show))
+        .route("/orders/{id}/cancel", post(cancel))
+        .route("/orders/{id}/status", put(set_status))
+        .with_state(outbox)
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no order with id {id}"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    customer_id: Option<Uuid>,
+    status: Option<String>,
+    cart_id: Option<Uuid>,
+}
+
+async fn list(
+    State(outbox): State<Outbox>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Vec<Order>>> {
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    let filter = OrderFilter {
+        customer_id: q.customer_id,
+        status,
+        cart_id: q.cart_id,
+    };
+    Ok(Json(store::list(outbox.pool(), &filter).await?))
+}
+
+async fn show(State(outbox): State<Outbox>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Order>> {
+    store::get(outbox.pool(), id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(id))
+}
+
+/// Cancels a confirmed order and announces it, so inventory returns the stock.
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+async fn cancel(
+    State(outbox): State<Outbox>,
+    ApiPath(id): ApiPath<Uuid>,
+    OptionalJson(body): OptionalJson<CancelRequest>,
+) -> ApiResult<Json<Order>> {
+    let reason = body.reason().map_err(ApiError::Unprocessable)?;
+    let mut tx = outbox.begin().await?;
+    let current = store::lock_status(tx.conn(), id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    can_cancel(current).map_err(|r| ApiError::Conflict(r.0))?;
+    store::set_status(tx.conn(), id, OrderStatus::Cancelled, Some(&reason)).await?;
+    let order = store::get(tx.conn(), id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let event = OrderCancelled {
+        order_id: id,
+        cart_id: order.cart_id,
+        customer_id: order.customer_id,
+        items: order.items.clone(),
+        reason,
+    };
+    tx.publish(&Cause::command(order.cart_id), &event).await?;
+    tx.commit().await?;
+    tracing::info!("order cancelled");
+    Ok(Json(order))
+}
+
+/// Moves a confirmed order to shipped, or a shipped one to delivered.
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+async fn set_status(
+    State(outbox): State<Outbox>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<StatusRequest>,
+) -> ApiResult<Json<Order>> {
+    let target = body.target().map_err(ApiError::Unprocessable)?;
+    let mut tx = outbox.begin().await?;
+    let current = store::lock_status(tx.conn(), id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let change = status_change(current, target).map_err(|r| ApiError::Conflict(r.0))?;
+    if change == StatusChange::Advance {
+        store::set_status(tx.conn(), id, target, None).await?;
+    }
+    let order = store::get(tx.conn(), id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if change == StatusChange::Advance {
+        let changed = OrderStatusChanged {
+            order_id: id,
+            cart_id: order.cart_id,
+            customer_id: order.customer_id,
+            status: target.to_string(),
+        };
+        let cause = Cause::command(order.cart_id);
+        match target {
+            OrderStatus::Shipped => tx.publish(&cause, &OrderShipped(changed)).await?,
+            _ => tx.publish(&cause, &OrderDelivered(changed)).await?,
+        };
+    }
+    tx.commit().await?;
+    Ok(Json(order))
+}

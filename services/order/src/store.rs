@@ -1,0 +1,133 @@
+//! SQL for orders.
+
+use crate::domain::{Order, OrderStatus};
+use cartflow_events::LineItem;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor, Row};
+use uuid::Uuid;
+
+#[derive(Debug, Default)]
+pub struct OrderFilter {
+    pub customer_id: Option<Uuid>,
+    pub status: Option<OrderStatus>,
+    pub cart_id: Option<Uuid>,
+}
+
+const SELECT: &str =
+    "SELECT o.id, o.cart_id, o.customer_id, o.status, o.total_cents, o.cancel_reason,
+        o.created_at, o.updated_at,
+        COALESCE(json_agg(json_build_object('product_sku', i.product_sku, 'quantity', i.quantity,
+                 'unit_price_cents', i.unit_price_cents) ORDER BY i.line_no)
+                 FILTER (WHERE i.order_id IS NOT NULL), '[]') AS items
+    FROM orders o LEFT JOIN order_items i ON i.order_id = o.id";
+
+fn from_row(row: sqlx::postgres::PgRow) -> sqlx::Result<Order> {
+    let status: String = row.try_get("status")?;
+    Ok(Order {
+        id: row.try_get("id")?,
+        cart_id: row.try_get("cart_id")?,
+        customer_id: row.try_get("customer_id")?,
+        status: status
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        items: row
+            .try_get::<sqlx::types::Json<Vec<LineItem>>, _>("items")?
+            .0,
+        total_cents: row.try_get("total_cents")?,
+        cancel_reason: row.try_get("cancel_reason")?,
+        created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
+        updated_at: row.try_get::<DateTime<Utc>, _>("updated_at")?,
+    })
+}
+
+pub async fn list<'e>(db: impl PgExecutor<'e>, filter: &OrderFilter) -> sqlx::Result<Vec<Order>> {
+    let sql = format!(
+        "{SELECT} WHERE ($1::uuid IS NULL OR o.customer_id = $1)
+           AND ($2::text IS NULL OR o.status = $2)
+           AND ($3::uuid IS NULL OR o.cart_id = $3)
+         GROUP BY o.id ORDER BY o.created_at DESC, o.id LIMIT 500"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(filter.customer_id)
+        .bind(filter.status.map(OrderStatus::as_str))
+        .bind(filter.cart_id)
+        .fetch_all(db)
+        .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+pub async fn get<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<Order>> {
+    let row = sqlx::query(&format!("{SELECT} WHERE o.id = $1 GROUP BY o.id"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.map(from_row).transpose()
+}
+
+/// Locks the order row for a status change and returns its status.
+pub async fn lock_status(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<OrderStatus>> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    status
+        .map(|s| s.parse().map_err(|e: String| sqlx::Error::Decode(e.into())))
+        .transpose()
+}
+
+pub async fn set_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: OrderStatus,
+    cancel_reason: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE orders SET status = $2, cancel_reason = COALESCE($3, cancel_reason), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(cancel_reason)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Creates the checkout's order unless it exists. Returns the new order's id, or
+/// `None` if the cart already has an order.
+pub async fn create(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    customer_id: Uuid,
+    items: &[LineItem],
+    total_cents: i64,
+) -> sqlx::Result<Option<Uuid>> {
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO orders (id, cart_id, customer_id, status, total_cents)
+         VALUES ($1, $2, $3, 'confirmed', $4) ON CONFLICT (cart_id) DO NOTHING RETURNING id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(cart_id)
+    .bind(customer_id)
+    .bind(total_cents)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else { return Ok(None) };
+    let line_nos: Vec<i32> = (1..=items.len() as i32).collect();
+    let skus: Vec<&str> = items.iter().map(|i| i.product_sku.as_str()).collect();
+    let quantities: Vec<i32> = items.iter().map(|i| i.quantity).collect();
+    let prices: Vec<i64> = items.iter().map(|i| i.unit_price_cents).collect();
+    sqlx::query(
+        "INSERT INTO order_items (order_id, line_no, product_sku, quantity, unit_price_cents)
+         SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::int[], $5::bigint[])",
+    )
+    .bind(id)
+    .bind(line_nos)
+    .bind(skus)
+    .bind(quantities)
+    .bind(prices)
+    .execute(conn)
+    .await?;
+    Ok(Some(id))
+}

@@ -1,0 +1,30 @@
+//! Product service: the catalog (SKU, name, description, price in cents).
+//! The cart reads prices from here when an item is added.
+
+pub mod domain;
+pub mod routes;
+pub mod store;
+
+use axum::Router;
+use cartflow_events::Service;
+use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
+
+pub struct ProductApp;
+
+impl ProductApp {
+    pub fn from_env(_env: &Env) -> Result<Self, ConfigError> {
+        Ok(ProductApp)
+    }
+}
+
+impl ServiceApp for ProductApp {
+    const SERVICE: Service = Service::Product;
+
+    fn migrator() -> sqlx::migrate::Migrator {
+        sqlx::migrate!("./migrations")
+    }
+
+    fn router(&self, ctx: AppContext) -> Router {
+        routes::router(ctx.pool)
+    }
+}

@@ -1,0 +1,162 @@
+//! Typed bodies of every event. Field names are the wire format (JSON).
+//! Money is integer minor units (`*_cents`); quantities are positive integers.
+
+use crate::{Event, Topic};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One line of a cart or an order, with the price snapshot taken when it was added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub product_sku: String,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+}
+
+impl LineItem {
+    pub fn line_total_cents(&self) -> i64 {
+        i64::from(self.quantity) * self.unit_price_cents
+    }
+}
+
+pub fn total_cents(items: &[LineItem]) -> i64 {
+    items.iter().map(LineItem::line_total_cents).sum()
+}
+
+/// cart → inventory: the customer converted this cart; reserve every line or none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRequested {
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub items: Vec<LineItem>,
+}
+
+/// inventory → order: every line was reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockAvailable {
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub items: Vec<LineItem>,
+}
+
+/// Why a line could not be reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shortage {
+    pub product_sku: String,
+    pub requested: i32,
+    pub available: i32,
+}
+
+pub const INSUFFICIENT_STOCK: &str = "insufficient_stock";
+
+/// inventory → cart, notification: nothing was reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockRejected {
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    /// Always `insufficient_stock` in version 1.
+    pub reason: String,
+    pub details: Vec<Shortage>,
+}
+
+/// order → cart, notification: the order exists, status `confirmed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCreated {
+    pub order_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub items: Vec<LineItem>,
+    pub total_cents: i64,
+}
+
+/// order → inventory, notification: the order was cancelled; its stock goes back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    pub order_id: Uuid,
+    /// The checkout (and so the reservation) the order came from.
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub items: Vec<LineItem>,
+    pub reason: String,
+}
+
+/// order → notification: the order moved to `shipped` or `delivered`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatusChanged {
+    pub order_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub status: String,
+}
+
+/// `order.shipped`: same body as every status change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderShipped(pub OrderStatusChanged);
+
+/// `order.delivered`: same body as every status change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderDelivered(pub OrderStatusChanged);
+
+macro_rules! event {
+    ($ty:ty, $topic:expr, |$e:ident| $key:expr) => {
+        impl Event for $ty {
+            const TOPIC: Topic = $topic;
+            fn ordering_key(&self) -> String {
+                let $e = self;
+                $key.to_string()
+            }
+        }
+    };
+}
+
+event!(OrderRequested, Topic::OrderRequested, |e| e.cart_id);
+event!(StockAvailable, Topic::StockAvailable, |e| e.cart_id);
+event!(StockRejected, Topic::StockRejected, |e| e.cart_id);
+event!(OrderCreated, Topic::OrderCreated, |e| e.order_id);
+event!(OrderCancelled, Topic::OrderCancelled, |e| e.order_id);
+event!(OrderShipped, Topic::OrderShipped, |e| e.0.order_id);
+event!(OrderDelivered, Topic::OrderDelivered, |e| e.0.order_id);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stock_rejected_wire_format_matches_spec() {
+        let event = StockRejected {
+            cart_id: Uuid::nil(),
+            customer_id: Uuid::nil(),
+            reason: INSUFFICIENT_STOCK.into(),
+            details: vec![Shortage {
+                product_sku: "SKU-1".into(),
+                requested: 3,
+                available: 1,
+            }],
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["reason"], "insufficient_stock");
+        assert_eq!(json["details"][0]["product_sku"], "SKU-1");
+        assert_eq!(json["details"][0]["requested"], 3);
+        assert_eq!(json["details"][0]["available"], 1);
+        assert_eq!(event.ordering_key(), Uuid::nil().to_string());
+    }
+
+    #[test]
+    fn totals_are_integer_cents() {
+        let items = vec![
+            LineItem {
+                product_sku: "A".into(),
+                quantity: 3,
+                unit_price_cents: 1999,
+            },
+            LineItem {
+                product_sku: "B".into(),
+                quantity: 1,
+                unit_price_cents: 1,
+            },
+        ];
+        assert_eq!(total_cents(&items), 5998);
+    }
+}

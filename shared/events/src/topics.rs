@@ -1,0 +1,48 @@
+use std::fmt;
+
+/// Every topic of the saga. The string is both the topic name and the `event_type`
+/// attribute of the events it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Topic {
+    OrderRequested,
+    StockAvailable,
+    StockRejected,
+    OrderCreated,
+    OrderCancelled,
+    OrderShipped,
+    OrderDelivered,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 7] = [
+        Topic::OrderRequested,
+        Topic::StockAvailable,
+        Topic::StockRejected,
+        Topic::OrderCreated,
+        Topic::OrderCancelled,
+        Topic::OrderShipped,
+        Topic::OrderDelivered,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Topic::OrderRequested => "order-requested",
+            Topic::StockAvailable => "stock-available",
+            Topic::StockRejected => "stock.rejected",
+            Topic::OrderCreated => "order.created",
+            Topic::OrderCancelled => "order.cancelled",
+            Topic::OrderShipped => "order.shipped",
+            Topic::OrderDelivered => "order.delivered",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,168 @@
+//! The Pub/Sub topology, declared once. Provisioning (emulator and tests), the
+//! consumers and (later) Terraform all read it, so they cannot drift apart.
+//!
+//! Every (topic, consuming service) pair gets its own subscription with a
+//! dead-letter topic, that dead-letter topic's own subscription (so nothing
+//! dead-lettered is lost), and an exponential retry policy. Subscriptions are
+//! unordered: handlers never depend on delivery order, and the emulator cannot
+//! combine ordering with dead-lettering (see PUBSUB-NOTES).
+
+use crate::{Service, Topic};
+use std::time::Duration;
+
+/// After this many failed deliveries a message moves to the dead-letter topic.
+pub const MAX_DELIVERY_ATTEMPTS: i32 = 5;
+
+/// Who consumes what. This table *is* the saga's choreography.
+pub const CONSUMERS: &[(Topic, Service)] = &[
+    (Topic::OrderRequested, Service::Inventory),
+    (Topic::StockAvailable, Service::Order),
+    (Topic::StockRejected, Service::Cart),
+    (Topic::OrderCreated, Service::Cart),
+    (Topic::OrderCancelled, Service::Inventory),
+];
+
+/// Exponential redelivery backoff between `minimum` and `maximum`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub minimum_backoff: Duration,
+    pub maximum_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// A checkout is interactive: retry a transient failure after a second, and
+    /// never wait more than a minute between attempts.
+    fn default() -> Self {
+        RetryPolicy {
+            minimum_backoff: Duration::from_secs(1),
+            maximum_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One subscription of a consuming service, with its dead-letter plumbing.
+/// Names here are short (unprefixed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionSpec {
+    pub topic: Topic,
+    pub consumer: Service,
+    /// `<consumer>.<topic>`, e.g. `inventory.order-requested`.
+    pub name: String,
+    /// `<subscription>.dead-letter`; also the name of its own subscription.
+    pub dead_letter_topic: String,
+    pub max_delivery_attempts: i32,
+    pub retry: RetryPolicy,
+    pub ack_deadline_seconds: i32,
+}
+
+/// The whole topology, in short (unprefixed) names. The messaging crate's
+/// `PubSubConfig` turns them into full, per-deployment-prefixed resource names.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    subscriptions: Vec<SubscriptionSpec>,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Self::with_retry(RetryPolicy::default())
+    }
+}
+
+impl Topology {
+    pub fn with_retry(retry: RetryPolicy) -> Self {
+        let subscriptions = CONSUMERS
+            .iter()
+            .map(|&(topic, consumer)| {
+                let name = format!("{}.{}", consumer.name(), topic.name());
+                SubscriptionSpec {
+                    topic,
+                    consumer,
+                    dead_letter_topic: format!("{name}.dead-letter"),
+                    name,
+                    max_delivery_attempts: MAX_DELIVERY_ATTEMPTS,
+                    retry,
+                    ack_deadline_seconds: 30,
+                }
+            })
+            .collect();
+        Topology { subscriptions }
+    }
+
+    /// Every topic to create: the saga's topics, then the dead-letter topics.
+    pub fn topics(&self) -> Vec<String> {
+        Topic::ALL
+            .iter()
+            .map(|t| t.name().to_string())
+            .chain(
+                self.subscriptions
+                    .iter()
+                    .map(|s| s.dead_letter_topic.clone()),
+            )
+            .collect()
+    }
+
+    pub fn subscriptions(&self) -> &[SubscriptionSpec] {
+        &self.subscriptions
+    }
+
+    /// The subscriptions a service consumes from.
+    pub fn subscriptions_of(&self, service: Service) -> impl Iterator<Item = &SubscriptionSpec> {
+        self.subscriptions
+            .iter()
+            .filter(move |s| s.consumer == service)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_subscription_has_a_distinct_dead_letter_topic() {
+        let topology = Topology::default();
+        let topics: HashSet<_> = topology.topics().into_iter().collect();
+        assert_eq!(topics.len(), Topic::ALL.len() + CONSUMERS.len());
+        for sub in topology.subscriptions() {
+            assert!(topics.contains(&sub.dead_letter_topic));
+            assert!(topics.contains(sub.topic.name()));
+            assert_eq!(sub.max_delivery_attempts, 5);
+            assert!(sub.retry.minimum_backoff < sub.retry.maximum_backoff);
+        }
+        let names: HashSet<_> = topology.subscriptions().iter().map(|s| &s.name).collect();
+        assert_eq!(names.len(), CONSUMERS.len());
+    }
+
+    #[test]
+    fn names_are_valid_pubsub_resource_names() {
+        // 3-255 chars, start with a letter, letters/digits/-_.~+% only.
+        let topology = Topology::default();
+        let all = topology
+            .topics()
+            .into_iter()
+            .chain(topology.subscriptions().iter().map(|s| s.name.clone()));
+        for name in all {
+            assert!((3..=255).contains(&name.len()), "{name}");
+            assert!(
+                name.starts_with(|c: char| c.is_ascii_alphabetic()),
+                "{name}"
+            );
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.~+%".contains(c)),
+                "{name}"
+            );
+            assert!(!name.starts_with("goog"), "{name}");
+        }
+    }
+
+    #[test]
+    fn inventory_consumes_requests_and_cancellations() {
+        let topology = Topology::default();
+        let topics: Vec<_> = topology
+            .subscriptions_of(Service::Inventory)
+            .map(|s| s.topic)
+            .collect();
+        assert_eq!(topics, vec![Topic::OrderRequested, Topic::OrderCancelled]);
+    }
+}

@@ -1,0 +1,328 @@
+//! Configuration from environment variables, with local defaults.
+//!
+//! Values are parsed once at start-up; a bad one stops the service with a message that
+//! names the variable, the value, and what was expected. Variables are read from an
+//! [`Env`] snapshot rather than the process environment so that several services can
+//! run in one process (local stack, tests) with different settings.
+
+use cartflow_events::Service;
+use cartflow_messaging::{ConsumerSettings, PubSubConfig, RelaySettings};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A snapshot of environment variables.
+#[derive(Debug, Clone, Default)]
+pub struct Env(HashMap<String, String>);
+
+/// One or more bad configuration values, each named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}", self.0.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Env(std::env::vars().collect())
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Env(pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect())
+    }
+
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.0.insert(key.into(), value.into());
+        self
+    }
+
+    /// A non-empty value, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// The first of `names` that is set.
+    pub fn first(&self, names: &[&str]) -> Option<(String, &str)> {
+        names
+            .iter()
+            .find_map(|n| self.get(n).map(|v| (n.to_string(), v)))
+    }
+
+    /// Parses the first set variable of `names`, or returns `default`; a value that
+    /// does not parse is recorded in `errors` with `expected`.
+    pub fn parse_or<T: FromStr>(
+        &self,
+        names: &[&str],
+        default: T,
+        expected: &str,
+        errors: &mut Vec<String>,
+    ) -> T {
+        match self.first(names) {
+            None => default,
+            Some((name, raw)) => raw.trim().parse().unwrap_or_else(|_| {
+                errors.push(format!("{name}='{raw}': expected {expected}"));
+                default
+            }),
+        }
+    }
+}
+
+/// Everything the kit needs to run one service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub service: Service,
+    pub host: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub pubsub: PubSubConfig,
+    pub body_limit_bytes: usize,
+    pub consumer: ConsumerSettings,
+    pub relay: RelaySettings,
+}
+
+impl ServiceConfig {
+    /// Reads the service's settings. Service-specific names win over shared ones:
+    /// `CART_PORT` over `PORT`, `CART_DATABASE_URL` over `DATABASE_URL`.
+    ///
+    /// | variable | default |
+    /// |---|---|
+    /// | `<SVC>_PORT`, `PORT` | the service's SPEC port |
+    /// | `HOST` | `127.0.0.1` |
+    /// | `<SVC>_DATABASE_URL` | `DATABASE_URL` (a server URL) + `/cartflow_<svc>` |
+    /// | `DB_MAX_CONNECTIONS` | 10 |
+    /// | `PUBSUB_EMULATOR_HOST` | unset: Google Cloud with Application Default Credentials |
+    /// | `PUBSUB_PROJECT_ID`, `GOOGLE_CLOUD_PROJECT` | `cartflow-local` |
+    /// | `CARTFLOW_TOPIC_PREFIX` | empty |
+    /// | `HTTP_BODY_LIMIT_BYTES` | 65536 |
+    /// | `CONSUMER_MAX_CONCURRENCY` | 16 |
+    /// | `CONSUMER_MAX_OUTSTANDING` | 200 |
+    /// | `OUTBOX_BATCH_SIZE` | 100 |
+    /// | `OUTBOX_SWEEP_MS` | 2000 |
+    pub fn from_env(service: Service, env: &Env) -> Result<Self, ConfigError> {
+        let prefix = service.env_prefix();
+        let own = |name: &str| format!("{prefix}_{name}");
+        let mut errors = Vec::new();
+
+        let port = env.parse_or(
+            &[&own("PORT"), "PORT"],
+            service.default_port(),
+            "a port number (0-65535)",
+            &mut errors,
+        );
+        let host = env.parse_or(
+            &["HOST"],
+            IpAddr::from([127, 0, 0, 1]),
+            "an IP address",
+            &mut errors,
+        );
+        let database_url = match env.get(&own("DATABASE_URL")) {
+            Some(url) => url.to_string(),
+            None => {
+                let server = env.get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL);
+                match database_url_for(server, &service.database_name()) {
+                    Ok(url) => url,
+                    Err(e) => {
+                        errors.push(format!("DATABASE_URL='{server}': {e}"));
+                        String::new()
+                    }
+                }
+            }
+        };
+        if !database_url.is_empty() && !database_url.starts_with("postgres") {
+            errors.push(format!(
+                "{}: expected a postgres:// URL",
+                if env.get(&own("DATABASE_URL")).is_some() {
+                    own("DATABASE_URL")
+                } else {
+                    "DATABASE_URL".into()
+                }
+            ));
+        }
+        let db_max_connections = env.parse_or(
+            &[&own("DB_MAX_CONNECTIONS"), "DB_MAX_CONNECTIONS"],
+            10u32,
+            "a whole number ≥ 1",
+            &mut errors,
+        );
+        if db_max_connections == 0 {
+            errors.push("DB_MAX_CONNECTIONS='0': expected a whole number ≥ 1".into());
+        }
+        let emulator_host = env.get("PUBSUB_EMULATOR_HOST").map(str::to_string);
+        if let Some(host) = &emulator_host {
+            let bare = host.trim_start_matches("http://");
+            if bare
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
+                errors.push(format!("PUBSUB_EMULATOR_HOST='{host}': expected host:port"));
+            }
+        }
+        let project_id = env
+            .first(&["PUBSUB_PROJECT_ID", "GOOGLE_CLOUD_PROJECT"])
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| cartflow_messaging::pubsub::DEFAULT_PROJECT.to_string());
+        let topic_prefix = env.get("CARTFLOW_TOPIC_PREFIX").unwrap_or("").to_string();
+        let body_limit_bytes = env.parse_or(
+            &["HTTP_BODY_LIMIT_BYTES"],
+            64 * 1024,
+            "a size in bytes",
+            &mut errors,
+        );
+
+        let defaults = ConsumerSettings::default();
+        let consumer = ConsumerSettings {
+            max_concurrency: env
+                .parse_or(
+                    &["CONSUMER_MAX_CONCURRENCY"],
+                    defaults.max_concurrency,
+                    "a whole number ≥ 1",
+                    &mut errors,
+                )
+                .max(1),
+            max_outstanding_messages: env.parse_or(
+                &["CONSUMER_MAX_OUTSTANDING"],
+                defaults.max_outstanding_messages,
+                "a whole number",
+                &mut errors,
+            ),
+        };
+        let defaults = RelaySettings::default();
+        let relay = RelaySettings {
+            batch_size: env
+                .parse_or(
+                    &["OUTBOX_BATCH_SIZE"],
+                    defaults.batch_size,
+                    "a whole number ≥ 1",
+                    &mut errors,
+                )
+                .max(1),
+            sweep_interval: Duration::from_millis(env.parse_or(
+                &["OUTBOX_SWEEP_MS"],
+                defaults.sweep_interval.as_millis() as u64,
+                "milliseconds",
+                &mut errors,
+            )),
+            ..defaults
+        };
+
+        if !errors.is_empty() {
+            return Err(ConfigError(errors));
+        }
+        Ok(ServiceConfig {
+            service,
+            host,
+            port,
+            database_url,
+            db_max_connections,
+            pubsub: PubSubConfig {
+                project_id,
+                emulator_host,
+                topic_prefix,
+            },
+            body_limit_bytes,
+            consumer,
+            relay,
+        })
+    }
+}
+
+/// Replaces (or adds) the database name in a PostgreSQL server URL, keeping any query.
+pub fn database_url_for(server_url: &str, database: &str) -> Result<String, String> {
+    let (base, query) = match server_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (server_url, None),
+    };
+    let rest = base
+        .strip_prefix("postgres://")
+        .or_else(|| base.strip_prefix("postgresql://"))
+        .ok_or("expected a postgres:// URL")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err("the URL has no host".into());
+    }
+    let mut url = format!("postgres://{authority}/{database}");
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_local() {
+        let config = ServiceConfig::from_env(Service::Cart, &Env::default()).unwrap();
+        assert_eq!(config.port, 3005);
+        assert_eq!(
+            config.database_url,
+            "postgres://postgres@127.0.0.1:5432/cartflow_cart"
+        );
+        assert_eq!(config.pubsub.project_id, "cartflow-local");
+        assert_eq!(config.pubsub.emulator_host, None);
+    }
+
+    #[test]
+    fn service_specific_names_win() {
+        let env = Env::from_pairs([
+            ("PORT", "8080"),
+            ("ORDER_PORT", "9000"),
+            (
+                "DATABASE_URL",
+                "postgres://u:p@db:5433/ignored?sslmode=disable",
+            ),
+            ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
+        ]);
+        let config = ServiceConfig::from_env(Service::Order, &env).unwrap();
+        assert_eq!(config.port, 9000);
+        assert_eq!(
+            config.database_url,
+            "postgres://u:p@db:5433/cartflow_order?sslmode=disable"
+        );
+        let product = ServiceConfig::from_env(Service::Product, &env).unwrap();
+        assert_eq!(product.port, 8080);
+    }
+
+    #[test]
+    fn every_bad_value_is_named() {
+        let env = Env::from_pairs([
+            ("PORT", "eighty"),
+            ("DATABASE_URL", "mysql://x"),
+            ("PUBSUB_EMULATOR_HOST", "localhost"),
+            ("OUTBOX_SWEEP_MS", "-1"),
+        ]);
+        let err = ServiceConfig::from_env(Service::Inventory, &env).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.0.len(), 4, "{text}");
+        for name in [
+            "PORT='eighty'",
+            "DATABASE_URL",
+            "PUBSUB_EMULATOR_HOST='localhost'",
+            "OUTBOX_SWEEP_MS='-1'",
+        ] {
+            assert!(text.contains(name), "{name} missing from: {text}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! HTTP pieces shared by every service: the problem+json error, extractors whose
+//! rejections are problem+json too, and the `/health` and `/ready` probes.
+
+mod error;
+mod extract;
+pub mod probes;
+
+pub use error::{ApiError, ApiResult};
+pub use extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};

@@ -1,0 +1,16 @@
+//! The service kit: everything a cartflow service needs besides its own domain.
+//!
+//! A service crate provides a [`ServiceApp`] (its routes, its event handler, its
+//! migrations); [`runtime::start`] does the rest: configuration, database pool and
+//! migrations, outbox relay, one consumer per subscription, HTTP with `/health` and
+//! `/ready`, problem+json errors, request limits, and graceful shutdown.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod runtime;
+pub mod telemetry;
+
+pub use config::{ConfigError, Env, ServiceConfig};
+pub use http::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+pub use runtime::{AppContext, RunningService, ServiceApp};

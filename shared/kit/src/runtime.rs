@@ -1,0 +1,206 @@
+//! Runs one service: the same start-up and shutdown for all seven.
+//!
+//! Start: connect and migrate the database, start the outbox relay, one consumer per
+//! subscription the topology gives the service, then HTTP.
+//! Shutdown (SIGINT/SIGTERM or the caller's token): stop accepting requests and pulling
+//! messages, finish in-flight requests and messages, then publish what is left in the
+//! outbox and flush the publisher.
+
+use crate::config::{ConfigError, Env, ServiceConfig};
+use crate::http::ApiError;
+use crate::http::probes::{self, Probes};
+use crate::{db, telemetry};
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use cartflow_events::Service;
+use cartflow_messaging::{Consumer, EventHandler, Outbox, OutboxRelay, migrator_with};
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+/// What routes and handlers get: the service's database and its outbox.
+#[derive(Clone)]
+pub struct AppContext {
+    pub service: Service,
+    pub pool: PgPool,
+    pub outbox: Outbox,
+}
+
+/// A service's own parts. Everything else is the kit's.
+pub trait ServiceApp: Send + Sync + 'static {
+    const SERVICE: Service;
+
+    /// The service's own migrations; the kit adds the inbox and outbox tables.
+    fn migrator() -> Migrator;
+
+    /// The service's routes, with their state applied.
+    fn router(&self, ctx: AppContext) -> Router;
+
+    /// The handler for every subscription the topology gives this service.
+    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+        None
+    }
+}
+
+/// A started service. Await [`RunningService::stopped`] after cancelling its token.
+pub struct RunningService {
+    pub service: Service,
+    pub addr: SocketAddr,
+    pub pool: PgPool,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningService {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits for the shutdown sequence to finish.
+    pub async fn stopped(self) -> anyhow::Result<()> {
+        self.task.await.context("service task panicked")?
+    }
+}
+
+/// Migrates the service's database to the latest version.
+pub async fn migrate<A: ServiceApp>(pool: &PgPool) -> anyhow::Result<()> {
+    db::migrate(pool, &migrator_with(A::migrator())).await
+}
+
+/// Starts `app` and returns once it is listening and consuming.
+pub async fn start<A: ServiceApp>(
+    app: A,
+    config: ServiceConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningService> {
+    let service = A::SERVICE;
+    let pool = db::connect(&config.database_url, config.db_max_connections).await?;
+    migrate::<A>(&pool)
+        .await
+        .with_context(|| format!("migrating the {service} database"))?;
+    let outbox = Outbox::new(service, pool.clone());
+    let ctx = AppContext {
+        service,
+        pool: pool.clone(),
+        outbox: outbox.clone(),
+    };
+
+    let relay =
+        OutboxRelay::new(outbox.clone(), config.pubsub.clone(), config.relay.clone()).await?;
+    let relay_stop = CancellationToken::new();
+    let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
+
+    let mut consumers = JoinSet::new();
+    if let Some(handler) = app.handler(ctx.clone()) {
+        let subscriber = config.pubsub.subscriber().await?;
+        for sub in config.pubsub.topology().subscriptions_of(service) {
+            let consumer = Consumer::new(
+                outbox.clone(),
+                handler.clone(),
+                &config.pubsub,
+                &sub.name,
+                config.consumer.clone(),
+            );
+            consumers.spawn(consumer.run(subscriber.clone(), shutdown.clone()));
+        }
+    }
+
+    let probes = Probes {
+        service: service.name(),
+        pool: pool.clone(),
+        topics: config.pubsub.topic_admin().await?,
+        pubsub: config.pubsub.clone(),
+    };
+    let router = app
+        .router(ctx)
+        .merge(probes::router(probes))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(TraceLayer::new_for_http());
+    let listener = tokio::net::TcpListener::bind((config.host, config.port))
+        .await
+        .with_context(|| format!("binding {service} to {}:{}", config.host, config.port))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%service, %addr, subscriptions = consumers.len(), "service started");
+
+    let task = tokio::spawn(async move {
+        let http = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        while consumers.join_next().await.is_some() {}
+        // Consumers are done, so no new rows can appear: publish the rest and stop.
+        relay_stop.cancel();
+        relay_task.await.ok();
+        tracing::info!(%service, "service stopped");
+        http.context("HTTP server failed")
+    });
+    Ok(RunningService {
+        service,
+        addr,
+        pool,
+        task,
+    })
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// A token cancelled on SIGINT (Ctrl-C) or SIGTERM (Cloud Run, systemd, Kubernetes).
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        tracing::info!("shutdown requested; finishing in-flight work");
+        trigger.cancel();
+    });
+    token
+}
+
+/// The whole `main` of a service binary: configuration from the environment, logs,
+/// run until a signal. A bad setting exits with status 2 and names the variable.
+pub async fn main<A: ServiceApp>(build: impl FnOnce(&Env) -> Result<A, ConfigError>) -> ExitCode {
+    telemetry::init();
+    let env = Env::from_process();
+    let configured = ServiceConfig::from_env(A::SERVICE, &env).and_then(|c| Ok((c, build(&env)?)));
+    let (config, app) = match configured {
+        Ok(parts) => parts,
+        Err(err) => {
+            eprintln!("{}: {err}", A::SERVICE);
+            return ExitCode::from(2);
+        }
+    };
+    let shutdown = shutdown_on_signal();
+    let result = async { start(app, config, shutdown).await?.stopped().await }.await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(service = %A::SERVICE, error = format!("{err:#}"), "service failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Pub/Sub plumbing, written once for every service.
+//!
+//! - [`pubsub`]: clients for the emulator or Google Cloud, configured from one place.
+//! - [`provision`]: idempotent creation (and test teardown) of the declared topology.
+//! - [`outbox`]: a database transaction that can stage events; they are committed with
+//!   the business change and published afterwards by the [`relay`].
+//! - [`consumer`]: streaming pull → one transaction per message recording it in
+//!   `processed_messages`, running the service's handler, staging its events → commit →
+//!   ack. Duplicates are acked and skipped; failures are left to retry and dead-letter.
+
+pub mod consumer;
+pub mod outbox;
+pub mod provision;
+pub mod pubsub;
+pub mod relay;
+
+pub use consumer::{Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming};
+pub use outbox::{Cause, Outbox, Tx};
+pub use pubsub::PubSubConfig;
+pub use relay::{OutboxRelay, RelaySettings};
+
+/// The migrations of the inbox and outbox tables, combined with a service's own so that
+/// each database has one migration history. Plumbing versions are small integers;
+/// services use timestamps, so the two never collide.
+pub fn migrator_with(service: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    let plumbing = sqlx::migrate!("./migrations");
+    let mut migrations: Vec<_> = plumbing
+        .migrations
+        .iter()
+        .chain(service.migrations.iter())
+        .cloned()
+        .collect();
+    migrations.sort_by_key(|m| m.version);
+    sqlx::migrate::Migrator {
+        migrations: migrations.into(),
+        ..service
+    }
+}

@@ -1,0 +1,120 @@
+//! Creates the declared topology, idempotently: what exists is left alone.
+
+use crate::PubSubConfig;
+use anyhow::Context;
+use google_cloud_gax::error::rpc::Code;
+use google_cloud_pubsub::model::{DeadLetterPolicy, RetryPolicy};
+
+/// What provisioning did, for logs and the operator.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ProvisionReport {
+    pub created: Vec<String>,
+    pub existing: Vec<String>,
+}
+
+fn is_status(err: &google_cloud_pubsub::Error, code: Code, http: u16) -> bool {
+    err.status().is_some_and(|s| s.code == code) || err.http_status_code() == Some(http)
+}
+
+/// Creates every topic, subscription, dead-letter topic and dead-letter subscription of
+/// the topology under `config`'s prefix. Safe to run any number of times.
+pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport> {
+    let topology = config.topology();
+    let topics = config.topic_admin().await?;
+    let subscriptions = config.subscription_admin().await?;
+    let mut report = ProvisionReport::default();
+
+    for topic in topology.topics() {
+        let path = config.topic_path(&topic);
+        match topics.create_topic().set_name(&path).send().await {
+            Ok(_) => report.created.push(path),
+            Err(e) if is_status(&e, Code::AlreadyExists, 409) => report.existing.push(path),
+            Err(e) => return Err(e).with_context(|| format!("creating topic {path}")),
+        }
+    }
+
+    for sub in topology.subscriptions() {
+        let retry = RetryPolicy::new()
+            .set_minimum_backoff(google_cloud_wkt::Duration::try_from(
+                sub.retry.minimum_backoff,
+            )?)
+            .set_maximum_backoff(google_cloud_wkt::Duration::try_from(
+                sub.retry.maximum_backoff,
+            )?);
+        let dead_letter = DeadLetterPolicy::new()
+            .set_dead_letter_topic(config.topic_path(&sub.dead_letter_topic))
+            .set_max_delivery_attempts(sub.max_delivery_attempts);
+        let main = subscriptions
+            .create_subscription()
+            .set_name(config.subscription_path(&sub.name))
+            .set_topic(config.topic_path(sub.topic.name()))
+            .set_ack_deadline_seconds(sub.ack_deadline_seconds)
+            .set_retry_policy(retry)
+            .set_dead_letter_policy(dead_letter);
+        // The dead-letter topic's own subscription keeps dead-lettered messages for
+        // inspection and replay; without it they would be dropped.
+        let parking = subscriptions
+            .create_subscription()
+            .set_name(config.subscription_path(&sub.dead_letter_topic))
+            .set_topic(config.topic_path(&sub.dead_letter_topic))
+            .set_ack_deadline_seconds(60);
+        for (path, request) in [
+            (config.subscription_path(&sub.name), main),
+            (config.subscription_path(&sub.dead_letter_topic), parking),
+        ] {
+            match request.send().await {
+                Ok(_) => report.created.push(path),
+                Err(e) if is_status(&e, Code::AlreadyExists, 409) => report.existing.push(path),
+                Err(e) => return Err(e).with_context(|| format!("creating subscription {path}")),
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Deletes everything [`provision`] creates under `config`'s prefix. Used by tests so a
+/// long-running emulator does not accumulate topologies; missing resources are fine.
+pub async fn teardown(config: &PubSubConfig) -> anyhow::Result<()> {
+    let topology = config.topology();
+    let topics = config.topic_admin().await?;
+    let subscriptions = config.subscription_admin().await?;
+    for sub in topology.subscriptions() {
+        for name in [&sub.name, &sub.dead_letter_topic] {
+            let path = config.subscription_path(name);
+            match subscriptions
+                .delete_subscription()
+                .set_subscription(&path)
+                .send()
+                .await
+            {
+                Ok(()) => {}
+                Err(e) if is_status(&e, Code::NotFound, 404) => {}
+                Err(e) => return Err(e).with_context(|| format!("deleting {path}")),
+            }
+        }
+    }
+    for topic in topology.topics() {
+        let path = config.topic_path(&topic);
+        match topics.delete_topic().set_topic(&path).send().await {
+            Ok(()) => {}
+            Err(e) if is_status(&e, Code::NotFound, 404) => {}
+            Err(e) => return Err(e).with_context(|| format!("deleting {path}")),
+        }
+    }
+    Ok(())
+}
+
+/// Cheap reachability probe for `/ready`: one list call on the project.
+pub async fn ping(
+    config: &PubSubConfig,
+    topics: &google_cloud_pubsub::client::TopicAdmin,
+) -> anyhow::Result<()> {
+    topics
+        .list_topics()
+        .set_project(config.project_path())
+        .set_page_size(1)
+        .send()
+        .await
+        .context("listing topics")?;
+    Ok(())
+}
