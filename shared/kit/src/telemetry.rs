@@ -2,11 +2,18 @@
 
 use tracing_subscriber::EnvFilter;
 
+const DEFAULT_FILTER: &str = "info,sqlx=warn,google_cloud_pubsub=warn";
+
 /// Installs the global subscriber once; later calls are no-ops (tests start many apps).
 /// `LOG_FORMAT=json` selects JSON; `RUST_LOG` filters (default `info`).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,google_cloud_pubsub=warn"));
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_FILTER.into());
+    init_with(&filter);
+}
+
+/// As [`init`], with an explicit filter.
+pub fn init_with(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

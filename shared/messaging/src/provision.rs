@@ -72,30 +72,55 @@ pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport>
     Ok(report)
 }
 
-/// Deletes everything [`provision`] creates under `config`'s prefix. Used by tests so a
-/// long-running emulator does not accumulate topologies; missing resources are fine.
+/// Deletes every topic and subscription whose name starts with `config`'s prefix:
+/// the declared topology and anything a test added beside it. Used by tests so a
+/// long-running emulator does not accumulate topologies. Refuses an empty prefix.
 pub async fn teardown(config: &PubSubConfig) -> anyhow::Result<()> {
-    let topology = config.topology();
-    let topics = config.topic_admin().await?;
+    use google_cloud_gax::paginator::ItemPaginator;
+    anyhow::ensure!(
+        !config.topic_prefix.is_empty(),
+        "refusing to delete an unprefixed topology"
+    );
     let subscriptions = config.subscription_admin().await?;
-    for sub in topology.subscriptions() {
-        for name in [&sub.name, &sub.dead_letter_topic] {
-            let path = config.subscription_path(name);
-            match subscriptions
-                .delete_subscription()
-                .set_subscription(&path)
-                .send()
-                .await
-            {
-                Ok(()) => {}
-                Err(e) if is_status(&e, Code::NotFound, 404) => {}
-                Err(e) => return Err(e).with_context(|| format!("deleting {path}")),
-            }
-        }
+    let mut names = Vec::new();
+    let mut listed = subscriptions
+        .list_subscriptions()
+        .set_project(config.project_path())
+        .by_item();
+    while let Some(sub) = listed.next().await {
+        names.push(sub.context("listing subscriptions")?.name);
     }
-    for topic in topology.topics() {
-        let path = config.topic_path(&topic);
-        match topics.delete_topic().set_topic(&path).send().await {
+    delete_prefixed(names, &config.subscription_path(""), |path| {
+        subscriptions
+            .delete_subscription()
+            .set_subscription(path)
+            .send()
+    })
+    .await?;
+
+    let topics = config.topic_admin().await?;
+    let mut names = Vec::new();
+    let mut listed = topics
+        .list_topics()
+        .set_project(config.project_path())
+        .by_item();
+    while let Some(topic) = listed.next().await {
+        names.push(topic.context("listing topics")?.name);
+    }
+    delete_prefixed(names, &config.topic_path(""), |path| {
+        topics.delete_topic().set_topic(path).send()
+    })
+    .await
+}
+
+/// Deletes each of `names` that starts with `prefix`; already gone is fine.
+async fn delete_prefixed<F, Fut>(names: Vec<String>, prefix: &str, delete: F) -> anyhow::Result<()>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = google_cloud_pubsub::Result<()>>,
+{
+    for path in names.into_iter().filter(|n| n.starts_with(prefix)) {
+        match delete(path.clone()).await {
             Ok(()) => {}
             Err(e) if is_status(&e, Code::NotFound, 404) => {}
             Err(e) => return Err(e).with_context(|| format!("deleting {path}")),

@@ -1,0 +1,149 @@
+//! The saga's two endings: a confirmed order, or an unlocked cart with details.
+
+use crate::helpers::{assert_problem, spawn_app};
+use cartflow_events::Service;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_line_checkout_becomes_a_confirmed_order() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1250, 10).await;
+    app.create_product("MS-1", 399, 5).await;
+    let customer = Uuid::new_v4();
+
+    app.add(customer, "KB-1", 2).await;
+    let cart = app.add(customer, "MS-1", 1).await;
+    assert_eq!(cart["total_cents"], 2 * 1250 + 399);
+    let accepted = app.convert(customer).await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let accepted: Value = accepted.json().await.unwrap();
+    assert_eq!(accepted["cart_id"], cart["id"]);
+
+    let cart = app.settled_cart(customer).await;
+    assert_eq!(cart["status"], "converted", "{cart}");
+    let order_id = cart["order_id"]
+        .as_str()
+        .expect("converted cart names its order");
+    let order = app
+        .get_json(Service::Order, &format!("/orders/{order_id}"))
+        .await;
+    assert_eq!(order["status"], "confirmed");
+    assert_eq!(order["total_cents"], 2899);
+    assert_eq!(order["customer_id"], customer.to_string());
+    assert_eq!(
+        order["items"],
+        json!([
+            { "product_sku": "KB-1", "quantity": 2, "unit_price_cents": 1250 },
+            { "product_sku": "MS-1", "quantity": 1, "unit_price_cents": 399 },
+        ])
+    );
+    assert_eq!(
+        app.orders(&format!("cart_id={}", cart["id"].as_str().unwrap()))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(app.stock("KB-1").await, (8, 2));
+    assert_eq!(app.stock("MS-1").await, (4, 1));
+
+    // Adding to a converted cart starts a new one.
+    let next = app.add(customer, "KB-1", 1).await;
+    assert_ne!(next["id"], cart["id"]);
+    assert_eq!(next["status"], "open");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insufficient_stock_rejects_everything_and_the_cart_can_be_fixed_and_retried() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1000, 5).await;
+    app.create_product("LAMP-1", 500, 1).await;
+    let customer = Uuid::new_v4();
+    app.add(customer, "KB-1", 2).await;
+    app.add(customer, "LAMP-1", 3).await;
+
+    assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
+    let cart = app.settled_cart(customer).await;
+    assert_eq!(cart["status"], "stock_unavailable", "{cart}");
+    assert_eq!(
+        cart["rejection"],
+        json!({
+            "reason": "insufficient_stock",
+            "details": [{ "product_sku": "LAMP-1", "requested": 3, "available": 1 }],
+        })
+    );
+    // Nothing was reserved, not even the line that was available.
+    assert_eq!(app.stock("KB-1").await, (5, 0));
+    assert_eq!(app.stock("LAMP-1").await, (1, 0));
+    assert!(
+        app.orders(&format!("customer_id={customer}"))
+            .await
+            .is_empty()
+    );
+
+    // Unlocked: the customer edits the same cart and retries.
+    let edited: Value = app
+        .remove_item(customer, "LAMP-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(edited["id"], cart["id"]);
+    assert_eq!(edited["status"], "open");
+    assert!(edited.get("rejection").is_none());
+    app.add(customer, "LAMP-1", 1).await;
+    assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
+    let cart = app.settled_cart(customer).await;
+    assert_eq!(cart["status"], "converted", "{cart}");
+    let orders = app.orders(&format!("customer_id={customer}")).await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["total_cents"], 2 * 1000 + 500);
+    assert_eq!(app.stock("LAMP-1").await, (0, 1));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_and_locked_carts_cannot_be_converted() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1000, 5).await;
+    let customer = Uuid::new_v4();
+    assert_problem(app.convert(customer).await, StatusCode::CONFLICT).await;
+
+    app.add(customer, "KB-1", 1).await;
+    app.remove_item(customer, "KB-1").await;
+    let detail = assert_problem(app.convert(customer).await, StatusCode::CONFLICT).await;
+    assert!(detail.contains("empty"), "{detail}");
+
+    app.add(customer, "KB-1", 1).await;
+    assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
+    // Locked while pending, and converted afterwards: either way, not again.
+    assert_problem(app.convert(customer).await, StatusCode::CONFLICT).await;
+    let cart = app.settled_cart(customer).await;
+    assert_eq!(cart["status"], "converted");
+    assert_eq!(
+        app.orders(&format!("customer_id={customer}")).await.len(),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_reports_health_and_readiness() {
+    let app = spawn_app().await;
+    for service in cartflow::platform::SERVICES {
+        for path in ["health", "ready"] {
+            let response = app
+                .http
+                .get(format!("{}/{path}", app.url(service)))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{service} /{path}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["service"], service.name());
+        }
+    }
+    app.stop().await;
+}

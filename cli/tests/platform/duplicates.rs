@@ -1,0 +1,179 @@
+//! Every consumer applies an event once, however often it is delivered: each event is
+//! published twice (same `event_id`, as a relay that crashed after publishing would),
+//! and each test waits until the consumer has seen and skipped the second copy.
+
+use crate::helpers::{envelope_for, eventually, spawn_app};
+use cartflow_events::{
+    INSUFFICIENT_STOCK, LineItem, OrderCancelled, OrderCreated, OrderRequested, Service, Shortage,
+    StockAvailable, StockRejected,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+use uuid::Uuid;
+
+fn line(sku: &str, quantity: i32, unit_price_cents: i64) -> LineItem {
+    LineItem {
+        product_sku: sku.into(),
+        quantity,
+        unit_price_cents,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_reserves_once_for_a_duplicated_order_request() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1000, 10).await;
+    let cart_id = Uuid::new_v4();
+    let request = OrderRequested {
+        cart_id,
+        customer_id: Uuid::new_v4(),
+        items: vec![line("KB-1", 4, 1000)],
+    };
+    let envelope = envelope_for::<OrderRequested>(Service::Cart, cart_id);
+
+    app.infra.publish_raw(&envelope, &request, 2).await;
+    app.wait_for_duplicates(Service::Inventory, envelope.event_id, 1)
+        .await;
+
+    assert_eq!(app.stock("KB-1").await, (6, 4));
+    let reservations = app
+        .count(Service::Inventory, "SELECT count(*) FROM reservations")
+        .await;
+    assert_eq!(reservations, 1);
+    let answers = app
+        .count(
+            Service::Inventory,
+            "SELECT count(*) FROM outbox WHERE topic = 'stock-available'",
+        )
+        .await;
+    assert_eq!(answers, 1);
+    // Downstream, exactly one order follows.
+    let orders = eventually("the order", || async {
+        let orders = app.orders(&format!("cart_id={cart_id}")).await;
+        (!orders.is_empty()).then_some(orders)
+    })
+    .await;
+    assert_eq!(orders.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_returns_stock_once_for_a_duplicated_cancellation() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1000, 10).await;
+    let customer = Uuid::new_v4();
+    app.add(customer, "KB-1", 2).await;
+    assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
+    let cart = app.settled_cart(customer).await;
+    assert_eq!(app.stock("KB-1").await, (8, 2));
+
+    let cart_id: Uuid = cart["id"].as_str().unwrap().parse().unwrap();
+    let cancelled = OrderCancelled {
+        order_id: cart["order_id"].as_str().unwrap().parse().unwrap(),
+        cart_id,
+        customer_id: customer,
+        items: vec![line("KB-1", 2, 1000)],
+        reason: "test".into(),
+    };
+    let envelope = envelope_for::<OrderCancelled>(Service::Order, cart_id);
+    app.infra.publish_raw(&envelope, &cancelled, 2).await;
+    app.wait_for_duplicates(Service::Inventory, envelope.event_id, 1)
+        .await;
+
+    assert_eq!(app.stock("KB-1").await, (10, 0));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_is_created_once_for_a_duplicated_stock_available() {
+    let app = spawn_app().await;
+    let cart_id = Uuid::new_v4();
+    let available = StockAvailable {
+        cart_id,
+        customer_id: Uuid::new_v4(),
+        items: vec![line("KB-1", 2, 1000), line("MS-1", 1, 5)],
+    };
+    let envelope = envelope_for::<StockAvailable>(Service::Inventory, cart_id);
+
+    app.infra.publish_raw(&envelope, &available, 2).await;
+    app.wait_for_duplicates(Service::Order, envelope.event_id, 1)
+        .await;
+
+    let orders = app.orders(&format!("cart_id={cart_id}")).await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["total_cents"], 2005);
+    let announced = app
+        .count(
+            Service::Order,
+            "SELECT count(*) FROM outbox WHERE topic = 'order.created'",
+        )
+        .await;
+    assert_eq!(announced, 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cart_applies_duplicated_outcomes_once() {
+    let app = spawn_app().await;
+    let customer = Uuid::new_v4();
+    let cart_id = Uuid::new_v4();
+    // A cart waiting for inventory's answer; the answers below come by hand.
+    sqlx::query("INSERT INTO carts (id, customer_id, status) VALUES ($1, $2, 'checkout_pending')")
+        .bind(cart_id)
+        .bind(customer)
+        .execute(app.pool(Service::Cart))
+        .await
+        .unwrap();
+
+    let rejected = StockRejected {
+        cart_id,
+        customer_id: customer,
+        reason: INSUFFICIENT_STOCK.into(),
+        details: vec![Shortage {
+            product_sku: "KB-1".into(),
+            requested: 2,
+            available: 1,
+        }],
+    };
+    let envelope = envelope_for::<StockRejected>(Service::Inventory, cart_id);
+    app.infra.publish_raw(&envelope, &rejected, 2).await;
+    app.wait_for_duplicates(Service::Cart, envelope.event_id, 1)
+        .await;
+    let cart: Value = app.cart(customer).await.json().await.unwrap();
+    assert_eq!(cart["status"], "stock_unavailable");
+    assert_eq!(cart["rejection"]["details"][0]["available"], 1);
+
+    // The customer retries; this time the order is created, and announced twice.
+    sqlx::query("UPDATE carts SET status = 'checkout_pending' WHERE id = $1")
+        .bind(cart_id)
+        .execute(app.pool(Service::Cart))
+        .await
+        .unwrap();
+    let order_id = Uuid::new_v4();
+    let created = OrderCreated {
+        order_id,
+        cart_id,
+        customer_id: customer,
+        items: vec![],
+        total_cents: 0,
+    };
+    let envelope = envelope_for::<OrderCreated>(Service::Order, cart_id);
+    app.infra.publish_raw(&envelope, &created, 2).await;
+    app.wait_for_duplicates(Service::Cart, envelope.event_id, 1)
+        .await;
+    let cart: Value = app.cart(customer).await.json().await.unwrap();
+    assert_eq!(cart["status"], "converted");
+    assert_eq!(cart["order_id"], order_id.to_string());
+
+    let consumed: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT event_type, duplicate_deliveries FROM processed_messages ORDER BY processed_at",
+    )
+    .fetch_all(app.pool(Service::Cart))
+    .await
+    .unwrap();
+    assert_eq!(
+        consumed,
+        [("stock.rejected".into(), 1), ("order.created".into(), 1)]
+    );
+    app.stop().await;
+}

@@ -1,0 +1,375 @@
+//! `spawn_app()`: the whole platform on free ports with per-test databases and a
+//! per-test topic prefix, plus typed helpers for the REST calls the tests make.
+
+use cartflow::databases;
+use cartflow::platform::{Platform, PlatformSettings, SERVICES};
+use cartflow_events::{Envelope, Event, Service};
+use cartflow_kit::Env;
+use cartflow_kit::config::database_url_for;
+use cartflow_messaging::{PubSubConfig, provision};
+use google_cloud_pubsub::model::Message;
+use reqwest::{Response, StatusCode};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+fn init_logs() {
+    static INIT: Once = Once::new();
+    // Quiet by default; TEST_LOG=debug (or any filter) shows the services' logs.
+    INIT.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            cartflow_kit::telemetry::init_with(&filter);
+        }
+    });
+}
+
+/// Infrastructure of one test: a topic prefix and database names on the shared
+/// emulator and server. Dropping it deletes the topics, subscriptions and databases.
+pub struct TestInfra {
+    pub settings: PlatformSettings,
+}
+
+impl TestInfra {
+    pub async fn new() -> TestInfra {
+        init_logs();
+        let id = &Uuid::new_v4().simple().to_string()[..10];
+        let settings = PlatformSettings {
+            server_url: std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| cartflow_kit::config::DEFAULT_DATABASE_URL.into()),
+            database_prefix: format!("t_{id}_"),
+            pubsub: PubSubConfig::emulator(
+                std::env::var("PUBSUB_EMULATOR_HOST").unwrap_or_else(|_| "127.0.0.1:8085".into()),
+                "cartflow-local",
+            )
+            .with_prefix(format!("t-{id}-")),
+            port_override: Some(0),
+            env: Env::from_pairs([("DB_MAX_CONNECTIONS", "5"), ("OUTBOX_SWEEP_MS", "500")]),
+        };
+        provision::provision(&settings.pubsub)
+            .await
+            .expect("provisioning the test topology");
+        TestInfra { settings }
+    }
+
+    pub fn pubsub(&self) -> &PubSubConfig {
+        &self.settings.pubsub
+    }
+
+    /// A database of this test, created and migrated for `migrator`.
+    pub async fn database(&self, name: &str, migrator: &sqlx::migrate::Migrator) -> PgPool {
+        let name = format!("{}{name}", self.settings.database_prefix);
+        databases::ensure(&self.settings.server_url, &name)
+            .await
+            .expect("creating database");
+        let url = database_url_for(&self.settings.server_url, &name).unwrap();
+        let pool = cartflow_kit::db::connect(&url, 5)
+            .await
+            .expect("connecting");
+        migrator.run(&pool).await.expect("migrating");
+        pool
+    }
+
+    /// Publishes `payload` under `envelope` `times` times: the same event, as a relay
+    /// that crashed after publishing would send it again.
+    pub async fn publish_raw<E: Event + Serialize>(
+        &self,
+        envelope: &Envelope,
+        payload: &E,
+        times: usize,
+    ) {
+        let client = self.pubsub().publisher().await.unwrap();
+        let publisher = client
+            .publisher(self.pubsub().topic_path(E::TOPIC.name()))
+            .build();
+        for _ in 0..times {
+            let message = Message::new()
+                .set_data(serde_json::to_vec(payload).unwrap())
+                .set_attributes(envelope.to_attributes())
+                .set_ordering_key(payload.ordering_key());
+            publisher.publish(message).await.expect("publishing");
+        }
+    }
+}
+
+impl Drop for TestInfra {
+    fn drop(&mut self) {
+        // Runs even when the test failed. A thread of its own: we may be inside the
+        // test's runtime, which cannot block on itself.
+        let settings = self.settings.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Err(e) = provision::teardown(&settings.pubsub).await {
+                    eprintln!("cleanup: deleting topology: {e:#}");
+                }
+                let names = SERVICES.iter().map(|s| settings.database_name(*s)).chain(
+                    ["scratch".to_string()].map(|n| format!("{}{n}", settings.database_prefix)),
+                );
+                for name in names {
+                    if let Err(e) = databases::drop(&settings.server_url, &name).await {
+                        eprintln!("cleanup: {e:#}");
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// The running platform of one test.
+pub struct TestApp {
+    platform: Option<Platform>,
+    pub http: reqwest::Client,
+    // Declared last: dropped after the platform, so its databases go after it stops.
+    pub infra: TestInfra,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let infra = TestInfra::new().await;
+    let platform = Platform::start(&infra.settings)
+        .await
+        .expect("starting the platform");
+    TestApp {
+        platform: Some(platform),
+        http: reqwest::Client::new(),
+        infra,
+    }
+}
+
+impl TestApp {
+    fn platform(&self) -> &Platform {
+        self.platform.as_ref().expect("platform stopped")
+    }
+
+    pub fn url(&self, service: Service) -> String {
+        self.platform().url(service)
+    }
+
+    pub fn pool(&self, service: Service) -> &PgPool {
+        self.platform().pool(service)
+    }
+
+    /// Stops every service gracefully and checks that they all stopped cleanly.
+    pub async fn stop(mut self) {
+        if let Some(platform) = self.platform.take() {
+            platform.stop().await.expect("graceful shutdown");
+        }
+    }
+
+    pub async fn create_product(&self, sku: &str, price_cents: i64, stock: i32) {
+        let product = self
+            .http
+            .post(format!("{}/products", self.url(Service::Product)))
+            .json(&json!({ "sku": sku, "name": format!("Product {sku}"), "price_cents": price_cents }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            product.status(),
+            StatusCode::CREATED,
+            "{}",
+            product.text().await.unwrap()
+        );
+        let stock = self
+            .http
+            .post(format!("{}/inventory", self.url(Service::Inventory)))
+            .json(&json!({ "sku": sku, "quantity": stock }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            stock.status(),
+            StatusCode::CREATED,
+            "{}",
+            stock.text().await.unwrap()
+        );
+    }
+
+    pub async fn add_item(&self, customer: Uuid, sku: &str, quantity: i32) -> Response {
+        self.http
+            .post(format!("{}/cart/items", self.url(Service::Cart)))
+            .header("X-Customer-Id", customer.to_string())
+            .json(&json!({ "product_sku": sku, "quantity": quantity }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Adds a line and insists it worked.
+    pub async fn add(&self, customer: Uuid, sku: &str, quantity: i32) -> Value {
+        let response = self.add_item(customer, sku, quantity).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn remove_item(&self, customer: Uuid, sku: &str) -> Response {
+        self.http
+            .delete(format!("{}/cart/items/{sku}", self.url(Service::Cart)))
+            .header("X-Customer-Id", customer.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn convert(&self, customer: Uuid) -> Response {
+        self.http
+            .post(format!("{}/cart/convert-to-order", self.url(Service::Cart)))
+            .header("X-Customer-Id", customer.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn cart(&self, customer: Uuid) -> Response {
+        self.http
+            .get(format!("{}/cart", self.url(Service::Cart)))
+            .header("X-Customer-Id", customer.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the customer's cart has left checkout_pending, and returns it.
+    pub async fn settled_cart(&self, customer: Uuid) -> Value {
+        eventually("the checkout to end", || async {
+            let cart: Value = self.cart(customer).await.json().await.ok()?;
+            matches!(
+                cart["status"].as_str(),
+                Some("converted" | "stock_unavailable")
+            )
+            .then_some(cart)
+        })
+        .await
+    }
+
+    /// GETs `path` of `service`, expecting 200 and JSON.
+    pub async fn get_json(&self, service: Service, path: &str) -> Value {
+        let url = format!("{}{path}", self.url(service));
+        let response = self.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// (available, reserved) of a SKU.
+    pub async fn stock(&self, sku: &str) -> (i64, i64) {
+        let item = self
+            .get_json(Service::Inventory, &format!("/inventory/{sku}"))
+            .await;
+        (
+            item["quantity"].as_i64().unwrap(),
+            item["reserved"].as_i64().unwrap(),
+        )
+    }
+
+    /// Runs a `SELECT count(*) …` in a service's database.
+    pub async fn count(&self, service: Service, sql: &str) -> i64 {
+        count(self.pool(service), sql).await
+    }
+
+    pub async fn orders(&self, query: &str) -> Vec<Value> {
+        let orders = self
+            .get_json(Service::Order, &format!("/orders?{query}"))
+            .await;
+        serde_json::from_value(orders).unwrap()
+    }
+
+    pub async fn cancel(&self, order_id: &str, body: Option<Value>) -> Response {
+        let request = self.http.post(format!(
+            "{}/orders/{order_id}/cancel",
+            self.url(Service::Order)
+        ));
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        request.send().await.unwrap()
+    }
+
+    /// Waits until `service` has consumed `event_id` and seen at least `duplicates`
+    /// more deliveries of it, which it must have skipped.
+    pub async fn wait_for_duplicates(&self, service: Service, event_id: Uuid, duplicates: i32) {
+        let pool = self.pool(service);
+        eventually(&format!("{service} to see {duplicates} duplicate(s) of {event_id}"), || async {
+            let seen: Option<i32> = sqlx::query_scalar(
+                "SELECT duplicate_deliveries FROM processed_messages WHERE event_id = $1 AND service = $2",
+            )
+            .bind(event_id)
+            .bind(service.name())
+            .fetch_optional(pool)
+            .await
+            .unwrap();
+            seen.filter(|&n| n >= duplicates).map(|_| ())
+        })
+        .await
+    }
+}
+
+/// Runs a `SELECT count(*) …` on `pool`.
+pub async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// An envelope for an event published by hand, as `producer` would.
+pub fn envelope_for<E: Event>(producer: Service, correlation_id: Uuid) -> Envelope {
+    Envelope {
+        event_id: Uuid::new_v4(),
+        event_type: E::TOPIC.name().into(),
+        event_version: E::VERSION,
+        correlation_id: correlation_id.to_string(),
+        causation_id: correlation_id.to_string(),
+        producer: producer.name().into(),
+        occurred_at: chrono::Utc::now(),
+    }
+}
+
+/// Polls `probe` until it yields a value, failing the test after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_within(DEADLINE, what, probe).await
+}
+
+pub async fn eventually_within<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Asserts an RFC 9457 problem response with `status`, and returns its detail.
+pub async fn assert_problem(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16());
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].is_string(), "problem without {field}: {body}");
+    }
+    body["detail"].as_str().unwrap().to_string()
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests of the checkout saga against the real Pub/Sub emulator and real
+//! PostgreSQL (scripts/test.sh starts both when they are not running). One binary, so
+//! it links once; each test gets its own databases and topic prefix.
+
+mod helpers;
+
+mod cancel;
+mod checkout;
+mod duplicates;
+mod messaging;
+mod oversell;
+mod rest_input;

@@ -1,0 +1,300 @@
+//! The shared messaging path on its own, against the real emulator and PostgreSQL:
+//! outbox crash safety, the inbox's duplicate detection, and poison messages.
+
+use crate::helpers::{TestInfra, count, envelope_for, eventually};
+use async_trait::async_trait;
+use cartflow_events::{LineItem, OrderRequested, Service};
+use cartflow_messaging::relay::DrainReport;
+use cartflow_messaging::{
+    Cause, Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox, OutboxRelay,
+    RelaySettings, Tx, migrator_with,
+};
+use google_cloud_pubsub::model::Message;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+fn request(cart_id: Uuid) -> OrderRequested {
+    OrderRequested {
+        cart_id,
+        customer_id: Uuid::new_v4(),
+        items: vec![LineItem {
+            product_sku: "KB-1".into(),
+            quantity: 1,
+            unit_price_cents: 100,
+        }],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_while_the_relay_is_down_is_published_once_when_it_returns() {
+    let infra = TestInfra::new().await;
+    let pubsub = infra.pubsub().clone();
+    let pool = infra
+        .database("scratch", &migrator_with(sqlx::migrate::Migrator::DEFAULT))
+        .await;
+
+    // An observer subscription on the topic, to see what reaches Pub/Sub.
+    let observer = pubsub.subscription_path("observer.order-requested");
+    pubsub
+        .subscription_admin()
+        .await
+        .unwrap()
+        .create_subscription()
+        .set_name(&observer)
+        .set_topic(pubsub.topic_path("order-requested"))
+        .send()
+        .await
+        .unwrap();
+
+    // The business transaction commits; the relay is "down" (not running).
+    let outbox = Outbox::new(Service::Cart, pool.clone());
+    let cart_id = Uuid::new_v4();
+    let request = request(cart_id);
+    let mut tx = outbox.begin().await.unwrap();
+    let event_id = tx
+        .publish(&Cause::command(cart_id), &request)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let unpublished = count(
+        &pool,
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+    )
+    .await;
+    assert_eq!(unpublished, 1);
+
+    // The relay comes back and publishes it.
+    let relay = OutboxRelay::new(outbox.clone(), pubsub.clone(), RelaySettings::default())
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(relay.run(stop.clone()));
+
+    let subscriber = pubsub.subscriber().await.unwrap();
+    let mut stream = subscriber.subscribe(&observer).build();
+    let mut received: Vec<Message> = Vec::new();
+    let first = tokio::time::timeout(Duration::from_secs(30), stream.next())
+        .await
+        .expect("the event reached Pub/Sub")
+        .unwrap()
+        .unwrap();
+    first.1.ack();
+    received.push(first.0);
+    assert_eq!(received[0].attributes["event_id"], event_id.to_string());
+    assert_eq!(received[0].attributes["event_type"], "order-requested");
+    assert_eq!(
+        received[0].attributes["correlation_id"],
+        cart_id.to_string()
+    );
+    assert_eq!(received[0].ordering_key, cart_id.to_string());
+    let body: OrderRequested = serde_json::from_slice(&received[0].data).unwrap();
+    assert_eq!(body, request);
+
+    // Marked published, once; a restarted relay finds nothing more to send.
+    eventually("the row to be marked published", || async {
+        let attempts: Option<i32> = sqlx::query_scalar(
+            "SELECT publish_attempts FROM outbox WHERE event_id = $1 AND published_at IS NOT NULL",
+        )
+        .bind(event_id)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        attempts.map(|a| assert_eq!(a, 1))
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap();
+    let restarted = OutboxRelay::new(outbox, pubsub.clone(), RelaySettings::default())
+        .await
+        .unwrap();
+    assert_eq!(restarted.drain().await.unwrap(), DrainReport::default());
+
+    // A sentinel published after the restart arrives; no second copy came before it.
+    let sentinel = pubsub
+        .publisher()
+        .await
+        .unwrap()
+        .publisher(pubsub.topic_path("order-requested"))
+        .build();
+    sentinel
+        .publish(Message::new().set_data("sentinel"))
+        .await
+        .unwrap();
+    loop {
+        let (message, ack) = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("the sentinel arrives")
+            .unwrap()
+            .unwrap();
+        ack.ack();
+        if message.data.as_ref() == b"sentinel" {
+            break;
+        }
+        received.push(message);
+    }
+    assert_eq!(received.len(), 1, "the event was published more than once");
+    stream.shutdown_token().shutdown().await;
+}
+
+/// A handler with no domain guard of its own: it records every run, so only the
+/// inbox stands between a duplicate delivery and a second effect.
+struct CountingHandler;
+
+#[async_trait]
+impl EventHandler for CountingHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        let request: OrderRequested = event.decode()?;
+        sqlx::query("INSERT INTO handled (event_id, cart_id) VALUES ($1, $2)")
+            .bind(event.envelope.event_id)
+            .bind(request.cart_id)
+            .execute(tx.conn())
+            .await?;
+        Ok(())
+    }
+}
+
+/// A consumer of `inventory.order-requested` running `CountingHandler` on a scratch
+/// database, until the returned token is cancelled.
+async fn counting_consumer(
+    infra: &TestInfra,
+) -> (PgPool, CancellationToken, tokio::task::JoinHandle<()>) {
+    let pool = infra
+        .database("scratch", &migrator_with(sqlx::migrate::Migrator::DEFAULT))
+        .await;
+    sqlx::query("CREATE TABLE handled (event_id UUID NOT NULL, cart_id UUID NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let consumer = Consumer::new(
+        Outbox::new(Service::Inventory, pool.clone()),
+        Arc::new(CountingHandler),
+        infra.pubsub(),
+        "inventory.order-requested",
+        ConsumerSettings::default(),
+    );
+    let stop = CancellationToken::new();
+    let subscriber = infra.pubsub().subscriber().await.unwrap();
+    let running = tokio::spawn(consumer.run(subscriber, stop.clone()));
+    (pool, stop, running)
+}
+
+async fn handled(pool: &PgPool, cart_id: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM handled WHERE cart_id = $1")
+        .bind(cart_id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_runs_the_handler_once_per_event_id() {
+    let infra = TestInfra::new().await;
+    let (pool, stop, running) = counting_consumer(&infra).await;
+    let cart_id = Uuid::new_v4();
+    let envelope = envelope_for::<OrderRequested>(Service::Cart, cart_id);
+
+    infra.publish_raw(&envelope, &request(cart_id), 3).await;
+    eventually("two duplicates to be recognised", || async {
+        let duplicates: Option<i32> = sqlx::query_scalar(
+            "SELECT duplicate_deliveries FROM processed_messages WHERE event_id = $1",
+        )
+        .bind(envelope.event_id)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        duplicates.filter(|&d| d >= 2)
+    })
+    .await;
+    assert_eq!(handled(&pool, cart_id).await, 1);
+
+    // A different event about the same cart is a different event: it runs.
+    let second = envelope_for::<OrderRequested>(Service::Cart, cart_id);
+    infra.publish_raw(&second, &request(cart_id), 1).await;
+    eventually("the second event", || async {
+        (handled(&pool, cart_id).await == 2).then_some(())
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_is_dead_lettered_while_good_ones_keep_flowing() {
+    let infra = TestInfra::new().await;
+    let (pool, stop, running) = counting_consumer(&infra).await;
+    let pubsub = infra.pubsub();
+    let topic = pubsub
+        .publisher()
+        .await
+        .unwrap()
+        .publisher(pubsub.topic_path("order-requested"))
+        .build();
+
+    // No envelope at all, then a known type with a body that does not parse.
+    topic
+        .publish(Message::new().set_data("{not json"))
+        .await
+        .unwrap();
+    let broken = envelope_for::<OrderRequested>(Service::Cart, Uuid::new_v4());
+    topic
+        .publish(
+            Message::new()
+                .set_data(r#"{"cart_id":"nope"}"#)
+                .set_attributes(broken.to_attributes()),
+        )
+        .await
+        .unwrap();
+    // Good work published after the poison is processed regardless.
+    let good: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    for &cart_id in &good {
+        infra
+            .publish_raw(
+                &envelope_for::<OrderRequested>(Service::Cart, cart_id),
+                &request(cart_id),
+                1,
+            )
+            .await;
+    }
+    eventually("the good messages", || async {
+        let total = count(&pool, "SELECT count(*) FROM handled").await;
+        (total == good.len() as i64).then_some(())
+    })
+    .await;
+
+    // After the delivery budget (5 attempts, 1 s doubling backoff) both land in the
+    // dead-letter topic's own subscription, marked by Pub/Sub with where they came from.
+    let parked = pubsub.subscriber().await.unwrap();
+    let mut stream = parked
+        .subscribe(pubsub.subscription_path("inventory.order-requested.dead-letter"))
+        .build();
+    let mut dead = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while dead.len() < 2 {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        let (message, ack) = next
+            .expect("both poison messages reach the dead-letter subscription")
+            .unwrap()
+            .unwrap();
+        ack.ack();
+        dead.push(message);
+    }
+    let bodies: Vec<&[u8]> = dead.iter().map(|m| m.data.as_ref()).collect();
+    assert!(bodies.contains(&b"{not json".as_slice()));
+    assert!(dead.iter().all(|m| {
+        m.attributes
+            .keys()
+            .any(|k| k.starts_with("CloudPubSubDeadLetterSource"))
+    }));
+    let processed = count(&pool, "SELECT count(*) FROM processed_messages").await;
+    assert_eq!(
+        processed,
+        good.len() as i64,
+        "poison must leave no trace in the inbox"
+    );
+    stream.shutdown_token().shutdown().await;
+    stop.cancel();
+    running.await.unwrap();
+}

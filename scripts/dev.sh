@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the whole platform locally: the Pub/Sub emulator and PostgreSQL (started here
+# unless PUBSUB_EMULATOR_HOST / DATABASE_URL point at running ones), every service's
+# database and migrations, the topology, all services, and a demo catalog.
+# Prints the URLs and a walk-through. Ctrl-C stops everything this script started.
+#
+# Usage: scripts/dev.sh [cartflow dev options, e.g. --no-seed]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+trap stop_started EXIT
+trap 'exit 130' INT TERM
+
+ensure_emulator
+ensure_postgres
+cd "$REPO_ROOT"
+log "building cartflow (release; the first build takes a few minutes)"
+cargo build --release --quiet -p cartflow
+# Not exec: the EXIT trap must run to stop the emulator and PostgreSQL afterwards.
+"$REPO_ROOT/target/release/cartflow" dev "$@" &
+child=$!
+trap 'kill -INT $child 2>/dev/null; wait $child; exit 130' INT TERM
+wait $child

@@ -1,0 +1,109 @@
+# Shared by scripts/dev.sh and scripts/test.sh: bring up what the platform needs,
+# only when it is not already there, and stop on exit only what we started.
+#
+#   PUBSUB_EMULATOR_HOST  use the emulator that answers there; else start one on
+#                         127.0.0.1:8085 (or CARTFLOW_EMULATOR_PORT).
+#   DATABASE_URL          use that PostgreSQL server; else start a private cluster
+#                         under .work/pg on 127.0.0.1:54329 (or CARTFLOW_PG_PORT).
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK_DIR="$REPO_ROOT/.work"
+mkdir -p "$WORK_DIR"
+export PUBSUB_PROJECT_ID="${PUBSUB_PROJECT_ID:-cartflow-local}"
+
+STARTED_PIDS=()
+
+log() { printf '\033[1m[cartflow]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31m[cartflow] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Waits up to $1 seconds for the command in $2.. to succeed.
+wait_for() {
+  local seconds=$1; shift
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.3
+  done
+}
+
+emulator_answers() { curl -fsS --max-time 2 "http://$1/" 2>/dev/null | grep -q Ok; }
+
+ensure_emulator() {
+  if [[ -n "${PUBSUB_EMULATOR_HOST:-}" ]]; then
+    emulator_answers "$PUBSUB_EMULATOR_HOST" \
+      || die "PUBSUB_EMULATOR_HOST=$PUBSUB_EMULATOR_HOST is set but no emulator answers there"
+    log "using the Pub/Sub emulator at $PUBSUB_EMULATOR_HOST"
+    return
+  fi
+  local host="127.0.0.1:${CARTFLOW_EMULATOR_PORT:-8085}"
+  export PUBSUB_EMULATOR_HOST="$host"
+  if emulator_answers "$host"; then
+    log "using the Pub/Sub emulator already running at $host"
+    return
+  fi
+  command -v gcloud >/dev/null || die "gcloud is not installed: it provides the Pub/Sub emulator (see README)"
+  log "starting the Pub/Sub emulator on $host (log: .work/emulator.log)"
+  # Its own session, so that stopping it also stops the Java process gcloud spawns.
+  setsid gcloud beta emulators pubsub start --host-port="$host" --project="$PUBSUB_PROJECT_ID" \
+    >"$WORK_DIR/emulator.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  wait_for 90 emulator_answers "$host" || die "the emulator did not start; see .work/emulator.log"
+}
+
+# Runs a PostgreSQL server binary; as root, as the postgres user (initdb refuses root).
+pg_run() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_bin() {
+  local dir
+  dir="$(pg_config --bindir 2>/dev/null || true)"
+  if [[ -x "$dir/initdb" ]]; then echo "$dir"; return; fi
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [[ -x "$dir/initdb" ]] || die "PostgreSQL server binaries (initdb, pg_ctl) not found; install PostgreSQL 15"
+  echo "$dir"
+}
+
+ensure_postgres() {
+  if [[ -n "${DATABASE_URL:-}" ]]; then
+    log "using PostgreSQL at DATABASE_URL"
+    return
+  fi
+  local port="${CARTFLOW_PG_PORT:-54329}"
+  local data="$WORK_DIR/pg/data" run="$WORK_DIR/pg/run"
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$port"
+  if pg_isready -q -h 127.0.0.1 -p "$port" 2>/dev/null; then
+    log "using the private PostgreSQL cluster already running on port $port"
+    return
+  fi
+  local bin; bin="$(pg_bin)"
+  mkdir -p "$WORK_DIR/pg/run"
+  if [[ $(id -u) -eq 0 ]]; then chown -R postgres "$WORK_DIR/pg"; fi
+  if [[ ! -f "$data/PG_VERSION" ]]; then
+    log "creating a private PostgreSQL cluster in .work/pg"
+    pg_run "$bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$WORK_DIR/pg/initdb.log" 2>&1 \
+      || die "initdb failed; see .work/pg/initdb.log"
+  fi
+  local options="-c listen_addresses=127.0.0.1 -p $port -k $run -c max_connections=300"
+  # Tests and throwaway stacks need no durability; benchmarks keep the defaults.
+  if [[ "${CARTFLOW_PG_FAST:-0}" == 1 ]]; then
+    options+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$port (log: .work/pg/server.log)"
+  pg_run "$bin/pg_ctl" -D "$data" -l "$WORK_DIR/pg/server.log" -o "$options" -w -t 60 start >/dev/null \
+    || die "PostgreSQL did not start; see .work/pg/server.log"
+  STARTED_PG_DATA="$data"
+}
+
+stop_started() {
+  local pid
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [[ -n "$pid" ]] || continue
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  if [[ -n "${STARTED_PG_DATA:-}" ]]; then
+    pg_run "$(pg_bin)/pg_ctl" -D "$STARTED_PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
