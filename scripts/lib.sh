@@ -30,6 +30,27 @@ wait_for() {
 
 emulator_answers() { curl -fsS --max-time 2 "http://$1/" 2>/dev/null | grep -q Ok; }
 
+# The emulator jar that `gcloud beta emulators pubsub start` runs.
+emulator_jar() {
+  local root
+  root="$(gcloud info --format='value(installation.sdk_root)' 2>/dev/null || true)"
+  ls "$root"/platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar 2>/dev/null | sort -V | tail -n 1
+}
+
+# Prints a classpath directory holding scripts/emulator-shim compiled against `jar`, when
+# that jar has the gRPC mismatch the shim repairs (see the shim's comment); nothing when
+# the jar does not need it or the shim cannot be built.
+emulator_shim() {
+  local jar=$1 out="$WORK_DIR/emulator-shim"
+  command -v javap >/dev/null && command -v javac >/dev/null || return 0
+  javap -cp "$jar" io.grpc.InternalStatus 2>/dev/null | grep -q 'asRuntimeException(' && return 0
+  if [[ ! -f "$out/io/grpc/InternalStatus.class" || "$out/io/grpc/InternalStatus.class" -ot "$jar" ]]; then
+    rm -rf "$out"
+    javac -nowarn -cp "$jar" -d "$out" "$REPO_ROOT/scripts/emulator-shim/io/grpc/InternalStatus.java" >&2 || return 0
+  fi
+  echo "$out"
+}
+
 ensure_emulator() {
   if [[ -n "${PUBSUB_EMULATOR_HOST:-}" ]]; then
     emulator_answers "$PUBSUB_EMULATOR_HOST" \
@@ -44,10 +65,19 @@ ensure_emulator() {
     return
   fi
   command -v gcloud >/dev/null || die "gcloud is not installed: it provides the Pub/Sub emulator (see README)"
-  log "starting the Pub/Sub emulator on $host (log: .work/emulator.log)"
-  # Its own session, so that stopping it also stops the Java process gcloud spawns.
-  setsid gcloud beta emulators pubsub start --host-port="$host" --project="$PUBSUB_PROJECT_ID" \
-    >"$WORK_DIR/emulator.log" 2>&1 &
+  local jar shim
+  jar="$(emulator_jar)"
+  shim="$([[ -n "$jar" ]] && emulator_shim "$jar")"
+  # Each in its own session, so that stopping it stops the Java process too.
+  if [[ -n "$shim" ]]; then
+    log "starting the Pub/Sub emulator on $host with its gRPC stream-reset fix (log: .work/emulator.log)"
+    setsid java -cp "$shim:$jar" com.google.cloud.pubsub.testing.v1.Main \
+      --host="${host%:*}" --port="${host##*:}" >"$WORK_DIR/emulator.log" 2>&1 &
+  else
+    log "starting the Pub/Sub emulator on $host (log: .work/emulator.log)"
+    setsid gcloud beta emulators pubsub start --host-port="$host" --project="$PUBSUB_PROJECT_ID" \
+      >"$WORK_DIR/emulator.log" 2>&1 &
+  fi
   STARTED_PIDS+=("$!")
   wait_for 90 emulator_answers "$host" || die "the emulator did not start; see .work/emulator.log"
 }
@@ -102,6 +132,8 @@ stop_started() {
   for pid in "${STARTED_PIDS[@]:-}"; do
     [[ -n "$pid" ]] || continue
     kill -TERM -- "-$pid" 2>/dev/null || true
+    # Wait (up to 15 s) so that a next run never meets a half-stopped emulator.
+    wait_for 15 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL -- "-$pid" 2>/dev/null || true
   done
   if [[ -n "${STARTED_PG_DATA:-}" ]]; then
     pg_run "$(pg_bin)/pg_ctl" -D "$STARTED_PG_DATA" -m fast -w stop >/dev/null 2>&1 || true

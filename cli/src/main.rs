@@ -168,6 +168,7 @@ Walk-through (copy and paste):
   curl -s -X POST {cart}/cart/items -H 'X-Customer-Id: {customer}' -H 'Content-Type: application/json' -d '{{"product_sku":"KB-101","quantity":1}}'
   curl -s -X POST {cart}/cart/items -H 'X-Customer-Id: {customer}' -H 'Content-Type: application/json' -d '{{"product_sku":"MS-201","quantity":2}}'
   curl -s -X POST {cart}/cart/convert-to-order -H 'X-Customer-Id: {customer}'
+  sleep 1   # the saga takes ~0.1 s
   curl -s {cart}/cart -H 'X-Customer-Id: {customer}'          # status: converted, with order_id
   curl -s "{order}/orders?customer_id={customer}"              # status: confirmed
   curl -s {inventory}/inventory/KB-101                          # quantity went down
@@ -175,10 +176,12 @@ Walk-through (copy and paste):
   # 2. More lamps than there are: the checkout ends stock_unavailable
   curl -s -X POST {cart}/cart/items -H 'X-Customer-Id: {other}' -H 'Content-Type: application/json' -d '{{"product_sku":"LP-601","quantity":5}}'
   curl -s -X POST {cart}/cart/convert-to-order -H 'X-Customer-Id: {other}'
+  sleep 1
   curl -s {cart}/cart -H 'X-Customer-Id: {other}'             # status: stock_unavailable, with details
 
-  # 3. Cancel the first order: stock comes back
-  curl -s -X POST {order}/orders/<order_id>/cancel -H 'Content-Type: application/json' -d '{{"reason":"changed my mind"}}'
+  # 3. Cancel the first order: stock comes back (a second cancel is 409)
+  ORDER=$(curl -s "{order}/orders?customer_id={customer}" | sed -n 's/^\[{{"id":"\([^"]*\)".*/\1/p')
+  curl -s -X POST {order}/orders/$ORDER/cancel -H 'Content-Type: application/json' -d '{{"reason":"changed my mind"}}'
 "#,
         name = seed::CUSTOMERS[0].1,
     );

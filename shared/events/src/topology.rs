@@ -81,7 +81,9 @@ impl Topology {
                     name,
                     max_delivery_attempts: MAX_DELIVERY_ATTEMPTS,
                     retry,
-                    ack_deadline_seconds: 30,
+                    // The subscriber extends leases while a message is in progress, so
+                    // this only bounds how soon a crashed consumer's messages return.
+                    ack_deadline_seconds: 10,
                 }
             })
             .collect();

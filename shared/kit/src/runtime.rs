@@ -175,8 +175,10 @@ pub fn shutdown_on_signal() -> CancellationToken {
         #[cfg(not(unix))]
         let term = std::future::pending::<()>();
         tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-        tracing::info!("shutdown requested; finishing in-flight work");
+        // Cancel before logging: nothing that can fail may stand between a signal and
+        // the shutdown it asks for.
         trigger.cancel();
+        tracing::info!("shutdown requested; finishing in-flight work");
     });
     token
 }

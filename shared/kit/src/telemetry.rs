@@ -15,9 +15,13 @@ pub fn init() {
 pub fn init_with(filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // A log sink that goes away (a closed pipe) must not take the service down: by
+    // default tracing-subscriber reports write failures with `eprintln!`, which panics
+    // when stderr is that same closed pipe.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .log_internal_errors(false);
     let _ = if json {
         builder.json().flatten_event(true).try_init()
     } else {
