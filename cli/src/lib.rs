@@ -8,5 +8,6 @@
 pub mod databases;
 pub mod platform;
 pub mod seed;
+pub mod smtp_catcher;
 
 pub use platform::{Platform, PlatformSettings};

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use cartflow::platform::{Platform, PlatformSettings, SERVICES};
 use cartflow::seed;
+use cartflow::smtp_catcher::SmtpCatcher;
 use cartflow_events::Service;
 use cartflow_kit::{Env, telemetry};
 use cartflow_messaging::{PubSubConfig, provision};
@@ -115,27 +116,45 @@ async fn dev(target: Target, seed_demo: bool) -> anyhow::Result<()> {
         }
     })?;
 
+    let mut env = Env::from_process();
+    // A mail catcher unless SMTP_HOST names a real server.
+    let catcher = match env.get("SMTP_HOST") {
+        Some(_) => None,
+        None => {
+            let catcher = SmtpCatcher::start(([127, 0, 0, 1], 1025).into())
+                .await
+                .context("starting the SMTP catcher on 127.0.0.1:1025")?;
+            let view = tokio::net::TcpListener::bind(("127.0.0.1", 8025))
+                .await
+                .context("binding the mail view on 127.0.0.1:8025")?;
+            let router = catcher.router();
+            tokio::spawn(async move { axum::serve(view, router).await });
+            env.set("SMTP_HOST", "127.0.0.1").set("SMTP_PORT", "1025");
+            Some(catcher)
+        }
+    };
     let settings = PlatformSettings {
         server_url: target.database_url.clone(),
         database_prefix: String::new(),
         pubsub: pubsub.clone(),
         port_override: None,
-        env: Env::from_process(),
+        env,
     };
     let platform = Platform::start(&settings).await?;
     if seed_demo {
-        let report = seed::seed_catalog(
+        let people = seed::seed_customers(&platform.url(Service::Customer)).await?;
+        let stock = seed::seed_catalog(
             &platform.url(Service::Product),
             &platform.url(Service::Inventory),
         )
         .await?;
         tracing::info!(
-            created = report.created,
-            already_there = report.already_there,
-            "demo catalog loaded"
+            created = people.created + stock.created,
+            already_there = people.already_there + stock.already_there,
+            "demo customers and catalog loaded"
         );
     }
-    print_banner(&platform, &pubsub);
+    print_banner(&platform, &pubsub, catcher.is_some());
 
     cartflow_kit::runtime::shutdown_on_signal()
         .cancelled()
@@ -143,7 +162,7 @@ async fn dev(target: Target, seed_demo: bool) -> anyhow::Result<()> {
     platform.stop().await
 }
 
-fn print_banner(platform: &Platform, pubsub: &PubSubConfig) {
+fn print_banner(platform: &Platform, pubsub: &PubSubConfig, catching_mail: bool) {
     let url = |s| platform.url(s);
     let (cart, order, inventory) = (
         url(Service::Cart),
@@ -155,7 +174,7 @@ fn print_banner(platform: &Platform, pubsub: &PubSubConfig) {
     println!("\ncartflow is running.\n");
     for service in SERVICES {
         println!(
-            "  {:<10} {:<24} readiness: {1}/ready",
+            "  {:<13} {:<24} readiness: {1}/ready",
             service.name(),
             url(service)
         );
@@ -182,9 +201,23 @@ Walk-through (copy and paste):
   # 3. Cancel the first order: stock comes back (a second cancel is 409)
   ORDER=$(curl -s "{order}/orders?customer_id={customer}" | sed -n 's/^\[{{"id":"\([^"]*\)".*/\1/p')
   curl -s -X POST {order}/orders/$ORDER/cancel -H 'Content-Type: application/json' -d '{{"reason":"changed my mind"}}'
+
+  # 4. What the customer was told: notifications, emails, pushes (live: the stream)
+  curl -s "{notification}/notifications?customer_id={customer}"
+  curl -s "{email_push}/emails?to={email}"
+  curl -s {email_push}/push/{customer}
+  curl -N {email_push}/push/{customer}/stream                 # leave open, check out again in another terminal
 "#,
         name = seed::CUSTOMERS[0].1,
+        email = seed::CUSTOMERS[0].2,
+        notification = url(Service::Notification),
+        email_push = url(Service::EmailPush),
     );
+    if catching_mail {
+        println!(
+            "Mail catcher: SMTP on 127.0.0.1:1025; what it caught: curl -s http://127.0.0.1:8025/messages\n"
+        );
+    }
     if let Some(host) = &pubsub.emulator_host {
         println!(
             "Inspect Pub/Sub on the emulator:\n  export CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://{host}/ CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true CLOUDSDK_CORE_PROJECT={}\n  gcloud pubsub topics list\n  gcloud pubsub subscriptions list\n",

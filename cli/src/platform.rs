@@ -13,10 +13,13 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 /// The services this platform runs, in start order (cart needs product's URL).
-pub const SERVICES: [Service; 4] = [
+pub const SERVICES: [Service; 7] = [
     Service::Product,
+    Service::Customer,
     Service::Inventory,
     Service::Order,
+    Service::Notification,
+    Service::EmailPush,
     Service::Cart,
 ];
 
@@ -93,34 +96,27 @@ impl Platform {
             }
             let started = match service {
                 Service::Product => {
-                    start::<product_service::ProductApp>(
-                        &env,
-                        &shutdown,
-                        product_service::ProductApp::from_env,
-                    )
-                    .await
+                    start(&env, &shutdown, product_service::ProductApp::from_env).await
+                }
+                Service::Customer => {
+                    start(&env, &shutdown, customer_service::CustomerApp::from_env).await
                 }
                 Service::Inventory => {
-                    start::<inventory_service::InventoryApp>(
+                    start(&env, &shutdown, inventory_service::InventoryApp::from_env).await
+                }
+                Service::Order => start(&env, &shutdown, order_service::OrderApp::from_env).await,
+                Service::Notification => {
+                    start(
                         &env,
                         &shutdown,
-                        inventory_service::InventoryApp::from_env,
+                        notification_service::NotificationApp::from_env,
                     )
                     .await
                 }
-                Service::Order => {
-                    start::<order_service::OrderApp>(
-                        &env,
-                        &shutdown,
-                        order_service::OrderApp::from_env,
-                    )
-                    .await
+                Service::EmailPush => {
+                    start(&env, &shutdown, email_push_service::EmailPushApp::from_env).await
                 }
-                Service::Cart => {
-                    start::<cart_service::CartApp>(&env, &shutdown, cart_service::CartApp::from_env)
-                        .await
-                }
-                other => unreachable!("{other} is not hosted by this platform"),
+                Service::Cart => start(&env, &shutdown, cart_service::CartApp::from_env).await,
             };
             match started {
                 Ok(running) => platform.services.push(running),

@@ -49,37 +49,58 @@ pub struct SeedReport {
     pub already_there: usize,
 }
 
+/// Creates the demo customers with their SPEC ids unless present. Safe to run again.
+pub async fn seed_customers(customer_url: &str) -> anyhow::Result<SeedReport> {
+    let mut seeder = Seeder::default();
+    for (id, name, email) in CUSTOMERS {
+        let body = json!({ "id": id, "name": name, "email": email });
+        seeder
+            .create(&format!("{customer_url}/customers"), body)
+            .await?;
+    }
+    Ok(seeder.report)
+}
+
 /// Creates the catalog and its stock unless present. Safe to run again.
 pub async fn seed_catalog(product_url: &str, inventory_url: &str) -> anyhow::Result<SeedReport> {
-    let http = reqwest::Client::new();
-    let mut report = SeedReport::default();
+    let mut seeder = Seeder::default();
     for (sku, name, price_cents, stock) in CATALOG {
-        let calls = [
-            (
-                format!("{product_url}/products"),
-                json!({ "sku": sku, "name": name, "price_cents": price_cents }),
-            ),
-            (
-                format!("{inventory_url}/inventory"),
-                json!({ "sku": sku, "quantity": stock, "low_stock_threshold": 3 }),
-            ),
-        ];
-        for (url, body) in calls {
-            let response = http
-                .post(&url)
-                .json(&body)
-                .send()
-                .await
-                .with_context(|| format!("POST {url}"))?;
-            match response.status().as_u16() {
-                201 => report.created += 1,
-                409 => report.already_there += 1,
-                status => anyhow::bail!(
-                    "POST {url} answered {status}: {}",
-                    response.text().await.unwrap_or_default()
-                ),
-            }
-        }
+        let product = json!({ "sku": sku, "name": name, "price_cents": price_cents });
+        seeder
+            .create(&format!("{product_url}/products"), product)
+            .await?;
+        let item = json!({ "sku": sku, "quantity": stock, "low_stock_threshold": 3 });
+        seeder
+            .create(&format!("{inventory_url}/inventory"), item)
+            .await?;
     }
-    Ok(report)
+    Ok(seeder.report)
+}
+
+#[derive(Default)]
+struct Seeder {
+    http: reqwest::Client,
+    report: SeedReport,
+}
+
+impl Seeder {
+    /// POSTs `body`; 201 and 409 (already there) are both fine.
+    async fn create(&mut self, url: &str, body: serde_json::Value) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        match response.status().as_u16() {
+            201 => self.report.created += 1,
+            409 => self.report.already_there += 1,
+            status => anyhow::bail!(
+                "POST {url} answered {status}: {}",
+                response.text().await.unwrap_or_default()
+            ),
+        }
+        Ok(())
+    }
 }

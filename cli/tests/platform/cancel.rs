@@ -6,14 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// A converted checkout of `quantity` × `sku`; returns the order id.
 async fn ordered(app: &TestApp, sku: &str, quantity: i32) -> String {
-    let customer = Uuid::new_v4();
-    app.add(customer, sku, quantity).await;
-    assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
-    let cart = app.settled_cart(customer).await;
-    assert_eq!(cart["status"], "converted");
-    cart["order_id"].as_str().unwrap().to_string()
+    app.checkout(Uuid::new_v4(), sku, quantity).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 use cartflow::databases;
 use cartflow::platform::{Platform, PlatformSettings, SERVICES};
+use cartflow::smtp_catcher::{CaughtMail, Restartable, SmtpCatcher};
 use cartflow_events::{Envelope, Event, Service};
 use cartflow_kit::Env;
 use cartflow_kit::config::database_url_for;
@@ -125,22 +126,47 @@ impl Drop for TestInfra {
     }
 }
 
-/// The running platform of one test.
+/// The running platform of one test, with its own SMTP server.
 pub struct TestApp {
     platform: Option<Platform>,
     pub http: reqwest::Client,
+    smtp: SmtpState,
     // Declared last: dropped after the platform, so its databases go after it stops.
     pub infra: TestInfra,
 }
 
+enum SmtpState {
+    Up(SmtpCatcher),
+    Down(Restartable),
+    Moving,
+}
+
 pub async fn spawn_app() -> TestApp {
-    let infra = TestInfra::new().await;
+    spawn_app_with(&[]).await
+}
+
+/// `spawn_app` with extra settings for every service, e.g. `OUTBOX_PUBLISH_COPIES`.
+pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
+    let mut infra = TestInfra::new().await;
+    let smtp = SmtpCatcher::start(([127, 0, 0, 1], 0).into())
+        .await
+        .expect("starting the SMTP catcher");
+    let env = &mut infra.settings.env;
+    env.set("SMTP_HOST", "127.0.0.1")
+        .set("SMTP_PORT", smtp.addr().port().to_string())
+        .set("SMTP_MAX_ATTEMPTS", "3")
+        .set("SMTP_RETRY_BASE_MS", "100")
+        .set("SMTP_TIMEOUT_MS", "2000");
+    for (key, value) in settings {
+        env.set(*key, *value);
+    }
     let platform = Platform::start(&infra.settings)
         .await
         .expect("starting the platform");
     TestApp {
         platform: Some(platform),
         http: reqwest::Client::new(),
+        smtp: SmtpState::Up(smtp),
         infra,
     }
 }
@@ -156,6 +182,78 @@ impl TestApp {
 
     pub fn pool(&self, service: Service) -> &PgPool {
         self.platform().pool(service)
+    }
+
+    /// Every email the SMTP server has accepted.
+    pub fn mails(&self) -> Vec<CaughtMail> {
+        match &self.smtp {
+            SmtpState::Up(smtp) => smtp.mails(),
+            _ => panic!("the SMTP server is down"),
+        }
+    }
+
+    /// Takes the SMTP server down: connections are refused until [`TestApp::smtp_up`].
+    pub async fn smtp_down(&mut self) {
+        if let SmtpState::Up(smtp) = std::mem::replace(&mut self.smtp, SmtpState::Moving) {
+            self.smtp = SmtpState::Down(smtp.stop().await);
+        }
+    }
+
+    /// Brings the SMTP server back on the same port, with the same mailbox.
+    pub async fn smtp_up(&mut self) {
+        if let SmtpState::Down(stopped) = std::mem::replace(&mut self.smtp, SmtpState::Moving) {
+            self.smtp = SmtpState::Up(stopped.start().await.expect("restarting the SMTP catcher"));
+        }
+    }
+
+    /// Creates a customer through the customer service and returns its id.
+    pub async fn create_customer(&self, name: &str, email: &str) -> Uuid {
+        let response = self
+            .http
+            .post(format!("{}/customers", self.url(Service::Customer)))
+            .json(&json!({ "name": name, "email": email }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let customer: Value = response.json().await.unwrap();
+        customer["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Waits until the notification service knows `customer`'s email as `email`.
+    pub async fn wait_for_contact(&self, customer: Uuid, email: &str) {
+        let pool = self.pool(Service::Notification);
+        eventually(&format!("notification to learn {email}"), || async {
+            let known: Option<String> = sqlx::query_scalar(
+                "SELECT email FROM contacts WHERE customer_id = $1 AND NOT deleted",
+            )
+            .bind(customer)
+            .fetch_optional(pool)
+            .await
+            .unwrap()
+            .flatten();
+            (known.as_deref() == Some(email)).then_some(())
+        })
+        .await
+    }
+
+    pub async fn notifications(&self, customer: Uuid) -> Vec<Value> {
+        let list = self
+            .get_json(
+                Service::Notification,
+                &format!("/notifications?customer_id={customer}"),
+            )
+            .await;
+        serde_json::from_value(list).unwrap()
+    }
+
+    /// A converted checkout of `quantity` × `sku` for `customer`; returns the order id.
+    pub async fn checkout(&self, customer: Uuid, sku: &str, quantity: i32) -> String {
+        self.add(customer, sku, quantity).await;
+        assert_eq!(self.convert(customer).await.status(), StatusCode::ACCEPTED);
+        let cart = self.settled_cart(customer).await;
+        assert_eq!(cart["status"], "converted", "{cart}");
+        cart["order_id"].as_str().unwrap().to_string()
     }
 
     /// Stops every service gracefully and checks that they all stopped cleanly.

@@ -8,5 +8,6 @@ mod cancel;
 mod checkout;
 mod duplicates;
 mod messaging;
+mod notifications;
 mod oversell;
 mod rest_input;

@@ -79,6 +79,12 @@ pub fn shortages(
         .collect()
 }
 
+/// True when a change from `before` to `after` available units takes a SKU to or
+/// below its threshold from above it: one alert per crossing, none for later sales.
+pub fn crosses_low_stock(before: i32, after: i32, threshold: i32) -> bool {
+    before > threshold && after <= threshold
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +95,21 @@ mod tests {
             quantity,
             unit_price_cents: 100,
         }
+    }
+
+    #[test]
+    fn low_stock_fires_once_per_downward_crossing() {
+        assert!(crosses_low_stock(5, 3, 3));
+        assert!(crosses_low_stock(5, 0, 3));
+        assert!(
+            !crosses_low_stock(3, 2, 3),
+            "already below: no second alert"
+        );
+        assert!(!crosses_low_stock(2, 5, 3), "going up never alerts");
+        assert!(
+            crosses_low_stock(1, 0, 0),
+            "selling out crosses a zero threshold"
+        );
     }
 
     #[test]

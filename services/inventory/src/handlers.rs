@@ -1,10 +1,11 @@
 //! Inventory's reactions to `order-requested` and `order.cancelled`.
 
-use crate::domain::{requested_per_sku, shortages};
+use crate::domain::{crosses_low_stock, requested_per_sku, shortages};
 use crate::store;
 use async_trait::async_trait;
 use cartflow_events::{
-    INSUFFICIENT_STOCK, OrderCancelled, OrderRequested, StockAvailable, StockRejected, Topic,
+    INSUFFICIENT_STOCK, LowStock, OrderCancelled, OrderRequested, StockAvailable, StockRejected,
+    Topic,
 };
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use std::collections::BTreeMap;
@@ -30,7 +31,11 @@ async fn reserve(
 ) -> Result<(), HandlerError> {
     let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
     let skus: Vec<String> = wanted.keys().cloned().collect();
-    let available = store::lock_available(tx.conn(), &skus).await?;
+    let levels = store::lock_levels(tx.conn(), &skus).await?;
+    let available = levels
+        .iter()
+        .map(|(sku, l)| (sku.clone(), l.available))
+        .collect();
     let short = shortages(&wanted, &available);
     if short.is_empty() {
         // The reservation row is keyed by cart: a second request for the same checkout
@@ -47,6 +52,17 @@ async fn reserve(
             return Ok(());
         }
         store::shift_to_reserved(tx.conn(), &wanted).await?;
+        for (sku, level) in &levels {
+            let after = level.available - wanted[sku];
+            if crosses_low_stock(level.available, after, level.threshold) {
+                let alert = LowStock {
+                    product_sku: sku.clone(),
+                    available: after,
+                    threshold: level.threshold,
+                };
+                tx.publish(&event.cause(), &alert).await?;
+            }
+        }
         let reply = StockAvailable {
             cart_id: request.cart_id,
             customer_id: request.customer_id,
@@ -75,7 +91,7 @@ async fn release(tx: &mut Tx, cancelled: OrderCancelled) -> Result<(), HandlerEr
     };
     let returned = requested_per_sku(&items).map_err(HandlerError::Poison)?;
     let skus: Vec<String> = returned.keys().cloned().collect();
-    store::lock_available(tx.conn(), &skus).await?;
+    store::lock_levels(tx.conn(), &skus).await?;
     let back: BTreeMap<String, i32> = returned.into_iter().map(|(sku, n)| (sku, -n)).collect();
     store::shift_to_reserved(tx.conn(), &back).await?;
     tracing::info!(order_id = %cancelled.order_id, "stock returned");

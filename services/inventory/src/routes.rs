@@ -1,54 +1,55 @@
 //! `/inventory` REST routes.
 
-use crate::domain::{NewStockItem, SetQuantity, StockItem, check_quantity};
+use crate::domain::{NewStockItem, SetQuantity, StockItem, check_quantity, crosses_low_stock};
 use crate::store;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use cartflow_events::LowStock;
 use cartflow_events::Sku;
 use cartflow_kit::db::is_unique_violation;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
-use sqlx::PgPool;
+use cartflow_messaging::{Cause, Outbox};
 
-pub fn router(pool: PgPool) -> Router {
+pub fn router(outbox: Outbox) -> Router {
     Router::new()
         .route("/inventory", get(list).post(create))
         .route(
             "/inventory/{sku}",
             get(show).put(set_quantity).delete(remove),
         )
-        .with_state(pool)
+        .with_state(outbox)
 }
 
 fn not_found(sku: &str) -> ApiError {
     ApiError::NotFound(format!("no stock item with SKU '{sku}'"))
 }
 
-async fn list(State(pool): State<PgPool>) -> ApiResult<Json<Vec<StockItem>>> {
-    Ok(Json(store::list(&pool).await?))
+async fn list(State(outbox): State<Outbox>) -> ApiResult<Json<Vec<StockItem>>> {
+    Ok(Json(store::list(outbox.pool()).await?))
 }
 
 async fn show(
-    State(pool): State<PgPool>,
+    State(outbox): State<Outbox>,
     ApiPath(sku): ApiPath<String>,
 ) -> ApiResult<Json<StockItem>> {
-    store::get(&pool, &sku)
+    store::get(outbox.pool(), &sku)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(&sku))
 }
 
 async fn create(
-    State(pool): State<PgPool>,
+    State(outbox): State<Outbox>,
     ApiJson(body): ApiJson<NewStockItem>,
 ) -> ApiResult<impl IntoResponse> {
     let sku = Sku::parse(&body.sku).map_err(ApiError::Unprocessable)?;
     let quantity = check_quantity("quantity", body.quantity).map_err(ApiError::Unprocessable)?;
     let threshold = check_quantity("low_stock_threshold", body.low_stock_threshold.unwrap_or(0))
         .map_err(ApiError::Unprocessable)?;
-    match store::insert(&pool, sku.as_str(), quantity, threshold).await {
+    match store::insert(outbox.pool(), sku.as_str(), quantity, threshold).await {
         Ok(item) => Ok((
             StatusCode::CREATED,
             [(header::LOCATION, format!("/inventory/{sku}"))],
@@ -61,23 +62,35 @@ async fn create(
     }
 }
 
+/// Sets the sellable quantity (a stock count or a delivery), alerting on a crossing
+/// of the low-stock threshold like a sale would.
 async fn set_quantity(
-    State(pool): State<PgPool>,
+    State(outbox): State<Outbox>,
     ApiPath(sku): ApiPath<String>,
     ApiJson(body): ApiJson<SetQuantity>,
 ) -> ApiResult<Json<StockItem>> {
     let quantity = check_quantity("quantity", body.quantity).map_err(ApiError::Unprocessable)?;
-    store::set_available(&pool, &sku, quantity)
-        .await?
-        .map(Json)
-        .ok_or_else(|| not_found(&sku))
+    let mut tx = outbox.begin().await?;
+    let levels = store::lock_levels(tx.conn(), std::slice::from_ref(&sku)).await?;
+    let level = *levels.get(&sku).ok_or_else(|| not_found(&sku))?;
+    let item = store::set_available(tx.conn(), &sku, quantity).await?;
+    if crosses_low_stock(level.available, quantity, level.threshold) {
+        let alert = LowStock {
+            product_sku: sku.clone(),
+            available: quantity,
+            threshold: level.threshold,
+        };
+        tx.publish(&Cause::command(&sku), &alert).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(item))
 }
 
 async fn remove(
-    State(pool): State<PgPool>,
+    State(outbox): State<Outbox>,
     ApiPath(sku): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    if store::delete(&pool, &sku).await? {
+    if store::delete(outbox.pool(), &sku).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&sku))

@@ -38,17 +38,18 @@ pub async fn insert(
     .await
 }
 
+/// Sets the available units of a row locked by [`lock_levels`].
 pub async fn set_available(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     sku: &str,
     quantity: i32,
-) -> sqlx::Result<Option<StockItem>> {
+) -> sqlx::Result<StockItem> {
     sqlx::query_as(&format!(
         "UPDATE stock_items SET available = $2, updated_at = now() WHERE sku = $1 RETURNING {COLUMNS}"
     ))
     .bind(sku)
     .bind(quantity)
-    .fetch_optional(pool)
+    .fetch_one(conn)
     .await
 }
 
@@ -60,19 +61,38 @@ pub async fn delete(pool: &PgPool, sku: &str) -> sqlx::Result<bool> {
     Ok(result.rows_affected() == 1)
 }
 
-/// Locks the rows of `skus` in SKU order and returns what is available of each.
-/// Every writer locks in this order, so concurrent checkouts queue instead of deadlocking.
-pub async fn lock_available(
+/// Available units and alert threshold of a locked stock row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Level {
+    pub available: i32,
+    pub threshold: i32,
+}
+
+/// Locks the rows of `skus` in SKU order and returns their levels. Every writer locks
+/// in this order, so concurrent checkouts queue instead of deadlocking.
+pub async fn lock_levels(
     conn: &mut PgConnection,
     skus: &[String],
-) -> sqlx::Result<BTreeMap<String, i32>> {
-    let rows: Vec<(String, i32)> = sqlx::query_as(
-        "SELECT sku, available FROM stock_items WHERE sku = ANY($1) ORDER BY sku FOR UPDATE",
+) -> sqlx::Result<BTreeMap<String, Level>> {
+    let rows: Vec<(String, i32, i32)> = sqlx::query_as(
+        "SELECT sku, available, low_stock_threshold FROM stock_items
+         WHERE sku = ANY($1) ORDER BY sku FOR UPDATE",
     )
     .bind(skus)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|(sku, available, threshold)| {
+            (
+                sku,
+                Level {
+                    available,
+                    threshold,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Moves `delta` units per SKU from available to reserved (negative: back again).

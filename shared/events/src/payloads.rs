@@ -99,6 +99,84 @@ pub struct OrderShipped(pub OrderStatusChanged);
 #[serde(transparent)]
 pub struct OrderDelivered(pub OrderStatusChanged);
 
+/// A customer's contact details as the customer service holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerDetails {
+    pub customer_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+}
+
+/// customer → notification: a customer was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CustomerCreated(pub CustomerDetails);
+
+/// customer → notification: a customer's details changed (the whole new record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CustomerUpdated(pub CustomerDetails);
+
+/// customer → notification: a customer was deleted; forget their details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerDeleted {
+    pub customer_id: Uuid,
+}
+
+/// inventory → notification: available stock of a SKU fell to or below its
+/// threshold. Sent once per crossing, not on every later sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LowStock {
+    pub product_sku: String,
+    pub available: i32,
+    pub threshold: i32,
+}
+
+/// The way a notification reaches a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Push,
+}
+
+impl Channel {
+    pub const BOTH: [Channel; 2] = [Channel::Email, Channel::Push];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Push => "push",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::BOTH.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// notification → email-push: deliver this rendered notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRequested {
+    pub notification_id: Uuid,
+    pub channel: Channel,
+    /// An email address for email; the customer id for push.
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// email-push → notification: how a delivery ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryResult {
+    pub notification_id: Uuid,
+    pub channel: Channel,
+    pub delivered: bool,
+    pub attempts: i32,
+    pub error: Option<String>,
+}
+
 macro_rules! event {
     ($ty:ty, $topic:expr, |$e:ident| $key:expr) => {
         impl Event for $ty {
@@ -118,6 +196,13 @@ event!(OrderCreated, Topic::OrderCreated, |e| e.order_id);
 event!(OrderCancelled, Topic::OrderCancelled, |e| e.order_id);
 event!(OrderShipped, Topic::OrderShipped, |e| e.0.order_id);
 event!(OrderDelivered, Topic::OrderDelivered, |e| e.0.order_id);
+event!(CustomerCreated, Topic::CustomerCreated, |e| e.0.customer_id);
+event!(CustomerUpdated, Topic::CustomerUpdated, |e| e.0.customer_id);
+event!(CustomerDeleted, Topic::CustomerDeleted, |e| e.customer_id);
+event!(LowStock, Topic::LowStock, |e| e.product_sku);
+event!(DeliveryRequested, Topic::DeliveryRequested, |e| e
+    .notification_id);
+event!(DeliveryResult, Topic::DeliveryResult, |e| e.notification_id);
 
 #[cfg(test)]
 mod tests {

@@ -11,10 +11,16 @@ pub enum Topic {
     OrderCancelled,
     OrderShipped,
     OrderDelivered,
+    CustomerCreated,
+    CustomerUpdated,
+    CustomerDeleted,
+    LowStock,
+    DeliveryRequested,
+    DeliveryResult,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 7] = [
+    pub const ALL: [Topic; 13] = [
         Topic::OrderRequested,
         Topic::StockAvailable,
         Topic::StockRejected,
@@ -22,6 +28,12 @@ impl Topic {
         Topic::OrderCancelled,
         Topic::OrderShipped,
         Topic::OrderDelivered,
+        Topic::CustomerCreated,
+        Topic::CustomerUpdated,
+        Topic::CustomerDeleted,
+        Topic::LowStock,
+        Topic::DeliveryRequested,
+        Topic::DeliveryResult,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -33,6 +45,12 @@ impl Topic {
             Topic::OrderCancelled => "order.cancelled",
             Topic::OrderShipped => "order.shipped",
             Topic::OrderDelivered => "order.delivered",
+            Topic::CustomerCreated => "customer.created",
+            Topic::CustomerUpdated => "customer.updated",
+            Topic::CustomerDeleted => "customer.deleted",
+            Topic::LowStock => "inventory.low-stock",
+            Topic::DeliveryRequested => "delivery.requested",
+            Topic::DeliveryResult => "delivery.result",
         }
     }
 

@@ -20,6 +20,20 @@ pub const CONSUMERS: &[(Topic, Service)] = &[
     (Topic::StockRejected, Service::Cart),
     (Topic::OrderCreated, Service::Cart),
     (Topic::OrderCancelled, Service::Inventory),
+    // Every customer-facing outcome, and low stock, becomes a notification.
+    (Topic::StockRejected, Service::Notification),
+    (Topic::OrderCreated, Service::Notification),
+    (Topic::OrderCancelled, Service::Notification),
+    (Topic::OrderShipped, Service::Notification),
+    (Topic::OrderDelivered, Service::Notification),
+    (Topic::LowStock, Service::Notification),
+    // Notification keeps its own copy of contact details.
+    (Topic::CustomerCreated, Service::Notification),
+    (Topic::CustomerUpdated, Service::Notification),
+    (Topic::CustomerDeleted, Service::Notification),
+    // Delivery by email or push, and its outcome.
+    (Topic::DeliveryRequested, Service::EmailPush),
+    (Topic::DeliveryResult, Service::Notification),
 ];
 
 /// Exponential redelivery backoff between `minimum` and `maximum`.
@@ -166,5 +180,6 @@ mod tests {
             .map(|s| s.topic)
             .collect();
         assert_eq!(topics, vec![Topic::OrderRequested, Topic::OrderCancelled]);
+        assert_eq!(topology.subscriptions_of(Service::EmailPush).count(), 1);
     }
 }

@@ -117,6 +117,7 @@ impl ServiceConfig {
     /// | `CONSUMER_MAX_OUTSTANDING` | 200 |
     /// | `OUTBOX_BATCH_SIZE` | 100 |
     /// | `OUTBOX_SWEEP_MS` | 2000 |
+    /// | `OUTBOX_PUBLISH_COPIES` | 1 (fault injection: publish every event N times) |
     pub fn from_env(service: Service, env: &Env) -> Result<Self, ConfigError> {
         let prefix = service.env_prefix();
         let own = |name: &str| format!("{prefix}_{name}");
@@ -222,6 +223,14 @@ impl ServiceConfig {
                 "milliseconds",
                 &mut errors,
             )),
+            copies: env
+                .parse_or(
+                    &["OUTBOX_PUBLISH_COPIES"],
+                    1,
+                    "a whole number ≥ 1",
+                    &mut errors,
+                )
+                .max(1),
             ..defaults
         };
 

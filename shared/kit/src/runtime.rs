@@ -25,13 +25,19 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
-/// What routes and handlers get: the service's database and its outbox.
+/// What routes, handlers and workers get: the service's database, its outbox, and
+/// the token that says the service is shutting down (long-lived responses such as
+/// server-sent events must end on it, or graceful shutdown would wait for them).
 #[derive(Clone)]
 pub struct AppContext {
     pub service: Service,
     pub pool: PgPool,
     pub outbox: Outbox,
+    pub shutdown: CancellationToken,
 }
+
+/// A service's own long-running task, stopped by `AppContext::shutdown`.
+pub type Worker = futures::future::BoxFuture<'static, ()>;
 
 /// A service's own parts. Everything else is the kit's.
 pub trait ServiceApp: Send + Sync + 'static {
@@ -46,6 +52,12 @@ pub trait ServiceApp: Send + Sync + 'static {
     /// The handler for every subscription the topology gives this service.
     fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
         None
+    }
+
+    /// Background work of the service's own (e.g. sending email), started with it and
+    /// awaited at shutdown before the outbox is flushed.
+    fn workers(&self, _ctx: AppContext) -> Vec<Worker> {
+        Vec::new()
     }
 }
 
@@ -89,6 +101,7 @@ pub async fn start<A: ServiceApp>(
         service,
         pool: pool.clone(),
         outbox: outbox.clone(),
+        shutdown: shutdown.clone(),
     };
 
     let relay =
@@ -110,6 +123,12 @@ pub async fn start<A: ServiceApp>(
             consumers.spawn(consumer.run(subscriber.clone(), shutdown.clone()));
         }
     }
+
+    let workers: Vec<_> = app
+        .workers(ctx.clone())
+        .into_iter()
+        .map(tokio::spawn)
+        .collect();
 
     let probes = Probes {
         service: service.name(),
@@ -135,7 +154,10 @@ pub async fn start<A: ServiceApp>(
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;
         while consumers.join_next().await.is_some() {}
-        // Consumers are done, so no new rows can appear: publish the rest and stop.
+        for worker in workers {
+            worker.await.ok();
+        }
+        // Consumers and workers are done, so no new rows can appear: publish the rest and stop.
         relay_stop.cancel();
         relay_task.await.ok();
         tracing::info!(%service, "service stopped");

@@ -16,23 +16,45 @@ fn is_status(err: &google_cloud_pubsub::Error, code: Code, http: u16) -> bool {
     err.status().is_some_and(|s| s.code == code) || err.http_status_code() == Some(http)
 }
 
+/// Requests sent to the emulator or Pub/Sub at once while provisioning.
+const CONCURRENCY: usize = 8;
+
+/// Records the outcome of one create call: created, already there, or an error.
+fn record(
+    report: &mut ProvisionReport,
+    path: String,
+    result: google_cloud_pubsub::Result<()>,
+) -> anyhow::Result<()> {
+    match result {
+        Ok(()) => report.created.push(path),
+        Err(e) if is_status(&e, Code::AlreadyExists, 409) => report.existing.push(path),
+        Err(e) => return Err(e).with_context(|| format!("creating {path}")),
+    }
+    Ok(())
+}
+
 /// Creates every topic, subscription, dead-letter topic and dead-letter subscription of
-/// the topology under `config`'s prefix. Safe to run any number of times.
+/// the topology under `config`'s prefix. Safe to run any number of times. Topics go
+/// first (subscriptions need them), each group several requests at a time.
 pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport> {
+    use futures::stream::{self, StreamExt};
     let topology = config.topology();
     let topics = config.topic_admin().await?;
     let subscriptions = config.subscription_admin().await?;
     let mut report = ProvisionReport::default();
 
-    for topic in topology.topics() {
-        let path = config.topic_path(&topic);
-        match topics.create_topic().set_name(&path).send().await {
-            Ok(_) => report.created.push(path),
-            Err(e) if is_status(&e, Code::AlreadyExists, 409) => report.existing.push(path),
-            Err(e) => return Err(e).with_context(|| format!("creating topic {path}")),
-        }
+    let mut created = stream::iter(topology.topics())
+        .map(|topic| {
+            let path = config.topic_path(&topic);
+            let request = topics.create_topic().set_name(&path).send();
+            async move { (path, request.await.map(drop)) }
+        })
+        .buffer_unordered(CONCURRENCY);
+    while let Some((path, result)) = created.next().await {
+        record(&mut report, path, result)?;
     }
 
+    let mut requests = Vec::new();
     for sub in topology.subscriptions() {
         let retry = RetryPolicy::new()
             .set_minimum_backoff(google_cloud_wkt::Duration::try_from(
@@ -58,16 +80,14 @@ pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport>
             .set_name(config.subscription_path(&sub.dead_letter_topic))
             .set_topic(config.topic_path(&sub.dead_letter_topic))
             .set_ack_deadline_seconds(60);
-        for (path, request) in [
-            (config.subscription_path(&sub.name), main),
-            (config.subscription_path(&sub.dead_letter_topic), parking),
-        ] {
-            match request.send().await {
-                Ok(_) => report.created.push(path),
-                Err(e) if is_status(&e, Code::AlreadyExists, 409) => report.existing.push(path),
-                Err(e) => return Err(e).with_context(|| format!("creating subscription {path}")),
-            }
-        }
+        requests.push((config.subscription_path(&sub.name), main));
+        requests.push((config.subscription_path(&sub.dead_letter_topic), parking));
+    }
+    let mut created = stream::iter(requests)
+        .map(|(path, request)| async move { (path, request.send().await.map(drop)) })
+        .buffer_unordered(CONCURRENCY);
+    while let Some((path, result)) = created.next().await {
+        record(&mut report, path, result)?;
     }
     Ok(report)
 }

@@ -23,6 +23,9 @@ pub struct RelaySettings {
     pub sweep_interval: Duration,
     /// Longest pause after failed publishes before trying again.
     pub max_backoff: Duration,
+    /// Fault injection: publish every event this many times (default 1). Exercises
+    /// consumers' idempotency end to end, as a relay crashing after each publish would.
+    pub copies: usize,
 }
 
 impl Default for RelaySettings {
@@ -31,6 +34,7 @@ impl Default for RelaySettings {
             batch_size: 100,
             sweep_interval: Duration::from_secs(2),
             max_backoff: Duration::from_secs(10),
+            copies: 1,
         }
     }
 }
@@ -102,6 +106,9 @@ impl OutboxRelay {
                 .set_data(serde_json::to_vec(&payload)?)
                 .set_attributes(attributes)
                 .set_ordering_key(key.clone());
+            for _ in 1..self.settings.copies {
+                drop(publisher.publish(message.clone()));
+            }
             let future = publisher.publish(message);
             pending.push((row.get::<i64, _>("id"), key, publisher.clone(), future));
             used.insert(topic, publisher);

@@ -1,0 +1,270 @@
+//! A small SMTP server that accepts every message and keeps it in memory: the local
+//! stack's mail catcher and the tests' mailbox. It speaks real SMTP over TCP (EHLO,
+//! MAIL, RCPT, DATA, RSET, NOOP, QUIT), so the email-push service is exercised exactly
+//! as against a real server. `router()` serves what it caught as JSON.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaughtMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    /// The message body (after the headers), with SMTP dot-stuffing undone.
+    pub body: String,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+type Mailbox = Arc<Mutex<Vec<CaughtMail>>>;
+
+pub struct SmtpCatcher {
+    addr: SocketAddr,
+    mailbox: Mailbox,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SmtpCatcher {
+    /// Listens on `addr` (port 0 picks one).
+    pub async fn start(addr: SocketAddr) -> std::io::Result<SmtpCatcher> {
+        Self::start_with(addr, Mailbox::default()).await
+    }
+
+    async fn start_with(addr: SocketAddr, mailbox: Mailbox) -> std::io::Result<SmtpCatcher> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, mailbox.clone(), stop.clone()));
+        Ok(SmtpCatcher {
+            addr,
+            mailbox,
+            stop,
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn mails(&self) -> Vec<CaughtMail> {
+        self.mailbox.lock().expect("mailbox poisoned").clone()
+    }
+
+    /// Stops listening and drops every open connection: the server is down.
+    pub async fn stop(self) -> Restartable {
+        self.stop.cancel();
+        let _ = self.task.await;
+        Restartable {
+            addr: self.addr,
+            mailbox: self.mailbox,
+        }
+    }
+
+    /// JSON view of the mailbox: `GET /messages`.
+    pub fn router(&self) -> Router {
+        let mailbox = self.mailbox.clone();
+        Router::new().route(
+            "/messages",
+            get(move || {
+                let mailbox = mailbox.clone();
+                async move {
+                    let mut mails = mailbox.lock().expect("mailbox poisoned").clone();
+                    mails.reverse();
+                    Json(mails)
+                }
+            }),
+        )
+    }
+}
+
+/// A stopped catcher that can come back on the same address with the same mailbox.
+pub struct Restartable {
+    addr: SocketAddr,
+    mailbox: Mailbox,
+}
+
+impl Restartable {
+    pub async fn start(self) -> std::io::Result<SmtpCatcher> {
+        SmtpCatcher::start_with(self.addr, self.mailbox).await
+    }
+}
+
+async fn serve(listener: TcpListener, mailbox: Mailbox, stop: CancellationToken) {
+    let mut sessions = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let mailbox = mailbox.clone();
+                    sessions.spawn(async move {
+                        if let Err(err) = session(stream, mailbox).await {
+                            tracing::debug!(error = %err, "SMTP session ended with an error");
+                        }
+                    });
+                }
+                Err(err) => tracing::warn!(error = %err, "SMTP accept failed"),
+            },
+        }
+    }
+    sessions.abort_all();
+}
+
+/// One SMTP conversation (RFC 5321, the subset clients need to send mail).
+async fn session(stream: TcpStream, mailbox: Mailbox) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    write
+        .write_all(b"220 cartflow-catcher ESMTP ready\r\n")
+        .await?;
+    let (mut from, mut to) = (String::new(), Vec::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end();
+        let verb = command
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => b"250-cartflow-catcher\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            "HELO" => b"250 cartflow-catcher\r\n",
+            "MAIL" => {
+                from = address(command);
+                to.clear();
+                b"250 OK\r\n"
+            }
+            "RCPT" => {
+                to.push(address(command));
+                b"250 OK\r\n"
+            }
+            "DATA" => {
+                write
+                    .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                    .await?;
+                let data = read_data(&mut lines).await?;
+                let (subject, body) = split_message(&data);
+                let mail = CaughtMail {
+                    from: from.clone(),
+                    to: std::mem::take(&mut to),
+                    subject,
+                    body,
+                    received_at: chrono::Utc::now(),
+                };
+                mailbox.lock().expect("mailbox poisoned").push(mail);
+                b"250 OK queued\r\n"
+            }
+            "RSET" => {
+                from.clear();
+                to.clear();
+                b"250 OK\r\n"
+            }
+            "NOOP" => b"250 OK\r\n",
+            "QUIT" => {
+                write.write_all(b"221 Bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"502 Command not implemented\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+}
+
+/// `MAIL FROM:<a@b> BODY=8BITMIME` → `a@b`.
+fn address(command: &str) -> String {
+    let start = command.find('<').map(|i| i + 1).unwrap_or(0);
+    let end = command[start..]
+        .find('>')
+        .map(|i| start + i)
+        .unwrap_or(command.len());
+    command[start..end].to_string()
+}
+
+async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut R) -> std::io::Result<String> {
+    let mut data = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 || line.trim_end_matches(['\r', '\n']) == "." {
+            return Ok(data);
+        }
+        let unstuffed = line.strip_prefix('.').unwrap_or(&line);
+        data.push_str(&unstuffed.replace("\r\n", "\n"));
+    }
+}
+
+/// The Subject header and the body of a plain-text message. Lettre encodes plain ASCII
+/// bodies as 7bit and others as quoted-printable; both are decoded here.
+fn split_message(data: &str) -> (String, String) {
+    let (headers, body) = data.split_once("\n\n").unwrap_or((data, ""));
+    let subject = headers
+        .lines()
+        .find_map(|h| h.strip_prefix("Subject: "))
+        .unwrap_or_default()
+        .to_string();
+    let quoted_printable = headers
+        .to_ascii_lowercase()
+        .contains("content-transfer-encoding: quoted-printable");
+    let body = if quoted_printable {
+        decode_quoted_printable(body)
+    } else {
+        body.to_string()
+    };
+    (subject, body)
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let mut bytes = Vec::with_capacity(text.len());
+    let raw = text.replace("=\n", "");
+    let mut chars = raw.as_bytes().iter().copied().peekable();
+    while let Some(b) = chars.next() {
+        if b == b'=' {
+            let hex: Vec<u8> = chars.by_ref().take(2).collect();
+            match std::str::from_utf8(&hex)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                Some(v) => bytes.push(v),
+                None => bytes.extend_from_slice(&hex),
+            }
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_subjects_are_read() {
+        assert_eq!(address("MAIL FROM:<shop@x.io> BODY=8BITMIME"), "shop@x.io");
+        assert_eq!(address("RCPT TO:<ann@y.io>"), "ann@y.io");
+        let (subject, body) = split_message("From: a\nSubject: Hi there\n\nLine one\n");
+        assert_eq!(
+            (subject.as_str(), body.as_str()),
+            ("Hi there", "Line one\n")
+        );
+    }
+
+    #[test]
+    fn quoted_printable_bodies_are_decoded() {
+        let data = "Subject: s\nContent-Transfer-Encoding: quoted-printable\n\nCaf=C3=A9 =3D soft=\nbreak\n";
+        assert_eq!(split_message(data).1, "Café = softbreak\n");
+    }
+}

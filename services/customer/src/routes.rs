@@ -1,0 +1,114 @@
+//! `/customers` REST routes. Every change is announced through the outbox in the same
+//! transaction.
+
+use crate::domain::{Customer, CustomerFields};
+use crate::store;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use cartflow_events::{CustomerCreated, CustomerDeleted, CustomerUpdated};
+use cartflow_kit::db::is_unique_violation;
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
+use cartflow_messaging::{Cause, Outbox};
+use uuid::Uuid;
+
+pub fn router(outbox: Outbox) -> Router {
+    Router::new()
+        .route("/customers", get(list).post(create))
+        .route("/customers/{id}", get(show).put(replace).delete(remove))
+        .with_state(outbox)
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no customer with id {id}"))
+}
+
+/// Maps a unique violation to 409: the id or the email is taken.
+fn conflict_on_duplicate(err: sqlx::Error, customer: &Customer) -> ApiError {
+    if !is_unique_violation(&err) {
+        return err.into();
+    }
+    let on_email = err
+        .as_database_error()
+        .and_then(|e| e.constraint())
+        .is_some_and(|c| c.contains("email"));
+    if on_email {
+        ApiError::Conflict(format!(
+            "a customer with email {} already exists",
+            customer.email
+        ))
+    } else {
+        ApiError::Conflict(format!("a customer with id {} already exists", customer.id))
+    }
+}
+
+async fn list(State(outbox): State<Outbox>) -> ApiResult<Json<Vec<Customer>>> {
+    Ok(Json(store::list(outbox.pool()).await?))
+}
+
+async fn show(
+    State(outbox): State<Outbox>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Customer>> {
+    store::get(outbox.pool(), id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(id))
+}
+
+async fn create(
+    State(outbox): State<Outbox>,
+    ApiJson(body): ApiJson<CustomerFields>,
+) -> ApiResult<impl IntoResponse> {
+    let id = body.id.unwrap_or_else(Uuid::new_v4);
+    let customer = body.parse(id).map_err(ApiError::Unprocessable)?;
+    let mut tx = outbox.begin().await?;
+    store::insert(tx.conn(), &customer)
+        .await
+        .map_err(|e| conflict_on_duplicate(e, &customer))?;
+    tx.publish(&Cause::command(id), &CustomerCreated(customer.details()))
+        .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/customers/{id}"))],
+        Json(customer),
+    ))
+}
+
+async fn replace(
+    State(outbox): State<Outbox>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<CustomerFields>,
+) -> ApiResult<Json<Customer>> {
+    if body.id.is_some_and(|body_id| body_id != id) {
+        return Err(ApiError::Unprocessable(
+            "the id in the body differs from the one in the path".into(),
+        ));
+    }
+    let customer = body.parse(id).map_err(ApiError::Unprocessable)?;
+    let mut tx = outbox.begin().await?;
+    let updated = store::update(tx.conn(), &customer)
+        .await
+        .map_err(|e| conflict_on_duplicate(e, &customer))?;
+    if !updated {
+        return Err(not_found(id));
+    }
+    tx.publish(&Cause::command(id), &CustomerUpdated(customer.details()))
+        .await?;
+    tx.commit().await?;
+    Ok(Json(customer))
+}
+
+async fn remove(State(outbox): State<Outbox>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+    let mut tx = outbox.begin().await?;
+    if !store::delete(tx.conn(), id).await? {
+        return Err(not_found(id));
+    }
+    tx.publish(&Cause::command(id), &CustomerDeleted { customer_id: id })
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,56 @@
+//! SQL for customers.
+
+use crate::domain::Customer;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+const COLUMNS: &str = "id, name, email, phone";
+
+pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<Customer>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM customers ORDER BY created_at, id"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Customer>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn insert(conn: &mut PgConnection, c: &Customer) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO customers (id, name, email, phone) VALUES ($1, $2, $3, $4)")
+        .bind(c.id)
+        .bind(&c.name)
+        .bind(&c.email)
+        .bind(&c.phone)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Returns false when there is no such customer.
+pub async fn update(conn: &mut PgConnection, c: &Customer) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE customers SET name = $2, email = $3, phone = $4, updated_at = now() WHERE id = $1",
+    )
+    .bind(c.id)
+    .bind(&c.name)
+    .bind(&c.email)
+    .bind(&c.phone)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Returns false when there is no such customer.
+pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM customers WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}

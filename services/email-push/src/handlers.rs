@@ -1,0 +1,60 @@
+//! Email-push's reaction to `delivery.requested`: queue the email for the sender, or
+//! deliver the push at once and report it.
+
+use crate::store::{self, EmailRequest};
+use async_trait::async_trait;
+use cartflow_events::{Channel, DeliveryRequested, DeliveryResult, Topic};
+use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use uuid::Uuid;
+
+pub struct DeliveryHandler;
+
+#[async_trait]
+impl EventHandler for DeliveryHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        if event.topic() != Some(Topic::DeliveryRequested) {
+            return Err(event.unexpected());
+        }
+        let request: DeliveryRequested = event.decode()?;
+        match request.channel {
+            Channel::Email => {
+                let email = EmailRequest {
+                    notification_id: request.notification_id,
+                    recipient: &request.recipient,
+                    subject: &request.subject,
+                    body: &request.body,
+                    correlation_id: &event.envelope.correlation_id,
+                    request_event_id: event.envelope.event_id,
+                };
+                store::queue_email(tx.conn(), &email).await?;
+            }
+            Channel::Push => {
+                let customer: Uuid = request.recipient.parse().map_err(|_| {
+                    HandlerError::Poison(format!(
+                        "push recipient '{}' is not a customer id",
+                        request.recipient
+                    ))
+                })?;
+                let delivered = store::deliver_push(
+                    tx.conn(),
+                    request.notification_id,
+                    customer,
+                    &request.subject,
+                    &request.body,
+                )
+                .await?;
+                if delivered {
+                    let result = DeliveryResult {
+                        notification_id: request.notification_id,
+                        channel: Channel::Push,
+                        delivered: true,
+                        attempts: 1,
+                        error: None,
+                    };
+                    tx.publish(&event.cause(), &result).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

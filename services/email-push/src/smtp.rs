@@ -1,0 +1,183 @@
+//! SMTP settings and the mail transport.
+
+use cartflow_kit::{ConfigError, Env};
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Plain SMTP (local catchers).
+    None,
+    /// Upgrade with STARTTLS (port 587).
+    StartTls,
+    /// TLS from the start (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub credentials: Option<(String, String)>,
+    pub from: Mailbox,
+    pub timeout: Duration,
+    /// Attempts before an email is reported failed.
+    pub max_attempts: i32,
+    /// Wait after the first failure; doubles after each further one.
+    pub retry_base: Duration,
+}
+
+impl SmtpSettings {
+    /// `SMTP_HOST` (127.0.0.1), `SMTP_PORT` (1025), `SMTP_SECURITY` (none | starttls |
+    /// tls), `SMTP_USERNAME` / `SMTP_PASSWORD`, `SMTP_FROM`, `SMTP_TIMEOUT_MS` (5000),
+    /// `SMTP_MAX_ATTEMPTS` (4), `SMTP_RETRY_BASE_MS` (500).
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let mut errors = Vec::new();
+        let security = match env.get("SMTP_SECURITY").unwrap_or("none") {
+            "none" => Security::None,
+            "starttls" => Security::StartTls,
+            "tls" => Security::Tls,
+            other => {
+                errors.push(format!(
+                    "SMTP_SECURITY='{other}': expected none, starttls or tls"
+                ));
+                Security::None
+            }
+        };
+        let from_raw = env
+            .get("SMTP_FROM")
+            .unwrap_or("cartflow <no-reply@cartflow.local>");
+        let from = from_raw.parse().unwrap_or_else(|_| {
+            errors.push(format!(
+                "SMTP_FROM='{from_raw}': expected an address like 'Shop <shop@example.com>'"
+            ));
+            "no-reply@cartflow.local".parse().expect("valid fallback")
+        });
+        let settings = SmtpSettings {
+            host: env.get("SMTP_HOST").unwrap_or("127.0.0.1").to_string(),
+            port: env.parse_or(&["SMTP_PORT"], 1025, "a port number", &mut errors),
+            security,
+            credentials: env.get("SMTP_USERNAME").map(|u| {
+                (
+                    u.to_string(),
+                    env.get("SMTP_PASSWORD").unwrap_or_default().to_string(),
+                )
+            }),
+            from,
+            timeout: Duration::from_millis(env.parse_or(
+                &["SMTP_TIMEOUT_MS"],
+                5000,
+                "milliseconds",
+                &mut errors,
+            )),
+            max_attempts: env
+                .parse_or(&["SMTP_MAX_ATTEMPTS"], 4, "a whole number ≥ 1", &mut errors)
+                .max(1),
+            retry_base: Duration::from_millis(env.parse_or(
+                &["SMTP_RETRY_BASE_MS"],
+                500,
+                "milliseconds",
+                &mut errors,
+            )),
+        };
+        if errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError(errors))
+        }
+    }
+
+    pub fn transport(
+        &self,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
+        let builder = match self.security {
+            Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host),
+            Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)?,
+            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host)?,
+        };
+        let builder = builder.port(self.port).timeout(Some(self.timeout));
+        let builder = match &self.credentials {
+            Some((user, password)) => {
+                builder.credentials(Credentials::new(user.clone(), password.clone()))
+            }
+            None => builder,
+        };
+        Ok(builder.build())
+    }
+
+    /// Backoff before attempt `attempts + 1`, after `attempts` failures.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let factor = 1u32 << (attempts.clamp(1, 16) - 1) as u32;
+        (self.retry_base * factor).min(Duration::from_secs(300))
+    }
+}
+
+/// Why a send failed, and whether trying again could help.
+#[derive(Debug)]
+pub struct SendError {
+    pub message: String,
+    pub permanent: bool,
+}
+
+/// Sends one plain-text email.
+pub async fn send(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    from: &Mailbox,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<(), SendError> {
+    let to: Mailbox = to.parse().map_err(|e| SendError {
+        message: format!("invalid recipient '{to}': {e}"),
+        permanent: true,
+    })?;
+    let email = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body.to_string())
+        .map_err(|e| SendError {
+            message: format!("cannot build the email: {e}"),
+            permanent: true,
+        })?;
+    transport
+        .send(email)
+        .await
+        .map(drop)
+        .map_err(|e| SendError {
+            permanent: e.is_permanent(),
+            message: format!("SMTP: {e}"),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let settings =
+            SmtpSettings::from_env(&Env::from_pairs([("SMTP_RETRY_BASE_MS", "100")])).unwrap();
+        let waits: Vec<u128> = (1..=4).map(|n| settings.backoff(n).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800]);
+        assert_eq!(settings.backoff(30), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let env = Env::from_pairs([
+            ("SMTP_SECURITY", "ssl3"),
+            ("SMTP_PORT", "smtp"),
+            ("SMTP_FROM", "not an address"),
+        ]);
+        let err = SmtpSettings::from_env(&env).unwrap_err().to_string();
+        for name in ["SMTP_SECURITY", "SMTP_PORT", "SMTP_FROM"] {
+            assert!(err.contains(name), "{err}");
+        }
+    }
+}

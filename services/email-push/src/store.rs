@@ -1,0 +1,190 @@
+//! SQL for emails and push messages.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Email {
+    pub id: Uuid,
+    pub notification_id: Uuid,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+const EMAIL_COLUMNS: &str = "id, notification_id, recipient, subject, body, status, attempts, last_error, created_at, sent_at";
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Push {
+    pub id: Uuid,
+    pub notification_id: Uuid,
+    pub customer_id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const PUSH_COLUMNS: &str = "id, notification_id, customer_id, title, body, created_at";
+
+/// NOTIFY channels, delivered to listeners only when the transaction commits.
+pub const PUSH_CHANNEL: &str = "push_delivered";
+pub const EMAIL_CHANNEL: &str = "email_due";
+
+pub struct EmailRequest<'a> {
+    pub notification_id: Uuid,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub correlation_id: &'a str,
+    pub request_event_id: Uuid,
+}
+
+/// Queues an email for the sender (once per notification) and wakes it on commit.
+pub async fn queue_email(conn: &mut PgConnection, e: &EmailRequest<'_>) -> sqlx::Result<bool> {
+    let queued = sqlx::query(
+        "INSERT INTO emails (id, notification_id, recipient, subject, body, status, correlation_id, request_event_id)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) ON CONFLICT (notification_id) DO NOTHING",
+    )
+    .bind(Uuid::new_v4())
+    .bind(e.notification_id)
+    .bind(e.recipient)
+    .bind(e.subject)
+    .bind(e.body)
+    .bind(e.correlation_id)
+    .bind(e.request_event_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if queued {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(EMAIL_CHANNEL)
+            .execute(conn)
+            .await?;
+    }
+    Ok(queued)
+}
+
+/// Puts a message in the customer's inbox (once per notification) and announces it on
+/// commit. Returns false if it was already there.
+pub async fn deliver_push(
+    conn: &mut PgConnection,
+    notification_id: Uuid,
+    customer_id: Uuid,
+    title: &str,
+    body: &str,
+) -> sqlx::Result<bool> {
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO push_messages (id, notification_id, customer_id, title, body) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (notification_id) DO NOTHING RETURNING id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(notification_id)
+    .bind(customer_id)
+    .bind(title)
+    .bind(body)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else { return Ok(false) };
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(PUSH_CHANNEL)
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(true)
+}
+
+/// An email the sender has claimed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Due {
+    pub id: Uuid,
+    pub notification_id: Uuid,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i32,
+    pub correlation_id: String,
+    pub request_event_id: Uuid,
+}
+
+/// Claims up to `limit` due emails for `lease`: another sender (or this one after a
+/// crash) takes them again only when the lease runs out.
+pub async fn claim_due(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<Vec<Due>> {
+    sqlx::query_as(
+        "UPDATE emails SET next_attempt_at = now() + $2
+         WHERE id IN (SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= now()
+                      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING id, notification_id, recipient, subject, body, attempts, correlation_id, request_event_id",
+    )
+    .bind(limit)
+    .bind(lease)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "UPDATE emails SET status = 'sent', attempts = attempts + 1, sent_at = now(), last_error = NULL
+         WHERE id = $1 RETURNING attempts",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Records a failed attempt: retried after `retry_in`, or failed for good if `None`.
+/// Returns the attempts so far.
+pub async fn mark_attempt_failed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    error: &str,
+    retry_in: Option<Duration>,
+) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "UPDATE emails SET attempts = attempts + 1, last_error = $2,
+                status = CASE WHEN $3::interval IS NULL THEN 'failed' ELSE 'pending' END,
+                next_attempt_at = now() + COALESCE($3::interval, interval '0')
+         WHERE id = $1 RETURNING attempts",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(retry_in)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn emails(pool: &PgPool, to: Option<&str>) -> sqlx::Result<Vec<Email>> {
+    sqlx::query_as(&format!(
+        "SELECT {EMAIL_COLUMNS} FROM emails WHERE ($1::text IS NULL OR recipient = lower($1))
+         ORDER BY created_at DESC LIMIT 500"
+    ))
+    .bind(to)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn pushes(pool: &PgPool, customer_id: Uuid) -> sqlx::Result<Vec<Push>> {
+    sqlx::query_as(&format!(
+        "SELECT {PUSH_COLUMNS} FROM push_messages WHERE customer_id = $1 ORDER BY created_at DESC LIMIT 500"
+    ))
+    .bind(customer_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn push(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Push>> {
+    sqlx::query_as(&format!(
+        "SELECT {PUSH_COLUMNS} FROM push_messages WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,189 @@
+//! Notification's reactions: outcomes become notifications, customer events keep the
+//! contact copy current, delivery results settle notifications.
+
+use crate::Settings;
+use crate::store::{self, NewNotification, Notification};
+use crate::templates::{self, Message};
+use async_trait::async_trait;
+use cartflow_events::{
+    Channel, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryRequested, DeliveryResult,
+    LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped, StockRejected, Topic,
+};
+use cartflow_messaging::{Cause, EventHandler, HandlerError, Incoming, Tx};
+use uuid::Uuid;
+
+pub struct NotificationHandler {
+    pub settings: Settings,
+}
+
+#[async_trait]
+impl EventHandler for NotificationHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        let version = event.envelope.occurred_at;
+        match event.topic() {
+            Some(Topic::OrderCreated) => {
+                let e: OrderCreated = event.decode()?;
+                tell_customer(tx, event, e.customer_id, |name| {
+                    templates::order_confirmed(&e, name)
+                })
+                .await
+            }
+            Some(Topic::StockRejected) => {
+                let e: StockRejected = event.decode()?;
+                tell_customer(tx, event, e.customer_id, |name| {
+                    templates::stock_rejected(&e, name)
+                })
+                .await
+            }
+            Some(Topic::OrderCancelled) => {
+                let e: OrderCancelled = event.decode()?;
+                tell_customer(tx, event, e.customer_id, |name| {
+                    templates::order_cancelled(&e, name)
+                })
+                .await
+            }
+            Some(Topic::OrderShipped) => {
+                let OrderShipped(e) = event.decode()?;
+                tell_customer(tx, event, e.customer_id, |name| {
+                    templates::order_status(&e, name)
+                })
+                .await
+            }
+            Some(Topic::OrderDelivered) => {
+                let OrderDelivered(e) = event.decode()?;
+                tell_customer(tx, event, e.customer_id, |name| {
+                    templates::order_status(&e, name)
+                })
+                .await
+            }
+            Some(Topic::LowStock) => {
+                let e: LowStock = event.decode()?;
+                let to = To {
+                    customer_id: None,
+                    email: Some(&self.settings.stock_manager_email),
+                };
+                let message = templates::low_stock(&e);
+                send(
+                    tx,
+                    &event.cause(),
+                    Some(event.envelope.event_id),
+                    to,
+                    &message,
+                    &[Channel::Email],
+                )
+                .await?;
+                Ok(())
+            }
+            Some(Topic::CustomerCreated) => {
+                let CustomerCreated(c) = event.decode()?;
+                Ok(store::upsert_contact(tx.conn(), &c, version).await?)
+            }
+            Some(Topic::CustomerUpdated) => {
+                let CustomerUpdated(c) = event.decode()?;
+                Ok(store::upsert_contact(tx.conn(), &c, version).await?)
+            }
+            Some(Topic::CustomerDeleted) => {
+                let e: CustomerDeleted = event.decode()?;
+                Ok(store::tombstone_contact(tx.conn(), e.customer_id, version).await?)
+            }
+            Some(Topic::DeliveryResult) => {
+                let r: DeliveryResult = event.decode()?;
+                if !store::record_result(
+                    tx.conn(),
+                    r.notification_id,
+                    r.delivered,
+                    r.attempts,
+                    r.error.as_deref(),
+                )
+                .await?
+                {
+                    tracing::warn!(notification_id = %r.notification_id, "result for a notification that is not pending; ignored");
+                }
+                Ok(())
+            }
+            _ => Err(event.unexpected()),
+        }
+    }
+}
+
+/// Email and push to a customer, addressed from the contact copy.
+async fn tell_customer(
+    tx: &mut Tx,
+    event: &Incoming,
+    customer_id: Uuid,
+    render: impl FnOnce(Option<&str>) -> Message,
+) -> Result<(), HandlerError> {
+    let contact = store::contact(tx.conn(), customer_id).await?;
+    let message = render(contact.as_ref().map(|c| c.name.as_str()));
+    let to = To {
+        customer_id: Some(customer_id),
+        email: contact.as_ref().and_then(|c| c.email.as_deref()),
+    };
+    send(
+        tx,
+        &event.cause(),
+        Some(event.envelope.event_id),
+        to,
+        &message,
+        &Channel::BOTH,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Who a notification is for.
+pub struct To<'a> {
+    pub customer_id: Option<Uuid>,
+    pub email: Option<&'a str>,
+}
+
+/// Records one notification per channel and asks email-push to deliver each. A channel
+/// without an address (no email on file, no customer for push) is recorded as failed
+/// with the reason. With a `source_event_id`, a second call for the same event and
+/// channel records nothing.
+pub async fn send(
+    tx: &mut Tx,
+    cause: &Cause,
+    source_event_id: Option<Uuid>,
+    to: To<'_>,
+    message: &Message,
+    channels: &[Channel],
+) -> anyhow::Result<Vec<Notification>> {
+    let mut recorded = Vec::new();
+    for &channel in channels {
+        let customer = to.customer_id.map(|id| id.to_string());
+        let (recipient, body, missing) = match channel {
+            Channel::Email => (to.email, message.body.as_str(), "no email address on file"),
+            Channel::Push => (
+                customer.as_deref(),
+                message.body.lines().next().unwrap_or_default(),
+                "push needs a customer",
+            ),
+        };
+        let new = NewNotification {
+            customer_id: to.customer_id,
+            kind: message.kind,
+            channel,
+            recipient,
+            subject: &message.subject,
+            body,
+            refused: recipient.is_none().then_some(missing),
+            source_event_id,
+        };
+        let Some(notification) = store::insert(tx.conn(), &new).await? else {
+            continue;
+        };
+        if let Some(recipient) = recipient {
+            let request = DeliveryRequested {
+                notification_id: notification.id,
+                channel,
+                recipient: recipient.to_string(),
+                subject: message.subject.clone(),
+                body: body.to_string(),
+            };
+            tx.publish(cause, &request).await?;
+        }
+        recorded.push(notification);
+    }
+    Ok(recorded)
+}

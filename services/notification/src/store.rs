@@ -1,0 +1,158 @@
+//! SQL for contacts and notifications.
+
+use cartflow_events::{Channel, CustomerDetails};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Notification {
+    pub id: Uuid,
+    pub customer_id: Option<Uuid>,
+    pub kind: String,
+    pub channel: String,
+    pub recipient: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, customer_id, kind, channel, recipient, subject, body, status, attempts, last_error, created_at, updated_at";
+
+/// A customer's name and email, unless unknown or deleted.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Contact {
+    pub name: String,
+    pub email: Option<String>,
+}
+
+/// Writes the details unless a newer event already did.
+pub async fn upsert_contact(
+    conn: &mut PgConnection,
+    c: &CustomerDetails,
+    version: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO contacts (customer_id, name, email, phone, deleted, version) VALUES ($1, $2, $3, $4, false, $5)
+         ON CONFLICT (customer_id) DO UPDATE
+         SET name = EXCLUDED.name, email = EXCLUDED.email, phone = EXCLUDED.phone, deleted = false,
+             version = EXCLUDED.version
+         WHERE contacts.version < EXCLUDED.version",
+    )
+    .bind(c.customer_id)
+    .bind(&c.name)
+    .bind(&c.email)
+    .bind(&c.phone)
+    .bind(version)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Forgets the details, leaving a tombstone so an older update cannot bring them back.
+pub async fn tombstone_contact(
+    conn: &mut PgConnection,
+    customer_id: Uuid,
+    version: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO contacts (customer_id, name, deleted, version) VALUES ($1, '', true, $2)
+         ON CONFLICT (customer_id) DO UPDATE
+         SET name = '', email = NULL, phone = NULL, deleted = true, version = EXCLUDED.version
+         WHERE contacts.version < EXCLUDED.version",
+    )
+    .bind(customer_id)
+    .bind(version)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+pub async fn contact(conn: &mut PgConnection, customer_id: Uuid) -> sqlx::Result<Option<Contact>> {
+    sqlx::query_as("SELECT name, email FROM contacts WHERE customer_id = $1 AND NOT deleted")
+        .bind(customer_id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub struct NewNotification<'a> {
+    pub customer_id: Option<Uuid>,
+    pub kind: &'a str,
+    pub channel: Channel,
+    pub recipient: Option<&'a str>,
+    pub subject: &'a str,
+    pub body: &'a str,
+    /// Set when it cannot even be attempted (no address): the row starts `failed`.
+    pub refused: Option<&'a str>,
+    pub source_event_id: Option<Uuid>,
+}
+
+/// Records a notification; `None` if this event already has one on this channel.
+pub async fn insert(
+    conn: &mut PgConnection,
+    n: &NewNotification<'_>,
+) -> sqlx::Result<Option<Notification>> {
+    sqlx::query_as(&format!(
+        "INSERT INTO notifications (id, customer_id, kind, channel, recipient, subject, body, status, last_error, source_event_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (source_event_id, channel) DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(n.customer_id)
+    .bind(n.kind)
+    .bind(n.channel.as_str())
+    .bind(n.recipient)
+    .bind(n.subject)
+    .bind(n.body)
+    .bind(if n.refused.is_some() { "failed" } else { "pending" })
+    .bind(n.refused)
+    .bind(n.source_event_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// pending → sent / failed. False if the notification was not pending.
+pub async fn record_result(
+    conn: &mut PgConnection,
+    id: Uuid,
+    delivered: bool,
+    attempts: i32,
+    error: Option<&str>,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE notifications SET status = $2, attempts = $3, last_error = $4, updated_at = now()
+         WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .bind(if delivered { "sent" } else { "failed" })
+    .bind(attempts)
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn list(pool: &PgPool, customer_id: Option<Uuid>) -> sqlx::Result<Vec<Notification>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE ($1::uuid IS NULL OR customer_id = $1)
+         ORDER BY created_at DESC LIMIT 500"
+    ))
+    .bind(customer_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Notification>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,173 @@
+//! What each notification says. Pure functions of the event's facts, so every message
+//! carries the order id, the lines, the total or the rejection details.
+
+use cartflow_events::{
+    LineItem, LowStock, OrderCancelled, OrderCreated, OrderStatusChanged, StockRejected,
+};
+use std::fmt::Write;
+
+/// A rendered notification: the email subject and body; push uses the subject as its
+/// title and the first line of the body as its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: &'static str,
+    pub subject: String,
+    pub body: String,
+}
+
+/// `1999` → `$19.99`. Integer arithmetic only.
+pub fn money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    format!("{sign}${}.{:02}", cents / 100, cents % 100)
+}
+
+fn lines(items: &[LineItem]) -> String {
+    let mut out = String::new();
+    for item in items {
+        let _ = writeln!(
+            out,
+            "  {} x {} @ {} = {}",
+            item.quantity,
+            item.product_sku,
+            money(item.unit_price_cents),
+            money(item.line_total_cents())
+        );
+    }
+    out
+}
+
+fn greeting(name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("Hi {name},"),
+        None => "Hello,".into(),
+    }
+}
+
+pub fn order_confirmed(e: &OrderCreated, name: Option<&str>) -> Message {
+    Message {
+        kind: "order_confirmed",
+        subject: format!("Order {} confirmed", e.order_id),
+        body: format!(
+            "Your order {} is confirmed: {}.\n\n{}\n\n{}Total: {}\n",
+            e.order_id,
+            money(e.total_cents),
+            greeting(name),
+            lines(&e.items),
+            money(e.total_cents)
+        ),
+    }
+}
+
+pub fn stock_rejected(e: &StockRejected, name: Option<&str>) -> Message {
+    let mut details = String::new();
+    for d in &e.details {
+        let _ = writeln!(
+            details,
+            "  {}: you asked for {}, we have {}",
+            d.product_sku, d.requested, d.available
+        );
+    }
+    Message {
+        kind: "stock_rejected",
+        subject: "We could not place your order".into(),
+        body: format!(
+            "Some items in your cart are not available ({}); nothing was charged and your cart {} is open to edit.\n\n{}\n\n{details}",
+            e.reason,
+            e.cart_id,
+            greeting(name)
+        ),
+    }
+}
+
+pub fn order_cancelled(e: &OrderCancelled, name: Option<&str>) -> Message {
+    let total: i64 = e.items.iter().map(LineItem::line_total_cents).sum();
+    Message {
+        kind: "order_cancelled",
+        subject: format!("Order {} cancelled", e.order_id),
+        body: format!(
+            "Your order {} was cancelled: {}.\n\n{}\n\n{}Total: {}\n",
+            e.order_id,
+            e.reason,
+            greeting(name),
+            lines(&e.items),
+            money(total)
+        ),
+    }
+}
+
+pub fn order_status(e: &OrderStatusChanged, name: Option<&str>) -> Message {
+    let (kind, verb) = match e.status.as_str() {
+        "shipped" => ("order_shipped", "is on its way"),
+        _ => ("order_delivered", "has been delivered"),
+    };
+    Message {
+        kind,
+        subject: format!("Order {} {}", e.order_id, e.status),
+        body: format!("Your order {} {verb}.\n\n{}\n", e.order_id, greeting(name)),
+    }
+}
+
+pub fn low_stock(e: &LowStock) -> Message {
+    Message {
+        kind: "low_stock",
+        subject: format!("Low stock: {}", e.product_sku),
+        body: format!(
+            "{} is down to {} available (threshold {}). Time to reorder.\n",
+            e.product_sku, e.available, e.threshold
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cartflow_events::Shortage;
+    use uuid::Uuid;
+
+    #[test]
+    fn money_is_exact() {
+        assert_eq!(money(0), "$0.00");
+        assert_eq!(money(5), "$0.05");
+        assert_eq!(money(123456), "$1234.56");
+        assert_eq!(money(-250), "-$2.50");
+    }
+
+    #[test]
+    fn confirmation_carries_id_lines_and_total() {
+        let e = OrderCreated {
+            order_id: Uuid::nil(),
+            cart_id: Uuid::nil(),
+            customer_id: Uuid::nil(),
+            items: vec![LineItem {
+                product_sku: "KB-1".into(),
+                quantity: 2,
+                unit_price_cents: 1250,
+            }],
+            total_cents: 2500,
+        };
+        let m = order_confirmed(&e, Some("Ann"));
+        assert!(m.subject.contains(&Uuid::nil().to_string()));
+        assert!(m.body.starts_with("Your order"));
+        assert!(m.body.contains("Hi Ann,"));
+        assert!(m.body.contains("2 x KB-1 @ $12.50 = $25.00"));
+        assert!(m.body.contains("Total: $25.00"));
+    }
+
+    #[test]
+    fn rejection_lists_every_shortage() {
+        let e = StockRejected {
+            cart_id: Uuid::nil(),
+            customer_id: Uuid::nil(),
+            reason: "insufficient_stock".into(),
+            details: vec![Shortage {
+                product_sku: "LP-1".into(),
+                requested: 5,
+                available: 2,
+            }],
+        };
+        let m = stock_rejected(&e, None);
+        assert!(m.body.contains("LP-1: you asked for 5, we have 2"));
+        assert!(m.body.contains("Hello,"));
+    }
+}
