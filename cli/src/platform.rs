@@ -60,8 +60,15 @@ impl PlatformSettings {
     }
 }
 
+/// One hosted service: how it was configured, and its handle while it runs.
+struct Slot {
+    service: Service,
+    env: Env,
+    running: Option<(RunningService, CancellationToken)>,
+}
+
 pub struct Platform {
-    services: Vec<RunningService>,
+    slots: Vec<Slot>,
     shutdown: CancellationToken,
 }
 
@@ -84,56 +91,42 @@ impl Platform {
             "topology provisioned"
         );
 
-        let shutdown = CancellationToken::new();
         let mut platform = Platform {
-            services: Vec::new(),
-            shutdown: shutdown.clone(),
+            slots: Vec::new(),
+            shutdown: CancellationToken::new(),
         };
         for service in SERVICES {
             let mut env = settings.service_env(service)?;
             if service == Service::Cart {
                 env.set("PRODUCT_SERVICE_URL", platform.url(Service::Product));
             }
-            let started = match service {
-                Service::Product => {
-                    start(&env, &shutdown, product_service::ProductApp::from_env).await
-                }
-                Service::Customer => {
-                    start(&env, &shutdown, customer_service::CustomerApp::from_env).await
-                }
-                Service::Inventory => {
-                    start(&env, &shutdown, inventory_service::InventoryApp::from_env).await
-                }
-                Service::Order => start(&env, &shutdown, order_service::OrderApp::from_env).await,
-                Service::Notification => {
-                    start(
-                        &env,
-                        &shutdown,
-                        notification_service::NotificationApp::from_env,
-                    )
-                    .await
-                }
-                Service::EmailPush => {
-                    start(&env, &shutdown, email_push_service::EmailPushApp::from_env).await
-                }
-                Service::Cart => start(&env, &shutdown, cart_service::CartApp::from_env).await,
-            };
-            match started {
-                Ok(running) => platform.services.push(running),
-                Err(err) => {
-                    platform.stop().await.ok();
-                    return Err(err.context(format!("starting the {service} service")));
-                }
+            platform.slots.push(Slot {
+                service,
+                env,
+                running: None,
+            });
+            if let Err(err) = platform.start_service(service).await {
+                platform.stop().await.ok();
+                return Err(err);
             }
         }
         Ok(platform)
     }
 
-    fn running(&self, service: Service) -> &RunningService {
-        self.services
+    fn slot(&self, service: Service) -> &Slot {
+        self.slots
             .iter()
             .find(|s| s.service == service)
-            .unwrap_or_else(|| panic!("{service} is not running"))
+            .unwrap_or_else(|| panic!("{service} is not hosted here"))
+    }
+
+    fn running(&self, service: Service) -> &RunningService {
+        let slot = self.slot(service);
+        &slot
+            .running
+            .as_ref()
+            .unwrap_or_else(|| panic!("{service} is stopped"))
+            .0
     }
 
     pub fn url(&self, service: Service) -> String {
@@ -145,15 +138,68 @@ impl Platform {
         &self.running(service).pool
     }
 
+    /// Stops one service gracefully, as its own process would on SIGTERM.
+    pub async fn stop_service(&mut self, service: Service) -> anyhow::Result<()> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.service == service)
+            .expect("hosted service");
+        let Some((running, token)) = slot.running.take() else {
+            return Ok(());
+        };
+        // Come back on the same port, so that callers' URLs stay right.
+        slot.env.set(
+            format!("{}_PORT", service.env_prefix()),
+            running.addr.port().to_string(),
+        );
+        token.cancel();
+        running.stopped().await
+    }
+
+    /// Starts a hosted service that is not running.
+    pub async fn start_service(&mut self, service: Service) -> anyhow::Result<()> {
+        let token = self.shutdown.child_token();
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.service == service)
+            .expect("hosted service");
+        if slot.running.is_some() {
+            return Ok(());
+        }
+        let env = &slot.env;
+        let started = match service {
+            Service::Product => start(env, &token, product_service::ProductApp::from_env).await,
+            Service::Customer => start(env, &token, customer_service::CustomerApp::from_env).await,
+            Service::Inventory => {
+                start(env, &token, inventory_service::InventoryApp::from_env).await
+            }
+            Service::Order => start(env, &token, order_service::OrderApp::from_env).await,
+            Service::Notification => {
+                start(env, &token, notification_service::NotificationApp::from_env).await
+            }
+            Service::EmailPush => {
+                start(env, &token, email_push_service::EmailPushApp::from_env).await
+            }
+            Service::Cart => start(env, &token, cart_service::CartApp::from_env).await,
+        };
+        let running = started.with_context(|| format!("starting the {service} service"))?;
+        slot.running = Some((running, token));
+        Ok(())
+    }
+
     /// Stops every service gracefully: requests and messages in flight finish, the
     /// outboxes are flushed.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         let mut first_error = None;
-        for service in self.services {
-            let name = service.service;
-            if let Err(err) = service.stopped().await {
-                tracing::error!(service = %name, error = format!("{err:#}"), "stopped with an error");
+        for slot in &mut self.slots {
+            let Some((running, _)) = slot.running.take() else {
+                continue;
+            };
+            if let Err(err) = running.stopped().await {
+                tracing::error!(service = %slot.service, error = format!("{err:#}"), "stopped with an error");
                 first_error.get_or_insert(err);
             }
         }

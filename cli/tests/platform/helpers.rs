@@ -176,6 +176,11 @@ impl TestApp {
         self.platform.as_ref().expect("platform stopped")
     }
 
+    /// For stopping and restarting single services.
+    pub fn platform_mut(&mut self) -> &mut Platform {
+        self.platform.as_mut().expect("platform stopped")
+    }
+
     pub fn url(&self, service: Service) -> String {
         self.platform().url(service)
     }

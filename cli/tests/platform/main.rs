@@ -10,4 +10,5 @@ mod duplicates;
 mod messaging;
 mod notifications;
 mod oversell;
+mod resilience;
 mod rest_input;

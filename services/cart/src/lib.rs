@@ -19,29 +19,20 @@ pub struct CartApp {
 }
 
 impl CartApp {
-    /// `PRODUCT_SERVICE_URL` (default `http://127.0.0.1:3001`) and
-    /// `PRODUCT_TIMEOUT_MS` (default 2000).
+    /// `PRODUCT_SERVICE_URL` (default `http://127.0.0.1:3001`) and the upstream
+    /// settings `PRODUCT_TIMEOUT_MS`, `PRODUCT_RETRIES`, `PRODUCT_BACKOFF_MS`,
+    /// `PRODUCT_BREAKER_FAILURES`, `PRODUCT_BREAKER_OPEN_MS`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let mut errors = Vec::new();
         let url = env
             .get("PRODUCT_SERVICE_URL")
-            .unwrap_or("http://127.0.0.1:3001")
-            .trim_end_matches('/');
+            .unwrap_or("http://127.0.0.1:3001");
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            errors.push(format!(
+            return Err(ConfigError(vec![format!(
                 "PRODUCT_SERVICE_URL='{url}': expected an http:// or https:// URL"
-            ));
+            )]));
         }
-        let timeout_ms = env.parse_or(
-            &["PRODUCT_TIMEOUT_MS"],
-            2000u64,
-            "milliseconds",
-            &mut errors,
-        );
-        if !errors.is_empty() {
-            return Err(ConfigError(errors));
-        }
-        let catalog = catalog::Catalog::new(url, std::time::Duration::from_millis(timeout_ms))
+        let settings = cartflow_kit::upstream::UpstreamSettings::from_env(env, "PRODUCT")?;
+        let catalog = catalog::Catalog::new(url, settings)
             .map_err(|e| ConfigError(vec![format!("building the product client: {e}")]))?;
         Ok(CartApp { catalog })
     }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod http;
 pub mod runtime;
 pub mod telemetry;
+pub mod upstream;
 
 pub use config::{ConfigError, Env, ServiceConfig};
 pub use http::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
