@@ -6,6 +6,7 @@ mod helpers;
 
 mod cancel;
 mod checkout;
+mod deadline;
 mod duplicates;
 mod messaging;
 mod notifications;

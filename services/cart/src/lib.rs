@@ -7,6 +7,7 @@ pub mod domain;
 pub mod handlers;
 pub mod routes;
 pub mod store;
+pub mod watchdog;
 
 use axum::Router;
 use cartflow_events::Service;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 pub struct CartApp {
     catalog: catalog::Catalog,
+    deadline: watchdog::DeadlineSettings,
 }
 
 impl CartApp {
@@ -34,7 +36,8 @@ impl CartApp {
         let settings = cartflow_kit::upstream::UpstreamSettings::from_env(env, "PRODUCT")?;
         let catalog = catalog::Catalog::new(url, settings)
             .map_err(|e| ConfigError(vec![format!("building the product client: {e}")]))?;
-        Ok(CartApp { catalog })
+        let deadline = watchdog::DeadlineSettings::from_env(env)?;
+        Ok(CartApp { catalog, deadline })
     }
 }
 
@@ -54,5 +57,13 @@ impl ServiceApp for CartApp {
 
     fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
         Some(Arc::new(handlers::CartHandler))
+    }
+
+    fn workers(&self, ctx: AppContext) -> Vec<cartflow_kit::runtime::Worker> {
+        let watchdog = watchdog::Watchdog {
+            outbox: ctx.outbox,
+            settings: self.deadline.clone(),
+        };
+        vec![Box::pin(watchdog.run(ctx.shutdown))]
     }
 }

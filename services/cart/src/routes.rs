@@ -161,7 +161,7 @@ async fn convert(
     if cart.items.is_empty() {
         return Err(ApiError::Conflict("the cart is empty".into()));
     }
-    store::set_status(tx.conn(), cart_id, CartStatus::CheckoutPending).await?;
+    store::begin_checkout(tx.conn(), cart_id).await?;
     let request = OrderRequested {
         cart_id,
         customer_id: customer,

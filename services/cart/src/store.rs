@@ -187,3 +187,43 @@ pub async fn mark_converted(
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// Locks the cart for checkout: pending, first request now.
+pub async fn begin_checkout(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE carts SET status = 'checkout_pending', rejection = NULL, updated_at = now(),
+                checkout_requested_at = now(), checkout_requests = 1
+         WHERE id = $1",
+    )
+    .bind(cart_id)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Locks pending carts whose last checkout request is older than `deadline`.
+pub async fn lock_overdue(
+    conn: &mut PgConnection,
+    deadline: std::time::Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM carts WHERE status = 'checkout_pending' AND checkout_requested_at < now() - $1
+         ORDER BY checkout_requested_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(deadline)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Records that the checkout request was sent again.
+pub async fn checkout_resent(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "UPDATE carts SET checkout_requested_at = now(), checkout_requests = checkout_requests + 1
+         WHERE id = $1 RETURNING checkout_requests",
+    )
+    .bind(cart_id)
+    .fetch_one(conn)
+    .await
+}

@@ -32,6 +32,24 @@ async fn reserve(
     let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
     let skus: Vec<String> = wanted.keys().cloned().collect();
     let levels = store::lock_levels(tx.conn(), &skus).await?;
+    // Checked after the stock rows are locked: a repeated request for the same cart that
+    // raced the first one has waited for it here, and now sees its reservation.
+    if let Some((held, items)) = store::reservation(tx.conn(), request.cart_id).await? {
+        if held {
+            // A re-sent request (the cart's deadline passed): answer again from the
+            // reservation; order creation is idempotent per cart.
+            let reply = StockAvailable {
+                cart_id: request.cart_id,
+                customer_id: request.customer_id,
+                items,
+            };
+            tx.publish(&event.cause(), &reply).await?;
+            tracing::info!(cart_id = %request.cart_id, "repeated request: reservation announced again");
+        } else {
+            tracing::warn!(cart_id = %request.cart_id, "request for a released reservation; ignored");
+        }
+        return Ok(());
+    }
     let available = levels
         .iter()
         .map(|(sku, l)| (sku.clone(), l.available))

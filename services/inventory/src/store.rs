@@ -150,3 +150,16 @@ pub async fn release_reservation(
     .await?;
     Ok(items.map(|json| json.0))
 }
+
+/// A checkout's reservation: still held (`true`) or released, and its lines.
+pub async fn reservation(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+) -> sqlx::Result<Option<(bool, Vec<LineItem>)>> {
+    let row: Option<(String, sqlx::types::Json<Vec<LineItem>>)> =
+        sqlx::query_as("SELECT status, items FROM reservations WHERE cart_id = $1")
+            .bind(cart_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(status, items)| (status == "reserved", items.0)))
+}
