@@ -6,6 +6,7 @@
 //! stack (`cartflow dev`) and the end-to-end tests both use it.
 
 pub mod databases;
+pub mod dlq;
 pub mod platform;
 pub mod seed;
 pub mod smtp_catcher;

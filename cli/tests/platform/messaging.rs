@@ -156,11 +156,34 @@ impl EventHandler for CountingHandler {
     }
 }
 
+/// Like `CountingHandler`, but fails while the `broken` table has a row: a bug that
+/// an operator fixes later.
+struct FixableHandler;
+
+#[async_trait]
+impl EventHandler for FixableHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        let broken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM broken)")
+            .fetch_one(tx.conn())
+            .await?;
+        if broken {
+            return Err(HandlerError::Transient(anyhow::anyhow!(
+                "the handler has a bug"
+            )));
+        }
+        CountingHandler.handle(tx, event).await
+    }
+}
+
+type RunningConsumer = (PgPool, CancellationToken, tokio::task::JoinHandle<()>);
+
 /// A consumer of `inventory.order-requested` running `CountingHandler` on a scratch
 /// database, until the returned token is cancelled.
-async fn counting_consumer(
-    infra: &TestInfra,
-) -> (PgPool, CancellationToken, tokio::task::JoinHandle<()>) {
+async fn counting_consumer(infra: &TestInfra) -> RunningConsumer {
+    consumer_with(infra, Arc::new(CountingHandler)).await
+}
+
+async fn consumer_with(infra: &TestInfra, handler: Arc<dyn EventHandler>) -> RunningConsumer {
     let pool = infra
         .database("scratch", &migrator_with(sqlx::migrate::Migrator::DEFAULT))
         .await;
@@ -168,9 +191,13 @@ async fn counting_consumer(
         .execute(&pool)
         .await
         .unwrap();
+    sqlx::query("CREATE TABLE broken (since TIMESTAMPTZ NOT NULL DEFAULT now())")
+        .execute(&pool)
+        .await
+        .unwrap();
     let consumer = Consumer::new(
         Outbox::new(Service::Inventory, pool.clone()),
-        Arc::new(CountingHandler),
+        handler,
         infra.pubsub(),
         "inventory.order-requested",
         ConsumerSettings::default(),
@@ -295,6 +322,101 @@ async fn a_poison_message_is_dead_lettered_while_good_ones_keep_flowing() {
         "poison must leave no trace in the inbox"
     );
     stream.shutdown_token().shutdown().await;
+    stop.cancel();
+    running.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
+    use cartflow::dlq::{self, Filter};
+    let infra = TestInfra::new().await;
+    let (pool, stop, running) = consumer_with(&infra, Arc::new(FixableHandler)).await;
+    sqlx::query("INSERT INTO broken DEFAULT VALUES")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let pubsub = infra.pubsub();
+    let parked = "inventory.order-requested.dead-letter";
+    let idle = Duration::from_secs(1);
+
+    let cart_id = Uuid::new_v4();
+    let envelope = envelope_for::<OrderRequested>(Service::Cart, cart_id);
+    infra.publish_raw(&envelope, &request(cart_id), 1).await;
+    let event_id = envelope.event_id.to_string();
+
+    // Five failed deliveries (1 s doubling backoff), then the dead-letter topic.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let letters = loop {
+        let letters = dlq::list(pubsub, parked, idle).await.unwrap();
+        if !letters.is_empty() {
+            break letters;
+        }
+        assert!(std::time::Instant::now() < deadline, "never dead-lettered");
+    };
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].event_id.as_deref(), Some(event_id.as_str()));
+    assert_eq!(letters[0].event_type.as_deref(), Some("order-requested"));
+    assert_eq!(letters[0].correlation_id, Some(cart_id.to_string()));
+    assert_eq!(letters[0].delivery_attempts.as_deref(), Some("5"));
+    assert_eq!(handled(&pool, cart_id).await, 0);
+
+    // After any look, the emulator keeps a dead letter invisible for up to the
+    // subscription's 10 s ack deadline: each step waits until it sees the message.
+    let only = Filter {
+        event_ids: vec![event_id.clone()],
+        ..Filter::default()
+    };
+    let other = Filter {
+        event_type: Some("order.created".into()),
+        ..Filter::default()
+    };
+    let until_seen = |filter: Filter, dry_run: bool| async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let report = dlq::replay(pubsub, parked, &filter, dry_run, idle, |_, _, _| {})
+                .await
+                .unwrap();
+            if report.matched + report.left > 0 {
+                return report;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dead letter never came back into view"
+            );
+        }
+    };
+    // A dry run changes nothing; a filter that matches nothing replays nothing.
+    let dry = until_seen(only.clone(), true).await;
+    assert_eq!((dry.matched, dry.replayed), (1, 0));
+    let none = until_seen(other, false).await;
+    assert_eq!((none.matched, none.replayed, none.left), (0, 0, 1));
+    assert_eq!(handled(&pool, cart_id).await, 0);
+
+    // Fixed: replayed, processed once, gone from the dead letters.
+    sqlx::query("DELETE FROM broken")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let done = until_seen(only, false).await;
+    assert_eq!((done.matched, done.replayed), (1, 1));
+    eventually("the replayed event to be handled", || async {
+        (handled(&pool, cart_id).await == 1).then_some(())
+    })
+    .await;
+    // Same event id as before: had it been replayed twice, the inbox would skip it.
+    infra.publish_raw(&envelope, &request(cart_id), 1).await;
+    eventually("the copy to be recognised", || async {
+        let duplicates: i32 = sqlx::query_scalar(
+            "SELECT duplicate_deliveries FROM processed_messages WHERE event_id = $1",
+        )
+        .bind(envelope.event_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (duplicates == 1).then_some(())
+    })
+    .await;
+    assert_eq!(handled(&pool, cart_id).await, 1);
     stop.cancel();
     running.await.unwrap();
 }

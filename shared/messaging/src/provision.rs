@@ -79,7 +79,8 @@ pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport>
             .create_subscription()
             .set_name(config.subscription_path(&sub.dead_letter_topic))
             .set_topic(config.topic_path(&sub.dead_letter_topic))
-            .set_ack_deadline_seconds(60);
+            // Short: a message an operator looked at (and let go) is visible again soon.
+            .set_ack_deadline_seconds(10);
         requests.push((config.subscription_path(&sub.name), main));
         requests.push((config.subscription_path(&sub.dead_letter_topic), parking));
     }
