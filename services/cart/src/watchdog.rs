@@ -40,11 +40,7 @@ impl DeadlineSettings {
                 &mut errors,
             )),
         };
-        if errors.is_empty() {
-            Ok(settings)
-        } else {
-            Err(ConfigError(errors))
-        }
+        ConfigError::check(errors, settings)
     }
 }
 

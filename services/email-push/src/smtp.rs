@@ -84,11 +84,7 @@ impl SmtpSettings {
                 &mut errors,
             )),
         };
-        if errors.is_empty() {
-            Ok(settings)
-        } else {
-            Err(ConfigError(errors))
-        }
+        ConfigError::check(errors, settings)
     }
 
     pub fn transport(

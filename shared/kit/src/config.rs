@@ -31,6 +31,17 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// `Ok(value)` unless `errors` names bad settings: the end of every settings parser.
+    pub fn check<T>(errors: Vec<String>, value: T) -> Result<T, ConfigError> {
+        if errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigError(errors))
+        }
+    }
+}
+
 impl Env {
     pub fn from_process() -> Self {
         Env(std::env::vars().collect())

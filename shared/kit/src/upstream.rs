@@ -55,11 +55,7 @@ impl UpstreamSettings {
                 .max(1),
             open_for: ms("BREAKER_OPEN_MS", 5000, &mut errors),
         };
-        if errors.is_empty() {
-            Ok(settings)
-        } else {
-            Err(ConfigError(errors))
-        }
+        ConfigError::check(errors, settings)
     }
 }
 
