@@ -337,7 +337,7 @@ async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
         .unwrap();
     let pubsub = infra.pubsub();
     let parked = "inventory.order-requested.dead-letter";
-    let idle = Duration::from_secs(1);
+    let idle = Duration::from_secs(3);
 
     let cart_id = Uuid::new_v4();
     let envelope = envelope_for::<OrderRequested>(Service::Cart, cart_id);
@@ -366,10 +366,6 @@ async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
         event_ids: vec![event_id.clone()],
         ..Filter::default()
     };
-    let other = Filter {
-        event_type: Some("order.created".into()),
-        ..Filter::default()
-    };
     let until_seen = |filter: Filter, dry_run: bool| async move {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
@@ -385,11 +381,10 @@ async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
             );
         }
     };
-    // A dry run changes nothing; a filter that matches nothing replays nothing.
+    // A dry run changes nothing. (Filters are unit-tested in `cartflow::dlq`; every
+    // extra look here would cost another ack-deadline wait.)
     let dry = until_seen(only.clone(), true).await;
     assert_eq!((dry.matched, dry.replayed), (1, 0));
-    let none = until_seen(other, false).await;
-    assert_eq!((none.matched, none.replayed, none.left), (0, 0, 1));
     assert_eq!(handled(&pool, cart_id).await, 0);
 
     // Fixed: replayed, processed once, gone from the dead letters.
