@@ -10,5 +10,6 @@ pub mod dlq;
 pub mod platform;
 pub mod seed;
 pub mod smtp_catcher;
+pub mod timeline;
 
 pub use platform::{Platform, PlatformSettings};

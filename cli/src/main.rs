@@ -41,6 +41,21 @@ enum Command {
     /// Inspect and replay dead-lettered messages.
     #[command(subcommand)]
     Dlq(Dlq),
+    /// Show a saga's timeline across every service: what each published, consumed and
+    /// failed to consume, in time order. The correlation id of a checkout is its cart id.
+    Timeline {
+        /// The saga's id: for a checkout, the cart id.
+        correlation_id: String,
+        /// PostgreSQL server holding the services' databases.
+        #[arg(long, env = "DATABASE_URL", default_value = cartflow_kit::config::DEFAULT_DATABASE_URL)]
+        database_url: String,
+        /// Prefix of the databases' names (test runs use one).
+        #[arg(long, default_value = "")]
+        database_prefix: String,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +134,12 @@ async fn main() -> ExitCode {
         Command::Dev { target, no_seed } => dev(target, !no_seed).await,
         Command::Provision { target } => provision_topology(target).await,
         Command::Dlq(command) => dead_letters(command).await,
+        Command::Timeline {
+            correlation_id,
+            database_url,
+            database_prefix,
+            json,
+        } => show_timeline(&database_url, &database_prefix, &correlation_id, json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,6 +158,34 @@ async fn provision_topology(target: Target) -> anyhow::Result<()> {
     }
     for name in &report.existing {
         println!("exists   {name}");
+    }
+    Ok(())
+}
+
+async fn show_timeline(
+    server: &str,
+    prefix: &str,
+    correlation_id: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let entries = cartflow::timeline::collect(server, prefix, correlation_id).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!("nothing recorded for {correlation_id}");
+    }
+    for e in entries {
+        let id = e.event_id.map(|id| id.to_string()).unwrap_or_default();
+        println!(
+            "{}  {:<13} {:<9} {:<19} {id}  {}",
+            e.at.format("%H:%M:%S%.3f"),
+            e.service,
+            e.what,
+            e.event_type,
+            e.detail
+        );
     }
     Ok(())
 }

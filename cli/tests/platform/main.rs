@@ -13,3 +13,4 @@ mod notifications;
 mod oversell;
 mod resilience;
 mod rest_input;
+mod timeline;

@@ -321,6 +321,13 @@ async fn a_poison_message_is_dead_lettered_while_good_ones_keep_flowing() {
         good.len() as i64,
         "poison must leave no trace in the inbox"
     );
+    // ...but both are in the failure log, as never processable, with every attempt.
+    let rejected: Vec<(i32, Option<String>)> =
+        sqlx::query_as("SELECT attempts, event_type FROM message_failures WHERE kind = 'rejected' ORDER BY event_type")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rejected, [(5, Some("order-requested".into())), (5, None)]);
     stream.shutdown_token().shutdown().await;
     stop.cancel();
     running.await.unwrap();
@@ -359,6 +366,16 @@ async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
     assert_eq!(letters[0].correlation_id, Some(cart_id.to_string()));
     assert_eq!(letters[0].delivery_attempts.as_deref(), Some("5"));
     assert_eq!(handled(&pool, cart_id).await, 0);
+    // Each failed attempt is in the failure log, with the handler's error.
+    let (attempts, kind, error): (i32, String, String) = sqlx::query_as(
+        "SELECT attempts, kind, last_error FROM message_failures WHERE event_id = $1 AND service = 'inventory'",
+    )
+    .bind(envelope.event_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((attempts, kind.as_str()), (5, "failing"));
+    assert!(error.contains("the handler has a bug"), "{error}");
 
     // After any look, the emulator keeps a dead letter invisible for up to the
     // subscription's 10 s ack deadline: each step waits until it sees the message.

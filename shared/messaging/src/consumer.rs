@@ -113,6 +113,14 @@ impl Default for ConsumerSettings {
     }
 }
 
+/// A failed attempt, for the failure log.
+struct Failure<'a> {
+    envelope: Option<&'a Envelope>,
+    message_id: &'a str,
+    /// Can never succeed (as opposed to: may succeed on a retry).
+    rejected: bool,
+}
+
 /// What happened to one message; returned for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -203,6 +211,12 @@ impl Consumer {
             Err(err) => {
                 tracing::warn!(%service, message_id = %message.message_id, ?attempt, error = %err,
                     "bad envelope; leaving the message to the dead-letter policy");
+                let failure = Failure {
+                    envelope: None,
+                    message_id: &message.message_id,
+                    rejected: true,
+                };
+                self.record_failure(failure, &err.to_string()).await;
                 ack.nack();
                 return Outcome::Rejected;
             }
@@ -230,18 +244,58 @@ impl Consumer {
             }
             Err(HandlerError::Poison(reason)) => {
                 tracing::warn!(?attempt, %reason, "unprocessable; leaving the message to the dead-letter policy");
+                let failure = Failure {
+                    envelope: Some(&incoming.envelope),
+                    message_id: &message.message_id,
+                    rejected: true,
+                };
+                self.record_failure(failure, &reason).await;
                 ack.nack();
                 Outcome::Rejected
             }
             Err(HandlerError::Transient(err)) => {
-                tracing::warn!(
-                    ?attempt,
-                    error = format!("{err:#}"),
-                    "processing failed; will be redelivered"
-                );
+                let error = format!("{err:#}");
+                tracing::warn!(?attempt, %error, "processing failed; will be redelivered");
+                let failure = Failure {
+                    envelope: Some(&incoming.envelope),
+                    message_id: &message.message_id,
+                    rejected: false,
+                };
+                self.record_failure(failure, &error).await;
                 ack.nack();
                 Outcome::Failed
             }
+        }
+    }
+
+    /// Logs a failed attempt in `message_failures`, in a transaction of its own (the
+    /// handler's was rolled back). Best effort: with the database down it only logs.
+    async fn record_failure(&self, failure: Failure<'_>, error: &str) {
+        let envelope = failure.envelope;
+        let key = envelope.map_or_else(
+            || failure.message_id.to_string(),
+            |e| e.event_id.to_string(),
+        );
+        let recorded = sqlx::query(
+            "INSERT INTO message_failures
+                 (failure_key, service, event_id, event_type, correlation_id, message_id, kind, last_error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (failure_key, service) DO UPDATE
+             SET attempts = message_failures.attempts + 1, kind = EXCLUDED.kind,
+                 last_error = EXCLUDED.last_error, message_id = EXCLUDED.message_id, last_failed_at = now()",
+        )
+        .bind(key)
+        .bind(self.outbox.service().name())
+        .bind(envelope.map(|e| e.event_id))
+        .bind(envelope.map(|e| e.event_type.as_str()))
+        .bind(envelope.map(|e| e.correlation_id.as_str()))
+        .bind(failure.message_id)
+        .bind(if failure.rejected { "rejected" } else { "failing" })
+        .bind(error.chars().take(2000).collect::<String>())
+        .execute(self.outbox.pool())
+        .await;
+        if let Err(err) = recorded {
+            tracing::warn!(error = %err, "could not record the failure");
         }
     }
 

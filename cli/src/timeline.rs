@@ -1,0 +1,139 @@
+//! A saga's timeline across every service: what each published (its outbox), consumed
+//! (its inbox) and failed to consume (its failure log), for one correlation id, in
+//! time order. Reads each service's own database; no service needs to be running.
+
+use crate::platform::SERVICES;
+use anyhow::Context;
+use cartflow_kit::config::database_url_for;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+/// created_at, topic, event_id, published_at, publish_attempts, last_error
+type OutboxRow = (
+    DateTime<Utc>,
+    String,
+    Uuid,
+    Option<DateTime<Utc>>,
+    i32,
+    Option<String>,
+);
+/// last_failed_at, event_type, event_id, attempts, kind, last_error
+type FailureRow = (
+    DateTime<Utc>,
+    Option<String>,
+    Option<Uuid>,
+    i32,
+    String,
+    String,
+);
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Entry {
+    pub at: DateTime<Utc>,
+    pub service: String,
+    /// `consumed`, `failed` or `published`.
+    pub what: &'static str,
+    pub event_type: String,
+    pub event_id: Option<Uuid>,
+    pub detail: String,
+}
+
+impl Entry {
+    /// Within one transaction an event is consumed before what it causes is published.
+    fn rank(&self) -> u8 {
+        match self.what {
+            "published" => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// Every entry of saga `correlation_id`, oldest first. Databases that do not exist
+/// (a service never started) are skipped.
+pub async fn collect(
+    server_url: &str,
+    database_prefix: &str,
+    correlation_id: &str,
+) -> anyhow::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for service in SERVICES {
+        let name = format!("{database_prefix}{}", service.database_name());
+        let url = database_url_for(server_url, &name).map_err(anyhow::Error::msg)?;
+        let Ok(mut conn) = PgConnection::connect(&url).await else {
+            tracing::warn!(database = %name, "cannot open; skipped");
+            continue;
+        };
+        let service = service.name().to_string();
+        let published: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT created_at, topic, event_id, published_at, publish_attempts, last_error FROM outbox
+             WHERE attributes->>'correlation_id' = $1",
+        )
+        .bind(correlation_id)
+        .fetch_all(&mut conn)
+        .await
+        .with_context(|| format!("reading the outbox of {name}"))?;
+        for (at, topic, id, published_at, attempts, error) in published {
+            let detail = match (published_at, error) {
+                (Some(t), _) => format!(
+                    "published {} ({attempts} attempt(s))",
+                    t.format("%H:%M:%S%.3f")
+                ),
+                (None, Some(e)) => format!("NOT published after {attempts} attempt(s): {e}"),
+                (None, None) => "waiting in the outbox".into(),
+            };
+            entries.push(Entry {
+                at,
+                service: service.clone(),
+                what: "published",
+                event_type: topic,
+                event_id: Some(id),
+                detail,
+            });
+        }
+        let consumed: Vec<(DateTime<Utc>, String, Uuid, i32)> = sqlx::query_as(
+            "SELECT processed_at, event_type, event_id, duplicate_deliveries FROM processed_messages
+             WHERE correlation_id = $1",
+        )
+        .bind(correlation_id)
+        .fetch_all(&mut conn)
+        .await
+        .with_context(|| format!("reading the inbox of {name}"))?;
+        for (at, event_type, id, duplicates) in consumed {
+            let detail = if duplicates > 0 {
+                format!("{duplicates} duplicate(s) skipped")
+            } else {
+                String::new()
+            };
+            entries.push(Entry {
+                at,
+                service: service.clone(),
+                what: "consumed",
+                event_type,
+                event_id: Some(id),
+                detail,
+            });
+        }
+        let failed: Vec<FailureRow> = sqlx::query_as(
+            "SELECT last_failed_at, event_type, event_id, attempts, kind, last_error FROM message_failures
+             WHERE correlation_id = $1",
+        )
+        .bind(correlation_id)
+        .fetch_all(&mut conn)
+        .await
+        .with_context(|| format!("reading the failure log of {name}"))?;
+        for (at, event_type, id, attempts, kind, error) in failed {
+            entries.push(Entry {
+                at,
+                service: service.clone(),
+                what: "failed",
+                event_type: event_type.unwrap_or_default(),
+                event_id: id,
+                detail: format!("{kind}, {attempts} attempt(s): {error}"),
+            });
+        }
+    }
+    entries.sort_by_key(|e| (e.at, e.rank()));
+    Ok(entries)
+}
