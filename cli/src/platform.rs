@@ -110,7 +110,28 @@ impl Platform {
                 return Err(err);
             }
         }
+        if let Err(err) = platform.route_deliveries(settings).await {
+            platform.stop().await.ok();
+            return Err(err);
+        }
         Ok(platform)
+    }
+
+    /// With `PUBSUB_DELIVERY=push`, points each service's subscriptions at its push
+    /// route (the ports are known only now); otherwise makes sure they are pull
+    /// subscriptions, as a previous push run on the same emulator may have left them.
+    async fn route_deliveries(&self, settings: &PlatformSettings) -> anyhow::Result<()> {
+        let push = settings.env.get("PUBSUB_DELIVERY") == Some("push");
+        let endpoints: Vec<_> = SERVICES
+            .iter()
+            .map(|&s| (s, if push { self.url(s) } else { String::new() }))
+            .collect();
+        cartflow_messaging::provision::set_push_endpoints(
+            &settings.pubsub,
+            &endpoints,
+            cartflow_kit::push::PUSH_PATH,
+        )
+        .await
     }
 
     fn slot(&self, service: Service) -> &Slot {

@@ -11,6 +11,7 @@ mod duplicates;
 mod messaging;
 mod notifications;
 mod oversell;
+mod push;
 mod resilience;
 mod rest_input;
 mod timeline;

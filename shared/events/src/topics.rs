@@ -1,3 +1,4 @@
+use crate::Service;
 use std::fmt;
 
 /// Every topic of the saga. The string is both the topic name and the `event_type`
@@ -51,6 +52,24 @@ impl Topic {
             Topic::LowStock => "inventory.low-stock",
             Topic::DeliveryRequested => "delivery.requested",
             Topic::DeliveryResult => "delivery.result",
+        }
+    }
+
+    /// The one service that publishes this topic. Terraform grants publish rights
+    /// from this, so a service can only ever emit its own events.
+    pub const fn publisher(self) -> Service {
+        match self {
+            Topic::OrderRequested => Service::Cart,
+            Topic::StockAvailable | Topic::StockRejected | Topic::LowStock => Service::Inventory,
+            Topic::OrderCreated
+            | Topic::OrderCancelled
+            | Topic::OrderShipped
+            | Topic::OrderDelivered => Service::Order,
+            Topic::CustomerCreated | Topic::CustomerUpdated | Topic::CustomerDeleted => {
+                Service::Customer
+            }
+            Topic::DeliveryRequested => Service::Notification,
+            Topic::DeliveryResult => Service::EmailPush,
         }
     }
 

@@ -129,6 +129,124 @@ impl Topology {
     }
 }
 
+/// The topology as plain data, for Terraform and for checking a live project against
+/// the code. `cartflow topology` prints it; `terraform/topology.json` is its checked-in
+/// copy, and a test fails when the two differ.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub services: Vec<ServiceEntry>,
+    pub topics: Vec<TopicEntry>,
+    pub subscriptions: Vec<SubscriptionEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServiceEntry {
+    pub name: String,
+    pub port: u16,
+    pub database: String,
+    /// Topics this service publishes (and alone may publish).
+    pub publishes: Vec<String>,
+    /// Subscriptions this service consumes (and alone may consume).
+    pub consumes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TopicEntry {
+    pub name: String,
+    /// The publishing service; for a dead-letter topic, Pub/Sub itself.
+    pub publisher: Option<String>,
+    /// For a dead-letter topic: the subscription whose failures it collects.
+    pub dead_letter_of: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SubscriptionEntry {
+    pub name: String,
+    pub topic: String,
+    /// The consuming service; none for a dead-letter topic's parking subscription.
+    pub consumer: Option<String>,
+    pub dead_letter_topic: Option<String>,
+    pub max_delivery_attempts: Option<i32>,
+    pub minimum_backoff_seconds: Option<u64>,
+    pub maximum_backoff_seconds: Option<u64>,
+    pub ack_deadline_seconds: i32,
+    pub enable_message_ordering: bool,
+}
+
+/// Ack deadline of a dead-letter topic's own subscription: short, so a message an
+/// operator looked at (and let go) is visible again soon.
+pub const PARKING_ACK_DEADLINE_SECONDS: i32 = 10;
+
+impl Topology {
+    pub fn manifest(&self) -> Manifest {
+        let services = Service::ALL
+            .iter()
+            .map(|&service| ServiceEntry {
+                name: service.name().into(),
+                port: service.default_port(),
+                database: service.database_name(),
+                publishes: Topic::ALL
+                    .iter()
+                    .filter(|t| t.publisher() == service)
+                    .map(|t| t.name().into())
+                    .collect(),
+                consumes: self
+                    .subscriptions_of(service)
+                    .map(|s| s.name.clone())
+                    .collect(),
+            })
+            .collect();
+        let topics = Topic::ALL
+            .iter()
+            .map(|t| TopicEntry {
+                name: t.name().into(),
+                publisher: Some(t.publisher().name().into()),
+                dead_letter_of: None,
+            })
+            .chain(self.subscriptions.iter().map(|s| TopicEntry {
+                name: s.dead_letter_topic.clone(),
+                publisher: None,
+                dead_letter_of: Some(s.name.clone()),
+            }))
+            .collect();
+        let subscriptions = self
+            .subscriptions
+            .iter()
+            .flat_map(|s| {
+                [
+                    SubscriptionEntry {
+                        name: s.name.clone(),
+                        topic: s.topic.name().into(),
+                        consumer: Some(s.consumer.name().into()),
+                        dead_letter_topic: Some(s.dead_letter_topic.clone()),
+                        max_delivery_attempts: Some(s.max_delivery_attempts),
+                        minimum_backoff_seconds: Some(s.retry.minimum_backoff.as_secs()),
+                        maximum_backoff_seconds: Some(s.retry.maximum_backoff.as_secs()),
+                        ack_deadline_seconds: s.ack_deadline_seconds,
+                        enable_message_ordering: false,
+                    },
+                    SubscriptionEntry {
+                        name: s.dead_letter_topic.clone(),
+                        topic: s.dead_letter_topic.clone(),
+                        consumer: None,
+                        dead_letter_topic: None,
+                        max_delivery_attempts: None,
+                        minimum_backoff_seconds: None,
+                        maximum_backoff_seconds: None,
+                        ack_deadline_seconds: PARKING_ACK_DEADLINE_SECONDS,
+                        enable_message_ordering: false,
+                    },
+                ]
+            })
+            .collect();
+        Manifest {
+            services,
+            topics,
+            subscriptions,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +288,18 @@ mod tests {
             );
             assert!(!name.starts_with("goog"), "{name}");
         }
+    }
+
+    #[test]
+    fn the_manifest_lists_every_resource_once() {
+        let topology = Topology::default();
+        let manifest = topology.manifest();
+        assert_eq!(manifest.topics.len(), topology.topics().len());
+        assert_eq!(manifest.subscriptions.len(), 2 * CONSUMERS.len());
+        let published: usize = manifest.services.iter().map(|s| s.publishes.len()).sum();
+        assert_eq!(published, Topic::ALL.len(), "each topic has one publisher");
+        let consumed: usize = manifest.services.iter().map(|s| s.consumes.len()).sum();
+        assert_eq!(consumed, CONSUMERS.len());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! [`Env`] snapshot rather than the process environment so that several services can
 //! run in one process (local stack, tests) with different settings.
 
+use crate::push::{DeliveryMode, PushAuth};
 use cartflow_events::Service;
 use cartflow_messaging::{ConsumerSettings, PubSubConfig, RelaySettings};
 use std::collections::HashMap;
@@ -108,6 +109,7 @@ pub struct ServiceConfig {
     pub body_limit_bytes: usize,
     pub consumer: ConsumerSettings,
     pub relay: RelaySettings,
+    pub delivery: DeliveryMode,
 }
 
 impl ServiceConfig {
@@ -129,6 +131,11 @@ impl ServiceConfig {
     /// | `OUTBOX_BATCH_SIZE` | 100 |
     /// | `OUTBOX_SWEEP_MS` | 2000 |
     /// | `OUTBOX_PUBLISH_COPIES` | 1 (fault injection: publish every event N times) |
+    /// | `PUBSUB_DELIVERY` | `pull`; `push` serves `POST /pubsub/push` instead |
+    /// | `PUSH_AUTH` | `oidc`; `none` only with the emulator |
+    /// | `PUSH_AUDIENCE` | required for push with `oidc`: the token's `aud` |
+    /// | `PUSH_SERVICE_ACCOUNT` | unset; else the token's `email` must equal it |
+    /// | `PUSH_JWKS_URL` | Google's signing keys |
     pub fn from_env(service: Service, env: &Env) -> Result<Self, ConfigError> {
         let prefix = service.env_prefix();
         let own = |name: &str| format!("{prefix}_{name}");
@@ -245,6 +252,8 @@ impl ServiceConfig {
             ..defaults
         };
 
+        let delivery = delivery_mode(env, emulator_host.is_some(), &mut errors);
+
         if !errors.is_empty() {
             return Err(ConfigError(errors));
         }
@@ -262,8 +271,54 @@ impl ServiceConfig {
             body_limit_bytes,
             consumer,
             relay,
+            delivery,
         })
     }
+}
+
+/// `PUBSUB_DELIVERY` and, for push, who may push.
+fn delivery_mode(env: &Env, emulator: bool, errors: &mut Vec<String>) -> DeliveryMode {
+    match env.get("PUBSUB_DELIVERY").map(str::trim) {
+        None | Some("pull") => return DeliveryMode::Pull,
+        Some("push") => {}
+        Some(other) => {
+            errors.push(format!("PUBSUB_DELIVERY='{other}': expected pull or push"));
+            return DeliveryMode::Pull;
+        }
+    }
+    let auth = match env.get("PUSH_AUTH").map(str::trim) {
+        None | Some("oidc") => match env.get("PUSH_AUDIENCE") {
+            Some(audience) => PushAuth::Oidc {
+                audience: audience.trim().to_string(),
+                service_account: env
+                    .get("PUSH_SERVICE_ACCOUNT")
+                    .map(|v| v.trim().to_string()),
+                jwks_url: env.get("PUSH_JWKS_URL").map(|v| v.trim().to_string()),
+            },
+            None => {
+                errors.push(
+                    "PUSH_AUDIENCE: required with PUBSUB_DELIVERY=push (the audience the push \
+                     subscription puts in its OIDC token, usually the service's URL)"
+                        .into(),
+                );
+                PushAuth::Unauthenticated
+            }
+        },
+        Some("none") if emulator => PushAuth::Unauthenticated,
+        Some("none") => {
+            errors.push(
+                "PUSH_AUTH='none': only allowed with PUBSUB_EMULATOR_HOST (the emulator cannot \
+                 sign tokens; Google Cloud always can)"
+                    .into(),
+            );
+            PushAuth::Unauthenticated
+        }
+        Some(other) => {
+            errors.push(format!("PUSH_AUTH='{other}': expected oidc or none"));
+            PushAuth::Unauthenticated
+        }
+    };
+    DeliveryMode::Push(auth)
 }
 
 /// Replaces (or adds) the database name in a PostgreSQL server URL, keeping any query.
@@ -323,6 +378,41 @@ mod tests {
         );
         let product = ServiceConfig::from_env(Service::Product, &env).unwrap();
         assert_eq!(product.port, 8080);
+    }
+
+    #[test]
+    fn push_needs_an_audience_or_the_emulator() {
+        let push = |pairs: &[(&str, &str)]| {
+            let env = Env::from_pairs(pairs.iter().copied().chain([("PUBSUB_DELIVERY", "push")]));
+            ServiceConfig::from_env(Service::Order, &env).map(|c| c.delivery)
+        };
+        let err = push(&[]).unwrap_err().to_string();
+        assert!(err.contains("PUSH_AUDIENCE"), "{err}");
+        let err = push(&[("PUSH_AUTH", "none")]).unwrap_err().to_string();
+        assert!(err.contains("PUSH_AUTH='none'"), "{err}");
+        assert_eq!(
+            push(&[
+                ("PUSH_AUTH", "none"),
+                ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
+            ])
+            .unwrap(),
+            DeliveryMode::Push(PushAuth::Unauthenticated)
+        );
+        assert_eq!(
+            push(&[
+                ("PUSH_AUDIENCE", "https://order.example"),
+                ("PUSH_SERVICE_ACCOUNT", "a@b")
+            ])
+            .unwrap(),
+            DeliveryMode::Push(PushAuth::Oidc {
+                audience: "https://order.example".into(),
+                service_account: Some("a@b".into()),
+                jwks_url: None,
+            })
+        );
+        let env = Env::from_pairs([("PUBSUB_DELIVERY", "carrier-pigeon")]);
+        let err = ServiceConfig::from_env(Service::Order, &env).unwrap_err();
+        assert!(err.to_string().contains("PUBSUB_DELIVERY='carrier-pigeon'"));
     }
 
     #[test]

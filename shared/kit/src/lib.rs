@@ -8,6 +8,7 @@
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod push;
 pub mod runtime;
 pub mod telemetry;
 pub mod upstream;

@@ -9,6 +9,7 @@
 use crate::config::{ConfigError, Env, ServiceConfig};
 use crate::http::ApiError;
 use crate::http::probes::{self, Probes};
+use crate::push::{self, DeliveryMode};
 use crate::{db, telemetry};
 use anyhow::Context;
 use axum::Router;
@@ -110,17 +111,30 @@ pub async fn start<A: ServiceApp>(
     let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
 
     let mut consumers = JoinSet::new();
+    let mut push_routes = None;
     if let Some(handler) = app.handler(ctx.clone()) {
-        let subscriber = config.pubsub.subscriber().await?;
-        for sub in config.pubsub.topology().subscriptions_of(service) {
-            let consumer = Consumer::new(
-                outbox.clone(),
-                handler.clone(),
-                &config.pubsub,
-                &sub.name,
-                config.consumer.clone(),
-            );
-            consumers.spawn(consumer.run(subscriber.clone(), shutdown.clone()));
+        let all: Vec<_> = config
+            .pubsub
+            .topology()
+            .subscriptions_of(service)
+            .map(|sub| {
+                Consumer::new(
+                    outbox.clone(),
+                    handler.clone(),
+                    &config.pubsub,
+                    &sub.name,
+                    config.consumer.clone(),
+                )
+            })
+            .collect();
+        match &config.delivery {
+            DeliveryMode::Pull => {
+                let subscriber = config.pubsub.subscriber().await?;
+                for consumer in all {
+                    consumers.spawn(consumer.run(subscriber.clone(), shutdown.clone()));
+                }
+            }
+            DeliveryMode::Push(auth) => push_routes = Some(push::router(all, auth)),
         }
     }
 
@@ -139,6 +153,7 @@ pub async fn start<A: ServiceApp>(
     let router = app
         .router(ctx)
         .merge(probes::router(probes))
+        .merge(push_routes.unwrap_or_default())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
@@ -147,7 +162,11 @@ pub async fn start<A: ServiceApp>(
         .await
         .with_context(|| format!("binding {service} to {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%service, %addr, subscriptions = consumers.len(), "service started");
+    let delivery = match config.delivery {
+        DeliveryMode::Pull => "pull",
+        DeliveryMode::Push(_) => "push",
+    };
+    tracing::info!(%service, %addr, delivery, pulling = consumers.len(), "service started");
 
     let task = tokio::spawn(async move {
         let http = axum::serve(listener, router)
@@ -207,9 +226,32 @@ pub fn shutdown_on_signal() -> CancellationToken {
 
 /// The whole `main` of a service binary: configuration from the environment, logs,
 /// run until a signal. A bad setting exits with status 2 and names the variable.
+///
+/// `<binary> healthcheck` asks the running service's `/ready` instead (for container
+/// health checks in images without a shell or curl); `--help` explains both.
 pub async fn main<A: ServiceApp>(build: impl FnOnce(&Env) -> Result<A, ConfigError>) -> ExitCode {
-    telemetry::init();
     let env = Env::from_process();
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("healthcheck") => return healthcheck(A::SERVICE, &env).await,
+        Some("-h" | "--help") => {
+            println!(
+                "{service}: the cartflow {service} service.\n\n\
+                 Usage: {service}-service [healthcheck]\n\n\
+                 Without arguments, runs the service until SIGINT/SIGTERM. Settings come from\n\
+                 environment variables (see the README's configuration table), e.g. PORT,\n\
+                 DATABASE_URL, PUBSUB_EMULATOR_HOST, PUBSUB_PROJECT_ID, PUBSUB_DELIVERY, LOG_FORMAT.\n\n\
+                 healthcheck  GET /ready on the local port; exit 0 when ready, 1 otherwise.",
+                service = A::SERVICE
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("{}: unknown argument '{other}' (try --help)", A::SERVICE);
+            return ExitCode::from(2);
+        }
+    }
+    telemetry::init();
     let configured = ServiceConfig::from_env(A::SERVICE, &env).and_then(|c| Ok((c, build(&env)?)));
     let (config, app) = match configured {
         Ok(parts) => parts,
@@ -224,6 +266,36 @@ pub async fn main<A: ServiceApp>(build: impl FnOnce(&Env) -> Result<A, ConfigErr
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(service = %A::SERVICE, error = format!("{err:#}"), "service failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit 0 if the service listening on this container's port answers `/ready` with 200.
+async fn healthcheck(service: Service, env: &Env) -> ExitCode {
+    let config = match ServiceConfig::from_env(service, env) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{service}: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = format!("http://127.0.0.1:{}/ready", config.port);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let answer = match client {
+        Ok(client) => client.get(&url).send().await,
+        Err(err) => Err(err),
+    };
+    match answer {
+        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+        Ok(response) => {
+            eprintln!("{service}: {url} answered {}", response.status());
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("{service}: {url}: {err}");
             ExitCode::FAILURE
         }
     }

@@ -130,6 +130,23 @@ pub enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    /// Whether the message is finished with (ack it) rather than to be redelivered (nack).
+    pub fn is_done(self) -> bool {
+        matches!(self, Outcome::Processed | Outcome::Duplicate)
+    }
+}
+
+/// One delivered message, as streaming pull or a push request hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub message_id: &'a str,
+    pub attributes: &'a std::collections::HashMap<String, String>,
+    pub data: &'a [u8],
+    /// Which delivery this is (1 = first), when the subscription has a dead-letter policy.
+    pub attempt: Option<i32>,
+}
+
 /// Consumes one subscription for one service until shut down.
 #[derive(Clone)]
 pub struct Consumer {
@@ -153,6 +170,11 @@ impl Consumer {
             subscription: config.subscription_path(subscription),
             settings,
         }
+    }
+
+    /// The full name of the subscription this consumer serves.
+    pub fn subscription(&self) -> &str {
+        &self.subscription
     }
 
     /// Pulls and processes until `shutdown`; then stops pulling, finishes in-flight
@@ -202,70 +224,83 @@ impl Consumer {
         }
     }
 
-    /// Processes one message and acks or nacks it.
+    /// Processes one pulled message and acks or nacks it.
     pub async fn process(&self, message: Message, ack: Handler) -> Outcome {
+        let delivery = Delivery {
+            message_id: &message.message_id,
+            attributes: &message.attributes,
+            data: &message.data,
+            attempt: ack.delivery_attempt(),
+        };
+        let outcome = self.deliver(delivery).await;
+        if outcome.is_done() {
+            ack.ack();
+        } else {
+            ack.nack();
+        }
+        outcome
+    }
+
+    /// Processes one delivered message, however it arrived (streaming pull or push).
+    /// The caller acks when the outcome [`Outcome::is_done`], and nacks otherwise.
+    pub async fn deliver(&self, delivery: Delivery<'_>) -> Outcome {
         let service = self.outbox.service();
-        let attempt = ack.delivery_attempt();
-        let envelope = match Envelope::from_attributes(&message.attributes) {
+        let Delivery {
+            message_id,
+            attempt,
+            ..
+        } = delivery;
+        let envelope = match Envelope::from_attributes(delivery.attributes) {
             Ok(envelope) => envelope,
             Err(err) => {
-                tracing::warn!(%service, message_id = %message.message_id, ?attempt, error = %err,
+                tracing::warn!(%service, %message_id, ?attempt, error = %err,
                     "bad envelope; leaving the message to the dead-letter policy");
                 let failure = Failure {
                     envelope: None,
-                    message_id: &message.message_id,
+                    message_id,
                     rejected: true,
                 };
                 self.record_failure(failure, &err.to_string()).await;
-                ack.nack();
                 return Outcome::Rejected;
             }
         };
         let incoming = Incoming {
             envelope,
-            data: message.data.to_vec(),
+            data: delivery.data.to_vec(),
         };
         let span = tracing::info_span!("consume", %service,
             event_id = %incoming.envelope.event_id,
             event_type = %incoming.envelope.event_type,
             correlation_id = %incoming.envelope.correlation_id,
-            message_id = %message.message_id);
+            %message_id);
         let result = self.apply(&incoming).instrument(span.clone()).await;
         let _in_span = span.enter();
-        match result {
+        let (outcome, reason) = match result {
+            Ok(Outcome::Duplicate) => {
+                tracing::info!("duplicate delivery skipped");
+                return Outcome::Duplicate;
+            }
             Ok(outcome) => {
-                ack.ack();
-                if outcome == Outcome::Duplicate {
-                    tracing::info!("duplicate delivery skipped");
-                } else {
-                    tracing::debug!("processed");
-                }
-                outcome
+                tracing::debug!("processed");
+                return outcome;
             }
             Err(HandlerError::Poison(reason)) => {
                 tracing::warn!(?attempt, %reason, "unprocessable; leaving the message to the dead-letter policy");
-                let failure = Failure {
-                    envelope: Some(&incoming.envelope),
-                    message_id: &message.message_id,
-                    rejected: true,
-                };
-                self.record_failure(failure, &reason).await;
-                ack.nack();
-                Outcome::Rejected
+                (Outcome::Rejected, reason)
             }
             Err(HandlerError::Transient(err)) => {
                 let error = format!("{err:#}");
                 tracing::warn!(?attempt, %error, "processing failed; will be redelivered");
-                let failure = Failure {
-                    envelope: Some(&incoming.envelope),
-                    message_id: &message.message_id,
-                    rejected: false,
-                };
-                self.record_failure(failure, &error).await;
-                ack.nack();
-                Outcome::Failed
+                (Outcome::Failed, error)
             }
-        }
+        };
+        let failure = Failure {
+            envelope: Some(&incoming.envelope),
+            message_id,
+            rejected: outcome == Outcome::Rejected,
+        };
+        self.record_failure(failure, &reason).await;
+        outcome
     }
 
     /// Logs a failed attempt in `message_failures`, in a transaction of its own (the

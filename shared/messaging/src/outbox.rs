@@ -97,6 +97,15 @@ impl Tx {
     /// Stages `event` for publication when (and only if) this transaction commits.
     /// Returns the event id, which stays the same however often it is published.
     pub async fn publish<E: Event>(&mut self, cause: &Cause, event: &E) -> anyhow::Result<Uuid> {
+        // In Google Cloud each service may publish only its own topics (Terraform's IAM
+        // is generated from `Topic::publisher`); fail the same way locally.
+        anyhow::ensure!(
+            E::TOPIC.publisher() == self.outbox.service,
+            "{} may not publish {}: its publisher is {}",
+            self.outbox.service,
+            E::TOPIC,
+            E::TOPIC.publisher()
+        );
         let envelope = Envelope {
             event_id: Uuid::new_v4(),
             event_type: E::TOPIC.name().to_string(),

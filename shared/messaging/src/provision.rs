@@ -79,8 +79,7 @@ pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport>
             .create_subscription()
             .set_name(config.subscription_path(&sub.dead_letter_topic))
             .set_topic(config.topic_path(&sub.dead_letter_topic))
-            // Short: a message an operator looked at (and let go) is visible again soon.
-            .set_ack_deadline_seconds(10);
+            .set_ack_deadline_seconds(cartflow_events::topology::PARKING_ACK_DEADLINE_SECONDS);
         requests.push((config.subscription_path(&sub.name), main));
         requests.push((config.subscription_path(&sub.dead_letter_topic), parking));
     }
@@ -162,5 +161,38 @@ pub async fn ping(
         .send()
         .await
         .context("listing topics")?;
+    Ok(())
+}
+
+/// Points every subscription of each given service at `<base URL>/pubsub/push`
+/// (`path`), turning it into a push subscription; with an empty base URL, back to
+/// pull. Used locally (the emulator pushes without tokens); in Google Cloud,
+/// Terraform sets the push config with its OIDC token instead.
+pub async fn set_push_endpoints(
+    config: &PubSubConfig,
+    endpoints: &[(cartflow_events::Service, String)],
+    path: &str,
+) -> anyhow::Result<()> {
+    use google_cloud_pubsub::model::PushConfig;
+    let subscriptions = config.subscription_admin().await?;
+    let topology = config.topology();
+    for (service, base_url) in endpoints {
+        for sub in topology.subscriptions_of(*service) {
+            let push = if base_url.is_empty() {
+                PushConfig::new()
+            } else {
+                PushConfig::new()
+                    .set_push_endpoint(format!("{}{path}", base_url.trim_end_matches('/')))
+            };
+            let name = config.subscription_path(&sub.name);
+            subscriptions
+                .modify_push_config()
+                .set_subscription(&name)
+                .set_push_config(push)
+                .send()
+                .await
+                .with_context(|| format!("setting the push endpoint of {name}"))?;
+        }
+    }
     Ok(())
 }

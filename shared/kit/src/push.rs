@@ -1,0 +1,167 @@
+//! Push delivery: Pub/Sub POSTs each message to `POST /pubsub/push` instead of the
+//! service pulling it. The request goes through the very same
+//! [`Consumer::deliver`] as a pulled message (inbox, handler, outbox, one
+//! transaction); only the transport differs. A 2xx answer acks, anything else nacks,
+//! so retries and dead-lettering behave as with pull.
+//!
+//! In Google Cloud every push request carries an OIDC token that Pub/Sub signs for
+//! the subscription's service account. It is verified here (signature against
+//! Google's keys, issuer, audience, and the service account's email) before anything
+//! else happens; a request without a valid token gets 401 and changes nothing. The
+//! emulator sends no tokens, so unauthenticated push is allowed only with the
+//! emulator (the configuration refuses it otherwise).
+
+use crate::http::{ApiError, ApiResult};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use base64::Engine;
+use cartflow_messaging::Consumer;
+use cartflow_messaging::consumer::{Delivery, Outcome};
+use google_cloud_auth::credentials::idtoken::verifier::{Builder, Verifier};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The route Pub/Sub push subscriptions point at, relative to the service's URL.
+pub const PUSH_PATH: &str = "/pubsub/push";
+
+/// How a service receives its events.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DeliveryMode {
+    /// Streaming pull: the service holds a stream per subscription (needs a CPU that
+    /// stays allocated, e.g. Cloud Run with `cpu_idle = false`).
+    #[default]
+    Pull,
+    /// Pub/Sub pushes to [`PUSH_PATH`]; the service only serves HTTP.
+    Push(PushAuth),
+}
+
+/// Who may push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushAuth {
+    /// A Google-signed OIDC token is required.
+    Oidc {
+        /// The `aud` the subscription's push config puts in the token (the service URL).
+        audience: String,
+        /// The `email` of the service account the subscription signs as, if checked.
+        service_account: Option<String>,
+        /// Where the signing keys are published; Google's by default (tests serve their own).
+        jwks_url: Option<String>,
+    },
+    /// No token: only for the emulator, which cannot sign.
+    Unauthenticated,
+}
+
+/// A push request as Pub/Sub sends it (the "wrapped" payload format).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PushRequest {
+    message: PushedMessage,
+    subscription: String,
+    #[serde(default)]
+    delivery_attempt: Option<i32>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PushedMessage {
+    #[serde(default)]
+    attributes: HashMap<String, String>,
+    /// Base64 of the message body.
+    #[serde(default)]
+    data: String,
+    message_id: String,
+}
+
+#[derive(Clone)]
+struct PushState {
+    /// Full subscription path → the consumer for it.
+    consumers: Arc<HashMap<String, Consumer>>,
+    verifier: Option<Arc<Verifier>>,
+}
+
+/// The push route for `consumers`, guarded as `auth` says.
+pub fn router(consumers: Vec<Consumer>, auth: &PushAuth) -> Router {
+    let verifier = match auth {
+        PushAuth::Oidc {
+            audience,
+            service_account,
+            jwks_url,
+        } => {
+            let mut builder = Builder::new([audience.clone()]);
+            if let Some(email) = service_account {
+                builder = builder.with_email(email.clone());
+            }
+            if let Some(url) = jwks_url {
+                builder = builder.with_jwks_url(url.clone());
+            }
+            Some(Arc::new(builder.build()))
+        }
+        PushAuth::Unauthenticated => None,
+    };
+    let consumers = consumers
+        .into_iter()
+        .map(|c| (c.subscription().to_string(), c))
+        .collect();
+    Router::new()
+        .route(PUSH_PATH, post(receive))
+        .with_state(PushState {
+            consumers: Arc::new(consumers),
+            verifier,
+        })
+}
+
+async fn receive(
+    State(state): State<PushState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    if let Some(verifier) = &state.verifier {
+        authenticate(verifier, &headers).await?;
+    }
+    let request: PushRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("not a Pub/Sub push request: {e}")))?;
+    let consumer = state.consumers.get(&request.subscription).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "this service does not consume {}",
+            request.subscription
+        ))
+    })?;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(request.message.data.as_bytes())
+        .map_err(|e| ApiError::BadRequest(format!("message data is not base64: {e}")))?;
+    let delivery = Delivery {
+        message_id: &request.message.message_id,
+        attributes: &request.message.attributes,
+        data: &data,
+        attempt: request.delivery_attempt,
+    };
+    match consumer.deliver(delivery).await {
+        Outcome::Processed | Outcome::Duplicate => Ok(StatusCode::NO_CONTENT),
+        // Non-2xx is a nack: Pub/Sub retries with backoff, then dead-letters.
+        Outcome::Rejected => Err(ApiError::Unprocessable(
+            "the message cannot be processed; it is left to the dead-letter policy".into(),
+        )),
+        Outcome::Failed => Err(ApiError::Unavailable {
+            detail: "processing failed; Pub/Sub will redeliver".into(),
+            retry_after: None,
+        }),
+    }
+}
+
+/// Checks the bearer token; every failure is a 401 that says why (the reason names
+/// the claim, never the token).
+async fn authenticate(verifier: &Verifier, headers: &HeaderMap) -> ApiResult<()> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::Unauthorized("a Bearer token from Pub/Sub is required".into()))?;
+    verifier.verify(token.trim()).await.map_err(|err| {
+        tracing::warn!(error = %err, "push request refused: invalid token");
+        ApiError::Unauthorized(format!("invalid push token: {err}"))
+    })?;
+    Ok(())
+}
