@@ -4,6 +4,9 @@
 # DATABASE_URL point at running ones. Each test isolates itself (its own databases,
 # its own topic prefix), so a shared emulator or server is fine.
 #
+# Then, on a full run, scripts/check-infra.sh: hadolint, actionlint, Terraform and
+# compose structure, checkov, and gcloud's view of a provisioned topology.
+#
 # Usage: scripts/test.sh [extra arguments for cargo nextest run / cargo test]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 trap stop_started EXIT
@@ -12,9 +15,16 @@ export CARTFLOW_PG_FAST="${CARTFLOW_PG_FAST:-1}"
 ensure_emulator
 ensure_postgres
 cd "$REPO_ROOT"
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
+  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
   log "cargo-nextest not found; using cargo test"
-  cargo test --workspace --no-fail-fast "$@"
+  cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
+# A full run (no test filter given) also checks the delivery files and the
+# emulator's view of the topology.
+if [ $# -eq 0 ]; then
+  scripts/check-infra.sh || status=$?
+fi
+exit $status

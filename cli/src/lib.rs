@@ -13,3 +13,26 @@ pub mod smtp_catcher;
 pub mod timeline;
 
 pub use platform::{Platform, PlatformSettings};
+
+/// The declared topology as pretty JSON: what `cartflow topology` prints and
+/// `terraform/topology.json` holds.
+pub fn topology_json() -> String {
+    let manifest = cartflow_events::Topology::default().manifest();
+    serde_json::to_string_pretty(&manifest).expect("the manifest serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Terraform builds topics, subscriptions and IAM from `terraform/topology.json`;
+    /// it must be exactly what the code declares.
+    #[test]
+    fn terraform_topology_json_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../terraform/topology.json");
+        let on_disk = std::fs::read_to_string(path).expect("terraform/topology.json exists");
+        assert!(
+            on_disk.trim_end() == super::topology_json(),
+            "terraform/topology.json has drifted from the code's topology; regenerate it with\n\
+             cargo run -q -p cartflow -- topology > terraform/topology.json"
+        );
+    }
+}

@@ -38,6 +38,18 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Delete every topic and subscription under a prefix (which must not be empty):
+    /// for cleaning up test and scratch topologies.
+    Teardown {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print the Pub/Sub topology the code declares, as JSON: services with the topics
+    /// they publish and the subscriptions they consume, every topic, and every
+    /// subscription with its dead-letter and retry policy. `terraform/topology.json` is
+    /// this output (a test fails when they differ); `scripts/pubsub-topology.sh`
+    /// compares it with a live emulator or project.
+    Topology,
     /// Inspect and replay dead-lettered messages.
     #[command(subcommand)]
     Dlq(Dlq),
@@ -133,6 +145,11 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dev { target, no_seed } => dev(target, !no_seed).await,
         Command::Provision { target } => provision_topology(target).await,
+        Command::Teardown { target } => provision::teardown(&target.pubsub()).await,
+        Command::Topology => {
+            println!("{}", cartflow::topology_json());
+            Ok(())
+        }
         Command::Dlq(command) => dead_letters(command).await,
         Command::Timeline {
             correlation_id,

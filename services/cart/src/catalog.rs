@@ -17,7 +17,7 @@ struct ProductView {
 }
 
 impl Catalog {
-    pub fn new(base_url: &str, settings: UpstreamSettings) -> reqwest::Result<Self> {
+    pub fn new(base_url: &str, settings: UpstreamSettings) -> anyhow::Result<Self> {
         Ok(Catalog {
             products: Upstream::new("product", base_url, settings)?,
         })

@@ -15,7 +15,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use cartflow_events::Service;
+use cartflow_events::{Service, Topic};
 use cartflow_messaging::{Consumer, EventHandler, Outbox, OutboxRelay, migrator_with};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -149,6 +149,10 @@ pub async fn start<A: ServiceApp>(
         pool: pool.clone(),
         topics: config.pubsub.topic_admin().await?,
         pubsub: config.pubsub.clone(),
+        own_topic: Topic::ALL
+            .into_iter()
+            .find(|t| t.publisher() == service)
+            .map(Topic::name),
     };
     let router = app
         .router(ctx)

@@ -5,6 +5,7 @@
 
 use crate::config::{ConfigError, Env};
 use crate::http::ApiError;
+use google_cloud_auth::credentials::idtoken::IDTokenCredentials;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,11 +22,16 @@ pub struct UpstreamSettings {
     pub failure_threshold: u32,
     /// How long the breaker stays open before letting one trial call through.
     pub open_for: Duration,
+    /// When set (on Cloud Run), each call carries a Google ID token for this audience,
+    /// the called service's URL, so a service that only its callers may invoke
+    /// accepts it. Obtained from the runtime's service account; cached and refreshed.
+    pub audience: Option<String>,
 }
 
 impl UpstreamSettings {
     /// `<PREFIX>_TIMEOUT_MS` (2000), `<PREFIX>_RETRIES` (2), `<PREFIX>_BACKOFF_MS` (50),
-    /// `<PREFIX>_BREAKER_FAILURES` (5), `<PREFIX>_BREAKER_OPEN_MS` (5000).
+    /// `<PREFIX>_BREAKER_FAILURES` (5), `<PREFIX>_BREAKER_OPEN_MS` (5000),
+    /// `<PREFIX>_AUDIENCE` (unset: calls carry no identity).
     pub fn from_env(env: &Env, prefix: &str) -> Result<Self, ConfigError> {
         let mut errors = Vec::new();
         let ms = |name: &str, default: u64, errors: &mut Vec<String>| {
@@ -54,6 +60,9 @@ impl UpstreamSettings {
                 )
                 .max(1),
             open_for: ms("BREAKER_OPEN_MS", 5000, &mut errors),
+            audience: env
+                .get(&format!("{prefix}_AUDIENCE"))
+                .map(|a| a.trim().to_string()),
         };
         ConfigError::check(errors, settings)
     }
@@ -112,6 +121,7 @@ pub struct Upstream {
     http: reqwest::Client,
     settings: UpstreamSettings,
     breaker: Arc<Mutex<Breaker>>,
+    identity: Option<IDTokenCredentials>,
 }
 
 impl Upstream {
@@ -119,12 +129,23 @@ impl Upstream {
         name: &'static str,
         base_url: &str,
         settings: UpstreamSettings,
-    ) -> reqwest::Result<Self> {
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .build()?;
+        let identity = match &settings.audience {
+            Some(audience) => Some(
+                google_cloud_auth::credentials::idtoken::Builder::new(audience.clone())
+                    .build()
+                    .map_err(|e| {
+                        anyhow::anyhow!("ID tokens for calls to the {name} service: {e}")
+                    })?,
+            ),
+            None => None,
+        };
         Ok(Upstream {
+            identity,
             name,
             base_url: base_url.trim_end_matches('/').to_string(),
             http,
@@ -163,7 +184,17 @@ impl Upstream {
                     wait,
                 ));
             }
-            let outcome = self.http.get(&url).send().await;
+            let mut request = self.http.get(&url);
+            if let Some(identity) = &self.identity {
+                match identity.id_token().await {
+                    Ok(token) => request = request.bearer_auth(token),
+                    Err(err) => {
+                        last_error = format!("could not be called: no ID token ({err})");
+                        continue;
+                    }
+                }
+            }
+            let outcome = request.send().await;
             let mut breaker = self.breaker.lock().expect("breaker poisoned");
             match outcome {
                 Ok(response) if !response.status().is_server_error() => {

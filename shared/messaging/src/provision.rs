@@ -149,7 +149,7 @@ where
     Ok(())
 }
 
-/// Cheap reachability probe for `/ready`: one list call on the project.
+/// Cheap reachability probe for the operator CLI: one list call on the project.
 pub async fn ping(
     config: &PubSubConfig,
     topics: &google_cloud_pubsub::client::TopicAdmin,
@@ -194,5 +194,23 @@ pub async fn set_push_endpoints(
                 .with_context(|| format!("setting the push endpoint of {name}"))?;
         }
     }
+    Ok(())
+}
+
+/// Reachability probe for a service's `/ready`: reads one of its own topics, which is
+/// all its least-privilege account may see in Google Cloud (listing the project's
+/// topics would need a project-wide role).
+pub async fn ping_topic(
+    config: &PubSubConfig,
+    topics: &google_cloud_pubsub::client::TopicAdmin,
+    topic: &str,
+) -> anyhow::Result<()> {
+    let path = config.topic_path(topic);
+    topics
+        .get_topic()
+        .set_topic(&path)
+        .send()
+        .await
+        .with_context(|| format!("reading {path}"))?;
     Ok(())
 }

@@ -17,6 +17,9 @@ pub struct Probes {
     pub pool: PgPool,
     pub pubsub: PubSubConfig,
     pub topics: TopicAdmin,
+    /// A topic the service publishes, read to check Pub/Sub; `None` for a service
+    /// that neither publishes nor consumes (product), whose readiness ignores Pub/Sub.
+    pub own_topic: Option<&'static str>,
 }
 
 pub fn router(probes: Probes) -> Router {
@@ -41,9 +44,12 @@ async fn ready(State(p): State<Probes>) -> (StatusCode, Json<Value>) {
             .map_err(|e| e.to_string())
     };
     let pubsub = async {
-        cartflow_messaging::provision::ping(&p.pubsub, &p.topics)
-            .await
-            .map_err(|e| format!("{e:#}"))
+        match p.own_topic {
+            Some(topic) => cartflow_messaging::provision::ping_topic(&p.pubsub, &p.topics, topic)
+                .await
+                .map_err(|e| format!("{e:#}")),
+            None => Ok(()),
+        }
     };
     let (database, pubsub) = tokio::join!(
         tokio::time::timeout(PROBE_TIMEOUT, database),
@@ -54,7 +60,10 @@ async fn ready(State(p): State<Probes>) -> (StatusCode, Json<Value>) {
         Ok(Err(error)) => json!({ "status": "down", "error": error }),
         Err(_) => json!({ "status": "down", "error": "timed out" }),
     };
-    let checks = json!({ "database": check(database), "pubsub": check(pubsub) });
+    let mut checks = json!({ "database": check(database), "pubsub": check(pubsub) });
+    if p.own_topic.is_none() {
+        checks["pubsub"]["note"] = "not used by this service".into();
+    }
     let down: Vec<&str> = ["database", "pubsub"]
         .into_iter()
         .filter(|name| checks[name]["status"] != "up")

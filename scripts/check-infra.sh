@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Checks the delivery files that cannot be run for real here (no Docker engine, no
+# Terraform providers, no cloud account), and the live topology on the emulator:
+#
+#   1. hadolint on the Dockerfile
+#   2. actionlint on .github/workflows
+#   3. terraform/ parses as HCL and is built from topology.json; the compose file is
+#      consistent (scripts/check_infra.py); `terraform fmt -check` when terraform exists
+#   4. checkov over terraform/: every finding fixed or skipped with a reason in place
+#   5. a topology provisioned on the emulator, as `gcloud pubsub topics list` and
+#      `gcloud pubsub subscriptions describe` show it, equals topology.json; and the
+#      comparison notices a deleted subscription
+#
+# The tools are installed (pinned, scripts/infra-requirements.txt) into
+# .work/venv-checks on first use. Needs the emulator at PUBSUB_EMULATOR_HOST (scripts/
+# test.sh starts one) unless --static is given.
+#
+# Usage: scripts/check-infra.sh [--static]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+venv="$WORK_DIR/venv-checks"
+requirements="scripts/infra-requirements.txt"
+if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
+  log "installing the infrastructure checkers into $venv (once; about a minute)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/requirements.txt"
+fi
+PATH="$venv/bin:$PATH"
+
+log "hadolint Dockerfile"
+hadolint Dockerfile
+
+log "actionlint .github/workflows"
+actionlint
+
+log "terraform/ and docker-compose.emulator.yml structure"
+python scripts/check_infra.py
+if command -v terraform >/dev/null 2>&1; then
+  terraform -chdir=terraform fmt -check -recursive 2>/dev/null \
+    || die "terraform/ is not formatted: run terraform -chdir=terraform fmt -recursive"
+fi
+
+log "checkov terraform/"
+# --skip-download: no calls to Prisma Cloud (the machine is offline, and a check must
+# not depend on a vendor's API).
+checkov --directory terraform --framework terraform --quiet --compact --skip-download
+
+[ "${1:-}" = "--static" ] && exit 0
+
+: "${PUBSUB_EMULATOR_HOST:?the emulator is needed: run through scripts/test.sh, or pass --static}"
+prefix="infra-$$-"
+cartflow=(cargo run --quiet -p cartflow --)
+cleanup() { "${cartflow[@]}" teardown --emulator "$PUBSUB_EMULATOR_HOST" --topic-prefix "$prefix" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+log "gcloud view of a provisioned topology (prefix $prefix)"
+"${cartflow[@]}" provision --emulator "$PUBSUB_EMULATOR_HOST" --topic-prefix "$prefix" >/dev/null
+scripts/pubsub-topology.sh --emulator "$PUBSUB_EMULATOR_HOST" --prefix "$prefix" --check > "$WORK_DIR/topology-view.txt" \
+  || { cat "$WORK_DIR/topology-view.txt"; die "the emulator's topology differs from terraform/topology.json"; }
+tail -1 "$WORK_DIR/topology-view.txt" >&2
+
+# The comparison must be able to fail: remove one subscription and expect a difference.
+CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB="http://$PUBSUB_EMULATOR_HOST/" CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true \
+  gcloud pubsub subscriptions delete "${prefix}cart.order.created" --project cartflow-local --quiet >/dev/null 2>&1
+if scripts/pubsub-topology.sh --emulator "$PUBSUB_EMULATOR_HOST" --prefix "$prefix" --check >/dev/null 2>&1; then
+  die "the topology check did not notice a deleted subscription"
+fi
+log "infrastructure checks passed"

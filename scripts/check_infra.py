@@ -1,0 +1,171 @@
+"""Static checks of the delivery files that no tool here can run for real (there is no
+Docker engine, no Terraform provider download and no cloud account on CI machines):
+
+- terraform/: every .tf file parses as HCL; the Pub/Sub resources, their IAM and the
+  Cloud Run services are built from topology.json (never from hand-written names); the
+  subscriptions carry the dead-letter, retry and push settings from it.
+- docker-compose.emulator.yml: one container per service of the topology, built from
+  the Dockerfile with its SERVICE argument; every depends_on names a real service with
+  a valid condition, and service_healthy only on services that have a health check;
+  PostgreSQL's init script creates exactly the topology's databases.
+
+topology.json itself is compared with the code by the Rust test
+`terraform_topology_json_matches_the_code`. Exit status 1 lists every problem."""
+
+import json
+import pathlib
+import re
+import sys
+
+import hcl2
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+problems: list[str] = []
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        problems.append(message)
+
+
+def resources(parsed: dict, kind: str) -> dict:
+    found = {}
+    for block in parsed.get("resource", []):
+        for name, body in block.get(kind, {}).items():
+            found[name] = body
+    return found
+
+
+def check_terraform(manifest: dict) -> None:
+    parsed = {"resource": [], "locals": [], "variable": [], "output": []}
+    files = sorted((ROOT / "terraform").glob("*.tf"))
+    expect(len(files) >= 5, "terraform/: expected the module's .tf files")
+    for path in files:
+        try:
+            tree = hcl2.loads(path.read_text())
+        except Exception as err:  # the parser's errors have no common base class
+            problems.append(f"{path.name}: does not parse as HCL: {err}")
+            continue
+        for key in parsed:
+            parsed[key].extend(tree.get(key, []))
+
+    text = lambda value: json.dumps(value)
+    locals_ = {k: v for block in parsed["locals"] for k, v in block.items()}
+    expect("topology.json" in text(locals_.get("topology")) and "jsondecode" in text(locals_.get("topology")),
+           "locals.topology must be jsondecode(file(\".../topology.json\"))")
+
+    topics = resources(parsed, "google_pubsub_topic")
+    subs = resources(parsed, "google_pubsub_subscription")
+    expect(list(topics) == ["topic"], f"one for_each topic resource expected, found {list(topics)}")
+    expect(list(subs) == ["subscription"], f"one for_each subscription resource expected, found {list(subs)}")
+    if topics:
+        expect("local.topics" in text(topics["topic"].get("for_each")), "topics must iterate local.topics")
+    if subs:
+        body = subs["subscription"]
+        expect("local.subscriptions" in text(body.get("for_each")), "subscriptions must iterate local.subscriptions")
+        for field in ("ack_deadline_seconds", "enable_message_ordering"):
+            expect("each.value." + field in text(body.get(field)), f"subscription {field} must come from topology.json")
+        dynamic = text(body.get("dynamic"))
+        for block in ("dead_letter_policy", "retry_policy", "push_config"):
+            expect(block in dynamic, f"subscription needs a dynamic {block} block")
+        for field in ("max_delivery_attempts", "minimum_backoff_seconds", "maximum_backoff_seconds"):
+            expect(f".value.{field}" in dynamic, f"subscription's {field} must come from topology.json")
+        expect("oidc_token" in dynamic, "push subscriptions must send an OIDC token")
+
+    for kind, name, source in [
+        ("google_pubsub_topic_iam_member", "publisher", "local.publish_grants"),
+        ("google_pubsub_subscription_iam_member", "subscriber", "local.consume_grants"),
+        ("google_pubsub_topic_iam_member", "dead_letter_publisher", "local.dead_letter_topics"),
+        ("google_pubsub_subscription_iam_member", "dead_letter_source", "local.dead_letter_policies"),
+        ("google_service_account", "service", "local.services"),
+        ("google_cloud_run_v2_service", "service", "local.services"),
+        ("google_sql_database", "service", "local.services"),
+        ("google_sql_user", "service", "local.services"),
+        ("google_secret_manager_secret", "database_url", "local.services"),
+    ]:
+        body = resources(parsed, kind).get(name)
+        expect(body is not None, f"missing {kind}.{name}")
+        if body is not None:
+            expect(source in text(body.get("for_each")), f"{kind}.{name} must iterate {source}")
+    roles = text(resources(parsed, "google_pubsub_topic_iam_member")) + text(
+        resources(parsed, "google_pubsub_subscription_iam_member"))
+    expect("roles/pubsub.admin" not in roles and "roles/pubsub.editor" not in roles,
+           "services must not get Pub/Sub admin or editor roles")
+
+    variables = {k: v for block in parsed["variable"] for k, v in block.items()}
+    for name, body in variables.items():
+        expect(bool(body.get("description")), f"variable {name} needs a description")
+    outputs = {k: v for block in parsed["output"] for k, v in block.items()}
+    for name, body in outputs.items():
+        expect(bool(body.get("description")), f"output {name} needs a description")
+    expect("delivery_mode" in variables, "variable delivery_mode (pull or push) is missing")
+
+    # Every service the topology knows gets a Cloud Run service and database through
+    # local.services; check the names would be valid for both.
+    for service in manifest["services"]:
+        expect(re.fullmatch(r"[a-z][a-z0-9-]{0,40}", service["name"]) is not None,
+               f"service name {service['name']} is not a valid Cloud Run name")
+
+
+VALID_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+
+
+def check_compose(manifest: dict) -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.emulator.yml").read_text())
+    services = compose.get("services", {})
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    image_has_healthcheck = "HEALTHCHECK" in dockerfile
+
+    for service in manifest["services"]:
+        name = service["name"]
+        body = services.get(name)
+        expect(body is not None, f"compose: no container for the {name} service")
+        if body is None:
+            continue
+        args = (body.get("build") or {}).get("args") or {}
+        expect(args.get("SERVICE") == name, f"compose: {name} must build with SERVICE={name}")
+        env = body.get("environment") or {}
+        expect("PUBSUB_EMULATOR_HOST" in env, f"compose: {name} needs PUBSUB_EMULATOR_HOST")
+        expect(env.get("HOST") == "0.0.0.0", f"compose: {name} must listen on 0.0.0.0")
+        deps = body.get("depends_on") or {}
+        expect("provision" in deps and "postgres" in deps, f"compose: {name} must wait for provision and postgres")
+
+    for name, body in services.items():
+        for dep, spec in (body.get("depends_on") or {}).items():
+            expect(dep in services, f"compose: {name} depends on unknown service {dep}")
+            condition = (spec or {}).get("condition", "service_started")
+            expect(condition in VALID_CONDITIONS, f"compose: {name} → {dep}: invalid condition {condition}")
+            if condition == "service_healthy" and dep in services:
+                target = services[dep]
+                built_service = "build" in target and (target["build"] or {}).get("target") in (None, "service")
+                expect("healthcheck" in target or (built_service and image_has_healthcheck),
+                       f"compose: {name} waits for {dep} to be healthy, but {dep} has no health check")
+    published = [p for body in services.values() for p in body.get("ports", [])]
+    host_ports = [str(p).split(":")[0] for p in published]
+    expect(len(host_ports) == len(set(host_ports)), f"compose: a host port is published twice: {host_ports}")
+    for service in manifest["services"]:
+        expect(f"{service['port']}:8080" in published,
+               f"compose: {service['name']} should be published on its SPEC port {service['port']}")
+
+    init = (ROOT / "compose" / "postgres-init.sql").read_text()
+    created = set(re.findall(r"CREATE DATABASE (\w+);", init))
+    wanted = {s["database"] for s in manifest["services"]}
+    expect(created == wanted, f"compose/postgres-init.sql creates {sorted(created)}, the topology needs {sorted(wanted)}")
+
+
+def main() -> int:
+    manifest = json.loads((ROOT / "terraform" / "topology.json").read_text())
+    check_terraform(manifest)
+    check_compose(manifest)
+    if problems:
+        print(f"{len(problems)} problem(s) in the delivery files:", file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+        return 1
+    print("terraform/ parses and follows topology.json; the compose file is consistent")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+# One service account per service, with least privilege:
+# - publish only to the topics it owns, pull only from its own subscriptions
+#   (and read those topics, which its /ready probe does);
+# - connect to Cloud SQL, and read only its own database secret.
+
+resource "google_service_account" "service" {
+  for_each     = local.services
+  account_id   = "${var.name}-${each.key}"
+  display_name = "cartflow ${each.key} service"
+}
+
+resource "google_pubsub_topic_iam_member" "publisher" {
+  for_each = local.publish_grants
+  topic    = google_pubsub_topic.topic[each.value.topic].name
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${google_service_account.service[each.value.service].email}"
+}
+
+resource "google_pubsub_topic_iam_member" "readiness_viewer" {
+  for_each = local.publish_grants
+  topic    = google_pubsub_topic.topic[each.value.topic].name
+  role     = "roles/pubsub.viewer"
+  member   = "serviceAccount:${google_service_account.service[each.value.service].email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "subscriber" {
+  for_each     = local.consume_grants
+  subscription = google_pubsub_subscription.subscription[each.value.subscription].name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_service_account.service[each.value.service].email}"
+}
+
+# Cloud SQL's client role exists only at project level; it lets the Cloud Run
+# connector open a connection, and the database user and password (per service,
+# below) decide what that connection may touch.
+resource "google_project_iam_member" "cloudsql_client" {
+  for_each = local.services
+  project  = var.project_id
+  role     = "roles/cloudsql.client"
+  member   = "serviceAccount:${google_service_account.service[each.key].email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "database_url" {
+  for_each  = local.services
+  secret_id = google_secret_manager_secret.database_url[each.key].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.service[each.key].email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "smtp_password" {
+  count     = var.smtp.password_secret_id == null ? 0 : 1
+  secret_id = var.smtp.password_secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.service["email-push"].email}"
+}
+
+# The cart asks the product service for prices, with an ID token for its URL.
+resource "google_cloud_run_v2_service_iam_member" "cart_calls_product" {
+  name     = google_cloud_run_v2_service.service["product"].name
+  location = var.region
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.service["cart"].email}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "api_invoker" {
+  for_each = {
+    for pair in setproduct(var.public_services, var.api_invokers) : "${pair[0]}/${pair[1]}" => { service = pair[0], member = pair[1] }
+  }
+  name     = google_cloud_run_v2_service.service[each.value.service].name
+  location = var.region
+  role     = "roles/run.invoker"
+  member   = each.value.member
+}

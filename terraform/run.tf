@@ -1,0 +1,141 @@
+# The seven services on Cloud Run, one image each, each as its own service account.
+
+locals {
+  # Settings every service gets; see the README's configuration table.
+  common_env = {
+    HOST              = "0.0.0.0"
+    LOG_FORMAT        = "json"
+    PUBSUB_PROJECT_ID = var.project_id
+    PUBSUB_DELIVERY   = var.delivery_mode
+  }
+
+  service_env = {
+    for name, _ in local.services : name => merge(
+      local.common_env,
+      var.delivery_mode == "push" ? {
+        PUSH_AUDIENCE        = local.service_url[name]
+        PUSH_SERVICE_ACCOUNT = google_service_account.pubsub_push.email
+      } : {},
+      name == "cart" ? {
+        PRODUCT_SERVICE_URL = local.service_url["product"]
+        PRODUCT_AUDIENCE    = local.service_url["product"]
+      } : {},
+      name == "email-push" ? merge(
+        {
+          SMTP_HOST     = var.smtp.host
+          SMTP_PORT     = tostring(var.smtp.port)
+          SMTP_SECURITY = var.smtp.security
+          SMTP_FROM     = var.smtp.from
+        },
+        var.smtp.username == null ? {} : { SMTP_USERNAME = var.smtp.username },
+      ) : {},
+    )
+  }
+}
+
+resource "google_cloud_run_v2_service" "service" {
+  for_each            = local.services
+  name                = local.run_name[each.key]
+  location            = var.region
+  deletion_protection = var.deletion_protection
+  ingress             = contains(var.public_services, each.key) ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  labels              = { app = "cartflow", service = each.key }
+
+  template {
+    service_account                  = google_service_account.service[each.key].email
+    max_instance_request_concurrency = 80
+    timeout                          = "30s"
+
+    scaling {
+      # Streaming pull needs a running instance; push can scale to zero.
+      min_instance_count = var.delivery_mode == "pull" && length(each.value.consumes) > 0 ? 1 : 0
+      max_instance_count = var.max_instances
+    }
+
+    volumes {
+      name = "cloudsql"
+      cloud_sql_instance {
+        instances = [google_sql_database_instance.main.connection_name]
+      }
+    }
+
+    containers {
+      image = "${local.image_base}/${each.key}:${var.image_tag}"
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "256Mi"
+        }
+        # Streaming pull and the outbox relay work between requests: with pull, CPU
+        # must stay allocated ("instance-based billing").
+        cpu_idle          = var.delivery_mode == "push"
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = local.service_env[each.key]
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      env {
+        name = "${upper(replace(each.key, "-", "_"))}_DATABASE_URL"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.database_url[each.key].secret_id
+            version = "latest"
+          }
+        }
+      }
+
+      dynamic "env" {
+        for_each = each.key == "email-push" && var.smtp.password_secret_id != null ? [var.smtp.password_secret_id] : []
+        content {
+          name = "SMTP_PASSWORD"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+
+      volume_mounts {
+        name       = "cloudsql"
+        mount_path = "/cloudsql"
+      }
+
+      # /health: the process answers. /ready (database and Pub/Sub) is for the deploy
+      # smoke test; restarting on a database outage would not help.
+      startup_probe {
+        http_get {
+          path = "/health"
+        }
+        period_seconds    = 2
+        failure_threshold = 30
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/health"
+        }
+        period_seconds = 15
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_secret_manager_secret_iam_member.database_url,
+    google_secret_manager_secret_version.database_url,
+    google_project_iam_member.cloudsql_client,
+  ]
+}

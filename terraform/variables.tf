@@ -1,0 +1,101 @@
+variable "project_id" {
+  description = "Google Cloud project that holds one cartflow environment (one project per environment)."
+  type        = string
+}
+
+variable "region" {
+  description = "Region for Cloud Run, Cloud SQL and Artifact Registry."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "name" {
+  description = "Prefix of every resource name that is not fixed by the code (Cloud Run services, Cloud SQL instance, service accounts)."
+  type        = string
+  default     = "cartflow"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,14}$", var.name))
+    error_message = "name: 2-15 characters, lower-case letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "image_tag" {
+  description = "Tag of the service images to run (the deploy workflow passes the commit SHA)."
+  type        = string
+}
+
+variable "delivery_mode" {
+  description = "How services receive events: \"pull\" (streaming pull; instances keep CPU allocated and at least one runs) or \"push\" (Pub/Sub POSTs to /pubsub/push with an OIDC token; instances may scale to zero)."
+  type        = string
+  default     = "pull"
+
+  validation {
+    condition     = contains(["pull", "push"], var.delivery_mode)
+    error_message = "delivery_mode must be \"pull\" or \"push\"."
+  }
+}
+
+variable "max_instances" {
+  description = "Upper bound of Cloud Run instances per service."
+  type        = number
+  default     = 3
+}
+
+variable "public_services" {
+  description = "Services whose HTTP API is reachable from outside Google Cloud (ingress \"all\"). The others accept only internal traffic (Pub/Sub push, other services)."
+  type        = list(string)
+  default     = ["cart", "customer", "order", "product", "notification"]
+}
+
+variable "api_invokers" {
+  description = "IAM members allowed to call the public services (e.g. a load balancer's or API gateway's service account, or \"allUsers\" for an open demo). Empty: only callers with roles/run.invoker granted elsewhere."
+  type        = list(string)
+  default     = []
+}
+
+variable "database_tier" {
+  description = "Cloud SQL machine tier."
+  type        = string
+  default     = "db-custom-1-3840"
+}
+
+variable "database_availability" {
+  description = "Cloud SQL availability: ZONAL or REGIONAL (high availability)."
+  type        = string
+  default     = "REGIONAL"
+}
+
+variable "deletion_protection" {
+  description = "Protect the Cloud SQL instance and Cloud Run services from `terraform destroy`. Turn off only for throw-away environments."
+  type        = bool
+  default     = true
+}
+
+variable "smtp" {
+  description = "Mail server for the email-push service. The password, if any, is read from the Secret Manager secret named by password_secret_id (created outside Terraform so it never enters the state)."
+  type = object({
+    host               = string
+    port               = number
+    security           = string
+    from               = string
+    username           = optional(string)
+    password_secret_id = optional(string)
+  })
+  default = {
+    host     = "smtp.example.com"
+    port     = 587
+    security = "starttls"
+    from     = "cartflow <orders@example.com>"
+  }
+}
+
+variable "github_repository" {
+  description = "The GitHub repository (owner/name) whose Actions may deploy, through Workload Identity Federation."
+  type        = string
+}
+
+variable "state_bucket" {
+  description = "Name of the GCS bucket holding this Terraform state; the deployer account gets read/write on it."
+  type        = string
+}
