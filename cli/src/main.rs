@@ -38,6 +38,12 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Run one service in this process, configured from the environment like its own
+    /// binary (`<service>-service`): e.g. `cartflow serve inventory`.
+    Serve {
+        /// order, product, inventory, notification, email-push, cart or customer.
+        service: Service,
+    },
     /// Delete every topic and subscription under a prefix (which must not be empty):
     /// for cleaning up test and scratch topologies.
     Teardown {
@@ -143,6 +149,9 @@ async fn main() -> ExitCode {
     telemetry::init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve { service } => {
+            return cartflow::platform::serve(service, Env::from_process()).await;
+        }
         Command::Dev { target, no_seed } => dev(target, !no_seed).await,
         Command::Provision { target } => provision_topology(target).await,
         Command::Teardown { target } => provision::teardown(&target.pubsub()).await,

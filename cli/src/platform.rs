@@ -42,7 +42,7 @@ impl PlatformSettings {
     }
 
     /// The environment one service would be started with as a separate process.
-    fn service_env(&self, service: Service) -> anyhow::Result<Env> {
+    pub fn service_env(&self, service: Service) -> anyhow::Result<Env> {
         let prefix = service.env_prefix();
         let mut env = self.env.clone();
         let url = database_url_for(&self.server_url, &self.database_name(service))
@@ -236,4 +236,20 @@ async fn start<A: ServiceApp>(
     let config = ServiceConfig::from_env(A::SERVICE, env)?;
     let app = build(env)?;
     runtime::start(app, config, shutdown.clone()).await
+}
+
+/// Runs one service as this process, configured from the environment exactly as its
+/// own binary (`<service>-service`) would be: `cartflow serve <service>`.
+pub async fn serve(service: Service, env: Env) -> std::process::ExitCode {
+    match service {
+        Service::Product => runtime::serve(env, product_service::ProductApp::from_env).await,
+        Service::Customer => runtime::serve(env, customer_service::CustomerApp::from_env).await,
+        Service::Inventory => runtime::serve(env, inventory_service::InventoryApp::from_env).await,
+        Service::Order => runtime::serve(env, order_service::OrderApp::from_env).await,
+        Service::Notification => {
+            runtime::serve(env, notification_service::NotificationApp::from_env).await
+        }
+        Service::EmailPush => runtime::serve(env, email_push_service::EmailPushApp::from_env).await,
+        Service::Cart => runtime::serve(env, cart_service::CartApp::from_env).await,
+    }
 }

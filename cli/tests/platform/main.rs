@@ -11,6 +11,7 @@ mod duplicates;
 mod messaging;
 mod notifications;
 mod oversell;
+mod process;
 mod push;
 mod resilience;
 mod rest_input;

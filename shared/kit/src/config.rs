@@ -62,6 +62,16 @@ impl Env {
         self
     }
 
+    pub fn remove(&mut self, key: &str) -> &mut Self {
+        self.0.remove(key);
+        self
+    }
+
+    /// Every variable, e.g. to start a child process with them.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A non-empty value, if set.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -255,6 +255,15 @@ pub async fn main<A: ServiceApp>(build: impl FnOnce(&Env) -> Result<A, ConfigErr
             return ExitCode::from(2);
         }
     }
+    serve(env, build).await
+}
+
+/// Runs one service from `env` until SIGINT/SIGTERM: what a service binary does with
+/// no arguments, and what `cartflow serve <service>` does.
+pub async fn serve<A: ServiceApp>(
+    env: Env,
+    build: impl FnOnce(&Env) -> Result<A, ConfigError>,
+) -> ExitCode {
     telemetry::init();
     let configured = ServiceConfig::from_env(A::SERVICE, &env).and_then(|c| Ok((c, build(&env)?)));
     let (config, app) = match configured {
