@@ -7,9 +7,11 @@
 
 pub mod databases;
 pub mod dlq;
+pub mod load;
 pub mod platform;
 pub mod seed;
 pub mod smtp_catcher;
+pub mod stack;
 pub mod timeline;
 
 pub use platform::{Platform, PlatformSettings};

@@ -38,6 +38,20 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Run every service as its own process (`cartflow serve <service>`) on its SPEC
+    /// port, as in production: databases and topology created, a mail catcher on
+    /// 127.0.0.1:1025 unless SMTP_HOST is set. No demo data. Ctrl-C stops them all.
+    /// scripts/bench.sh runs the benchmark against it.
+    Stack {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Drive a running stack with virtual shoppers and report throughput, latency,
+    /// errors, CPU and memory per process, and PostgreSQL commits (see BENCHMARKS.md).
+    /// Each shopper adds two lines, converts, and waits for the outcome, which this
+    /// command learns from its own Pub/Sub subscriptions. Writes <out>/<label>.json and
+    /// an SVG plot. scripts/bench.sh starts a stack of separate processes and runs this.
+    Load(LoadArgs),
     /// Run one service in this process, configured from the environment like its own
     /// binary (`<service>-service`): e.g. `cartflow serve inventory`.
     Serve {
@@ -117,6 +131,48 @@ enum Dlq {
     },
 }
 
+#[derive(Args)]
+struct LoadArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Concurrent virtual shoppers.
+    #[arg(long, short = 'c', default_value_t = 10)]
+    concurrency: usize,
+    /// Seconds measured (after the warm-up).
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 10)]
+    warmup: u64,
+    /// Seconds after which a checkout that has not ended counts as an error.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// Find the knee: run each of --levels in turn and stop after the first whose p99
+    /// convert → confirmed exceeds --p99-bound-ms (or that has errors).
+    #[arg(long)]
+    knee: bool,
+    /// Concurrency levels for --knee.
+    #[arg(long, value_delimiter = ',', default_value = "5,10,20,30,50,75,100")]
+    levels: Vec<usize>,
+    #[arg(long, default_value_t = 150)]
+    p99_bound_ms: u64,
+    /// Customers each shopper cycles through.
+    #[arg(long, default_value_t = 3)]
+    customers_per_shopper: usize,
+    /// Distinct products lines are picked from.
+    #[arg(long, default_value_t = 100)]
+    products: usize,
+    /// Host the services listen on (on their SPEC ports).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Where to write <label>.json and <label>.svg.
+    #[arg(long, default_value = ".work/bench")]
+    out: std::path::PathBuf,
+    /// Name of the result files (default: c<concurrency>, or knee).
+    #[arg(long)]
+    label: Option<String>,
+}
+
 /// Where the platform's infrastructure is.
 #[derive(Args)]
 struct Target {
@@ -160,6 +216,8 @@ async fn main() -> ExitCode {
             Ok(())
         }
         Command::Dlq(command) => dead_letters(command).await,
+        Command::Load(args) => load(args).await,
+        Command::Stack { target } => stack(target).await,
         Command::Timeline {
             correlation_id,
             database_url,
@@ -435,4 +493,109 @@ Walk-through (copy and paste):
         );
     }
     println!("Press Ctrl-C to stop.");
+}
+
+async fn load(args: LoadArgs) -> anyhow::Result<()> {
+    use cartflow::load;
+    let url = |service: Service| format!("http://{}:{}", args.host, service.default_port());
+    let target = load::Target {
+        cart_url: url(Service::Cart),
+        product_url: url(Service::Product),
+        inventory_url: url(Service::Inventory),
+        customer_url: url(Service::Customer),
+        pubsub: args.target.pubsub(),
+        database_url: Some(args.target.database_url.clone()),
+    };
+    let plan = load::Plan {
+        levels: if args.knee {
+            args.levels.clone()
+        } else {
+            vec![args.concurrency]
+        },
+        warmup: std::time::Duration::from_secs(args.warmup),
+        duration: std::time::Duration::from_secs(args.duration),
+        checkout_timeout: std::time::Duration::from_secs(args.timeout),
+        p99_bound: args
+            .knee
+            .then(|| std::time::Duration::from_millis(args.p99_bound_ms)),
+        customers_per_shopper: args.customers_per_shopper.max(1),
+        products: args.products,
+        progress: true,
+    };
+    let report = load::run(target, plan.clone()).await?;
+    let label = args.label.clone().unwrap_or_else(|| {
+        if args.knee {
+            "knee".into()
+        } else {
+            format!("c{}", args.concurrency)
+        }
+    });
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let json_path = args.out.join(format!("{label}.json"));
+    let svg_path = args.out.join(format!("{label}.svg"));
+    let document = serde_json::json!({
+        "label": label,
+        "plan": {
+            "levels": plan.levels,
+            "warmup_seconds": args.warmup,
+            "duration_seconds": args.duration,
+            "checkout_timeout_seconds": args.timeout,
+            "p99_bound_ms": args.knee.then_some(args.p99_bound_ms),
+            "customers_per_shopper": plan.customers_per_shopper,
+            "products": plan.products,
+        },
+        "report": report,
+    });
+    std::fs::write(&json_path, serde_json::to_string_pretty(&document)? + "\n")?;
+    let title = format!("cartflow load: {label}");
+    std::fs::write(
+        &svg_path,
+        cartflow::load::plot::svg(&title, &report.seconds),
+    )?;
+    for level in &report.levels {
+        println!("{}", serde_json::to_string_pretty(level)?);
+    }
+    if let Some(knee) = report.knee {
+        println!(
+            "knee: C = {knee} is the highest concurrency with p99 ≤ {} ms and no errors",
+            args.p99_bound_ms
+        );
+    }
+    println!(
+        "results: {} and {}",
+        json_path.display(),
+        svg_path.display()
+    );
+    let errors: usize = report.levels.iter().map(|l| l.errors).sum();
+    anyhow::ensure!(
+        args.knee || errors == 0,
+        "{errors} checkout(s) failed; see first_error in {}",
+        json_path.display()
+    );
+    Ok(())
+}
+
+async fn stack(target: Target) -> anyhow::Result<()> {
+    let settings = cartflow::stack::StackSettings {
+        server_url: target.database_url.clone(),
+        pubsub: target.pubsub(),
+        env: Env::default(),
+    };
+    let mut stack = cartflow::stack::Stack::start(&settings).await?;
+    println!("cartflow stack is running, one process per service:");
+    for (service, pid) in stack.pids() {
+        println!(
+            "  {:<13} http://127.0.0.1:{}  pid {}",
+            service.name(),
+            service.default_port(),
+            pid.map_or("-".into(), |p| p.to_string())
+        );
+    }
+    println!("Ctrl-C stops them all.");
+    cartflow_kit::runtime::shutdown_on_signal()
+        .cancelled()
+        .await;
+    stack.stop().await;
+    Ok(())
 }

@@ -8,6 +8,7 @@ mod cancel;
 mod checkout;
 mod deadline;
 mod duplicates;
+mod load;
 mod messaging;
 mod notifications;
 mod oversell;

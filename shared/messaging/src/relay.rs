@@ -82,7 +82,7 @@ impl OutboxRelay {
     pub async fn drain_once(&self) -> anyhow::Result<DrainReport> {
         let mut tx = self.outbox.pool().begin().await?;
         let rows = sqlx::query(
-            "SELECT id, topic, ordering_key, attributes, payload FROM outbox
+            "SELECT id, topic, attributes, payload FROM outbox
              WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(self.settings.batch_size)
@@ -97,20 +97,23 @@ impl OutboxRelay {
         let mut used = HashMap::new();
         for row in &rows {
             let topic: String = row.get("topic");
-            let key: String = row.get("ordering_key");
             let attributes: HashMap<String, String> =
                 serde_json::from_value(row.get("attributes")).context("outbox attributes")?;
             let payload: serde_json::Value = row.get("payload");
             let publisher = self.publisher_for(&topic);
+            // No ordering key on the wire: every subscription is unordered (handlers do
+            // not depend on order), and the SDK keeps a batching actor per key it has
+            // ever seen, which it walks on every flush. With one key per cart and order
+            // that cost grew with every checkout (measured: most of the services' CPU
+            // and a growing RSS, BENCHMARKS.md). The key stays in the outbox row.
             let message = Message::new()
                 .set_data(serde_json::to_vec(&payload)?)
-                .set_attributes(attributes)
-                .set_ordering_key(key.clone());
+                .set_attributes(attributes);
             for _ in 1..self.settings.copies {
                 drop(publisher.publish(message.clone()));
             }
             let future = publisher.publish(message);
-            pending.push((row.get::<i64, _>("id"), key, publisher.clone(), future));
+            pending.push((row.get::<i64, _>("id"), future));
             used.insert(topic, publisher);
         }
         // Send now rather than after the batching delay: this is already a batch.
@@ -120,14 +123,13 @@ impl OutboxRelay {
 
         let mut published = Vec::new();
         let mut report = DrainReport::default();
-        for (id, key, publisher, future) in pending {
+        for (id, future) in pending {
             match future.await {
                 Ok(_) => published.push(id),
                 Err(err) => {
                     report.failed += 1;
                     tracing::warn!(outbox_id = id, error = %err, "publish failed; will retry");
-                    // The SDK pauses a key after an error; the row is retried later.
-                    publisher.resume_publish(key);
+                    // The row stays unpublished and is retried on a later pass.
                     sqlx::query(
                         "UPDATE outbox SET publish_attempts = publish_attempts + 1, last_error = $2
                          WHERE id = $1",

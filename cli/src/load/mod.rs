@@ -1,0 +1,567 @@
+//! The load generator: virtual shoppers drive a running stack through its HTTP API,
+//! each adding two lines and converting, then waiting for the outcome, which an
+//! observer learns from its own Pub/Sub subscriptions (`order.created`,
+//! `stock.rejected`, `delivery.result`). Nothing reads the services' databases.
+//!
+//! A run is one or more levels of concurrency (the knee search raises it until p99
+//! passes a bound); each level warms up, then measures for a fixed time. Reported per
+//! level: completed checkouts/s; convert → confirmed, → email, → push latencies; errors
+//! and timeouts (a checkout that never ends is an error, as is a confirmed order whose
+//! email or push never arrives); CPU and peak RSS per process of the stack; and
+//! PostgreSQL commits/s and per checkout.
+
+mod observer;
+pub mod plot;
+mod procs;
+mod stats;
+
+use anyhow::Context;
+use cartflow_messaging::PubSubConfig;
+use observer::{Ending, Ledger, Observer};
+use plot::Second;
+use procs::{ProcessUse, Snapshot};
+use serde::Serialize;
+use serde_json::json;
+use stats::Latency;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Where the stack is.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub cart_url: String,
+    pub product_url: String,
+    pub inventory_url: String,
+    pub customer_url: String,
+    pub pubsub: PubSubConfig,
+    /// The PostgreSQL server, for commits/s and its processes' CPU (optional).
+    pub database_url: Option<String>,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Concurrency levels, run in order.
+    pub levels: Vec<usize>,
+    pub warmup: Duration,
+    /// Measured time per level.
+    pub duration: Duration,
+    /// A checkout not ended after this is a timeout (an error).
+    pub checkout_timeout: Duration,
+    /// Stop raising concurrency once p99 convert → confirmed exceeds this (knee search).
+    pub p99_bound: Option<Duration>,
+    /// Each shopper cycles through this many customers, so a customer's previous cart
+    /// has long been converted when it shops again.
+    pub customers_per_shopper: usize,
+    /// Distinct products to pick lines from (fewer means hotter stock rows).
+    pub products: usize,
+    /// Print a progress line every second.
+    pub progress: bool,
+}
+
+/// One level's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelReport {
+    pub concurrency: usize,
+    pub measured_seconds: f64,
+    pub completed: usize,
+    pub checkouts_per_second: f64,
+    pub confirmed: Latency,
+    pub email: Latency,
+    pub push: Latency,
+    pub errors: usize,
+    pub timeouts: usize,
+    pub rejected: usize,
+    pub http_errors: usize,
+    pub missing_email: usize,
+    pub missing_push: usize,
+    pub first_error: Option<String>,
+    pub processes: BTreeMap<String, ProcessUse>,
+    pub postgres_commits_per_second: Option<f64>,
+    pub postgres_commits_per_checkout: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub levels: Vec<LevelReport>,
+    /// The highest level whose p99 stayed within the bound (knee search only).
+    pub knee: Option<usize>,
+    pub seconds: Vec<Second>,
+}
+
+/// One attempted checkout, as a shopper saw it.
+#[derive(Debug, Clone)]
+struct Attempt {
+    cart_id: Option<Uuid>,
+    converted_at: Instant,
+    result: Result<Duration, Failure>,
+    concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Failure {
+    Timeout,
+    Rejected,
+    Http(String),
+}
+
+struct Shared {
+    http: reqwest::Client,
+    target: Target,
+    plan: Plan,
+    ledger: Ledger,
+    skus: Vec<String>,
+    attempts: Mutex<Vec<Attempt>>,
+}
+
+/// Runs `plan` against `target`.
+pub async fn run(target: Target, plan: Plan) -> anyhow::Result<Report> {
+    anyhow::ensure!(!plan.levels.is_empty(), "no concurrency level to run");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(1024)
+        .build()?;
+    let max_shoppers = *plan.levels.iter().max().unwrap();
+    let run_id = &Uuid::new_v4().simple().to_string()[..8];
+
+    let skus = setup_products(&http, &target, plan.products).await?;
+    let customers = setup_customers(
+        &http,
+        &target,
+        run_id,
+        max_shoppers * plan.customers_per_shopper,
+        plan.progress,
+    )
+    .await?;
+    let ledger = Ledger::default();
+    let observer = Observer::start(&target.pubsub, ledger.clone()).await?;
+    let pool = match &target.database_url {
+        Some(url) => Some(cartflow_kit::db::connect(url, 1).await?),
+        None => None,
+    };
+    let postmaster = match &pool {
+        Some(pool) => procs::postmaster_of(pool).await,
+        None => None,
+    };
+
+    let shared = Arc::new(Shared {
+        http,
+        target,
+        plan: plan.clone(),
+        ledger,
+        skus,
+        attempts: Mutex::new(Vec::new()),
+    });
+    let started = Instant::now();
+    let mut report = Report {
+        levels: Vec::new(),
+        knee: None,
+        seconds: Vec::new(),
+    };
+    for &concurrency in &plan.levels {
+        let level = run_level(&shared, &customers, concurrency, started, &pool, postmaster).await?;
+        let within = plan.p99_bound.is_none_or(|bound| {
+            level.errors == 0 && level.confirmed.p99_ms <= bound.as_secs_f64() * 1000.0
+        });
+        if plan.progress {
+            eprintln!(
+                "C={concurrency}: {:.1} checkouts/s, p50 {} ms, p99 {} ms, {} errors",
+                level.checkouts_per_second,
+                level.confirmed.p50_ms,
+                level.confirmed.p99_ms,
+                level.errors
+            );
+        }
+        report.levels.push(level);
+        if plan.p99_bound.is_some() {
+            if !within {
+                break;
+            }
+            report.knee = Some(concurrency);
+        }
+    }
+    report.seconds = per_second(&shared.attempts.lock().unwrap(), started);
+    observer.close().await;
+    Ok(report)
+}
+
+async fn run_level(
+    shared: &Arc<Shared>,
+    customers: &[Uuid],
+    concurrency: usize,
+    run_started: Instant,
+    pool: &Option<sqlx::PgPool>,
+    postmaster: Option<u32>,
+) -> anyhow::Result<LevelReport> {
+    let plan = &shared.plan;
+    let stop = CancellationToken::new();
+    let mut shoppers = Vec::new();
+    for n in 0..concurrency {
+        let own: Vec<Uuid> = customers
+            .iter()
+            .skip(n * plan.customers_per_shopper)
+            .take(plan.customers_per_shopper)
+            .copied()
+            .collect();
+        shoppers.push(tokio::spawn(shop(
+            shared.clone(),
+            n,
+            own,
+            concurrency,
+            stop.clone(),
+        )));
+    }
+    let progress = plan.progress.then(|| {
+        let shared = shared.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { print_progress(&shared, run_started, concurrency, stop).await })
+    });
+
+    tokio::time::sleep(plan.warmup).await;
+    let window_start = Instant::now();
+    let cpu_before = Snapshot::take(postmaster);
+    let commits_before = commits(pool).await;
+    tokio::time::sleep(plan.duration).await;
+    let window_end = Instant::now();
+    let cpu_after = Snapshot::take(postmaster);
+    let commits_after = commits(pool).await;
+    stop.cancel();
+    for shopper in shoppers {
+        let _ = shopper.await;
+    }
+    if let Some(progress) = progress {
+        let _ = progress.await;
+    }
+    let seconds = (window_end - window_start).as_secs_f64();
+
+    let measured: Vec<Attempt> = shared
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a.concurrency == concurrency
+                && a.converted_at >= window_start
+                && a.converted_at < window_end
+        })
+        .cloned()
+        .collect();
+    let confirmed: Vec<&Attempt> = measured.iter().filter(|a| a.result.is_ok()).collect();
+    // Emails and pushes for the measured orders: wait (bounded) for the stragglers.
+    let wanted: Vec<Uuid> = confirmed.iter().filter_map(|a| a.cart_id).collect();
+    let deadline = Instant::now() + plan.checkout_timeout;
+    let (mut email, mut push) = loop {
+        let found = shared.ledger.with(|all| {
+            let mut email = Vec::new();
+            let mut push = Vec::new();
+            for id in &wanted {
+                if let Some(c) = all.get(id)
+                    && let Some(converted) = c.converted_at
+                {
+                    email.extend(c.emailed_at.map(|t| t - converted));
+                    push.extend(c.pushed_at.map(|t| t - converted));
+                }
+            }
+            (email, push)
+        });
+        if (found.0.len() == wanted.len() && found.1.len() == wanted.len())
+            || Instant::now() > deadline
+        {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut latencies: Vec<Duration> = confirmed
+        .iter()
+        .filter_map(|a| a.result.clone().ok())
+        .collect();
+    let count = |f: fn(&Failure) -> bool| {
+        measured
+            .iter()
+            .filter(|a| matches!(&a.result, Err(e) if f(e)))
+            .count()
+    };
+    let timeouts = count(|f| matches!(f, Failure::Timeout));
+    let rejected = count(|f| matches!(f, Failure::Rejected));
+    let http_errors = count(|f| matches!(f, Failure::Http(_)));
+    let missing_email = wanted.len() - email.len();
+    let missing_push = wanted.len() - push.len();
+    let first_error = measured.iter().find_map(|a| match &a.result {
+        Err(Failure::Http(e)) => Some(e.clone()),
+        Err(Failure::Timeout) => Some(format!("checkout {:?} did not end in time", a.cart_id)),
+        Err(Failure::Rejected) => Some(format!("checkout {:?} was rejected", a.cart_id)),
+        Ok(_) => None,
+    });
+    let commits = commits_before
+        .zip(commits_after)
+        .map(|(a, b)| (b - a) as f64);
+    Ok(LevelReport {
+        concurrency,
+        measured_seconds: (seconds * 100.0).round() / 100.0,
+        completed: confirmed.len(),
+        checkouts_per_second: (confirmed.len() as f64 / seconds * 10.0).round() / 10.0,
+        confirmed: Latency::of(&mut latencies),
+        email: Latency::of(&mut email),
+        push: Latency::of(&mut push),
+        errors: timeouts + rejected + http_errors + missing_email + missing_push,
+        timeouts,
+        rejected,
+        http_errors,
+        missing_email,
+        missing_push,
+        first_error,
+        processes: cpu_before.usage(&cpu_after, seconds),
+        postgres_commits_per_second: commits.map(|c| (c / seconds).round()),
+        postgres_commits_per_checkout: commits
+            .filter(|_| !confirmed.is_empty())
+            .map(|c| (c / confirmed.len() as f64 * 10.0).round() / 10.0),
+    })
+}
+
+/// One virtual shopper: two lines, convert, wait for the outcome; again until `stop`.
+async fn shop(
+    shared: Arc<Shared>,
+    n: usize,
+    customers: Vec<Uuid>,
+    concurrency: usize,
+    stop: CancellationToken,
+) {
+    let mut seed = (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut round = 0usize;
+    while !stop.is_cancelled() {
+        let customer = customers[round % customers.len()];
+        round += 1;
+        let first = next() as usize % shared.skus.len();
+        let second = (first + 1 + next() as usize % (shared.skus.len() - 1)) % shared.skus.len();
+        let attempt = checkout(
+            &shared,
+            customer,
+            [&shared.skus[first], &shared.skus[second]],
+            concurrency,
+        )
+        .await;
+        let failed = attempt.result.is_err();
+        shared.attempts.lock().unwrap().push(attempt);
+        if failed {
+            // Do not spin on a broken stack.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn checkout(
+    shared: &Shared,
+    customer: Uuid,
+    skus: [&String; 2],
+    concurrency: usize,
+) -> Attempt {
+    let failed = |message: String| Attempt {
+        cart_id: None,
+        converted_at: Instant::now(),
+        result: Err(Failure::Http(message)),
+        concurrency,
+    };
+    let cart = &shared.target.cart_url;
+    for sku in skus {
+        // A 409 means the customer's previous cart is still being converted: retry briefly.
+        let mut tries = 0;
+        loop {
+            let response = shared
+                .http
+                .post(format!("{cart}/cart/items"))
+                .header("X-Customer-Id", customer.to_string())
+                .json(&json!({ "product_sku": sku, "quantity": 1 }))
+                .send()
+                .await;
+            match response {
+                Ok(r) if r.status().is_success() => break,
+                Ok(r) if r.status() == reqwest::StatusCode::CONFLICT && tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(r) => {
+                    return failed(format!(
+                        "add item answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ));
+                }
+                Err(e) => return failed(format!("add item: {e}")),
+            }
+        }
+    }
+    let converted_at = Instant::now();
+    let response = shared
+        .http
+        .post(format!("{cart}/cart/convert-to-order"))
+        .header("X-Customer-Id", customer.to_string())
+        .send()
+        .await;
+    let cart_id = match response {
+        Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => {
+            match r
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| v["cart_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()))
+            {
+                Some(id) => id,
+                None => return failed("convert answered without a cart id".into()),
+            }
+        }
+        Ok(r) => {
+            return failed(format!(
+                "convert answered {}: {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            ));
+        }
+        Err(e) => return failed(format!("convert: {e}")),
+    };
+    let ended = shared.ledger.converted(cart_id, converted_at);
+    let result = match tokio::time::timeout(shared.plan.checkout_timeout, ended).await {
+        Ok(Ok(Ending::Confirmed)) => Ok(converted_at.elapsed()),
+        Ok(Ok(Ending::Rejected)) => Err(Failure::Rejected),
+        Ok(Err(_)) | Err(_) => Err(Failure::Timeout),
+    };
+    Attempt {
+        cart_id: Some(cart_id),
+        converted_at,
+        result,
+        concurrency,
+    }
+}
+
+async fn print_progress(
+    shared: &Shared,
+    run_started: Instant,
+    concurrency: usize,
+    stop: CancellationToken,
+) {
+    let mut seen = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let attempts = shared.attempts.lock().unwrap();
+        let fresh = &attempts[seen..];
+        seen = attempts.len();
+        let mut latencies: Vec<Duration> =
+            fresh.iter().filter_map(|a| a.result.clone().ok()).collect();
+        let errors = fresh.iter().filter(|a| a.result.is_err()).count();
+        let latency = Latency::of(&mut latencies);
+        eprintln!(
+            "[{:>4}s] C={concurrency:<3} {:>4} checkouts/s   p50 {:>6.1} ms   p99 {:>6.1} ms   errors {errors}",
+            run_started.elapsed().as_secs(),
+            latency.count,
+            latency.p50_ms,
+            latency.p99_ms,
+        );
+    }
+}
+
+/// Completed checkouts and latency per second of the run (by convert time).
+fn per_second(attempts: &[Attempt], started: Instant) -> Vec<Second> {
+    let mut buckets: BTreeMap<u64, (usize, Vec<Duration>)> = BTreeMap::new();
+    for attempt in attempts {
+        let t = attempt
+            .converted_at
+            .saturating_duration_since(started)
+            .as_secs();
+        let bucket = buckets
+            .entry(t)
+            .or_insert((attempt.concurrency, Vec::new()));
+        bucket.0 = attempt.concurrency;
+        if let Ok(latency) = attempt.result {
+            bucket.1.push(latency);
+        }
+    }
+    buckets
+        .into_iter()
+        .map(|(t, (concurrency, mut latencies))| {
+            let latency = Latency::of(&mut latencies);
+            Second {
+                t,
+                concurrency,
+                completed: latency.count,
+                p50_ms: latency.p50_ms,
+                p99_ms: latency.p99_ms,
+            }
+        })
+        .collect()
+}
+
+async fn commits(pool: &Option<sqlx::PgPool>) -> Option<i64> {
+    let pool = pool.as_ref()?;
+    sqlx::query_scalar("SELECT sum(xact_commit)::bigint FROM pg_stat_database")
+        .fetch_one(pool)
+        .await
+        .ok()
+}
+
+/// Products with practically endless stock, created unless present.
+async fn setup_products(
+    http: &reqwest::Client,
+    target: &Target,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    anyhow::ensure!(count >= 2, "at least two products are needed");
+    let skus: Vec<String> = (1..=count).map(|n| format!("BENCH-{n:04}")).collect();
+    for sku in &skus {
+        let product =
+            json!({ "sku": sku, "name": format!("Benchmark item {sku}"), "price_cents": 1000 });
+        create(http, &format!("{}/products", target.product_url), product).await?;
+        let stock = json!({ "sku": sku, "quantity": 1_000_000_000, "low_stock_threshold": 0 });
+        create(http, &format!("{}/inventory", target.inventory_url), stock).await?;
+    }
+    Ok(skus)
+}
+
+async fn setup_customers(
+    http: &reqwest::Client,
+    target: &Target,
+    run_id: &str,
+    count: usize,
+    progress: bool,
+) -> anyhow::Result<Vec<Uuid>> {
+    if progress {
+        eprintln!("creating {count} customers");
+    }
+    let mut customers = Vec::with_capacity(count);
+    for n in 0..count {
+        let id = Uuid::new_v4();
+        let body = json!({ "id": id, "name": format!("Shopper {n}"), "email": format!("shopper-{run_id}-{n}@bench.cartflow.test") });
+        create(http, &format!("{}/customers", target.customer_url), body).await?;
+        customers.push(id);
+    }
+    Ok(customers)
+}
+
+/// POSTs `body`; created or already there are both fine.
+async fn create(http: &reqwest::Client, url: &str, body: serde_json::Value) -> anyhow::Result<()> {
+    let response = http
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    match response.status().as_u16() {
+        201 | 409 => Ok(()),
+        status => anyhow::bail!(
+            "POST {url} answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        ),
+    }
+}

@@ -1,0 +1,135 @@
+//! The platform as separate processes, one per service, the way it runs in
+//! production: `cartflow stack`. Each child is `cartflow serve <service>`, configured
+//! through the environment only. Used by the benchmark (per-process CPU and memory)
+//! and by fault tests that kill a process.
+
+use crate::databases;
+use crate::platform::SERVICES;
+use crate::smtp_catcher::SmtpCatcher;
+use anyhow::Context;
+use cartflow_events::Service;
+use cartflow_kit::Env;
+use cartflow_messaging::{PubSubConfig, provision};
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// How to start the children.
+#[derive(Debug, Clone)]
+pub struct StackSettings {
+    /// PostgreSQL server URL; each service gets its database on it.
+    pub server_url: String,
+    pub pubsub: PubSubConfig,
+    /// Extra environment for every child (e.g. `RUST_LOG`, pool sizes).
+    pub env: Env,
+}
+
+pub struct Stack {
+    children: BTreeMap<Service, Child>,
+    pub catcher: Option<SmtpCatcher>,
+}
+
+impl Stack {
+    /// Creates the databases and topology, then starts every service as a child
+    /// process on its SPEC port and waits until each answers `/ready`.
+    pub async fn start(settings: &StackSettings) -> anyhow::Result<Stack> {
+        for service in SERVICES {
+            databases::ensure(&settings.server_url, &service.database_name()).await?;
+        }
+        provision::provision(&settings.pubsub)
+            .await
+            .context("provisioning the topology")?;
+        let pull: Vec<_> = SERVICES.iter().map(|&s| (s, String::new())).collect();
+        provision::set_push_endpoints(&settings.pubsub, &pull, cartflow_kit::push::PUSH_PATH)
+            .await?;
+
+        let mut env = settings.env.clone();
+        let catcher = match env.get("SMTP_HOST") {
+            Some(_) => None,
+            None => {
+                let catcher = SmtpCatcher::start(([127, 0, 0, 1], 1025).into())
+                    .await
+                    .context("starting the SMTP catcher on 127.0.0.1:1025")?;
+                env.set("SMTP_HOST", "127.0.0.1").set("SMTP_PORT", "1025");
+                Some(catcher)
+            }
+        };
+        env.set("DATABASE_URL", &settings.server_url)
+            .set("PUBSUB_PROJECT_ID", &settings.pubsub.project_id)
+            .set("CARTFLOW_TOPIC_PREFIX", &settings.pubsub.topic_prefix)
+            .set(
+                "PRODUCT_SERVICE_URL",
+                format!("http://127.0.0.1:{}", Service::Product.default_port()),
+            );
+        if let Some(host) = &settings.pubsub.emulator_host {
+            env.set("PUBSUB_EMULATOR_HOST", host);
+        }
+        let exe = std::env::current_exe().context("finding the cartflow binary")?;
+        let mut stack = Stack {
+            children: BTreeMap::new(),
+            catcher,
+        };
+        for service in SERVICES {
+            let child = Command::new(&exe)
+                .args(["serve", service.name()])
+                .envs(env.vars())
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("starting {service}"))?;
+            stack.children.insert(service, child);
+        }
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for service in SERVICES {
+            let url = format!("http://127.0.0.1:{}/ready", service.default_port());
+            loop {
+                if let Some(status) = stack.children.get_mut(&service).unwrap().try_wait()? {
+                    stack.stop().await;
+                    anyhow::bail!("{service} exited during start-up ({status})");
+                }
+                let ready = http
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ready {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    stack.stop().await;
+                    anyhow::bail!("{service} was not ready within 60 s ({url})");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(stack)
+    }
+
+    pub fn pids(&self) -> BTreeMap<Service, Option<u32>> {
+        self.children.iter().map(|(s, c)| (*s, c.id())).collect()
+    }
+
+    /// SIGTERM to every child, then waits (up to 30 s each) for them to finish.
+    pub async fn stop(&mut self) {
+        for child in self.children.values() {
+            if let Some(pid) = child.id() {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .await;
+            }
+        }
+        for (service, child) in &mut self.children {
+            match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+                Ok(Ok(status)) if status.success() => {}
+                Ok(Ok(status)) => tracing::warn!(%service, %status, "exited with an error"),
+                _ => {
+                    tracing::warn!(%service, "did not stop in 30 s; killing it");
+                    let _ = child.kill().await;
+                }
+            }
+        }
+    }
+}

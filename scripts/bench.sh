@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The load benchmark, reproducible with one command: starts the Pub/Sub emulator and
+# PostgreSQL (unless running), builds cartflow in release mode, runs the stack with one
+# process per service (`cartflow stack`), drives it with `cartflow load`, then stops
+# everything it started. Results: .work/bench/<label>.json and .svg; the stack's log
+# in .work/bench/stack.log.
+#
+#   scripts/bench.sh -c 10 --duration 60          # one level
+#   scripts/bench.sh -c 50 --duration 60
+#   scripts/bench.sh --knee --p99-bound-ms 150    # raise C until p99 passes the bound
+#
+# Options are `cartflow load`'s (cargo run -p cartflow -- load --help).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+trap stop_started EXIT
+trap 'exit 130' INT TERM
+
+ensure_emulator
+ensure_postgres
+cd "$REPO_ROOT"
+log "building cartflow (release)"
+cargo build --release --quiet -p cartflow
+bin="$REPO_ROOT/target/release/cartflow"
+mkdir -p "$WORK_DIR/bench"
+
+"$bin" stack > "$WORK_DIR/bench/stack.log" 2>&1 &
+stack=$!
+trap 'kill -INT $stack 2>/dev/null; wait $stack 2>/dev/null; stop_started' EXIT
+deadline=$((SECONDS + 90))
+until grep -q "is running" "$WORK_DIR/bench/stack.log"; do
+  kill -0 "$stack" 2>/dev/null || { cat "$WORK_DIR/bench/stack.log"; die "the stack did not start"; }
+  [ $SECONDS -lt $deadline ] || die "the stack was not ready in 90 s; see .work/bench/stack.log"
+  sleep 0.5
+done
+log "stack running (one process per service); starting the load"
+"$bin" load "$@"
