@@ -8,13 +8,14 @@ use crate::smtp::{self, SmtpSettings};
 use crate::store::{self, Due};
 use cartflow_events::{Channel, DeliveryResult};
 use cartflow_messaging::{Cause, Outbox};
-use futures::future::join_all;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Emails claimed (and so sent concurrently) per pass.
-const BATCH: i64 = 16;
+/// Emails being sent at once.
+const IN_FLIGHT: usize = 32;
 /// How often to look for retries that have come due.
 const SWEEP: Duration = Duration::from_millis(250);
 
@@ -33,6 +34,8 @@ impl Sender {
         }
     }
 
+    /// Keeps up to [`IN_FLIGHT`] sends going: claims more as sends finish rather than
+    /// waiting for a whole batch, so one slow send does not hold back the queue.
     pub async fn run(self, shutdown: CancellationToken) {
         let transport = match self.settings.transport() {
             Ok(t) => t,
@@ -43,24 +46,40 @@ impl Sender {
         };
         // Longer than one send can take, so a claimed email is not sent twice at once.
         let lease = self.settings.timeout * 2 + Duration::from_secs(5);
+        let this = Arc::new(self);
+        let mut sending = JoinSet::new();
+        // True while the last claim filled every free slot, so more may be due: then a
+        // finished send is a reason to claim again. Otherwise only a new email (woken
+        // by NOTIFY) or the sweep is; claiming after every send would cost a commit each.
+        let mut backlog = false;
         while !shutdown.is_cancelled() {
-            let due = match store::claim_due(self.outbox.pool(), BATCH, lease).await {
-                Ok(due) => due,
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot claim emails");
-                    Vec::new()
-                }
+            while sending.try_join_next().is_some() {}
+            let free = IN_FLIGHT - sending.len();
+            let due = if free == 0 {
+                Vec::new()
+            } else {
+                store::claim_due(this.outbox.pool(), free as i64, lease)
+                    .await
+                    .unwrap_or_else(|err| {
+                        tracing::warn!(error = %err, "cannot claim emails");
+                        Vec::new()
+                    })
             };
-            let busy = due.len() as i64 == BATCH;
-            join_all(due.into_iter().map(|email| self.attempt(&transport, email))).await;
-            if !busy {
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = self.live.email_queued() => {}
-                    _ = tokio::time::sleep(SWEEP) => {}
-                }
+            if free > 0 {
+                backlog = due.len() == free;
+            }
+            for email in due {
+                let (this, transport) = (this.clone(), transport.clone());
+                sending.spawn(async move { this.attempt(&transport, email).await });
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = this.live.email_queued() => {}
+                _ = tokio::time::sleep(SWEEP) => {}
+                Some(_) = sending.join_next(), if backlog && !sending.is_empty() => {}
             }
         }
+        while sending.join_next().await.is_some() {}
     }
 
     async fn attempt(&self, transport: &AsyncSmtpTransport<Tokio1Executor>, email: Due) {
