@@ -150,8 +150,26 @@ impl Platform {
             .0
     }
 
+    /// The service's URL. For a stopped service, the address it had (it restarts on
+    /// the same port), which is also where a stand-in process for it would listen.
     pub fn url(&self, service: Service) -> String {
-        self.running(service).url()
+        let slot = self.slot(service);
+        match &slot.running {
+            Some((running, _)) => running.url(),
+            None => {
+                let port = slot
+                    .env
+                    .get(&format!("{}_PORT", service.env_prefix()))
+                    .unwrap_or_else(|| panic!("{service} has never run"));
+                format!("http://127.0.0.1:{port}")
+            }
+        }
+    }
+
+    /// The environment the service runs with here: what a separate process standing in
+    /// for it (`cartflow serve <service>`) needs to behave the same.
+    pub fn env_of(&self, service: Service) -> &Env {
+        &self.slot(service).env
     }
 
     /// The service's own database pool (tests read state through it).

@@ -172,7 +172,7 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
-    fn platform(&self) -> &Platform {
+    pub fn platform(&self) -> &Platform {
         self.platform.as_ref().expect("platform stopped")
     }
 

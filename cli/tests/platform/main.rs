@@ -6,6 +6,7 @@ mod helpers;
 
 mod cancel;
 mod checkout;
+mod crash;
 mod deadline;
 mod duplicates;
 mod load;

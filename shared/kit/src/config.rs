@@ -138,6 +138,7 @@ impl ServiceConfig {
     /// | `HTTP_BODY_LIMIT_BYTES` | 65536 |
     /// | `CONSUMER_MAX_CONCURRENCY` | 16 |
     /// | `CONSUMER_MAX_OUTSTANDING` | 200 |
+    /// | `CONSUMER_LEASE_EXTENSION_SECS` | 10: how soon a crashed consumer's messages return |
     /// | `OUTBOX_BATCH_SIZE` | 100 |
     /// | `OUTBOX_SWEEP_MS` | 2000 |
     /// | `OUTBOX_PUBLISH_COPIES` | 1 (fault injection: publish every event N times) |
@@ -234,6 +235,12 @@ impl ServiceConfig {
                 "a whole number",
                 &mut errors,
             ),
+            lease_extension: Duration::from_secs(env.parse_or(
+                &["CONSUMER_LEASE_EXTENSION_SECS"],
+                defaults.lease_extension.as_secs(),
+                "seconds (10-600)",
+                &mut errors,
+            )),
         };
         let defaults = RelaySettings::default();
         let relay = RelaySettings {

@@ -102,6 +102,11 @@ pub struct ConsumerSettings {
     pub max_concurrency: usize,
     /// Messages the server may hand this stream before acks (flow control).
     pub max_outstanding_messages: i64,
+    /// How far each lease extension reaches: after a crash, the messages the dead
+    /// process held go to another consumer once this runs out. The SDK's default is
+    /// 60 s; 10 s (Pub/Sub's minimum) makes a crashed consumer's checkouts resume ~6×
+    /// sooner for one extra lease call per held message every few seconds.
+    pub lease_extension: Duration,
 }
 
 impl Default for ConsumerSettings {
@@ -109,6 +114,7 @@ impl Default for ConsumerSettings {
         ConsumerSettings {
             max_concurrency: 16,
             max_outstanding_messages: 200,
+            lease_extension: Duration::from_secs(10),
         }
     }
 }
@@ -186,6 +192,7 @@ impl Consumer {
             let mut stream = subscriber
                 .subscribe(&self.subscription)
                 .set_max_outstanding_messages(self.settings.max_outstanding_messages)
+                .set_max_lease_extension(self.settings.lease_extension)
                 .build();
             let token = stream.shutdown_token();
             let mut in_flight = JoinSet::new();
