@@ -14,7 +14,7 @@ use crate::helpers::{TestApp, count, eventually_within, spawn_app};
 use cartflow_events::Service;
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -128,28 +128,7 @@ async fn a_burst_survives_a_sigkill_of(service: Service) {
     let (_, restarted) = tokio::join!(burst, crash);
     process = restarted;
 
-    let carts: Vec<Value> =
-        eventually_within(Duration::from_secs(90), "every checkout to end", || async {
-            let app = &app;
-            let carts: Vec<Value> = join_all(
-                customers
-                    .iter()
-                    .map(|&c| async move { app.cart(c).await.json::<Value>().await.ok() }),
-            )
-            .await
-            .into_iter()
-            .collect::<Option<_>>()?;
-            carts
-                .iter()
-                .all(|c| {
-                    matches!(
-                        c["status"].as_str(),
-                        Some("converted" | "stock_unavailable")
-                    )
-                })
-                .then_some(carts)
-        })
-        .await;
+    let carts = app.settled_carts(&customers, Duration::from_secs(90)).await;
 
     // Back in-process (SIGTERM first), so the books can be read from its database.
     let pid = process.id().unwrap().to_string();

@@ -354,6 +354,31 @@ impl TestApp {
         .await
     }
 
+    /// Waits (up to `within`) until every one of `customers`' carts has left
+    /// checkout_pending, and returns them.
+    pub async fn settled_carts(&self, customers: &[Uuid], within: Duration) -> Vec<Value> {
+        eventually_within(within, "every checkout to end", || async {
+            let carts: Vec<Value> = futures::future::join_all(
+                customers
+                    .iter()
+                    .map(|&c| async move { self.cart(c).await.json::<Value>().await.ok() }),
+            )
+            .await
+            .into_iter()
+            .collect::<Option<_>>()?;
+            carts
+                .iter()
+                .all(|c| {
+                    matches!(
+                        c["status"].as_str(),
+                        Some("converted" | "stock_unavailable")
+                    )
+                })
+                .then_some(carts)
+        })
+        .await
+    }
+
     /// GETs `path` of `service`, expecting 200 and JSON.
     pub async fn get_json(&self, service: Service, path: &str) -> Value {
         let url = format!("{}{path}", self.url(service));

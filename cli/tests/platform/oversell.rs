@@ -1,9 +1,8 @@
 //! Concurrent checkouts of one scarce SKU never oversell, and every one of them ends.
 
-use crate::helpers::{eventually_within, spawn_app};
+use crate::helpers::spawn_app;
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::Value;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -28,21 +27,7 @@ async fn concurrent_checkouts_of_scarce_stock_sell_exactly_what_there_is() {
     }))
     .await;
 
-    let carts: Vec<Value> =
-        eventually_within(Duration::from_secs(90), "every checkout to end", || async {
-            let app = &app;
-            let carts: Vec<Value> = join_all(
-                customers
-                    .iter()
-                    .map(|&c| async move { app.cart(c).await.json::<Value>().await.unwrap() }),
-            )
-            .await;
-            carts
-                .iter()
-                .all(|c| c["status"] != "checkout_pending")
-                .then_some(carts)
-        })
-        .await;
+    let carts = app.settled_carts(&customers, Duration::from_secs(90)).await;
 
     let converted = carts.iter().filter(|c| c["status"] == "converted").count();
     let rejected = carts
