@@ -177,6 +177,18 @@ pub async fn list(
     Ok(letters)
 }
 
+/// A text progress bar, e.g. `[########------------] 8/20`.
+pub fn progress_bar(done: usize, total: usize, width: usize) -> String {
+    let filled = (done.min(total) * width)
+        .checked_div(total)
+        .unwrap_or(width);
+    format!(
+        "[{}{}] {done}/{total}",
+        "#".repeat(filled),
+        "-".repeat(width - filled)
+    )
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReplayReport {
     pub matched: usize,
@@ -262,6 +274,14 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bar_fills_with_progress() {
+        assert_eq!(progress_bar(0, 4, 8), "[--------] 0/4");
+        assert_eq!(progress_bar(1, 4, 8), "[##------] 1/4");
+        assert_eq!(progress_bar(4, 4, 8), "[########] 4/4");
+        assert_eq!(progress_bar(0, 0, 8), "[########] 0/0");
+    }
 
     fn letter(event_type: &str, occurred_at: &str) -> DeadLetter {
         DeadLetter {

@@ -333,6 +333,7 @@ async fn dead_letters(command: Dlq) -> anyhow::Result<()> {
                 until,
             };
             let verb = if dry_run { "would replay" } else { "replayed" };
+            let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let report = dlq::replay(
                 &target.pubsub(),
                 &subscription,
@@ -340,14 +341,24 @@ async fn dead_letters(command: Dlq) -> anyhow::Result<()> {
                 dry_run,
                 DLQ_IDLE,
                 |done, total, l| {
-                    eprintln!(
-                        "[{done}/{total}] {verb} {} {}",
+                    // On a terminal the bar redraws in place; in a log, one line each.
+                    let line = format!(
+                        "{} {verb} {} {}",
+                        dlq::progress_bar(done, total, 30),
                         l.event_type.as_deref().unwrap_or("?"),
                         l.event_id.as_deref().unwrap_or(&l.message_id)
                     );
+                    if terminal {
+                        eprint!("\r\x1b[2K{line}");
+                    } else {
+                        eprintln!("{line}");
+                    }
                 },
             )
             .await?;
+            if terminal && report.matched > 0 {
+                eprintln!();
+            }
             println!(
                 "{subscription}: {} matched, {} replayed, {} left in place{}",
                 report.matched,
