@@ -396,22 +396,15 @@ async fn dev(target: Target, seed_demo: bool) -> anyhow::Result<()> {
     })?;
 
     let mut env = Env::from_process();
-    // A mail catcher unless SMTP_HOST names a real server.
-    let catcher = match env.get("SMTP_HOST") {
-        Some(_) => None,
-        None => {
-            let catcher = SmtpCatcher::start(([127, 0, 0, 1], 1025).into())
-                .await
-                .context("starting the SMTP catcher on 127.0.0.1:1025")?;
-            let view = tokio::net::TcpListener::bind(("127.0.0.1", 8025))
-                .await
-                .context("binding the mail view on 127.0.0.1:8025")?;
-            let router = catcher.router();
-            tokio::spawn(async move { axum::serve(view, router).await });
-            env.set("SMTP_HOST", "127.0.0.1").set("SMTP_PORT", "1025");
-            Some(catcher)
-        }
-    };
+    // A mail catcher (with its view on :8025) unless SMTP_HOST names a real server.
+    let catcher = SmtpCatcher::unless_configured(&mut env).await?;
+    if let Some(catcher) = &catcher {
+        let view = tokio::net::TcpListener::bind(("127.0.0.1", 8025))
+            .await
+            .context("binding the mail view on 127.0.0.1:8025")?;
+        let router = catcher.router();
+        tokio::spawn(async move { axum::serve(view, router).await });
+    }
     let settings = PlatformSettings {
         server_url: target.database_url.clone(),
         database_prefix: String::new(),

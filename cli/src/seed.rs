@@ -84,23 +84,35 @@ struct Seeder {
 }
 
 impl Seeder {
-    /// POSTs `body`; 201 and 409 (already there) are both fine.
     async fn create(&mut self, url: &str, body: serde_json::Value) -> anyhow::Result<()> {
-        let response = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .with_context(|| format!("POST {url}"))?;
-        match response.status().as_u16() {
-            201 => self.report.created += 1,
-            409 => self.report.already_there += 1,
-            status => anyhow::bail!(
-                "POST {url} answered {status}: {}",
-                response.text().await.unwrap_or_default()
-            ),
+        if post_unless_present(&self.http, url, body).await? {
+            self.report.created += 1;
+        } else {
+            self.report.already_there += 1;
         }
         Ok(())
+    }
+}
+
+/// POSTs `body` to a create route: true if created (201), false if already there
+/// (409); any other answer is an error that quotes it.
+pub async fn post_unless_present(
+    http: &reqwest::Client,
+    url: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<bool> {
+    let response = http
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    match response.status().as_u16() {
+        201 => Ok(true),
+        409 => Ok(false),
+        status => anyhow::bail!(
+            "POST {url} answered {status}: {}",
+            response.text().await.unwrap_or_default()
+        ),
     }
 }

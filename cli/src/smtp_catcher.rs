@@ -51,6 +51,21 @@ impl SmtpCatcher {
         })
     }
 
+    /// The local stacks' mail server: unless `env` names one in `SMTP_HOST`, starts a
+    /// catcher on 127.0.0.1:1025 and points `SMTP_HOST`/`SMTP_PORT` at it.
+    pub async fn unless_configured(
+        env: &mut cartflow_kit::Env,
+    ) -> anyhow::Result<Option<SmtpCatcher>> {
+        if env.get("SMTP_HOST").is_some() {
+            return Ok(None);
+        }
+        let catcher = SmtpCatcher::start(([127, 0, 0, 1], 1025).into())
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the SMTP catcher on 127.0.0.1:1025: {e}"))?;
+        env.set("SMTP_HOST", "127.0.0.1").set("SMTP_PORT", "1025");
+        Ok(Some(catcher))
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -45,16 +45,7 @@ impl Stack {
             .await?;
 
         let mut env = settings.env.clone();
-        let catcher = match env.get("SMTP_HOST") {
-            Some(_) => None,
-            None => {
-                let catcher = SmtpCatcher::start(([127, 0, 0, 1], 1025).into())
-                    .await
-                    .context("starting the SMTP catcher on 127.0.0.1:1025")?;
-                env.set("SMTP_HOST", "127.0.0.1").set("SMTP_PORT", "1025");
-                Some(catcher)
-            }
-        };
+        let catcher = SmtpCatcher::unless_configured(&mut env).await?;
         env.set("DATABASE_URL", &settings.server_url)
             .set("PUBSUB_PROJECT_ID", &settings.pubsub.project_id)
             .set("CARTFLOW_TOPIC_PREFIX", &settings.pubsub.topic_prefix)

@@ -15,7 +15,7 @@ pub mod plot;
 mod procs;
 mod stats;
 
-use anyhow::Context;
+use crate::seed::post_unless_present;
 use cartflow_messaging::PubSubConfig;
 use observer::{Ending, Ledger, Observer};
 use plot::Second;
@@ -522,9 +522,9 @@ async fn setup_products(
     for sku in &skus {
         let product =
             json!({ "sku": sku, "name": format!("Benchmark item {sku}"), "price_cents": 1000 });
-        create(http, &format!("{}/products", target.product_url), product).await?;
+        post_unless_present(http, &format!("{}/products", target.product_url), product).await?;
         let stock = json!({ "sku": sku, "quantity": 1_000_000_000, "low_stock_threshold": 0 });
-        create(http, &format!("{}/inventory", target.inventory_url), stock).await?;
+        post_unless_present(http, &format!("{}/inventory", target.inventory_url), stock).await?;
     }
     Ok(skus)
 }
@@ -543,25 +543,8 @@ async fn setup_customers(
     for n in 0..count {
         let id = Uuid::new_v4();
         let body = json!({ "id": id, "name": format!("Shopper {n}"), "email": format!("shopper-{run_id}-{n}@bench.cartflow.test") });
-        create(http, &format!("{}/customers", target.customer_url), body).await?;
+        post_unless_present(http, &format!("{}/customers", target.customer_url), body).await?;
         customers.push(id);
     }
     Ok(customers)
-}
-
-/// POSTs `body`; created or already there are both fine.
-async fn create(http: &reqwest::Client, url: &str, body: serde_json::Value) -> anyhow::Result<()> {
-    let response = http
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("POST {url}"))?;
-    match response.status().as_u16() {
-        201 | 409 => Ok(()),
-        status => anyhow::bail!(
-            "POST {url} answered {status}: {}",
-            response.text().await.unwrap_or_default()
-        ),
-    }
 }

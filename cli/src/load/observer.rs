@@ -88,7 +88,6 @@ const WATCHED: [Topic; 3] = [
 
 /// The observer's own subscriptions, deleted again by [`Observer::close`].
 pub struct Observer {
-    pubsub: PubSubConfig,
     admin: SubscriptionAdmin,
     names: Vec<String>,
     stop: CancellationToken,
@@ -102,7 +101,6 @@ impl Observer {
         let stop = CancellationToken::new();
         let run = Uuid::new_v4().simple().to_string();
         let mut observer = Observer {
-            pubsub: pubsub.clone(),
             admin,
             names: Vec::new(),
             stop: stop.clone(),
@@ -162,7 +160,6 @@ impl Observer {
                 tracing::warn!(subscription = %name, error = %err, "could not delete");
             }
         }
-        let _ = self.pubsub;
     }
 }
 
