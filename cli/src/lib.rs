@@ -6,9 +6,10 @@
 //! stack (`cartflow dev`) and the end-to-end tests both use it.
 
 pub mod databases;
-pub mod dlq;
+pub mod events;
 pub mod load;
 pub mod platform;
+pub mod progress;
 pub mod seed;
 pub mod smtp_catcher;
 pub mod stack;

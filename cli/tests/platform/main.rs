@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod admin;
 mod cancel;
 mod checkout;
 mod crash;

@@ -338,7 +338,7 @@ async fn a_poison_message_is_dead_lettered_while_good_ones_keep_flowing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
-    use cartflow::dlq::{self, Filter};
+    use cartflow_messaging::dead_letters::{self as dlq, Filter};
     let infra = TestInfra::new().await;
     let (pool, stop, running) = consumer_with(&infra, Arc::new(FixableHandler)).await;
     sqlx::query("INSERT INTO broken DEFAULT VALUES")

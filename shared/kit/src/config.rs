@@ -120,6 +120,11 @@ pub struct ServiceConfig {
     pub consumer: ConsumerSettings,
     pub relay: RelaySettings,
     pub delivery: DeliveryMode,
+    /// Bearer token of the `/admin` routes; `None` leaves them answering 401.
+    pub admin_token: Option<String>,
+    /// Re-create the topology when the emulator has lost it (it keeps nothing across a
+    /// restart). Only ever with the emulator: in Google Cloud, Terraform owns it.
+    pub restore_topology: bool,
 }
 
 impl ServiceConfig {
@@ -147,6 +152,8 @@ impl ServiceConfig {
     /// | `PUSH_AUDIENCE` | required for push with `oidc`: the token's `aud` |
     /// | `PUSH_SERVICE_ACCOUNT` | unset; else the token's `email` must equal it |
     /// | `PUSH_JWKS_URL` | Google's signing keys |
+    /// | `ADMIN_TOKEN` | unset: the `/admin` routes answer 401; else ≥ 16 characters |
+    /// | `PUBSUB_RESTORE_TOPOLOGY` | `true` with the emulator: re-provision what it lost |
     pub fn from_env(service: Service, env: &Env) -> Result<Self, ConfigError> {
         let prefix = service.env_prefix();
         let own = |name: &str| format!("{prefix}_{name}");
@@ -270,6 +277,24 @@ impl ServiceConfig {
         };
 
         let delivery = delivery_mode(env, emulator_host.is_some(), &mut errors);
+        let admin_token = env.get("ADMIN_TOKEN").map(|t| t.trim().to_string());
+        if admin_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
+            // The value is a secret: named, never echoed.
+            errors.push("ADMIN_TOKEN: expected at least 16 characters (a random secret)".into());
+        }
+        let restore_topology = env.parse_or(
+            &["PUBSUB_RESTORE_TOPOLOGY"],
+            emulator_host.is_some(),
+            "true or false",
+            &mut errors,
+        );
+        if restore_topology && emulator_host.is_none() {
+            errors.push(
+                "PUBSUB_RESTORE_TOPOLOGY='true': only allowed with PUBSUB_EMULATOR_HOST (in \
+                 Google Cloud, Terraform owns the topology)"
+                    .into(),
+            );
+        }
 
         if !errors.is_empty() {
             return Err(ConfigError(errors));
@@ -289,6 +314,8 @@ impl ServiceConfig {
             consumer,
             relay,
             delivery,
+            admin_token,
+            restore_topology,
         })
     }
 }
@@ -430,6 +457,44 @@ mod tests {
         let env = Env::from_pairs([("PUBSUB_DELIVERY", "carrier-pigeon")]);
         let err = ServiceConfig::from_env(Service::Order, &env).unwrap_err();
         assert!(err.to_string().contains("PUBSUB_DELIVERY='carrier-pigeon'"));
+    }
+
+    #[test]
+    fn the_admin_token_must_be_long_and_is_never_echoed() {
+        let with = |token: &str| {
+            let env = Env::from_pairs([("ADMIN_TOKEN", token)]);
+            ServiceConfig::from_env(Service::Order, &env).map(|c| c.admin_token)
+        };
+        let err = with("hunter2").unwrap_err().to_string();
+        assert!(err.contains("ADMIN_TOKEN"), "{err}");
+        assert!(!err.contains("hunter2"), "the secret leaked: {err}");
+        assert_eq!(
+            with("0123456789abcdef").unwrap().as_deref(),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(with("").unwrap(), None);
+    }
+
+    #[test]
+    fn topology_restore_is_for_the_emulator_only() {
+        let restore = |pairs: &[(&str, &str)]| {
+            let env = Env::from_pairs(pairs.iter().copied());
+            ServiceConfig::from_env(Service::Order, &env).map(|c| c.restore_topology)
+        };
+        assert_eq!(restore(&[]), Ok(false));
+        assert_eq!(
+            restore(&[("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")]),
+            Ok(true)
+        );
+        assert_eq!(
+            restore(&[
+                ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
+                ("PUBSUB_RESTORE_TOPOLOGY", "false")
+            ]),
+            Ok(false)
+        );
+        let err = restore(&[("PUBSUB_RESTORE_TOPOLOGY", "true")]).unwrap_err();
+        assert!(err.to_string().contains("PUBSUB_RESTORE_TOPOLOGY"), "{err}");
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Runs one service: the same start-up and shutdown for all seven.
 //!
 //! Start: connect and migrate the database, start the outbox relay, one consumer per
-//! subscription the topology gives the service, then HTTP.
+//! subscription the topology gives the service, then HTTP (the service's routes, the
+//! probes, the operator's `/admin` routes, and `/pubsub/push` in push mode).
 //! Shutdown (SIGINT/SIGTERM or the caller's token): stop accepting requests and pulling
 //! messages, finish in-flight requests and messages, then publish what is left in the
 //! outbox and flush the publisher.
 
 use crate::config::{ConfigError, Env, ServiceConfig};
 use crate::http::ApiError;
+use crate::http::admin::{self, Admin};
 use crate::http::probes::{self, Probes};
 use crate::push::{self, DeliveryMode};
 use crate::{db, telemetry};
@@ -154,9 +156,16 @@ pub async fn start<A: ServiceApp>(
             .find(|t| t.publisher() == service)
             .map(Topic::name),
     };
+    let admin = Admin {
+        service,
+        token: config.admin_token.as_deref().map(Into::into),
+        pubsub: config.pubsub.clone(),
+        outbox: outbox.clone(),
+    };
     let router = app
         .router(ctx)
         .merge(probes::router(probes))
+        .merge(admin::router(admin))
         .merge(push_routes.unwrap_or_default())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,8 +7,12 @@
 //! - [`consumer`]: streaming pull → one transaction per message recording it in
 //!   `processed_messages`, running the service's handler, staging its events → commit →
 //!   ack. Duplicates are acked and skipped; failures are left to retry and dead-letter.
+//! - [`dead_letters`] and [`event_log`]: what the operator inspects and replays, from
+//!   the CLI and from each service's admin routes.
 
 pub mod consumer;
+pub mod dead_letters;
+pub mod event_log;
 pub mod outbox;
 pub mod provision;
 pub mod pubsub;

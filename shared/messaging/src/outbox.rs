@@ -67,7 +67,8 @@ impl Outbox {
         self.wake.notified()
     }
 
-    pub(crate) fn wake(&self) {
+    /// Has the relay look at the outbox now (it also sweeps every few seconds).
+    pub fn wake(&self) {
         self.wake.notify_one();
     }
 

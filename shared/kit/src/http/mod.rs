@@ -1,6 +1,8 @@
 //! HTTP pieces shared by every service: the problem+json error, extractors whose
-//! rejections are problem+json too, and the `/health` and `/ready` probes.
+//! rejections are problem+json too, the `/health` and `/ready` probes, and the
+//! operator's `/admin` routes.
 
+pub mod admin;
 mod error;
 mod extract;
 pub mod probes;

@@ -6,9 +6,10 @@
 //! Replaying is therefore safe to repeat. The Pub/Sub attributes that mark a dead letter
 //! (`CloudPubSubDeadLetterSource*`) are dropped on the way back.
 
+use crate::PubSubConfig;
 use anyhow::Context;
+use cartflow_events::Service;
 use cartflow_events::envelope::{CORRELATION_ID, EVENT_ID, EVENT_TYPE, OCCURRED_AT};
-use cartflow_messaging::PubSubConfig;
 use chrono::{DateTime, Utc};
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::MessageStream;
@@ -99,6 +100,15 @@ pub fn dead_letter_subscriptions(pubsub: &PubSubConfig) -> Vec<(String, String)>
         .collect()
 }
 
+/// The dead-letter subscriptions holding what `service` could not consume.
+pub fn dead_letter_subscriptions_of(pubsub: &PubSubConfig, service: Service) -> Vec<String> {
+    pubsub
+        .topology()
+        .subscriptions_of(service)
+        .map(|s| s.dead_letter_topic.clone())
+        .collect()
+}
+
 /// Messages pulled from a subscription, held until acked or nacked.
 struct Pulled {
     stream: MessageStream,
@@ -177,19 +187,7 @@ pub async fn list(
     Ok(letters)
 }
 
-/// A text progress bar, e.g. `[########------------] 8/20`.
-pub fn progress_bar(done: usize, total: usize, width: usize) -> String {
-    let filled = (done.min(total) * width)
-        .checked_div(total)
-        .unwrap_or(width);
-    format!(
-        "[{}{}] {done}/{total}",
-        "#".repeat(filled),
-        "-".repeat(width - filled)
-    )
-}
-
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReplayReport {
     pub matched: usize,
     pub replayed: usize,
@@ -274,14 +272,6 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_bar_fills_with_progress() {
-        assert_eq!(progress_bar(0, 4, 8), "[--------] 0/4");
-        assert_eq!(progress_bar(1, 4, 8), "[##------] 1/4");
-        assert_eq!(progress_bar(4, 4, 8), "[########] 4/4");
-        assert_eq!(progress_bar(0, 0, 8), "[########] 0/0");
-    }
 
     fn letter(event_type: &str, occurred_at: &str) -> DeadLetter {
         DeadLetter {
