@@ -14,6 +14,7 @@ mod load;
 mod messaging;
 mod notifications;
 mod oversell;
+mod poison;
 mod process;
 mod push;
 mod resilience;
