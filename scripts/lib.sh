@@ -51,6 +51,23 @@ emulator_shim() {
   echo "$out"
 }
 
+# Sets EMULATOR_CMD to the command line that runs the emulator on host:port $1 in the
+# foreground: the jar with its stream-reset fix when it needs one, else plain gcloud.
+emulator_command() {
+  local host=$1 jar shim
+  command -v gcloud >/dev/null || die "gcloud is not installed: it provides the Pub/Sub emulator (see README)"
+  jar="$(emulator_jar)"
+  shim="$([[ -n "$jar" ]] && emulator_shim "$jar")"
+  if [[ -n "$shim" ]]; then
+    EMULATOR_CMD=(java -cp "$shim:$jar" com.google.cloud.pubsub.testing.v1.Main
+      --host="${host%:*}" --port="${host##*:}")
+    EMULATOR_NOTE=" with its gRPC stream-reset fix"
+  else
+    EMULATOR_CMD=(gcloud beta emulators pubsub start --host-port="$host" --project="$PUBSUB_PROJECT_ID")
+    EMULATOR_NOTE=""
+  fi
+}
+
 ensure_emulator() {
   if [[ -n "${PUBSUB_EMULATOR_HOST:-}" ]]; then
     emulator_answers "$PUBSUB_EMULATOR_HOST" \
@@ -64,20 +81,10 @@ ensure_emulator() {
     log "using the Pub/Sub emulator already running at $host"
     return
   fi
-  command -v gcloud >/dev/null || die "gcloud is not installed: it provides the Pub/Sub emulator (see README)"
-  local jar shim
-  jar="$(emulator_jar)"
-  shim="$([[ -n "$jar" ]] && emulator_shim "$jar")"
-  # Each in its own session, so that stopping it stops the Java process too.
-  if [[ -n "$shim" ]]; then
-    log "starting the Pub/Sub emulator on $host with its gRPC stream-reset fix (log: .work/emulator.log)"
-    setsid java -cp "$shim:$jar" com.google.cloud.pubsub.testing.v1.Main \
-      --host="${host%:*}" --port="${host##*:}" >"$WORK_DIR/emulator.log" 2>&1 &
-  else
-    log "starting the Pub/Sub emulator on $host (log: .work/emulator.log)"
-    setsid gcloud beta emulators pubsub start --host-port="$host" --project="$PUBSUB_PROJECT_ID" \
-      >"$WORK_DIR/emulator.log" 2>&1 &
-  fi
+  emulator_command "$host"
+  # In its own session, so that stopping it stops the Java process too.
+  log "starting the Pub/Sub emulator on $host$EMULATOR_NOTE (log: .work/emulator.log)"
+  setsid "${EMULATOR_CMD[@]}" >"$WORK_DIR/emulator.log" 2>&1 &
   STARTED_PIDS+=("$!")
   wait_for 90 emulator_answers "$host" || die "the emulator did not start; see .work/emulator.log"
 }
@@ -96,35 +103,46 @@ pg_bin() {
   echo "$dir"
 }
 
+# Starts the PostgreSQL cluster in directory $1 on 127.0.0.1:$2, creating it first if
+# needed. CARTFLOW_PG_FAST=1 trades durability for speed (tests, throwaway stacks).
+pg_cluster_start() {
+  local dir=$1 port=$2
+  local data="$dir/data" run="$dir/run" bin
+  bin="$(pg_bin)"
+  mkdir -p "$run"
+  if [[ $(id -u) -eq 0 ]]; then chown -R postgres "$dir"; fi
+  if [[ ! -f "$data/PG_VERSION" ]]; then
+    log "creating a PostgreSQL cluster in $dir"
+    pg_run "$bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+      || die "initdb failed; see $dir/initdb.log"
+  fi
+  local options="-c listen_addresses=127.0.0.1 -p $port -k $run -c max_connections=300"
+  if [[ "${CARTFLOW_PG_FAST:-0}" == 1 ]]; then
+    options+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$port (log: $dir/server.log)"
+  pg_run "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -o "$options" -w -t 60 start >/dev/null \
+    || die "PostgreSQL did not start; see $dir/server.log"
+}
+
+# Stops the cluster in directory $1 (fast: open transactions are rolled back).
+pg_cluster_stop() {
+  pg_run "$(pg_bin)/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 ensure_postgres() {
   if [[ -n "${DATABASE_URL:-}" ]]; then
     log "using PostgreSQL at DATABASE_URL"
     return
   fi
   local port="${CARTFLOW_PG_PORT:-54329}"
-  local data="$WORK_DIR/pg/data" run="$WORK_DIR/pg/run"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port"
   if pg_isready -q -h 127.0.0.1 -p "$port" 2>/dev/null; then
     log "using the private PostgreSQL cluster already running on port $port"
     return
   fi
-  local bin; bin="$(pg_bin)"
-  mkdir -p "$WORK_DIR/pg/run"
-  if [[ $(id -u) -eq 0 ]]; then chown -R postgres "$WORK_DIR/pg"; fi
-  if [[ ! -f "$data/PG_VERSION" ]]; then
-    log "creating a private PostgreSQL cluster in .work/pg"
-    pg_run "$bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$WORK_DIR/pg/initdb.log" 2>&1 \
-      || die "initdb failed; see .work/pg/initdb.log"
-  fi
-  local options="-c listen_addresses=127.0.0.1 -p $port -k $run -c max_connections=300"
-  # Tests and throwaway stacks need no durability; benchmarks keep the defaults.
-  if [[ "${CARTFLOW_PG_FAST:-0}" == 1 ]]; then
-    options+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-  fi
-  log "starting PostgreSQL on 127.0.0.1:$port (log: .work/pg/server.log)"
-  pg_run "$bin/pg_ctl" -D "$data" -l "$WORK_DIR/pg/server.log" -o "$options" -w -t 60 start >/dev/null \
-    || die "PostgreSQL did not start; see .work/pg/server.log"
-  STARTED_PG_DATA="$data"
+  pg_cluster_start "$WORK_DIR/pg" "$port"
+  STARTED_PG_DIR="$WORK_DIR/pg"
 }
 
 stop_started() {
@@ -135,7 +153,7 @@ stop_started() {
     # Wait (up to 15 s) so that a next run never meets a half-stopped emulator.
     wait_for 15 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL -- "-$pid" 2>/dev/null || true
   done
-  if [[ -n "${STARTED_PG_DATA:-}" ]]; then
-    pg_run "$(pg_bin)/pg_ctl" -D "$STARTED_PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
+  if [[ -n "${STARTED_PG_DIR:-}" ]]; then
+    pg_cluster_stop "$STARTED_PG_DIR"
   fi
 }

@@ -1,7 +1,7 @@
 # One service account per service, with least privilege:
 # - publish only to the topics it owns, pull only from its own subscriptions
 #   (and read those topics, which its /ready probe does);
-# - connect to Cloud SQL, and read only its own database secret.
+# - connect to Cloud SQL, and read only its own database secret (and the admin token).
 
 resource "google_service_account" "service" {
   for_each     = local.services
@@ -43,6 +43,13 @@ resource "google_project_iam_member" "cloudsql_client" {
 resource "google_secret_manager_secret_iam_member" "database_url" {
   for_each  = local.services
   secret_id = google_secret_manager_secret.database_url[each.key].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.service[each.key].email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "admin_token" {
+  for_each  = var.admin_token_secret_id == null ? {} : local.services
+  secret_id = var.admin_token_secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.service[each.key].email}"
 }

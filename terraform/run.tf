@@ -108,6 +108,19 @@ resource "google_cloud_run_v2_service" "service" {
         }
       }
 
+      dynamic "env" {
+        for_each = var.admin_token_secret_id == null ? [] : [var.admin_token_secret_id]
+        content {
+          name = "ADMIN_TOKEN"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+
       volume_mounts {
         name       = "cloudsql"
         mount_path = "/cloudsql"
@@ -135,6 +148,7 @@ resource "google_cloud_run_v2_service" "service" {
   depends_on = [
     google_project_service.enabled,
     google_secret_manager_secret_iam_member.database_url,
+    google_secret_manager_secret_iam_member.admin_token,
     google_secret_manager_secret_version.database_url,
     google_project_iam_member.cloudsql_client,
   ]

@@ -72,6 +72,12 @@ variable "deletion_protection" {
   default     = true
 }
 
+variable "admin_token_secret_id" {
+  description = "Secret Manager secret holding the bearer token of every service's /admin routes (dead-letter and event-log replay). Created outside Terraform so the token never enters the state. Null leaves those routes answering 401."
+  type        = string
+  default     = null
+}
+
 variable "smtp" {
   description = "Mail server for the email-push service. The password, if any, is read from the Secret Manager secret named by password_secret_id (created outside Terraform so it never enters the state)."
   type = object({

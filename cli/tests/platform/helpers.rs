@@ -37,18 +37,25 @@ pub struct TestInfra {
 }
 
 impl TestInfra {
+    /// On the shared PostgreSQL server and emulator.
     pub async fn new() -> TestInfra {
+        TestInfra::on(
+            std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| cartflow_kit::config::DEFAULT_DATABASE_URL.into()),
+            std::env::var("PUBSUB_EMULATOR_HOST").unwrap_or_else(|_| "127.0.0.1:8085".into()),
+        )
+        .await
+    }
+
+    /// On the given PostgreSQL server and emulator (a test's own, see `throwaway`).
+    pub async fn on(server_url: String, emulator_host: String) -> TestInfra {
         init_logs();
         let id = &Uuid::new_v4().simple().to_string()[..10];
         let settings = PlatformSettings {
-            server_url: std::env::var("DATABASE_URL")
-                .unwrap_or_else(|_| cartflow_kit::config::DEFAULT_DATABASE_URL.into()),
+            server_url,
             database_prefix: format!("t_{id}_"),
-            pubsub: PubSubConfig::emulator(
-                std::env::var("PUBSUB_EMULATOR_HOST").unwrap_or_else(|_| "127.0.0.1:8085".into()),
-                "cartflow-local",
-            )
-            .with_prefix(format!("t-{id}-")),
+            pubsub: PubSubConfig::emulator(emulator_host, "cartflow-local")
+                .with_prefix(format!("t-{id}-")),
             port_override: Some(0),
             env: Env::from_pairs([("DB_MAX_CONNECTIONS", "5"), ("OUTBOX_SWEEP_MS", "500")]),
         };
@@ -147,7 +154,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// `spawn_app` with extra settings for every service, e.g. `OUTBOX_PUBLISH_COPIES`.
 pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
-    let mut infra = TestInfra::new().await;
+    spawn_app_on(TestInfra::new().await, settings).await
+}
+
+/// `spawn_app_with` on the given infrastructure.
+pub async fn spawn_app_on(mut infra: TestInfra, settings: &[(&str, &str)]) -> TestApp {
     let smtp = SmtpCatcher::start(([127, 0, 0, 1], 0).into())
         .await
         .expect("starting the SMTP catcher");

@@ -2,6 +2,7 @@
 //! PostgreSQL (scripts/test.sh starts both when they are not running). One binary, so
 //! it links once; each test gets its own databases and topic prefix.
 
+mod burst;
 mod helpers;
 
 mod admin;
@@ -17,6 +18,8 @@ mod oversell;
 mod poison;
 mod process;
 mod push;
+mod reconnect;
 mod resilience;
 mod rest_input;
+mod throwaway;
 mod timeline;

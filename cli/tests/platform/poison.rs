@@ -162,15 +162,23 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
         .count();
     assert_eq!(bug_failures, 2, "{failures:?}");
     // A look at a dead-letter subscription hides what it saw for its 10 s ack
-    // deadline, so this looks until all five are in view at once.
-    let parked = eventually_within(Duration::from_secs(60), "5 dead letters", || async {
+    // deadline (and lists, never removes): collect what the looks show until all five
+    // have been seen.
+    let seen = std::sync::Mutex::new(HashMap::new());
+    eventually_within(Duration::from_secs(60), "5 dead letters", || async {
         let letters = dead_letters(&app).await;
-        (letters.len() == poison + 2).then_some(letters)
+        let mut seen = seen.lock().unwrap();
+        for letter in letters {
+            seen.insert(letter["message_id"].as_str().unwrap().to_string(), letter);
+        }
+        (seen.len() == poison + 2).then_some(())
     })
     .await;
-    let attempts: Vec<&str> = parked
-        .iter()
-        .map(|l| l["delivery_attempts"].as_str().unwrap_or("?"))
+    let attempts: Vec<String> = seen
+        .into_inner()
+        .unwrap()
+        .values()
+        .map(|l| l["delivery_attempts"].as_str().unwrap_or("?").to_string())
         .collect();
     assert!(attempts.iter().all(|a| *a == "5"), "{attempts:?}");
     for bugged_customer in bugged {

@@ -83,6 +83,9 @@ impl RunningService {
     }
 }
 
+/// How often a service on the emulator checks that the topology is still there.
+const TOPOLOGY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Migrates the service's database to the latest version.
 pub async fn migrate<A: ServiceApp>(pool: &PgPool) -> anyhow::Result<()> {
     db::migrate(pool, &migrator_with(A::migrator())).await
@@ -140,21 +143,33 @@ pub async fn start<A: ServiceApp>(
         }
     }
 
-    let workers: Vec<_> = app
+    let mut workers: Vec<_> = app
         .workers(ctx.clone())
         .into_iter()
         .map(tokio::spawn)
         .collect();
+
+    let own_topic = Topic::ALL
+        .into_iter()
+        .find(|t| t.publisher() == service)
+        .map(Topic::name);
+    // Push subscriptions would come back as pull ones: restoring is for pull only.
+    let restore = config.restore_topology && matches!(config.delivery, DeliveryMode::Pull);
+    if let (true, Some(topic)) = (restore, own_topic) {
+        workers.push(tokio::spawn(cartflow_messaging::provision::keep_topology(
+            config.pubsub.clone(),
+            topic,
+            TOPOLOGY_CHECK_INTERVAL,
+            shutdown.clone(),
+        )));
+    }
 
     let probes = Probes {
         service: service.name(),
         pool: pool.clone(),
         topics: config.pubsub.topic_admin().await?,
         pubsub: config.pubsub.clone(),
-        own_topic: Topic::ALL
-            .into_iter()
-            .find(|t| t.publisher() == service)
-            .map(Topic::name),
+        own_topic,
     };
     let admin = Admin {
         service,

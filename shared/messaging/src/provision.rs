@@ -214,3 +214,60 @@ pub async fn ping_topic(
         .with_context(|| format!("reading {path}"))?;
     Ok(())
 }
+
+/// Re-creates the topology if `own_topic` is gone: what an emulator restart does,
+/// since the emulator keeps nothing. Returns what it created, or `None` when the topic
+/// was there. Never for Google Cloud, where Terraform owns the topology and a
+/// service's account may not create it.
+pub async fn restore_if_lost(
+    config: &PubSubConfig,
+    topics: &google_cloud_pubsub::client::TopicAdmin,
+    own_topic: &str,
+) -> anyhow::Result<Option<ProvisionReport>> {
+    let path = config.topic_path(own_topic);
+    match topics.get_topic().set_topic(&path).send().await {
+        Ok(_) => Ok(None),
+        Err(e) if is_status(&e, Code::NotFound, 404) => Ok(Some(provision(config).await?)),
+        Err(e) => Err(e).with_context(|| format!("reading {path}")),
+    }
+}
+
+/// Checks every `interval` until `shutdown` that the topology is still there, and
+/// restores it when it is not (see [`restore_if_lost`]). While Pub/Sub is unreachable
+/// it only waits: `/ready` reports that meanwhile.
+pub async fn keep_topology(
+    config: PubSubConfig,
+    own_topic: &'static str,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let topics = match config.topic_admin().await {
+        Ok(topics) => topics,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "cannot watch the topology");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let check = restore_if_lost(&config, &topics, own_topic);
+        match tokio::time::timeout(interval.max(std::time::Duration::from_secs(5)), check).await {
+            Ok(Ok(Some(report))) => tracing::warn!(
+                created = report.created.len(),
+                existing = report.existing.len(),
+                "the Pub/Sub topology was gone (emulator restarted?); re-created it"
+            ),
+            Ok(Ok(None)) => {}
+            Ok(Err(err)) => {
+                tracing::debug!(
+                    error = format!("{err:#}"),
+                    "topology check failed; Pub/Sub unreachable?"
+                )
+            }
+            Err(_) => tracing::debug!("topology check timed out; Pub/Sub unreachable?"),
+        }
+    }
+}
