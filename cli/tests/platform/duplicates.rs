@@ -2,13 +2,16 @@
 //! published twice (same `event_id`, as a relay that crashed after publishing would),
 //! and each test waits until the consumer has seen and skipped the second copy.
 
-use crate::helpers::{envelope_for, eventually, spawn_app};
+use crate::burst::{assert_books, shop, shoppers};
+use crate::helpers::{envelope_for, eventually, spawn_app, spawn_app_with};
 use cartflow_events::{
     INSUFFICIENT_STOCK, LineItem, OrderCancelled, OrderCreated, OrderRequested, Service, Shortage,
     StockAvailable, StockRejected,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 use uuid::Uuid;
 
 fn line(sku: &str, quantity: i32, unit_price_cents: i64) -> LineItem {
@@ -175,5 +178,29 @@ async fn cart_applies_duplicated_outcomes_once() {
         consumed,
         [("stock.rejected".into(), 1), ("order.created".into(), 1)]
     );
+    app.stop().await;
+}
+
+/// The duplicate storm: every event of a burst of 60 checkouts (45 in stock) is
+/// published twice, and the books balance as if each had come once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_with_every_message_delivered_twice_balances_the_books() {
+    const SHOPPERS: usize = 60;
+    const STOCK: i32 = 45;
+    let app = spawn_app_with(&[("OUTBOX_PUBLISH_COPIES", "2")]).await;
+    app.create_product("DUP-1", 1000, STOCK).await;
+    let customers = shoppers(&app, SHOPPERS).await;
+    let accepted = AtomicUsize::new(0);
+    futures::future::join_all(customers.iter().map(|&c| shop(&app, c, "DUP-1", &accepted))).await;
+    let carts = app.settled_carts(&customers, Duration::from_secs(60)).await;
+    assert_books(&app, "DUP-1", STOCK, &carts).await;
+    // The storm happened: the saga's consumers saw (and skipped) copies.
+    let skipped = app
+        .count(
+            Service::Inventory,
+            "SELECT coalesce(sum(duplicate_deliveries), 0) FROM processed_messages",
+        )
+        .await;
+    assert!(skipped >= SHOPPERS as i64, "{skipped} copies skipped");
     app.stop().await;
 }
