@@ -50,6 +50,26 @@ async fn publish_poison(app: &TestApp) -> usize {
     poison.len()
 }
 
+/// Spaces looks at a dead-letter subscription by more than its 10 s ack deadline. On
+/// the emulator a look hides what it saw for that long; on a busy machine a look can
+/// also take letters into a stream that closes before handing them over, hiding them
+/// again, so looks in quick succession could keep a letter out of view for good.
+#[derive(Default)]
+struct Pacer(std::sync::Mutex<Option<std::time::Instant>>);
+
+impl Pacer {
+    async fn wait(&self) {
+        let wait = {
+            let mut next = self.0.lock().unwrap();
+            let now = std::time::Instant::now();
+            let at = next.map_or(now, |n| n.max(now));
+            *next = Some(at + Duration::from_secs(11));
+            at - now
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
 async fn admin_post(app: &TestApp, path: &str, body: Value) -> Value {
     let response = app
         .http
@@ -114,6 +134,9 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
     }))
     .await;
     let (good, bugged) = customers.split_at(SHOPPERS);
+    // Phase times, shown if the test fails (it waits on the emulator's schedules).
+    let start = std::time::Instant::now();
+    let phase = |what: &str| eprintln!("{:>6.1?} {what}", start.elapsed());
 
     // The burst, with the poison published in the middle of it.
     let shop = |customer: Uuid, sku: &'static str| {
@@ -130,6 +153,7 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
     );
     let (_, poison) = tokio::join!(burst, publish_poison(&app));
 
+    phase("burst sent");
     // All good work completes while the poison is retried.
     let carts = app.settled_carts(good, Duration::from_secs(60)).await;
     let converted = carts.iter().filter(|c| c["status"] == "converted").count();
@@ -138,6 +162,7 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
         "the stock sells out exactly"
     );
 
+    phase("good checkouts settled");
     // Five attempts each (1 s doubling backoff), every one in the failure log with its
     // reason; then the dead-letter topic.
     let failures: Vec<(String, i32, String)> = eventually_within(
@@ -161,11 +186,14 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
         .filter(|(kind, _, error)| kind == "failing" && error.contains("injected bug"))
         .count();
     assert_eq!(bug_failures, 2, "{failures:?}");
+    phase("five attempts logged for each bad message");
     // A look at a dead-letter subscription hides what it saw for its 10 s ack
     // deadline (and lists, never removes): collect what the looks show until all five
     // have been seen.
     let seen = std::sync::Mutex::new(HashMap::new());
-    eventually_within(Duration::from_secs(60), "5 dead letters", || async {
+    let pacer = Pacer::default();
+    eventually_within(Duration::from_secs(90), "5 dead letters", || async {
+        pacer.wait().await;
         let letters = dead_letters(&app).await;
         let mut seen = seen.lock().unwrap();
         for letter in letters {
@@ -186,6 +214,7 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
         assert_eq!(cart["status"], "checkout_pending");
     }
 
+    phase("all five dead letters seen");
     // The fix.
     sqlx::raw_sql("DROP TRIGGER the_bug ON stock_items; DROP FUNCTION the_bug();")
         .execute(inventory)
@@ -201,9 +230,10 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
     .unwrap();
     let only_first = json!({ "subscription": PARKED, "event_ids": [first.to_string()] });
     let report = eventually_within(
-        Duration::from_secs(60),
+        Duration::from_secs(90),
         "the dead letter to be replayed",
         || async {
+            pacer.wait().await;
             let report = admin_post(&app, "/admin/dead-letters/replay", only_first.clone()).await;
             let report = &report["subscriptions"][0]["report"];
             (report["matched"] == 1).then(|| report.clone())
@@ -225,6 +255,7 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
     )
     .await;
 
+    phase("first bugged checkout replayed over HTTP and converted");
     // The other from the event log: the only failed event nobody has processed since.
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cartflow"))
         .args(["events", "replay", "--failed", "--wait", "30"])
@@ -250,6 +281,7 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
         "{carts:?}"
     );
 
+    phase("second replayed from the log and converted");
     // The books: every request processed once, the poison never.
     let processed = app
         .count(
