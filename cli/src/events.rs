@@ -57,11 +57,6 @@ pub struct Selection {
     pub producers: Vec<Service>,
 }
 
-/// Whether the selection narrows the log down beyond `--failed` and `--service`.
-pub fn selects_anything(selection: &Selection) -> bool {
-    event_log::selects(&selection.filter)
-}
-
 /// A failed consumption, with the service that failed it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {

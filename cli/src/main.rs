@@ -9,7 +9,7 @@ use cartflow::smtp_catcher::SmtpCatcher;
 use cartflow_events::Service;
 use cartflow_kit::{Env, telemetry};
 use cartflow_messaging::dead_letters as dlq;
-use cartflow_messaging::event_log::EventFilter;
+use cartflow_messaging::event_log::{self, EventFilter};
 use cartflow_messaging::{PubSubConfig, provision};
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
@@ -378,9 +378,6 @@ async fn show_timeline(
     Ok(())
 }
 
-/// How long a dead-letter subscription must stay quiet to count as read to the end.
-const DLQ_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
-
 async fn dead_letters(command: Dlq) -> anyhow::Result<()> {
     match command {
         Dlq::List {
@@ -398,7 +395,7 @@ async fn dead_letters(command: Dlq) -> anyhow::Result<()> {
             };
             let mut all = Vec::new();
             for name in subscriptions {
-                let letters = dlq::list(&pubsub, &name, DLQ_IDLE).await?;
+                let letters = dlq::list(&pubsub, &name, dlq::DEFAULT_IDLE).await?;
                 if !json {
                     println!("{name}: {} message(s)", letters.len());
                     for l in &letters {
@@ -443,7 +440,7 @@ async fn dead_letters(command: Dlq) -> anyhow::Result<()> {
                 &subscription,
                 &filter,
                 dry_run,
-                DLQ_IDLE,
+                dlq::DEFAULT_IDLE,
                 |done, total, l| {
                     let what = format!(
                         "{verb} {} {}",
@@ -478,7 +475,7 @@ async fn event_log(command: Events) -> anyhow::Result<()> {
             // Without a selector the whole history would scroll by: show the failures.
             let only_failures = !selection.failed
                 && selection.producers.is_empty()
-                && !events::selects_anything(&selection);
+                && !event_log::selects(&selection.filter);
             let failures = events::unresolved_failures(&databases).await?;
             let picked = if only_failures {
                 Vec::new()
@@ -540,7 +537,7 @@ async fn event_log(command: Events) -> anyhow::Result<()> {
         } => {
             let (databases, selection) = select.selection();
             anyhow::ensure!(
-                events::selects_anything(&selection) || selection.failed,
+                event_log::selects(&selection.filter) || selection.failed,
                 "choose the events to replay: --failed, --event-id, --type, --correlation-id, --since or --until"
             );
             let picked = events::select(&databases, &selection).await?;

@@ -2,12 +2,11 @@
 //! (its inbox) and failed to consume (its failure log), for one correlation id, in
 //! time order. Reads each service's own database; no service needs to be running.
 
+use crate::events::Databases;
 use crate::platform::SERVICES;
 use anyhow::Context;
-use cartflow_kit::config::database_url_for;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 /// created_at, topic, event_id, published_at, publish_attempts, last_error
@@ -57,13 +56,20 @@ pub async fn collect(
     database_prefix: &str,
     correlation_id: &str,
 ) -> anyhow::Result<Vec<Entry>> {
+    let databases = Databases {
+        server_url: server_url.to_string(),
+        prefix: database_prefix.to_string(),
+    };
     let mut entries = Vec::new();
     for service in SERVICES {
         let name = format!("{database_prefix}{}", service.database_name());
-        let url = database_url_for(server_url, &name).map_err(anyhow::Error::msg)?;
-        let Ok(mut conn) = PgConnection::connect(&url).await else {
-            tracing::warn!(database = %name, "cannot open; skipped");
-            continue;
+        let conn = match databases.open(service).await {
+            Ok(Some(pool)) => pool,
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(database = %name, error = format!("{err:#}"), "cannot open; skipped");
+                continue;
+            }
         };
         let service = service.name().to_string();
         let published: Vec<OutboxRow> = sqlx::query_as(
@@ -71,7 +77,7 @@ pub async fn collect(
              WHERE attributes->>'correlation_id' = $1",
         )
         .bind(correlation_id)
-        .fetch_all(&mut conn)
+        .fetch_all(&conn)
         .await
         .with_context(|| format!("reading the outbox of {name}"))?;
         for (at, topic, id, published_at, attempts, error) in published {
@@ -97,7 +103,7 @@ pub async fn collect(
              WHERE correlation_id = $1",
         )
         .bind(correlation_id)
-        .fetch_all(&mut conn)
+        .fetch_all(&conn)
         .await
         .with_context(|| format!("reading the inbox of {name}"))?;
         for (at, event_type, id, duplicates) in consumed {
@@ -120,7 +126,7 @@ pub async fn collect(
              WHERE correlation_id = $1",
         )
         .bind(correlation_id)
-        .fetch_all(&mut conn)
+        .fetch_all(&conn)
         .await
         .with_context(|| format!("reading the failure log of {name}"))?;
         for (at, event_type, id, attempts, kind, error) in failed {

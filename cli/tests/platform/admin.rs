@@ -259,8 +259,8 @@ async fn a_lost_event_is_replayed_from_the_log_and_takes_effect_once() {
 
     // The CLI replays the whole saga from every service's log: every consumer already
     // has every event, so nothing happens twice.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cartflow"))
-        .args([
+    let (stdout, stderr) = app
+        .cartflow(&[
             "events",
             "replay",
             "--correlation-id",
@@ -268,15 +268,7 @@ async fn a_lost_event_is_replayed_from_the_log_and_takes_effect_once() {
             "--wait",
             "30",
         ])
-        .args(["--database-prefix", &app.infra.settings.database_prefix])
-        .env("DATABASE_URL", &app.infra.settings.server_url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+        .await;
     // Every event of the saga, whoever published it (cart, inventory, order,
     // notification, email-push).
     let logged = cartflow::timeline::collect(

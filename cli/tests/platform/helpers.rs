@@ -222,6 +222,26 @@ impl TestApp {
         }
     }
 
+    /// Runs the `cartflow` operator CLI on this test's databases; returns its stdout and
+    /// stderr after checking that it succeeded.
+    pub async fn cartflow(&self, args: &[&str]) -> (String, String) {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cartflow"))
+            .args(args)
+            .args(["--database-prefix", &self.infra.settings.database_prefix])
+            .env("DATABASE_URL", &self.infra.settings.server_url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("running cartflow");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success(),
+            "cartflow {args:?}: {stdout}\n{stderr}"
+        );
+        (stdout, stderr)
+    }
+
     /// Creates a customer through the customer service and returns its id.
     pub async fn create_customer(&self, name: &str, email: &str) -> Uuid {
         let response = self

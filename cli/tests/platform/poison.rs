@@ -257,20 +257,9 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
 
     phase("first bugged checkout replayed over HTTP and converted");
     // The other from the event log: the only failed event nobody has processed since.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cartflow"))
-        .args(["events", "replay", "--failed", "--wait", "30"])
-        .args(["--database-prefix", &app.infra.settings.database_prefix])
-        .env("DATABASE_URL", &app.infra.settings.server_url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (stdout, _) = app
+        .cartflow(&["events", "replay", "--failed", "--wait", "30"])
+        .await;
     assert!(
         stdout.contains("1 event(s) matched, 1 published again"),
         "{stdout}"

@@ -17,6 +17,9 @@ use google_cloud_pubsub::subscriber::handler::Handler;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+/// How long a dead-letter subscription must stay quiet to count as read to the end.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(2);
+
 /// Pub/Sub's own marks on a dead-lettered message.
 const DEAD_LETTER_PREFIX: &str = "CloudPubSubDeadLetterSource";
 

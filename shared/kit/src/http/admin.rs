@@ -28,11 +28,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 use uuid::Uuid;
 
-/// How long a dead-letter subscription must stay quiet to count as read to the end.
-const DEAD_LETTER_IDLE: Duration = Duration::from_secs(2);
 /// Most logged events one listing returns.
 const LIST_LIMIT: i64 = 500;
 
@@ -97,7 +94,7 @@ async fn list_dead_letters(State(admin): State<Admin>) -> ApiResult<Json<Value>>
     let subscriptions = dead_letters::dead_letter_subscriptions_of(&admin.pubsub, admin.service);
     let listed = futures::future::join_all(subscriptions.iter().map(|name| {
         let pubsub = &admin.pubsub;
-        async move { dead_letters::list(pubsub, name, DEAD_LETTER_IDLE).await }
+        async move { dead_letters::list(pubsub, name, dead_letters::DEFAULT_IDLE).await }
     }))
     .await;
     let mut out = Vec::new();
@@ -150,7 +147,7 @@ async fn replay_dead_letters(
             &name,
             &filter,
             body.dry_run,
-            DEAD_LETTER_IDLE,
+            dead_letters::DEFAULT_IDLE,
             |done, total, letter| {
                 tracing::info!(subscription = %name, done, total, message_id = %letter.message_id,
                     event_id = letter.event_id.as_deref().unwrap_or("-"), dry_run = body.dry_run, "dead letter replay");
