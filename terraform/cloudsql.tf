@@ -31,6 +31,11 @@ resource "google_sql_database_instance" "main" {
       query_insights_enabled = true
     }
 
+    # Sized for the services' pools; see the precondition below.
+    database_flags {
+      name  = "max_connections"
+      value = tostring(var.database_max_connections)
+    }
     database_flags {
       name  = "log_checkpoints"
       value = "on"
@@ -81,7 +86,21 @@ resource "google_sql_database_instance" "main" {
     }
   }
 
+  lifecycle {
+    # Cloud Run scales each service to max_instances, each with a full pool: the
+    # instance must accept all of them at once, or a scale-out turns into connection
+    # errors exactly when load is highest.
+    precondition {
+      condition     = local.database_connections_needed <= var.database_max_connections
+      error_message = "Services × max_instances × db_pool_size + database_reserved_connections = ${local.database_connections_needed} exceeds database_max_connections (${var.database_max_connections}): lower max_instances or db_pool_size, or raise database_max_connections (and the tier's memory with it)."
+    }
+  }
+
   depends_on = [google_project_service.enabled]
+}
+
+locals {
+  database_connections_needed = length(local.services) * var.max_instances * var.db_pool_size + var.database_reserved_connections
 }
 
 resource "google_sql_database" "service" {

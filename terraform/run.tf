@@ -3,10 +3,11 @@
 locals {
   # Settings every service gets; see the README's configuration table.
   common_env = {
-    HOST              = "0.0.0.0"
-    LOG_FORMAT        = "json"
-    PUBSUB_PROJECT_ID = var.project_id
-    PUBSUB_DELIVERY   = var.delivery_mode
+    HOST               = "0.0.0.0"
+    LOG_FORMAT         = "json"
+    PUBSUB_PROJECT_ID  = var.project_id
+    PUBSUB_DELIVERY    = var.delivery_mode
+    DB_MAX_CONNECTIONS = tostring(var.db_pool_size)
   }
 
   service_env = {

@@ -54,6 +54,24 @@ variable "api_invokers" {
   default     = []
 }
 
+variable "db_pool_size" {
+  description = "PostgreSQL connections per service instance (DB_MAX_CONNECTIONS). Services consume in batches, so a few busy connections serve each one."
+  type        = number
+  default     = 5
+}
+
+variable "database_max_connections" {
+  description = "The Cloud SQL instance's max_connections flag. The plan fails unless it covers every service at max_instances with a full pool, plus database_reserved_connections."
+  type        = number
+  default     = 150
+}
+
+variable "database_reserved_connections" {
+  description = "Connections kept free for operators, migrations and the deploy's checks, on top of the services' pools."
+  type        = number
+  default     = 15
+}
+
 variable "database_tier" {
   description = "Cloud SQL machine tier."
   type        = string

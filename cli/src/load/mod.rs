@@ -82,6 +82,15 @@ pub struct LevelReport {
     pub processes: BTreeMap<String, ProcessUse>,
     pub postgres_commits_per_second: Option<f64>,
     pub postgres_commits_per_checkout: Option<f64>,
+    /// Commits and rollbacks per checkout, per database (cartflow's own databases).
+    pub postgres_per_database: BTreeMap<String, Transactions>,
+}
+
+/// What one database did per completed checkout.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Transactions {
+    pub commits_per_checkout: f64,
+    pub rollbacks_per_checkout: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -174,6 +183,12 @@ pub async fn run(target: Target, plan: Plan) -> anyhow::Result<Report> {
                 level.confirmed.p99_ms,
                 level.errors
             );
+            for (database, done) in &level.postgres_per_database {
+                eprintln!(
+                    "  {database}: {} commits, {} rollbacks per checkout",
+                    done.commits_per_checkout, done.rollbacks_per_checkout
+                );
+            }
         }
         report.levels.push(level);
         if plan.p99_bound.is_some() {
@@ -295,8 +310,28 @@ async fn run_level(
         Err(Failure::Rejected) => Some(format!("checkout {:?} was rejected", a.cart_id)),
         Ok(_) => None,
     });
-    let commits = commits_before
-        .zip(commits_after)
+    let per_checkout = |n: i64| (n as f64 / confirmed.len().max(1) as f64 * 100.0).round() / 100.0;
+    let postgres_per_database = match (&commits_before, &commits_after) {
+        (Some(before), Some(after)) => after
+            .iter()
+            .filter(|(name, _)| name.starts_with("cartflow"))
+            .map(|(name, &(commits, rollbacks))| {
+                let (c0, r0) = before.get(name).copied().unwrap_or_default();
+                let done = Transactions {
+                    commits_per_checkout: per_checkout(commits - c0),
+                    rollbacks_per_checkout: per_checkout(rollbacks - r0),
+                };
+                (name.clone(), done)
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let total = |all: &Option<BTreeMap<String, (i64, i64)>>| {
+        all.as_ref()
+            .map(|m| m.values().map(|(c, _)| c).sum::<i64>())
+    };
+    let commits = total(&commits_before)
+        .zip(total(&commits_after))
         .map(|(a, b)| (b - a) as f64);
     Ok(LevelReport {
         concurrency,
@@ -318,6 +353,7 @@ async fn run_level(
         postgres_commits_per_checkout: commits
             .filter(|_| !confirmed.is_empty())
             .map(|c| (c / confirmed.len() as f64 * 10.0).round() / 10.0),
+        postgres_per_database,
     })
 }
 
@@ -503,12 +539,21 @@ fn per_second(attempts: &[Attempt], started: Instant) -> Vec<Second> {
         .collect()
 }
 
-async fn commits(pool: &Option<sqlx::PgPool>) -> Option<i64> {
+/// Commits and rollbacks so far, per database.
+async fn commits(pool: &Option<sqlx::PgPool>) -> Option<BTreeMap<String, (i64, i64)>> {
     let pool = pool.as_ref()?;
-    sqlx::query_scalar("SELECT sum(xact_commit)::bigint FROM pg_stat_database")
-        .fetch_one(pool)
-        .await
-        .ok()
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT datname::text, xact_commit, xact_rollback FROM pg_stat_database
+         WHERE datname IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await
+    .ok()?;
+    Some(
+        rows.into_iter()
+            .map(|(name, c, r)| (name, (c, r)))
+            .collect(),
+    )
 }
 
 /// Products with practically endless stock, created unless present.

@@ -60,6 +60,60 @@ async fn the_saga_runs_on_push_delivery_alone_even_with_every_message_pushed_twi
     app.stop().await;
 }
 
+/// Push mode on a CPU throttled between requests (Cloud Run with `cpu_idle`): with the
+/// background relay and its sweep switched off, only what each request publishes before
+/// it answers can move the saga. It still runs end to end, to the email and the push.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_push_mode_every_request_publishes_what_it_wrote_before_answering() {
+    let app = spawn_app_with(&[
+        ("PUBSUB_DELIVERY", "push"),
+        ("PUSH_AUTH", "none"),
+        ("OUTBOX_BACKGROUND_RELAY", "false"),
+    ])
+    .await;
+    app.create_product("KB-1", 1250, 10).await;
+    let customer = app
+        .create_customer("Tia Throttled", "tia@example.com")
+        .await;
+    app.wait_for_contact(customer, "tia@example.com").await;
+
+    let order_id = app.checkout(customer, "KB-1", 2).await;
+    assert_eq!(app.stock("KB-1").await, (8, 2));
+    eventually("the confirmation email and push", || async {
+        let sent = app
+            .notifications(customer)
+            .await
+            .into_iter()
+            .filter(|n| n["kind"] == "order_confirmed" && n["status"] == "sent")
+            .count();
+        (sent == 2).then_some(())
+    })
+    .await;
+    let mails = app.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].subject, format!("Order {order_id} confirmed"));
+    // Nothing waits for a background pass: every outbox row was published and marked
+    // by the request (or delivery) that wrote it.
+    for service in [
+        Service::Cart,
+        Service::Inventory,
+        Service::Order,
+        Service::Notification,
+    ] {
+        let waiting = app
+            .count(
+                service,
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+            )
+            .await;
+        assert_eq!(
+            waiting, 0,
+            "{service} left rows for a relay that never runs"
+        );
+    }
+    app.stop().await;
+}
+
 const AUDIENCE: &str = "https://order.cartflow.test";
 const PUSHER: &str = "pubsub-push@cartflow-test.iam.gserviceaccount.com";
 const TEST_KEY_ID: &str = "cartflow-test-key";

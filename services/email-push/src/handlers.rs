@@ -1,13 +1,17 @@
 //! Email-push's reaction to `delivery.requested`: queue the email for the sender, or
 //! deliver the push at once and report it.
 
+use crate::sender::EmailHandoff;
 use crate::store::{self, EmailRequest};
 use async_trait::async_trait;
 use cartflow_events::{Channel, DeliveryRequested, DeliveryResult, Topic};
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use uuid::Uuid;
 
-pub struct DeliveryHandler;
+pub struct DeliveryHandler {
+    /// This process's sender: a queued email goes to it in memory once committed.
+    pub emails: EmailHandoff,
+}
 
 #[async_trait]
 impl EventHandler for DeliveryHandler {
@@ -26,7 +30,10 @@ impl EventHandler for DeliveryHandler {
                     correlation_id: &event.envelope.correlation_id,
                     request_event_id: event.envelope.event_id,
                 };
-                store::queue_email(tx.conn(), &email).await?;
+                if let Some(due) = store::queue_email(tx.conn(), &email, self.emails.lease).await? {
+                    let emails = self.emails.clone();
+                    tx.after_commit(move || emails.send(due));
+                }
             }
             Channel::Push => {
                 let customer: Uuid = request.recipient.parse().map_err(|_| {

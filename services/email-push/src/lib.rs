@@ -19,13 +19,20 @@ use std::sync::Arc;
 pub struct EmailPushApp {
     smtp: smtp::SmtpSettings,
     live: live::Live,
+    emails: sender::EmailHandoff,
+    /// Taken by the sender when it starts.
+    handed_off: std::sync::Mutex<Option<sender::HandedOff>>,
 }
 
 impl EmailPushApp {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let smtp = smtp::SmtpSettings::from_env(env)?;
+        let (emails, handed_off) = sender::EmailHandoff::new(sender::lease(&smtp));
         Ok(EmailPushApp {
-            smtp: smtp::SmtpSettings::from_env(env)?,
+            smtp,
             live: live::Live::new(),
+            emails,
+            handed_off: std::sync::Mutex::new(Some(handed_off)),
         })
     }
 }
@@ -46,11 +53,19 @@ impl ServiceApp for EmailPushApp {
     }
 
     fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
-        Some(Arc::new(handlers::DeliveryHandler))
+        Some(Arc::new(handlers::DeliveryHandler {
+            emails: self.emails.clone(),
+        }))
     }
 
     fn workers(&self, ctx: AppContext) -> Vec<Worker> {
-        let sender = sender::Sender::new(ctx.outbox.clone(), self.smtp.clone(), self.live.clone());
+        let handed_off = self
+            .handed_off
+            .lock()
+            .expect("hand-off poisoned")
+            .take()
+            .expect("the sender starts once");
+        let sender = sender::Sender::new(ctx.outbox.clone(), self.smtp.clone(), handed_off);
         vec![
             Box::pin(
                 self.live

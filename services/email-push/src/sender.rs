@@ -2,16 +2,24 @@
 //! outcome (`delivery.result`) through the outbox. A failure is retried with backoff up
 //! to the attempt budget; sends run concurrently, so one slow server or address does not
 //! hold up the others.
+//!
+//! A new email reaches the sender in memory, already leased to it by the transaction
+//! that queued it ([`EmailHandoff`]): no claim transaction. The table is read only for
+//! retries that came due and for emails whose sender died (their lease ran out).
+//! Outcomes are recorded together: every send that finished since the last record goes
+//! into one transaction.
 
-use crate::live::Live;
-use crate::smtp::{self, SmtpSettings};
+use crate::smtp::{self, SendError, SmtpSettings};
 use crate::store::{self, Due};
 use cartflow_events::{Channel, DeliveryResult};
 use cartflow_messaging::{Cause, Outbox};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Emails being sent at once.
@@ -19,126 +27,196 @@ const IN_FLIGHT: usize = 32;
 /// How often to look for retries that have come due.
 const SWEEP: Duration = Duration::from_millis(250);
 
+/// How long an email stays leased to the sender that holds it: longer than one send can
+/// take, so it is never sent twice at once.
+pub fn lease(settings: &SmtpSettings) -> Duration {
+    settings.timeout * 2 + Duration::from_secs(5)
+}
+
+/// Hands committed emails to this process's sender.
+#[derive(Clone)]
+pub struct EmailHandoff {
+    queue: mpsc::UnboundedSender<Due>,
+    /// The lease the queuing transaction gives the email.
+    pub lease: Duration,
+}
+
+/// The sender's end of an [`EmailHandoff`].
+pub type HandedOff = mpsc::UnboundedReceiver<Due>;
+
+impl EmailHandoff {
+    pub fn new(lease: Duration) -> (Self, HandedOff) {
+        let (queue, handed_off) = mpsc::unbounded_channel();
+        (EmailHandoff { queue, lease }, handed_off)
+    }
+
+    /// Gives the sender a committed email. If the sender has stopped, the email stays
+    /// queued in the table and is sent once its lease runs out.
+    pub fn send(&self, email: Due) {
+        let _ = self.queue.send(email);
+    }
+}
+
 pub struct Sender {
     outbox: Outbox,
     settings: SmtpSettings,
-    live: Live,
+    handed_off: HandedOff,
 }
 
+type Finished = (Due, Result<(), SendError>);
+
 impl Sender {
-    pub fn new(outbox: Outbox, settings: SmtpSettings, live: Live) -> Self {
+    pub fn new(outbox: Outbox, settings: SmtpSettings, handed_off: HandedOff) -> Self {
         Sender {
             outbox,
             settings,
-            live,
+            handed_off,
         }
     }
 
-    /// Keeps up to [`IN_FLIGHT`] sends going: claims more as sends finish rather than
-    /// waiting for a whole batch, so one slow send does not hold back the queue.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// Keeps up to [`IN_FLIGHT`] sends going, refilling a slot as soon as a send ends,
+    /// so one slow send does not hold back the queue.
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let transport = match self.settings.transport() {
-            Ok(t) => t,
+            Ok(t) => Arc::new(t),
             Err(err) => {
                 tracing::error!(error = %err, "cannot build the SMTP transport; emails stay queued");
                 return;
             }
         };
-        // Longer than one send can take, so a claimed email is not sent twice at once.
-        let lease = self.settings.timeout * 2 + Duration::from_secs(5);
-        let this = Arc::new(self);
-        let mut sending = JoinSet::new();
-        // True while the last claim filled every free slot, so more may be due: then a
-        // finished send is a reason to claim again. Otherwise only a new email (woken
-        // by NOTIFY) or the sweep is; claiming after every send would cost a commit each.
-        let mut backlog = false;
-        while !shutdown.is_cancelled() {
-            while sending.try_join_next().is_some() {}
+        let lease = lease(&self.settings);
+        let settings = Arc::new(self.settings.clone());
+        let mut sending: JoinSet<Finished> = JoinSet::new();
+        let mut waiting: VecDeque<Due> = VecDeque::new();
+        let mut finished: Vec<Finished> = Vec::new();
+        let mut next_claim = Instant::now();
+        loop {
+            while let Some(Ok(done)) = sending.try_join_next() {
+                finished.push(done);
+            }
+            if !finished.is_empty() {
+                self.record(std::mem::take(&mut finished)).await;
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+            while sending.len() < IN_FLIGHT {
+                let Some(email) = waiting.pop_front() else {
+                    break;
+                };
+                sending.spawn(attempt(transport.clone(), settings.clone(), email));
+            }
             let free = IN_FLIGHT - sending.len();
-            let due = if free == 0 {
-                Vec::new()
-            } else {
-                store::claim_due(this.outbox.pool(), free as i64, lease)
+            if free > 0 && Instant::now() >= next_claim {
+                let due = store::claim_due(self.outbox.pool(), free as i64, lease)
                     .await
                     .unwrap_or_else(|err| {
                         tracing::warn!(error = %err, "cannot claim emails");
                         Vec::new()
-                    })
-            };
-            if free > 0 {
-                backlog = due.len() == free;
-            }
-            for email in due {
-                let (this, transport) = (this.clone(), transport.clone());
-                sending.spawn(async move { this.attempt(&transport, email).await });
+                    });
+                // A full claim means more may be due: claim again as soon as a slot frees.
+                next_claim = if due.len() == free {
+                    Instant::now()
+                } else {
+                    Instant::now() + SWEEP
+                };
+                for email in due {
+                    sending.spawn(attempt(transport.clone(), settings.clone(), email));
+                }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = this.live.email_queued() => {}
-                _ = tokio::time::sleep(SWEEP) => {}
-                Some(_) = sending.join_next(), if backlog && !sending.is_empty() => {}
+                Some(email) = self.handed_off.recv() => {
+                    waiting.push_back(email);
+                    while let Ok(email) = self.handed_off.try_recv() {
+                        waiting.push_back(email);
+                    }
+                }
+                Some(Ok(done)) = sending.join_next(), if !sending.is_empty() => finished.push(done),
+                _ = tokio::time::sleep_until(next_claim), if free > 0 => {}
             }
         }
-        while sending.join_next().await.is_some() {}
+        // Emails handed over but not started keep their lease and are sent after it.
+        while let Some(done) = sending.join_next().await {
+            finished.extend(done.ok());
+        }
+        self.record(finished).await;
     }
 
-    async fn attempt(&self, transport: &AsyncSmtpTransport<Tokio1Executor>, email: Due) {
-        let outcome = smtp::send(
-            transport,
-            &self.settings.from,
-            &email.recipient,
-            &email.subject,
-            &email.body,
-        )
-        .await;
-        if let Err(err) = self.record(&email, outcome).await {
-            // The lease runs out and the email is tried again; the notification's own
-            // idempotency keeps the result single.
-            tracing::warn!(email_id = %email.id, error = format!("{err:#}"), "cannot record email outcome");
+    /// Records finished sends and their `delivery.result`s in one transaction. If that
+    /// fails, the leases run out and the emails are tried again; the notification's own
+    /// idempotency keeps each result single.
+    async fn record(&self, finished: Vec<Finished>) {
+        if finished.is_empty() {
+            return;
+        }
+        let count = finished.len();
+        if let Err(err) = self.try_record(finished).await {
+            tracing::warn!(
+                emails = count,
+                error = format!("{err:#}"),
+                "cannot record email outcomes"
+            );
         }
     }
 
-    async fn record(
-        &self,
-        email: &Due,
-        outcome: Result<(), smtp::SendError>,
-    ) -> anyhow::Result<()> {
+    async fn try_record(&self, finished: Vec<Finished>) -> anyhow::Result<()> {
         let mut tx = self.outbox.begin().await?;
-        let result = match outcome {
-            Ok(()) => {
-                let attempts = store::mark_sent(tx.conn(), email.id).await?;
-                tracing::info!(email_id = %email.id, attempts, "email sent");
-                Some(DeliveryResult {
-                    notification_id: email.notification_id,
-                    channel: Channel::Email,
-                    delivered: true,
-                    attempts,
-                    error: None,
-                })
-            }
-            Err(err) => {
-                let exhausted = err.permanent || email.attempts + 1 >= self.settings.max_attempts;
-                let retry_in = (!exhausted).then(|| self.settings.backoff(email.attempts + 1));
-                let attempts =
-                    store::mark_attempt_failed(tx.conn(), email.id, &err.message, retry_in).await?;
-                tracing::warn!(email_id = %email.id, attempts, error = %err.message, ?retry_in, "email not sent");
-                exhausted.then_some(DeliveryResult {
-                    notification_id: email.notification_id,
-                    channel: Channel::Email,
-                    delivered: false,
-                    attempts,
-                    error: Some(err.message),
-                })
-            }
-        };
-        if let Some(result) = result {
-            let cause = Cause {
-                correlation_id: email.correlation_id.clone(),
-                causation_id: email.request_event_id.to_string(),
+        for (email, outcome) in finished {
+            let result = match outcome {
+                Ok(()) => {
+                    let attempts = store::mark_sent(tx.conn(), email.id).await?;
+                    tracing::info!(email_id = %email.id, attempts, "email sent");
+                    Some(DeliveryResult {
+                        notification_id: email.notification_id,
+                        channel: Channel::Email,
+                        delivered: true,
+                        attempts,
+                        error: None,
+                    })
+                }
+                Err(err) => {
+                    let exhausted =
+                        err.permanent || email.attempts + 1 >= self.settings.max_attempts;
+                    let retry_in = (!exhausted).then(|| self.settings.backoff(email.attempts + 1));
+                    let attempts =
+                        store::mark_attempt_failed(tx.conn(), email.id, &err.message, retry_in)
+                            .await?;
+                    tracing::warn!(email_id = %email.id, attempts, error = %err.message, ?retry_in, "email not sent");
+                    exhausted.then_some(DeliveryResult {
+                        notification_id: email.notification_id,
+                        channel: Channel::Email,
+                        delivered: false,
+                        attempts,
+                        error: Some(err.message),
+                    })
+                }
             };
-            tx.publish(&cause, &result).await?;
+            if let Some(result) = result {
+                let cause = Cause {
+                    correlation_id: email.correlation_id.clone(),
+                    causation_id: email.request_event_id.to_string(),
+                };
+                tx.publish(&cause, &result).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
     }
+}
+
+async fn attempt(
+    transport: Arc<AsyncSmtpTransport<Tokio1Executor>>,
+    settings: Arc<SmtpSettings>,
+    email: Due,
+) -> Finished {
+    let outcome = smtp::send(
+        &transport,
+        &settings.from,
+        &email.recipient,
+        &email.subject,
+        &email.body,
+    )
+    .await;
+    (email, outcome)
 }

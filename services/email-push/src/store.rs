@@ -1,7 +1,7 @@
 //! SQL for emails and push messages.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
 use uuid::Uuid;
@@ -22,7 +22,7 @@ pub struct Email {
 
 const EMAIL_COLUMNS: &str = "id, notification_id, recipient, subject, body, status, attempts, last_error, created_at, sent_at";
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Push {
     pub id: Uuid,
     pub notification_id: Uuid,
@@ -34,9 +34,8 @@ pub struct Push {
 
 const PUSH_COLUMNS: &str = "id, notification_id, customer_id, title, body, created_at";
 
-/// NOTIFY channels, delivered to listeners only when the transaction commits.
+/// NOTIFY channel of committed push messages; the payload is the message itself.
 pub const PUSH_CHANNEL: &str = "push_delivered";
-pub const EMAIL_CHANNEL: &str = "email_due";
 
 pub struct EmailRequest<'a> {
     pub notification_id: Uuid,
@@ -47,34 +46,47 @@ pub struct EmailRequest<'a> {
     pub request_event_id: Uuid,
 }
 
-/// Queues an email for the sender (once per notification) and wakes it on commit.
-pub async fn queue_email(conn: &mut PgConnection, e: &EmailRequest<'_>) -> sqlx::Result<bool> {
+/// Queues an email once per notification, already leased (for `lease`) to this
+/// process's sender, which gets it in memory when the transaction commits: no claim
+/// transaction for a new email. Another sender takes it only if the lease runs out (this
+/// process died). Returns the queued email, or `None` if it was already queued.
+pub async fn queue_email(
+    conn: &mut PgConnection,
+    e: &EmailRequest<'_>,
+    lease: Duration,
+) -> sqlx::Result<Option<Due>> {
+    let id = Uuid::new_v4();
     let queued = sqlx::query(
-        "INSERT INTO emails (id, notification_id, recipient, subject, body, status, correlation_id, request_event_id)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) ON CONFLICT (notification_id) DO NOTHING",
+        "INSERT INTO emails (id, notification_id, recipient, subject, body, status, correlation_id,
+                             request_event_id, next_attempt_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, now() + $8) ON CONFLICT (notification_id) DO NOTHING",
     )
-    .bind(Uuid::new_v4())
+    .bind(id)
     .bind(e.notification_id)
     .bind(e.recipient)
     .bind(e.subject)
     .bind(e.body)
     .bind(e.correlation_id)
     .bind(e.request_event_id)
+    .bind(lease)
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
-    if queued {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(EMAIL_CHANNEL)
-            .execute(conn)
-            .await?;
-    }
-    Ok(queued)
+    Ok(queued.then(|| Due {
+        id,
+        notification_id: e.notification_id,
+        recipient: e.recipient.to_string(),
+        subject: e.subject.to_string(),
+        body: e.body.to_string(),
+        attempts: 0,
+        correlation_id: e.correlation_id.to_string(),
+        request_event_id: e.request_event_id,
+    }))
 }
 
-/// Puts a message in the customer's inbox (once per notification) and announces it on
-/// commit. Returns false if it was already there.
+/// Puts a message in the customer's inbox (once per notification) and announces it,
+/// whole, on commit, so live streams need no read. Returns false if it was already there.
 pub async fn deliver_push(
     conn: &mut PgConnection,
     notification_id: Uuid,
@@ -82,10 +94,10 @@ pub async fn deliver_push(
     title: &str,
     body: &str,
 ) -> sqlx::Result<bool> {
-    let id: Option<Uuid> = sqlx::query_scalar(
+    let push: Option<Push> = sqlx::query_as(&format!(
         "INSERT INTO push_messages (id, notification_id, customer_id, title, body) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (notification_id) DO NOTHING RETURNING id",
-    )
+         ON CONFLICT (notification_id) DO NOTHING RETURNING {PUSH_COLUMNS}"
+    ))
     .bind(Uuid::new_v4())
     .bind(notification_id)
     .bind(customer_id)
@@ -93,10 +105,15 @@ pub async fn deliver_push(
     .bind(body)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(id) = id else { return Ok(false) };
+    let Some(push) = push else { return Ok(false) };
+    // NOTIFY payloads stop at 8000 bytes; a longer message is announced by id.
+    let mut payload = serde_json::to_string(&push).expect("a push serialises");
+    if payload.len() > 7900 {
+        payload = push.id.to_string();
+    }
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(PUSH_CHANNEL)
-        .bind(id.to_string())
+        .bind(payload)
         .execute(conn)
         .await?;
     Ok(true)

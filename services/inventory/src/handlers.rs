@@ -8,7 +8,7 @@ use cartflow_events::{
     Topic,
 };
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct InventoryHandler;
 
@@ -20,6 +20,28 @@ impl EventHandler for InventoryHandler {
             Some(Topic::OrderCancelled) => release(tx, event.decode()?).await,
             _ => Err(event.unexpected()),
         }
+    }
+
+    /// Locks the stock rows of every request and cancellation in the batch, in SKU
+    /// order, before any of them is applied. A batch that locked per message would hold
+    /// one cart's rows while waiting for rows another batch holds, which may be waiting
+    /// for these: a deadlock PostgreSQL breaks only after `deadlock_timeout` (1 s).
+    async fn lock_batch(&self, tx: &mut Tx, batch: &[&Incoming]) -> Result<(), HandlerError> {
+        if batch.len() < 2 {
+            return Ok(());
+        }
+        let mut skus = BTreeSet::new();
+        for event in batch {
+            let items = match event.topic() {
+                Some(Topic::OrderRequested) => event.decode::<OrderRequested>().map(|r| r.items),
+                Some(Topic::OrderCancelled) => event.decode::<OrderCancelled>().map(|c| c.items),
+                _ => continue,
+            };
+            skus.extend(items.into_iter().flatten().map(|line| line.product_sku));
+        }
+        let skus: Vec<String> = skus.into_iter().collect();
+        store::lock_levels(tx.conn(), &skus).await?;
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::push::{DeliveryMode, PushAuth};
 use cartflow_events::Service;
+use cartflow_messaging::consumer::MAX_BATCH_SIZE;
 use cartflow_messaging::{ConsumerSettings, PubSubConfig, RelaySettings};
 use std::collections::HashMap;
 use std::fmt;
@@ -106,6 +107,11 @@ impl Env {
     }
 }
 
+/// Connections per service. Each busy subscription holds one for a whole batch, HTTP
+/// requests and the relay take one briefly; 7 services × 5 = 35 backends locally, and
+/// Terraform checks services × instances × pool against Cloud SQL's `max_connections`.
+pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 5;
+
 /// Everything the kit needs to run one service.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -136,16 +142,20 @@ impl ServiceConfig {
     /// | `<SVC>_PORT`, `PORT` | the service's SPEC port |
     /// | `HOST` | `127.0.0.1` |
     /// | `<SVC>_DATABASE_URL` | `DATABASE_URL` (a server URL) + `/cartflow_<svc>` |
-    /// | `DB_MAX_CONNECTIONS` | 10 |
+    /// | `DB_MAX_CONNECTIONS` | 5 |
     /// | `PUBSUB_EMULATOR_HOST` | unset: Google Cloud with Application Default Credentials |
     /// | `PUBSUB_PROJECT_ID`, `GOOGLE_CLOUD_PROJECT` | `cartflow-local` |
     /// | `CARTFLOW_TOPIC_PREFIX` | empty |
     /// | `HTTP_BODY_LIMIT_BYTES` | 65536 |
-    /// | `CONSUMER_MAX_CONCURRENCY` | 16 |
+    /// | `CONSUMER_MAX_CONCURRENCY` | 4 batches (transactions) per subscription |
+    /// | `CONSUMER_BATCH_SIZE` | 50 messages per transaction (1-64) |
     /// | `CONSUMER_MAX_OUTSTANDING` | 200 |
     /// | `CONSUMER_LEASE_EXTENSION_SECS` | 10: how soon a crashed consumer's messages return |
     /// | `OUTBOX_BATCH_SIZE` | 100 |
     /// | `OUTBOX_SWEEP_MS` | 2000 |
+    /// | `OUTBOX_MARK_MS` | 200: published events are marked in bulk this often |
+    /// | `OUTBOX_PUBLISH_BEFORE_RESPONSE` | `true` in push mode, else `false` |
+    /// | `OUTBOX_BACKGROUND_RELAY` | `true`; `false` (tests only) stands in for a throttled CPU |
     /// | `OUTBOX_PUBLISH_COPIES` | 1 (fault injection: publish every event N times) |
     /// | `PUBSUB_DELIVERY` | `pull`; `push` serves `POST /pubsub/push` instead |
     /// | `PUSH_AUTH` | `oidc`; `none` only with the emulator |
@@ -196,7 +206,7 @@ impl ServiceConfig {
         }
         let db_max_connections = env.parse_or(
             &[&own("DB_MAX_CONNECTIONS"), "DB_MAX_CONNECTIONS"],
-            10u32,
+            DEFAULT_DB_MAX_CONNECTIONS,
             "a whole number ≥ 1",
             &mut errors,
         );
@@ -236,6 +246,12 @@ impl ServiceConfig {
                     &mut errors,
                 )
                 .max(1),
+            batch_size: env.parse_or(
+                &["CONSUMER_BATCH_SIZE"],
+                defaults.batch_size,
+                "a whole number from 1 to 64",
+                &mut errors,
+            ),
             max_outstanding_messages: env.parse_or(
                 &["CONSUMER_MAX_OUTSTANDING"],
                 defaults.max_outstanding_messages,
@@ -249,6 +265,14 @@ impl ServiceConfig {
                 &mut errors,
             )),
         };
+        if !(1..=MAX_BATCH_SIZE).contains(&consumer.batch_size) {
+            errors.push(format!(
+                "CONSUMER_BATCH_SIZE='{}': expected a whole number from 1 to {MAX_BATCH_SIZE} \
+                 (a savepoint per message; PostgreSQL caches 64 per transaction)",
+                consumer.batch_size
+            ));
+        }
+        let delivery = delivery_mode(env, emulator_host.is_some(), &mut errors);
         let defaults = RelaySettings::default();
         let relay = RelaySettings {
             batch_size: env
@@ -273,10 +297,27 @@ impl ServiceConfig {
                     &mut errors,
                 )
                 .max(1),
+            mark_interval: Duration::from_millis(env.parse_or(
+                &["OUTBOX_MARK_MS"],
+                defaults.mark_interval.as_millis() as u64,
+                "milliseconds",
+                &mut errors,
+            )),
+            publish_before_response: env.parse_or(
+                &["OUTBOX_PUBLISH_BEFORE_RESPONSE"],
+                matches!(delivery, DeliveryMode::Push(_)),
+                "true or false",
+                &mut errors,
+            ),
+            background: env.parse_or(
+                &["OUTBOX_BACKGROUND_RELAY"],
+                true,
+                "true or false",
+                &mut errors,
+            ),
             ..defaults
         };
 
-        let delivery = delivery_mode(env, emulator_host.is_some(), &mut errors);
         let admin_token = env.get("ADMIN_TOKEN").map(|t| t.trim().to_string());
         if admin_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
             // The value is a secret: named, never echoed.

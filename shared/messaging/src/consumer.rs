@@ -1,13 +1,19 @@
 //! The one way every service consumes events.
 //!
-//! For each message: parse the envelope, open a transaction, record
-//! `(event_id, service)` in `processed_messages`, run the service's handler (which
-//! changes state and may stage events in the same transaction), commit, then ack.
+//! Messages are applied in batches: what the stream has already delivered when a
+//! worker is free (never waiting for company, so a lone message at low load goes at
+//! once), up to `batch_size`, in ONE database transaction. For each message of it: a
+//! savepoint, `(event_id, service)` recorded in `processed_messages`, the service's
+//! handler (which changes state and may stage events in the same transaction). Then one
+//! commit for the whole batch, then the acks.
 //!
 //! - A duplicate (same `event_id` already recorded) is counted and acked; the handler
-//!   does not run. Concurrent duplicates serialise on the primary key.
-//! - A transient failure (database down, deadlock) rolls back and nacks: Pub/Sub
-//!   redelivers after the subscription's retry backoff.
+//!   does not run. Concurrent duplicates serialise on the primary key; a batch applies
+//!   its messages in event-id order, so two batches holding copies of the same events
+//!   take those keys in the same order.
+//! - A message whose handler fails rolls back to its savepoint alone and is nacked; the
+//!   rest of the batch commits. A failed commit nacks the whole batch: Pub/Sub
+//!   redelivers every message of it, and the inbox makes the retry exact.
 //! - A message that can never succeed (bad envelope, unknown type or version, body that
 //!   does not parse) is logged with its ids and nacked, so the subscription's dead-letter
 //!   policy moves it aside after its delivery budget; other messages keep flowing.
@@ -16,10 +22,12 @@
 use crate::PubSubConfig;
 use crate::outbox::{Cause, Outbox, Tx};
 use async_trait::async_trait;
-use cartflow_events::{Envelope, Event, Topic};
+use cartflow_events::{Envelope, Event, Service, Topic};
+use futures::FutureExt;
 use google_cloud_pubsub::client::Subscriber;
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::handler::Handler;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -94,12 +102,23 @@ impl Incoming {
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError>;
+
+    /// Runs once per batch, in its transaction, before any message of it is applied.
+    /// A handler whose messages lock rows that other batches lock too takes those locks
+    /// here, all at once in one global order: a batch then never holds some of them
+    /// while waiting for another batch that holds the rest (a deadlock). Messages that
+    /// do not decode are skipped here; applying them reports the error.
+    async fn lock_batch(&self, _tx: &mut Tx, _batch: &[&Incoming]) -> Result<(), HandlerError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct ConsumerSettings {
-    /// Messages processed at once per subscription.
+    /// Batches (transactions) in flight at once per subscription.
     pub max_concurrency: usize,
+    /// Most messages applied in one transaction. At most [`MAX_BATCH_SIZE`].
+    pub batch_size: usize,
     /// Messages the server may hand this stream before acks (flow control).
     pub max_outstanding_messages: i64,
     /// How far each lease extension reaches: after a crash, the messages the dead
@@ -109,10 +128,16 @@ pub struct ConsumerSettings {
     pub lease_extension: Duration,
 }
 
+/// Each message of a batch runs in a savepoint, and PostgreSQL caches 64 subtransaction
+/// ids per transaction: past that, every session's visibility checks start reading
+/// `pg_subtrans` (the "subtransaction overflow" slowdown). Batches stay below it.
+pub const MAX_BATCH_SIZE: usize = 64;
+
 impl Default for ConsumerSettings {
     fn default() -> Self {
         ConsumerSettings {
-            max_concurrency: 16,
+            max_concurrency: 4,
+            batch_size: 50,
             max_outstanding_messages: 200,
             lease_extension: Duration::from_secs(10),
         }
@@ -120,11 +145,12 @@ impl Default for ConsumerSettings {
 }
 
 /// A failed attempt, for the failure log.
-struct Failure<'a> {
-    envelope: Option<&'a Envelope>,
-    message_id: &'a str,
+struct Failure {
+    envelope: Option<Envelope>,
+    message_id: String,
     /// Can never succeed (as opposed to: may succeed on a retry).
     rejected: bool,
+    error: String,
 }
 
 /// What happened to one message; returned for logs and tests.
@@ -152,6 +178,20 @@ pub struct Delivery<'a> {
     /// Which delivery this is (1 = first), when the subscription has a dead-letter policy.
     pub attempt: Option<i32>,
 }
+
+impl<'a> Delivery<'a> {
+    fn pulled(message: &'a Message, ack: &Handler) -> Self {
+        Delivery {
+            message_id: &message.message_id,
+            attributes: &message.attributes,
+            data: &message.data,
+            attempt: ack.delivery_attempt(),
+        }
+    }
+}
+
+/// What applying one message of a batch came to.
+pub type Applied = Result<Outcome, HandlerError>;
 
 /// Consumes one subscription for one service until shut down.
 #[derive(Clone)]
@@ -184,9 +224,15 @@ impl Consumer {
     }
 
     /// Pulls and processes until `shutdown`; then stops pulling, finishes in-flight
-    /// messages and flushes their acks. A broken stream is re-opened with backoff.
+    /// batches and flushes their acks. A broken stream is re-opened with backoff.
+    ///
+    /// Batches form only under load: a message goes to a free worker at once, together
+    /// with whatever else the stream has already received; messages wait only while
+    /// every worker is busy, and the next free worker takes them all (up to the size).
     pub async fn run(self, subscriber: Subscriber, shutdown: CancellationToken) {
         let service = self.outbox.service();
+        let batch_size = self.settings.batch_size.clamp(1, MAX_BATCH_SIZE);
+        let max_waiting = batch_size * self.settings.max_concurrency.max(1);
         let mut backoff = Duration::from_millis(100);
         loop {
             let mut stream = subscriber
@@ -196,19 +242,29 @@ impl Consumer {
                 .build();
             let token = stream.shutdown_token();
             let mut in_flight = JoinSet::new();
+            let mut waiting: VecDeque<(Message, Handler)> = VecDeque::new();
             tracing::debug!(%service, subscription = %self.subscription, "streaming pull opened");
             let stopping = loop {
+                while in_flight.len() < self.settings.max_concurrency && !waiting.is_empty() {
+                    let batch: Vec<_> = waiting.drain(..waiting.len().min(batch_size)).collect();
+                    let this = self.clone();
+                    in_flight.spawn(async move { this.process(batch).await });
+                }
                 tokio::select! {
                     _ = shutdown.cancelled() => break true,
                     Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                    next = stream.next() => match next {
-                        Some(Ok((message, ack))) => {
+                    next = stream.next(), if waiting.len() < max_waiting => match next {
+                        Some(Ok(delivered)) => {
                             backoff = Duration::from_millis(100);
-                            while in_flight.len() >= self.settings.max_concurrency {
-                                in_flight.join_next().await;
+                            waiting.push_back(delivered);
+                            // Take what the stream already holds (a pull response carries
+                            // many messages) without waiting for more.
+                            while waiting.len() < max_waiting {
+                                match stream.next().now_or_never() {
+                                    Some(Some(Ok(delivered))) => waiting.push_back(delivered),
+                                    _ => break,
+                                }
                             }
-                            let this = self.clone();
-                            in_flight.spawn(async move { this.process(message, ack).await });
                         }
                         Some(Err(err)) => {
                             tracing::warn!(%service, subscription = %self.subscription, error = %err, "streaming pull failed; re-subscribing");
@@ -218,6 +274,10 @@ impl Consumer {
                     },
                 }
             };
+            // Not started: back to Pub/Sub at once rather than after the lease.
+            for (_, ack) in waiting.drain(..) {
+                ack.nack();
+            }
             while in_flight.join_next().await.is_some() {}
             token.shutdown().await;
             if stopping {
@@ -231,93 +291,90 @@ impl Consumer {
         }
     }
 
-    /// Processes one pulled message and acks or nacks it.
-    pub async fn process(&self, message: Message, ack: Handler) -> Outcome {
-        let delivery = Delivery {
-            message_id: &message.message_id,
-            attributes: &message.attributes,
-            data: &message.data,
-            attempt: ack.delivery_attempt(),
-        };
-        let outcome = self.deliver(delivery).await;
-        if outcome.is_done() {
-            ack.ack();
-        } else {
-            ack.nack();
+    /// Processes pulled messages as one batch, then acks or nacks each.
+    pub async fn process(&self, batch: Vec<(Message, Handler)>) -> Vec<Outcome> {
+        let deliveries: Vec<_> = batch
+            .iter()
+            .map(|(message, ack)| Delivery::pulled(message, ack))
+            .collect();
+        let outcomes = self.deliver_batch(&deliveries).await;
+        for ((_, ack), outcome) in batch.into_iter().zip(&outcomes) {
+            if outcome.is_done() {
+                ack.ack();
+            } else {
+                ack.nack();
+            }
         }
-        outcome
+        outcomes
     }
 
     /// Processes one delivered message, however it arrived (streaming pull or push).
     /// The caller acks when the outcome [`Outcome::is_done`], and nacks otherwise.
     pub async fn deliver(&self, delivery: Delivery<'_>) -> Outcome {
+        self.deliver_batch(&[delivery]).await[0]
+    }
+
+    /// Processes delivered messages as one batch; one outcome per delivery, in order.
+    pub async fn deliver_batch(&self, deliveries: &[Delivery<'_>]) -> Vec<Outcome> {
         let service = self.outbox.service();
-        let Delivery {
-            message_id,
-            attempt,
-            ..
-        } = delivery;
-        let envelope = match Envelope::from_attributes(delivery.attributes) {
-            Ok(envelope) => envelope,
-            Err(err) => {
-                tracing::warn!(%service, %message_id, ?attempt, error = %err,
-                    "bad envelope; leaving the message to the dead-letter policy");
-                let failure = Failure {
-                    envelope: None,
-                    message_id,
-                    rejected: true,
-                };
-                self.record_failure(failure, &err.to_string()).await;
-                return Outcome::Rejected;
+        let mut outcomes = vec![Outcome::Rejected; deliveries.len()];
+        let mut failures = Vec::new();
+        // (index in `deliveries`, the parsed event)
+        let mut readable = Vec::with_capacity(deliveries.len());
+        for (index, delivery) in deliveries.iter().enumerate() {
+            let (message_id, attempt) = (delivery.message_id, delivery.attempt);
+            match Envelope::from_attributes(delivery.attributes) {
+                Ok(envelope) => readable.push((
+                    index,
+                    Incoming {
+                        envelope,
+                        data: delivery.data.to_vec(),
+                    },
+                )),
+                Err(err) => {
+                    tracing::warn!(%service, %message_id, ?attempt, error = %err,
+                        "bad envelope; leaving the message to the dead-letter policy");
+                    failures.push(Failure {
+                        envelope: None,
+                        message_id: message_id.to_string(),
+                        rejected: true,
+                        error: err.to_string(),
+                    });
+                }
             }
-        };
-        let incoming = Incoming {
-            envelope,
-            data: delivery.data.to_vec(),
-        };
-        let span = tracing::info_span!("consume", %service,
-            event_id = %incoming.envelope.event_id,
-            event_type = %incoming.envelope.event_type,
-            correlation_id = %incoming.envelope.correlation_id,
-            %message_id);
-        let result = self.apply(&incoming).instrument(span.clone()).await;
-        let _in_span = span.enter();
-        let (outcome, reason) = match result {
-            Ok(Outcome::Duplicate) => {
-                tracing::info!("duplicate delivery skipped");
-                return Outcome::Duplicate;
+        }
+        if !readable.is_empty() {
+            let batch: Vec<&Incoming> = readable.iter().map(|(_, incoming)| incoming).collect();
+            let applied = match self.apply_batch(&batch).await {
+                Ok(applied) => applied,
+                // The transaction broke (database gone, commit failed): nothing of the
+                // batch stands, so every message of it is redelivered.
+                Err(err) => {
+                    let error = format!("{err:#}");
+                    batch
+                        .iter()
+                        .map(|_| Err(HandlerError::Transient(anyhow::anyhow!(error.clone()))))
+                        .collect()
+                }
+            };
+            for ((index, incoming), result) in readable.iter().zip(applied) {
+                let delivery = &deliveries[*index];
+                let (outcome, failure) = judge(service, incoming, delivery, result, batch.len());
+                outcomes[*index] = outcome;
+                failures.extend(failure);
             }
-            Ok(outcome) => {
-                tracing::debug!("processed");
-                return outcome;
-            }
-            Err(HandlerError::Poison(reason)) => {
-                tracing::warn!(?attempt, %reason, "unprocessable; leaving the message to the dead-letter policy");
-                (Outcome::Rejected, reason)
-            }
-            Err(HandlerError::Transient(err)) => {
-                let error = format!("{err:#}");
-                tracing::warn!(?attempt, %error, "processing failed; will be redelivered");
-                (Outcome::Failed, error)
-            }
-        };
-        let failure = Failure {
-            envelope: Some(&incoming.envelope),
-            message_id,
-            rejected: outcome == Outcome::Rejected,
-        };
-        self.record_failure(failure, &reason).await;
-        outcome
+        }
+        for failure in failures {
+            self.record_failure(failure).await;
+        }
+        outcomes
     }
 
     /// Logs a failed attempt in `message_failures`, in a transaction of its own (the
     /// handler's was rolled back). Best effort: with the database down it only logs.
-    async fn record_failure(&self, failure: Failure<'_>, error: &str) {
-        let envelope = failure.envelope;
-        let key = envelope.map_or_else(
-            || failure.message_id.to_string(),
-            |e| e.event_id.to_string(),
-        );
+    async fn record_failure(&self, failure: Failure) {
+        let envelope = failure.envelope.as_ref();
+        let key = envelope.map_or_else(|| failure.message_id.clone(), |e| e.event_id.to_string());
         let recorded = sqlx::query(
             "INSERT INTO message_failures
                  (failure_key, service, event_id, event_type, correlation_id, message_id, kind, last_error)
@@ -329,11 +386,11 @@ impl Consumer {
         .bind(key)
         .bind(self.outbox.service().name())
         .bind(envelope.map(|e| e.event_id))
-        .bind(envelope.map(|e| e.event_type.as_str()))
-        .bind(envelope.map(|e| e.correlation_id.as_str()))
-        .bind(failure.message_id)
+        .bind(envelope.map(|e| e.event_type.clone()))
+        .bind(envelope.map(|e| e.correlation_id.clone()))
+        .bind(&failure.message_id)
         .bind(if failure.rejected { "rejected" } else { "failing" })
-        .bind(error.chars().take(2000).collect::<String>())
+        .bind(failure.error.chars().take(2000).collect::<String>())
         .execute(self.outbox.pool())
         .await;
         if let Err(err) = recorded {
@@ -341,9 +398,49 @@ impl Consumer {
         }
     }
 
-    /// Records the event, runs the handler and commits, all in one transaction.
-    pub async fn apply(&self, incoming: &Incoming) -> Result<Outcome, HandlerError> {
+    /// Applies one event in a transaction of its own (a batch of one).
+    pub async fn apply(&self, incoming: &Incoming) -> Applied {
+        let mut applied = self.apply_batch(&[incoming]).await?;
+        applied.pop().expect("one result per message")
+    }
+
+    /// Applies `batch` in one transaction: the handler's batch locks, then per message
+    /// (in event-id order) a savepoint, the inbox record and the handler; one commit.
+    /// A message whose handler fails is rolled back to its savepoint alone. Returns one
+    /// result per message, in the order given; `Err` if the transaction itself failed,
+    /// in which case nothing of the batch was committed.
+    pub async fn apply_batch(&self, batch: &[&Incoming]) -> Result<Vec<Applied>, HandlerError> {
         let mut tx = self.outbox.begin().await?;
+        self.handler.lock_batch(&mut tx, batch).await?;
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by_key(|&i| batch[i].envelope.event_id);
+        let alone = batch.len() == 1;
+        let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
+        for i in order {
+            let incoming = batch[i];
+            if !alone {
+                tx.savepoint().await?;
+            }
+            let span = consume_span(self.outbox.service(), incoming);
+            let result = self.apply_in(&mut tx, incoming).instrument(span).await;
+            if result.is_err() {
+                if alone {
+                    // Dropping the transaction rolls it back.
+                    return Ok(vec![result]);
+                }
+                tx.rollback_to_savepoint().await?;
+            }
+            results[i] = Some(result);
+        }
+        tx.commit().await?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every message applied"))
+            .collect())
+    }
+
+    /// Records the event in the inbox and, the first time, runs the handler.
+    async fn apply_in(&self, tx: &mut Tx, incoming: &Incoming) -> Applied {
         // `xmax = 0` is true only for a freshly inserted row; a conflict updates the
         // existing row (counting the duplicate) and returns false.
         let first_time: bool = sqlx::query_scalar(
@@ -360,11 +457,59 @@ impl Consumer {
         .fetch_one(tx.conn())
         .await?;
         if !first_time {
-            tx.commit().await?;
             return Ok(Outcome::Duplicate);
         }
-        self.handler.handle(&mut tx, incoming).await?;
-        tx.commit().await?;
+        self.handler.handle(tx, incoming).await?;
         Ok(Outcome::Processed)
     }
+}
+
+/// Logs what applying one message came to; returns its outcome and, if it failed,
+/// the failure to record.
+fn judge(
+    service: Service,
+    incoming: &Incoming,
+    delivery: &Delivery<'_>,
+    result: Applied,
+    batch: usize,
+) -> (Outcome, Option<Failure>) {
+    let span = consume_span(service, incoming);
+    span.record("message_id", delivery.message_id);
+    let _in_span = span.enter();
+    let attempt = delivery.attempt;
+    let (outcome, error) = match result {
+        Ok(Outcome::Duplicate) => {
+            tracing::info!("duplicate delivery skipped");
+            return (Outcome::Duplicate, None);
+        }
+        Ok(outcome) => {
+            tracing::debug!(batch, "processed");
+            return (outcome, None);
+        }
+        Err(HandlerError::Poison(reason)) => {
+            tracing::warn!(?attempt, %reason, "unprocessable; leaving the message to the dead-letter policy");
+            (Outcome::Rejected, reason)
+        }
+        Err(HandlerError::Transient(err)) => {
+            let error = format!("{err:#}");
+            tracing::warn!(?attempt, %error, "processing failed; will be redelivered");
+            (Outcome::Failed, error)
+        }
+    };
+    let failure = Failure {
+        envelope: Some(incoming.envelope.clone()),
+        message_id: delivery.message_id.to_string(),
+        rejected: outcome == Outcome::Rejected,
+        error,
+    };
+    (outcome, Some(failure))
+}
+
+/// The span of one consumed message; `message_id` is recorded where it is known.
+fn consume_span(service: Service, incoming: &Incoming) -> tracing::Span {
+    tracing::info_span!("consume", %service,
+        event_id = %incoming.envelope.event_id,
+        event_type = %incoming.envelope.event_type,
+        correlation_id = %incoming.envelope.correlation_id,
+        message_id = tracing::field::Empty)
 }

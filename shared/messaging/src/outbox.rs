@@ -1,11 +1,18 @@
 //! The transactional outbox: events are written in the same database transaction as
 //! the change that causes them, and published after commit by the relay. A crash
-//! between commit and publish loses nothing: the relay finds the row on restart.
+//! between commit and publish loses nothing: the relay's sweep finds the row.
+//!
+//! Staged events are kept in memory until [`Tx::commit`], which writes them all in one
+//! statement just before `COMMIT` and then hands them straight to the relay: the happy
+//! path never reads the outbox back. In publish-before-response mode (push delivery on a
+//! CPU that is throttled once the response is sent) `commit` also waits for them to be
+//! published and marked.
 
+use crate::relay::{OutgoingEvent, RelayCore};
 use anyhow::Context;
 use cartflow_events::{Envelope, Event, Service};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -36,13 +43,26 @@ impl Cause {
     }
 }
 
-/// A service's outbox: opens transactions that can stage events and wakes the relay
-/// when one commits. Cheap to clone.
+/// A service's outbox: opens transactions that can stage events and passes committed
+/// events to the relay. Cheap to clone.
 #[derive(Clone)]
 pub struct Outbox {
     service: Service,
     pool: PgPool,
-    wake: Arc<Notify>,
+    shared: Arc<Shared>,
+}
+
+/// What the outbox and its relay share within one process.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// Committed events not yet taken by the relay.
+    pub(crate) committed: Mutex<Vec<OutgoingEvent>>,
+    /// Signalled when `committed` gains events.
+    pub(crate) handed_off: Notify,
+    /// Signalled when rows were re-queued in the table (a replay): sweep now.
+    pub(crate) sweep_now: Notify,
+    /// Set when the relay publishes before `commit` returns (publish-before-response).
+    pub(crate) inline: OnceLock<Arc<RelayCore>>,
 }
 
 impl Outbox {
@@ -50,7 +70,7 @@ impl Outbox {
         Outbox {
             service,
             pool,
-            wake: Arc::new(Notify::new()),
+            shared: Arc::default(),
         }
     }
 
@@ -62,31 +82,43 @@ impl Outbox {
         &self.pool
     }
 
-    /// Resolves when a transaction that staged events has committed.
-    pub(crate) fn woken(&self) -> impl Future<Output = ()> + '_ {
-        self.wake.notified()
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
-    /// Has the relay look at the outbox now (it also sweeps every few seconds).
-    pub fn wake(&self) {
-        self.wake.notify_one();
+    /// Has the relay look at the table now: rows were re-queued behind its back (an
+    /// event-log replay). In publish-before-response mode they are published before
+    /// this returns.
+    pub async fn requeued(&self) {
+        match self.shared.inline.get() {
+            Some(relay) => relay.sweep_now_inline().await,
+            None => self.shared.sweep_now.notify_one(),
+        }
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(Tx {
             inner: self.pool.begin().await?,
             outbox: self.clone(),
-            staged: 0,
+            staged: Vec::new(),
+            after_commit: Vec::new(),
+            savepoint: None,
         })
     }
 }
+
+/// Work to run once the transaction has committed (never if it rolls back).
+type AfterCommit = Box<dyn FnOnce() + Send>;
 
 /// A database transaction that can also stage events for publication.
 /// Dropping it without [`Tx::commit`] rolls everything back, events included.
 pub struct Tx {
     inner: Transaction<'static, Postgres>,
     outbox: Outbox,
-    staged: usize,
+    staged: Vec<OutgoingEvent>,
+    after_commit: Vec<AfterCommit>,
+    /// While a savepoint is open: how much was staged when it was taken.
+    savepoint: Option<(usize, usize)>,
 }
 
 impl Tx {
@@ -117,29 +149,108 @@ impl Tx {
             occurred_at: chrono::Utc::now(),
         };
         let payload = serde_json::to_value(event).context("serialising event payload")?;
-        let attributes = serde_json::to_value(envelope.to_attributes())?;
-        sqlx::query(
-            "INSERT INTO outbox (event_id, topic, ordering_key, attributes, payload)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(envelope.event_id)
-        .bind(E::TOPIC.name())
-        .bind(event.ordering_key())
-        .bind(attributes)
-        .bind(payload)
-        .execute(&mut *self.inner)
-        .await
-        .context("writing event to the outbox")?;
-        self.staged += 1;
+        self.staged.push(OutgoingEvent {
+            event_id: envelope.event_id,
+            topic: E::TOPIC.name().to_string(),
+            ordering_key: event.ordering_key(),
+            attributes: envelope.to_attributes(),
+            payload,
+        });
         Ok(envelope.event_id)
     }
 
-    /// Commits the change and its events, then wakes the relay to publish them.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.inner.commit().await?;
-        if self.staged > 0 {
-            self.outbox.wake();
+    /// Runs `work` after this transaction commits; never if it (or the savepoint that is
+    /// open now) rolls back. For handing work to an in-process worker without a second
+    /// transaction, e.g. an email to the sender.
+    pub fn after_commit(&mut self, work: impl FnOnce() + Send + 'static) {
+        self.after_commit.push(Box::new(work));
+    }
+
+    /// Opens a savepoint (closing the previous one, keeping what it covered):
+    /// [`Tx::rollback_to_savepoint`] undoes everything since, staged events included.
+    /// Used by the consumer, one per message of a batch; one round trip each.
+    pub(crate) async fn savepoint(&mut self) -> Result<(), sqlx::Error> {
+        let sql = if self.savepoint.is_some() {
+            "RELEASE SAVEPOINT message; SAVEPOINT message"
+        } else {
+            "SAVEPOINT message"
+        };
+        execute_raw(&mut self.inner, sql).await?;
+        self.savepoint = Some((self.staged.len(), self.after_commit.len()));
+        Ok(())
+    }
+
+    /// Undoes what was done since the last savepoint, which stays open.
+    pub(crate) async fn rollback_to_savepoint(&mut self) -> Result<(), sqlx::Error> {
+        execute_raw(&mut self.inner, "ROLLBACK TO SAVEPOINT message").await?;
+        if let Some((staged, after_commit)) = self.savepoint {
+            self.staged.truncate(staged);
+            self.after_commit.truncate(after_commit);
         }
         Ok(())
     }
+
+    /// Writes the staged events (one statement for all of them), commits the change and
+    /// its events, then passes the events to the relay. In publish-before-response mode
+    /// it returns once they are published, or once publishing failed (the rows then wait
+    /// for the relay's sweep; the commit stands either way).
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        write_staged(&mut self.inner, &self.staged).await?;
+        self.inner.commit().await?;
+        for work in self.after_commit {
+            work();
+        }
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let shared = self.outbox.shared();
+        match shared.inline.get() {
+            Some(relay) => relay.publish_inline(self.staged).await,
+            None => {
+                shared
+                    .committed
+                    .lock()
+                    .expect("outbox hand-off poisoned")
+                    .append(&mut self.staged);
+                shared.handed_off.notify_one();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs statements without parameters: sqlx sends a bare string over the simple
+/// protocol, so several statements take one round trip. (Not `sqlx::raw_sql`: its
+/// `execute` makes callers' futures fail the higher-ranked `Send` check of a spawn.)
+async fn execute_raw(conn: &mut PgConnection, sql: &'static str) -> sqlx::Result<()> {
+    sqlx::Executor::execute(conn, sql).await.map(drop)
+}
+
+/// Inserts staged events in one statement, whatever their number.
+async fn write_staged(conn: &mut PgConnection, staged: &[OutgoingEvent]) -> sqlx::Result<()> {
+    if staged.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = staged.iter().map(|e| e.event_id).collect();
+    // Owned values: a query holding borrowed arguments makes the futures of every
+    // caller fail the compiler's higher-ranked `Send` check.
+    let topics: Vec<String> = staged.iter().map(|e| e.topic.clone()).collect();
+    let keys: Vec<String> = staged.iter().map(|e| e.ordering_key.clone()).collect();
+    let attributes: Vec<serde_json::Value> = staged
+        .iter()
+        .map(|e| serde_json::to_value(&e.attributes).expect("string map serialises"))
+        .collect();
+    let payloads: Vec<serde_json::Value> = staged.iter().map(|e| e.payload.clone()).collect();
+    sqlx::query(
+        "INSERT INTO outbox (event_id, topic, ordering_key, attributes, payload)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])",
+    )
+    .bind(ids)
+    .bind(topics)
+    .bind(keys)
+    .bind(attributes)
+    .bind(payloads)
+    .execute(conn)
+    .await
+    .map(drop)
 }

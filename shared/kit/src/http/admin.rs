@@ -227,7 +227,7 @@ async fn replay_events(
         0
     } else {
         let n = event_log::requeue(pool, &ids).await?;
-        admin.outbox.wake();
+        admin.outbox.requeued().await;
         tracing::info!(service = %admin.service, requeued = n, "logged events queued for publishing again");
         n
     };

@@ -1,0 +1,403 @@
+//! Batched consumption (one transaction per batch, a savepoint per message) against
+//! real PostgreSQL and, where redelivery matters, the real emulator: what a poison
+//! message, a duplicate and a failed commit do to the rest of their batch, and that
+//! concurrent batches over hot stock rows never deadlock.
+
+use crate::helpers::{TestInfra, count, envelope_for, eventually};
+use async_trait::async_trait;
+use cartflow_events::{Envelope, LineItem, OrderRequested, Service, StockAvailable};
+use cartflow_kit::ServiceApp;
+use cartflow_messaging::consumer::{Delivery, Outcome};
+use cartflow_messaging::{
+    Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox, Tx, migrator_with,
+};
+use inventory_service::InventoryApp;
+use inventory_service::handlers::InventoryHandler;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Customer ids that make [`RecordingHandler`] fail after it has written and staged.
+const POISON_CUSTOMER: Uuid = Uuid::from_u128(0xbad);
+const FLAKY_CUSTOMER: Uuid = Uuid::from_u128(0xf1a);
+
+/// Records every run in `handled` and stages a `stock-available`, then fails for the
+/// two marked customers: what it wrote before failing must not survive.
+struct RecordingHandler;
+
+#[async_trait]
+impl EventHandler for RecordingHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        let request: OrderRequested = event.decode()?;
+        sqlx::query("INSERT INTO handled (event_id, cart_id) VALUES ($1, $2)")
+            .bind(event.envelope.event_id)
+            .bind(request.cart_id)
+            .execute(tx.conn())
+            .await?;
+        let reply = StockAvailable {
+            cart_id: request.cart_id,
+            customer_id: request.customer_id,
+            items: request.items,
+        };
+        tx.publish(&event.cause(), &reply).await?;
+        match request.customer_id {
+            POISON_CUSTOMER => Err(HandlerError::Poison(
+                "a request no handler can serve".into(),
+            )),
+            FLAKY_CUSTOMER => Err(HandlerError::Transient(anyhow::anyhow!("a passing fault"))),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn request(customer_id: Uuid) -> OrderRequested {
+    OrderRequested {
+        cart_id: Uuid::new_v4(),
+        customer_id,
+        items: vec![LineItem {
+            product_sku: "KB-1".into(),
+            quantity: 1,
+            unit_price_cents: 100,
+        }],
+    }
+}
+
+/// A message as Pub/Sub would deliver it.
+struct Raw {
+    message_id: String,
+    attributes: HashMap<String, String>,
+    data: Vec<u8>,
+}
+
+impl Raw {
+    fn of(envelope: &Envelope, request: &OrderRequested) -> Raw {
+        Raw {
+            message_id: Uuid::new_v4().to_string(),
+            attributes: envelope.to_attributes(),
+            data: serde_json::to_vec(request).unwrap(),
+        }
+    }
+
+    fn delivery(&self) -> Delivery<'_> {
+        Delivery {
+            message_id: &self.message_id,
+            attributes: &self.attributes,
+            data: &self.data,
+            attempt: Some(1),
+        }
+    }
+}
+
+/// A scratch database with the plumbing tables and a `handled` log, and a consumer of
+/// `inventory.order-requested` on it.
+pub async fn scratch_consumer(
+    infra: &TestInfra,
+    handler: Arc<dyn EventHandler>,
+) -> (PgPool, Consumer) {
+    let pool = infra
+        .database("scratch", &migrator_with(sqlx::migrate::Migrator::DEFAULT))
+        .await;
+    sqlx::query("CREATE TABLE handled (event_id UUID NOT NULL, cart_id UUID NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let consumer = Consumer::new(
+        Outbox::new(Service::Inventory, pool.clone()),
+        handler,
+        infra.pubsub(),
+        "inventory.order-requested",
+        ConsumerSettings::default(),
+    );
+    (pool, consumer)
+}
+
+async fn runs_of(pool: &PgPool, event_id: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM handled WHERE event_id = $1")
+        .bind(event_id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_commits_its_good_messages_once_and_rolls_back_only_the_failing_ones() {
+    let infra = TestInfra::new().await;
+    let (pool, consumer) = scratch_consumer(&infra, Arc::new(RecordingHandler)).await;
+
+    let good: Vec<_> = (0..2)
+        .map(|_| {
+            let r = request(Uuid::new_v4());
+            (envelope_for::<OrderRequested>(Service::Cart, r.cart_id), r)
+        })
+        .collect();
+    let earlier_request = request(Uuid::new_v4());
+    let earlier = envelope_for::<OrderRequested>(Service::Cart, earlier_request.cart_id);
+    let poison_request = request(POISON_CUSTOMER);
+    let poison = envelope_for::<OrderRequested>(Service::Cart, poison_request.cart_id);
+    let flaky_request = request(FLAKY_CUSTOMER);
+    let flaky = envelope_for::<OrderRequested>(Service::Cart, flaky_request.cart_id);
+
+    // One event already processed by an earlier batch.
+    let first = consumer
+        .deliver_batch(&[Raw::of(&earlier, &earlier_request).delivery()])
+        .await;
+    assert_eq!(first, vec![Outcome::Processed]);
+
+    let no_envelope = Raw {
+        message_id: "no-envelope".into(),
+        attributes: HashMap::new(),
+        data: b"{}".to_vec(),
+    };
+    let batch = [
+        Raw::of(&good[0].0, &good[0].1),
+        Raw::of(&poison, &poison_request),
+        Raw::of(&earlier, &earlier_request), // processed before: a duplicate
+        Raw::of(&good[1].0, &good[1].1),
+        Raw::of(&good[0].0, &good[0].1), // the same event twice in one batch
+        Raw::of(&flaky, &flaky_request),
+        no_envelope,
+    ];
+    let deliveries: Vec<_> = batch.iter().map(Raw::delivery).collect();
+    let outcomes = consumer.deliver_batch(&deliveries).await;
+
+    // The copy of good[0] that comes later in event-id order is the duplicate; both
+    // copies carry the same event id, so exactly one of them is processed.
+    let good0 = [outcomes[0], outcomes[4]];
+    assert!(
+        good0.contains(&Outcome::Processed) && good0.contains(&Outcome::Duplicate),
+        "one copy processed, one skipped: {outcomes:?}"
+    );
+    assert_eq!(
+        [
+            outcomes[1],
+            outcomes[2],
+            outcomes[3],
+            outcomes[5],
+            outcomes[6]
+        ],
+        [
+            Outcome::Rejected,
+            Outcome::Duplicate,
+            Outcome::Processed,
+            Outcome::Failed,
+            Outcome::Rejected
+        ],
+        "{outcomes:?}"
+    );
+
+    // The good ones committed once; what the failing handlers wrote is gone.
+    for (envelope, _) in &good {
+        assert_eq!(runs_of(&pool, envelope.event_id).await, 1);
+    }
+    assert_eq!(runs_of(&pool, earlier.event_id).await, 1);
+    assert_eq!(runs_of(&pool, poison.event_id).await, 0);
+    assert_eq!(runs_of(&pool, flaky.event_id).await, 0);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM processed_messages").await,
+        3,
+        "earlier and the two good events; not the failing ones"
+    );
+    // Events staged by rolled-back messages are not in the outbox: one reply per
+    // processed event (earlier + 2 good).
+    assert_eq!(count(&pool, "SELECT count(*) FROM outbox").await, 3);
+    let failures: Vec<(String, String)> =
+        sqlx::query_as("SELECT failure_key, kind FROM message_failures ORDER BY kind, failure_key")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut expected = vec![
+        ("no-envelope".to_string(), "rejected".to_string()),
+        (poison.event_id.to_string(), "rejected".to_string()),
+        (flaky.event_id.to_string(), "failing".to_string()),
+    ];
+    expected.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    assert_eq!(failures, expected);
+    let duplicates: i32 =
+        sqlx::query_scalar("SELECT sum(duplicate_deliveries)::int FROM processed_messages")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(duplicates, 2, "the earlier event and good[0]'s second copy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_commit_fails_is_redelivered_whole_and_processed_once() {
+    let infra = TestInfra::new().await;
+    let (pool, consumer) = scratch_consumer(&infra, Arc::new(RecordingHandler)).await;
+    // A deferred constraint trigger fails the COMMIT itself while `fail_commit` has a
+    // row: every statement of the batch succeeded, the commit does not.
+    sqlx::raw_sql(
+        "CREATE TABLE fail_commit (since TIMESTAMPTZ NOT NULL DEFAULT now());
+         INSERT INTO fail_commit DEFAULT VALUES;
+         CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF EXISTS (SELECT 1 FROM fail_commit) THEN
+             RAISE EXCEPTION 'commit refused (test fault)';
+           END IF;
+           RETURN NULL;
+         END $$;
+         CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON handled
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Applied directly: the whole batch fails, nothing of it stands.
+    let requests: Vec<_> = (0..3).map(|_| request(Uuid::new_v4())).collect();
+    let raws: Vec<_> = requests
+        .iter()
+        .map(|r| Raw::of(&envelope_for::<OrderRequested>(Service::Cart, r.cart_id), r))
+        .collect();
+    let deliveries: Vec<_> = raws.iter().map(Raw::delivery).collect();
+    assert_eq!(
+        consumer.deliver_batch(&deliveries).await,
+        vec![Outcome::Failed; 3]
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM processed_messages").await,
+        0
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM handled").await, 0);
+    assert_eq!(count(&pool, "SELECT count(*) FROM outbox").await, 0);
+
+    // Through Pub/Sub: a burst whose batches all fail at commit is redelivered.
+    let stop = CancellationToken::new();
+    let subscriber = infra.pubsub().subscriber().await.unwrap();
+    let running = tokio::spawn(consumer.clone().run(subscriber, stop.clone()));
+    let burst: Vec<_> = (0..20)
+        .map(|_| {
+            let r = request(Uuid::new_v4());
+            (envelope_for::<OrderRequested>(Service::Cart, r.cart_id), r)
+        })
+        .collect();
+    for (envelope, request) in &burst {
+        infra.publish_raw(envelope, request, 1).await;
+    }
+    let burst_ids: Vec<Uuid> = burst.iter().map(|(e, _)| e.event_id).collect();
+    eventually("every message of the burst to fail at commit", || async {
+        let failed: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM message_failures WHERE event_id = ANY($1)")
+                .bind(&burst_ids)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        (failed == 20).then_some(())
+    })
+    .await;
+    assert_eq!(count(&pool, "SELECT count(*) FROM handled").await, 0);
+
+    // The fault goes away: each message comes back and is applied exactly once.
+    sqlx::query("DELETE FROM fail_commit")
+        .execute(&pool)
+        .await
+        .unwrap();
+    eventually("the burst to be applied after redelivery", || async {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM processed_messages WHERE event_id = ANY($1)")
+                .bind(&burst_ids)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        (applied == 20).then_some(())
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap();
+    for id in &burst_ids {
+        assert_eq!(runs_of(&pool, *id).await, 1, "event {id} applied once");
+    }
+}
+
+/// Eight workers apply batches of reservations over four hot SKUs at once, the way
+/// eight busy subscriptions' batches would meet in inventory. Carts take two of the four
+/// SKUs each, so batches overlap in every order. Without the handler's batch locks
+/// (taken up front in SKU order) they deadlock, and PostgreSQL fails one side after
+/// `deadlock_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_inventory_batches_over_hot_skus_never_deadlock() {
+    let infra = TestInfra::new().await;
+    let pool = infra
+        .database("inventory", &migrator_with(InventoryApp::migrator()))
+        .await;
+    let skus = ["HOT-1", "HOT-2", "HOT-3", "HOT-4"];
+    for sku in skus {
+        sqlx::query("INSERT INTO stock_items (sku, available) VALUES ($1, 100000)")
+            .bind(sku)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let consumer = Consumer::new(
+        Outbox::new(Service::Inventory, pool.clone()),
+        Arc::new(InventoryHandler),
+        infra.pubsub(),
+        "inventory.order-requested",
+        ConsumerSettings::default(),
+    );
+    const WORKERS: usize = 8;
+    const BATCHES: usize = 6;
+    const PER_BATCH: usize = 10;
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..WORKERS {
+        let consumer = consumer.clone();
+        workers.spawn(async move {
+            let mut outcomes = Vec::new();
+            for batch in 0..BATCHES {
+                let incoming: Vec<Incoming> = (0..PER_BATCH)
+                    .map(|i| {
+                        // Two distinct SKUs, chosen so batches overlap in varied orders.
+                        let a = (worker + batch + i) % 4;
+                        let b = (a + 1 + (worker + i) % 3) % 4;
+                        let request = OrderRequested {
+                            cart_id: Uuid::new_v4(),
+                            customer_id: Uuid::new_v4(),
+                            items: [a, b]
+                                .into_iter()
+                                .map(|s| LineItem {
+                                    product_sku: skus[s].into(),
+                                    quantity: 1,
+                                    unit_price_cents: 100,
+                                })
+                                .collect(),
+                        };
+                        Incoming {
+                            envelope: envelope_for::<OrderRequested>(
+                                Service::Cart,
+                                request.cart_id,
+                            ),
+                            data: serde_json::to_vec(&request).unwrap(),
+                        }
+                    })
+                    .collect();
+                let refs: Vec<&Incoming> = incoming.iter().collect();
+                match consumer.apply_batch(&refs).await {
+                    Ok(applied) => outcomes.extend(applied.into_iter().map(|r| match r {
+                        Ok(outcome) => format!("{outcome:?}"),
+                        Err(err) => format!("error: {err}"),
+                    })),
+                    Err(err) => outcomes.push(format!("batch error: {err}")),
+                }
+            }
+            outcomes
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(outcomes) = workers.join_next().await {
+        all.extend(outcomes.unwrap());
+    }
+    let failed: Vec<_> = all.iter().filter(|o| *o != "Processed").collect();
+    assert!(failed.is_empty(), "every reservation applied: {failed:?}");
+    assert_eq!(all.len(), WORKERS * BATCHES * PER_BATCH);
+    let reserved: i64 = sqlx::query_scalar("SELECT sum(reserved)::bigint FROM stock_items")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reserved, (WORKERS * BATCHES * PER_BATCH * 2) as i64);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM reservations").await,
+        (WORKERS * BATCHES * PER_BATCH) as i64
+    );
+}
