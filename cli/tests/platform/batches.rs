@@ -4,6 +4,7 @@
 //! concurrent batches over hot stock rows never deadlock.
 
 use crate::helpers::{TestInfra, count, envelope_for, eventually};
+use crate::messaging::CountingHandler;
 use async_trait::async_trait;
 use cartflow_events::{Envelope, LineItem, OrderRequested, Service, StockAvailable};
 use cartflow_kit::ServiceApp;
@@ -30,12 +31,8 @@ struct RecordingHandler;
 #[async_trait]
 impl EventHandler for RecordingHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        CountingHandler.handle(tx, event).await?;
         let request: OrderRequested = event.decode()?;
-        sqlx::query("INSERT INTO handled (event_id, cart_id) VALUES ($1, $2)")
-            .bind(event.envelope.event_id)
-            .bind(request.cart_id)
-            .execute(tx.conn())
-            .await?;
         let reply = StockAvailable {
             cart_id: request.cart_id,
             customer_id: request.customer_id,

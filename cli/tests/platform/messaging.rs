@@ -147,7 +147,7 @@ async fn an_event_committed_while_the_relay_is_down_is_published_once_when_it_re
 
 /// A handler with no domain guard of its own: it records every run, so only the
 /// inbox stands between a duplicate delivery and a second effect.
-struct CountingHandler;
+pub(crate) struct CountingHandler;
 
 #[async_trait]
 impl EventHandler for CountingHandler {
