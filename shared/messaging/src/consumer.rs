@@ -2,17 +2,18 @@
 //!
 //! Messages are applied in batches: what the stream has already delivered when a
 //! worker is free (never waiting for company, so a lone message at low load goes at
-//! once), up to `batch_size`, in ONE database transaction. For each message of it: a
-//! savepoint, `(event_id, service)` recorded in `processed_messages`, the service's
-//! handler (which changes state and may stage events in the same transaction). Then one
-//! commit for the whole batch, then the acks.
+//! once), up to `batch_size`, in ONE database transaction. For each message of it:
+//! `(event_id, service)` recorded in `processed_messages`, the service's handler (which
+//! changes state and may stage events in the same transaction). Then one commit for the
+//! whole batch, then the acks.
 //!
 //! - A duplicate (same `event_id` already recorded) is counted and acked; the handler
 //!   does not run. Concurrent duplicates serialise on the primary key; a batch applies
 //!   its messages in event-id order, so two batches holding copies of the same events
 //!   take those keys in the same order.
-//! - A message whose handler fails rolls back to its savepoint alone and is nacked; the
-//!   rest of the batch commits. A failed commit nacks the whole batch: Pub/Sub
+//! - A message whose handler fails is rolled back alone and nacked; the rest of the
+//!   batch commits. (The batch is then applied again with a savepoint per message; see
+//!   [`Consumer::apply_batch`].) A failed commit nacks the whole batch: Pub/Sub
 //!   redelivers every message of it, and the inbox makes the retry exact.
 //! - A message that can never succeed (bad envelope, unknown type or version, body that
 //!   does not parse) is logged with its ids and nacked, so the subscription's dead-letter
@@ -128,8 +129,8 @@ pub struct ConsumerSettings {
     pub lease_extension: Duration,
 }
 
-/// Each message of a batch runs in a savepoint, and PostgreSQL caches 64 subtransaction
-/// ids per transaction: past that, every session's visibility checks start reading
+/// A batch applied again after a failure runs each message in a savepoint, and
+/// PostgreSQL caches 64 subtransaction ids per transaction: past that, every session's visibility checks start reading
 /// `pg_subtrans` (the "subtransaction overflow" slowdown). Batches stay below it.
 pub const MAX_BATCH_SIZE: usize = 64;
 
@@ -192,6 +193,14 @@ impl<'a> Delivery<'a> {
 
 /// What applying one message of a batch came to.
 pub type Applied = Result<Outcome, HandlerError>;
+
+/// One try at applying a batch.
+enum Attempt {
+    /// Committed; one result per message.
+    Committed(Vec<Applied>),
+    /// Rolled back whole because this message failed (a try without savepoints).
+    Failed(Applied),
+}
 
 /// Consumes one subscription for one service until shut down.
 #[derive(Clone)]
@@ -405,38 +414,64 @@ impl Consumer {
     }
 
     /// Applies `batch` in one transaction: the handler's batch locks, then per message
-    /// (in event-id order) a savepoint, the inbox record and the handler; one commit.
-    /// A message whose handler fails is rolled back to its savepoint alone. Returns one
+    /// (in event-id order) the inbox record and the handler; one commit. Returns one
     /// result per message, in the order given; `Err` if the transaction itself failed,
     /// in which case nothing of the batch was committed.
+    ///
+    /// The batch is first applied without savepoints, the common case. If a message
+    /// fails, that transaction is rolled back and the batch applied again with a
+    /// savepoint per message, so the failing one is rolled back alone and the rest
+    /// commit. Savepoints on the hot path would cost a round trip per message and, worse,
+    /// turn every update of a row the batch had locked into a MultiXact (the lock is the
+    /// transaction's, the update a subtransaction's), which every later reader of that
+    /// row must resolve: it was PostgreSQL's top symbol in the inventory profile.
     pub async fn apply_batch(&self, batch: &[&Incoming]) -> Result<Vec<Applied>, HandlerError> {
+        match self.try_apply(batch, false).await? {
+            Attempt::Committed(applied) => Ok(applied),
+            Attempt::Failed(result) if batch.len() == 1 => Ok(vec![result]),
+            Attempt::Failed(_) => match self.try_apply(batch, true).await? {
+                Attempt::Committed(applied) => Ok(applied),
+                Attempt::Failed(_) => {
+                    unreachable!("with savepoints a failure is rolled back alone")
+                }
+            },
+        }
+    }
+
+    /// One try at a batch. Without savepoints the first failing message ends the try
+    /// (dropping the transaction rolls it back); with them, it is rolled back alone.
+    async fn try_apply(
+        &self,
+        batch: &[&Incoming],
+        savepoints: bool,
+    ) -> Result<Attempt, HandlerError> {
         let mut tx = self.outbox.begin().await?;
         self.handler.lock_batch(&mut tx, batch).await?;
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.sort_by_key(|&i| batch[i].envelope.event_id);
-        let alone = batch.len() == 1;
         let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
         for i in order {
             let incoming = batch[i];
-            if !alone {
+            if savepoints {
                 tx.savepoint().await?;
             }
             let span = consume_span(self.outbox.service(), incoming);
             let result = self.apply_in(&mut tx, incoming).instrument(span).await;
             if result.is_err() {
-                if alone {
-                    // Dropping the transaction rolls it back.
-                    return Ok(vec![result]);
+                if !savepoints {
+                    return Ok(Attempt::Failed(result));
                 }
                 tx.rollback_to_savepoint().await?;
             }
             results[i] = Some(result);
         }
         tx.commit().await?;
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("every message applied"))
-            .collect())
+        Ok(Attempt::Committed(
+            results
+                .into_iter()
+                .map(|r| r.expect("every message applied"))
+                .collect(),
+        ))
     }
 
     /// Records the event in the inbox and, the first time, runs the handler.
