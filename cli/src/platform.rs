@@ -117,6 +117,16 @@ impl Platform {
         Ok(platform)
     }
 
+    /// Provisions the topology again and routes deliveries as at start: what an operator
+    /// (or Terraform) does after the emulator lost everything in a restart. Services in
+    /// push mode do not restore the topology themselves.
+    pub async fn provision_again(&self, settings: &PlatformSettings) -> anyhow::Result<()> {
+        cartflow_messaging::provision::provision(&settings.pubsub)
+            .await
+            .context("provisioning the Pub/Sub topology")?;
+        self.route_deliveries(settings).await
+    }
+
     /// With `PUBSUB_DELIVERY=push`, points each service's subscriptions at its push
     /// route (the ports are known only now); otherwise makes sure they are pull
     /// subscriptions, as a previous push run on the same emulator may have left them.

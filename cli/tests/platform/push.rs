@@ -6,13 +6,18 @@
 //!   account gets through; the tokens here are signed with a test-only key
 //!   (`fixtures/push-signing-key.pem`) whose JWKS a local server publishes.
 
-use crate::helpers::{TestApp, count, envelope_for, eventually, spawn_app_with};
+use crate::helpers::{
+    TestApp, TestInfra, count, envelope_for, eventually, eventually_within, spawn_app_on,
+    spawn_app_with,
+};
+use crate::throwaway::OwnEmulator;
 use axum::routing::get;
 use base64::Engine;
 use cartflow_events::{LineItem, Service, StockAvailable};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::time::Duration;
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,6 +116,76 @@ async fn in_push_mode_every_request_publishes_what_it_wrote_before_answering() {
             "{service} left rows for a relay that never runs"
         );
     }
+    app.stop().await;
+}
+
+/// Push mode while Pub/Sub takes no publishes (its emulator killed): a request that
+/// stages events still answers, the same way, once the publish times out; the rows wait
+/// in the outbox. A new emulator comes up (empty, provisioned again as Terraform would)
+/// and the relay's sweep publishes the leftovers: the checkout ends once, nothing lost,
+/// nothing doubled (a copy the SDK still sends is skipped by the inboxes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_push_mode_a_failed_publish_leaves_the_rows_to_the_sweep() {
+    let mut emulator = tokio::task::spawn_blocking(OwnEmulator::start)
+        .await
+        .unwrap();
+    let server = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| cartflow_kit::config::DEFAULT_DATABASE_URL.into());
+    let app = spawn_app_on(
+        TestInfra::on(server, emulator.host().to_string()).await,
+        &[
+            ("PUBSUB_DELIVERY", "push"),
+            ("PUSH_AUTH", "none"),
+            ("OUTBOX_PUBLISH_TIMEOUT_MS", "1000"),
+        ],
+    )
+    .await;
+    app.create_product("EMU-1", 1000, 10).await;
+    let customer = app.create_customer("Pia Pause", "pia@example.com").await;
+    app.wait_for_contact(customer, "pia@example.com").await;
+    app.add(customer, "EMU-1", 2).await;
+
+    emulator.kill();
+    // Bounded by the publish timeout (1 s here), not by the SDK's own retries: a
+    // request must not hang while Pub/Sub is away.
+    let convert = tokio::time::timeout(Duration::from_secs(20), app.convert(customer))
+        .await
+        .expect("the convert request answers while Pub/Sub is down");
+    assert_eq!(convert.status(), StatusCode::ACCEPTED);
+    let waiting = app
+        .count(
+            Service::Cart,
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+        )
+        .await;
+    assert_eq!(waiting, 1, "the order request waits in the cart's outbox");
+
+    tokio::task::block_in_place(|| emulator.up());
+    app.platform()
+        .provision_again(&app.infra.settings)
+        .await
+        .expect("provisioning the new emulator");
+    let cart = eventually_within(Duration::from_secs(60), "the checkout to end", || async {
+        let cart: Value = app.cart(customer).await.json().await.ok()?;
+        (cart["status"] != "checkout_pending").then_some(cart)
+    })
+    .await;
+    assert_eq!(cart["status"], "converted", "{cart}");
+    eventually_within(
+        Duration::from_secs(30),
+        "the confirmation email",
+        || async { (app.mails().len() == 1).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        app.stock("EMU-1").await,
+        (8, 2),
+        "stock + reserved = initial"
+    );
+    assert_eq!(
+        app.orders(&format!("customer_id={customer}")).await.len(),
+        1
+    );
     app.stop().await;
 }
 

@@ -155,6 +155,7 @@ impl ServiceConfig {
     /// | `OUTBOX_SWEEP_MS` | 2000 |
     /// | `OUTBOX_MARK_MS` | 200: published events are marked in bulk this often |
     /// | `OUTBOX_PUBLISH_BEFORE_RESPONSE` | `true` in push mode, else `false` |
+    /// | `OUTBOX_PUBLISH_TIMEOUT_MS` | 5000: the longest a request waits for that publish |
     /// | `OUTBOX_BACKGROUND_RELAY` | `true`; `false` (tests only) stands in for a throttled CPU |
     /// | `OUTBOX_PUBLISH_COPIES` | 1 (fault injection: publish every event N times) |
     /// | `PUBSUB_DELIVERY` | `pull`; `push` serves `POST /pubsub/push` instead |
@@ -309,6 +310,12 @@ impl ServiceConfig {
                 "true or false",
                 &mut errors,
             ),
+            publish_timeout: Duration::from_millis(env.parse_or(
+                &["OUTBOX_PUBLISH_TIMEOUT_MS"],
+                defaults.publish_timeout.as_millis() as u64,
+                "milliseconds",
+                &mut errors,
+            )),
             background: env.parse_or(
                 &["OUTBOX_BACKGROUND_RELAY"],
                 true,

@@ -46,6 +46,10 @@ pub struct RelaySettings {
     /// response is sent only once what the request wrote is on its way (push delivery
     /// on Cloud Run, where the CPU is throttled after the response).
     pub publish_before_response: bool,
+    /// Longest any publish waits for Pub/Sub: past it a request goes on (its rows wait
+    /// for the sweep) and the relay moves on; a copy the SDK still sends later is a
+    /// duplicate the inboxes skip.
+    pub publish_timeout: Duration,
     /// Test-only: `false` runs no background work at all (no hand-off publishing, no
     /// sweep, no final flush), standing in for a CPU throttled between requests.
     pub background: bool,
@@ -61,6 +65,7 @@ impl Default for RelaySettings {
             max_backoff: Duration::from_secs(10),
             copies: 1,
             publish_before_response: false,
+            publish_timeout: Duration::from_secs(5),
             background: true,
         }
     }
@@ -204,8 +209,30 @@ impl RelayCore {
             .clone()
     }
 
-    /// Publishes `events` together; one result per event, in order.
+    /// Publishes `events` together; one result per event, in order. Gives up after
+    /// `publish_timeout`, so no caller (a request, the relay loop) waits out the SDK's
+    /// own retries while Pub/Sub is away. A topic whose publish failed gets a fresh
+    /// publisher next time: the old one may still be retrying its batch, and new
+    /// messages would queue behind it (seen: 30 s after an emulator restart).
     async fn publish(&self, events: &[OutgoingEvent]) -> Vec<Result<(), String>> {
+        let timeout = self.settings.publish_timeout;
+        let results = match tokio::time::timeout(timeout, self.publish_unbounded(events)).await {
+            Ok(results) => results,
+            Err(_) => {
+                let error = format!("publish timed out after {timeout:?}");
+                events.iter().map(|_| Err(error.clone())).collect()
+            }
+        };
+        let mut publishers = self.publishers.lock().expect("publisher map poisoned");
+        for (event, result) in events.iter().zip(&results) {
+            if result.is_err() {
+                publishers.remove(&event.topic);
+            }
+        }
+        results
+    }
+
+    async fn publish_unbounded(&self, events: &[OutgoingEvent]) -> Vec<Result<(), String>> {
         let mut pending = Vec::with_capacity(events.len());
         let mut used = HashMap::new();
         for event in events {
