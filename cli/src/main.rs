@@ -789,7 +789,9 @@ async fn stack(target: Target) -> anyhow::Result<()> {
     let settings = cartflow::stack::StackSettings {
         server_url: target.database_url.clone(),
         pubsub: target.pubsub(),
-        env: Env::default(),
+        // The services inherit this environment anyway; the stack reads it too
+        // (`PUBSUB_DELIVERY=push` routes every subscription to its service).
+        env: Env::from_process(),
     };
     let mut stack = cartflow::stack::Stack::start(&settings).await?;
     println!("cartflow stack is running, one process per service:");

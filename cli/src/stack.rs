@@ -40,8 +40,17 @@ impl Stack {
         provision::provision(&settings.pubsub)
             .await
             .context("provisioning the topology")?;
-        let pull: Vec<_> = SERVICES.iter().map(|&s| (s, String::new())).collect();
-        provision::set_push_endpoints(&settings.pubsub, &pull, cartflow_kit::push::PUSH_PATH)
+        // Push (`PUBSUB_DELIVERY=push`): each subscription pushes to its service's SPEC
+        // port; pull: make sure no push config is left from an earlier push run.
+        let push = settings.env.get("PUBSUB_DELIVERY") == Some("push");
+        let endpoints: Vec<_> = SERVICES
+            .iter()
+            .map(|&s| {
+                let url = format!("http://127.0.0.1:{}", s.default_port());
+                (s, if push { url } else { String::new() })
+            })
+            .collect();
+        provision::set_push_endpoints(&settings.pubsub, &endpoints, cartflow_kit::push::PUSH_PATH)
             .await?;
 
         let mut env = settings.env.clone();

@@ -70,6 +70,9 @@ pub struct LevelReport {
     pub completed: usize,
     pub checkouts_per_second: f64,
     pub confirmed: Latency,
+    /// How long the convert request itself took to answer (what publishing before the
+    /// response costs in push mode).
+    pub convert_request: Latency,
     pub email: Latency,
     pub push: Latency,
     pub errors: usize,
@@ -106,6 +109,8 @@ pub struct Report {
 struct Attempt {
     cart_id: Option<Uuid>,
     converted_at: Instant,
+    /// How long `POST /cart/convert-to-order` took to answer.
+    convert_answered_in: Option<Duration>,
     result: Result<Duration, Failure>,
     concurrency: usize,
 }
@@ -177,11 +182,14 @@ pub async fn run(target: Target, plan: Plan) -> anyhow::Result<Report> {
         });
         if plan.progress {
             eprintln!(
-                "C={concurrency}: {:.1} checkouts/s, p50 {} ms, p99 {} ms, {} errors",
+                "C={concurrency}: {:.1} checkouts/s, p50 {} ms, p99 {} ms, {} errors; \
+                 convert request p50 {} ms, p99 {} ms",
                 level.checkouts_per_second,
                 level.confirmed.p50_ms,
                 level.confirmed.p99_ms,
-                level.errors
+                level.errors,
+                level.convert_request.p50_ms,
+                level.convert_request.p99_ms
             );
             for (database, done) in &level.postgres_per_database {
                 eprintln!(
@@ -339,6 +347,12 @@ async fn run_level(
         completed: confirmed.len(),
         checkouts_per_second: (confirmed.len() as f64 / seconds * 10.0).round() / 10.0,
         confirmed: Latency::of(&mut latencies),
+        convert_request: Latency::of(
+            &mut measured
+                .iter()
+                .filter_map(|a| a.convert_answered_in)
+                .collect::<Vec<_>>(),
+        ),
         email: Latency::of(&mut email),
         push: Latency::of(&mut push),
         errors: timeouts + rejected + http_errors + missing_email + missing_push,
@@ -403,6 +417,7 @@ async fn checkout(
     let failed = |message: String| Attempt {
         cart_id: None,
         converted_at: Instant::now(),
+        convert_answered_in: None,
         result: Err(Failure::Http(message)),
         concurrency,
     };
@@ -442,6 +457,7 @@ async fn checkout(
         .header("X-Customer-Id", customer.to_string())
         .send()
         .await;
+    let convert_answered_in = Some(converted_at.elapsed());
     let cart_id = match response {
         Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => {
             match r
@@ -472,6 +488,7 @@ async fn checkout(
     Attempt {
         cart_id: Some(cart_id),
         converted_at,
+        convert_answered_in,
         result,
         concurrency,
     }
