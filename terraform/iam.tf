@@ -1,6 +1,7 @@
 # One service account per service, with least privilege:
 # - publish only to the topics it owns, pull only from its own subscriptions
-#   (and read those topics, which its /ready probe does);
+#   (and read those topics, which its /ready probe does, and the retention of what
+#   it consumes);
 # - connect to Cloud SQL, and read only its own database secret (and the admin token).
 
 resource "google_service_account" "service" {
@@ -28,6 +29,23 @@ resource "google_pubsub_subscription_iam_member" "subscriber" {
   subscription = google_pubsub_subscription.subscription[each.value.subscription].name
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:${google_service_account.service[each.value.service].email}"
+}
+
+# At start-up a service reads the message retention of its subscriptions and of their
+# topics, and refuses a dedup window they outlast (README, "Retention"). Viewer on
+# exactly those, nothing else.
+resource "google_pubsub_subscription_iam_member" "retention_viewer" {
+  for_each     = local.consume_grants
+  subscription = google_pubsub_subscription.subscription[each.value.subscription].name
+  role         = "roles/pubsub.viewer"
+  member       = "serviceAccount:${google_service_account.service[each.value.service].email}"
+}
+
+resource "google_pubsub_topic_iam_member" "retention_viewer" {
+  for_each = local.consume_grants
+  topic    = google_pubsub_topic.topic[local.subscriptions[each.value.subscription].topic].name
+  role     = "roles/pubsub.viewer"
+  member   = "serviceAccount:${google_service_account.service[each.value.service].email}"
 }
 
 # Cloud SQL's client role exists only at project level; it lets the Cloud Run

@@ -6,6 +6,7 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -23,7 +24,25 @@ pub struct CaughtMail {
     pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
-type Mailbox = Arc<Mutex<Vec<CaughtMail>>>;
+/// The newest mails caught, oldest first, at most `limit` of them: a long-running
+/// stack must not grow with every email it ever saw (Mailpit keeps a limit too).
+#[derive(Debug)]
+struct Held {
+    mails: VecDeque<CaughtMail>,
+    limit: usize,
+}
+
+type Mailbox = Arc<Mutex<Held>>;
+
+/// Mails a catcher keeps unless told otherwise (`MAIL_CATCHER_MAX_MESSAGES`).
+pub const DEFAULT_MAX_MESSAGES: usize = 5000;
+
+fn mailbox(limit: usize) -> Mailbox {
+    Arc::new(Mutex::new(Held {
+        mails: VecDeque::new(),
+        limit: limit.max(1),
+    }))
+}
 
 pub struct SmtpCatcher {
     addr: SocketAddr,
@@ -35,7 +54,7 @@ pub struct SmtpCatcher {
 impl SmtpCatcher {
     /// Listens on `addr` (port 0 picks one).
     pub async fn start(addr: SocketAddr) -> std::io::Result<SmtpCatcher> {
-        Self::start_with(addr, Mailbox::default()).await
+        Self::start_with(addr, mailbox(DEFAULT_MAX_MESSAGES)).await
     }
 
     async fn start_with(addr: SocketAddr, mailbox: Mailbox) -> std::io::Result<SmtpCatcher> {
@@ -59,9 +78,19 @@ impl SmtpCatcher {
         if env.get("SMTP_HOST").is_some() {
             return Ok(None);
         }
-        let catcher = SmtpCatcher::start(([127, 0, 0, 1], 1025).into())
+        let limit = match env.get("MAIL_CATCHER_MAX_MESSAGES") {
+            None => DEFAULT_MAX_MESSAGES,
+            Some(raw) => raw.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                anyhow::anyhow!("MAIL_CATCHER_MAX_MESSAGES='{raw}': expected a whole number ≥ 1")
+            })?,
+        };
+        let catcher = SmtpCatcher::start_with(([127, 0, 0, 1], 1025).into(), mailbox(limit))
             .await
             .map_err(|e| anyhow::anyhow!("starting the SMTP catcher on 127.0.0.1:1025: {e}"))?;
+        tracing::info!(
+            keeps = limit,
+            "mail catcher on 127.0.0.1:1025 keeps the newest {limit} messages (MAIL_CATCHER_MAX_MESSAGES)"
+        );
         env.set("SMTP_HOST", "127.0.0.1").set("SMTP_PORT", "1025");
         Ok(Some(catcher))
     }
@@ -71,7 +100,8 @@ impl SmtpCatcher {
     }
 
     pub fn mails(&self) -> Vec<CaughtMail> {
-        self.mailbox.lock().expect("mailbox poisoned").clone()
+        let held = self.mailbox.lock().expect("mailbox poisoned");
+        held.mails.iter().cloned().collect()
     }
 
     /// Stops listening and drops every open connection: the server is down.
@@ -92,9 +122,9 @@ impl SmtpCatcher {
             get(move || {
                 let mailbox = mailbox.clone();
                 async move {
-                    let mut mails = mailbox.lock().expect("mailbox poisoned").clone();
-                    mails.reverse();
-                    Json(mails)
+                    let held = mailbox.lock().expect("mailbox poisoned");
+                    let newest_first: Vec<CaughtMail> = held.mails.iter().rev().cloned().collect();
+                    Json(newest_first)
                 }
             }),
         )
@@ -179,7 +209,11 @@ async fn session(stream: TcpStream, mailbox: Mailbox) -> std::io::Result<()> {
                     body,
                     received_at: chrono::Utc::now(),
                 };
-                mailbox.lock().expect("mailbox poisoned").push(mail);
+                let mut held = mailbox.lock().expect("mailbox poisoned");
+                if held.mails.len() == held.limit {
+                    held.mails.pop_front();
+                }
+                held.mails.push_back(mail);
                 b"250 OK queued\r\n"
             }
             "RSET" => {
@@ -275,6 +309,48 @@ mod tests {
             (subject.as_str(), body.as_str()),
             ("Hi there", "Line one\n")
         );
+    }
+
+    /// Speaks SMTP to the catcher over real TCP, one message per subject.
+    async fn send_mails(addr: SocketAddr, subjects: &[&str]) {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut replies = BufReader::new(read);
+        let mut reply = String::new();
+        let mut expect = async |code: &str, replies: &mut BufReader<_>| loop {
+            reply.clear();
+            replies.read_line(&mut reply).await.unwrap();
+            assert!(reply.starts_with(code), "expected {code}, got {reply}");
+            if reply.as_bytes().get(3) == Some(&b' ') {
+                break;
+            }
+        };
+        expect("220", &mut replies).await;
+        write.write_all(b"EHLO test\r\n").await.unwrap();
+        expect("250", &mut replies).await;
+        for subject in subjects {
+            write.write_all(b"MAIL FROM:<shop@x.io>\r\n").await.unwrap();
+            expect("250", &mut replies).await;
+            write.write_all(b"RCPT TO:<ann@y.io>\r\n").await.unwrap();
+            expect("250", &mut replies).await;
+            write.write_all(b"DATA\r\n").await.unwrap();
+            expect("354", &mut replies).await;
+            let data = format!("Subject: {subject}\r\n\r\nhello\r\n.\r\n");
+            write.write_all(data.as_bytes()).await.unwrap();
+            expect("250", &mut replies).await;
+        }
+        write.write_all(b"QUIT\r\n").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_catcher_keeps_only_the_newest_messages() {
+        let catcher = SmtpCatcher::start_with(([127, 0, 0, 1], 0).into(), mailbox(2))
+            .await
+            .unwrap();
+        send_mails(catcher.addr(), &["one", "two", "three"]).await;
+        let subjects: Vec<String> = catcher.mails().into_iter().map(|m| m.subject).collect();
+        assert_eq!(subjects, ["two", "three"]);
+        catcher.stop().await;
     }
 
     #[test]

@@ -22,5 +22,6 @@ mod push;
 mod reconnect;
 mod resilience;
 mod rest_input;
+mod retention;
 mod throwaway;
 mod timeline;

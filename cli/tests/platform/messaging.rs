@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-fn request(cart_id: Uuid) -> OrderRequested {
+pub(crate) fn request(cart_id: Uuid) -> OrderRequested {
     OrderRequested {
         cart_id,
         customer_id: Uuid::new_v4(),

@@ -8,6 +8,7 @@
 use crate::push::{DeliveryMode, PushAuth};
 use cartflow_events::Service;
 use cartflow_messaging::consumer::MAX_BATCH_SIZE;
+use cartflow_messaging::retention::{DEFAULT_SUBSCRIPTION_RETENTION, RetentionSettings};
 use cartflow_messaging::{ConsumerSettings, PubSubConfig, RelaySettings};
 use std::collections::HashMap;
 use std::fmt;
@@ -125,6 +126,7 @@ pub struct ServiceConfig {
     pub body_limit_bytes: usize,
     pub consumer: ConsumerSettings,
     pub relay: RelaySettings,
+    pub retention: RetentionSettings,
     pub delivery: DeliveryMode,
     /// Bearer token of the `/admin` routes; `None` leaves them answering 401.
     pub admin_token: Option<String>,
@@ -158,6 +160,10 @@ impl ServiceConfig {
     /// | `OUTBOX_PUBLISH_TIMEOUT_MS` | 5000: the longest a request waits for that publish |
     /// | `OUTBOX_BACKGROUND_RELAY` | `true`; `false` (tests only) stands in for a throttled CPU |
     /// | `OUTBOX_PUBLISH_COPIES` | 1 (fault injection: publish every event N times) |
+    /// | `INBOX_RETENTION_DAYS` | 15: the dedup window; must exceed subscription retention + outbox's |
+    /// | `OUTBOX_RETENTION_DAYS` | 7: published outbox rows (the replay horizon) |
+    /// | `FAILURES_RETENTION_DAYS` | 30: resolved consume failures |
+    /// | `RETENTION_INTERVAL_SECS`, `RETENTION_BATCH_SIZE`, `RETENTION_PAUSE_MS` | 60, 1000, 50 |
     /// | `PUBSUB_DELIVERY` | `pull`; `push` serves `POST /pubsub/push` instead |
     /// | `PUSH_AUTH` | `oidc`; `none` only with the emulator |
     /// | `PUSH_AUDIENCE` | required for push with `oidc`: the token's `aud` |
@@ -273,6 +279,7 @@ impl ServiceConfig {
                 consumer.batch_size
             ));
         }
+        let retention = retention_settings(env, &mut errors);
         let delivery = delivery_mode(env, emulator_host.is_some(), &mut errors);
         let defaults = RelaySettings::default();
         let relay = RelaySettings {
@@ -361,11 +368,65 @@ impl ServiceConfig {
             body_limit_bytes,
             consumer,
             relay,
+            retention,
             delivery,
             admin_token,
             restore_topology,
         })
     }
+}
+
+/// The retention windows, and the refusal of a dedup window shorter than Pub/Sub's
+/// default retention plus the replay horizon (the service checks the subscriptions'
+/// actual retention again at start-up).
+fn retention_settings(env: &Env, errors: &mut Vec<String>) -> RetentionSettings {
+    let defaults = RetentionSettings::default();
+    let days = |name: &str, default: Duration, errors: &mut Vec<String>| {
+        let value: f64 = env.parse_or(
+            &[name],
+            default.as_secs_f64() / 86_400.0,
+            "a number of days > 0",
+            errors,
+        );
+        if value.is_finite() && value > 0.0 {
+            Duration::from_secs_f64(value * 86_400.0)
+        } else {
+            errors.push(format!("{name}='{value}': expected a number of days > 0"));
+            default
+        }
+    };
+    let retention = RetentionSettings {
+        inbox: days("INBOX_RETENTION_DAYS", defaults.inbox, errors),
+        outbox: days("OUTBOX_RETENTION_DAYS", defaults.outbox, errors),
+        failures: days("FAILURES_RETENTION_DAYS", defaults.failures, errors),
+        interval: Duration::from_secs(
+            env.parse_or(
+                &["RETENTION_INTERVAL_SECS"],
+                defaults.interval.as_secs(),
+                "seconds ≥ 1",
+                errors,
+            )
+            .max(1),
+        ),
+        batch_size: env
+            .parse_or(
+                &["RETENTION_BATCH_SIZE"],
+                defaults.batch_size,
+                "a whole number ≥ 1",
+                errors,
+            )
+            .max(1),
+        pause: Duration::from_millis(env.parse_or(
+            &["RETENTION_PAUSE_MS"],
+            defaults.pause.as_millis() as u64,
+            "milliseconds",
+            errors,
+        )),
+    };
+    if let Err(refusal) = retention.check_dedup_window(DEFAULT_SUBSCRIPTION_RETENTION) {
+        errors.push(format!("INBOX_RETENTION_DAYS: {refusal}"));
+    }
+    retention
 }
 
 /// `PUBSUB_DELIVERY` and, for push, who may push.
@@ -564,5 +625,23 @@ mod tests {
         ] {
             assert!(text.contains(name), "{name} missing from: {text}");
         }
+    }
+
+    #[test]
+    fn a_dedup_window_shorter_than_redelivery_and_replay_is_refused() {
+        let short = Env::from_pairs([("INBOX_RETENTION_DAYS", "10")]);
+        let err = ServiceConfig::from_env(Service::Order, &short).unwrap_err();
+        assert!(err.to_string().contains("INBOX_RETENTION_DAYS"), "{err}");
+        let longer_replay = Env::from_pairs([("OUTBOX_RETENTION_DAYS", "9")]);
+        assert!(ServiceConfig::from_env(Service::Order, &longer_replay).is_err());
+        let both = Env::from_pairs([
+            ("INBOX_RETENTION_DAYS", "20"),
+            ("OUTBOX_RETENTION_DAYS", "9"),
+        ]);
+        let config = ServiceConfig::from_env(Service::Order, &both).unwrap();
+        assert_eq!(config.retention.inbox.as_secs(), 20 * 86_400);
+        let nonsense = Env::from_pairs([("FAILURES_RETENTION_DAYS", "-3")]);
+        let err = ServiceConfig::from_env(Service::Order, &nonsense).unwrap_err();
+        assert!(err.to_string().contains("FAILURES_RETENTION_DAYS"), "{err}");
     }
 }

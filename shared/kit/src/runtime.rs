@@ -1,7 +1,8 @@
 //! Runs one service: the same start-up and shutdown for all seven.
 //!
-//! Start: connect and migrate the database, start the outbox relay, one consumer per
-//! subscription the topology gives the service, then HTTP (the service's routes, the
+//! Start: connect and migrate the database, check the dedup window against the
+//! subscriptions' retention, start the outbox relay, one consumer per subscription the
+//! topology gives the service, the retention worker, then HTTP (the service's routes, the
 //! probes, the operator's `/admin` routes, and `/pubsub/push` in push mode).
 //! Shutdown (SIGINT/SIGTERM or the caller's token): stop accepting requests and pulling
 //! messages, finish in-flight requests and messages, then publish what is left in the
@@ -110,6 +111,7 @@ pub async fn start<A: ServiceApp>(
         shutdown: shutdown.clone(),
     };
 
+    check_dedup_window(&config, service).await?;
     let relay =
         OutboxRelay::new(outbox.clone(), config.pubsub.clone(), config.relay.clone()).await?;
     let relay_stop = CancellationToken::new();
@@ -148,6 +150,13 @@ pub async fn start<A: ServiceApp>(
         .into_iter()
         .map(tokio::spawn)
         .collect();
+
+    workers.push(tokio::spawn(cartflow_messaging::retention::run(
+        pool.clone(),
+        service,
+        config.retention.clone(),
+        shutdown.clone(),
+    )));
 
     let own_topic = Topic::ALL
         .into_iter()
@@ -216,6 +225,33 @@ pub async fn start<A: ServiceApp>(
         pool,
         task,
     })
+}
+
+/// Refuses to start when the dedup window is shorter than the time a message can come
+/// back, as the service's own subscriptions and their topics report their retention.
+/// If Pub/Sub cannot be asked (down, or no permission to read them), the
+/// configuration's check against the default retention stands and a warning says so.
+async fn check_dedup_window(config: &ServiceConfig, service: Service) -> anyhow::Result<()> {
+    if config
+        .pubsub
+        .topology()
+        .subscriptions_of(service)
+        .next()
+        .is_none()
+    {
+        return Ok(());
+    }
+    match cartflow_messaging::provision::longest_retention(&config.pubsub, service).await {
+        Ok(retention) => config
+            .retention
+            .check_dedup_window(retention)
+            .map_err(|refusal| anyhow::anyhow!("INBOX_RETENTION_DAYS: {refusal}")),
+        Err(err) => {
+            tracing::warn!(%service, error = format!("{err:#}"),
+                "cannot read the subscriptions' retention; assuming Pub/Sub's default (7 days)");
+            Ok(())
+        }
+    }
 }
 
 async fn not_found(uri: Uri) -> ApiError {

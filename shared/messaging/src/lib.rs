@@ -4,11 +4,13 @@
 //! - [`provision`]: idempotent creation (and test teardown) of the declared topology.
 //! - [`outbox`]: a database transaction that can stage events; they are committed with
 //!   the business change and published afterwards by the [`relay`].
-//! - [`consumer`]: streaming pull → one transaction per message recording it in
-//!   `processed_messages`, running the service's handler, staging its events → commit →
-//!   ack. Duplicates are acked and skipped; failures are left to retry and dead-letter.
+//! - [`consumer`]: streaming pull → one transaction per batch of delivered messages,
+//!   recording each in `processed_messages` and running the service's handler, which
+//!   stages its events → commit → acks. Duplicates are acked and skipped; failures are
+//!   left to retry and dead-letter.
 //! - [`dead_letters`] and [`event_log`]: what the operator inspects and replays, from
 //!   the CLI and from each service's admin routes.
+//! - [`retention`]: removes inbox, outbox and failure rows that outlived their window.
 
 pub mod consumer;
 pub mod dead_letters;
@@ -17,6 +19,7 @@ pub mod outbox;
 pub mod provision;
 pub mod pubsub;
 pub mod relay;
+pub mod retention;
 
 pub use consumer::{Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming};
 pub use outbox::{Cause, Outbox, Tx};

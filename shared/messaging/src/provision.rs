@@ -271,3 +271,38 @@ pub async fn keep_topology(
         }
     }
 }
+
+/// How long a message for `service` can come back from Pub/Sub: the longest message
+/// retention among its subscriptions (redelivery) and their topics (a `seek` back in
+/// time replays what the topic retained), as Pub/Sub reports them. Where none is set,
+/// Pub/Sub's default of 7 days for subscriptions stands.
+pub async fn longest_retention(
+    config: &PubSubConfig,
+    service: cartflow_events::Service,
+) -> anyhow::Result<std::time::Duration> {
+    let subscriptions = config.subscription_admin().await?;
+    let topics = config.topic_admin().await?;
+    let seconds = |d: Option<google_cloud_wkt::Duration>| {
+        d.map_or(0, |d| u64::try_from(d.seconds()).unwrap_or(0))
+    };
+    let mut longest = crate::retention::DEFAULT_SUBSCRIPTION_RETENTION.as_secs();
+    for sub in config.topology().subscriptions_of(service) {
+        let path = config.subscription_path(&sub.name);
+        let found = subscriptions
+            .get_subscription()
+            .set_subscription(&path)
+            .send()
+            .await
+            .with_context(|| format!("reading {path}"))?;
+        longest = longest.max(seconds(found.message_retention_duration));
+        let path = config.topic_path(sub.topic.name());
+        let found = topics
+            .get_topic()
+            .set_topic(&path)
+            .send()
+            .await
+            .with_context(|| format!("reading {path}"))?;
+        longest = longest.max(seconds(found.message_retention_duration));
+    }
+    Ok(std::time::Duration::from_secs(longest))
+}
