@@ -20,10 +20,15 @@
 //!   policy moves it aside after its delivery budget; other messages keep flowing.
 //! - A crash after commit but before ack means a redelivery, which is a duplicate.
 
+mod apply;
+mod handler;
+
+pub use handler::{Applied, Delivery, EventHandler, HandlerError, Incoming, Outcome};
+
 use crate::PubSubConfig;
-use crate::outbox::{Cause, Outbox, Tx};
-use async_trait::async_trait;
-use cartflow_events::{Envelope, Event, Service, Topic};
+use crate::outbox::Outbox;
+use apply::consume_span;
+use cartflow_events::{Envelope, Service};
 use futures::FutureExt;
 use google_cloud_pubsub::client::Subscriber;
 use google_cloud_pubsub::model::Message;
@@ -33,86 +38,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
-
-/// Why a handler did not complete.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// The message can never be processed; it is left to the dead-letter policy.
-    #[error("unprocessable message: {0}")]
-    Poison(String),
-    /// Something outside the message failed; it is retried.
-    #[error(transparent)]
-    Transient(#[from] anyhow::Error),
-}
-
-impl From<sqlx::Error> for HandlerError {
-    fn from(err: sqlx::Error) -> Self {
-        HandlerError::Transient(err.into())
-    }
-}
-
-/// A received event whose envelope parsed.
-#[derive(Debug, Clone)]
-pub struct Incoming {
-    pub envelope: Envelope,
-    pub data: Vec<u8>,
-}
-
-impl Incoming {
-    /// The topic this event's type names, if it is one cartflow knows.
-    pub fn topic(&self) -> Option<Topic> {
-        Topic::from_name(&self.envelope.event_type)
-    }
-
-    /// The cause to give events emitted in reaction to this one.
-    pub fn cause(&self) -> Cause {
-        Cause::event(&self.envelope)
-    }
-
-    /// Parses the body as `E`, checking type and version first.
-    pub fn decode<E: Event>(&self) -> Result<E, HandlerError> {
-        if self.envelope.event_type != E::TOPIC.name() {
-            return Err(HandlerError::Poison(format!(
-                "expected event type {}, got {}",
-                E::TOPIC,
-                self.envelope.event_type
-            )));
-        }
-        if self.envelope.event_version != E::VERSION {
-            return Err(HandlerError::Poison(format!(
-                "unsupported version {} of {}",
-                self.envelope.event_version, self.envelope.event_type
-            )));
-        }
-        serde_json::from_slice(&self.data)
-            .map_err(|e| HandlerError::Poison(format!("malformed {} body: {e}", E::TOPIC)))
-    }
-
-    /// The error for an event type this handler does not consume.
-    pub fn unexpected(&self) -> HandlerError {
-        HandlerError::Poison(format!(
-            "unexpected event type {} version {}",
-            self.envelope.event_type, self.envelope.event_version
-        ))
-    }
-}
-
-/// A service's reaction to the events it consumes. Runs inside the consumer's
-/// transaction: write through `tx.conn()`, emit with `tx.publish(..)`.
-#[async_trait]
-pub trait EventHandler: Send + Sync + 'static {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError>;
-
-    /// Runs once per batch, in its transaction, before any message of it is applied.
-    /// A handler whose messages lock rows that other batches lock too takes those locks
-    /// here, all at once in one global order: a batch then never holds some of them
-    /// while waiting for another batch that holds the rest (a deadlock). Messages that
-    /// do not decode are skipped here; applying them reports the error.
-    async fn lock_batch(&self, _tx: &mut Tx, _batch: &[&Incoming]) -> Result<(), HandlerError> {
-        Ok(())
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ConsumerSettings {
@@ -152,54 +77,6 @@ struct Failure {
     /// Can never succeed (as opposed to: may succeed on a retry).
     rejected: bool,
     error: String,
-}
-
-/// What happened to one message; returned for logs and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Processed,
-    Duplicate,
-    Rejected,
-    Failed,
-}
-
-impl Outcome {
-    /// Whether the message is finished with (ack it) rather than to be redelivered (nack).
-    pub fn is_done(self) -> bool {
-        matches!(self, Outcome::Processed | Outcome::Duplicate)
-    }
-}
-
-/// One delivered message, as streaming pull or a push request hands it over.
-#[derive(Debug, Clone, Copy)]
-pub struct Delivery<'a> {
-    pub message_id: &'a str,
-    pub attributes: &'a std::collections::HashMap<String, String>,
-    pub data: &'a [u8],
-    /// Which delivery this is (1 = first), when the subscription has a dead-letter policy.
-    pub attempt: Option<i32>,
-}
-
-impl<'a> Delivery<'a> {
-    fn pulled(message: &'a Message, ack: &Handler) -> Self {
-        Delivery {
-            message_id: &message.message_id,
-            attributes: &message.attributes,
-            data: &message.data,
-            attempt: ack.delivery_attempt(),
-        }
-    }
-}
-
-/// What applying one message of a batch came to.
-pub type Applied = Result<Outcome, HandlerError>;
-
-/// One try at applying a batch.
-enum Attempt {
-    /// Committed; one result per message.
-    Committed(Vec<Applied>),
-    /// Rolled back whole because this message failed (a try without savepoints).
-    Failed(Applied),
 }
 
 /// Consumes one subscription for one service until shut down.
@@ -406,97 +283,6 @@ impl Consumer {
             tracing::warn!(error = %err, "could not record the failure");
         }
     }
-
-    /// Applies one event in a transaction of its own (a batch of one).
-    pub async fn apply(&self, incoming: &Incoming) -> Applied {
-        let mut applied = self.apply_batch(&[incoming]).await?;
-        applied.pop().expect("one result per message")
-    }
-
-    /// Applies `batch` in one transaction: the handler's batch locks, then per message
-    /// (in event-id order) the inbox record and the handler; one commit. Returns one
-    /// result per message, in the order given; `Err` if the transaction itself failed,
-    /// in which case nothing of the batch was committed.
-    ///
-    /// The batch is first applied without savepoints, the common case. If a message
-    /// fails, that transaction is rolled back and the batch applied again with a
-    /// savepoint per message, so the failing one is rolled back alone and the rest
-    /// commit. Savepoints on the hot path would cost a round trip per message and, worse,
-    /// turn every update of a row the batch had locked into a MultiXact (the lock is the
-    /// transaction's, the update a subtransaction's), which every later reader of that
-    /// row must resolve: it was PostgreSQL's top symbol in the inventory profile.
-    pub async fn apply_batch(&self, batch: &[&Incoming]) -> Result<Vec<Applied>, HandlerError> {
-        match self.try_apply(batch, false).await? {
-            Attempt::Committed(applied) => Ok(applied),
-            Attempt::Failed(result) if batch.len() == 1 => Ok(vec![result]),
-            Attempt::Failed(_) => match self.try_apply(batch, true).await? {
-                Attempt::Committed(applied) => Ok(applied),
-                Attempt::Failed(_) => {
-                    unreachable!("with savepoints a failure is rolled back alone")
-                }
-            },
-        }
-    }
-
-    /// One try at a batch. Without savepoints the first failing message ends the try
-    /// (dropping the transaction rolls it back); with them, it is rolled back alone.
-    async fn try_apply(
-        &self,
-        batch: &[&Incoming],
-        savepoints: bool,
-    ) -> Result<Attempt, HandlerError> {
-        let mut tx = self.outbox.begin().await?;
-        self.handler.lock_batch(&mut tx, batch).await?;
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        order.sort_by_key(|&i| batch[i].envelope.event_id);
-        let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
-        for i in order {
-            let incoming = batch[i];
-            if savepoints {
-                tx.savepoint().await?;
-            }
-            let span = consume_span(self.outbox.service(), incoming);
-            let result = self.apply_in(&mut tx, incoming).instrument(span).await;
-            if result.is_err() {
-                if !savepoints {
-                    return Ok(Attempt::Failed(result));
-                }
-                tx.rollback_to_savepoint().await?;
-            }
-            results[i] = Some(result);
-        }
-        tx.commit().await?;
-        Ok(Attempt::Committed(
-            results
-                .into_iter()
-                .map(|r| r.expect("every message applied"))
-                .collect(),
-        ))
-    }
-
-    /// Records the event in the inbox and, the first time, runs the handler.
-    async fn apply_in(&self, tx: &mut Tx, incoming: &Incoming) -> Applied {
-        // `xmax = 0` is true only for a freshly inserted row; a conflict updates the
-        // existing row (counting the duplicate) and returns false.
-        let first_time: bool = sqlx::query_scalar(
-            "INSERT INTO processed_messages (event_id, service, event_type, correlation_id)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (event_id, service)
-             DO UPDATE SET duplicate_deliveries = processed_messages.duplicate_deliveries + 1
-             RETURNING (xmax = 0)",
-        )
-        .bind(incoming.envelope.event_id)
-        .bind(self.outbox.service().name())
-        .bind(&incoming.envelope.event_type)
-        .bind(&incoming.envelope.correlation_id)
-        .fetch_one(tx.conn())
-        .await?;
-        if !first_time {
-            return Ok(Outcome::Duplicate);
-        }
-        self.handler.handle(tx, incoming).await?;
-        Ok(Outcome::Processed)
-    }
 }
 
 /// Logs what applying one message came to; returns its outcome and, if it failed,
@@ -538,13 +324,4 @@ fn judge(
         error,
     };
     (outcome, Some(failure))
-}
-
-/// The span of one consumed message; `message_id` is recorded where it is known.
-fn consume_span(service: Service, incoming: &Incoming) -> tracing::Span {
-    tracing::info_span!("consume", %service,
-        event_id = %incoming.envelope.event_id,
-        event_type = %incoming.envelope.event_type,
-        correlation_id = %incoming.envelope.correlation_id,
-        message_id = tracing::field::Empty)
 }

@@ -1,0 +1,117 @@
+//! Applying a batch: one transaction, the inbox record and the handler per message,
+//! savepoints only when a message failed.
+
+use super::{Applied, Consumer, HandlerError, Incoming, Outcome};
+use crate::outbox::Tx;
+use cartflow_events::Service;
+use tracing::Instrument;
+
+/// One try at applying a batch.
+enum Attempt {
+    /// Committed; one result per message.
+    Committed(Vec<Applied>),
+    /// Rolled back whole because this message failed (a try without savepoints).
+    Failed(Applied),
+}
+
+impl Consumer {
+    /// Applies one event in a transaction of its own (a batch of one).
+    pub async fn apply(&self, incoming: &Incoming) -> Applied {
+        let mut applied = self.apply_batch(&[incoming]).await?;
+        applied.pop().expect("one result per message")
+    }
+
+    /// Applies `batch` in one transaction: the handler's batch locks, then per message
+    /// (in event-id order) the inbox record and the handler; one commit. Returns one
+    /// result per message, in the order given; `Err` if the transaction itself failed,
+    /// in which case nothing of the batch was committed.
+    ///
+    /// The batch is first applied without savepoints, the common case. If a message
+    /// fails, that transaction is rolled back and the batch applied again with a
+    /// savepoint per message, so the failing one is rolled back alone and the rest
+    /// commit. Savepoints on the hot path would cost a round trip per message and, worse,
+    /// turn every update of a row the batch had locked into a MultiXact (the lock is the
+    /// transaction's, the update a subtransaction's), which every later reader of that
+    /// row must resolve: it was PostgreSQL's top symbol in the inventory profile.
+    pub async fn apply_batch(&self, batch: &[&Incoming]) -> Result<Vec<Applied>, HandlerError> {
+        match self.try_apply(batch, false).await? {
+            Attempt::Committed(applied) => Ok(applied),
+            Attempt::Failed(result) if batch.len() == 1 => Ok(vec![result]),
+            Attempt::Failed(_) => match self.try_apply(batch, true).await? {
+                Attempt::Committed(applied) => Ok(applied),
+                Attempt::Failed(_) => {
+                    unreachable!("with savepoints a failure is rolled back alone")
+                }
+            },
+        }
+    }
+
+    /// One try at a batch. Without savepoints the first failing message ends the try
+    /// (dropping the transaction rolls it back); with them, it is rolled back alone.
+    async fn try_apply(
+        &self,
+        batch: &[&Incoming],
+        savepoints: bool,
+    ) -> Result<Attempt, HandlerError> {
+        let mut tx = self.outbox.begin().await?;
+        self.handler.lock_batch(&mut tx, batch).await?;
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by_key(|&i| batch[i].envelope.event_id);
+        let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
+        for i in order {
+            let incoming = batch[i];
+            if savepoints {
+                tx.savepoint().await?;
+            }
+            let span = consume_span(self.outbox.service(), incoming);
+            let result = self.apply_in(&mut tx, incoming).instrument(span).await;
+            if result.is_err() {
+                if !savepoints {
+                    return Ok(Attempt::Failed(result));
+                }
+                tx.rollback_to_savepoint().await?;
+            }
+            results[i] = Some(result);
+        }
+        tx.commit().await?;
+        Ok(Attempt::Committed(
+            results
+                .into_iter()
+                .map(|r| r.expect("every message applied"))
+                .collect(),
+        ))
+    }
+
+    /// Records the event in the inbox and, the first time, runs the handler.
+    async fn apply_in(&self, tx: &mut Tx, incoming: &Incoming) -> Applied {
+        // `xmax = 0` is true only for a freshly inserted row; a conflict updates the
+        // existing row (counting the duplicate) and returns false.
+        let first_time: bool = sqlx::query_scalar(
+            "INSERT INTO processed_messages (event_id, service, event_type, correlation_id)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (event_id, service)
+             DO UPDATE SET duplicate_deliveries = processed_messages.duplicate_deliveries + 1
+             RETURNING (xmax = 0)",
+        )
+        .bind(incoming.envelope.event_id)
+        .bind(self.outbox.service().name())
+        .bind(&incoming.envelope.event_type)
+        .bind(&incoming.envelope.correlation_id)
+        .fetch_one(tx.conn())
+        .await?;
+        if !first_time {
+            return Ok(Outcome::Duplicate);
+        }
+        self.handler.handle(tx, incoming).await?;
+        Ok(Outcome::Processed)
+    }
+}
+
+/// The span of one consumed message; `message_id` is recorded where it is known.
+pub(super) fn consume_span(service: Service, incoming: &Incoming) -> tracing::Span {
+    tracing::info_span!("consume", %service,
+        event_id = %incoming.envelope.event_id,
+        event_type = %incoming.envelope.event_type,
+        correlation_id = %incoming.envelope.correlation_id,
+        message_id = tracing::field::Empty)
+}

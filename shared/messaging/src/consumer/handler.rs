@@ -1,0 +1,127 @@
+//! What a service's handler sees and returns: the received event, the handler trait,
+//! its errors, and what became of each delivered message.
+
+use crate::outbox::{Cause, Tx};
+use async_trait::async_trait;
+use cartflow_events::{Envelope, Event, Topic};
+use google_cloud_pubsub::model::Message;
+use google_cloud_pubsub::subscriber::handler::Handler;
+
+/// Why a handler did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The message can never be processed; it is left to the dead-letter policy.
+    #[error("unprocessable message: {0}")]
+    Poison(String),
+    /// Something outside the message failed; it is retried.
+    #[error(transparent)]
+    Transient(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(err: sqlx::Error) -> Self {
+        HandlerError::Transient(err.into())
+    }
+}
+
+/// A received event whose envelope parsed.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub envelope: Envelope,
+    pub data: Vec<u8>,
+}
+
+impl Incoming {
+    /// The topic this event's type names, if it is one cartflow knows.
+    pub fn topic(&self) -> Option<Topic> {
+        Topic::from_name(&self.envelope.event_type)
+    }
+
+    /// The cause to give events emitted in reaction to this one.
+    pub fn cause(&self) -> Cause {
+        Cause::event(&self.envelope)
+    }
+
+    /// Parses the body as `E`, checking type and version first.
+    pub fn decode<E: Event>(&self) -> Result<E, HandlerError> {
+        if self.envelope.event_type != E::TOPIC.name() {
+            return Err(HandlerError::Poison(format!(
+                "expected event type {}, got {}",
+                E::TOPIC,
+                self.envelope.event_type
+            )));
+        }
+        if self.envelope.event_version != E::VERSION {
+            return Err(HandlerError::Poison(format!(
+                "unsupported version {} of {}",
+                self.envelope.event_version, self.envelope.event_type
+            )));
+        }
+        serde_json::from_slice(&self.data)
+            .map_err(|e| HandlerError::Poison(format!("malformed {} body: {e}", E::TOPIC)))
+    }
+
+    /// The error for an event type this handler does not consume.
+    pub fn unexpected(&self) -> HandlerError {
+        HandlerError::Poison(format!(
+            "unexpected event type {} version {}",
+            self.envelope.event_type, self.envelope.event_version
+        ))
+    }
+}
+
+/// A service's reaction to the events it consumes. Runs inside the consumer's
+/// transaction: write through `tx.conn()`, emit with `tx.publish(..)`.
+#[async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError>;
+
+    /// Runs once per batch, in its transaction, before any message of it is applied.
+    /// A handler whose messages lock rows that other batches lock too takes those locks
+    /// here, all at once in one global order: a batch then never holds some of them
+    /// while waiting for another batch that holds the rest (a deadlock). Messages that
+    /// do not decode are skipped here; applying them reports the error.
+    async fn lock_batch(&self, _tx: &mut Tx, _batch: &[&Incoming]) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+/// What happened to one message; returned for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Processed,
+    Duplicate,
+    Rejected,
+    Failed,
+}
+
+impl Outcome {
+    /// Whether the message is finished with (ack it) rather than to be redelivered (nack).
+    pub fn is_done(self) -> bool {
+        matches!(self, Outcome::Processed | Outcome::Duplicate)
+    }
+}
+
+/// One delivered message, as streaming pull or a push request hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub message_id: &'a str,
+    pub attributes: &'a std::collections::HashMap<String, String>,
+    pub data: &'a [u8],
+    /// Which delivery this is (1 = first), when the subscription has a dead-letter policy.
+    pub attempt: Option<i32>,
+}
+
+impl<'a> Delivery<'a> {
+    pub(super) fn pulled(message: &'a Message, ack: &Handler) -> Self {
+        Delivery {
+            message_id: &message.message_id,
+            attributes: &message.attributes,
+            data: &message.data,
+            attempt: ack.delivery_attempt(),
+        }
+    }
+}
+
+/// What applying one message of a batch came to.
+pub type Applied = Result<Outcome, HandlerError>;

@@ -1,0 +1,199 @@
+//! The hot path: publishing what commits hand over, marking it in bulk, and
+//! publish-before-response.
+
+use super::{OutgoingEvent, RelaySettings};
+use crate::{Outbox, PubSubConfig};
+use google_cloud_pubsub::client::{BasePublisher, Publisher};
+use google_cloud_pubsub::model::Message;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// What the background task and publish-before-response callers share.
+pub(crate) struct RelayCore {
+    pub(super) outbox: Outbox,
+    pub(super) config: PubSubConfig,
+    pub(super) client: BasePublisher,
+    pub(super) publishers: Mutex<HashMap<String, Publisher>>,
+    pub(super) settings: RelaySettings,
+    /// Events this process holds in memory (publishing, or published and not yet
+    /// marked): the sweep must not publish them a second time.
+    pub(super) owned: Mutex<HashSet<Uuid>>,
+    /// Published at the given time, not yet marked in the table.
+    pub(super) unmarked: Mutex<Vec<(Uuid, chrono::DateTime<chrono::Utc>)>>,
+}
+
+impl RelayCore {
+    pub(super) fn publisher_for(&self, topic: &str) -> Publisher {
+        let mut publishers = self.publishers.lock().expect("publisher map poisoned");
+        publishers
+            .entry(topic.to_string())
+            .or_insert_with(|| self.client.publisher(self.config.topic_path(topic)).build())
+            .clone()
+    }
+
+    /// Publishes `events` together; one result per event, in order. Gives up after
+    /// `publish_timeout`, so no caller (a request, the relay loop) waits out the SDK's
+    /// own retries while Pub/Sub is away. A topic whose publish failed gets a fresh
+    /// publisher next time: the old one may still be retrying its batch, and new
+    /// messages would queue behind it (seen: 30 s after an emulator restart).
+    pub(super) async fn publish(&self, events: &[OutgoingEvent]) -> Vec<Result<(), String>> {
+        let timeout = self.settings.publish_timeout;
+        let results = match tokio::time::timeout(timeout, self.publish_unbounded(events)).await {
+            Ok(results) => results,
+            Err(_) => {
+                let error = format!("publish timed out after {timeout:?}");
+                events.iter().map(|_| Err(error.clone())).collect()
+            }
+        };
+        let mut publishers = self.publishers.lock().expect("publisher map poisoned");
+        for (event, result) in events.iter().zip(&results) {
+            if result.is_err() {
+                publishers.remove(&event.topic);
+            }
+        }
+        results
+    }
+
+    async fn publish_unbounded(&self, events: &[OutgoingEvent]) -> Vec<Result<(), String>> {
+        let mut pending = Vec::with_capacity(events.len());
+        let mut used = HashMap::new();
+        for event in events {
+            let publisher = self.publisher_for(&event.topic);
+            // No ordering key on the wire: every subscription is unordered (handlers do
+            // not depend on order), and the SDK keeps a batching actor per key it has
+            // ever seen, which it walks on every flush. With one key per cart and order
+            // that cost grew with every checkout (measured: most of the services' CPU
+            // and a growing RSS, BENCHMARKS.md). The key stays in the outbox row.
+            let data = serde_json::to_vec(&event.payload).expect("JSON values serialise");
+            let message = Message::new()
+                .set_data(data)
+                .set_attributes(event.attributes.clone());
+            for _ in 1..self.settings.copies {
+                drop(publisher.publish(message.clone()));
+            }
+            pending.push(publisher.publish(message));
+            used.entry(event.topic.clone()).or_insert(publisher);
+        }
+        // Send now rather than after the batching delay: this is already a batch.
+        for publisher in used.values() {
+            publisher.flush().await;
+        }
+        let mut results = Vec::with_capacity(pending.len());
+        for future in pending {
+            results.push(future.await.map(drop).map_err(|e| e.to_string()));
+        }
+        results
+    }
+
+    /// Takes every handed-off event and publishes it; the successes wait for the next
+    /// bulk mark, the failures are left to the sweep.
+    pub(super) async fn publish_handed_off(&self) {
+        let events = std::mem::take(
+            &mut *self
+                .outbox
+                .shared()
+                .committed
+                .lock()
+                .expect("outbox hand-off poisoned"),
+        );
+        if events.is_empty() {
+            return;
+        }
+        self.own(&events);
+        let results = self.publish(&events).await;
+        let now = chrono::Utc::now();
+        let mut unmarked = self.unmarked.lock().expect("relay state poisoned");
+        let mut owned = self.owned.lock().expect("relay state poisoned");
+        for (event, result) in events.iter().zip(results) {
+            match result {
+                Ok(()) => unmarked.push((event.event_id, now)),
+                Err(error) => {
+                    owned.remove(&event.event_id);
+                    tracing::warn!(event_id = %event.event_id, %error, "publish failed; the sweep will retry");
+                }
+            }
+        }
+    }
+
+    /// Publish-before-response: publishes `events` and marks them before returning.
+    /// Failures are logged and left to the sweep; the caller's commit stands.
+    pub(crate) async fn publish_inline(&self, events: Vec<OutgoingEvent>) {
+        self.own(&events);
+        let results = self.publish(&events).await;
+        let now = chrono::Utc::now();
+        let mut published = Vec::new();
+        for (event, result) in events.iter().zip(results) {
+            match result {
+                Ok(()) => published.push((event.event_id, now)),
+                Err(error) => {
+                    tracing::warn!(event_id = %event.event_id, %error, "publish failed; the sweep will retry")
+                }
+            }
+        }
+        if let Err(err) = self.mark(&published).await {
+            // Published but not marked: the sweep publishes them again, and the
+            // consumers' inboxes skip the copy.
+            tracing::warn!(error = %err, "cannot mark published events");
+        }
+        self.disown(events.iter().map(|e| e.event_id));
+    }
+
+    pub(super) fn own(&self, events: &[OutgoingEvent]) {
+        let mut owned = self.owned.lock().expect("relay state poisoned");
+        owned.extend(events.iter().map(|e| e.event_id));
+    }
+
+    pub(super) fn disown(&self, ids: impl Iterator<Item = Uuid>) {
+        let mut owned = self.owned.lock().expect("relay state poisoned");
+        for id in ids {
+            owned.remove(&id);
+        }
+    }
+
+    pub(super) fn has_unmarked(&self) -> bool {
+        !self
+            .unmarked
+            .lock()
+            .expect("relay state poisoned")
+            .is_empty()
+    }
+
+    /// Marks everything published since the last mark, in one statement.
+    pub(super) async fn mark_unmarked(&self) {
+        let batch = std::mem::take(&mut *self.unmarked.lock().expect("relay state poisoned"));
+        if batch.is_empty() {
+            return;
+        }
+        match self.mark(&batch).await {
+            Ok(()) => self.disown(batch.iter().map(|(id, _)| *id)),
+            Err(err) => {
+                tracing::warn!(error = %err, rows = batch.len(), "cannot mark published events; will retry");
+                self.unmarked
+                    .lock()
+                    .expect("relay state poisoned")
+                    .extend(batch);
+            }
+        }
+    }
+
+    pub(super) async fn mark(
+        &self,
+        published: &[(Uuid, chrono::DateTime<chrono::Utc>)],
+    ) -> sqlx::Result<()> {
+        if published.is_empty() {
+            return Ok(());
+        }
+        let (ids, times): (Vec<Uuid>, Vec<_>) = published.iter().copied().unzip();
+        sqlx::query(
+            "UPDATE outbox o SET published_at = p.at, publish_attempts = o.publish_attempts + 1
+             FROM UNNEST($1::uuid[], $2::timestamptz[]) AS p(event_id, at)
+             WHERE o.event_id = p.event_id",
+        )
+        .bind(ids)
+        .bind(times)
+        .execute(self.outbox.pool())
+        .await
+        .map(drop)
+    }
+}
