@@ -1,16 +1,20 @@
 //! Email-push's reaction to `delivery.requested`: queue the email for the sender, or
 //! deliver the push at once and report it.
 
-use crate::sender::EmailHandoff;
+use crate::sender::{EmailHandoff, Mailer};
 use crate::store::{self, EmailRequest};
 use async_trait::async_trait;
 use cartflow_events::{Channel, DeliveryRequested, DeliveryResult, Topic};
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use std::sync::Arc;
 use uuid::Uuid;
 
 pub struct DeliveryHandler {
     /// This process's sender: a queued email goes to it in memory once committed.
     pub emails: EmailHandoff,
+    /// Publish-before-response: the first attempt is made, and recorded, before the
+    /// delivery request is answered; the sender only retries.
+    pub send_now: Option<Arc<Mailer>>,
 }
 
 #[async_trait]
@@ -31,8 +35,16 @@ impl EventHandler for DeliveryHandler {
                     request_event_id: event.envelope.event_id,
                 };
                 if let Some(due) = store::queue_email(tx.conn(), &email, self.emails.lease).await? {
-                    let emails = self.emails.clone();
-                    tx.after_commit(move || emails.send(due));
+                    match &self.send_now {
+                        Some(mailer) => {
+                            let mailer = mailer.clone();
+                            tx.after_commit_awaited(async move { mailer.send_now(due).await });
+                        }
+                        None => {
+                            let emails = self.emails.clone();
+                            tx.after_commit(move || emails.send(due));
+                        }
+                    }
                 }
             }
             Channel::Push => {

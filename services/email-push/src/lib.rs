@@ -22,18 +22,47 @@ pub struct EmailPushApp {
     emails: sender::EmailHandoff,
     /// Taken by the sender when it starts.
     handed_off: std::sync::Mutex<Option<sender::HandedOff>>,
+    /// Built once, for the handler and the sender; `None` if the SMTP transport cannot
+    /// be built (emails then stay queued, and the error is logged).
+    mailer: std::sync::OnceLock<Option<Arc<sender::Mailer>>>,
+    /// `OUTBOX_BACKGROUND_RELAY=false` (tests only): no background sending either, as
+    /// on a CPU throttled between requests.
+    background: bool,
 }
 
 impl EmailPushApp {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let smtp = smtp::SmtpSettings::from_env(env)?;
         let (emails, handed_off) = sender::EmailHandoff::new(sender::lease(&smtp));
-        Ok(EmailPushApp {
+        let mut errors = Vec::new();
+        let background = env.parse_or(
+            &["OUTBOX_BACKGROUND_RELAY"],
+            true,
+            "true or false",
+            &mut errors,
+        );
+        let app = EmailPushApp {
             smtp,
             live: live::Live::new(),
             emails,
             handed_off: std::sync::Mutex::new(Some(handed_off)),
-        })
+            mailer: std::sync::OnceLock::new(),
+            background,
+        };
+        ConfigError::check(errors, app)
+    }
+
+    fn mailer(&self, ctx: &AppContext) -> Option<Arc<sender::Mailer>> {
+        self.mailer
+            .get_or_init(|| {
+                sender::Mailer::new(ctx.outbox.clone(), self.smtp.clone())
+                    .map(Arc::new)
+                    .inspect_err(|err| {
+                        tracing::error!(error = %err, "cannot build the SMTP transport; emails stay queued")
+                    })
+                    .ok()
+            })
+            .clone()
     }
 }
 
@@ -52,9 +81,16 @@ impl ServiceApp for EmailPushApp {
         })
     }
 
-    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+    fn handler(&self, ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+        // Publish-before-response: the request that queues an email also sends it.
+        let send_now = ctx
+            .outbox
+            .publishes_before_response()
+            .then(|| self.mailer(&ctx))
+            .flatten();
         Some(Arc::new(handlers::DeliveryHandler {
             emails: self.emails.clone(),
+            send_now,
         }))
     }
 
@@ -65,14 +101,15 @@ impl ServiceApp for EmailPushApp {
             .expect("hand-off poisoned")
             .take()
             .expect("the sender starts once");
-        let sender = sender::Sender::new(ctx.outbox.clone(), self.smtp.clone(), handed_off);
-        vec![
-            Box::pin(
-                self.live
-                    .clone()
-                    .listen(ctx.pool.clone(), ctx.shutdown.clone()),
-            ),
-            Box::pin(sender.run(ctx.shutdown)),
-        ]
+        let mut workers: Vec<Worker> = vec![Box::pin(
+            self.live
+                .clone()
+                .listen(ctx.pool.clone(), ctx.shutdown.clone()),
+        )];
+        if let (true, Some(mailer)) = (self.background, self.mailer(&ctx)) {
+            let sender = sender::Sender::new(mailer, handed_off);
+            workers.push(Box::pin(sender.run(ctx.shutdown)));
+        }
+        workers
     }
 }

@@ -8,6 +8,10 @@
 //! retries that came due and for emails whose sender died (their lease ran out).
 //! Outcomes are recorded together: every send that finished since the last record goes
 //! into one transaction.
+//!
+//! In publish-before-response mode (push delivery on a CPU throttled between requests)
+//! the pushed request that queued an email also makes the first attempt and records it
+//! before it is answered ([`Mailer::send_now`]); the sender then only retries.
 
 use crate::smtp::{self, SendError, SmtpSettings};
 use crate::store::{self, Due};
@@ -57,90 +61,42 @@ impl EmailHandoff {
     }
 }
 
-pub struct Sender {
+/// Sends one email and records outcomes: what the background sender and the inline
+/// path of publish-before-response share.
+pub struct Mailer {
     outbox: Outbox,
     settings: SmtpSettings,
-    handed_off: HandedOff,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
 }
 
 type Finished = (Due, Result<(), SendError>);
 
-impl Sender {
-    pub fn new(outbox: Outbox, settings: SmtpSettings, handed_off: HandedOff) -> Self {
-        Sender {
+impl Mailer {
+    pub fn new(outbox: Outbox, settings: SmtpSettings) -> Result<Self, String> {
+        let transport = settings.transport().map_err(|err| err.to_string())?;
+        Ok(Mailer {
             outbox,
             settings,
-            handed_off,
-        }
+            transport,
+        })
     }
 
-    /// Keeps up to [`IN_FLIGHT`] sends going, refilling a slot as soon as a send ends,
-    /// so one slow send does not hold back the queue.
-    pub async fn run(mut self, shutdown: CancellationToken) {
-        let transport = match self.settings.transport() {
-            Ok(t) => Arc::new(t),
-            Err(err) => {
-                tracing::error!(error = %err, "cannot build the SMTP transport; emails stay queued");
-                return;
-            }
-        };
-        let lease = lease(&self.settings);
-        let settings = Arc::new(self.settings.clone());
-        let mut sending: JoinSet<Finished> = JoinSet::new();
-        let mut waiting: VecDeque<Due> = VecDeque::new();
-        let mut finished: Vec<Finished> = Vec::new();
-        let mut next_claim = Instant::now();
-        loop {
-            while let Some(Ok(done)) = sending.try_join_next() {
-                finished.push(done);
-            }
-            if !finished.is_empty() {
-                self.record(std::mem::take(&mut finished)).await;
-            }
-            if shutdown.is_cancelled() {
-                break;
-            }
-            while sending.len() < IN_FLIGHT {
-                let Some(email) = waiting.pop_front() else {
-                    break;
-                };
-                sending.spawn(attempt(transport.clone(), settings.clone(), email));
-            }
-            let free = IN_FLIGHT - sending.len();
-            if free > 0 && Instant::now() >= next_claim {
-                let due = store::claim_due(self.outbox.pool(), free as i64, lease)
-                    .await
-                    .unwrap_or_else(|err| {
-                        tracing::warn!(error = %err, "cannot claim emails");
-                        Vec::new()
-                    });
-                // A full claim means more may be due: claim again as soon as a slot frees.
-                next_claim = if due.len() == free {
-                    Instant::now()
-                } else {
-                    Instant::now() + SWEEP
-                };
-                for email in due {
-                    sending.spawn(attempt(transport.clone(), settings.clone(), email));
-                }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => {}
-                Some(email) = self.handed_off.recv() => {
-                    waiting.push_back(email);
-                    while let Ok(email) = self.handed_off.try_recv() {
-                        waiting.push_back(email);
-                    }
-                }
-                Some(Ok(done)) = sending.join_next(), if !sending.is_empty() => finished.push(done),
-                _ = tokio::time::sleep_until(next_claim), if free > 0 => {}
-            }
-        }
-        // Emails handed over but not started keep their lease and are sent after it.
-        while let Some(done) = sending.join_next().await {
-            finished.extend(done.ok());
-        }
-        self.record(finished).await;
+    /// One attempt at `email`, recorded at once (with its `delivery.result` if final).
+    pub async fn send_now(&self, email: Due) {
+        let finished = self.attempt(email).await;
+        self.record(vec![finished]).await;
+    }
+
+    async fn attempt(&self, email: Due) -> Finished {
+        let outcome = smtp::send(
+            &self.transport,
+            &self.settings.from,
+            &email.recipient,
+            &email.subject,
+            &email.body,
+        )
+        .await;
+        (email, outcome)
     }
 
     /// Records finished sends and their `delivery.result`s in one transaction. If that
@@ -205,18 +161,79 @@ impl Sender {
     }
 }
 
-async fn attempt(
-    transport: Arc<AsyncSmtpTransport<Tokio1Executor>>,
-    settings: Arc<SmtpSettings>,
-    email: Due,
-) -> Finished {
-    let outcome = smtp::send(
-        &transport,
-        &settings.from,
-        &email.recipient,
-        &email.subject,
-        &email.body,
-    )
-    .await;
-    (email, outcome)
+pub struct Sender {
+    mailer: Arc<Mailer>,
+    handed_off: HandedOff,
+}
+
+impl Sender {
+    pub fn new(mailer: Arc<Mailer>, handed_off: HandedOff) -> Self {
+        Sender { mailer, handed_off }
+    }
+
+    /// Keeps up to [`IN_FLIGHT`] sends going, refilling a slot as soon as a send ends,
+    /// so one slow send does not hold back the queue.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mailer = self.mailer.clone();
+        let lease = lease(&mailer.settings);
+        let mut sending: JoinSet<Finished> = JoinSet::new();
+        let mut waiting: VecDeque<Due> = VecDeque::new();
+        let mut finished: Vec<Finished> = Vec::new();
+        let mut next_claim = Instant::now();
+        let attempt = |email: Due| {
+            let mailer = mailer.clone();
+            async move { mailer.attempt(email).await }
+        };
+        loop {
+            while let Some(Ok(done)) = sending.try_join_next() {
+                finished.push(done);
+            }
+            if !finished.is_empty() {
+                mailer.record(std::mem::take(&mut finished)).await;
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+            while sending.len() < IN_FLIGHT {
+                let Some(email) = waiting.pop_front() else {
+                    break;
+                };
+                sending.spawn(attempt(email));
+            }
+            let free = IN_FLIGHT - sending.len();
+            if free > 0 && Instant::now() >= next_claim {
+                let due = store::claim_due(mailer.outbox.pool(), free as i64, lease)
+                    .await
+                    .unwrap_or_else(|err| {
+                        tracing::warn!(error = %err, "cannot claim emails");
+                        Vec::new()
+                    });
+                // A full claim means more may be due: claim again as soon as a slot frees.
+                next_claim = if due.len() == free {
+                    Instant::now()
+                } else {
+                    Instant::now() + SWEEP
+                };
+                for email in due {
+                    sending.spawn(attempt(email));
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                Some(email) = self.handed_off.recv() => {
+                    waiting.push_back(email);
+                    while let Ok(email) = self.handed_off.try_recv() {
+                        waiting.push_back(email);
+                    }
+                }
+                Some(Ok(done)) = sending.join_next(), if !sending.is_empty() => finished.push(done),
+                _ = tokio::time::sleep_until(next_claim), if free > 0 => {}
+            }
+        }
+        // Emails handed over but not started keep their lease and are sent after it.
+        while let Some(done) = sending.join_next().await {
+            finished.extend(done.ok());
+        }
+        mailer.record(finished).await;
+    }
 }

@@ -86,6 +86,12 @@ impl Outbox {
         &self.shared
     }
 
+    /// Whether committing also publishes (publish-before-response): then work that
+    /// would otherwise run in the background after a commit should be awaited too.
+    pub fn publishes_before_response(&self) -> bool {
+        self.shared.inline.get().is_some()
+    }
+
     /// Has the relay look at the table now: rows were re-queued behind its back (an
     /// event-log replay). In publish-before-response mode they are published before
     /// this returns.
@@ -108,7 +114,12 @@ impl Outbox {
 }
 
 /// Work to run once the transaction has committed (never if it rolls back).
-type AfterCommit = Box<dyn FnOnce() + Send>;
+enum AfterCommit {
+    /// Started at once, e.g. a hand-off to a worker.
+    Now(Box<dyn FnOnce() + Send>),
+    /// Awaited by `commit`, after the events are published.
+    Awaited(futures::future::BoxFuture<'static, ()>),
+}
 
 /// A database transaction that can also stage events for publication.
 /// Dropping it without [`Tx::commit`] rolls everything back, events included.
@@ -163,7 +174,14 @@ impl Tx {
     /// open now) rolls back. For handing work to an in-process worker without a second
     /// transaction, e.g. an email to the sender.
     pub fn after_commit(&mut self, work: impl FnOnce() + Send + 'static) {
-        self.after_commit.push(Box::new(work));
+        self.after_commit.push(AfterCommit::Now(Box::new(work)));
+    }
+
+    /// Runs `work` after this transaction commits and its events are published, and
+    /// makes `commit` wait for it: for work that must be done before a response goes
+    /// out (publish-before-response), e.g. sending the email a pushed request queued.
+    pub fn after_commit_awaited(&mut self, work: impl Future<Output = ()> + Send + 'static) {
+        self.after_commit.push(AfterCommit::Awaited(Box::pin(work)));
     }
 
     /// Opens a savepoint (closing the previous one, keeping what it covered):
@@ -197,23 +215,29 @@ impl Tx {
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         write_staged(&mut self.inner, &self.staged).await?;
         self.inner.commit().await?;
+        let mut awaited = Vec::new();
         for work in self.after_commit {
-            work();
-        }
-        if self.staged.is_empty() {
-            return Ok(());
-        }
-        let shared = self.outbox.shared();
-        match shared.inline.get() {
-            Some(relay) => relay.publish_inline(self.staged).await,
-            None => {
-                shared
-                    .committed
-                    .lock()
-                    .expect("outbox hand-off poisoned")
-                    .append(&mut self.staged);
-                shared.handed_off.notify_one();
+            match work {
+                AfterCommit::Now(work) => work(),
+                AfterCommit::Awaited(work) => awaited.push(work),
             }
+        }
+        if !self.staged.is_empty() {
+            let shared = self.outbox.shared();
+            match shared.inline.get() {
+                Some(relay) => relay.publish_inline(self.staged).await,
+                None => {
+                    shared
+                        .committed
+                        .lock()
+                        .expect("outbox hand-off poisoned")
+                        .append(&mut self.staged);
+                    shared.handed_off.notify_one();
+                }
+            }
+        }
+        for work in awaited {
+            work.await;
         }
         Ok(())
     }
