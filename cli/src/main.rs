@@ -261,6 +261,11 @@ struct LoadArgs {
     /// Host the services listen on (on their SPEC ports).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Before the run, add this many rows to every service's inbox and outbox, half of
+    /// them past the retention windows: shows whether checkouts slow down as the tables
+    /// grow, with retention removing the aged half meanwhile.
+    #[arg(long, default_value_t = 0)]
+    prefill_rows: u64,
     /// Where to write <label>.json and <label>.svg.
     #[arg(long, default_value = ".work/bench")]
     out: std::path::PathBuf,
@@ -730,6 +735,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         customers_per_shopper: args.customers_per_shopper.max(1),
         products: args.products,
         progress: true,
+        prefill_rows: args.prefill_rows,
     };
     let report = load::run(target, plan.clone()).await?;
     let label = args.label.clone().unwrap_or_else(|| {

@@ -14,6 +14,7 @@ mod observer;
 pub mod plot;
 mod procs;
 mod stats;
+pub mod tables;
 
 use crate::seed::post_unless_present;
 use cartflow_messaging::PubSubConfig;
@@ -60,6 +61,9 @@ pub struct Plan {
     pub products: usize,
     /// Print a progress line every second.
     pub progress: bool,
+    /// Rows added to every service's inbox and outbox before the run, half of them
+    /// past the retention windows (0: none).
+    pub prefill_rows: u64,
 }
 
 /// One level's results.
@@ -99,6 +103,9 @@ pub struct Transactions {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub levels: Vec<LevelReport>,
+    /// Each service's inbox and outbox before the first level and after the last.
+    pub tables_before: BTreeMap<String, tables::TableSizes>,
+    pub tables_after: BTreeMap<String, tables::TableSizes>,
     /// The highest level whose p99 stayed within the bound (knee search only).
     pub knee: Option<usize>,
     pub seconds: Vec<Second>,
@@ -169,8 +176,18 @@ pub async fn run(target: Target, plan: Plan) -> anyhow::Result<Report> {
         skus,
         attempts: Mutex::new(Vec::new()),
     });
+    if let (Some(server), true) = (&shared.target.database_url, plan.prefill_rows > 0) {
+        tables::prefill(server, plan.prefill_rows).await?;
+    }
+    let table_sizes = async |target: &Target| match &target.database_url {
+        Some(server) => tables::sizes(server).await.unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
+    let tables_before = table_sizes(&shared.target).await;
     let started = Instant::now();
     let mut report = Report {
+        tables_before,
+        tables_after: BTreeMap::new(),
         levels: Vec::new(),
         knee: None,
         seconds: Vec::new(),
@@ -207,6 +224,21 @@ pub async fn run(target: Target, plan: Plan) -> anyhow::Result<Report> {
         }
     }
     report.seconds = per_second(&shared.attempts.lock().unwrap(), started);
+    report.tables_after = table_sizes(&shared.target).await;
+    if plan.progress {
+        for (service, after) in &report.tables_after {
+            let before = report.tables_before.get(service);
+            eprintln!(
+                "  {service}: inbox {} → {} rows, outbox {} → {} rows, {} → {} MiB",
+                before.map_or(0, |b| b.processed_messages_rows),
+                after.processed_messages_rows,
+                before.map_or(0, |b| b.outbox_rows),
+                after.outbox_rows,
+                before.map_or(0.0, |b| b.mib),
+                after.mib
+            );
+        }
+    }
     observer.close().await;
     Ok(report)
 }

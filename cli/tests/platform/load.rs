@@ -27,6 +27,7 @@ async fn a_short_load_run_completes_with_zero_errors() {
         customers_per_shopper: 2,
         products: 4,
         progress: false,
+        prefill_rows: 0,
     };
     let report = run(target, plan).await.expect("the load run");
     let level = &report.levels[0];
