@@ -74,6 +74,7 @@ async fn in_push_mode_every_request_publishes_what_it_wrote_before_answering() {
         ("PUBSUB_DELIVERY", "push"),
         ("PUSH_AUTH", "none"),
         ("OUTBOX_BACKGROUND_RELAY", "false"),
+        ("ADMIN_TOKEN", REPLAY_TOKEN),
     ])
     .await;
     app.create_product("KB-1", 1250, 10).await;
@@ -116,8 +117,34 @@ async fn in_push_mode_every_request_publishes_what_it_wrote_before_answering() {
             "{service} left rows for a relay that never runs"
         );
     }
+    // An operator's replay is published before the route answers, too: right after
+    // the 200 nothing waits in order's outbox, and notification skips the copy.
+    let replay = app
+        .http
+        .post(format!("{}/admin/events/replay", app.url(Service::Order)))
+        .bearer_auth(REPLAY_TOKEN)
+        .json(&json!({ "event_type": "order.created" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::OK);
+    let replayed: Value = replay.json().await.unwrap();
+    assert_eq!(replayed["requeued"], 1, "{replayed}");
+    let waiting = app
+        .count(
+            Service::Order,
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+        )
+        .await;
+    assert_eq!(waiting, 0, "the replay was published before the answer");
+    let event_id: Uuid = replayed["event_ids"][0].as_str().unwrap().parse().unwrap();
+    app.wait_for_duplicates(Service::Notification, event_id, 1)
+        .await;
+    assert_eq!(app.mails().len(), 1, "the replay told nobody twice");
     app.stop().await;
 }
+
+const REPLAY_TOKEN: &str = "push-test-admin-token-0123";
 
 /// Push mode while Pub/Sub takes no publishes (its emulator killed): a request that
 /// stages events still answers, the same way, once the publish times out; the rows wait
