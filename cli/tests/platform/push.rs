@@ -6,11 +6,8 @@
 //!   account gets through; the tokens here are signed with a test-only key
 //!   (`fixtures/push-signing-key.pem`) whose JWKS a local server publishes.
 
-use crate::helpers::{
-    TestApp, TestInfra, count, envelope_for, eventually, eventually_within, spawn_app_on,
-    spawn_app_with,
-};
-use crate::throwaway::OwnEmulator;
+use crate::helpers::{TestApp, count, envelope_for, eventually, eventually_within, spawn_app_with};
+use crate::throwaway::app_on_own_emulator;
 use axum::routing::get;
 use base64::Engine;
 use cartflow_events::{LineItem, Service, StockAvailable};
@@ -153,19 +150,11 @@ const REPLAY_TOKEN: &str = "push-test-admin-token-0123";
 /// nothing doubled (a copy the SDK still sends is skipped by the inboxes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_push_mode_a_failed_publish_leaves_the_rows_to_the_sweep() {
-    let mut emulator = tokio::task::spawn_blocking(OwnEmulator::start)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| cartflow_kit::config::DEFAULT_DATABASE_URL.into());
-    let app = spawn_app_on(
-        TestInfra::on(server, emulator.host().to_string()).await,
-        &[
-            ("PUBSUB_DELIVERY", "push"),
-            ("PUSH_AUTH", "none"),
-            ("OUTBOX_PUBLISH_TIMEOUT_MS", "1000"),
-        ],
-    )
+    let (mut emulator, app) = app_on_own_emulator(&[
+        ("PUBSUB_DELIVERY", "push"),
+        ("PUSH_AUTH", "none"),
+        ("OUTBOX_PUBLISH_TIMEOUT_MS", "1000"),
+    ])
     .await;
     app.create_product("EMU-1", 1000, 10).await;
     let customer = app.create_customer("Pia Pause", "pia@example.com").await;

@@ -4,7 +4,7 @@
 
 use crate::burst::{assert_books, shop, shoppers};
 use crate::helpers::{TestApp, TestInfra, eventually_within, spawn_app_on};
-use crate::throwaway::{OwnEmulator, OwnPostgres};
+use crate::throwaway::{OwnPostgres, app_on_own_emulator};
 use cartflow::platform::SERVICES;
 use cartflow_events::Service;
 use futures::future::join_all;
@@ -91,16 +91,7 @@ async fn a_burst_survives_a_postgres_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_platform_rides_out_an_emulator_restart_and_restores_the_topology() {
-    let mut emulator = tokio::task::spawn_blocking(OwnEmulator::start)
-        .await
-        .unwrap();
-    let server = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| cartflow_kit::config::DEFAULT_DATABASE_URL.into());
-    let app = spawn_app_on(
-        TestInfra::on(server, emulator.host().to_string()).await,
-        &[],
-    )
-    .await;
+    let (mut emulator, app) = app_on_own_emulator(&[]).await;
     app.create_product("EMU-1", 1000, 10).await;
     let before = app.create_customer("Before", "before@example.com").await;
     let during = app.create_customer("During", "during@example.com").await;

@@ -153,3 +153,18 @@ impl Drop for OwnEmulator {
         self.kill();
     }
 }
+
+/// The platform on an emulator of the test's own (to kill and restart), with the shared
+/// PostgreSQL server and `settings` for every service.
+pub async fn app_on_own_emulator(
+    settings: &[(&str, &str)],
+) -> (OwnEmulator, crate::helpers::TestApp) {
+    let emulator = tokio::task::spawn_blocking(OwnEmulator::start)
+        .await
+        .unwrap();
+    let server = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| cartflow_kit::config::DEFAULT_DATABASE_URL.into());
+    let infra = crate::helpers::TestInfra::on(server, emulator.host().to_string()).await;
+    let app = crate::helpers::spawn_app_on(infra, settings).await;
+    (emulator, app)
+}
