@@ -7,7 +7,9 @@
 //! that queued it ([`EmailHandoff`]): no claim transaction. The table is read only for
 //! retries that came due and for emails whose sender died (their lease ran out).
 //! Outcomes are recorded together: every send that finished since the last record goes
-//! into one transaction.
+//! into one transaction. An outcome that cannot be recorded (the database is down) is
+//! held in memory and recorded when the database is back; meanwhile the sender claims
+//! nothing, so an email whose lease ran out during the outage is not sent again.
 //!
 //! In publish-before-response mode (push delivery on a CPU throttled between requests)
 //! the pushed request that queued an email also makes the first attempt and records it
@@ -19,7 +21,7 @@ use cartflow_events::{Channel, DeliveryResult};
 use cartflow_messaging::{Cause, Outbox};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -67,6 +69,8 @@ pub struct Mailer {
     outbox: Outbox,
     settings: SmtpSettings,
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Outcomes whose recording failed, kept for the next try.
+    unrecorded: Mutex<Vec<Finished>>,
 }
 
 type Finished = (Due, Result<(), SendError>);
@@ -78,6 +82,7 @@ impl Mailer {
             outbox,
             settings,
             transport,
+            unrecorded: Mutex::new(Vec::new()),
         })
     }
 
@@ -99,24 +104,38 @@ impl Mailer {
         (email, outcome)
     }
 
-    /// Records finished sends and their `delivery.result`s in one transaction. If that
-    /// fails, the leases run out and the emails are tried again; the notification's own
-    /// idempotency keeps each result single.
-    async fn record(&self, finished: Vec<Finished>) {
-        if finished.is_empty() {
-            return;
+    /// Records finished sends, and any held from a failed record, with their
+    /// `delivery.result`s in one transaction. If that fails they are held for the next
+    /// call; returns whether nothing is left unrecorded.
+    async fn record(&self, finished: Vec<Finished>) -> bool {
+        let mut all = std::mem::take(&mut *self.held());
+        all.extend(finished);
+        if all.is_empty() {
+            return true;
         }
-        let count = finished.len();
-        if let Err(err) = self.try_record(finished).await {
-            tracing::warn!(
-                emails = count,
-                error = format!("{err:#}"),
-                "cannot record email outcomes"
-            );
+        match self.try_record(&all).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(
+                    emails = all.len(),
+                    error = format!("{err:#}"),
+                    "cannot record email outcomes; holding them to record later"
+                );
+                self.held().extend(all);
+                false
+            }
         }
     }
 
-    async fn try_record(&self, finished: Vec<Finished>) -> anyhow::Result<()> {
+    fn held(&self) -> std::sync::MutexGuard<'_, Vec<Finished>> {
+        self.unrecorded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn has_unrecorded(&self) -> bool {
+        !self.held().is_empty()
+    }
+
+    async fn try_record(&self, finished: &[Finished]) -> anyhow::Result<()> {
         let mut tx = self.outbox.begin().await?;
         for (email, outcome) in finished {
             let result = match outcome {
@@ -144,7 +163,7 @@ impl Mailer {
                         channel: Channel::Email,
                         delivered: false,
                         attempts,
-                        error: Some(err.message),
+                        error: Some(err.message.clone()),
                     })
                 }
             };
@@ -180,6 +199,7 @@ impl Sender {
         let mut waiting: VecDeque<Due> = VecDeque::new();
         let mut finished: Vec<Finished> = Vec::new();
         let mut next_claim = Instant::now();
+        let mut next_record = Instant::now();
         let attempt = |email: Due| {
             let mailer = mailer.clone();
             async move { mailer.attempt(email).await }
@@ -188,9 +208,15 @@ impl Sender {
             while let Some(Ok(done)) = sending.try_join_next() {
                 finished.push(done);
             }
-            if !finished.is_empty() {
-                mailer.record(std::mem::take(&mut finished)).await;
+            let record_due = mailer.has_unrecorded() && Instant::now() >= next_record;
+            if (!finished.is_empty() || record_due)
+                && !mailer.record(std::mem::take(&mut finished)).await
+            {
+                next_record = Instant::now() + SWEEP;
             }
+            // Claim nothing while outcomes are unrecorded: their leases may have run
+            // out, and a claim would send them again.
+            let unrecorded = mailer.has_unrecorded();
             if shutdown.is_cancelled() {
                 break;
             }
@@ -201,7 +227,7 @@ impl Sender {
                 sending.spawn(attempt(email));
             }
             let free = IN_FLIGHT - sending.len();
-            if free > 0 && Instant::now() >= next_claim {
+            if free > 0 && !unrecorded && Instant::now() >= next_claim {
                 let due = store::claim_due(mailer.outbox.pool(), free as i64, lease)
                     .await
                     .unwrap_or_else(|err| {
@@ -227,7 +253,8 @@ impl Sender {
                     }
                 }
                 Some(Ok(done)) = sending.join_next(), if !sending.is_empty() => finished.push(done),
-                _ = tokio::time::sleep_until(next_claim), if free > 0 => {}
+                _ = tokio::time::sleep_until(next_claim), if free > 0 && !unrecorded => {}
+                _ = tokio::time::sleep_until(next_record), if unrecorded => {}
             }
         }
         // Emails handed over but not started keep their lease and are sent after it.
