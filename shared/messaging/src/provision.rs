@@ -34,45 +34,23 @@ fn record(
 }
 
 /// Creates every topic, subscription, dead-letter topic and dead-letter subscription of
-/// the topology under `config`'s prefix. Safe to run any number of times. Topics go
-/// first (subscriptions need them), each group several requests at a time.
+/// the topology under `config`'s prefix. Safe to run any number of times.
+///
+/// The order matters when an emulator restarted empty and the services are restoring
+/// it while their relays keep retrying: an event published to a topic that exists
+/// before its subscriptions do reaches nobody. So dead-letter topics come first (the
+/// subscriptions name them) with their own subscriptions, then each saga topic is
+/// followed at once by its subscriptions, several topics at a time: a topic stands
+/// without its subscriptions only for the one round of requests that creates them.
 pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport> {
     use futures::stream::{self, StreamExt};
     let topology = config.topology();
-    let topics = config.topic_admin().await?;
-    let subscriptions = config.subscription_admin().await?;
+    let topics = &config.topic_admin().await?;
+    let subscriptions = &config.subscription_admin().await?;
     let mut report = ProvisionReport::default();
 
-    let mut created = stream::iter(topology.topics())
-        .map(|topic| {
-            let path = config.topic_path(&topic);
-            let request = topics.create_topic().set_name(&path).send();
-            async move { (path, request.await.map(drop)) }
-        })
-        .buffer_unordered(CONCURRENCY);
-    while let Some((path, result)) = created.next().await {
-        record(&mut report, path, result)?;
-    }
-
-    let mut requests = Vec::new();
+    let mut plan: Vec<(String, Vec<Subscription>)> = Vec::new();
     for sub in topology.subscriptions() {
-        let retry = RetryPolicy::new()
-            .set_minimum_backoff(google_cloud_wkt::Duration::try_from(
-                sub.retry.minimum_backoff,
-            )?)
-            .set_maximum_backoff(google_cloud_wkt::Duration::try_from(
-                sub.retry.maximum_backoff,
-            )?);
-        let dead_letter = DeadLetterPolicy::new()
-            .set_dead_letter_topic(config.topic_path(&sub.dead_letter_topic))
-            .set_max_delivery_attempts(sub.max_delivery_attempts);
-        let main = subscriptions
-            .create_subscription()
-            .set_name(config.subscription_path(&sub.name))
-            .set_topic(config.topic_path(sub.topic.name()))
-            .set_ack_deadline_seconds(sub.ack_deadline_seconds)
-            .set_retry_policy(retry)
-            .set_dead_letter_policy(dead_letter);
         // The dead-letter topic's own subscription keeps dead-lettered messages for
         // inspection and replay; without it they would be dropped.
         let parking = subscriptions
@@ -80,17 +58,80 @@ pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport>
             .set_name(config.subscription_path(&sub.dead_letter_topic))
             .set_topic(config.topic_path(&sub.dead_letter_topic))
             .set_ack_deadline_seconds(cartflow_events::topology::PARKING_ACK_DEADLINE_SECONDS);
-        requests.push((config.subscription_path(&sub.name), main));
-        requests.push((config.subscription_path(&sub.dead_letter_topic), parking));
+        plan.push((
+            sub.dead_letter_topic.clone(),
+            vec![(config.subscription_path(&sub.dead_letter_topic), parking)],
+        ));
     }
-    let mut created = stream::iter(requests)
-        .map(|(path, request)| async move { (path, request.send().await.map(drop)) })
-        .buffer_unordered(CONCURRENCY);
-    while let Some((path, result)) = created.next().await {
-        record(&mut report, path, result)?;
+    for topic in cartflow_events::Topic::ALL {
+        let mut mains = Vec::new();
+        for sub in topology.subscriptions().iter().filter(|s| s.topic == topic) {
+            let retry = RetryPolicy::new()
+                .set_minimum_backoff(google_cloud_wkt::Duration::try_from(
+                    sub.retry.minimum_backoff,
+                )?)
+                .set_maximum_backoff(google_cloud_wkt::Duration::try_from(
+                    sub.retry.maximum_backoff,
+                )?);
+            let dead_letter = DeadLetterPolicy::new()
+                .set_dead_letter_topic(config.topic_path(&sub.dead_letter_topic))
+                .set_max_delivery_attempts(sub.max_delivery_attempts);
+            let main = subscriptions
+                .create_subscription()
+                .set_name(config.subscription_path(&sub.name))
+                .set_topic(config.topic_path(sub.topic.name()))
+                .set_ack_deadline_seconds(sub.ack_deadline_seconds)
+                .set_retry_policy(retry)
+                .set_dead_letter_policy(dead_letter);
+            mains.push((config.subscription_path(&sub.name), main));
+        }
+        plan.push((topic.name().to_string(), mains));
+    }
+
+    // Dead-letter topics (with their parking subscriptions) all exist before any
+    // subscription names one.
+    let saga = plan.split_off(topology.subscriptions().len());
+    for phase in [plan, saga] {
+        let mut done = stream::iter(phase)
+            .map(|(topic, subs)| create_with_subscriptions(config, topics, topic, subs))
+            .buffer_unordered(CONCURRENCY);
+        while let Some(results) = done.next().await {
+            for (path, result) in results {
+                record(&mut report, path, result)?;
+            }
+        }
     }
     Ok(report)
 }
+
+/// Creates `topic`, then (if it exists now) its subscriptions, all at once.
+async fn create_with_subscriptions(
+    config: &PubSubConfig,
+    topics: &google_cloud_pubsub::client::TopicAdmin,
+    topic: String,
+    subs: Vec<Subscription>,
+) -> Vec<(String, google_cloud_pubsub::Result<()>)> {
+    let path = config.topic_path(&topic);
+    let created = topics.create_topic().set_name(&path).send().await.map(drop);
+    let exists = match &created {
+        Ok(()) => true,
+        Err(e) => is_status(e, Code::AlreadyExists, 409),
+    };
+    let mut results = vec![(path, created)];
+    if exists {
+        let requests = subs
+            .into_iter()
+            .map(|(path, request)| async move { (path, request.send().await.map(drop)) });
+        results.extend(futures::future::join_all(requests).await);
+    }
+    results
+}
+
+/// A subscription to create, by its full path.
+type Subscription = (
+    String,
+    google_cloud_pubsub::builder::subscription_admin::CreateSubscription,
+);
 
 /// Deletes every topic and subscription whose name starts with `config`'s prefix:
 /// the declared topology and anything a test added beside it. Used by tests so a
