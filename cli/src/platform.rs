@@ -206,6 +206,17 @@ impl Platform {
         running.stopped().await
     }
 
+    /// Changes a setting of one service for its next start (tests restart a service
+    /// with, say, a tuned deadline).
+    pub fn set_service_env(&mut self, service: Service, key: &str, value: &str) {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.service == service)
+            .expect("hosted service");
+        slot.env.set(key, value);
+    }
+
     /// Starts a hosted service that is not running.
     pub async fn start_service(&mut self, service: Service) -> anyhow::Result<()> {
         let token = self.shutdown.child_token();

@@ -34,6 +34,8 @@ impl EventHandler for RecordingHandler {
         CountingHandler.handle(tx, event).await?;
         let request: OrderRequested = event.decode()?;
         let reply = StockAvailable {
+            checkout_id: None,
+            expires_at: None,
             cart_id: request.cart_id,
             customer_id: request.customer_id,
             items: request.items,
@@ -51,6 +53,8 @@ impl EventHandler for RecordingHandler {
 
 fn request(customer_id: Uuid) -> OrderRequested {
     OrderRequested {
+        checkout_id: None,
+        expires_at: None,
         cart_id: Uuid::new_v4(),
         customer_id,
         items: vec![LineItem {
@@ -349,6 +353,8 @@ async fn concurrent_inventory_batches_over_hot_skus_never_deadlock() {
                         let a = (worker + batch + i) % 4;
                         let b = (a + 1 + (worker + i) % 3) % 4;
                         let request = OrderRequested {
+                            checkout_id: None,
+                            expires_at: None,
                             cart_id: Uuid::new_v4(),
                             customer_id: Uuid::new_v4(),
                             items: [a, b]

@@ -28,6 +28,8 @@ async fn inventory_reserves_once_for_a_duplicated_order_request() {
     app.create_product("KB-1", 1000, 10).await;
     let cart_id = Uuid::new_v4();
     let request = OrderRequested {
+        checkout_id: None,
+        expires_at: None,
         cart_id,
         customer_id: Uuid::new_v4(),
         items: vec![line("KB-1", 4, 1000)],
@@ -72,6 +74,7 @@ async fn inventory_returns_stock_once_for_a_duplicated_cancellation() {
 
     let cart_id: Uuid = cart["id"].as_str().unwrap().parse().unwrap();
     let cancelled = OrderCancelled {
+        checkout_id: Some(cart["checkout_id"].as_str().unwrap().parse().unwrap()),
         order_id: cart["order_id"].as_str().unwrap().parse().unwrap(),
         cart_id,
         customer_id: customer,
@@ -92,6 +95,8 @@ async fn order_is_created_once_for_a_duplicated_stock_available() {
     let app = spawn_app().await;
     let cart_id = Uuid::new_v4();
     let available = StockAvailable {
+        checkout_id: None,
+        expires_at: None,
         cart_id,
         customer_id: Uuid::new_v4(),
         items: vec![line("KB-1", 2, 1000), line("MS-1", 1, 5)],
@@ -129,6 +134,7 @@ async fn cart_applies_duplicated_outcomes_once() {
         .unwrap();
 
     let rejected = StockRejected {
+        checkout_id: None,
         cart_id,
         customer_id: customer,
         reason: INSUFFICIENT_STOCK.into(),
@@ -154,6 +160,7 @@ async fn cart_applies_duplicated_outcomes_once() {
         .unwrap();
     let order_id = Uuid::new_v4();
     let created = OrderCreated {
+        checkout_id: None,
         order_id,
         cart_id,
         customer_id: customer,

@@ -378,7 +378,7 @@ impl TestApp {
             let cart: Value = self.cart(customer).await.json().await.ok()?;
             matches!(
                 cart["status"].as_str(),
-                Some("converted" | "stock_unavailable")
+                Some("converted" | "stock_unavailable" | "checkout_expired")
             )
             .then_some(cart)
         })
@@ -402,7 +402,7 @@ impl TestApp {
                 .all(|c| {
                     matches!(
                         c["status"].as_str(),
-                        Some("converted" | "stock_unavailable")
+                        Some("converted" | "stock_unavailable" | "checkout_expired")
                     )
                 })
                 .then_some(carts)

@@ -12,6 +12,7 @@ mod checkout;
 mod crash;
 mod deadline;
 mod duplicates;
+mod expiry;
 mod load;
 mod messaging;
 mod notifications;

@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 pub(crate) fn request(cart_id: Uuid) -> OrderRequested {
     OrderRequested {
+        checkout_id: None,
+        expires_at: None,
         cart_id,
         customer_id: Uuid::new_v4(),
         items: vec![LineItem {

@@ -241,6 +241,8 @@ fn token(kid: &str, change: impl FnOnce(&mut Value)) -> String {
 /// A push request body carrying a `stock-available` event for a new cart.
 fn push_body(app: &TestApp, cart_id: Uuid) -> Value {
     let event = StockAvailable {
+        checkout_id: None,
+        expires_at: None,
         cart_id,
         customer_id: Uuid::new_v4(),
         items: vec![LineItem {

@@ -1,6 +1,7 @@
 //! Carts, their statuses, and the checks on what a customer sends.
 
 use cartflow_events::{LineItem, Shortage, Sku};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -18,6 +19,8 @@ pub enum CartStatus {
     Converted,
     /// Inventory could not reserve it (`rejection`); unlocked, editable, retryable.
     StockUnavailable,
+    /// The checkout was given up past its expiry; unlocked, editable, retryable.
+    CheckoutExpired,
 }
 
 impl CartStatus {
@@ -27,18 +30,26 @@ impl CartStatus {
             CartStatus::CheckoutPending => "checkout_pending",
             CartStatus::Converted => "converted",
             CartStatus::StockUnavailable => "stock_unavailable",
+            CartStatus::CheckoutExpired => "checkout_expired",
         }
     }
 
+    pub const ALL: [Self; 5] = [
+        Self::Open,
+        Self::CheckoutPending,
+        Self::Converted,
+        Self::StockUnavailable,
+        Self::CheckoutExpired,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Open,
-            Self::CheckoutPending,
-            Self::Converted,
-            Self::StockUnavailable,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// A checkout that ended without an order leaves the cart to edit: the first
+    /// change makes it open again.
+    pub fn reopens_on_edit(self) -> bool {
+        matches!(self, Self::StockUnavailable | Self::CheckoutExpired)
     }
 }
 
@@ -57,6 +68,11 @@ pub struct Cart {
     pub total_cents: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<Uuid>,
+    /// The latest checkout attempt, and when it is given up if still pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_expires_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejection: Option<Rejection>,
 }
@@ -111,8 +127,17 @@ mod tests {
 
     #[test]
     fn statuses_round_trip() {
-        for s in ["open", "checkout_pending", "converted", "stock_unavailable"] {
+        for s in [
+            "open",
+            "checkout_pending",
+            "converted",
+            "stock_unavailable",
+            "checkout_expired",
+        ] {
             assert_eq!(CartStatus::parse(s).unwrap().as_str(), s);
+        }
+        for status in CartStatus::ALL {
+            assert_eq!(CartStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(CartStatus::parse("gone"), None);
     }

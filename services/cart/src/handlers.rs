@@ -1,9 +1,10 @@
-//! Cart's reactions to the end of its checkout: rejected (unlock) or ordered (convert).
+//! Cart's reactions to the end of its checkout: rejected or given up (unlock), or
+//! ordered (convert).
 
 use crate::domain::Rejection;
 use crate::store;
 use async_trait::async_trait;
-use cartflow_events::{OrderCreated, StockRejected, Topic};
+use cartflow_events::{CheckoutExpired, OrderCreated, StockRejected, Topic};
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 
 pub struct CartHandler;
@@ -18,7 +19,14 @@ impl EventHandler for CartHandler {
                     reason: rejected.reason,
                     details: rejected.details,
                 };
-                if store::mark_rejected(tx.conn(), rejected.cart_id, &rejection).await? {
+                if store::mark_rejected(
+                    tx.conn(),
+                    rejected.cart_id,
+                    rejected.checkout_id,
+                    &rejection,
+                )
+                .await?
+                {
                     tracing::info!(cart_id = %rejected.cart_id, "cart unlocked: stock unavailable");
                 } else {
                     tracing::warn!(cart_id = %rejected.cart_id, "rejection for a cart that is not pending; ignored");
@@ -31,6 +39,16 @@ impl EventHandler for CartHandler {
                     tracing::info!(cart_id = %created.cart_id, order_id = %created.order_id, "cart converted");
                 } else {
                     tracing::warn!(cart_id = %created.cart_id, "order for a cart already converted or unknown; ignored");
+                }
+                Ok(())
+            }
+            Some(Topic::CheckoutExpired) => {
+                let expired: CheckoutExpired = event.decode()?;
+                let (cart_id, checkout_id) = (expired.cart_id, expired.checkout_id);
+                if store::mark_expired(tx.conn(), cart_id, checkout_id).await? {
+                    tracing::info!(%cart_id, %checkout_id, "cart unlocked: checkout given up");
+                } else {
+                    tracing::info!(%cart_id, %checkout_id, "expiry of a checkout that is not pending; ignored");
                 }
                 Ok(())
             }

@@ -1,6 +1,7 @@
 //! Cart service: the customer's cart, with a price snapshot per line taken from the
 //! product service. Converting locks the cart and starts the checkout saga
-//! (`order-requested`); `stock.rejected` unlocks it, `order.created` converts it.
+//! (`order-requested`); `stock.rejected` or `checkout.expired` unlocks it,
+//! `order.created` converts it.
 
 pub mod catalog;
 pub mod domain;
@@ -52,6 +53,7 @@ impl ServiceApp for CartApp {
         routes::router(routes::CartState {
             outbox: ctx.outbox,
             catalog: self.catalog.clone(),
+            checkout_expiry: self.deadline.expire,
         })
     }
 

@@ -19,6 +19,8 @@ use uuid::Uuid;
 pub struct CartState {
     pub outbox: Outbox,
     pub catalog: Catalog,
+    /// How long a checkout may stay pending before it is given up.
+    pub checkout_expiry: std::time::Duration,
 }
 
 pub fn router(state: CartState) -> Router {
@@ -76,12 +78,11 @@ async fn add_item(
     let price = state.catalog.price_cents(&line.sku).await?;
     let mut tx = state.outbox.begin().await?;
     let (cart_id, status) = store::lock_or_create_active(tx.conn(), customer).await?;
-    match status {
-        CartStatus::CheckoutPending => return Err(locked()),
-        CartStatus::StockUnavailable => {
-            store::set_status(tx.conn(), cart_id, CartStatus::Open).await?
-        }
-        _ => {}
+    if status == CartStatus::CheckoutPending {
+        return Err(locked());
+    }
+    if status.reopens_on_edit() {
+        store::set_status(tx.conn(), cart_id, CartStatus::Open).await?
     }
     if store::count_lines(tx.conn(), cart_id).await? >= MAX_LINES as i64 {
         // Adding to an existing line is fine; a new line is not.
@@ -133,7 +134,7 @@ async fn remove_item(
             "the cart has no line for '{sku}'"
         )));
     }
-    if status == CartStatus::StockUnavailable {
+    if status.reopens_on_edit() {
         store::set_status(tx.conn(), cart_id, CartStatus::Open).await?;
     }
     let cart = store::load(tx.conn(), cart_id).await?;
@@ -161,17 +162,24 @@ async fn convert(
     if cart.items.is_empty() {
         return Err(ApiError::Conflict("the cart is empty".into()));
     }
-    store::begin_checkout(tx.conn(), cart_id).await?;
+    let checkout = store::begin_checkout(tx.conn(), cart_id, state.checkout_expiry).await?;
     let request = OrderRequested {
         cart_id,
+        checkout_id: Some(checkout.checkout_id),
+        expires_at: Some(checkout.expires_at),
         customer_id: customer,
         items: cart.items,
     };
     tx.publish(&Cause::command(cart_id), &request).await?;
     tx.commit().await?;
-    tracing::info!(%cart_id, "checkout requested");
+    tracing::info!(%cart_id, checkout_id = %checkout.checkout_id, "checkout requested");
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "cart_id": cart_id, "status": CartStatus::CheckoutPending })),
+        Json(json!({
+            "cart_id": cart_id,
+            "checkout_id": checkout.checkout_id,
+            "checkout_expires_at": checkout.expires_at,
+            "status": CartStatus::CheckoutPending,
+        })),
     ))
 }

@@ -2,6 +2,7 @@
 
 use crate::domain::{Cart, CartStatus, Rejection};
 use cartflow_events::{LineItem, total_cents};
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
 use uuid::Uuid;
 
@@ -31,7 +32,7 @@ async fn items(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Vec<LineI
 /// The whole cart, lines and total included.
 pub async fn load(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Cart> {
     let row =
-        sqlx::query("SELECT id, customer_id, status, order_id, rejection FROM carts WHERE id = $1")
+        sqlx::query("SELECT id, customer_id, status, order_id, rejection, checkout_id, checkout_expires_at FROM carts WHERE id = $1")
             .bind(cart_id)
             .fetch_one(&mut *conn)
             .await?;
@@ -43,6 +44,8 @@ pub async fn load(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Cart> 
         total_cents: total_cents(&items),
         items,
         order_id: row.try_get("order_id")?,
+        checkout_id: row.try_get("checkout_id")?,
+        checkout_expires_at: row.try_get("checkout_expires_at")?,
         rejection: row
             .try_get::<Option<sqlx::types::Json<Rejection>>, _>("rejection")?
             .map(|j| j.0),
@@ -152,19 +155,40 @@ pub async fn set_status(
         .map(drop)
 }
 
-/// checkout_pending → stock_unavailable. False if the cart was not pending (a late or
-/// repeated rejection), in which case nothing changes.
+/// checkout_pending → stock_unavailable, for the pending checkout (or, for a rejection
+/// from before checkout ids, whichever is pending). False if that checkout is not
+/// pending (a late or repeated rejection), in which case nothing changes.
 pub async fn mark_rejected(
     conn: &mut PgConnection,
     cart_id: Uuid,
+    checkout_id: Option<Uuid>,
     rejection: &Rejection,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "UPDATE carts SET status = 'stock_unavailable', rejection = $2, updated_at = now()
-         WHERE id = $1 AND status = 'checkout_pending'",
+         WHERE id = $1 AND status = 'checkout_pending' AND ($3::uuid IS NULL OR checkout_id = $3)",
     )
     .bind(cart_id)
     .bind(sqlx::types::Json(rejection))
+    .bind(checkout_id)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// checkout_pending → checkout_expired, for that checkout only. False if it is not the
+/// pending checkout (a repeated announcement).
+pub async fn mark_expired(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    checkout_id: Uuid,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE carts SET status = 'checkout_expired', updated_at = now()
+         WHERE id = $1 AND status = 'checkout_pending' AND checkout_id = $2",
+    )
+    .bind(cart_id)
+    .bind(checkout_id)
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -188,27 +212,64 @@ pub async fn mark_converted(
     Ok(result.rows_affected() == 1)
 }
 
-/// Locks the cart for checkout: pending, first request now.
-pub async fn begin_checkout(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE carts SET status = 'checkout_pending', rejection = NULL, updated_at = now(),
-                checkout_requested_at = now(), checkout_requests = 1
-         WHERE id = $1",
-    )
-    .bind(cart_id)
-    .execute(conn)
-    .await
-    .map(drop)
+/// A checkout that has started.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkout {
+    pub checkout_id: Uuid,
+    pub expires_at: DateTime<Utc>,
 }
 
-/// Locks pending carts whose last checkout request is older than `deadline`.
+/// Locks the cart for a new checkout attempt: pending, first request now, given up
+/// after `expire_after`.
+pub async fn begin_checkout(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    expire_after: std::time::Duration,
+) -> sqlx::Result<Checkout> {
+    let checkout_id = Uuid::new_v4();
+    let expires_at = sqlx::query_scalar(
+        "UPDATE carts SET status = 'checkout_pending', rejection = NULL, updated_at = now(),
+                checkout_id = $2, checkout_expires_at = now() + $3,
+                checkout_requested_at = now(), checkout_requests = 1
+         WHERE id = $1 RETURNING checkout_expires_at",
+    )
+    .bind(cart_id)
+    .bind(checkout_id)
+    .bind(expire_after)
+    .fetch_one(conn)
+    .await?;
+    Ok(Checkout {
+        checkout_id,
+        expires_at,
+    })
+}
+
+/// A pending checkout the watchdog must act on.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Overdue {
+    #[sqlx(rename = "id")]
+    pub cart_id: Uuid,
+    pub checkout_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    /// Past its expiry: ask to give it up rather than request it again.
+    pub expired: bool,
+}
+
+/// Locks pending checkouts whose last request is older than `deadline`, and those
+/// that just passed their expiry (last request sent before it).
 pub async fn lock_overdue(
     conn: &mut PgConnection,
     deadline: std::time::Duration,
     limit: i64,
-) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
-        "SELECT id FROM carts WHERE status = 'checkout_pending' AND checkout_requested_at < now() - $1
+) -> sqlx::Result<Vec<Overdue>> {
+    sqlx::query_as(
+        "SELECT id, COALESCE(checkout_id, id) AS checkout_id,
+                COALESCE(checkout_expires_at, now()) AS expires_at,
+                COALESCE(checkout_expires_at <= now(), true) AS expired
+         FROM carts
+         WHERE status = 'checkout_pending'
+           AND (checkout_requested_at < now() - $1
+                OR (checkout_expires_at <= now() AND checkout_requested_at < checkout_expires_at))
          ORDER BY checkout_requested_at LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(deadline)
@@ -217,7 +278,7 @@ pub async fn lock_overdue(
     .await
 }
 
-/// Records that the checkout request was sent again.
+/// Records that a request (or an expiry request) was sent again.
 pub async fn checkout_resent(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<i32> {
     sqlx::query_scalar(
         "UPDATE carts SET checkout_requested_at = now(), checkout_requests = checkout_requests + 1

@@ -79,6 +79,41 @@ pub fn shortages(
         .collect()
 }
 
+/// What inventory decided for one checkout. Only `Reserved` holds stock; the others
+/// are kept so a later request for the same checkout is not decided again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationStatus {
+    Reserved,
+    /// Returned (cancelled order or given-up checkout).
+    Released,
+    /// The stock was short.
+    Rejected,
+    /// Order gave the checkout up before inventory saw its request.
+    Expired,
+}
+
+impl ReservationStatus {
+    pub const ALL: [Self; 4] = [
+        Self::Reserved,
+        Self::Released,
+        Self::Rejected,
+        Self::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reserved => "reserved",
+            Self::Released => "released",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
 /// True when a change from `before` to `after` available units takes a SKU to or
 /// below its threshold from above it: one alert per crossing, none for later sales.
 pub fn crosses_low_stock(before: i32, after: i32, threshold: i32) -> bool {
@@ -110,6 +145,14 @@ mod tests {
             crosses_low_stock(1, 0, 0),
             "selling out crosses a zero threshold"
         );
+    }
+
+    #[test]
+    fn reservation_statuses_round_trip() {
+        for status in ReservationStatus::ALL {
+            assert_eq!(ReservationStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(ReservationStatus::parse("held"), None);
     }
 
     #[test]

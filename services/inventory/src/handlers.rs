@@ -1,14 +1,15 @@
-//! Inventory's reactions to `order-requested` and `order.cancelled`.
+//! Inventory's reactions to `order-requested`, `order.cancelled` and `checkout.expired`.
 
-use crate::domain::{crosses_low_stock, requested_per_sku, shortages};
-use crate::store;
+use crate::domain::{ReservationStatus, crosses_low_stock, requested_per_sku, shortages};
+use crate::store::{self, CheckoutLines};
 use async_trait::async_trait;
 use cartflow_events::{
-    INSUFFICIENT_STOCK, LowStock, OrderCancelled, OrderRequested, StockAvailable, StockRejected,
-    Topic,
+    Checkout, CheckoutExpired, INSUFFICIENT_STOCK, LowStock, OrderCancelled, OrderRequested,
+    StockAvailable, StockRejected, Topic,
 };
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
 
 pub struct InventoryHandler;
 
@@ -18,6 +19,7 @@ impl EventHandler for InventoryHandler {
         match event.topic() {
             Some(Topic::OrderRequested) => reserve(tx, event, event.decode()?).await,
             Some(Topic::OrderCancelled) => release(tx, event.decode()?).await,
+            Some(Topic::CheckoutExpired) => expire(tx, event.decode()?).await,
             _ => Err(event.unexpected()),
         }
     }
@@ -35,6 +37,7 @@ impl EventHandler for InventoryHandler {
             let items = match event.topic() {
                 Some(Topic::OrderRequested) => event.decode::<OrderRequested>().map(|r| r.items),
                 Some(Topic::OrderCancelled) => event.decode::<OrderCancelled>().map(|c| c.items),
+                Some(Topic::CheckoutExpired) => event.decode::<CheckoutExpired>().map(|e| e.items),
                 _ => continue,
             };
             skus.extend(items.into_iter().flatten().map(|line| line.product_sku));
@@ -45,7 +48,8 @@ impl EventHandler for InventoryHandler {
     }
 }
 
-/// Reserves every line or none, and says which in an event.
+/// Reserves every line or none, and says which in an event. Decided once per checkout:
+/// a later request for the same checkout finds the decision.
 async fn reserve(
     tx: &mut Tx,
     event: &Incoming,
@@ -54,86 +58,121 @@ async fn reserve(
     let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
     let skus: Vec<String> = wanted.keys().cloned().collect();
     let levels = store::lock_levels(tx.conn(), &skus).await?;
-    // Checked after the stock rows are locked: a repeated request for the same cart that
-    // raced the first one has waited for it here, and now sees its reservation.
-    if let Some((held, items)) = store::reservation(tx.conn(), request.cart_id).await? {
-        if held {
+    let checkout = CheckoutLines {
+        checkout_id: request.checkout(),
+        cart_id: request.cart_id,
+        customer_id: request.customer_id,
+        items: &request.items,
+    };
+    let checkout_id = checkout.checkout_id;
+    // Checked after the stock rows are locked: a repeated request for the same checkout
+    // that raced the first one has waited for it here, and now sees its decision.
+    if let Some((status, items)) = store::reservation(tx.conn(), checkout_id).await? {
+        if status == ReservationStatus::Reserved {
             // A re-sent request (the cart's deadline passed): answer again from the
-            // reservation; order creation is idempotent per cart.
+            // reservation; order decides once per checkout.
             let reply = StockAvailable {
-                cart_id: request.cart_id,
-                customer_id: request.customer_id,
                 items,
+                ..available(&request)
             };
             tx.publish(&event.cause(), &reply).await?;
-            tracing::info!(cart_id = %request.cart_id, "repeated request: reservation announced again");
+            tracing::info!(%checkout_id, "repeated request: reservation announced again");
         } else {
-            tracing::warn!(cart_id = %request.cart_id, "request for a released reservation; ignored");
+            tracing::info!(%checkout_id, status = status.as_str(), "request for a checkout decided before; nothing reserved");
         }
         return Ok(());
     }
-    let available = levels
+    let available_units = levels
         .iter()
         .map(|(sku, l)| (sku.clone(), l.available))
         .collect();
-    let short = shortages(&wanted, &available);
-    if short.is_empty() {
-        // The reservation row is keyed by cart: a second request for the same checkout
-        // (under another event id) waits here for the first and then reserves nothing.
-        if !store::insert_reservation(
-            tx.conn(),
-            request.cart_id,
-            request.customer_id,
-            &request.items,
-        )
-        .await?
-        {
-            tracing::warn!(cart_id = %request.cart_id, "checkout already has a reservation; ignoring");
-            return Ok(());
-        }
-        store::shift_to_reserved(tx.conn(), &wanted).await?;
-        for (sku, level) in &levels {
-            let after = level.available - wanted[sku];
-            if crosses_low_stock(level.available, after, level.threshold) {
-                let alert = LowStock {
-                    product_sku: sku.clone(),
-                    available: after,
-                    threshold: level.threshold,
-                };
-                tx.publish(&event.cause(), &alert).await?;
-            }
-        }
-        let reply = StockAvailable {
-            cart_id: request.cart_id,
-            customer_id: request.customer_id,
-            items: request.items,
-        };
-        tx.publish(&event.cause(), &reply).await?;
-        tracing::info!(cart_id = %reply.cart_id, "stock reserved");
-    } else {
-        tracing::info!(cart_id = %request.cart_id, shortages = short.len(), "stock rejected");
+    let short = shortages(&wanted, &available_units);
+    if !short.is_empty() {
+        store::record_decision(tx.conn(), &checkout, ReservationStatus::Rejected).await?;
+        tracing::info!(%checkout_id, shortages = short.len(), "stock rejected");
         let reply = StockRejected {
             cart_id: request.cart_id,
+            checkout_id: request.checkout_id,
             customer_id: request.customer_id,
             reason: INSUFFICIENT_STOCK.into(),
             details: short,
         };
         tx.publish(&event.cause(), &reply).await?;
+        return Ok(());
+    }
+    // The decision row is keyed by checkout: a second request for it (under another
+    // event id) waits here for the first and then reserves nothing.
+    if !store::record_decision(tx.conn(), &checkout, ReservationStatus::Reserved).await? {
+        tracing::warn!(%checkout_id, "checkout already decided; ignoring");
+        return Ok(());
+    }
+    store::shift_to_reserved(tx.conn(), &wanted).await?;
+    for (sku, level) in &levels {
+        let after = level.available - wanted[sku];
+        if crosses_low_stock(level.available, after, level.threshold) {
+            let alert = LowStock {
+                product_sku: sku.clone(),
+                available: after,
+                threshold: level.threshold,
+            };
+            tx.publish(&event.cause(), &alert).await?;
+        }
+    }
+    tx.publish(&event.cause(), &available(&request)).await?;
+    tracing::info!(%checkout_id, "stock reserved");
+    Ok(())
+}
+
+/// The answer to a request whose every line is reserved.
+fn available(request: &OrderRequested) -> StockAvailable {
+    StockAvailable {
+        cart_id: request.cart_id,
+        checkout_id: request.checkout_id,
+        expires_at: request.expires_at,
+        customer_id: request.customer_id,
+        items: request.items.clone(),
+    }
+}
+
+/// A given-up checkout holds no stock: its reservation is released (once), or, if its
+/// request has not arrived yet, recorded as expired so that it reserves nothing.
+async fn expire(tx: &mut Tx, expired: CheckoutExpired) -> Result<(), HandlerError> {
+    let checkout = CheckoutLines {
+        checkout_id: expired.checkout_id,
+        cart_id: expired.cart_id,
+        customer_id: expired.customer_id,
+        items: &expired.items,
+    };
+    if store::record_decision(tx.conn(), &checkout, ReservationStatus::Expired).await? {
+        tracing::info!(checkout_id = %expired.checkout_id, "checkout given up before its request arrived; it will reserve nothing");
+        return Ok(());
+    }
+    if return_stock(tx, expired.checkout_id).await? {
+        tracing::info!(checkout_id = %expired.checkout_id, "given-up checkout: stock returned");
     }
     Ok(())
 }
 
 /// Returns a cancelled order's stock, once: only an active reservation is released.
 async fn release(tx: &mut Tx, cancelled: OrderCancelled) -> Result<(), HandlerError> {
-    let Some(items) = store::release_reservation(tx.conn(), cancelled.cart_id).await? else {
+    if return_stock(tx, cancelled.checkout()).await? {
+        tracing::info!(order_id = %cancelled.order_id, "stock returned");
+    } else {
         tracing::warn!(order_id = %cancelled.order_id, "no active reservation to release");
-        return Ok(());
+    }
+    Ok(())
+}
+
+/// Releases the checkout's reservation and moves its units back to available. False if
+/// it holds none (never reserved, or released before).
+async fn return_stock(tx: &mut Tx, checkout_id: Uuid) -> Result<bool, HandlerError> {
+    let Some(items) = store::release_reservation(tx.conn(), checkout_id).await? else {
+        return Ok(false);
     };
     let returned = requested_per_sku(&items).map_err(HandlerError::Poison)?;
     let skus: Vec<String> = returned.keys().cloned().collect();
     store::lock_levels(tx.conn(), &skus).await?;
     let back: BTreeMap<String, i32> = returned.into_iter().map(|(sku, n)| (sku, -n)).collect();
     store::shift_to_reserved(tx.conn(), &back).await?;
-    tracing::info!(order_id = %cancelled.order_id, "stock returned");
-    Ok(())
+    Ok(true)
 }

@@ -1,6 +1,6 @@
 //! SQL for stock and reservations.
 
-use crate::domain::StockItem;
+use crate::domain::{ReservationStatus, StockItem};
 use cartflow_events::LineItem;
 use sqlx::{PgConnection, PgPool};
 use std::collections::BTreeMap;
@@ -116,20 +116,30 @@ pub async fn shift_to_reserved(
     .map(drop)
 }
 
-/// Records the reservation of a checkout. Returns false if the checkout already has one.
-pub async fn insert_reservation(
+/// Who and what a checkout decision is about.
+pub struct CheckoutLines<'a> {
+    pub checkout_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub items: &'a [LineItem],
+}
+
+/// Records what was decided for a checkout. Returns false, changing nothing, if the
+/// checkout already has a decision (a concurrent insert waits for the other's commit).
+pub async fn record_decision(
     conn: &mut PgConnection,
-    cart_id: Uuid,
-    customer_id: Uuid,
-    items: &[LineItem],
+    checkout: &CheckoutLines<'_>,
+    status: ReservationStatus,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
-        "INSERT INTO reservations (cart_id, customer_id, items, status) VALUES ($1, $2, $3, 'reserved')
-         ON CONFLICT (cart_id) DO NOTHING",
+        "INSERT INTO reservations (checkout_id, cart_id, customer_id, items, status)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (checkout_id) DO NOTHING",
     )
-    .bind(cart_id)
-    .bind(customer_id)
-    .bind(sqlx::types::Json(items))
+    .bind(checkout.checkout_id)
+    .bind(checkout.cart_id)
+    .bind(checkout.customer_id)
+    .bind(sqlx::types::Json(checkout.items))
+    .bind(status.as_str())
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -139,27 +149,33 @@ pub async fn insert_reservation(
 /// no active reservation (never reserved, or already released).
 pub async fn release_reservation(
     conn: &mut PgConnection,
-    cart_id: Uuid,
+    checkout_id: Uuid,
 ) -> sqlx::Result<Option<Vec<LineItem>>> {
     let items: Option<sqlx::types::Json<Vec<LineItem>>> = sqlx::query_scalar(
         "UPDATE reservations SET status = 'released', released_at = now()
-         WHERE cart_id = $1 AND status = 'reserved' RETURNING items",
+         WHERE checkout_id = $1 AND status = 'reserved' RETURNING items",
     )
-    .bind(cart_id)
+    .bind(checkout_id)
     .fetch_optional(conn)
     .await?;
     Ok(items.map(|json| json.0))
 }
 
-/// A checkout's reservation: still held (`true`) or released, and its lines.
+/// What was decided for a checkout, and its lines.
 pub async fn reservation(
     conn: &mut PgConnection,
-    cart_id: Uuid,
-) -> sqlx::Result<Option<(bool, Vec<LineItem>)>> {
+    checkout_id: Uuid,
+) -> sqlx::Result<Option<(ReservationStatus, Vec<LineItem>)>> {
     let row: Option<(String, sqlx::types::Json<Vec<LineItem>>)> =
-        sqlx::query_as("SELECT status, items FROM reservations WHERE cart_id = $1")
-            .bind(cart_id)
+        sqlx::query_as("SELECT status, items FROM reservations WHERE checkout_id = $1")
+            .bind(checkout_id)
             .fetch_optional(conn)
             .await?;
-    Ok(row.map(|(status, items)| (status == "reserved", items.0)))
+    row.map(|(status, items)| {
+        let status = ReservationStatus::parse(&status).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown reservation status {status}").into())
+        })?;
+        Ok((status, items.0))
+    })
+    .transpose()
 }

@@ -6,8 +6,9 @@ use crate::store::{self, NewNotification, Notification};
 use crate::templates::{self, Message};
 use async_trait::async_trait;
 use cartflow_events::{
-    Channel, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryRequested, DeliveryResult,
-    LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped, StockRejected, Topic,
+    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryRequested,
+    DeliveryResult, LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped,
+    StockRejected, Topic,
 };
 use cartflow_messaging::{Cause, EventHandler, HandlerError, Incoming, Tx};
 use uuid::Uuid;
@@ -23,35 +24,45 @@ impl EventHandler for NotificationHandler {
         match event.topic() {
             Some(Topic::OrderCreated) => {
                 let e: OrderCreated = event.decode()?;
-                tell_customer(tx, event, e.customer_id, |name| {
+                // Once per order: order may announce it again (an expiry request that
+                // found the order), under a new event id.
+                tell_customer(tx, event, e.order_id, e.customer_id, |name| {
                     templates::order_confirmed(&e, name)
+                })
+                .await
+            }
+            Some(Topic::CheckoutExpired) => {
+                let e: CheckoutExpired = event.decode()?;
+                // Once per checkout, however often order announces it.
+                tell_customer(tx, event, e.checkout_id, e.customer_id, |name| {
+                    templates::checkout_expired(&e, name)
                 })
                 .await
             }
             Some(Topic::StockRejected) => {
                 let e: StockRejected = event.decode()?;
-                tell_customer(tx, event, e.customer_id, |name| {
+                tell_customer(tx, event, event.envelope.event_id, e.customer_id, |name| {
                     templates::stock_rejected(&e, name)
                 })
                 .await
             }
             Some(Topic::OrderCancelled) => {
                 let e: OrderCancelled = event.decode()?;
-                tell_customer(tx, event, e.customer_id, |name| {
+                tell_customer(tx, event, event.envelope.event_id, e.customer_id, |name| {
                     templates::order_cancelled(&e, name)
                 })
                 .await
             }
             Some(Topic::OrderShipped) => {
                 let OrderShipped(e) = event.decode()?;
-                tell_customer(tx, event, e.customer_id, |name| {
+                tell_customer(tx, event, event.envelope.event_id, e.customer_id, |name| {
                     templates::order_status(&e, name)
                 })
                 .await
             }
             Some(Topic::OrderDelivered) => {
                 let OrderDelivered(e) = event.decode()?;
-                tell_customer(tx, event, e.customer_id, |name| {
+                tell_customer(tx, event, event.envelope.event_id, e.customer_id, |name| {
                     templates::order_status(&e, name)
                 })
                 .await
@@ -106,10 +117,12 @@ impl EventHandler for NotificationHandler {
     }
 }
 
-/// Email and push to a customer, addressed from the contact copy.
+/// Email and push to a customer, addressed from the contact copy, once per `source`
+/// (the event's id, or the fact it announces when that may be announced again).
 async fn tell_customer(
     tx: &mut Tx,
     event: &Incoming,
+    source: Uuid,
     customer_id: Uuid,
     render: impl FnOnce(Option<&str>) -> Message,
 ) -> Result<(), HandlerError> {
@@ -122,7 +135,7 @@ async fn tell_customer(
     send(
         tx,
         &event.cause(),
-        Some(event.envelope.event_id),
+        Some(source),
         to,
         &message,
         &Channel::BOTH,

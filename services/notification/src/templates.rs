@@ -2,7 +2,8 @@
 //! carries the order id, the lines, the total or the rejection details.
 
 use cartflow_events::{
-    LineItem, LowStock, OrderCancelled, OrderCreated, OrderStatusChanged, StockRejected,
+    CheckoutExpired, LineItem, LowStock, OrderCancelled, OrderCreated, OrderStatusChanged,
+    StockRejected, total_cents,
 };
 use std::fmt::Write;
 
@@ -80,6 +81,20 @@ pub fn stock_rejected(e: &StockRejected, name: Option<&str>) -> Message {
     }
 }
 
+pub fn checkout_expired(e: &CheckoutExpired, name: Option<&str>) -> Message {
+    Message {
+        kind: "checkout_expired",
+        subject: "We could not complete your checkout".into(),
+        body: format!(
+            "Your checkout took too long and was stopped; nothing was ordered or charged, and your cart {} is open to edit or check out again.\n\n{}\n\n{}Total: {}\n",
+            e.cart_id,
+            greeting(name),
+            lines(&e.items),
+            money(total_cents(&e.items))
+        ),
+    }
+}
+
 pub fn order_cancelled(e: &OrderCancelled, name: Option<&str>) -> Message {
     let total: i64 = e.items.iter().map(LineItem::line_total_cents).sum();
     Message {
@@ -138,6 +153,7 @@ mod tests {
         let e = OrderCreated {
             order_id: Uuid::nil(),
             cart_id: Uuid::nil(),
+            checkout_id: None,
             customer_id: Uuid::nil(),
             items: vec![LineItem {
                 product_sku: "KB-1".into(),
@@ -158,6 +174,7 @@ mod tests {
     fn rejection_lists_every_shortage() {
         let e = StockRejected {
             cart_id: Uuid::nil(),
+            checkout_id: None,
             customer_id: Uuid::nil(),
             reason: "insufficient_stock".into(),
             details: vec![Shortage {
@@ -169,5 +186,30 @@ mod tests {
         let m = stock_rejected(&e, None);
         assert!(m.body.contains("LP-1: you asked for 5, we have 2"));
         assert!(m.body.contains("Hello,"));
+    }
+
+    #[test]
+    fn an_expiry_says_nothing_was_ordered_and_names_the_cart() {
+        let cart_id = Uuid::new_v4();
+        let e = CheckoutExpired {
+            checkout_id: Uuid::new_v4(),
+            cart_id,
+            customer_id: Uuid::nil(),
+            items: vec![LineItem {
+                product_sku: "KB-1".into(),
+                quantity: 3,
+                unit_price_cents: 1000,
+            }],
+        };
+        let m = checkout_expired(&e, Some("Eve"));
+        assert_eq!(m.kind, "checkout_expired");
+        let first_line = m.body.lines().next().unwrap();
+        assert!(
+            first_line.contains("nothing was ordered"),
+            "push text: {first_line}"
+        );
+        assert!(m.body.contains(&cart_id.to_string()));
+        assert!(m.body.contains("3 x KB-1 @ $10.00 = $30.00"));
+        assert!(m.body.contains("Total: $30.00"));
     }
 }

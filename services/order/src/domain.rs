@@ -1,6 +1,7 @@
 //! Orders and the transitions between their statuses.
 
 use cartflow_events::LineItem;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -80,10 +81,62 @@ pub fn status_change(current: OrderStatus, target: OrderStatus) -> Result<Status
     }
 }
 
+/// What order has decided about a checkout so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutRecord {
+    Undecided,
+    Ordered(Uuid),
+    Expired,
+}
+
+/// Order's ruling as the checkout arbiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ruling {
+    /// Create the order and announce `order.created`.
+    CreateOrder,
+    /// Record the checkout as given up and announce `checkout.expired`.
+    Expire,
+    /// Decided before: the order exists.
+    AlreadyOrdered(Uuid),
+    /// Decided before: the checkout was given up.
+    AlreadyExpired,
+}
+
+impl From<CheckoutRecord> for Option<Ruling> {
+    fn from(record: CheckoutRecord) -> Self {
+        match record {
+            CheckoutRecord::Undecided => None,
+            CheckoutRecord::Ordered(id) => Some(Ruling::AlreadyOrdered(id)),
+            CheckoutRecord::Expired => Some(Ruling::AlreadyExpired),
+        }
+    }
+}
+
+/// Stock was reserved for the checkout: its order, unless it was decided before or
+/// arrives past the checkout's expiry (then the checkout is given up, and inventory
+/// releases the reservation on `checkout.expired`).
+pub fn on_stock_available(
+    record: CheckoutRecord,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Ruling {
+    Option::<Ruling>::from(record).unwrap_or(match expires_at {
+        Some(deadline) if now >= deadline => Ruling::Expire,
+        _ => Ruling::CreateOrder,
+    })
+}
+
+/// The cart asks to give the checkout up: granted unless the order exists.
+pub fn on_expire_requested(record: CheckoutRecord) -> Ruling {
+    Option::<Ruling>::from(record).unwrap_or(Ruling::Expire)
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Order {
     pub id: Uuid,
     pub cart_id: Uuid,
+    /// The checkout attempt the order came from.
+    pub checkout_id: Uuid,
     pub customer_id: Uuid,
     pub status: OrderStatus,
     pub items: Vec<LineItem>,
@@ -138,6 +191,50 @@ impl StatusRequest {
 mod tests {
     use super::OrderStatus::*;
     use super::*;
+
+    #[test]
+    fn the_arbiter_decides_each_checkout_once() {
+        use CheckoutRecord::*;
+        let now = Utc::now();
+        let later = now + chrono::Duration::seconds(1);
+        let earlier = now - chrono::Duration::seconds(1);
+        let order = Uuid::new_v4();
+        // In time (or from before expiries existed): the order.
+        assert_eq!(
+            on_stock_available(Undecided, Some(later), now),
+            Ruling::CreateOrder
+        );
+        assert_eq!(
+            on_stock_available(Undecided, None, now),
+            Ruling::CreateOrder
+        );
+        // Late: given up, even if the cart has not asked yet.
+        assert_eq!(
+            on_stock_available(Undecided, Some(earlier), now),
+            Ruling::Expire
+        );
+        assert_eq!(
+            on_stock_available(Undecided, Some(now), now),
+            Ruling::Expire
+        );
+        // A decision stands, whatever arrives next.
+        for expires in [None, Some(earlier), Some(later)] {
+            assert_eq!(
+                on_stock_available(Ordered(order), expires, now),
+                Ruling::AlreadyOrdered(order)
+            );
+            assert_eq!(
+                on_stock_available(Expired, expires, now),
+                Ruling::AlreadyExpired
+            );
+        }
+        assert_eq!(on_expire_requested(Undecided), Ruling::Expire);
+        assert_eq!(
+            on_expire_requested(Ordered(order)),
+            Ruling::AlreadyOrdered(order)
+        );
+        assert_eq!(on_expire_requested(Expired), Ruling::AlreadyExpired);
+    }
 
     #[test]
     fn cancel_only_before_shipping_and_once() {

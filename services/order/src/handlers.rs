@@ -1,9 +1,17 @@
-//! Order's reaction to `stock-available`: create the order, announce `order.created`.
+//! Order's part in the saga. It creates the order for a reserved checkout, and it is
+//! the arbiter of how every checkout ends: with its order, or given up
+//! (`checkout.expired`) — never both. Both decisions about one checkout are taken under
+//! one lock (`store::lock_checkouts`), and the rules are `domain::on_*`.
 
-use crate::store;
+use crate::domain::{CheckoutRecord, Ruling, on_expire_requested, on_stock_available};
+use crate::store::{self, NewOrder};
 use async_trait::async_trait;
-use cartflow_events::{OrderCreated, StockAvailable, Topic, total_cents};
+use cartflow_events::{
+    Checkout, CheckoutExpireRequested, CheckoutExpired, OrderCreated, StockAvailable, Topic,
+    total_cents,
+};
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use uuid::Uuid;
 
 pub struct OrderHandler;
 
@@ -11,13 +19,40 @@ pub struct OrderHandler;
 impl EventHandler for OrderHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
         match event.topic() {
-            Some(Topic::StockAvailable) => create_order(tx, event, event.decode()?).await,
+            Some(Topic::StockAvailable) => stock_available(tx, event, event.decode()?).await,
+            Some(Topic::CheckoutExpireRequested) => {
+                expire_requested(tx, event, event.decode()?).await
+            }
             _ => Err(event.unexpected()),
         }
     }
+
+    /// Locks every checkout of the batch, in one order, before any is decided: a
+    /// batch of answers and a batch of expiry requests that share checkouts would
+    /// otherwise each hold one lock while waiting for the other's.
+    async fn lock_batch(&self, tx: &mut Tx, batch: &[&Incoming]) -> Result<(), HandlerError> {
+        if batch.len() < 2 {
+            return Ok(());
+        }
+        let checkouts: Vec<Uuid> = batch
+            .iter()
+            .filter_map(|event| match event.topic() {
+                Some(Topic::StockAvailable) => {
+                    event.decode::<StockAvailable>().ok().map(|s| s.checkout())
+                }
+                Some(Topic::CheckoutExpireRequested) => event
+                    .decode::<CheckoutExpireRequested>()
+                    .ok()
+                    .map(|r| r.checkout_id),
+                _ => None,
+            })
+            .collect();
+        store::lock_checkouts(tx.conn(), &checkouts).await?;
+        Ok(())
+    }
 }
 
-async fn create_order(
+async fn stock_available(
     tx: &mut Tx,
     event: &Incoming,
     reserved: StockAvailable,
@@ -32,27 +67,122 @@ async fn create_order(
             "stock-available with empty or invalid lines".into(),
         ));
     }
+    let checkout_id = reserved.checkout();
+    let record = locked_record(tx, checkout_id).await?;
+    match on_stock_available(record, reserved.expires_at, chrono::Utc::now()) {
+        Ruling::CreateOrder => create_order(tx, event, checkout_id, reserved).await,
+        Ruling::Expire => {
+            let expired = CheckoutExpired {
+                checkout_id,
+                cart_id: reserved.cart_id,
+                customer_id: reserved.customer_id,
+                items: reserved.items,
+            };
+            tracing::info!(%checkout_id, cart_id = %expired.cart_id, "stock reserved past the checkout's expiry: given up");
+            give_up(tx, event, expired).await
+        }
+        Ruling::AlreadyOrdered(order_id) => {
+            tracing::warn!(%checkout_id, %order_id, "checkout already has an order; ignoring");
+            Ok(())
+        }
+        Ruling::AlreadyExpired => {
+            tracing::info!(%checkout_id, "stock reserved for a given-up checkout: no order; inventory releases it on checkout.expired");
+            Ok(())
+        }
+    }
+}
+
+async fn create_order(
+    tx: &mut Tx,
+    event: &Incoming,
+    checkout_id: Uuid,
+    reserved: StockAvailable,
+) -> Result<(), HandlerError> {
     let total = total_cents(&reserved.items);
-    let created = store::create(
-        tx.conn(),
-        reserved.cart_id,
-        reserved.customer_id,
-        &reserved.items,
-        total,
-    )
-    .await?;
-    let Some(order_id) = created else {
-        tracing::warn!(cart_id = %reserved.cart_id, "cart already has an order; ignoring");
+    let new = NewOrder {
+        checkout_id,
+        cart_id: reserved.cart_id,
+        customer_id: reserved.customer_id,
+        items: &reserved.items,
+        total_cents: total,
+    };
+    let Some(order_id) = store::create(tx.conn(), &new).await? else {
+        tracing::warn!(%checkout_id, "checkout already has an order; ignoring");
         return Ok(());
     };
     let created = OrderCreated {
         order_id,
         cart_id: reserved.cart_id,
+        checkout_id: Some(checkout_id),
         customer_id: reserved.customer_id,
         items: reserved.items,
         total_cents: total,
     };
     tx.publish(&event.cause(), &created).await?;
     tracing::info!(%order_id, cart_id = %created.cart_id, total_cents = total, "order confirmed");
+    Ok(())
+}
+
+/// The cart gave up waiting: expire the checkout, or answer with its order.
+async fn expire_requested(
+    tx: &mut Tx,
+    event: &Incoming,
+    request: CheckoutExpireRequested,
+) -> Result<(), HandlerError> {
+    let checkout_id = request.checkout_id;
+    match on_expire_requested(locked_record(tx, checkout_id).await?) {
+        Ruling::Expire => {
+            let expired = CheckoutExpired {
+                checkout_id,
+                cart_id: request.cart_id,
+                customer_id: request.customer_id,
+                items: request.items,
+            };
+            tracing::info!(%checkout_id, cart_id = %expired.cart_id, "checkout given up");
+            give_up(tx, event, expired).await
+        }
+        Ruling::AlreadyOrdered(order_id) => {
+            // The cart has not seen `order.created` yet: say it again. Notification
+            // tells the customer once per order however often it is said.
+            let order = store::get(tx.conn(), order_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("order {order_id} vanished"))?;
+            let created = OrderCreated {
+                order_id,
+                cart_id: order.cart_id,
+                checkout_id: Some(checkout_id),
+                customer_id: order.customer_id,
+                items: order.items,
+                total_cents: order.total_cents,
+            };
+            tx.publish(&event.cause(), &created).await?;
+            tracing::info!(%checkout_id, %order_id, "expiry refused: the checkout has its order; announced again");
+            Ok(())
+        }
+        Ruling::AlreadyExpired => {
+            if let Some(expired) = store::expired(tx.conn(), checkout_id).await? {
+                tx.publish(&event.cause(), &expired).await?;
+            }
+            tracing::info!(%checkout_id, "checkout already given up; announced again");
+            Ok(())
+        }
+        Ruling::CreateOrder => unreachable!("an expiry request never creates an order"),
+    }
+}
+
+/// Locks the checkout (a no-op if its batch did) and reads what was decided so far.
+async fn locked_record(tx: &mut Tx, checkout_id: Uuid) -> Result<CheckoutRecord, HandlerError> {
+    store::lock_checkouts(tx.conn(), &[checkout_id]).await?;
+    Ok(store::checkout_record(tx.conn(), checkout_id).await?)
+}
+
+/// Records the tombstone and announces the checkout's end.
+async fn give_up(
+    tx: &mut Tx,
+    event: &Incoming,
+    expired: CheckoutExpired,
+) -> Result<(), HandlerError> {
+    store::expire(tx.conn(), &expired).await?;
+    tx.publish(&event.cause(), &expired).await?;
     Ok(())
 }

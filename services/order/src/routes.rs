@@ -80,6 +80,7 @@ async fn cancel(
     let event = OrderCancelled {
         order_id: id,
         cart_id: order.cart_id,
+        checkout_id: Some(order.checkout_id),
         customer_id: order.customer_id,
         items: order.items.clone(),
         reason,

@@ -1,7 +1,7 @@
 //! SQL for orders.
 
-use crate::domain::{Order, OrderStatus};
-use cartflow_events::LineItem;
+use crate::domain::{CheckoutRecord, Order, OrderStatus};
+use cartflow_events::{CheckoutExpired, LineItem};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
 use uuid::Uuid;
@@ -14,7 +14,7 @@ pub struct OrderFilter {
 }
 
 const SELECT: &str =
-    "SELECT o.id, o.cart_id, o.customer_id, o.status, o.total_cents, o.cancel_reason,
+    "SELECT o.id, o.cart_id, o.checkout_id, o.customer_id, o.status, o.total_cents, o.cancel_reason,
         o.created_at, o.updated_at,
         COALESCE(json_agg(json_build_object('product_sku', i.product_sku, 'quantity', i.quantity,
                  'unit_price_cents', i.unit_price_cents) ORDER BY i.line_no)
@@ -26,6 +26,7 @@ fn from_row(row: sqlx::postgres::PgRow) -> sqlx::Result<Order> {
     Ok(Order {
         id: row.try_get("id")?,
         cart_id: row.try_get("cart_id")?,
+        checkout_id: row.try_get("checkout_id")?,
         customer_id: row.try_get("customer_id")?,
         status: status
             .parse()
@@ -94,23 +95,28 @@ pub async fn set_status(
     .map(drop)
 }
 
+/// The order a checkout needs.
+pub struct NewOrder<'a> {
+    pub checkout_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub items: &'a [LineItem],
+    pub total_cents: i64,
+}
+
 /// Creates the checkout's order unless it exists. Returns the new order's id, or
-/// `None` if the cart already has an order.
-pub async fn create(
-    conn: &mut PgConnection,
-    cart_id: Uuid,
-    customer_id: Uuid,
-    items: &[LineItem],
-    total_cents: i64,
-) -> sqlx::Result<Option<Uuid>> {
+/// `None` if the checkout already has an order.
+pub async fn create(conn: &mut PgConnection, order: &NewOrder<'_>) -> sqlx::Result<Option<Uuid>> {
+    let items = order.items;
     let id: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO orders (id, cart_id, customer_id, status, total_cents)
-         VALUES ($1, $2, $3, 'confirmed', $4) ON CONFLICT (cart_id) DO NOTHING RETURNING id",
+        "INSERT INTO orders (id, checkout_id, cart_id, customer_id, status, total_cents)
+         VALUES ($1, $2, $3, $4, 'confirmed', $5) ON CONFLICT (checkout_id) DO NOTHING RETURNING id",
     )
     .bind(Uuid::new_v4())
-    .bind(cart_id)
-    .bind(customer_id)
-    .bind(total_cents)
+    .bind(order.checkout_id)
+    .bind(order.cart_id)
+    .bind(order.customer_id)
+    .bind(order.total_cents)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(id) = id else { return Ok(None) };
@@ -130,4 +136,77 @@ pub async fn create(
     .execute(conn)
     .await?;
     Ok(Some(id))
+}
+
+/// Serialises every decision about these checkouts with transaction-scoped advisory
+/// locks, taken in one order (so two batches that share checkouts queue rather than
+/// deadlock). An order insert and a tombstone insert are in different tables, so no
+/// unique index alone could keep them apart.
+pub async fn lock_checkouts(conn: &mut PgConnection, checkout_ids: &[Uuid]) -> sqlx::Result<()> {
+    let mut keys: Vec<i64> = checkout_ids
+        .iter()
+        .map(|id| id.as_u64_pair().0 as i64)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    // A function scan returns the array's elements in order: the locks follow it.
+    sqlx::query("SELECT pg_advisory_xact_lock(key) FROM unnest($1::bigint[]) AS key")
+        .bind(keys)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// What has been decided about a checkout (call with it locked).
+pub async fn checkout_record(
+    conn: &mut PgConnection,
+    checkout_id: Uuid,
+) -> sqlx::Result<CheckoutRecord> {
+    let row: Option<(Option<Uuid>,)> = sqlx::query_as(
+        "SELECT (SELECT id FROM orders WHERE checkout_id = $1)
+         WHERE EXISTS (SELECT 1 FROM orders WHERE checkout_id = $1)
+            OR EXISTS (SELECT 1 FROM expired_checkouts WHERE checkout_id = $1)",
+    )
+    .bind(checkout_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        None => CheckoutRecord::Undecided,
+        Some((Some(order_id),)) => CheckoutRecord::Ordered(order_id),
+        Some((None,)) => CheckoutRecord::Expired,
+    })
+}
+
+/// Records the checkout as given up.
+pub async fn expire(conn: &mut PgConnection, expired: &CheckoutExpired) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO expired_checkouts (checkout_id, cart_id, customer_id, items)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (checkout_id) DO NOTHING",
+    )
+    .bind(expired.checkout_id)
+    .bind(expired.cart_id)
+    .bind(expired.customer_id)
+    .bind(sqlx::types::Json(&expired.items))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The `checkout.expired` of a given-up checkout, to announce again.
+pub async fn expired(
+    conn: &mut PgConnection,
+    checkout_id: Uuid,
+) -> sqlx::Result<Option<CheckoutExpired>> {
+    let row: Option<(Uuid, Uuid, sqlx::types::Json<Vec<LineItem>>)> = sqlx::query_as(
+        "SELECT cart_id, customer_id, items FROM expired_checkouts WHERE checkout_id = $1",
+    )
+    .bind(checkout_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(cart_id, customer_id, items)| CheckoutExpired {
+        checkout_id,
+        cart_id,
+        customer_id,
+        items: items.0,
+    }))
 }

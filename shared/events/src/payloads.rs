@@ -2,6 +2,7 @@
 //! Money is integer minor units (`*_cents`); quantities are positive integers.
 
 use crate::{Event, Topic};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -27,6 +28,14 @@ pub fn total_cents(items: &[LineItem]) -> i64 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRequested {
     pub cart_id: Uuid,
+    /// The checkout attempt this belongs to; a cart checked out again gets a new one.
+    /// Absent from events written before checkouts had ids: then the cart id stands in
+    /// ([`Checkout::checkout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_id: Option<Uuid>,
+    /// When the cart gives the checkout up; order creates no order after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
     pub customer_id: Uuid,
     pub items: Vec<LineItem>,
 }
@@ -35,6 +44,14 @@ pub struct OrderRequested {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockAvailable {
     pub cart_id: Uuid,
+    /// The checkout attempt this belongs to; a cart checked out again gets a new one.
+    /// Absent from events written before checkouts had ids: then the cart id stands in
+    /// ([`Checkout::checkout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_id: Option<Uuid>,
+    /// When the cart gives the checkout up; order creates no order after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
     pub customer_id: Uuid,
     pub items: Vec<LineItem>,
 }
@@ -53,6 +70,11 @@ pub const INSUFFICIENT_STOCK: &str = "insufficient_stock";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockRejected {
     pub cart_id: Uuid,
+    /// The checkout attempt this belongs to; a cart checked out again gets a new one.
+    /// Absent from events written before checkouts had ids: then the cart id stands in
+    /// ([`Checkout::checkout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_id: Option<Uuid>,
     pub customer_id: Uuid,
     /// Always `insufficient_stock` in version 1.
     pub reason: String,
@@ -64,6 +86,11 @@ pub struct StockRejected {
 pub struct OrderCreated {
     pub order_id: Uuid,
     pub cart_id: Uuid,
+    /// The checkout attempt this belongs to; a cart checked out again gets a new one.
+    /// Absent from events written before checkouts had ids: then the cart id stands in
+    /// ([`Checkout::checkout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_id: Option<Uuid>,
     pub customer_id: Uuid,
     pub items: Vec<LineItem>,
     pub total_cents: i64,
@@ -75,9 +102,66 @@ pub struct OrderCancelled {
     pub order_id: Uuid,
     /// The checkout (and so the reservation) the order came from.
     pub cart_id: Uuid,
+    /// The checkout attempt this belongs to; a cart checked out again gets a new one.
+    /// Absent from events written before checkouts had ids: then the cart id stands in
+    /// ([`Checkout::checkout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_id: Option<Uuid>,
     pub customer_id: Uuid,
     pub items: Vec<LineItem>,
     pub reason: String,
+}
+
+/// A saga event that belongs to one checkout attempt.
+pub trait Checkout {
+    fn cart_id(&self) -> Uuid;
+    fn checkout_id(&self) -> Option<Uuid>;
+
+    /// The checkout attempt: its id, or for events from before checkout ids, the cart's.
+    fn checkout(&self) -> Uuid {
+        self.checkout_id().unwrap_or(self.cart_id())
+    }
+}
+
+macro_rules! checkout {
+    ($($ty:ty),*) => {$(
+        impl Checkout for $ty {
+            fn cart_id(&self) -> Uuid {
+                self.cart_id
+            }
+            fn checkout_id(&self) -> Option<Uuid> {
+                self.checkout_id
+            }
+        }
+    )*};
+}
+
+checkout!(
+    OrderRequested,
+    StockAvailable,
+    StockRejected,
+    OrderCreated,
+    OrderCancelled
+);
+
+/// cart → order: the checkout is past its expiry; give it up unless it has an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutExpireRequested {
+    pub checkout_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    /// The lines the checkout asked for, so the expiry can name them.
+    pub items: Vec<LineItem>,
+}
+
+/// order → cart, inventory, notification: the checkout was given up and will never
+/// have an order. Inventory releases its reservation, or makes none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutExpired {
+    pub checkout_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub items: Vec<LineItem>,
 }
 
 /// order → notification: the order moved to `shipped` or `delivered`.
@@ -203,6 +287,12 @@ event!(LowStock, Topic::LowStock, |e| e.product_sku);
 event!(DeliveryRequested, Topic::DeliveryRequested, |e| e
     .notification_id);
 event!(DeliveryResult, Topic::DeliveryResult, |e| e.notification_id);
+event!(
+    CheckoutExpireRequested,
+    Topic::CheckoutExpireRequested,
+    |e| e.cart_id
+);
+event!(CheckoutExpired, Topic::CheckoutExpired, |e| e.cart_id);
 
 #[cfg(test)]
 mod tests {
@@ -212,6 +302,7 @@ mod tests {
     fn stock_rejected_wire_format_matches_spec() {
         let event = StockRejected {
             cart_id: Uuid::nil(),
+            checkout_id: None,
             customer_id: Uuid::nil(),
             reason: INSUFFICIENT_STOCK.into(),
             details: vec![Shortage {
@@ -226,6 +317,28 @@ mod tests {
         assert_eq!(json["details"][0]["requested"], 3);
         assert_eq!(json["details"][0]["available"], 1);
         assert_eq!(event.ordering_key(), Uuid::nil().to_string());
+    }
+
+    #[test]
+    fn events_without_a_checkout_id_stand_for_their_cart() {
+        let cart_id = Uuid::new_v4();
+        let old = serde_json::json!({
+            "cart_id": cart_id, "customer_id": Uuid::nil(), "items": []
+        });
+        let request: OrderRequested = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(request.checkout(), cart_id);
+        assert_eq!(request.expires_at, None);
+        // Written back, an old event stays the same: nothing is invented.
+        assert_eq!(serde_json::to_value(&request).unwrap(), old);
+
+        let checkout_id = Uuid::new_v4();
+        let new = OrderRequested {
+            checkout_id: Some(checkout_id),
+            ..request
+        };
+        assert_eq!(new.checkout(), checkout_id);
+        let json = serde_json::to_value(&new).unwrap();
+        assert_eq!(json["checkout_id"], checkout_id.to_string());
     }
 
     #[test]

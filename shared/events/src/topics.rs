@@ -18,10 +18,12 @@ pub enum Topic {
     LowStock,
     DeliveryRequested,
     DeliveryResult,
+    CheckoutExpireRequested,
+    CheckoutExpired,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 13] = [
+    pub const ALL: [Topic; 15] = [
         Topic::OrderRequested,
         Topic::StockAvailable,
         Topic::StockRejected,
@@ -35,6 +37,8 @@ impl Topic {
         Topic::LowStock,
         Topic::DeliveryRequested,
         Topic::DeliveryResult,
+        Topic::CheckoutExpireRequested,
+        Topic::CheckoutExpired,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -52,6 +56,8 @@ impl Topic {
             Topic::LowStock => "inventory.low-stock",
             Topic::DeliveryRequested => "delivery.requested",
             Topic::DeliveryResult => "delivery.result",
+            Topic::CheckoutExpireRequested => "checkout.expire-requested",
+            Topic::CheckoutExpired => "checkout.expired",
         }
     }
 
@@ -59,12 +65,13 @@ impl Topic {
     /// from this, so a service can only ever emit its own events.
     pub const fn publisher(self) -> Service {
         match self {
-            Topic::OrderRequested => Service::Cart,
+            Topic::OrderRequested | Topic::CheckoutExpireRequested => Service::Cart,
             Topic::StockAvailable | Topic::StockRejected | Topic::LowStock => Service::Inventory,
             Topic::OrderCreated
             | Topic::OrderCancelled
             | Topic::OrderShipped
-            | Topic::OrderDelivered => Service::Order,
+            | Topic::OrderDelivered
+            | Topic::CheckoutExpired => Service::Order,
             Topic::CustomerCreated | Topic::CustomerUpdated | Topic::CustomerDeleted => {
                 Service::Customer
             }

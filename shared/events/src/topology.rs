@@ -20,6 +20,11 @@ pub const CONSUMERS: &[(Topic, Service)] = &[
     (Topic::StockRejected, Service::Cart),
     (Topic::OrderCreated, Service::Cart),
     (Topic::OrderCancelled, Service::Inventory),
+    // A checkout past its expiry: order decides (it may already have the order), and
+    // a given-up checkout unlocks the cart and releases any reservation.
+    (Topic::CheckoutExpireRequested, Service::Order),
+    (Topic::CheckoutExpired, Service::Cart),
+    (Topic::CheckoutExpired, Service::Inventory),
     // Every customer-facing outcome, and low stock, becomes a notification.
     (Topic::StockRejected, Service::Notification),
     (Topic::OrderCreated, Service::Notification),
@@ -27,6 +32,7 @@ pub const CONSUMERS: &[(Topic, Service)] = &[
     (Topic::OrderShipped, Service::Notification),
     (Topic::OrderDelivered, Service::Notification),
     (Topic::LowStock, Service::Notification),
+    (Topic::CheckoutExpired, Service::Notification),
     // Notification keeps its own copy of contact details.
     (Topic::CustomerCreated, Service::Notification),
     (Topic::CustomerUpdated, Service::Notification),
@@ -303,13 +309,20 @@ mod tests {
     }
 
     #[test]
-    fn inventory_consumes_requests_and_cancellations() {
+    fn inventory_consumes_requests_cancellations_and_expiries() {
         let topology = Topology::default();
         let topics: Vec<_> = topology
             .subscriptions_of(Service::Inventory)
             .map(|s| s.topic)
             .collect();
-        assert_eq!(topics, vec![Topic::OrderRequested, Topic::OrderCancelled]);
+        assert_eq!(
+            topics,
+            vec![
+                Topic::OrderRequested,
+                Topic::OrderCancelled,
+                Topic::CheckoutExpired
+            ]
+        );
         assert_eq!(topology.subscriptions_of(Service::EmailPush).count(), 1);
     }
 }
