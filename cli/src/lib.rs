@@ -5,6 +5,7 @@
 //! with its own database, exactly as the separate binaries would run them. The local
 //! stack (`cartflow dev`) and the end-to-end tests both use it.
 
+pub mod commands;
 pub mod databases;
 pub mod events;
 pub mod load;

@@ -13,6 +13,7 @@
 mod observer;
 pub mod plot;
 mod procs;
+pub mod results;
 mod stats;
 pub mod tables;
 

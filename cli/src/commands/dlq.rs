@@ -1,0 +1,137 @@
+//! `cartflow dlq`: inspect and replay dead-lettered messages.
+
+use super::args::Target;
+use crate::progress::Progress;
+use cartflow_messaging::dead_letters as dlq;
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum Dlq {
+    /// List what the dead-letter subscriptions hold (all of them, or one). Nothing is
+    /// removed.
+    List {
+        #[command(flatten)]
+        target: Target,
+        /// One dead-letter subscription, e.g. `inventory.order-requested.dead-letter`.
+        #[arg(long)]
+        subscription: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish dead letters back to the topic they came from, once their cause is fixed.
+    /// They keep their event ids, so consumers that already had them skip them: safe to
+    /// repeat.
+    Replay {
+        #[command(flatten)]
+        target: Target,
+        /// The dead-letter subscription to replay from.
+        #[arg(long)]
+        subscription: String,
+        /// Only these event ids (repeatable).
+        #[arg(long = "event-id")]
+        event_ids: Vec<String>,
+        /// Only this event type, e.g. `order.created`.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Only events that occurred at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only events that occurred at or before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// Show what would be replayed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub async fn run(command: Dlq) -> anyhow::Result<()> {
+    match command {
+        Dlq::List {
+            target,
+            subscription,
+            json,
+        } => {
+            let pubsub = target.pubsub();
+            let subscriptions = match subscription {
+                Some(one) => vec![one],
+                None => dlq::dead_letter_subscriptions(&pubsub)
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect(),
+            };
+            let mut all = Vec::new();
+            for name in subscriptions {
+                let letters = dlq::list(&pubsub, &name, dlq::DEFAULT_IDLE).await?;
+                if !json {
+                    println!("{name}: {} message(s)", letters.len());
+                    for l in &letters {
+                        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                        println!(
+                            "  {}  {}  event {}  saga {}  attempts {}\n    {}",
+                            show(&l.occurred_at),
+                            show(&l.event_type),
+                            show(&l.event_id),
+                            show(&l.correlation_id),
+                            show(&l.delivery_attempts),
+                            l.body
+                        );
+                    }
+                }
+                all.push(serde_json::json!({ "subscription": name, "messages": letters }));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            }
+            Ok(())
+        }
+        Dlq::Replay {
+            target,
+            subscription,
+            event_ids,
+            event_type,
+            since,
+            until,
+            dry_run,
+        } => {
+            let filter = dlq::Filter {
+                event_ids,
+                event_type,
+                since,
+                until,
+            };
+            let verb = if dry_run { "would replay" } else { "replayed" };
+            let mut progress = Progress::new();
+            let report = dlq::replay(
+                &target.pubsub(),
+                &subscription,
+                &filter,
+                dry_run,
+                dlq::DEFAULT_IDLE,
+                |done, total, l| {
+                    let what = format!(
+                        "{verb} {} {}",
+                        l.event_type.as_deref().unwrap_or("?"),
+                        l.event_id.as_deref().unwrap_or(&l.message_id)
+                    );
+                    progress.show(done, total, &what);
+                },
+            )
+            .await?;
+            progress.finish();
+            println!(
+                "{subscription}: {} matched, {} replayed, {} left in place{}",
+                report.matched,
+                report.replayed,
+                report.left,
+                if dry_run {
+                    " (dry run: nothing changed)"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}

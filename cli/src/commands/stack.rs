@@ -1,0 +1,30 @@
+//! `cartflow stack`: every service as its own process.
+
+use super::args::Target;
+use cartflow_kit::Env;
+
+pub async fn run(target: Target) -> anyhow::Result<()> {
+    let settings = crate::stack::StackSettings {
+        server_url: target.database_url().to_string(),
+        pubsub: target.pubsub(),
+        // The services inherit this environment anyway; the stack reads it too
+        // (`PUBSUB_DELIVERY=push` routes every subscription to its service).
+        env: Env::from_process(),
+    };
+    let mut stack = crate::stack::Stack::start(&settings).await?;
+    println!("cartflow stack is running, one process per service:");
+    for (service, pid) in stack.pids() {
+        println!(
+            "  {:<13} http://127.0.0.1:{}  pid {}",
+            service.name(),
+            service.default_port(),
+            pid.map_or("-".into(), |p| p.to_string())
+        );
+    }
+    println!("Ctrl-C stops them all.");
+    cartflow_kit::runtime::shutdown_on_signal()
+        .cancelled()
+        .await;
+    stack.stop().await;
+    Ok(())
+}
