@@ -6,7 +6,6 @@
 //! stack (`cartflow dev`) and the end-to-end tests both use it.
 
 pub mod commands;
-pub mod databases;
 pub mod events;
 pub mod load;
 pub mod platform;

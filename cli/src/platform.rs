@@ -2,10 +2,10 @@
 //! outbox relay and consumers, configured through the same environment variables the
 //! standalone binaries read.
 
-use crate::databases;
 use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_kit::config::database_url_for;
+use cartflow_kit::databases;
 use cartflow_kit::runtime::{self, RunningService};
 use cartflow_kit::{Env, ServiceApp, ServiceConfig};
 use cartflow_messaging::PubSubConfig;

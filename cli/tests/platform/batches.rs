@@ -3,7 +3,7 @@
 //! message, a duplicate and a failed commit do to the rest of their batch, and that
 //! concurrent batches over hot stock rows never deadlock.
 
-use crate::helpers::{TestInfra, count, envelope_for, eventually};
+use crate::helpers::{TestInfra, count, eventually};
 use crate::messaging::CountingHandler;
 use async_trait::async_trait;
 use cartflow_events::{Envelope, LineItem, OrderRequested, Service, StockAvailable};
@@ -12,6 +12,7 @@ use cartflow_messaging::consumer::{Delivery, Outcome};
 use cartflow_messaging::{
     Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox, Tx, migrator_with,
 };
+use cartflow_testkit::envelope_for;
 use inventory_service::InventoryApp;
 use inventory_service::handlers::InventoryHandler;
 use sqlx::PgPool;
@@ -130,15 +131,15 @@ async fn a_batch_commits_its_good_messages_once_and_rolls_back_only_the_failing_
     let good: Vec<_> = (0..2)
         .map(|_| {
             let r = request(Uuid::new_v4());
-            (envelope_for::<OrderRequested>(Service::Cart, r.cart_id), r)
+            (envelope_for::<OrderRequested>(r.cart_id), r)
         })
         .collect();
     let earlier_request = request(Uuid::new_v4());
-    let earlier = envelope_for::<OrderRequested>(Service::Cart, earlier_request.cart_id);
+    let earlier = envelope_for::<OrderRequested>(earlier_request.cart_id);
     let poison_request = request(POISON_CUSTOMER);
-    let poison = envelope_for::<OrderRequested>(Service::Cart, poison_request.cart_id);
+    let poison = envelope_for::<OrderRequested>(poison_request.cart_id);
     let flaky_request = request(FLAKY_CUSTOMER);
-    let flaky = envelope_for::<OrderRequested>(Service::Cart, flaky_request.cart_id);
+    let flaky = envelope_for::<OrderRequested>(flaky_request.cart_id);
 
     // One event already processed by an earlier batch.
     let first = consumer
@@ -250,7 +251,7 @@ async fn a_batch_whose_commit_fails_is_redelivered_whole_and_processed_once() {
     let requests: Vec<_> = (0..3).map(|_| request(Uuid::new_v4())).collect();
     let raws: Vec<_> = requests
         .iter()
-        .map(|r| Raw::of(&envelope_for::<OrderRequested>(Service::Cart, r.cart_id), r))
+        .map(|r| Raw::of(&envelope_for::<OrderRequested>(r.cart_id), r))
         .collect();
     let deliveries: Vec<_> = raws.iter().map(Raw::delivery).collect();
     assert_eq!(
@@ -271,7 +272,7 @@ async fn a_batch_whose_commit_fails_is_redelivered_whole_and_processed_once() {
     let burst: Vec<_> = (0..20)
         .map(|_| {
             let r = request(Uuid::new_v4());
-            (envelope_for::<OrderRequested>(Service::Cart, r.cart_id), r)
+            (envelope_for::<OrderRequested>(r.cart_id), r)
         })
         .collect();
     for (envelope, request) in &burst {
@@ -367,10 +368,7 @@ async fn concurrent_inventory_batches_over_hot_skus_never_deadlock() {
                                 .collect(),
                         };
                         Incoming {
-                            envelope: envelope_for::<OrderRequested>(
-                                Service::Cart,
-                                request.cart_id,
-                            ),
+                            envelope: envelope_for::<OrderRequested>(request.cart_id),
                             data: serde_json::to_vec(&request).unwrap(),
                         }
                     })

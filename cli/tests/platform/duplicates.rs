@@ -3,11 +3,12 @@
 //! and each test waits until the consumer has seen and skipped the second copy.
 
 use crate::burst::{assert_books, shop, shoppers};
-use crate::helpers::{envelope_for, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{eventually, spawn_app, spawn_app_with};
 use cartflow_events::{
     INSUFFICIENT_STOCK, LineItem, OrderCancelled, OrderCreated, OrderRequested, Service, Shortage,
     StockAvailable, StockRejected,
 };
+use cartflow_testkit::envelope_for;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::sync::atomic::AtomicUsize;
@@ -34,7 +35,7 @@ async fn inventory_reserves_once_for_a_duplicated_order_request() {
         customer_id: Uuid::new_v4(),
         items: vec![line("KB-1", 4, 1000)],
     };
-    let envelope = envelope_for::<OrderRequested>(Service::Cart, cart_id);
+    let envelope = envelope_for::<OrderRequested>(cart_id);
 
     app.infra.publish_raw(&envelope, &request, 2).await;
     app.wait_for_duplicates(Service::Inventory, envelope.event_id, 1)
@@ -81,7 +82,7 @@ async fn inventory_returns_stock_once_for_a_duplicated_cancellation() {
         items: vec![line("KB-1", 2, 1000)],
         reason: "test".into(),
     };
-    let envelope = envelope_for::<OrderCancelled>(Service::Order, cart_id);
+    let envelope = envelope_for::<OrderCancelled>(cart_id);
     app.infra.publish_raw(&envelope, &cancelled, 2).await;
     app.wait_for_duplicates(Service::Inventory, envelope.event_id, 1)
         .await;
@@ -101,7 +102,7 @@ async fn order_is_created_once_for_a_duplicated_stock_available() {
         customer_id: Uuid::new_v4(),
         items: vec![line("KB-1", 2, 1000), line("MS-1", 1, 5)],
     };
-    let envelope = envelope_for::<StockAvailable>(Service::Inventory, cart_id);
+    let envelope = envelope_for::<StockAvailable>(cart_id);
 
     app.infra.publish_raw(&envelope, &available, 2).await;
     app.wait_for_duplicates(Service::Order, envelope.event_id, 1)
@@ -144,7 +145,7 @@ async fn cart_applies_duplicated_outcomes_once() {
             available: 1,
         }],
     };
-    let envelope = envelope_for::<StockRejected>(Service::Inventory, cart_id);
+    let envelope = envelope_for::<StockRejected>(cart_id);
     app.infra.publish_raw(&envelope, &rejected, 2).await;
     app.wait_for_duplicates(Service::Cart, envelope.event_id, 1)
         .await;
@@ -167,7 +168,7 @@ async fn cart_applies_duplicated_outcomes_once() {
         items: vec![],
         total_cents: 0,
     };
-    let envelope = envelope_for::<OrderCreated>(Service::Order, cart_id);
+    let envelope = envelope_for::<OrderCreated>(cart_id);
     app.infra.publish_raw(&envelope, &created, 2).await;
     app.wait_for_duplicates(Service::Cart, envelope.event_id, 1)
         .await;

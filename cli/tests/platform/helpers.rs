@@ -1,12 +1,12 @@
 //! `spawn_app()`: the whole platform on free ports with per-test databases and a
 //! per-test topic prefix, plus typed helpers for the REST calls the tests make.
 
-use cartflow::databases;
 use cartflow::platform::{Platform, PlatformSettings, SERVICES};
 use cartflow::smtp_catcher::{CaughtMail, Restartable, SmtpCatcher};
 use cartflow_events::{Envelope, Event, Service};
 use cartflow_kit::Env;
 use cartflow_kit::config::database_url_for;
+use cartflow_kit::databases;
 use cartflow_messaging::{PubSubConfig, provision};
 use google_cloud_pubsub::model::Message;
 use reqwest::{Response, StatusCode};
@@ -475,19 +475,6 @@ impl TestApp {
 /// Runs a `SELECT count(*) …` on `pool`.
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-}
-
-/// An envelope for an event published by hand, as `producer` would.
-pub fn envelope_for<E: Event>(producer: Service, correlation_id: Uuid) -> Envelope {
-    Envelope {
-        event_id: Uuid::new_v4(),
-        event_type: E::TOPIC.name().into(),
-        event_version: E::VERSION,
-        correlation_id: correlation_id.to_string(),
-        causation_id: correlation_id.to_string(),
-        producer: producer.name().into(),
-        occurred_at: chrono::Utc::now(),
-    }
 }
 
 /// Polls `probe` until it yields a value, failing the test after [`DEADLINE`].

@@ -1,7 +1,7 @@
 //! The shared messaging path on its own, against the real emulator and PostgreSQL:
 //! outbox crash safety, the inbox's duplicate detection, and poison messages.
 
-use crate::helpers::{TestInfra, count, envelope_for, eventually};
+use crate::helpers::{TestInfra, count, eventually};
 use async_trait::async_trait;
 use cartflow_events::{LineItem, OrderRequested, Service};
 use cartflow_messaging::relay::DrainReport;
@@ -9,6 +9,7 @@ use cartflow_messaging::{
     Cause, EventHandler, HandlerError, Incoming, Outbox, OutboxRelay, RelaySettings, Tx,
     migrator_with,
 };
+use cartflow_testkit::envelope_for;
 use google_cloud_pubsub::model::Message;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -216,7 +217,7 @@ async fn the_inbox_runs_the_handler_once_per_event_id() {
     let infra = TestInfra::new().await;
     let (pool, stop, running) = counting_consumer(&infra).await;
     let cart_id = Uuid::new_v4();
-    let envelope = envelope_for::<OrderRequested>(Service::Cart, cart_id);
+    let envelope = envelope_for::<OrderRequested>(cart_id);
 
     infra.publish_raw(&envelope, &request(cart_id), 3).await;
     eventually("two duplicates to be recognised", || async {
@@ -233,7 +234,7 @@ async fn the_inbox_runs_the_handler_once_per_event_id() {
     assert_eq!(handled(&pool, cart_id).await, 1);
 
     // A different event about the same cart is a different event: it runs.
-    let second = envelope_for::<OrderRequested>(Service::Cart, cart_id);
+    let second = envelope_for::<OrderRequested>(cart_id);
     infra.publish_raw(&second, &request(cart_id), 1).await;
     eventually("the second event", || async {
         (handled(&pool, cart_id).await == 2).then_some(())
@@ -260,7 +261,7 @@ async fn a_poison_message_is_dead_lettered_while_good_ones_keep_flowing() {
         .publish(Message::new().set_data("{not json"))
         .await
         .unwrap();
-    let broken = envelope_for::<OrderRequested>(Service::Cart, Uuid::new_v4());
+    let broken = envelope_for::<OrderRequested>(Uuid::new_v4());
     topic
         .publish(
             Message::new()
@@ -274,7 +275,7 @@ async fn a_poison_message_is_dead_lettered_while_good_ones_keep_flowing() {
     for &cart_id in &good {
         infra
             .publish_raw(
-                &envelope_for::<OrderRequested>(Service::Cart, cart_id),
+                &envelope_for::<OrderRequested>(cart_id),
                 &request(cart_id),
                 1,
             )
@@ -342,7 +343,7 @@ async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
     let idle = Duration::from_secs(3);
 
     let cart_id = Uuid::new_v4();
-    let envelope = envelope_for::<OrderRequested>(Service::Cart, cart_id);
+    let envelope = envelope_for::<OrderRequested>(cart_id);
     infra.publish_raw(&envelope, &request(cart_id), 1).await;
     let event_id = envelope.event_id.to_string();
 

@@ -7,8 +7,9 @@
 //! dead letters over HTTP and the other from the event log with the CLI: each
 //! completes once, and the books balance.
 
-use crate::helpers::{TestApp, envelope_for, eventually_within, spawn_app_with};
+use crate::helpers::{TestApp, eventually_within, spawn_app_with};
 use cartflow_events::{OrderRequested, Service};
+use cartflow_testkit::envelope_for;
 use futures::future::join_all;
 use google_cloud_pubsub::model::Message;
 use reqwest::StatusCode;
@@ -25,10 +26,10 @@ const PARKED: &str = "inventory.order-requested.dead-letter";
 
 /// Publishes raw messages to the order-requested topic, as a broken producer would.
 async fn publish_poison(app: &TestApp) -> usize {
-    let envelope = envelope_for::<OrderRequested>(Service::Cart, Uuid::new_v4());
+    let envelope = envelope_for::<OrderRequested>(Uuid::new_v4());
     let mut unknown_version = envelope.to_attributes();
     unknown_version.insert("event_version".into(), "99".into());
-    let not_json = envelope_for::<OrderRequested>(Service::Cart, Uuid::new_v4()).to_attributes();
+    let not_json = envelope_for::<OrderRequested>(Uuid::new_v4()).to_attributes();
     let poison: [(HashMap<String, String>, &[u8]); 3] = [
         (not_json, b"{ this is not json"),
         (unknown_version, b"{}"),

@@ -2,8 +2,8 @@
 //! JSON lines Cloud Logging can read, and exits cleanly on SIGTERM.
 
 use crate::helpers::{TestInfra, eventually};
-use cartflow::databases;
 use cartflow_events::Service;
+use cartflow_kit::databases;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -6,11 +6,12 @@
 //!   account gets through; the tokens here are signed with a test-only key
 //!   (`fixtures/push-signing-key.pem`) whose JWKS a local server publishes.
 
-use crate::helpers::{TestApp, count, envelope_for, eventually, eventually_within, spawn_app_with};
+use crate::helpers::{TestApp, count, eventually, eventually_within, spawn_app_with};
 use crate::throwaway::app_on_own_emulator;
 use axum::routing::get;
 use base64::Engine;
 use cartflow_events::{LineItem, Service, StockAvailable};
+use cartflow_testkit::envelope_for;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -251,7 +252,7 @@ fn push_body(app: &TestApp, cart_id: Uuid) -> Value {
             unit_price_cents: 1250,
         }],
     };
-    let envelope = envelope_for::<StockAvailable>(Service::Inventory, cart_id);
+    let envelope = envelope_for::<StockAvailable>(cart_id);
     json!({
         "message": {
             "attributes": envelope.to_attributes(),

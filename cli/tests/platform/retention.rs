@@ -5,11 +5,12 @@
 
 use crate::batches::scratch_consumer;
 use crate::burst::{assert_books, shop, shoppers};
-use crate::helpers::{TestInfra, count, envelope_for, eventually_within, spawn_app_with};
+use crate::helpers::{TestInfra, count, eventually_within, spawn_app_with};
 use crate::messaging::{CountingHandler, request};
 use cartflow_events::{OrderRequested, Service};
 use cartflow_messaging::consumer::{Delivery, Outcome};
 use cartflow_messaging::retention::{RetentionSettings, run_once};
+use cartflow_testkit::envelope_for;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -73,7 +74,7 @@ async fn aged_rows_are_removed_young_and_unpublished_ones_never() {
 
     // A young event, consumed: its duplicate must still be recognised afterwards.
     let young = request(Uuid::new_v4());
-    let envelope = envelope_for::<OrderRequested>(Service::Cart, young.cart_id);
+    let envelope = envelope_for::<OrderRequested>(young.cart_id);
     let attributes = envelope.to_attributes();
     let data = serde_json::to_vec(&young).unwrap();
     let delivery = || Delivery {

@@ -6,6 +6,7 @@
 //! `/ready`, problem+json errors, request limits, and graceful shutdown.
 
 pub mod config;
+pub mod databases;
 pub mod db;
 pub mod http;
 pub mod push;

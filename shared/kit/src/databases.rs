@@ -1,17 +1,14 @@
 //! Creating and dropping the per-service databases on a PostgreSQL server.
 
+use crate::config::database_url_for;
 use anyhow::Context;
-use cartflow_kit::config::database_url_for;
 use sqlx::{Connection, PgConnection};
 
 async fn admin_connection(server_url: &str) -> anyhow::Result<PgConnection> {
     let url = database_url_for(server_url, "postgres").map_err(anyhow::Error::msg)?;
-    PgConnection::connect(&url).await.with_context(|| {
-        format!(
-            "connecting to PostgreSQL at {}",
-            cartflow_kit::db::redact(&url)
-        )
-    })
+    PgConnection::connect(&url)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {}", crate::db::redact(&url)))
 }
 
 fn quoted(name: &str) -> anyhow::Result<String> {

@@ -1,0 +1,147 @@
+//! Inventory's handler on a database of its own (the per-service layer: no Pub/Sub, no
+//! other service). Each checkout is decided once, whatever arrives, in whatever order.
+
+use cartflow_events::{
+    CheckoutExpired, LineItem, OrderCancelled, OrderRequested, StockAvailable, StockRejected,
+};
+use cartflow_messaging::consumer::Outcome;
+use cartflow_testkit::{HandlerHarness, envelope_for};
+use inventory_service::InventoryApp;
+use inventory_service::handlers::InventoryHandler;
+use std::sync::Arc;
+use uuid::Uuid;
+
+async fn inventory(stock: &[(&str, i32)]) -> HandlerHarness {
+    let harness = HandlerHarness::new::<InventoryApp>(Arc::new(InventoryHandler)).await;
+    for (sku, available) in stock {
+        sqlx::query("INSERT INTO stock_items (sku, available) VALUES ($1, $2)")
+            .bind(sku)
+            .bind(available)
+            .execute(harness.pool())
+            .await
+            .unwrap();
+    }
+    harness
+}
+
+async fn levels(harness: &HandlerHarness, sku: &str) -> (i32, i32) {
+    sqlx::query_as("SELECT available, reserved FROM stock_items WHERE sku = $1")
+        .bind(sku)
+        .fetch_one(harness.pool())
+        .await
+        .unwrap()
+}
+
+fn request(sku: &str, quantity: i32) -> OrderRequested {
+    OrderRequested {
+        cart_id: Uuid::new_v4(),
+        checkout_id: Some(Uuid::new_v4()),
+        expires_at: None,
+        customer_id: Uuid::new_v4(),
+        items: vec![LineItem {
+            product_sku: sku.into(),
+            quantity,
+            unit_price_cents: 100,
+        }],
+    }
+}
+
+fn expired(request: &OrderRequested) -> CheckoutExpired {
+    CheckoutExpired {
+        checkout_id: request.checkout_id.unwrap(),
+        cart_id: request.cart_id,
+        customer_id: request.customer_id,
+        items: request.items.clone(),
+    }
+}
+
+fn cancelled(request: &OrderRequested) -> OrderCancelled {
+    OrderCancelled {
+        order_id: Uuid::new_v4(),
+        cart_id: request.cart_id,
+        checkout_id: request.checkout_id,
+        customer_id: request.customer_id,
+        items: request.items.clone(),
+        reason: "test".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_re_sent_request_is_answered_from_the_reservation_and_reserves_nothing_more() {
+    let inventory = inventory(&[("A", 10)]).await;
+    let first = request("A", 3);
+    inventory.processed(&first).await;
+    // The cart's deadline passed: the same checkout, requested under a new event id.
+    inventory.processed(&first).await;
+    assert_eq!(levels(&inventory, "A").await, (7, 3));
+    let answers = inventory.staged::<StockAvailable>().await;
+    assert_eq!(answers.len(), 2, "answered every time");
+    assert!(answers.iter().all(|a| a.checkout_id == first.checkout_id));
+    // One message delivered twice is skipped by the inbox.
+    let once = envelope_for::<OrderRequested>(first.cart_id);
+    inventory.deliver_as(&once, &first).await.unwrap();
+    let again = inventory.deliver_as(&once, &first).await.unwrap();
+    assert_eq!(again, Outcome::Duplicate);
+    assert_eq!(levels(&inventory, "A").await, (7, 3));
+}
+
+#[tokio::test]
+async fn a_rejected_checkout_stays_rejected_when_stock_arrives_later() {
+    let inventory = inventory(&[("A", 2)]).await;
+    let short = request("A", 5);
+    inventory.processed(&short).await;
+    assert_eq!(inventory.staged::<StockRejected>().await.len(), 1);
+    // Stock arrives; a late re-send of the rejected checkout must not reserve it: the
+    // cart was told and unlocked.
+    sqlx::query("UPDATE stock_items SET available = 50 WHERE sku = 'A'")
+        .execute(inventory.pool())
+        .await
+        .unwrap();
+    inventory.processed(&short).await;
+    assert_eq!(levels(&inventory, "A").await, (50, 0));
+    assert!(inventory.staged::<StockAvailable>().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_expiry_before_the_request_makes_the_late_request_reserve_nothing() {
+    let inventory = inventory(&[("A", 10)]).await;
+    let late = request("A", 4);
+    inventory.processed(&expired(&late)).await;
+    inventory.processed(&late).await;
+    assert_eq!(levels(&inventory, "A").await, (10, 0));
+    assert!(inventory.staged::<StockAvailable>().await.is_empty());
+    assert!(inventory.staged::<StockRejected>().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_expiry_after_the_reservation_returns_the_stock_once() {
+    let inventory = inventory(&[("A", 10)]).await;
+    let checkout = request("A", 4);
+    inventory.processed(&checkout).await;
+    assert_eq!(levels(&inventory, "A").await, (6, 4));
+    // Announced twice (a re-sent expiry request), under two event ids.
+    inventory.processed(&expired(&checkout)).await;
+    inventory.processed(&expired(&checkout)).await;
+    assert_eq!(levels(&inventory, "A").await, (10, 0));
+    // A cancellation of the same checkout afterwards finds nothing to return.
+    inventory.processed(&cancelled(&checkout)).await;
+    assert_eq!(levels(&inventory, "A").await, (10, 0));
+}
+
+#[tokio::test]
+async fn events_from_before_checkout_ids_are_keyed_by_their_cart() {
+    let inventory = inventory(&[("A", 10)]).await;
+    let old = OrderRequested {
+        checkout_id: None,
+        ..request("A", 2)
+    };
+    inventory.processed(&old).await;
+    assert_eq!(levels(&inventory, "A").await, (8, 2));
+    let keyed_by_cart = format!(
+        "SELECT count(*) FROM reservations WHERE checkout_id = '{}'",
+        old.cart_id
+    );
+    assert_eq!(inventory.count(&keyed_by_cart).await, 1);
+    inventory.processed(&cancelled(&old)).await;
+    assert_eq!(levels(&inventory, "A").await, (10, 0));
+}

@@ -1,0 +1,142 @@
+//! Notification's handler on a database of its own (the per-service layer): the contact
+//! copy follows the newest customer event whatever the delivery order, and a customer
+//! is told once per fact however often it is announced.
+
+use cartflow_events::{
+    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerDetails, CustomerUpdated,
+    DeliveryRequested, LineItem, OrderCreated,
+};
+use cartflow_testkit::{HandlerHarness, envelope_for};
+use chrono::{Duration, Utc};
+use notification_service::handlers::NotificationHandler;
+use notification_service::{NotificationApp, Settings};
+use std::sync::Arc;
+use uuid::Uuid;
+
+async fn notification() -> HandlerHarness {
+    let handler = NotificationHandler {
+        settings: Settings {
+            stock_manager_email: "stock@example.com".into(),
+        },
+    };
+    HandlerHarness::new::<NotificationApp>(Arc::new(handler)).await
+}
+
+fn details(customer_id: Uuid, email: &str) -> CustomerDetails {
+    CustomerDetails {
+        customer_id,
+        name: "Ann".into(),
+        email: email.into(),
+        phone: None,
+    }
+}
+
+/// Where an email to `customer_id` would go now.
+async fn email_on_file(notification: &HandlerHarness, customer_id: Uuid) -> Option<String> {
+    sqlx::query_scalar("SELECT email FROM contacts WHERE customer_id = $1 AND NOT deleted")
+        .bind(customer_id)
+        .fetch_optional(notification.pool())
+        .await
+        .unwrap()
+        .flatten()
+}
+
+#[tokio::test]
+async fn the_newest_customer_event_wins_whatever_the_delivery_order() {
+    let notification = notification().await;
+    let customer = Uuid::new_v4();
+    let at = |seconds| Utc::now() + Duration::seconds(seconds);
+    let mut created = envelope_for::<CustomerCreated>(customer);
+    created.occurred_at = at(0);
+    let mut updated = envelope_for::<CustomerUpdated>(customer);
+    updated.occurred_at = at(1);
+    // The update overtakes the creation.
+    notification
+        .deliver_as(
+            &updated,
+            &CustomerUpdated(details(customer, "new@example.com")),
+        )
+        .await
+        .unwrap();
+    notification
+        .deliver_as(
+            &created,
+            &CustomerCreated(details(customer, "old@example.com")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        email_on_file(&notification, customer).await.as_deref(),
+        Some("new@example.com")
+    );
+
+    // A deletion is a tombstone: an older update arriving after it does not revive it.
+    let mut deleted = envelope_for::<CustomerDeleted>(customer);
+    deleted.occurred_at = at(3);
+    let mut stale = envelope_for::<CustomerUpdated>(customer);
+    stale.occurred_at = at(2);
+    notification
+        .deliver_as(
+            &deleted,
+            &CustomerDeleted {
+                customer_id: customer,
+            },
+        )
+        .await
+        .unwrap();
+    notification
+        .deliver_as(
+            &stale,
+            &CustomerUpdated(details(customer, "stale@example.com")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(email_on_file(&notification, customer).await, None);
+}
+
+#[tokio::test]
+async fn each_fact_is_told_once_by_email_and_push_however_often_announced() {
+    let notification = notification().await;
+    let customer = Uuid::new_v4();
+    notification
+        .processed(&CustomerCreated(details(customer, "ann@example.com")))
+        .await;
+    let items = vec![LineItem {
+        product_sku: "A".into(),
+        quantity: 1,
+        unit_price_cents: 500,
+    }];
+    let expired = CheckoutExpired {
+        checkout_id: Uuid::new_v4(),
+        cart_id: Uuid::new_v4(),
+        customer_id: customer,
+        items: items.clone(),
+    };
+    let created = OrderCreated {
+        order_id: Uuid::new_v4(),
+        cart_id: Uuid::new_v4(),
+        checkout_id: Some(Uuid::new_v4()),
+        customer_id: customer,
+        items,
+        total_cents: 500,
+    };
+    // Order announces each again when a re-sent expiry request reaches it.
+    for _ in 0..2 {
+        notification.processed(&expired).await;
+        notification.processed(&created).await;
+    }
+    let told = |kind: &str| {
+        format!(
+            "SELECT count(*) FROM notifications WHERE customer_id = '{customer}' AND kind = '{kind}'"
+        )
+    };
+    assert_eq!(notification.count(&told("checkout_expired")).await, 2);
+    assert_eq!(notification.count(&told("order_confirmed")).await, 2);
+    let deliveries = notification.staged::<DeliveryRequested>().await;
+    assert_eq!(deliveries.len(), 4, "email and push for each fact");
+    let email = deliveries
+        .iter()
+        .find(|d| d.channel == Channel::Email && d.subject.contains("could not complete"))
+        .expect("the expiry email");
+    assert_eq!(email.recipient, "ann@example.com");
+}

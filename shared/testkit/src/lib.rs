@@ -1,0 +1,163 @@
+//! The per-service test layer: one service's event handler, driven through the shared
+//! consume path (`Consumer::apply`: inbox, handler, outbox, one transaction) against a
+//! real PostgreSQL database of the test's own, migrated like the service's. No Pub/Sub
+//! and no other service: what the handler publishes stays staged in the outbox table,
+//! where the test reads it back. The end-to-end suite in `cli/tests/platform` covers
+//! the services together.
+
+use cartflow_events::{Envelope, Event, Service};
+use cartflow_kit::ServiceApp;
+use cartflow_kit::config::database_url_for;
+use cartflow_kit::databases;
+use cartflow_messaging::consumer::{Applied, Outcome};
+use cartflow_messaging::{
+    Consumer, ConsumerSettings, EventHandler, Incoming, Outbox, PubSubConfig, migrator_with,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::PgPool;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A database of the test's own on the `DATABASE_URL` server (scripts/test.sh starts
+/// one), with the service's and the messaging migrations. Dropped with the value.
+pub struct ServiceDb {
+    pub pool: PgPool,
+    server_url: String,
+    name: String,
+}
+
+impl ServiceDb {
+    pub async fn new<A: ServiceApp>() -> ServiceDb {
+        let server_url = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| cartflow_kit::config::DEFAULT_DATABASE_URL.into());
+        let id = &Uuid::new_v4().simple().to_string()[..10];
+        let name = format!("u_{id}_{}", A::SERVICE.database_name());
+        databases::ensure(&server_url, &name)
+            .await
+            .expect("creating the test database (is DATABASE_URL's server up?)");
+        let url = database_url_for(&server_url, &name).expect("a database URL");
+        let pool = cartflow_kit::db::connect(&url, 4)
+            .await
+            .expect("connecting");
+        migrator_with(A::migrator())
+            .run(&pool)
+            .await
+            .expect("migrating");
+        ServiceDb {
+            pool,
+            server_url,
+            name,
+        }
+    }
+}
+
+impl Drop for ServiceDb {
+    fn drop(&mut self) {
+        // A thread of its own: the test's runtime cannot block on itself.
+        let (server_url, name) = (self.server_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(databases::drop(&server_url, &name))
+        });
+        if let Ok(Err(err)) = dropped.join() {
+            eprintln!("cleanup: {err:#}");
+        }
+    }
+}
+
+/// One service's handler on its own database.
+pub struct HandlerHarness {
+    pub db: ServiceDb,
+    service: Service,
+    consumer: Consumer,
+}
+
+impl HandlerHarness {
+    pub async fn new<A: ServiceApp>(handler: Arc<dyn EventHandler>) -> HandlerHarness {
+        let db = ServiceDb::new::<A>().await;
+        // Only names the subscription in logs: nothing connects to Pub/Sub.
+        let pubsub = PubSubConfig::emulator("127.0.0.1:1", "unit");
+        let consumer = Consumer::new(
+            Outbox::new(A::SERVICE, db.pool.clone()),
+            handler,
+            &pubsub,
+            "unit",
+            ConsumerSettings::default(),
+        );
+        HandlerHarness {
+            db,
+            service: A::SERVICE,
+            consumer,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.db.pool
+    }
+
+    /// Applies `event` as a new message from its topic's publisher.
+    pub async fn deliver<E: Event + Serialize>(&self, event: &E) -> Applied {
+        self.deliver_as(&envelope_for::<E>(Uuid::new_v4()), event)
+            .await
+    }
+
+    /// Applies `event` under `envelope` (the same envelope twice is a duplicate).
+    pub async fn deliver_as<E: Event + Serialize>(
+        &self,
+        envelope: &Envelope,
+        event: &E,
+    ) -> Applied {
+        let incoming = Incoming {
+            envelope: envelope.clone(),
+            data: serde_json::to_vec(event).expect("an event serialises"),
+        };
+        self.consumer.apply(&incoming).await
+    }
+
+    /// Applies `event`, insisting it was processed (not a duplicate, not refused).
+    pub async fn processed<E: Event + Serialize>(&self, event: &E) {
+        match self.deliver(event).await {
+            Ok(Outcome::Processed) => {}
+            other => panic!("{} did not process {}: {other:?}", self.service, E::TOPIC),
+        }
+    }
+
+    /// Every `E` the service has staged for publishing, oldest first.
+    pub async fn staged<E: Event + DeserializeOwned>(&self) -> Vec<E> {
+        let payloads: Vec<serde_json::Value> =
+            sqlx::query_scalar("SELECT payload FROM outbox WHERE topic = $1 ORDER BY id")
+                .bind(E::TOPIC.name())
+                .fetch_all(self.pool())
+                .await
+                .expect("reading the outbox");
+        payloads
+            .into_iter()
+            .map(|p| serde_json::from_value(p).expect("a staged event parses"))
+            .collect()
+    }
+
+    /// Runs a `SELECT count(*) …` (or any single bigint) on the service's database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+/// An envelope as `E`'s publisher would write it, for saga `correlation_id`.
+pub fn envelope_for<E: Event>(correlation_id: Uuid) -> Envelope {
+    Envelope {
+        event_id: Uuid::new_v4(),
+        event_type: E::TOPIC.name().into(),
+        event_version: E::VERSION,
+        correlation_id: correlation_id.to_string(),
+        causation_id: correlation_id.to_string(),
+        producer: E::TOPIC.publisher().name().into(),
+        occurred_at: chrono::Utc::now(),
+    }
+}
