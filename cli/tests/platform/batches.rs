@@ -41,7 +41,7 @@ impl EventHandler for RecordingHandler {
             customer_id: request.customer_id,
             items: request.items,
         };
-        tx.publish(&event.cause(), &reply).await?;
+        tx.publish(&reply).await?;
         match request.customer_id {
             POISON_CUSTOMER => Err(HandlerError::Poison(
                 "a request no handler can serve".into(),

@@ -58,7 +58,7 @@ async fn an_event_committed_while_the_relay_is_down_is_published_once_when_it_re
     let request = request(cart_id);
     let mut tx = outbox.begin().await.unwrap();
     let event_id = tx
-        .publish(&Cause::command(cart_id), &request)
+        .publish_caused_by(&Cause::command(cart_id), &request)
         .await
         .unwrap();
     tx.commit().await.unwrap();

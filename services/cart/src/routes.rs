@@ -170,7 +170,8 @@ async fn convert(
         customer_id: customer,
         items: cart.items,
     };
-    tx.publish(&Cause::command(cart_id), &request).await?;
+    tx.publish_caused_by(&Cause::command(cart_id), &request)
+        .await?;
     tx.commit().await?;
     tracing::info!(%cart_id, checkout_id = %checkout.checkout_id, "checkout requested");
     Ok((

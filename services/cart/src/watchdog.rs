@@ -94,7 +94,7 @@ impl Watchdog {
                     customer_id: cart.customer_id,
                     items: cart.items,
                 };
-                tx.publish(&cause, &give_up).await?;
+                tx.publish_caused_by(&cause, &give_up).await?;
                 tracing::warn!(%cart_id, %checkout_id, requests, "checkout expired; asking order to give it up");
             } else {
                 let request = OrderRequested {
@@ -104,7 +104,7 @@ impl Watchdog {
                     customer_id: cart.customer_id,
                     items: cart.items,
                 };
-                tx.publish(&cause, &request).await?;
+                tx.publish_caused_by(&cause, &request).await?;
                 tracing::warn!(%cart_id, %checkout_id, requests, "checkout overdue; request sent again");
             }
         }

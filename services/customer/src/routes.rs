@@ -68,7 +68,7 @@ async fn create(
     store::insert(tx.conn(), &customer)
         .await
         .map_err(|e| conflict_on_duplicate(e, &customer))?;
-    tx.publish(&Cause::command(id), &CustomerCreated(customer.details()))
+    tx.publish_caused_by(&Cause::command(id), &CustomerCreated(customer.details()))
         .await?;
     tx.commit().await?;
     Ok((
@@ -96,7 +96,7 @@ async fn replace(
     if !updated {
         return Err(not_found(id));
     }
-    tx.publish(&Cause::command(id), &CustomerUpdated(customer.details()))
+    tx.publish_caused_by(&Cause::command(id), &CustomerUpdated(customer.details()))
         .await?;
     tx.commit().await?;
     Ok(Json(customer))
@@ -107,7 +107,7 @@ async fn remove(State(outbox): State<Outbox>, ApiPath(id): ApiPath<Uuid>) -> Api
     if !store::delete(tx.conn(), id).await? {
         return Err(not_found(id));
     }
-    tx.publish(&Cause::command(id), &CustomerDeleted { customer_id: id })
+    tx.publish_caused_by(&Cause::command(id), &CustomerDeleted { customer_id: id })
         .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -70,7 +70,7 @@ impl EventHandler for DeliveryHandler {
                         attempts: 1,
                         error: None,
                     };
-                    tx.publish(&event.cause(), &result).await?;
+                    tx.publish(&result).await?;
                 }
             }
         }

@@ -172,7 +172,7 @@ impl Mailer {
                     correlation_id: email.correlation_id.clone(),
                     causation_id: email.request_event_id.to_string(),
                 };
-                tx.publish(&cause, &result).await?;
+                tx.publish_caused_by(&cause, &result).await?;
             }
         }
         tx.commit().await?;

@@ -17,7 +17,7 @@ pub struct InventoryHandler;
 impl EventHandler for InventoryHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
         match event.topic() {
-            Some(Topic::OrderRequested) => reserve(tx, event, event.decode()?).await,
+            Some(Topic::OrderRequested) => reserve(tx, event.decode()?).await,
             Some(Topic::OrderCancelled) => release(tx, event.decode()?).await,
             Some(Topic::CheckoutExpired) => expire(tx, event.decode()?).await,
             _ => Err(event.unexpected()),
@@ -50,11 +50,7 @@ impl EventHandler for InventoryHandler {
 
 /// Reserves every line or none, and says which in an event. Decided once per checkout:
 /// a later request for the same checkout finds the decision.
-async fn reserve(
-    tx: &mut Tx,
-    event: &Incoming,
-    request: OrderRequested,
-) -> Result<(), HandlerError> {
+async fn reserve(tx: &mut Tx, request: OrderRequested) -> Result<(), HandlerError> {
     let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
     let skus: Vec<String> = wanted.keys().cloned().collect();
     let levels = store::lock_levels(tx.conn(), &skus).await?;
@@ -75,7 +71,7 @@ async fn reserve(
                 items,
                 ..available(&request)
             };
-            tx.publish(&event.cause(), &reply).await?;
+            tx.publish(&reply).await?;
             tracing::info!(%checkout_id, "repeated request: reservation announced again");
         } else {
             tracing::info!(%checkout_id, status = status.as_str(), "request for a checkout decided before; nothing reserved");
@@ -97,7 +93,7 @@ async fn reserve(
             reason: INSUFFICIENT_STOCK.into(),
             details: short,
         };
-        tx.publish(&event.cause(), &reply).await?;
+        tx.publish(&reply).await?;
         return Ok(());
     }
     // The decision row is keyed by checkout: a second request for it (under another
@@ -115,10 +111,10 @@ async fn reserve(
                 available: after,
                 threshold: level.threshold,
             };
-            tx.publish(&event.cause(), &alert).await?;
+            tx.publish(&alert).await?;
         }
     }
-    tx.publish(&event.cause(), &available(&request)).await?;
+    tx.publish(&available(&request)).await?;
     tracing::info!(%checkout_id, "stock reserved");
     Ok(())
 }

@@ -80,7 +80,7 @@ async fn set_quantity(
             available: quantity,
             threshold: level.threshold,
         };
-        tx.publish(&Cause::command(&sku), &alert).await?;
+        tx.publish_caused_by(&Cause::command(&sku), &alert).await?;
     }
     tx.commit().await?;
     Ok(Json(item))

@@ -10,7 +10,7 @@ use cartflow_events::{
     DeliveryResult, LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped,
     StockRejected, Topic,
 };
-use cartflow_messaging::{Cause, EventHandler, HandlerError, Incoming, Tx};
+use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use uuid::Uuid;
 
 pub struct NotificationHandler {
@@ -26,7 +26,7 @@ impl EventHandler for NotificationHandler {
                 let e: OrderCreated = event.decode()?;
                 // Once per order: order may announce it again (an expiry request that
                 // found the order), under a new event id.
-                tell_customer(tx, event, e.order_id, e.customer_id, |name| {
+                tell_customer(tx, e.order_id, e.customer_id, |name| {
                     templates::order_confirmed(&e, name)
                 })
                 .await
@@ -34,35 +34,35 @@ impl EventHandler for NotificationHandler {
             Some(Topic::CheckoutExpired) => {
                 let e: CheckoutExpired = event.decode()?;
                 // Once per checkout, however often order announces it.
-                tell_customer(tx, event, e.checkout_id, e.customer_id, |name| {
+                tell_customer(tx, e.checkout_id, e.customer_id, |name| {
                     templates::checkout_expired(&e, name)
                 })
                 .await
             }
             Some(Topic::StockRejected) => {
                 let e: StockRejected = event.decode()?;
-                tell_customer(tx, event, event.envelope.event_id, e.customer_id, |name| {
+                tell_customer(tx, event.envelope.event_id, e.customer_id, |name| {
                     templates::stock_rejected(&e, name)
                 })
                 .await
             }
             Some(Topic::OrderCancelled) => {
                 let e: OrderCancelled = event.decode()?;
-                tell_customer(tx, event, event.envelope.event_id, e.customer_id, |name| {
+                tell_customer(tx, event.envelope.event_id, e.customer_id, |name| {
                     templates::order_cancelled(&e, name)
                 })
                 .await
             }
             Some(Topic::OrderShipped) => {
                 let OrderShipped(e) = event.decode()?;
-                tell_customer(tx, event, event.envelope.event_id, e.customer_id, |name| {
+                tell_customer(tx, event.envelope.event_id, e.customer_id, |name| {
                     templates::order_status(&e, name)
                 })
                 .await
             }
             Some(Topic::OrderDelivered) => {
                 let OrderDelivered(e) = event.decode()?;
-                tell_customer(tx, event, event.envelope.event_id, e.customer_id, |name| {
+                tell_customer(tx, event.envelope.event_id, e.customer_id, |name| {
                     templates::order_status(&e, name)
                 })
                 .await
@@ -76,7 +76,6 @@ impl EventHandler for NotificationHandler {
                 let message = templates::low_stock(&e);
                 send(
                     tx,
-                    &event.cause(),
                     Some(event.envelope.event_id),
                     to,
                     &message,
@@ -121,7 +120,6 @@ impl EventHandler for NotificationHandler {
 /// (the event's id, or the fact it announces when that may be announced again).
 async fn tell_customer(
     tx: &mut Tx,
-    event: &Incoming,
     source: Uuid,
     customer_id: Uuid,
     render: impl FnOnce(Option<&str>) -> Message,
@@ -132,15 +130,7 @@ async fn tell_customer(
         customer_id: Some(customer_id),
         email: contact.as_ref().and_then(|c| c.email.as_deref()),
     };
-    send(
-        tx,
-        &event.cause(),
-        Some(source),
-        to,
-        &message,
-        &Channel::BOTH,
-    )
-    .await?;
+    send(tx, Some(source), to, &message, &Channel::BOTH).await?;
     Ok(())
 }
 
@@ -156,7 +146,6 @@ pub struct To<'a> {
 /// channel records nothing.
 pub async fn send(
     tx: &mut Tx,
-    cause: &Cause,
     source_event_id: Option<Uuid>,
     to: To<'_>,
     message: &Message,
@@ -194,7 +183,7 @@ pub async fn send(
                 subject: message.subject.clone(),
                 body: body.to_string(),
             };
-            tx.publish(cause, &request).await?;
+            tx.publish(&request).await?;
         }
         recorded.push(notification);
     }

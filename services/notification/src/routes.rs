@@ -84,7 +84,8 @@ async fn create(
             })
             .collect::<Result<_, _>>()?,
     };
-    let mut tx = outbox.begin().await?;
+    // A message sent by hand starts a saga of its own.
+    let mut tx = outbox.begin_for(Cause::command(Uuid::new_v4())).await?;
     let contact = store::contact(tx.conn(), body.customer_id)
         .await?
         .ok_or_else(|| {
@@ -102,8 +103,7 @@ async fn create(
         customer_id: Some(body.customer_id),
         email: contact.email.as_deref(),
     };
-    let cause = Cause::command(Uuid::new_v4());
-    let sent = handlers::send(&mut tx, &cause, None, to, &message, &channels).await?;
+    let sent = handlers::send(&mut tx, None, to, &message, &channels).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }

@@ -19,10 +19,8 @@ pub struct OrderHandler;
 impl EventHandler for OrderHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
         match event.topic() {
-            Some(Topic::StockAvailable) => stock_available(tx, event, event.decode()?).await,
-            Some(Topic::CheckoutExpireRequested) => {
-                expire_requested(tx, event, event.decode()?).await
-            }
+            Some(Topic::StockAvailable) => stock_available(tx, event.decode()?).await,
+            Some(Topic::CheckoutExpireRequested) => expire_requested(tx, event.decode()?).await,
             _ => Err(event.unexpected()),
         }
     }
@@ -52,11 +50,7 @@ impl EventHandler for OrderHandler {
     }
 }
 
-async fn stock_available(
-    tx: &mut Tx,
-    event: &Incoming,
-    reserved: StockAvailable,
-) -> Result<(), HandlerError> {
+async fn stock_available(tx: &mut Tx, reserved: StockAvailable) -> Result<(), HandlerError> {
     if reserved.items.is_empty()
         || reserved
             .items
@@ -70,7 +64,7 @@ async fn stock_available(
     let checkout_id = reserved.checkout();
     let record = locked_record(tx, checkout_id).await?;
     match on_stock_available(record, reserved.expires_at, chrono::Utc::now()) {
-        Ruling::CreateOrder => create_order(tx, event, checkout_id, reserved).await,
+        Ruling::CreateOrder => create_order(tx, checkout_id, reserved).await,
         Ruling::Expire => {
             let expired = CheckoutExpired {
                 checkout_id,
@@ -79,7 +73,7 @@ async fn stock_available(
                 items: reserved.items,
             };
             tracing::info!(%checkout_id, cart_id = %expired.cart_id, "stock reserved past the checkout's expiry: given up");
-            give_up(tx, event, expired).await
+            give_up(tx, expired).await
         }
         Ruling::AlreadyOrdered(order_id) => {
             tracing::warn!(%checkout_id, %order_id, "checkout already has an order; ignoring");
@@ -94,7 +88,6 @@ async fn stock_available(
 
 async fn create_order(
     tx: &mut Tx,
-    event: &Incoming,
     checkout_id: Uuid,
     reserved: StockAvailable,
 ) -> Result<(), HandlerError> {
@@ -118,7 +111,7 @@ async fn create_order(
         items: reserved.items,
         total_cents: total,
     };
-    tx.publish(&event.cause(), &created).await?;
+    tx.publish(&created).await?;
     tracing::info!(%order_id, cart_id = %created.cart_id, total_cents = total, "order confirmed");
     Ok(())
 }
@@ -126,7 +119,6 @@ async fn create_order(
 /// The cart gave up waiting: expire the checkout, or answer with its order.
 async fn expire_requested(
     tx: &mut Tx,
-    event: &Incoming,
     request: CheckoutExpireRequested,
 ) -> Result<(), HandlerError> {
     let checkout_id = request.checkout_id;
@@ -139,7 +131,7 @@ async fn expire_requested(
                 items: request.items,
             };
             tracing::info!(%checkout_id, cart_id = %expired.cart_id, "checkout given up");
-            give_up(tx, event, expired).await
+            give_up(tx, expired).await
         }
         Ruling::AlreadyOrdered(order_id) => {
             // The cart has not seen `order.created` yet: say it again. Notification
@@ -155,13 +147,13 @@ async fn expire_requested(
                 items: order.items,
                 total_cents: order.total_cents,
             };
-            tx.publish(&event.cause(), &created).await?;
+            tx.publish(&created).await?;
             tracing::info!(%checkout_id, %order_id, "expiry refused: the checkout has its order; announced again");
             Ok(())
         }
         Ruling::AlreadyExpired => {
             if let Some(expired) = store::expired(tx.conn(), checkout_id).await? {
-                tx.publish(&event.cause(), &expired).await?;
+                tx.publish(&expired).await?;
             }
             tracing::info!(%checkout_id, "checkout already given up; announced again");
             Ok(())
@@ -177,12 +169,8 @@ async fn locked_record(tx: &mut Tx, checkout_id: Uuid) -> Result<CheckoutRecord,
 }
 
 /// Records the tombstone and announces the checkout's end.
-async fn give_up(
-    tx: &mut Tx,
-    event: &Incoming,
-    expired: CheckoutExpired,
-) -> Result<(), HandlerError> {
+async fn give_up(tx: &mut Tx, expired: CheckoutExpired) -> Result<(), HandlerError> {
     store::expire(tx.conn(), &expired).await?;
-    tx.publish(&event.cause(), &expired).await?;
+    tx.publish(&expired).await?;
     Ok(())
 }

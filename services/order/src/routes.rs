@@ -85,7 +85,8 @@ async fn cancel(
         items: order.items.clone(),
         reason,
     };
-    tx.publish(&Cause::command(order.cart_id), &event).await?;
+    tx.publish_caused_by(&Cause::command(order.cart_id), &event)
+        .await?;
     tx.commit().await?;
     tracing::info!("order cancelled");
     Ok(Json(order))
@@ -119,8 +120,11 @@ async fn set_status(
         };
         let cause = Cause::command(order.cart_id);
         match target {
-            OrderStatus::Shipped => tx.publish(&cause, &OrderShipped(changed)).await?,
-            _ => tx.publish(&cause, &OrderDelivered(changed)).await?,
+            OrderStatus::Shipped => tx.publish_caused_by(&cause, &OrderShipped(changed)).await?,
+            _ => {
+                tx.publish_caused_by(&cause, &OrderDelivered(changed))
+                    .await?
+            }
         };
     }
     tx.commit().await?;

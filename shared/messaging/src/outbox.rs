@@ -102,6 +102,8 @@ impl Outbox {
         }
     }
 
+    /// A transaction that publishes nothing, or whose events each name their cause
+    /// ([`Tx::publish_caused_by`]).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(Tx {
             inner: self.pool.begin().await?,
@@ -109,7 +111,17 @@ impl Outbox {
             staged: Vec::new(),
             after_commit: Vec::new(),
             savepoint: None,
+            cause: None,
         })
+    }
+
+    /// A transaction acting for `cause` (e.g. a command on a saga,
+    /// [`Cause::command`]): every event it publishes carries it. The consumer opens its
+    /// transactions itself, with the consumed event as the cause.
+    pub async fn begin_for(&self, cause: Cause) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        tx.cause = Some(cause);
+        Ok(tx)
     }
 }
 
@@ -130,6 +142,8 @@ pub struct Tx {
     after_commit: Vec<AfterCommit>,
     /// While a savepoint is open: how much was staged when it was taken.
     savepoint: Option<(usize, usize)>,
+    /// What the events published in this transaction are caused by.
+    cause: Option<Cause>,
 }
 
 impl Tx {
@@ -138,9 +152,32 @@ impl Tx {
         &mut self.inner
     }
 
-    /// Stages `event` for publication when (and only if) this transaction commits.
-    /// Returns the event id, which stays the same however often it is published.
-    pub async fn publish<E: Event>(&mut self, cause: &Cause, event: &E) -> anyhow::Result<Uuid> {
+    /// The consumer sets the cause to each message before its handler runs.
+    pub(crate) fn set_cause(&mut self, cause: Cause) {
+        self.cause = Some(cause);
+    }
+
+    /// Stages `event` for publication when (and only if) this transaction commits,
+    /// caused by what the transaction acts for (the consumed event, or the command it
+    /// was begun for). Returns the event id, which stays the same however often it is
+    /// published.
+    pub async fn publish<E: Event>(&mut self, event: &E) -> anyhow::Result<Uuid> {
+        let cause = self.cause.clone().with_context(|| {
+            format!(
+                "publishing {}: this transaction has no cause (begin it with Outbox::begin_for)",
+                E::TOPIC
+            )
+        })?;
+        self.publish_caused_by(&cause, event).await
+    }
+
+    /// [`Tx::publish`] with a cause of its own, for a transaction that records the
+    /// outcomes of several sagas at once (e.g. email results).
+    pub async fn publish_caused_by<E: Event>(
+        &mut self,
+        cause: &Cause,
+        event: &E,
+    ) -> anyhow::Result<Uuid> {
         // In Google Cloud each service may publish only its own topics (Terraform's IAM
         // is generated from `Topic::publisher`); fail the same way locally.
         anyhow::ensure!(

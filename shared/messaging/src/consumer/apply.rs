@@ -102,6 +102,7 @@ impl Consumer {
         if !first_time {
             return Ok(Outcome::Duplicate);
         }
+        tx.set_cause(incoming.cause());
         self.handler.handle(tx, incoming).await?;
         Ok(Outcome::Processed)
     }
