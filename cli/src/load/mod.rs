@@ -13,17 +13,21 @@
 mod observer;
 pub mod plot;
 mod procs;
+mod report;
 pub mod results;
+mod setup;
+mod shopper;
 mod stats;
 pub mod tables;
 
-use crate::seed::post_unless_present;
+pub use report::{LevelReport, Report, Transactions};
+use report::{commits, per_second};
+use setup::{setup_customers, setup_products};
+use shopper::{Attempt, Failure, shop};
+
 use cartflow_messaging::PubSubConfig;
-use observer::{Ending, Ledger, Observer};
-use plot::Second;
-use procs::{ProcessUse, Snapshot};
-use serde::Serialize;
-use serde_json::json;
+use observer::{Ledger, Observer};
+use procs::Snapshot;
 use stats::Latency;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -67,69 +71,7 @@ pub struct Plan {
     pub prefill_rows: u64,
 }
 
-/// One level's results.
-#[derive(Debug, Clone, Serialize)]
-pub struct LevelReport {
-    pub concurrency: usize,
-    pub measured_seconds: f64,
-    pub completed: usize,
-    pub checkouts_per_second: f64,
-    pub confirmed: Latency,
-    /// How long the convert request itself took to answer (what publishing before the
-    /// response costs in push mode).
-    pub convert_request: Latency,
-    pub email: Latency,
-    pub push: Latency,
-    pub errors: usize,
-    pub timeouts: usize,
-    pub rejected: usize,
-    pub http_errors: usize,
-    pub missing_email: usize,
-    pub missing_push: usize,
-    pub first_error: Option<String>,
-    pub processes: BTreeMap<String, ProcessUse>,
-    pub postgres_commits_per_second: Option<f64>,
-    pub postgres_commits_per_checkout: Option<f64>,
-    /// Commits and rollbacks per checkout, per database (cartflow's own databases).
-    pub postgres_per_database: BTreeMap<String, Transactions>,
-}
-
-/// What one database did per completed checkout.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Transactions {
-    pub commits_per_checkout: f64,
-    pub rollbacks_per_checkout: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub levels: Vec<LevelReport>,
-    /// Each service's inbox and outbox before the first level and after the last.
-    pub tables_before: BTreeMap<String, tables::TableSizes>,
-    pub tables_after: BTreeMap<String, tables::TableSizes>,
-    /// The highest level whose p99 stayed within the bound (knee search only).
-    pub knee: Option<usize>,
-    pub seconds: Vec<Second>,
-}
-
-/// One attempted checkout, as a shopper saw it.
-#[derive(Debug, Clone)]
-struct Attempt {
-    cart_id: Option<Uuid>,
-    converted_at: Instant,
-    /// How long `POST /cart/convert-to-order` took to answer.
-    convert_answered_in: Option<Duration>,
-    result: Result<Duration, Failure>,
-    concurrency: usize,
-}
-
-#[derive(Debug, Clone)]
-enum Failure {
-    Timeout,
-    Rejected,
-    Http(String),
-}
-
+/// What every shopper of a level shares.
 struct Shared {
     http: reqwest::Client,
     target: Target,
@@ -404,129 +346,6 @@ async fn run_level(
     })
 }
 
-/// One virtual shopper: two lines, convert, wait for the outcome; again until `stop`.
-async fn shop(
-    shared: Arc<Shared>,
-    n: usize,
-    customers: Vec<Uuid>,
-    concurrency: usize,
-    stop: CancellationToken,
-) {
-    let mut seed = (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let mut round = 0usize;
-    while !stop.is_cancelled() {
-        let customer = customers[round % customers.len()];
-        round += 1;
-        let first = next() as usize % shared.skus.len();
-        let second = (first + 1 + next() as usize % (shared.skus.len() - 1)) % shared.skus.len();
-        let attempt = checkout(
-            &shared,
-            customer,
-            [&shared.skus[first], &shared.skus[second]],
-            concurrency,
-        )
-        .await;
-        let failed = attempt.result.is_err();
-        shared.attempts.lock().unwrap().push(attempt);
-        if failed {
-            // Do not spin on a broken stack.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-async fn checkout(
-    shared: &Shared,
-    customer: Uuid,
-    skus: [&String; 2],
-    concurrency: usize,
-) -> Attempt {
-    let failed = |message: String| Attempt {
-        cart_id: None,
-        converted_at: Instant::now(),
-        convert_answered_in: None,
-        result: Err(Failure::Http(message)),
-        concurrency,
-    };
-    let cart = &shared.target.cart_url;
-    for sku in skus {
-        // A 409 means the customer's previous cart is still being converted: retry briefly.
-        let mut tries = 0;
-        loop {
-            let response = shared
-                .http
-                .post(format!("{cart}/cart/items"))
-                .header("X-Customer-Id", customer.to_string())
-                .json(&json!({ "product_sku": sku, "quantity": 1 }))
-                .send()
-                .await;
-            match response {
-                Ok(r) if r.status().is_success() => break,
-                Ok(r) if r.status() == reqwest::StatusCode::CONFLICT && tries < 100 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Ok(r) => {
-                    return failed(format!(
-                        "add item answered {}: {}",
-                        r.status(),
-                        r.text().await.unwrap_or_default()
-                    ));
-                }
-                Err(e) => return failed(format!("add item: {e}")),
-            }
-        }
-    }
-    let converted_at = Instant::now();
-    let response = shared
-        .http
-        .post(format!("{cart}/cart/convert-to-order"))
-        .header("X-Customer-Id", customer.to_string())
-        .send()
-        .await;
-    let convert_answered_in = Some(converted_at.elapsed());
-    let cart_id = match response {
-        Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => {
-            match r
-                .json::<serde_json::Value>()
-                .await
-                .ok()
-                .and_then(|v| v["cart_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()))
-            {
-                Some(id) => id,
-                None => return failed("convert answered without a cart id".into()),
-            }
-        }
-        Ok(r) => {
-            return failed(format!(
-                "convert answered {}: {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            ));
-        }
-        Err(e) => return failed(format!("convert: {e}")),
-    };
-    let ended = shared.ledger.converted(cart_id, converted_at);
-    let result = match tokio::time::timeout(shared.plan.checkout_timeout, ended).await {
-        Ok(Ok(Ending::Confirmed)) => Ok(converted_at.elapsed()),
-        Ok(Ok(Ending::Rejected)) => Err(Failure::Rejected),
-        Ok(Err(_)) | Err(_) => Err(Failure::Timeout),
-    };
-    Attempt {
-        cart_id: Some(cart_id),
-        converted_at,
-        convert_answered_in,
-        result,
-        concurrency,
-    }
-}
-
 async fn print_progress(
     shared: &Shared,
     run_started: Instant,
@@ -556,90 +375,4 @@ async fn print_progress(
             latency.p99_ms,
         );
     }
-}
-
-/// Completed checkouts and latency per second of the run (by convert time).
-fn per_second(attempts: &[Attempt], started: Instant) -> Vec<Second> {
-    let mut buckets: BTreeMap<u64, (usize, Vec<Duration>)> = BTreeMap::new();
-    for attempt in attempts {
-        let t = attempt
-            .converted_at
-            .saturating_duration_since(started)
-            .as_secs();
-        let bucket = buckets
-            .entry(t)
-            .or_insert((attempt.concurrency, Vec::new()));
-        bucket.0 = attempt.concurrency;
-        if let Ok(latency) = attempt.result {
-            bucket.1.push(latency);
-        }
-    }
-    buckets
-        .into_iter()
-        .map(|(t, (concurrency, mut latencies))| {
-            let latency = Latency::of(&mut latencies);
-            Second {
-                t,
-                concurrency,
-                completed: latency.count,
-                p50_ms: latency.p50_ms,
-                p99_ms: latency.p99_ms,
-            }
-        })
-        .collect()
-}
-
-/// Commits and rollbacks so far, per database.
-async fn commits(pool: &Option<sqlx::PgPool>) -> Option<BTreeMap<String, (i64, i64)>> {
-    let pool = pool.as_ref()?;
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT datname::text, xact_commit, xact_rollback FROM pg_stat_database
-         WHERE datname IS NOT NULL",
-    )
-    .fetch_all(pool)
-    .await
-    .ok()?;
-    Some(
-        rows.into_iter()
-            .map(|(name, c, r)| (name, (c, r)))
-            .collect(),
-    )
-}
-
-/// Products with practically endless stock, created unless present.
-async fn setup_products(
-    http: &reqwest::Client,
-    target: &Target,
-    count: usize,
-) -> anyhow::Result<Vec<String>> {
-    anyhow::ensure!(count >= 2, "at least two products are needed");
-    let skus: Vec<String> = (1..=count).map(|n| format!("BENCH-{n:04}")).collect();
-    for sku in &skus {
-        let product =
-            json!({ "sku": sku, "name": format!("Benchmark item {sku}"), "price_cents": 1000 });
-        post_unless_present(http, &format!("{}/products", target.product_url), product).await?;
-        let stock = json!({ "sku": sku, "quantity": 1_000_000_000, "low_stock_threshold": 0 });
-        post_unless_present(http, &format!("{}/inventory", target.inventory_url), stock).await?;
-    }
-    Ok(skus)
-}
-
-async fn setup_customers(
-    http: &reqwest::Client,
-    target: &Target,
-    run_id: &str,
-    count: usize,
-    progress: bool,
-) -> anyhow::Result<Vec<Uuid>> {
-    if progress {
-        eprintln!("creating {count} customers");
-    }
-    let mut customers = Vec::with_capacity(count);
-    for n in 0..count {
-        let id = Uuid::new_v4();
-        let body = json!({ "id": id, "name": format!("Shopper {n}"), "email": format!("shopper-{run_id}-{n}@bench.cartflow.test") });
-        post_unless_present(http, &format!("{}/customers", target.customer_url), body).await?;
-        customers.push(id);
-    }
-    Ok(customers)
 }

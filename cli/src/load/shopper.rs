@@ -1,0 +1,150 @@
+//! One virtual shopper: two lines, convert, wait for the outcome, again.
+
+use super::Shared;
+use super::observer::Ending;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// One attempted checkout, as a shopper saw it.
+#[derive(Debug, Clone)]
+pub(super) struct Attempt {
+    pub(super) cart_id: Option<Uuid>,
+    pub(super) converted_at: Instant,
+    /// How long `POST /cart/convert-to-order` took to answer.
+    pub(super) convert_answered_in: Option<Duration>,
+    pub(super) result: Result<Duration, Failure>,
+    pub(super) concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Failure {
+    Timeout,
+    Rejected,
+    Http(String),
+}
+
+/// One virtual shopper: two lines, convert, wait for the outcome; again until `stop`.
+pub(super) async fn shop(
+    shared: Arc<Shared>,
+    n: usize,
+    customers: Vec<Uuid>,
+    concurrency: usize,
+    stop: CancellationToken,
+) {
+    let mut seed = (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut round = 0usize;
+    while !stop.is_cancelled() {
+        let customer = customers[round % customers.len()];
+        round += 1;
+        let first = next() as usize % shared.skus.len();
+        let second = (first + 1 + next() as usize % (shared.skus.len() - 1)) % shared.skus.len();
+        let attempt = checkout(
+            &shared,
+            customer,
+            [&shared.skus[first], &shared.skus[second]],
+            concurrency,
+        )
+        .await;
+        let failed = attempt.result.is_err();
+        shared.attempts.lock().unwrap().push(attempt);
+        if failed {
+            // Do not spin on a broken stack.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+pub(super) async fn checkout(
+    shared: &Shared,
+    customer: Uuid,
+    skus: [&String; 2],
+    concurrency: usize,
+) -> Attempt {
+    let failed = |message: String| Attempt {
+        cart_id: None,
+        converted_at: Instant::now(),
+        convert_answered_in: None,
+        result: Err(Failure::Http(message)),
+        concurrency,
+    };
+    let cart = &shared.target.cart_url;
+    for sku in skus {
+        // A 409 means the customer's previous cart is still being converted: retry briefly.
+        let mut tries = 0;
+        loop {
+            let response = shared
+                .http
+                .post(format!("{cart}/cart/items"))
+                .header("X-Customer-Id", customer.to_string())
+                .json(&json!({ "product_sku": sku, "quantity": 1 }))
+                .send()
+                .await;
+            match response {
+                Ok(r) if r.status().is_success() => break,
+                Ok(r) if r.status() == reqwest::StatusCode::CONFLICT && tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(r) => {
+                    return failed(format!(
+                        "add item answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ));
+                }
+                Err(e) => return failed(format!("add item: {e}")),
+            }
+        }
+    }
+    let converted_at = Instant::now();
+    let response = shared
+        .http
+        .post(format!("{cart}/cart/convert-to-order"))
+        .header("X-Customer-Id", customer.to_string())
+        .send()
+        .await;
+    let convert_answered_in = Some(converted_at.elapsed());
+    let cart_id = match response {
+        Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => {
+            match r
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| v["cart_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()))
+            {
+                Some(id) => id,
+                None => return failed("convert answered without a cart id".into()),
+            }
+        }
+        Ok(r) => {
+            return failed(format!(
+                "convert answered {}: {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            ));
+        }
+        Err(e) => return failed(format!("convert: {e}")),
+    };
+    let ended = shared.ledger.converted(cart_id, converted_at);
+    let result = match tokio::time::timeout(shared.plan.checkout_timeout, ended).await {
+        Ok(Ok(Ending::Confirmed)) => Ok(converted_at.elapsed()),
+        Ok(Ok(Ending::Rejected)) => Err(Failure::Rejected),
+        Ok(Err(_)) | Err(_) => Err(Failure::Timeout),
+    };
+    Attempt {
+        cart_id: Some(cart_id),
+        converted_at,
+        convert_answered_in,
+        result,
+        concurrency,
+    }
+}

@@ -1,0 +1,146 @@
+use super::*;
+
+#[test]
+fn defaults_are_local() {
+    let config = ServiceConfig::from_env(Service::Cart, &Env::default()).unwrap();
+    assert_eq!(config.port, 3005);
+    assert_eq!(
+        config.database_url,
+        "postgres://postgres@127.0.0.1:5432/cartflow_cart"
+    );
+    assert_eq!(config.pubsub.project_id, "cartflow-local");
+    assert_eq!(config.pubsub.emulator_host, None);
+}
+
+#[test]
+fn service_specific_names_win() {
+    let env = Env::from_pairs([
+        ("PORT", "8080"),
+        ("ORDER_PORT", "9000"),
+        (
+            "DATABASE_URL",
+            "postgres://u:p@db:5433/ignored?sslmode=disable",
+        ),
+        ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
+    ]);
+    let config = ServiceConfig::from_env(Service::Order, &env).unwrap();
+    assert_eq!(config.port, 9000);
+    assert_eq!(
+        config.database_url,
+        "postgres://u:p@db:5433/cartflow_order?sslmode=disable"
+    );
+    let product = ServiceConfig::from_env(Service::Product, &env).unwrap();
+    assert_eq!(product.port, 8080);
+}
+
+#[test]
+fn push_needs_an_audience_or_the_emulator() {
+    let push = |pairs: &[(&str, &str)]| {
+        let env = Env::from_pairs(pairs.iter().copied().chain([("PUBSUB_DELIVERY", "push")]));
+        ServiceConfig::from_env(Service::Order, &env).map(|c| c.delivery)
+    };
+    let err = push(&[]).unwrap_err().to_string();
+    assert!(err.contains("PUSH_AUDIENCE"), "{err}");
+    let err = push(&[("PUSH_AUTH", "none")]).unwrap_err().to_string();
+    assert!(err.contains("PUSH_AUTH='none'"), "{err}");
+    assert_eq!(
+        push(&[
+            ("PUSH_AUTH", "none"),
+            ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
+        ])
+        .unwrap(),
+        DeliveryMode::Push(PushAuth::Unauthenticated)
+    );
+    assert_eq!(
+        push(&[
+            ("PUSH_AUDIENCE", "https://order.example"),
+            ("PUSH_SERVICE_ACCOUNT", "a@b")
+        ])
+        .unwrap(),
+        DeliveryMode::Push(PushAuth::Oidc {
+            audience: "https://order.example".into(),
+            service_account: Some("a@b".into()),
+            jwks_url: None,
+        })
+    );
+    let env = Env::from_pairs([("PUBSUB_DELIVERY", "carrier-pigeon")]);
+    let err = ServiceConfig::from_env(Service::Order, &env).unwrap_err();
+    assert!(err.to_string().contains("PUBSUB_DELIVERY='carrier-pigeon'"));
+}
+
+#[test]
+fn the_admin_token_must_be_long_and_is_never_echoed() {
+    let with = |token: &str| {
+        let env = Env::from_pairs([("ADMIN_TOKEN", token)]);
+        ServiceConfig::from_env(Service::Order, &env).map(|c| c.admin_token)
+    };
+    let err = with("hunter2").unwrap_err().to_string();
+    assert!(err.contains("ADMIN_TOKEN"), "{err}");
+    assert!(!err.contains("hunter2"), "the secret leaked: {err}");
+    assert_eq!(
+        with("0123456789abcdef").unwrap().as_deref(),
+        Some("0123456789abcdef")
+    );
+    assert_eq!(with("").unwrap(), None);
+}
+
+#[test]
+fn topology_restore_is_for_the_emulator_only() {
+    let restore = |pairs: &[(&str, &str)]| {
+        let env = Env::from_pairs(pairs.iter().copied());
+        ServiceConfig::from_env(Service::Order, &env).map(|c| c.restore_topology)
+    };
+    assert_eq!(restore(&[]), Ok(false));
+    assert_eq!(
+        restore(&[("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")]),
+        Ok(true)
+    );
+    assert_eq!(
+        restore(&[
+            ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
+            ("PUBSUB_RESTORE_TOPOLOGY", "false")
+        ]),
+        Ok(false)
+    );
+    let err = restore(&[("PUBSUB_RESTORE_TOPOLOGY", "true")]).unwrap_err();
+    assert!(err.to_string().contains("PUBSUB_RESTORE_TOPOLOGY"), "{err}");
+}
+
+#[test]
+fn every_bad_value_is_named() {
+    let env = Env::from_pairs([
+        ("PORT", "eighty"),
+        ("DATABASE_URL", "mysql://x"),
+        ("PUBSUB_EMULATOR_HOST", "localhost"),
+        ("OUTBOX_SWEEP_MS", "-1"),
+    ]);
+    let err = ServiceConfig::from_env(Service::Inventory, &env).unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.0.len(), 4, "{text}");
+    for name in [
+        "PORT='eighty'",
+        "DATABASE_URL",
+        "PUBSUB_EMULATOR_HOST='localhost'",
+        "OUTBOX_SWEEP_MS='-1'",
+    ] {
+        assert!(text.contains(name), "{name} missing from: {text}");
+    }
+}
+
+#[test]
+fn a_dedup_window_shorter_than_redelivery_and_replay_is_refused() {
+    let short = Env::from_pairs([("INBOX_RETENTION_DAYS", "10")]);
+    let err = ServiceConfig::from_env(Service::Order, &short).unwrap_err();
+    assert!(err.to_string().contains("INBOX_RETENTION_DAYS"), "{err}");
+    let longer_replay = Env::from_pairs([("OUTBOX_RETENTION_DAYS", "9")]);
+    assert!(ServiceConfig::from_env(Service::Order, &longer_replay).is_err());
+    let both = Env::from_pairs([
+        ("INBOX_RETENTION_DAYS", "20"),
+        ("OUTBOX_RETENTION_DAYS", "9"),
+    ]);
+    let config = ServiceConfig::from_env(Service::Order, &both).unwrap();
+    assert_eq!(config.retention.inbox.as_secs(), 20 * 86_400);
+    let nonsense = Env::from_pairs([("FAILURES_RETENTION_DAYS", "-3")]);
+    let err = ServiceConfig::from_env(Service::Order, &nonsense).unwrap_err();
+    assert!(err.to_string().contains("FAILURES_RETENTION_DAYS"), "{err}");
+}
