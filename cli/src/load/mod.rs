@@ -26,6 +26,7 @@ use setup::{setup_customers, setup_products};
 use shopper::{Attempt, Failure, shop};
 
 use cartflow_messaging::PubSubConfig;
+use cartflow_testkit::CartClient;
 use observer::{Ledger, Observer};
 use procs::Snapshot;
 use stats::Latency;
@@ -73,7 +74,7 @@ pub struct Plan {
 
 /// What every shopper of a level shares.
 struct Shared {
-    http: reqwest::Client,
+    cart: CartClient,
     target: Target,
     plan: Plan,
     ledger: Ledger,
@@ -112,7 +113,7 @@ pub async fn run(target: Target, plan: Plan) -> anyhow::Result<Report> {
     };
 
     let shared = Arc::new(Shared {
-        http,
+        cart: CartClient::new(http, target.cart_url.clone()),
         target,
         plan: plan.clone(),
         ledger,

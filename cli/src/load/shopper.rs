@@ -2,7 +2,7 @@
 
 use super::Shared;
 use super::observer::Ending;
-use serde_json::json;
+use reqwest::StatusCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -76,62 +76,25 @@ pub(super) async fn checkout(
         result: Err(Failure::Http(message)),
         concurrency,
     };
-    let cart = &shared.target.cart_url;
     for sku in skus {
         // A 409 means the customer's previous cart is still being converted: retry briefly.
         let mut tries = 0;
         loop {
-            let response = shared
-                .http
-                .post(format!("{cart}/cart/items"))
-                .header("X-Customer-Id", customer.to_string())
-                .json(&json!({ "product_sku": sku, "quantity": 1 }))
-                .send()
-                .await;
-            match response {
-                Ok(r) if r.status().is_success() => break,
-                Ok(r) if r.status() == reqwest::StatusCode::CONFLICT && tries < 100 => {
+            match shared.cart.add_item(customer, sku, 1).await {
+                Ok(_) => break,
+                Err(e) if e.status() == Some(StatusCode::CONFLICT) && tries < 100 => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Ok(r) => {
-                    return failed(format!(
-                        "add item answered {}: {}",
-                        r.status(),
-                        r.text().await.unwrap_or_default()
-                    ));
                 }
                 Err(e) => return failed(format!("add item: {e}")),
             }
         }
     }
     let converted_at = Instant::now();
-    let response = shared
-        .http
-        .post(format!("{cart}/cart/convert-to-order"))
-        .header("X-Customer-Id", customer.to_string())
-        .send()
-        .await;
+    let converted = shared.cart.convert(customer).await;
     let convert_answered_in = Some(converted_at.elapsed());
-    let cart_id = match response {
-        Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => {
-            match r
-                .json::<serde_json::Value>()
-                .await
-                .ok()
-                .and_then(|v| v["cart_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()))
-            {
-                Some(id) => id,
-                None => return failed("convert answered without a cart id".into()),
-            }
-        }
-        Ok(r) => {
-            return failed(format!(
-                "convert answered {}: {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            ));
-        }
+    let cart_id = match converted {
+        Ok(accepted) => accepted.cart_id,
         Err(e) => return failed(format!("convert: {e}")),
     };
     let ended = shared.ledger.converted(cart_id, converted_at);

@@ -5,7 +5,7 @@ use crate::helpers::{TestApp, count, eventually_within};
 use cartflow_events::Service;
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -27,32 +27,20 @@ pub async fn shoppers(app: &TestApp, n: usize) -> Vec<Uuid> {
 /// Counts the accepted checkout in `accepted`.
 pub async fn shop(app: &TestApp, customer: Uuid, sku: &str, accepted: &AtomicUsize) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let cart = app.url(Service::Cart);
+    let cart = app.cart_client();
     loop {
-        let add = app
-            .http
-            .post(format!("{cart}/cart/items"))
-            .header("X-Customer-Id", customer.to_string())
-            .json(&json!({ "product_sku": sku, "quantity": 1 }))
-            .send()
-            .await;
-        match add {
-            Ok(r) if r.status() == StatusCode::OK => break,
+        match cart.add_item(customer, sku, 1).await {
+            Ok(_) => break,
             _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
-            other => panic!("could not add a line: {other:?}"),
+            Err(e) => panic!("could not add a line: {e}"),
         }
     }
     loop {
-        let convert = app
-            .http
-            .post(format!("{cart}/cart/convert-to-order"))
-            .header("X-Customer-Id", customer.to_string())
-            .send()
-            .await;
-        match convert {
-            Ok(r) if matches!(r.status(), StatusCode::ACCEPTED | StatusCode::CONFLICT) => break,
+        match cart.convert(customer).await {
+            Ok(_) => break,
+            Err(e) if e.status() == Some(StatusCode::CONFLICT) => break,
             _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
-            other => panic!("could not convert: {other:?}"),
+            Err(e) => panic!("could not convert: {e}"),
         }
     }
     accepted.fetch_add(1, Ordering::SeqCst);

@@ -192,6 +192,11 @@ impl TestApp {
         self.platform.as_mut().expect("platform stopped")
     }
 
+    /// The cart service, as a client calls it.
+    pub fn cart_client(&self) -> cartflow_testkit::CartClient {
+        cartflow_testkit::CartClient::new(self.http.clone(), self.url(Service::Cart))
+    }
+
     pub fn url(&self, service: Service) -> String {
         self.platform().url(service)
     }

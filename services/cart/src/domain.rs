@@ -59,7 +59,7 @@ pub struct Rejection {
     pub details: Vec<Shortage>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cart {
     pub id: Uuid,
     pub customer_id: Uuid,

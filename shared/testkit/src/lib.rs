@@ -3,7 +3,11 @@
 //! real PostgreSQL database of the test's own, migrated like the service's. No Pub/Sub
 //! and no other service: what the handler publishes stays staged in the outbox table,
 //! where the test reads it back. The end-to-end suite in `cli/tests/platform` covers
-//! the services together.
+//! the services together, calling them through the typed [`client`].
+
+pub mod client;
+
+pub use client::{Accepted, CallError, CartClient};
 
 use cartflow_events::{Envelope, Event, Service};
 use cartflow_kit::ServiceApp;
