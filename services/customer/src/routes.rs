@@ -64,12 +64,11 @@ async fn create(
 ) -> ApiResult<impl IntoResponse> {
     let id = body.id.unwrap_or_else(Uuid::new_v4);
     let customer = body.parse(id).map_err(ApiError::Unprocessable)?;
-    let mut tx = outbox.begin().await?;
+    let mut tx = outbox.begin_for(Cause::command(id)).await?;
     store::insert(tx.conn(), &customer)
         .await
         .map_err(|e| conflict_on_duplicate(e, &customer))?;
-    tx.publish_caused_by(&Cause::command(id), &CustomerCreated(customer.details()))
-        .await?;
+    tx.publish(&CustomerCreated(customer.details())).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -89,26 +88,24 @@ async fn replace(
         ));
     }
     let customer = body.parse(id).map_err(ApiError::Unprocessable)?;
-    let mut tx = outbox.begin().await?;
+    let mut tx = outbox.begin_for(Cause::command(id)).await?;
     let updated = store::update(tx.conn(), &customer)
         .await
         .map_err(|e| conflict_on_duplicate(e, &customer))?;
     if !updated {
         return Err(not_found(id));
     }
-    tx.publish_caused_by(&Cause::command(id), &CustomerUpdated(customer.details()))
-        .await?;
+    tx.publish(&CustomerUpdated(customer.details())).await?;
     tx.commit().await?;
     Ok(Json(customer))
 }
 
 async fn remove(State(outbox): State<Outbox>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
-    let mut tx = outbox.begin().await?;
+    let mut tx = outbox.begin_for(Cause::command(id)).await?;
     if !store::delete(tx.conn(), id).await? {
         return Err(not_found(id));
     }
-    tx.publish_caused_by(&Cause::command(id), &CustomerDeleted { customer_id: id })
-        .await?;
+    tx.publish(&CustomerDeleted { customer_id: id }).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

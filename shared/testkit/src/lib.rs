@@ -9,10 +9,12 @@ pub mod client;
 
 pub use client::{Accepted, CallError, CartClient};
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use cartflow_events::{Envelope, Event, Service};
-use cartflow_kit::ServiceApp;
 use cartflow_kit::config::database_url_for;
 use cartflow_kit::databases;
+use cartflow_kit::{AppContext, ServiceApp};
 use cartflow_messaging::consumer::{Applied, Outcome};
 use cartflow_messaging::{
     Consumer, ConsumerSettings, EventHandler, Incoming, Outbox, PubSubConfig, migrator_with,
@@ -21,6 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::PgPool;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// A database of the test's own on the `DATABASE_URL` server (scripts/test.sh starts
@@ -73,16 +76,45 @@ impl Drop for ServiceDb {
     }
 }
 
-/// One service's handler on its own database.
+/// One service on its own database: its handler, and its routes.
 pub struct HandlerHarness {
     pub db: ServiceDb,
     service: Service,
     consumer: Consumer,
+    router: axum::Router,
+    shutdown: CancellationToken,
 }
 
 impl HandlerHarness {
+    /// `handler` in place of the app's own (e.g. one built with test settings).
     pub async fn new<A: ServiceApp>(handler: Arc<dyn EventHandler>) -> HandlerHarness {
         let db = ServiceDb::new::<A>().await;
+        Self::assemble::<A>(db, handler, axum::Router::new(), CancellationToken::new())
+    }
+
+    /// The service as `app` builds it: its own handler (if any) and its routes.
+    pub async fn for_app<A: ServiceApp>(app: &A) -> HandlerHarness {
+        let db = ServiceDb::new::<A>().await;
+        let shutdown = CancellationToken::new();
+        let ctx = AppContext {
+            service: A::SERVICE,
+            pool: db.pool.clone(),
+            outbox: Outbox::new(A::SERVICE, db.pool.clone()),
+            shutdown: shutdown.clone(),
+        };
+        let handler = app
+            .handler(ctx.clone())
+            .unwrap_or_else(|| Arc::new(NoHandler));
+        let router = app.router(ctx);
+        Self::assemble::<A>(db, handler, router, shutdown)
+    }
+
+    fn assemble<A: ServiceApp>(
+        db: ServiceDb,
+        handler: Arc<dyn EventHandler>,
+        router: axum::Router,
+        shutdown: CancellationToken,
+    ) -> HandlerHarness {
         // Only names the subscription in logs: nothing connects to Pub/Sub.
         let pubsub = PubSubConfig::emulator("127.0.0.1:1", "unit");
         let consumer = Consumer::new(
@@ -96,7 +128,46 @@ impl HandlerHarness {
             db,
             service: A::SERVICE,
             consumer,
+            router,
+            shutdown,
         }
+    }
+
+    /// Sends one request to the service's routes, in process; returns the status and
+    /// the body as JSON (`Null` when empty).
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        use tower::ServiceExt;
+        let mut request = Request::builder().method(method).uri(path);
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(body).expect("a request"))
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("a body");
+        let json = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            })
+        };
+        (status, json)
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -150,6 +221,27 @@ impl HandlerHarness {
             .fetch_one(self.pool())
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+impl Drop for HandlerHarness {
+    fn drop(&mut self) {
+        // Ends whatever the routes started (e.g. live streams).
+        self.shutdown.cancel();
+    }
+}
+
+/// For a service that consumes nothing: every event is unexpected.
+struct NoHandler;
+
+#[async_trait::async_trait]
+impl EventHandler for NoHandler {
+    async fn handle(
+        &self,
+        _tx: &mut cartflow_messaging::Tx,
+        event: &Incoming,
+    ) -> Result<(), cartflow_messaging::HandlerError> {
+        Err(event.unexpected())
     }
 }
 
