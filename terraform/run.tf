@@ -1,6 +1,20 @@
 # The seven services on Cloud Run, one image each, each as its own service account.
 
 locals {
+  # Services with timed work of their own, which no request triggers: cart's checkout
+  # watchdog re-sends overdue requests and gives expired checkouts up (#18); email-push
+  # retries failed sends with backoff. These keep CPU and one instance in push mode too;
+  # the rest publish before they answer and may scale to zero (README, pull or push).
+  timed_work = ["cart", "email-push"]
+  keep_one_instance = {
+    for name, s in local.services : name =>
+    var.delivery_mode == "pull" ? length(s.consumes) > 0 : contains(local.timed_work, name)
+  }
+  throttle_cpu = {
+    for name, _ in local.services : name =>
+    var.delivery_mode == "push" && !contains(local.timed_work, name)
+  }
+
   # Settings every service gets; see the README's configuration table.
   common_env = {
     HOST               = "0.0.0.0"
@@ -48,8 +62,8 @@ resource "google_cloud_run_v2_service" "service" {
     timeout                          = "30s"
 
     scaling {
-      # Streaming pull needs a running instance; push can scale to zero.
-      min_instance_count = var.delivery_mode == "pull" && length(each.value.consumes) > 0 ? 1 : 0
+      # Streaming pull and timed work need a running instance; push can scale to zero.
+      min_instance_count = local.keep_one_instance[each.key] ? 1 : 0
       max_instance_count = var.max_instances
     }
 
@@ -72,9 +86,10 @@ resource "google_cloud_run_v2_service" "service" {
           cpu    = "1"
           memory = "256Mi"
         }
-        # Streaming pull and the outbox relay work between requests: with pull, CPU
-        # must stay allocated ("instance-based billing").
-        cpu_idle          = var.delivery_mode == "push"
+        # Streaming pull, the outbox relay and the watchdog work between requests:
+        # there CPU must stay allocated ("instance-based billing"). In push mode the
+        # others publish before they answer (OUTBOX_PUBLISH_BEFORE_RESPONSE).
+        cpu_idle          = local.throttle_cpu[each.key]
         startup_cpu_boost = true
       }
 

@@ -144,64 +144,77 @@ async fn in_push_mode_every_request_publishes_what_it_wrote_before_answering() {
 
 const REPLAY_TOKEN: &str = "push-test-admin-token-0123";
 
-/// Push mode while Pub/Sub takes no publishes (its emulator killed): a request that
-/// stages events still answers, the same way, once the publish times out; the rows wait
-/// in the outbox. A new emulator comes up (empty, provisioned again as Terraform would)
-/// and the relay's sweep publishes the leftovers: the checkout ends once, nothing lost,
-/// nothing doubled (a copy the SDK still sends is skipped by the inboxes).
+/// Push mode while Pub/Sub takes no publishes (its emulator killed), on a CPU throttled
+/// between requests (no background relay, no sweep): a request that stages events still
+/// answers, the same way, once the publish times out; the rows wait in the outbox. A new
+/// emulator comes up (empty, provisioned again as Terraform would), and the service's
+/// next request publishes the leftovers with its own events before it answers: both
+/// checkouts end once, nothing lost, nothing doubled (a copy the SDK still sends is
+/// skipped by the inboxes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_push_mode_a_failed_publish_leaves_the_rows_to_the_sweep() {
+async fn in_push_mode_a_failed_publish_leaves_the_rows_to_the_next_request() {
     let (mut emulator, app) = app_on_own_emulator(&[
         ("PUBSUB_DELIVERY", "push"),
         ("PUSH_AUTH", "none"),
         ("OUTBOX_PUBLISH_TIMEOUT_MS", "1000"),
+        ("OUTBOX_BACKGROUND_RELAY", "false"),
     ])
     .await;
     app.create_product("EMU-1", 1000, 10).await;
-    let customer = app.create_customer("Pia Pause", "pia@example.com").await;
-    app.wait_for_contact(customer, "pia@example.com").await;
-    app.add(customer, "EMU-1", 2).await;
+    let first = app.create_customer("Pia Pause", "pia@example.com").await;
+    let second = app.create_customer("Quin Queue", "quin@example.com").await;
+    app.wait_for_contact(first, "pia@example.com").await;
+    app.wait_for_contact(second, "quin@example.com").await;
+    app.add(first, "EMU-1", 2).await;
+    app.add(second, "EMU-1", 1).await;
 
     emulator.kill();
     // Bounded by the publish timeout (1 s here), not by the SDK's own retries: a
     // request must not hang while Pub/Sub is away.
-    let convert = tokio::time::timeout(Duration::from_secs(20), app.convert(customer))
+    let convert = tokio::time::timeout(Duration::from_secs(20), app.convert(first))
         .await
         .expect("the convert request answers while Pub/Sub is down");
     assert_eq!(convert.status(), StatusCode::ACCEPTED);
-    let waiting = app
-        .count(
-            Service::Cart,
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-        )
-        .await;
-    assert_eq!(waiting, 1, "the order request waits in the cart's outbox");
+    let unpublished = "SELECT count(*) FROM outbox WHERE published_at IS NULL";
+    assert_eq!(
+        app.count(Service::Cart, unpublished).await,
+        1,
+        "the order request waits in the cart's outbox"
+    );
 
     tokio::task::block_in_place(|| emulator.up());
     app.platform()
         .provision_again(&app.infra.settings)
         .await
         .expect("provisioning the new emulator");
-    let cart = eventually_within(Duration::from_secs(60), "the checkout to end", || async {
-        let cart: Value = app.cart(customer).await.json().await.ok()?;
-        (cart["status"] != "checkout_pending").then_some(cart)
-    })
-    .await;
-    assert_eq!(cart["status"], "converted", "{cart}");
+    assert_eq!(app.convert(second).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        app.count(Service::Cart, unpublished).await,
+        0,
+        "the next request published the leftover before answering"
+    );
+    for customer in [first, second] {
+        let cart = eventually_within(Duration::from_secs(60), "the checkout to end", || async {
+            let cart: Value = app.cart(customer).await.json().await.ok()?;
+            (cart["status"] != "checkout_pending").then_some(cart)
+        })
+        .await;
+        assert_eq!(cart["status"], "converted", "{cart}");
+        assert_eq!(
+            app.orders(&format!("customer_id={customer}")).await.len(),
+            1
+        );
+    }
     eventually_within(
         Duration::from_secs(30),
-        "the confirmation email",
-        || async { (app.mails().len() == 1).then_some(()) },
+        "the confirmation emails",
+        || async { (app.mails().len() == 2).then_some(()) },
     )
     .await;
     assert_eq!(
         app.stock("EMU-1").await,
-        (8, 2),
+        (7, 3),
         "stock + reserved = initial"
-    );
-    assert_eq!(
-        app.orders(&format!("customer_id={customer}")).await.len(),
-        1
     );
     app.stop().await;
 }

@@ -247,8 +247,9 @@ impl Tx {
 
     /// Writes the staged events (one statement for all of them), commits the change and
     /// its events, then passes the events to the relay. In publish-before-response mode
-    /// it returns once they are published, or once publishing failed (the rows then wait
-    /// for the relay's sweep; the commit stands either way).
+    /// it returns once they are published (with any leftovers of earlier failures), or
+    /// once publishing failed (the rows then wait for the next such commit or the
+    /// relay's sweep; the commit stands either way).
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         write_staged(&mut self.inner, &self.staged).await?;
         self.inner.commit().await?;

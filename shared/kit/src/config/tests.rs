@@ -144,3 +144,30 @@ fn a_dedup_window_shorter_than_redelivery_and_replay_is_refused() {
     let err = ServiceConfig::from_env(Service::Order, &nonsense).unwrap_err();
     assert!(err.to_string().contains("FAILURES_RETENTION_DAYS"), "{err}");
 }
+
+#[test]
+fn push_mode_publishes_before_answering_unless_told_otherwise() {
+    let before_response = |pairs: &[(&str, &str)]| {
+        let env = Env::from_pairs(
+            pairs
+                .iter()
+                .copied()
+                .chain([("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")]),
+        );
+        ServiceConfig::from_env(Service::Inventory, &env)
+            .unwrap()
+            .relay
+            .publish_before_response
+    };
+    assert!(!before_response(&[]), "pull mode has a relay with CPU");
+    let push = [("PUBSUB_DELIVERY", "push"), ("PUSH_AUTH", "none")];
+    assert!(before_response(&push), "push mode may lose its CPU");
+    let off = [
+        push[0],
+        push[1],
+        ("OUTBOX_PUBLISH_BEFORE_RESPONSE", "false"),
+    ];
+    assert!(!before_response(&off));
+    let on = [("OUTBOX_PUBLISH_BEFORE_RESPONSE", "true")];
+    assert!(before_response(&on));
+}

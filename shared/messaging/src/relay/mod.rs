@@ -14,7 +14,9 @@
 //!   `sweep_grace`, which belong to whichever replica committed them.
 //!
 //! In publish-before-response mode the committing task itself publishes and marks its
-//! events before [`Tx::commit`](crate::Tx::commit) returns, through the same routine.
+//! events before [`Tx::commit`](crate::Tx::commit) returns, through the same routine;
+//! after a failed publish (or at start) the next such commit also sweeps the leftovers,
+//! so nothing depends on background CPU.
 
 mod publish;
 mod sweep;
@@ -23,6 +25,7 @@ pub(crate) use publish::RelayCore;
 
 use crate::{Outbox, PubSubConfig};
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -109,6 +112,7 @@ impl OutboxRelay {
             settings,
             owned: Mutex::default(),
             unmarked: Mutex::default(),
+            leftovers: AtomicBool::new(true),
         });
         if core.settings.publish_before_response {
             // Only the first relay of an outbox can serve it inline; a service has one.

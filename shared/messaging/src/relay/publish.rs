@@ -7,6 +7,7 @@ use google_cloud_pubsub::client::{BasePublisher, Publisher};
 use google_cloud_pubsub::model::Message;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 /// What the background task and publish-before-response callers share.
@@ -21,6 +22,11 @@ pub(crate) struct RelayCore {
     pub(super) owned: Mutex<HashSet<Uuid>>,
     /// Published at the given time, not yet marked in the table.
     pub(super) unmarked: Mutex<Vec<(Uuid, chrono::DateTime<chrono::Utc>)>>,
+    /// Publish-before-response: the table may hold rows nobody will hand over (an
+    /// inline publish failed, or an earlier process died). The next inline publish
+    /// sweeps them too, so that on a throttled CPU they wait for the service's next
+    /// request rather than for a background pass that may never run. Starts `true`.
+    pub(super) leftovers: AtomicBool,
 }
 
 impl RelayCore {
@@ -131,12 +137,37 @@ impl RelayCore {
                 }
             }
         }
+        let all_published = published.len() == events.len();
         if let Err(err) = self.mark(&published).await {
             // Published but not marked: the sweep publishes them again, and the
             // consumers' inboxes skip the copy.
             tracing::warn!(error = %err, "cannot mark published events");
         }
         self.disown(events.iter().map(|e| e.event_id));
+        if !all_published {
+            self.leftovers.store(true, Ordering::Relaxed);
+        } else if self.leftovers.swap(false, Ordering::Relaxed) {
+            // Pub/Sub takes publishes again: what earlier requests left goes out now,
+            // before this request answers too.
+            match self.sweep(std::time::Duration::ZERO).await {
+                Ok(report) if report.failed == 0 => {
+                    if report.published > 0 {
+                        tracing::info!(
+                            published = report.published,
+                            "leftovers of earlier requests published"
+                        );
+                    }
+                }
+                Ok(_) => self.leftovers.store(true, Ordering::Relaxed),
+                Err(err) => {
+                    self.leftovers.store(true, Ordering::Relaxed);
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "outbox sweep failed; leftovers stay queued"
+                    );
+                }
+            }
+        }
     }
 
     pub(super) fn own(&self, events: &[OutgoingEvent]) {
