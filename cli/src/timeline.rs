@@ -1,10 +1,13 @@
 //! A saga's timeline across every service: what each published (its outbox), consumed
 //! (its inbox) and failed to consume (its failure log), for one correlation id, in
 //! time order. Reads each service's own database; no service needs to be running.
+//! Inventory's reservations add what the saga did to stock, so that a compensation (a
+//! reservation released for an expired checkout or a cancelled order) shows too.
 
 use crate::events::Databases;
 use crate::platform::SERVICES;
 use anyhow::Context;
+use cartflow_events::Service;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -18,6 +21,8 @@ type OutboxRow = (
     i32,
     Option<String>,
 );
+/// checkout_id, status, created_at, released_at
+type ReservationRow = (Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>);
 /// last_failed_at, event_type, event_id, attempts, kind, last_error
 type FailureRow = (
     DateTime<Utc>,
@@ -32,7 +37,8 @@ type FailureRow = (
 pub struct Entry {
     pub at: DateTime<Utc>,
     pub service: String,
-    /// `consumed`, `failed` or `published`.
+    /// `consumed`, `failed`, `published`, or what a reservation did: `reserved`,
+    /// `rejected`, `expired` (given up before its request), `released`.
     pub what: &'static str,
     pub event_type: String,
     pub event_id: Option<Uuid>,
@@ -40,11 +46,13 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Within one transaction an event is consumed before what it causes is published.
+    /// Within one transaction an event is consumed, then acted on, then what it causes is
+    /// published.
     fn rank(&self) -> u8 {
         match self.what {
-            "published" => 1,
-            _ => 0,
+            "consumed" | "failed" => 0,
+            "published" => 2,
+            _ => 1,
         }
     }
 }
@@ -71,6 +79,15 @@ pub async fn collect(
                 continue;
             }
         };
+        if service == Service::Inventory
+            && let Ok(cart_id) = correlation_id.parse::<Uuid>()
+        {
+            entries.extend(
+                reservation_entries(&conn, cart_id)
+                    .await
+                    .with_context(|| format!("reading the reservations of {name}"))?,
+            );
+        }
         let service = service.name().to_string();
         let published: Vec<OutboxRow> = sqlx::query_as(
             "SELECT created_at, topic, event_id, published_at, publish_attempts, last_error FROM outbox
@@ -141,5 +158,44 @@ pub async fn collect(
         }
     }
     entries.sort_by_key(|e| (e.at, e.rank()));
+    Ok(entries)
+}
+
+/// What inventory did for each checkout of cart `cart_id`: the decision when it was made
+/// and, later, the release that returned the stock.
+async fn reservation_entries(conn: &sqlx::PgPool, cart_id: Uuid) -> sqlx::Result<Vec<Entry>> {
+    let rows: Vec<ReservationRow> = sqlx::query_as(
+        "SELECT checkout_id, status, created_at, released_at FROM reservations WHERE cart_id = $1",
+    )
+    .bind(cart_id)
+    .fetch_all(conn)
+    .await?;
+    let mut entries = Vec::new();
+    for (checkout_id, status, created_at, released_at) in rows {
+        let (what, detail) = match status.as_str() {
+            "rejected" => ("rejected", "not enough stock: nothing reserved"),
+            "expired" => (
+                "expired",
+                "given up before its request came: nothing will be reserved",
+            ),
+            _ => ("reserved", "stock reserved"),
+        };
+        let entry = |at, what, detail: &str| Entry {
+            at,
+            service: Service::Inventory.name().to_string(),
+            what,
+            event_type: "reservation".into(),
+            event_id: None,
+            detail: format!("checkout {checkout_id}: {detail}"),
+        };
+        entries.push(entry(created_at, what, detail));
+        if let Some(at) = released_at {
+            entries.push(entry(
+                at,
+                "released",
+                "reservation released, stock returned",
+            ));
+        }
+    }
     Ok(entries)
 }
