@@ -4,7 +4,7 @@
 //! and retention running through a burst of checkouts changes none of its outcomes.
 
 use crate::batches::scratch_consumer;
-use crate::burst::{assert_books, shop, shoppers};
+use crate::burst::{assert_books, shoppers};
 use crate::helpers::{TestInfra, count, eventually_within, spawn_app_with};
 use crate::messaging::{CountingHandler, request};
 use cartflow_events::{OrderRequested, Service};
@@ -13,7 +13,6 @@ use cartflow_messaging::retention::{RetentionSettings, run_once};
 use cartflow_testkit::envelope_for;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -251,8 +250,16 @@ async fn retention_during_a_burst_changes_no_outcome_and_blocks_nobody() {
         )
         .await;
     }
-    let accepted = AtomicUsize::new(0);
-    futures::future::join_all(customers.iter().map(|&c| shop(&app, c, "RET-1", &accepted))).await;
+    // Zero errors: unlike `burst::shop`, no retries; every call must succeed at once.
+    let cart = app.cart_client();
+    futures::future::join_all(customers.iter().map(|&c| {
+        let cart = &cart;
+        async move {
+            cart.add_item(c, "RET-1", 1).await.expect("adding a line");
+            cart.convert(c).await.expect("converting");
+        }
+    }))
+    .await;
     let carts = app.settled_carts(&customers, Duration::from_secs(60)).await;
     stop.cancel();
     let (samples, deleting, blocked) = sampler.await.unwrap();
@@ -265,6 +272,16 @@ async fn retention_during_a_burst_changes_no_outcome_and_blocks_nobody() {
     );
     assert_eq!(blocked, 0, "no backend waited on retention's locks");
     assert_books(&app, "RET-1", STOCK, &carts).await;
+    for service in [
+        Service::Inventory,
+        Service::Order,
+        Service::Cart,
+        Service::Notification,
+        Service::EmailPush,
+    ] {
+        let failures = count(app.pool(service), "SELECT count(*) FROM message_failures").await;
+        assert_eq!(failures, 0, "{service}: no message failed during the burst");
+    }
     for service in [Service::Inventory, Service::Order, Service::Cart] {
         let aged = eventually_within(Duration::from_secs(60), "the aged rows to go", || async {
             let aged = count(

@@ -314,8 +314,9 @@ pub async fn keep_topology(
 }
 
 /// How long a message for `service` can come back from Pub/Sub: the longest message
-/// retention among its subscriptions (redelivery) and their topics (a `seek` back in
-/// time replays what the topic retained), as Pub/Sub reports them. Where none is set,
+/// retention among its subscriptions (redelivery), their dead-letter subscriptions (a
+/// dead letter replayed) and their topics (a `seek` back in time replays what the topic
+/// retained), as Pub/Sub reports them. Where none is set,
 /// Pub/Sub's default of 7 days for subscriptions stands.
 pub async fn longest_retention(
     config: &PubSubConfig,
@@ -328,14 +329,18 @@ pub async fn longest_retention(
     };
     let mut longest = crate::retention::DEFAULT_SUBSCRIPTION_RETENTION.as_secs();
     for sub in config.topology().subscriptions_of(service) {
-        let path = config.subscription_path(&sub.name);
-        let found = subscriptions
-            .get_subscription()
-            .set_subscription(&path)
-            .send()
-            .await
-            .with_context(|| format!("reading {path}"))?;
-        longest = longest.max(seconds(found.message_retention_duration));
+        // Its dead letters too: `dlq replay` can bring one back as long as its own
+        // subscription keeps it, with the event id it was first published with.
+        for name in [&sub.name, &sub.dead_letter_topic] {
+            let path = config.subscription_path(name);
+            let found = subscriptions
+                .get_subscription()
+                .set_subscription(&path)
+                .send()
+                .await
+                .with_context(|| format!("reading {path}"))?;
+            longest = longest.max(seconds(found.message_retention_duration));
+        }
         let path = config.topic_path(sub.topic.name());
         let found = topics
             .get_topic()
