@@ -8,44 +8,22 @@ use uuid::Uuid;
 pub const MAX_LINE_QUANTITY: i32 = 1000;
 pub const MAX_LINES: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CartStatus {
-    /// Being filled.
-    Open,
-    /// Locked: converted and waiting for inventory.
-    CheckoutPending,
-    /// Became an order (`order_id`). Adding items starts a new cart.
-    Converted,
-    /// Inventory could not reserve it (`rejection`); unlocked, editable, retryable.
-    StockUnavailable,
-    /// The checkout was given up past its expiry; unlocked, editable, retryable.
-    CheckoutExpired,
+cartflow_events::string_enum! {
+    pub enum CartStatus ("cart status") {
+        /// Being filled.
+        Open = "open",
+        /// Locked: converted and waiting for inventory.
+        CheckoutPending = "checkout_pending",
+        /// Became an order (`order_id`). Adding items starts a new cart.
+        Converted = "converted",
+        /// Inventory could not reserve it (`rejection`); unlocked, editable, retryable.
+        StockUnavailable = "stock_unavailable",
+        /// The checkout was given up past its expiry; unlocked, editable, retryable.
+        CheckoutExpired = "checkout_expired",
+    }
 }
 
 impl CartStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CartStatus::Open => "open",
-            CartStatus::CheckoutPending => "checkout_pending",
-            CartStatus::Converted => "converted",
-            CartStatus::StockUnavailable => "stock_unavailable",
-            CartStatus::CheckoutExpired => "checkout_expired",
-        }
-    }
-
-    pub const ALL: [Self; 5] = [
-        Self::Open,
-        Self::CheckoutPending,
-        Self::Converted,
-        Self::StockUnavailable,
-        Self::CheckoutExpired,
-    ];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == s)
-    }
-
     /// A checkout that ended without an order leaves the cart to edit: the first
     /// change makes it open again.
     pub fn reopens_on_edit(self) -> bool {
@@ -136,7 +114,7 @@ mod tests {
         ] {
             assert_eq!(CartStatus::parse(s).unwrap().as_str(), s);
         }
-        for status in CartStatus::ALL {
+        for &status in CartStatus::ALL {
             assert_eq!(CartStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(CartStatus::parse("gone"), None);

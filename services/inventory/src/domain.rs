@@ -79,38 +79,17 @@ pub fn shortages(
         .collect()
 }
 
-/// What inventory decided for one checkout. Only `Reserved` holds stock; the others
-/// are kept so a later request for the same checkout is not decided again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReservationStatus {
-    Reserved,
-    /// Returned (cancelled order or given-up checkout).
-    Released,
-    /// The stock was short.
-    Rejected,
-    /// Order gave the checkout up before inventory saw its request.
-    Expired,
-}
-
-impl ReservationStatus {
-    pub const ALL: [Self; 4] = [
-        Self::Reserved,
-        Self::Released,
-        Self::Rejected,
-        Self::Expired,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Reserved => "reserved",
-            Self::Released => "released",
-            Self::Rejected => "rejected",
-            Self::Expired => "expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == s)
+cartflow_events::string_enum! {
+    /// What inventory decided for one checkout. Only `Reserved` holds stock; the others
+    /// are kept so a later request for the same checkout is not decided again.
+    pub enum ReservationStatus ("reservation status") {
+        Reserved = "reserved",
+        /// Returned (cancelled order or given-up checkout).
+        Released = "released",
+        /// The stock was short.
+        Rejected = "rejected",
+        /// Order gave the checkout up before inventory saw its request.
+        Expired = "expired",
     }
 }
 
@@ -149,7 +128,7 @@ mod tests {
 
     #[test]
     fn reservation_statuses_round_trip() {
-        for status in ReservationStatus::ALL {
+        for &status in ReservationStatus::ALL {
             assert_eq!(ReservationStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(ReservationStatus::parse("held"), None);

@@ -3,48 +3,14 @@
 use cartflow_events::LineItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    Confirmed,
-    Shipped,
-    Delivered,
-    Cancelled,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Confirmed => "confirmed",
-            OrderStatus::Shipped => "shipped",
-            OrderStatus::Delivered => "delivered",
-            OrderStatus::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OrderStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "confirmed" => Ok(OrderStatus::Confirmed),
-            "shipped" => Ok(OrderStatus::Shipped),
-            "delivered" => Ok(OrderStatus::Delivered),
-            "cancelled" => Ok(OrderStatus::Cancelled),
-            other => Err(format!(
-                "unknown order status '{other}' (confirmed, shipped, delivered, cancelled)"
-            )),
-        }
+cartflow_events::string_enum! {
+    pub enum OrderStatus ("order status") {
+        Confirmed = "confirmed",
+        Shipped = "shipped",
+        Delivered = "delivered",
+        Cancelled = "cancelled",
     }
 }
 

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod payloads;
 pub mod service;
 pub mod sku;
+mod string_enum;
 pub mod topics;
 pub mod topology;
 
@@ -18,6 +19,9 @@ pub use service::Service;
 pub use sku::Sku;
 pub use topics::Topic;
 pub use topology::{RetryPolicy, SubscriptionSpec, Topology};
+
+#[doc(hidden)]
+pub use serde as __serde;
 
 /// An event payload that travels on exactly one topic with one type and version.
 ///

@@ -217,27 +217,16 @@ pub struct LowStock {
     pub threshold: i32,
 }
 
-/// The way a notification reaches a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Email,
-    Push,
+crate::string_enum! {
+    /// The way a notification reaches a person.
+    pub enum Channel ("channel") {
+        Email = "email",
+        Push = "push",
+    }
 }
 
 impl Channel {
     pub const BOTH: [Channel; 2] = [Channel::Email, Channel::Push];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Push => "push",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        Channel::BOTH.into_iter().find(|c| c.as_str() == s)
-    }
 }
 
 /// notification → email-push: deliver this rendered notification.
