@@ -2,6 +2,7 @@
 //! and backoff; push goes into a per-customer inbox with a live server-sent-event
 //! stream. Every request ends in a `delivery.result`.
 
+pub mod domain;
 pub mod handlers;
 pub mod live;
 pub mod routes;

@@ -15,6 +15,7 @@
 //! the pushed request that queued an email also makes the first attempt and records it
 //! before it is answered ([`Mailer::send_now`]); the sender then only retries.
 
+use crate::domain::AfterFailure;
 use crate::smtp::{self, SendError, SmtpSettings};
 use crate::store::{self, Due};
 use cartflow_events::{Channel, DeliveryResult};
@@ -151,14 +152,14 @@ impl Mailer {
                     })
                 }
                 Err(err) => {
-                    let exhausted =
-                        err.permanent || email.attempts + 1 >= self.settings.max_attempts;
-                    let retry_in = (!exhausted).then(|| self.settings.backoff(email.attempts + 1));
+                    let next = self
+                        .settings
+                        .retry
+                        .after_failure(email.attempts, err.permanent);
                     let attempts =
-                        store::mark_attempt_failed(tx.conn(), email.id, &err.message, retry_in)
-                            .await?;
-                    tracing::warn!(email_id = %email.id, attempts, error = %err.message, ?retry_in, "email not sent");
-                    exhausted.then_some(DeliveryResult {
+                        store::mark_attempt_failed(tx.conn(), email.id, &err.message, next).await?;
+                    tracing::warn!(email_id = %email.id, attempts, error = %err.message, retry_in = ?next.retry_in(), "email not sent");
+                    (next == AfterFailure::GiveUp).then_some(DeliveryResult {
                         notification_id: email.notification_id,
                         channel: Channel::Email,
                         delivered: false,

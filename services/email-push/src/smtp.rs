@@ -1,5 +1,6 @@
 //! SMTP settings and the mail transport.
 
+use crate::domain::RetryPolicy;
 use cartflow_kit::{ConfigError, Env};
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
@@ -25,10 +26,8 @@ pub struct SmtpSettings {
     pub credentials: Option<(String, String)>,
     pub from: Mailbox,
     pub timeout: Duration,
-    /// Attempts before an email is reported failed.
-    pub max_attempts: i32,
-    /// Wait after the first failure; doubles after each further one.
-    pub retry_base: Duration,
+    /// How failed sends are retried before an email is reported failed.
+    pub retry: RetryPolicy,
 }
 
 impl SmtpSettings {
@@ -74,15 +73,17 @@ impl SmtpSettings {
                 "milliseconds",
                 &mut errors,
             )),
-            max_attempts: env
-                .parse_or(&["SMTP_MAX_ATTEMPTS"], 4, "a whole number ≥ 1", &mut errors)
-                .max(1),
-            retry_base: Duration::from_millis(env.parse_or(
-                &["SMTP_RETRY_BASE_MS"],
-                500,
-                "milliseconds",
-                &mut errors,
-            )),
+            retry: RetryPolicy {
+                max_attempts: env
+                    .parse_or(&["SMTP_MAX_ATTEMPTS"], 4, "a whole number ≥ 1", &mut errors)
+                    .max(1),
+                base: Duration::from_millis(env.parse_or(
+                    &["SMTP_RETRY_BASE_MS"],
+                    500,
+                    "milliseconds",
+                    &mut errors,
+                )),
+            },
         };
         ConfigError::check(errors, settings)
     }
@@ -103,12 +104,6 @@ impl SmtpSettings {
             None => builder,
         };
         Ok(builder.build())
-    }
-
-    /// Backoff before attempt `attempts + 1`, after `attempts` failures.
-    pub fn backoff(&self, attempts: i32) -> Duration {
-        let factor = 1u32 << (attempts.clamp(1, 16) - 1) as u32;
-        (self.retry_base * factor).min(Duration::from_secs(300))
     }
 }
 
@@ -156,12 +151,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_and_is_capped() {
-        let settings =
-            SmtpSettings::from_env(&Env::from_pairs([("SMTP_RETRY_BASE_MS", "100")])).unwrap();
-        let waits: Vec<u128> = (1..=4).map(|n| settings.backoff(n).as_millis()).collect();
-        assert_eq!(waits, [100, 200, 400, 800]);
-        assert_eq!(settings.backoff(30), Duration::from_secs(300));
+    fn the_retry_policy_comes_from_the_environment() {
+        let env = Env::from_pairs([("SMTP_RETRY_BASE_MS", "100"), ("SMTP_MAX_ATTEMPTS", "2")]);
+        let settings = SmtpSettings::from_env(&env).unwrap();
+        assert_eq!(
+            settings.retry,
+            RetryPolicy {
+                max_attempts: 2,
+                base: Duration::from_millis(100)
+            }
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! SQL for emails and push messages.
 
+use crate::domain::{AfterFailure, EmailStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -13,7 +14,8 @@ pub struct Email {
     pub recipient: String,
     pub subject: String,
     pub body: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EmailStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -59,7 +61,7 @@ pub async fn queue_email(
     let queued = sqlx::query(
         "INSERT INTO emails (id, notification_id, recipient, subject, body, status, correlation_id,
                              request_event_id, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, now() + $8) ON CONFLICT (notification_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $9, $6, $7, now() + $8) ON CONFLICT (notification_id) DO NOTHING",
     )
     .bind(id)
     .bind(e.notification_id)
@@ -69,6 +71,7 @@ pub async fn queue_email(
     .bind(e.correlation_id)
     .bind(e.request_event_id)
     .bind(lease)
+    .bind(EmailStatus::Pending.as_str())
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -137,43 +140,45 @@ pub struct Due {
 pub async fn claim_due(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<Vec<Due>> {
     sqlx::query_as(
         "UPDATE emails SET next_attempt_at = now() + $2
-         WHERE id IN (SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= now()
+         WHERE id IN (SELECT id FROM emails WHERE status = $3 AND next_attempt_at <= now()
                       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING id, notification_id, recipient, subject, body, attempts, correlation_id, request_event_id",
     )
     .bind(limit)
     .bind(lease)
+    .bind(EmailStatus::Pending.as_str())
     .fetch_all(pool)
     .await
 }
 
 pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<i32> {
     sqlx::query_scalar(
-        "UPDATE emails SET status = 'sent', attempts = attempts + 1, sent_at = now(), last_error = NULL
+        "UPDATE emails SET status = $2, attempts = attempts + 1, sent_at = now(), last_error = NULL
          WHERE id = $1 RETURNING attempts",
     )
     .bind(id)
+    .bind(EmailStatus::Sent.as_str())
     .fetch_one(conn)
     .await
 }
 
-/// Records a failed attempt: retried after `retry_in`, or failed for good if `None`.
-/// Returns the attempts so far.
+/// Records a failed attempt and what follows it (`RetryPolicy::after_failure`): pending
+/// again after a wait, or failed for good. Returns the attempts so far.
 pub async fn mark_attempt_failed(
     conn: &mut PgConnection,
     id: Uuid,
     error: &str,
-    retry_in: Option<Duration>,
+    next: AfterFailure,
 ) -> sqlx::Result<i32> {
     sqlx::query_scalar(
-        "UPDATE emails SET attempts = attempts + 1, last_error = $2,
-                status = CASE WHEN $3::interval IS NULL THEN 'failed' ELSE 'pending' END,
-                next_attempt_at = now() + COALESCE($3::interval, interval '0')
+        "UPDATE emails SET attempts = attempts + 1, last_error = $2, status = $3,
+                next_attempt_at = now() + $4::interval
          WHERE id = $1 RETURNING attempts",
     )
     .bind(id)
     .bind(error)
-    .bind(retry_in)
+    .bind(next.status().as_str())
+    .bind(next.retry_in().unwrap_or_default())
     .fetch_one(conn)
     .await
 }

@@ -2,13 +2,14 @@
 //! contact copy current, delivery results settle notifications.
 
 use crate::Settings;
-use crate::store::{self, NewNotification, Notification};
-use crate::templates::{self, Message};
+use crate::domain::{Message, To};
+use crate::notify::send;
+use crate::store;
+use crate::templates;
 use async_trait::async_trait;
 use cartflow_events::{
-    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryRequested,
-    DeliveryResult, LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped,
-    StockRejected, Topic,
+    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryResult,
+    LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped, StockRejected, Topic,
 };
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use uuid::Uuid;
@@ -132,60 +133,4 @@ async fn tell_customer(
     };
     send(tx, Some(source), to, &message, &Channel::BOTH).await?;
     Ok(())
-}
-
-/// Who a notification is for.
-pub struct To<'a> {
-    pub customer_id: Option<Uuid>,
-    pub email: Option<&'a str>,
-}
-
-/// Records one notification per channel and asks email-push to deliver each. A channel
-/// without an address (no email on file, no customer for push) is recorded as failed
-/// with the reason. With a `source_event_id`, a second call for the same event and
-/// channel records nothing.
-pub async fn send(
-    tx: &mut Tx,
-    source_event_id: Option<Uuid>,
-    to: To<'_>,
-    message: &Message,
-    channels: &[Channel],
-) -> anyhow::Result<Vec<Notification>> {
-    let mut recorded = Vec::new();
-    for &channel in channels {
-        let customer = to.customer_id.map(|id| id.to_string());
-        let (recipient, body, missing) = match channel {
-            Channel::Email => (to.email, message.body.as_str(), "no email address on file"),
-            Channel::Push => (
-                customer.as_deref(),
-                message.body.lines().next().unwrap_or_default(),
-                "push needs a customer",
-            ),
-        };
-        let new = NewNotification {
-            customer_id: to.customer_id,
-            kind: message.kind,
-            channel,
-            recipient,
-            subject: &message.subject,
-            body,
-            refused: recipient.is_none().then_some(missing),
-            source_event_id,
-        };
-        let Some(notification) = store::insert(tx.conn(), &new).await? else {
-            continue;
-        };
-        if let Some(recipient) = recipient {
-            let request = DeliveryRequested {
-                notification_id: notification.id,
-                channel,
-                recipient: recipient.to_string(),
-                subject: message.subject.clone(),
-                body: body.to_string(),
-            };
-            tx.publish(&request).await?;
-        }
-        recorded.push(notification);
-    }
-    Ok(recorded)
 }

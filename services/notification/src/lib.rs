@@ -3,7 +3,9 @@
 //! it (`delivery.requested`); records the outcome (`delivery.result`). Contact details
 //! come from customer events, kept in its own table.
 
+pub mod domain;
 pub mod handlers;
+pub mod notify;
 pub mod routes;
 pub mod store;
 pub mod templates;

@@ -1,13 +1,12 @@
 //! `/notifications` REST routes.
 
-use crate::handlers::{self, To};
+use crate::domain::{self, To};
+use crate::notify;
 use crate::store::{self, Notification};
-use crate::templates::Message;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use cartflow_events::Channel;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use cartflow_messaging::{Cause, Outbox};
 use serde::Deserialize;
@@ -58,32 +57,8 @@ async fn create(
     State(outbox): State<Outbox>,
     ApiJson(body): ApiJson<ManualNotification>,
 ) -> ApiResult<(StatusCode, Json<Vec<Notification>>)> {
-    let subject = body.subject.trim();
-    let text = body.body.trim();
-    if subject.is_empty() || subject.chars().count() > 200 {
-        return Err(ApiError::Unprocessable(
-            "subject must be 1 to 200 characters".into(),
-        ));
-    }
-    if text.is_empty() || text.chars().count() > 10_000 {
-        return Err(ApiError::Unprocessable(
-            "body must be 1 to 10000 characters".into(),
-        ));
-    }
-    let channels = match body.channels {
-        None => Channel::BOTH.to_vec(),
-        Some(names) if names.is_empty() => {
-            return Err(ApiError::Unprocessable("channels must not be empty".into()));
-        }
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                Channel::parse(n).ok_or_else(|| {
-                    ApiError::Unprocessable(format!("unknown channel '{n}' (email, push)"))
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let manual = domain::manual(&body.subject, &body.body, body.channels.as_deref())
+        .map_err(ApiError::Unprocessable)?;
     // A message sent by hand starts a saga of its own.
     let mut tx = outbox.begin_for(Cause::command(Uuid::new_v4())).await?;
     let contact = store::contact(tx.conn(), body.customer_id)
@@ -94,16 +69,11 @@ async fn create(
                 body.customer_id
             ))
         })?;
-    let message = Message {
-        kind: "manual",
-        subject: subject.to_string(),
-        body: text.to_string(),
-    };
     let to = To {
         customer_id: Some(body.customer_id),
         email: contact.email.as_deref(),
     };
-    let sent = handlers::send(&mut tx, None, to, &message, &channels).await?;
+    let sent = notify::send(&mut tx, None, to, &manual.message, &manual.channels).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }

@@ -1,5 +1,6 @@
 //! SQL for contacts and notifications.
 
+use crate::domain::{Kind, Status};
 use cartflow_events::{Channel, CustomerDetails};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -10,12 +11,15 @@ use uuid::Uuid;
 pub struct Notification {
     pub id: Uuid,
     pub customer_id: Option<Uuid>,
-    pub kind: String,
-    pub channel: String,
+    #[sqlx(try_from = "String")]
+    pub kind: Kind,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
     pub recipient: Option<String>,
     pub subject: String,
     pub body: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -82,12 +86,14 @@ pub async fn contact(conn: &mut PgConnection, customer_id: Uuid) -> sqlx::Result
 
 pub struct NewNotification<'a> {
     pub customer_id: Option<Uuid>,
-    pub kind: &'a str,
+    pub kind: Kind,
     pub channel: Channel,
     pub recipient: Option<&'a str>,
     pub subject: &'a str,
     pub body: &'a str,
-    /// Set when it cannot even be attempted (no address): the row starts `failed`.
+    pub status: Status,
+    /// Why it cannot even be attempted (no address), for a notification that starts
+    /// `failed`.
     pub refused: Option<&'a str>,
     pub source_event_id: Option<Uuid>,
 }
@@ -105,19 +111,20 @@ pub async fn insert(
     ))
     .bind(Uuid::new_v4())
     .bind(n.customer_id)
-    .bind(n.kind)
+    .bind(n.kind.as_str())
     .bind(n.channel.as_str())
     .bind(n.recipient)
     .bind(n.subject)
     .bind(n.body)
-    .bind(if n.refused.is_some() { "failed" } else { "pending" })
+    .bind(n.status.as_str())
     .bind(n.refused)
     .bind(n.source_event_id)
     .fetch_optional(conn)
     .await
 }
 
-/// pending → sent / failed. False if the notification was not pending.
+/// pending → sent / failed (`Status::settled`). False if the notification was not
+/// pending.
 pub async fn record_result(
     conn: &mut PgConnection,
     id: Uuid,
@@ -127,12 +134,13 @@ pub async fn record_result(
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "UPDATE notifications SET status = $2, attempts = $3, last_error = $4, updated_at = now()
-         WHERE id = $1 AND status = 'pending'",
+         WHERE id = $1 AND status = $5",
     )
     .bind(id)
-    .bind(if delivered { "sent" } else { "failed" })
+    .bind(Status::settled(delivered).as_str())
     .bind(attempts)
     .bind(error)
+    .bind(Status::Pending.as_str())
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)

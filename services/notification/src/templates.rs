@@ -7,14 +7,7 @@ use cartflow_events::{
 };
 use std::fmt::Write;
 
-/// A rendered notification: the email subject and body; push uses the subject as its
-/// title and the first line of the body as its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub kind: &'static str,
-    pub subject: String,
-    pub body: String,
-}
+pub use crate::domain::{Kind, Message};
 
 /// `1999` → `$19.99`. Integer arithmetic only.
 pub fn money(cents: i64) -> String {
@@ -47,7 +40,7 @@ fn greeting(name: Option<&str>) -> String {
 
 pub fn order_confirmed(e: &OrderCreated, name: Option<&str>) -> Message {
     Message {
-        kind: "order_confirmed",
+        kind: Kind::OrderConfirmed,
         subject: format!("Order {} confirmed", e.order_id),
         body: format!(
             "Your order {} is confirmed: {}.\n\n{}\n\n{}Total: {}\n",
@@ -70,7 +63,7 @@ pub fn stock_rejected(e: &StockRejected, name: Option<&str>) -> Message {
         );
     }
     Message {
-        kind: "stock_rejected",
+        kind: Kind::StockRejected,
         subject: "We could not place your order".into(),
         body: format!(
             "Some items in your cart are not available ({}); nothing was charged and your cart {} is open to edit.\n\n{}\n\n{details}",
@@ -83,7 +76,7 @@ pub fn stock_rejected(e: &StockRejected, name: Option<&str>) -> Message {
 
 pub fn checkout_expired(e: &CheckoutExpired, name: Option<&str>) -> Message {
     Message {
-        kind: "checkout_expired",
+        kind: Kind::CheckoutExpired,
         subject: "We could not complete your checkout".into(),
         body: format!(
             "Your checkout took too long and was stopped; nothing was ordered or charged, and your cart {} is open to edit or check out again.\n\n{}\n\n{}Total: {}\n",
@@ -98,7 +91,7 @@ pub fn checkout_expired(e: &CheckoutExpired, name: Option<&str>) -> Message {
 pub fn order_cancelled(e: &OrderCancelled, name: Option<&str>) -> Message {
     let total: i64 = e.items.iter().map(LineItem::line_total_cents).sum();
     Message {
-        kind: "order_cancelled",
+        kind: Kind::OrderCancelled,
         subject: format!("Order {} cancelled", e.order_id),
         body: format!(
             "Your order {} was cancelled: {}.\n\n{}\n\n{}Total: {}\n",
@@ -113,8 +106,8 @@ pub fn order_cancelled(e: &OrderCancelled, name: Option<&str>) -> Message {
 
 pub fn order_status(e: &OrderStatusChanged, name: Option<&str>) -> Message {
     let (kind, verb) = match e.status.as_str() {
-        "shipped" => ("order_shipped", "is on its way"),
-        _ => ("order_delivered", "has been delivered"),
+        "shipped" => (Kind::OrderShipped, "is on its way"),
+        _ => (Kind::OrderDelivered, "has been delivered"),
     };
     Message {
         kind,
@@ -125,7 +118,7 @@ pub fn order_status(e: &OrderStatusChanged, name: Option<&str>) -> Message {
 
 pub fn low_stock(e: &LowStock) -> Message {
     Message {
-        kind: "low_stock",
+        kind: Kind::LowStock,
         subject: format!("Low stock: {}", e.product_sku),
         body: format!(
             "{} is down to {} available (threshold {}). Time to reorder.\n",
@@ -202,7 +195,7 @@ mod tests {
             }],
         };
         let m = checkout_expired(&e, Some("Eve"));
-        assert_eq!(m.kind, "checkout_expired");
+        assert_eq!(m.kind, Kind::CheckoutExpired);
         let first_line = m.body.lines().next().unwrap();
         assert!(
             first_line.contains("nothing was ordered"),
