@@ -84,6 +84,112 @@ impl AddItem {
     }
 }
 
+/// Why a customer's request on a cart is refused. `Conflict` ones depend on the cart's
+/// state (409); the others on what was asked (422).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A checkout is pending: the cart cannot change until it ends.
+    Locked,
+    AlreadyCheckingOut,
+    Empty,
+    TooManyLines,
+    LineFull(Sku),
+}
+
+impl Refusal {
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Refusal::Locked | Refusal::AlreadyCheckingOut | Refusal::Empty
+        )
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Locked => {
+                f.write_str("the cart is being checked out and cannot change until that finishes")
+            }
+            Refusal::AlreadyCheckingOut => f.write_str("the cart is already being checked out"),
+            Refusal::Empty => f.write_str("the cart is empty"),
+            Refusal::TooManyLines => write!(f, "a cart holds at most {MAX_LINES} lines"),
+            Refusal::LineFull(sku) => {
+                write!(f, "a line holds at most {MAX_LINE_QUANTITY} units of {sku}")
+            }
+        }
+    }
+}
+
+/// What an edit (adding or removing a line) does to a cart's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edit {
+    /// The checkout ended without an order: the first change opens the cart again.
+    pub reopen: bool,
+}
+
+/// A customer may change a cart unless its checkout is pending.
+pub fn edit(status: CartStatus) -> Result<Edit, Refusal> {
+    if status == CartStatus::CheckoutPending {
+        return Err(Refusal::Locked);
+    }
+    Ok(Edit {
+        reopen: status.reopens_on_edit(),
+    })
+}
+
+/// A new line fits while the cart holds fewer than [`MAX_LINES`]; more of an existing
+/// line always does (up to [`MAX_LINE_QUANTITY`], which the store enforces atomically).
+pub fn may_add_line(lines: usize, has_line: bool) -> Result<(), Refusal> {
+    if lines >= MAX_LINES && !has_line {
+        return Err(Refusal::TooManyLines);
+    }
+    Ok(())
+}
+
+/// A cart may be checked out when it has lines and no checkout is pending; it then
+/// becomes `checkout_pending` under a new checkout id.
+pub fn convert(status: CartStatus, lines: usize) -> Result<(), Refusal> {
+    if status == CartStatus::CheckoutPending {
+        return Err(Refusal::AlreadyCheckingOut);
+    }
+    if lines == 0 {
+        return Err(Refusal::Empty);
+    }
+    Ok(())
+}
+
+/// How a checkout's end changes the cart. Only the pending checkout's own answer
+/// counts (a late answer for an earlier attempt changes nothing), except that an order,
+/// however late, converts any cart not yet converted: an order exists, so the cart is
+/// spent (order, the arbiter, made it for one of its checkouts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutEnd {
+    Rejected,
+    Expired,
+    Ordered,
+}
+
+impl CheckoutEnd {
+    /// The status the cart moves to.
+    pub fn to(self) -> CartStatus {
+        match self {
+            CheckoutEnd::Rejected => CartStatus::StockUnavailable,
+            CheckoutEnd::Expired => CartStatus::CheckoutExpired,
+            CheckoutEnd::Ordered => CartStatus::Converted,
+        }
+    }
+
+    /// Whether a cart in `status` takes this end (the store checks it again, with the
+    /// checkout id, in its `UPDATE … WHERE`).
+    pub fn applies_to(self, status: CartStatus) -> bool {
+        match self {
+            CheckoutEnd::Rejected | CheckoutEnd::Expired => status == CartStatus::CheckoutPending,
+            CheckoutEnd::Ordered => status != CartStatus::Converted,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +224,47 @@ mod tests {
             assert_eq!(CartStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(CartStatus::parse("gone"), None);
+    }
+    #[test]
+    fn a_pending_checkout_locks_the_cart_and_an_ended_one_reopens_it() {
+        assert_eq!(edit(CartStatus::CheckoutPending), Err(Refusal::Locked));
+        assert_eq!(edit(CartStatus::Open), Ok(Edit { reopen: false }));
+        for ended in [CartStatus::StockUnavailable, CartStatus::CheckoutExpired] {
+            assert_eq!(edit(ended), Ok(Edit { reopen: true }));
+        }
+    }
+
+    #[test]
+    fn a_full_cart_takes_more_of_a_line_but_no_new_line() {
+        assert_eq!(may_add_line(MAX_LINES - 1, false), Ok(()));
+        assert_eq!(may_add_line(MAX_LINES, true), Ok(()));
+        assert_eq!(may_add_line(MAX_LINES, false), Err(Refusal::TooManyLines));
+        assert!(!Refusal::TooManyLines.is_conflict());
+    }
+
+    #[test]
+    fn only_a_cart_with_lines_and_no_pending_checkout_converts() {
+        assert_eq!(convert(CartStatus::Open, 2), Ok(()));
+        assert_eq!(convert(CartStatus::StockUnavailable, 1), Ok(()));
+        assert_eq!(
+            convert(CartStatus::CheckoutPending, 1),
+            Err(Refusal::AlreadyCheckingOut)
+        );
+        assert_eq!(convert(CartStatus::Open, 0), Err(Refusal::Empty));
+        assert!(Refusal::Empty.is_conflict());
+    }
+
+    #[test]
+    fn a_checkout_end_moves_only_the_carts_it_may() {
+        use CartStatus::*;
+        for end in [CheckoutEnd::Rejected, CheckoutEnd::Expired] {
+            assert!(end.applies_to(CheckoutPending));
+            for other in [Open, Converted, StockUnavailable, CheckoutExpired] {
+                assert!(!end.applies_to(other), "{end:?} from {other}");
+            }
+        }
+        assert!(CheckoutEnd::Ordered.applies_to(CheckoutExpired));
+        assert!(!CheckoutEnd::Ordered.applies_to(Converted));
+        assert_eq!(CheckoutEnd::Expired.to(), CheckoutExpired);
     }
 }

@@ -2,7 +2,7 @@
 //! (authentication happens upstream).
 
 use crate::catalog::Catalog;
-use crate::domain::{AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, MAX_LINES};
+use crate::domain::{self, AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, Refusal};
 use crate::store;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
@@ -51,8 +51,14 @@ impl<S: Send + Sync> FromRequestParts<S> for CustomerId {
     }
 }
 
-fn locked() -> ApiError {
-    ApiError::Conflict("the cart is being checked out and cannot change until that finishes".into())
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        if refusal.is_conflict() {
+            ApiError::Conflict(refusal.to_string())
+        } else {
+            ApiError::Unprocessable(refusal.to_string())
+        }
+    }
 }
 
 async fn show(
@@ -78,24 +84,19 @@ async fn add_item(
     let price = state.catalog.price_cents(&line.sku).await?;
     let mut tx = state.outbox.begin().await?;
     let (cart_id, status) = store::lock_or_create_active(tx.conn(), customer).await?;
-    if status == CartStatus::CheckoutPending {
-        return Err(locked());
-    }
-    if status.reopens_on_edit() {
+    let edit = domain::edit(status)?;
+    if edit.reopen {
         store::set_status(tx.conn(), cart_id, CartStatus::Open).await?
     }
-    if store::count_lines(tx.conn(), cart_id).await? >= MAX_LINES as i64 {
-        // Adding to an existing line is fine; a new line is not.
+    let lines = store::count_lines(tx.conn(), cart_id).await? as usize;
+    if lines >= domain::MAX_LINES {
+        // Only a new line is refused; asked only of a full cart, as it reads the lines.
         let cart = store::load(tx.conn(), cart_id).await?;
-        if !cart
+        let has_line = cart
             .items
             .iter()
-            .any(|i| i.product_sku == line.sku.as_str())
-        {
-            return Err(ApiError::Unprocessable(format!(
-                "a cart holds at most {MAX_LINES} lines"
-            )));
-        }
+            .any(|i| i.product_sku == line.sku.as_str());
+        domain::may_add_line(lines, has_line)?;
     }
     let added = store::add_to_line(
         tx.conn(),
@@ -107,10 +108,7 @@ async fn add_item(
     )
     .await?;
     if !added {
-        return Err(ApiError::Unprocessable(format!(
-            "a line holds at most {MAX_LINE_QUANTITY} units of {}",
-            line.sku
-        )));
+        return Err(Refusal::LineFull(line.sku).into());
     }
     let cart = store::load(tx.conn(), cart_id).await?;
     tx.commit().await?;
@@ -126,15 +124,13 @@ async fn remove_item(
     let (cart_id, status) = store::lock_active(tx.conn(), customer)
         .await?
         .ok_or_else(|| ApiError::NotFound("there is no open cart".into()))?;
-    if status == CartStatus::CheckoutPending {
-        return Err(locked());
-    }
+    let edit = domain::edit(status)?;
     if !store::remove_line(tx.conn(), cart_id, &sku).await? {
         return Err(ApiError::NotFound(format!(
             "the cart has no line for '{sku}'"
         )));
     }
-    if status.reopens_on_edit() {
+    if edit.reopen {
         store::set_status(tx.conn(), cart_id, CartStatus::Open).await?;
     }
     let cart = store::load(tx.conn(), cart_id).await?;
@@ -153,15 +149,8 @@ async fn convert(
     let (cart_id, status) = store::lock_active(tx.conn(), customer)
         .await?
         .ok_or_else(|| ApiError::Conflict("there is no open cart to convert".into()))?;
-    if status == CartStatus::CheckoutPending {
-        return Err(ApiError::Conflict(
-            "the cart is already being checked out".into(),
-        ));
-    }
     let cart = store::load(tx.conn(), cart_id).await?;
-    if cart.items.is_empty() {
-        return Err(ApiError::Conflict("the cart is empty".into()));
-    }
+    domain::convert(status, cart.items.len())?;
     let checkout = store::begin_checkout(tx.conn(), cart_id, state.checkout_expiry).await?;
     let request = OrderRequested {
         cart_id,

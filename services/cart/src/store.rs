@@ -1,6 +1,6 @@
 //! SQL for carts and their lines.
 
-use crate::domain::{Cart, CartStatus, Rejection};
+use crate::domain::{Cart, CartStatus, CheckoutEnd, Rejection};
 use cartflow_events::{LineItem, total_cents};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
@@ -71,9 +71,10 @@ pub async fn lock_active(
     customer_id: Uuid,
 ) -> sqlx::Result<Option<(Uuid, CartStatus)>> {
     let row: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, status FROM carts WHERE customer_id = $1 AND status <> 'converted' FOR UPDATE",
+        "SELECT id, status FROM carts WHERE customer_id = $1 AND status <> $2 FOR UPDATE",
     )
     .bind(customer_id)
+    .bind(CartStatus::Converted.as_str())
     .fetch_optional(conn)
     .await?;
     row.map(|(id, s)| Ok((id, status_of(&s)?))).transpose()
@@ -85,12 +86,15 @@ pub async fn lock_or_create_active(
     conn: &mut PgConnection,
     customer_id: Uuid,
 ) -> sqlx::Result<(Uuid, CartStatus)> {
+    // The conflict target repeats the partial index's predicate (its migration), which
+    // must be written out, not bound.
     sqlx::query(
-        "INSERT INTO carts (id, customer_id, status) VALUES ($1, $2, 'open')
+        "INSERT INTO carts (id, customer_id, status) VALUES ($1, $2, $3)
          ON CONFLICT (customer_id) WHERE status <> 'converted' DO NOTHING",
     )
     .bind(Uuid::new_v4())
     .bind(customer_id)
+    .bind(CartStatus::Open.as_str())
     .execute(&mut *conn)
     .await?;
     lock_active(conn, customer_id)
@@ -165,12 +169,14 @@ pub async fn mark_rejected(
     rejection: &Rejection,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
-        "UPDATE carts SET status = 'stock_unavailable', rejection = $2, updated_at = now()
-         WHERE id = $1 AND status = 'checkout_pending' AND ($3::uuid IS NULL OR checkout_id = $3)",
+        "UPDATE carts SET status = $4, rejection = $2, updated_at = now()
+         WHERE id = $1 AND status = $5 AND ($3::uuid IS NULL OR checkout_id = $3)",
     )
     .bind(cart_id)
     .bind(sqlx::types::Json(rejection))
     .bind(checkout_id)
+    .bind(CheckoutEnd::Rejected.to().as_str())
+    .bind(CartStatus::CheckoutPending.as_str())
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -184,11 +190,13 @@ pub async fn mark_expired(
     checkout_id: Uuid,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
-        "UPDATE carts SET status = 'checkout_expired', updated_at = now()
-         WHERE id = $1 AND status = 'checkout_pending' AND checkout_id = $2",
+        "UPDATE carts SET status = $3, updated_at = now()
+         WHERE id = $1 AND status = $4 AND checkout_id = $2",
     )
     .bind(cart_id)
     .bind(checkout_id)
+    .bind(CheckoutEnd::Expired.to().as_str())
+    .bind(CartStatus::CheckoutPending.as_str())
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -202,11 +210,12 @@ pub async fn mark_converted(
     order_id: Uuid,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
-        "UPDATE carts SET status = 'converted', order_id = $2, rejection = NULL, updated_at = now()
-         WHERE id = $1 AND status <> 'converted'",
+        "UPDATE carts SET status = $3, order_id = $2, rejection = NULL, updated_at = now()
+         WHERE id = $1 AND status <> $3",
     )
     .bind(cart_id)
     .bind(order_id)
+    .bind(CheckoutEnd::Ordered.to().as_str())
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -228,7 +237,7 @@ pub async fn begin_checkout(
 ) -> sqlx::Result<Checkout> {
     let checkout_id = Uuid::new_v4();
     let expires_at = sqlx::query_scalar(
-        "UPDATE carts SET status = 'checkout_pending', rejection = NULL, updated_at = now(),
+        "UPDATE carts SET status = $4, rejection = NULL, updated_at = now(),
                 checkout_id = $2, checkout_expires_at = now() + $3,
                 checkout_requested_at = now(), checkout_requests = 1
          WHERE id = $1 RETURNING checkout_expires_at",
@@ -236,6 +245,7 @@ pub async fn begin_checkout(
     .bind(cart_id)
     .bind(checkout_id)
     .bind(expire_after)
+    .bind(CartStatus::CheckoutPending.as_str())
     .fetch_one(conn)
     .await?;
     Ok(Checkout {
@@ -267,13 +277,14 @@ pub async fn lock_overdue(
                 COALESCE(checkout_expires_at, now()) AS expires_at,
                 COALESCE(checkout_expires_at <= now(), true) AS expired
          FROM carts
-         WHERE status = 'checkout_pending'
+         WHERE status = $3
            AND (checkout_requested_at < now() - $1
                 OR (checkout_expires_at <= now() AND checkout_requested_at < checkout_expires_at))
          ORDER BY checkout_requested_at LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(deadline)
     .bind(limit)
+    .bind(CartStatus::CheckoutPending.as_str())
     .fetch_all(conn)
     .await
 }

@@ -1,6 +1,6 @@
 //! Stock items, and the pure decision of whether a checkout can be reserved.
 
-use cartflow_events::{LineItem, Shortage};
+use cartflow_events::{LineItem, LowStock, Shortage};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -93,6 +93,62 @@ cartflow_events::string_enum! {
     }
 }
 
+/// Available units and alert threshold of a (locked) stock row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Level {
+    pub available: i32,
+    pub threshold: i32,
+}
+
+/// What inventory does with a checkout's request. Decided once per checkout: whatever
+/// was decided before stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ruling {
+    /// Reserved before (the cart re-sent its request): announce the reservation again.
+    AnnounceAgain,
+    /// Decided before otherwise (rejected, released, or given up): do nothing.
+    AlreadyDecided(ReservationStatus),
+    /// Short of stock: reserve nothing, and say which lines.
+    Reject(Vec<Shortage>),
+    /// Every line fits: reserve them all, and alert on each SKU this takes to or below
+    /// its threshold.
+    Reserve { low_stock: Vec<LowStock> },
+}
+
+/// Rules on a request for `wanted` units per SKU, given the checkout's earlier
+/// decision (if any) and the locked `levels` (a missing SKU has none available).
+pub fn rule(
+    previous: Option<ReservationStatus>,
+    wanted: &BTreeMap<String, i32>,
+    levels: &BTreeMap<String, Level>,
+) -> Ruling {
+    match previous {
+        Some(ReservationStatus::Reserved) => return Ruling::AnnounceAgain,
+        Some(status) => return Ruling::AlreadyDecided(status),
+        None => {}
+    }
+    let available = levels
+        .iter()
+        .map(|(sku, level)| (sku.clone(), level.available))
+        .collect();
+    let short = shortages(wanted, &available);
+    if !short.is_empty() {
+        return Ruling::Reject(short);
+    }
+    let low_stock = levels
+        .iter()
+        .filter_map(|(sku, level)| {
+            let after = level.available - wanted.get(sku).copied().unwrap_or(0);
+            crosses_low_stock(level.available, after, level.threshold).then(|| LowStock {
+                product_sku: sku.clone(),
+                available: after,
+                threshold: level.threshold,
+            })
+        })
+        .collect();
+    Ruling::Reserve { low_stock }
+}
+
 /// True when a change from `before` to `after` available units takes a SKU to or
 /// below its threshold from above it: one alert per crossing, none for later sales.
 pub fn crosses_low_stock(before: i32, after: i32, threshold: i32) -> bool {
@@ -169,5 +225,73 @@ mod tests {
                 },
             ]
         );
+    }
+    fn levels(pairs: &[(&str, i32, i32)]) -> BTreeMap<String, Level> {
+        pairs
+            .iter()
+            .map(|&(sku, available, threshold)| {
+                (
+                    sku.to_string(),
+                    Level {
+                        available,
+                        threshold,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn wanted(pairs: &[(&str, i32)]) -> BTreeMap<String, i32> {
+        pairs.iter().map(|&(s, n)| (s.to_string(), n)).collect()
+    }
+
+    #[test]
+    fn a_checkout_is_ruled_on_once() {
+        let stock = levels(&[("A", 10, 0)]);
+        let want = wanted(&[("A", 2)]);
+        assert_eq!(
+            rule(Some(ReservationStatus::Reserved), &want, &stock),
+            Ruling::AnnounceAgain
+        );
+        for earlier in [
+            ReservationStatus::Rejected,
+            ReservationStatus::Released,
+            ReservationStatus::Expired,
+        ] {
+            assert_eq!(
+                rule(Some(earlier), &want, &stock),
+                Ruling::AlreadyDecided(earlier)
+            );
+        }
+    }
+
+    #[test]
+    fn all_lines_or_none_and_a_missing_sku_has_nothing() {
+        let stock = levels(&[("A", 10, 0), ("B", 1, 0)]);
+        match rule(None, &wanted(&[("A", 2), ("B", 3), ("C", 1)]), &stock) {
+            Ruling::Reject(short) => {
+                let skus: Vec<&str> = short.iter().map(|s| s.product_sku.as_str()).collect();
+                assert_eq!(skus, ["B", "C"]);
+                assert_eq!((short[0].requested, short[0].available), (3, 1));
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+        assert_eq!(
+            rule(None, &wanted(&[("A", 9)]), &stock),
+            Ruling::Reserve { low_stock: vec![] }
+        );
+    }
+
+    #[test]
+    fn a_reservation_that_crosses_a_threshold_alerts_once_for_that_sku() {
+        let stock = levels(&[("A", 6, 5), ("B", 3, 5)]);
+        let Ruling::Reserve { low_stock } = rule(None, &wanted(&[("A", 1), ("B", 1)]), &stock)
+        else {
+            panic!("expected a reservation");
+        };
+        // A crosses (6 → 5); B was below already (3 → 2): no second alert.
+        assert_eq!(low_stock.len(), 1);
+        assert_eq!(low_stock[0].product_sku, "A");
+        assert_eq!((low_stock[0].available, low_stock[0].threshold), (5, 5));
     }
 }

@@ -1,11 +1,11 @@
 //! Inventory's reactions to `order-requested`, `order.cancelled` and `checkout.expired`.
 
-use crate::domain::{ReservationStatus, crosses_low_stock, requested_per_sku, shortages};
+use crate::domain::{ReservationStatus, Ruling, requested_per_sku, rule};
 use crate::store::{self, CheckoutLines};
 use async_trait::async_trait;
 use cartflow_events::{
-    Checkout, CheckoutExpired, INSUFFICIENT_STOCK, LowStock, OrderCancelled, OrderRequested,
-    StockAvailable, StockRejected, Topic,
+    Checkout, CheckoutExpired, INSUFFICIENT_STOCK, OrderCancelled, OrderRequested, StockAvailable,
+    StockRejected, Topic,
 };
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,7 +49,7 @@ impl EventHandler for InventoryHandler {
 }
 
 /// Reserves every line or none, and says which in an event. Decided once per checkout:
-/// a later request for the same checkout finds the decision.
+/// a later request for the same checkout finds the decision (`domain::rule`).
 async fn reserve(tx: &mut Tx, request: OrderRequested) -> Result<(), HandlerError> {
     let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
     let skus: Vec<String> = wanted.keys().cloned().collect();
@@ -61,61 +61,51 @@ async fn reserve(tx: &mut Tx, request: OrderRequested) -> Result<(), HandlerErro
         items: &request.items,
     };
     let checkout_id = checkout.checkout_id;
-    // Checked after the stock rows are locked: a repeated request for the same checkout
-    // that raced the first one has waited for it here, and now sees its decision.
-    if let Some((status, items)) = store::reservation(tx.conn(), checkout_id).await? {
-        if status == ReservationStatus::Reserved {
+    // Read after the stock rows are locked: a repeated request for the same checkout
+    // that raced the first one has waited for it there, and now sees its decision.
+    let previous = store::reservation(tx.conn(), checkout_id).await?;
+    match rule(previous.as_ref().map(|(s, _)| *s), &wanted, &levels) {
+        Ruling::AnnounceAgain => {
             // A re-sent request (the cart's deadline passed): answer again from the
             // reservation; order decides once per checkout.
+            let items = previous.map(|(_, items)| items).unwrap_or_default();
             let reply = StockAvailable {
                 items,
                 ..available(&request)
             };
             tx.publish(&reply).await?;
             tracing::info!(%checkout_id, "repeated request: reservation announced again");
-        } else {
+        }
+        Ruling::AlreadyDecided(status) => {
             tracing::info!(%checkout_id, status = status.as_str(), "request for a checkout decided before; nothing reserved");
         }
-        return Ok(());
-    }
-    let available_units = levels
-        .iter()
-        .map(|(sku, l)| (sku.clone(), l.available))
-        .collect();
-    let short = shortages(&wanted, &available_units);
-    if !short.is_empty() {
-        store::record_decision(tx.conn(), &checkout, ReservationStatus::Rejected).await?;
-        tracing::info!(%checkout_id, shortages = short.len(), "stock rejected");
-        let reply = StockRejected {
-            cart_id: request.cart_id,
-            checkout_id: request.checkout_id,
-            customer_id: request.customer_id,
-            reason: INSUFFICIENT_STOCK.into(),
-            details: short,
-        };
-        tx.publish(&reply).await?;
-        return Ok(());
-    }
-    // The decision row is keyed by checkout: a second request for it (under another
-    // event id) waits here for the first and then reserves nothing.
-    if !store::record_decision(tx.conn(), &checkout, ReservationStatus::Reserved).await? {
-        tracing::warn!(%checkout_id, "checkout already decided; ignoring");
-        return Ok(());
-    }
-    store::shift_to_reserved(tx.conn(), &wanted).await?;
-    for (sku, level) in &levels {
-        let after = level.available - wanted[sku];
-        if crosses_low_stock(level.available, after, level.threshold) {
-            let alert = LowStock {
-                product_sku: sku.clone(),
-                available: after,
-                threshold: level.threshold,
+        Ruling::Reject(short) => {
+            store::record_decision(tx.conn(), &checkout, ReservationStatus::Rejected).await?;
+            tracing::info!(%checkout_id, shortages = short.len(), "stock rejected");
+            let reply = StockRejected {
+                cart_id: request.cart_id,
+                checkout_id: request.checkout_id,
+                customer_id: request.customer_id,
+                reason: INSUFFICIENT_STOCK.into(),
+                details: short,
             };
-            tx.publish(&alert).await?;
+            tx.publish(&reply).await?;
+        }
+        Ruling::Reserve { low_stock } => {
+            // The decision row is keyed by checkout: a second request for it (under
+            // another event id) waits here for the first and then reserves nothing.
+            if !store::record_decision(tx.conn(), &checkout, ReservationStatus::Reserved).await? {
+                tracing::warn!(%checkout_id, "checkout already decided; ignoring");
+                return Ok(());
+            }
+            store::shift_to_reserved(tx.conn(), &wanted).await?;
+            for alert in &low_stock {
+                tx.publish(alert).await?;
+            }
+            tx.publish(&available(&request)).await?;
+            tracing::info!(%checkout_id, "stock reserved");
         }
     }
-    tx.publish(&available(&request)).await?;
-    tracing::info!(%checkout_id, "stock reserved");
     Ok(())
 }
 

@@ -61,12 +61,7 @@ pub async fn delete(pool: &PgPool, sku: &str) -> sqlx::Result<bool> {
     Ok(result.rows_affected() == 1)
 }
 
-/// Available units and alert threshold of a locked stock row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Level {
-    pub available: i32,
-    pub threshold: i32,
-}
+pub use crate::domain::Level;
 
 /// Locks the rows of `skus` in SKU order and returns their levels. Every writer locks
 /// in this order, so concurrent checkouts queue instead of deadlocking.
