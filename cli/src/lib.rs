@@ -14,6 +14,7 @@ pub mod seed;
 pub mod smtp_catcher;
 pub mod stack;
 pub mod timeline;
+pub mod walkthrough;
 
 pub use platform::{Platform, PlatformSettings};
 

@@ -4,6 +4,7 @@ use super::args::Target;
 use crate::platform::{Platform, PlatformSettings, SERVICES};
 use crate::seed;
 use crate::smtp_catcher::SmtpCatcher;
+use crate::walkthrough::{self, Addresses};
 use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_kit::Env;
@@ -70,13 +71,6 @@ pub async fn run(target: Target, seed_demo: bool) -> anyhow::Result<()> {
 
 fn print_banner(platform: &Platform, pubsub: &PubSubConfig, catching_mail: bool) {
     let url = |s| platform.url(s);
-    let (cart, order, inventory) = (
-        url(Service::Cart),
-        url(Service::Order),
-        url(Service::Inventory),
-    );
-    let customer = seed::CUSTOMERS[0].0;
-    let other = seed::CUSTOMERS[1].0;
     println!("\ncartflow is running.\n");
     for service in SERVICES {
         println!(
@@ -85,40 +79,21 @@ fn print_banner(platform: &Platform, pubsub: &PubSubConfig, catching_mail: bool)
             url(service)
         );
     }
-    println!(
-        r#"
-Walk-through (copy and paste):
-
-  # 1. Two lines into {name}'s cart, then check out
-  curl -s -X POST {cart}/cart/items -H 'X-Customer-Id: {customer}' -H 'Content-Type: application/json' -d '{{"product_sku":"KB-101","quantity":1}}'
-  curl -s -X POST {cart}/cart/items -H 'X-Customer-Id: {customer}' -H 'Content-Type: application/json' -d '{{"product_sku":"MS-201","quantity":2}}'
-  curl -s -X POST {cart}/cart/convert-to-order -H 'X-Customer-Id: {customer}'
-  sleep 1   # the saga takes ~0.1 s
-  curl -s {cart}/cart -H 'X-Customer-Id: {customer}'          # status: converted, with order_id
-  curl -s "{order}/orders?customer_id={customer}"              # status: confirmed
-  curl -s {inventory}/inventory/KB-101                          # quantity went down
-
-  # 2. More lamps than there are: the checkout ends stock_unavailable
-  curl -s -X POST {cart}/cart/items -H 'X-Customer-Id: {other}' -H 'Content-Type: application/json' -d '{{"product_sku":"LP-601","quantity":5}}'
-  curl -s -X POST {cart}/cart/convert-to-order -H 'X-Customer-Id: {other}'
-  sleep 1
-  curl -s {cart}/cart -H 'X-Customer-Id: {other}'             # status: stock_unavailable, with details
-
-  # 3. Cancel the first order: stock comes back (a second cancel is 409)
-  ORDER=$(curl -s "{order}/orders?customer_id={customer}" | sed -n 's/^\[{{"id":"\([^"]*\)".*/\1/p')
-  curl -s -X POST {order}/orders/$ORDER/cancel -H 'Content-Type: application/json' -d '{{"reason":"changed my mind"}}'
-
-  # 4. What the customer was told: notifications, emails, pushes (live: the stream)
-  curl -s "{notification}/notifications?customer_id={customer}"
-  curl -s "{email_push}/emails?to={email}"
-  curl -s {email_push}/push/{customer}
-  curl -N {email_push}/push/{customer}/stream                 # leave open, check out again in another terminal
-"#,
-        name = seed::CUSTOMERS[0].1,
-        email = seed::CUSTOMERS[0].2,
-        notification = url(Service::Notification),
-        email_push = url(Service::EmailPush),
+    let (cart, order, inventory) = (
+        url(Service::Cart),
+        url(Service::Order),
+        url(Service::Inventory),
     );
+    let (notification, email_push) = (url(Service::Notification), url(Service::EmailPush));
+    let walkthrough = walkthrough::render(&Addresses {
+        cart: &cart,
+        order: &order,
+        inventory: &inventory,
+        notification: &notification,
+        email_push: &email_push,
+        mail_view: catching_mail.then_some("http://127.0.0.1:8025"),
+    });
+    println!("\nWalk-through (copy and paste):\n\n{walkthrough}");
     if catching_mail {
         println!(
             "Mail catcher: SMTP on 127.0.0.1:1025; what it caught: curl -s http://127.0.0.1:8025/messages\n"
