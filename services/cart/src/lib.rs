@@ -51,6 +51,7 @@ impl ServiceApp for CartApp {
 
     fn router(&self, ctx: AppContext) -> Router {
         routes::router(routes::CartState {
+            pool: ctx.pool,
             outbox: ctx.outbox,
             catalog: self.catalog.clone(),
             checkout_expiry: self.deadline.expire,

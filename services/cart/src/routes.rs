@@ -13,10 +13,14 @@ use cartflow_events::OrderRequested;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
 use cartflow_messaging::{Cause, Outbox};
 use serde_json::{Value, json};
+use sqlx::PgPool;
 use uuid::Uuid;
 
+/// What cart's routes work with: its pool for reads, its outbox for changes, the
+/// product service for prices, and the checkout's expiry.
 #[derive(Clone)]
 pub struct CartState {
+    pub pool: PgPool,
     pub outbox: Outbox,
     pub catalog: Catalog,
     /// How long a checkout may stay pending before it is given up.
@@ -65,7 +69,7 @@ async fn show(
     State(state): State<CartState>,
     CustomerId(customer): CustomerId,
 ) -> ApiResult<Json<Cart>> {
-    let mut conn = state.outbox.pool().acquire().await?;
+    let mut conn = state.pool.acquire().await?;
     let id = store::latest_id(&mut *conn, customer)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("customer {customer} has no cart yet")))?;

@@ -26,6 +26,6 @@ impl ServiceApp for CustomerApp {
     }
 
     fn router(&self, ctx: AppContext) -> Router {
-        routes::router(ctx.outbox)
+        routes::router(ctx)
     }
 }

@@ -9,16 +9,18 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use cartflow_events::{CustomerCreated, CustomerDeleted, CustomerUpdated};
+use cartflow_kit::AppContext;
 use cartflow_kit::db::is_unique_violation;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
-use cartflow_messaging::{Cause, Outbox};
+use cartflow_messaging::Cause;
 use uuid::Uuid;
 
-pub fn router(outbox: Outbox) -> Router {
+/// The routes, on the service's context: its pool for reads, its outbox for changes.
+pub fn router(app: AppContext) -> Router {
     Router::new()
         .route("/customers", get(list).post(create))
         .route("/customers/{id}", get(show).put(replace).delete(remove))
-        .with_state(outbox)
+        .with_state(app)
 }
 
 fn not_found(id: Uuid) -> ApiError {
@@ -44,27 +46,27 @@ fn conflict_on_duplicate(err: sqlx::Error, customer: &Customer) -> ApiError {
     }
 }
 
-async fn list(State(outbox): State<Outbox>) -> ApiResult<Json<Vec<Customer>>> {
-    Ok(Json(store::list(outbox.pool()).await?))
+async fn list(State(app): State<AppContext>) -> ApiResult<Json<Vec<Customer>>> {
+    Ok(Json(store::list(&app.pool).await?))
 }
 
 async fn show(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Customer>> {
-    store::get(outbox.pool(), id)
+    store::get(&app.pool, id)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(id))
 }
 
 async fn create(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiJson(body): ApiJson<CustomerFields>,
 ) -> ApiResult<impl IntoResponse> {
     let id = body.id.unwrap_or_else(Uuid::new_v4);
     let customer = body.parse(id).map_err(ApiError::Unprocessable)?;
-    let mut tx = outbox.begin_for(Cause::command(id)).await?;
+    let mut tx = app.outbox.begin_for(Cause::command(id)).await?;
     store::insert(tx.conn(), &customer)
         .await
         .map_err(|e| conflict_on_duplicate(e, &customer))?;
@@ -78,7 +80,7 @@ async fn create(
 }
 
 async fn replace(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<CustomerFields>,
 ) -> ApiResult<Json<Customer>> {
@@ -88,7 +90,7 @@ async fn replace(
         ));
     }
     let customer = body.parse(id).map_err(ApiError::Unprocessable)?;
-    let mut tx = outbox.begin_for(Cause::command(id)).await?;
+    let mut tx = app.outbox.begin_for(Cause::command(id)).await?;
     let updated = store::update(tx.conn(), &customer)
         .await
         .map_err(|e| conflict_on_duplicate(e, &customer))?;
@@ -100,8 +102,11 @@ async fn replace(
     Ok(Json(customer))
 }
 
-async fn remove(State(outbox): State<Outbox>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
-    let mut tx = outbox.begin_for(Cause::command(id)).await?;
+async fn remove(
+    State(app): State<AppContext>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    let mut tx = app.outbox.begin_for(Cause::command(id)).await?;
     if !store::delete(tx.conn(), id).await? {
         return Err(not_found(id));
     }

@@ -29,7 +29,7 @@ impl ServiceApp for InventoryApp {
     }
 
     fn router(&self, ctx: AppContext) -> Router {
-        routes::router(ctx.outbox)
+        routes::router(ctx)
     }
 
     fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {

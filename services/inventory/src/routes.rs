@@ -9,47 +9,49 @@ use axum::routing::get;
 use axum::{Json, Router};
 use cartflow_events::LowStock;
 use cartflow_events::Sku;
+use cartflow_kit::AppContext;
 use cartflow_kit::db::is_unique_violation;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
-use cartflow_messaging::{Cause, Outbox};
+use cartflow_messaging::Cause;
 
-pub fn router(outbox: Outbox) -> Router {
+/// The routes, on the service's context: its pool for reads, its outbox for changes.
+pub fn router(app: AppContext) -> Router {
     Router::new()
         .route("/inventory", get(list).post(create))
         .route(
             "/inventory/{sku}",
             get(show).put(set_quantity).delete(remove),
         )
-        .with_state(outbox)
+        .with_state(app)
 }
 
 fn not_found(sku: &str) -> ApiError {
     ApiError::NotFound(format!("no stock item with SKU '{sku}'"))
 }
 
-async fn list(State(outbox): State<Outbox>) -> ApiResult<Json<Vec<StockItem>>> {
-    Ok(Json(store::list(outbox.pool()).await?))
+async fn list(State(app): State<AppContext>) -> ApiResult<Json<Vec<StockItem>>> {
+    Ok(Json(store::list(&app.pool).await?))
 }
 
 async fn show(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiPath(sku): ApiPath<String>,
 ) -> ApiResult<Json<StockItem>> {
-    store::get(outbox.pool(), &sku)
+    store::get(&app.pool, &sku)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(&sku))
 }
 
 async fn create(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiJson(body): ApiJson<NewStockItem>,
 ) -> ApiResult<impl IntoResponse> {
     let sku = Sku::parse(&body.sku).map_err(ApiError::Unprocessable)?;
     let quantity = check_quantity("quantity", body.quantity).map_err(ApiError::Unprocessable)?;
     let threshold = check_quantity("low_stock_threshold", body.low_stock_threshold.unwrap_or(0))
         .map_err(ApiError::Unprocessable)?;
-    match store::insert(outbox.pool(), sku.as_str(), quantity, threshold).await {
+    match store::insert(&app.pool, sku.as_str(), quantity, threshold).await {
         Ok(item) => Ok((
             StatusCode::CREATED,
             [(header::LOCATION, format!("/inventory/{sku}"))],
@@ -65,12 +67,12 @@ async fn create(
 /// Sets the sellable quantity (a stock count or a delivery), alerting on a crossing
 /// of the low-stock threshold like a sale would.
 async fn set_quantity(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiPath(sku): ApiPath<String>,
     ApiJson(body): ApiJson<SetQuantity>,
 ) -> ApiResult<Json<StockItem>> {
     let quantity = check_quantity("quantity", body.quantity).map_err(ApiError::Unprocessable)?;
-    let mut tx = outbox.begin().await?;
+    let mut tx = app.outbox.begin().await?;
     let levels = store::lock_levels(tx.conn(), std::slice::from_ref(&sku)).await?;
     let level = *levels.get(&sku).ok_or_else(|| not_found(&sku))?;
     let item = store::set_available(tx.conn(), &sku, quantity).await?;
@@ -87,10 +89,10 @@ async fn set_quantity(
 }
 
 async fn remove(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiPath(sku): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    if store::delete(outbox.pool(), &sku).await? {
+    if store::delete(&app.pool, &sku).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&sku))

@@ -52,7 +52,7 @@ impl ServiceApp for NotificationApp {
     }
 
     fn router(&self, ctx: AppContext) -> Router {
-        routes::router(ctx.outbox)
+        routes::router(ctx)
     }
 
     fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {

@@ -7,16 +7,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use cartflow_kit::AppContext;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
-use cartflow_messaging::{Cause, Outbox};
+use cartflow_messaging::Cause;
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub fn router(outbox: Outbox) -> Router {
+/// The routes, on the service's context: its pool for reads, its outbox for changes.
+pub fn router(app: AppContext) -> Router {
     Router::new()
         .route("/notifications", get(list).post(create))
         .route("/notifications/{id}", get(show))
-        .with_state(outbox)
+        .with_state(app)
 }
 
 #[derive(Debug, Deserialize)]
@@ -26,17 +28,17 @@ struct ListQuery {
 }
 
 async fn list(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<Notification>>> {
-    Ok(Json(store::list(outbox.pool(), q.customer_id).await?))
+    Ok(Json(store::list(&app.pool, q.customer_id).await?))
 }
 
 async fn show(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Notification>> {
-    store::get(outbox.pool(), id)
+    store::get(&app.pool, id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no notification with id {id}")))
@@ -54,13 +56,13 @@ struct ManualNotification {
 }
 
 async fn create(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiJson(body): ApiJson<ManualNotification>,
 ) -> ApiResult<(StatusCode, Json<Vec<Notification>>)> {
     let manual = domain::manual(&body.subject, &body.body, body.channels.as_deref())
         .map_err(ApiError::Unprocessable)?;
     // A message sent by hand starts a saga of its own.
-    let mut tx = outbox.begin_for(Cause::command(Uuid::new_v4())).await?;
+    let mut tx = app.outbox.begin_for(Cause::command(Uuid::new_v4())).await?;
     let contact = store::contact(tx.conn(), body.customer_id)
         .await?
         .ok_or_else(|| {

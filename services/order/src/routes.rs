@@ -8,19 +8,21 @@ use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use cartflow_events::{OrderCancelled, OrderDelivered, OrderShipped, OrderStatusChanged};
+use cartflow_kit::AppContext;
 use cartflow_kit::http::OptionalJson;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
-use cartflow_messaging::{Cause, Outbox};
+use cartflow_messaging::Cause;
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub fn router(outbox: Outbox) -> Router {
+/// The routes, on the service's context: its pool for reads, its outbox for changes.
+pub fn router(app: AppContext) -> Router {
     Router::new()
         .route("/orders", get(list))
         .route("/orders/{id}", get(show))
         .route("/orders/{id}/cancel", post(cancel))
         .route("/orders/{id}/status", put(set_status))
-        .with_state(outbox)
+        .with_state(app)
 }
 
 fn not_found(id: Uuid) -> ApiError {
@@ -36,7 +38,7 @@ struct ListQuery {
 }
 
 async fn list(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<Order>>> {
     let status = q
@@ -50,11 +52,11 @@ async fn list(
         status,
         cart_id: q.cart_id,
     };
-    Ok(Json(store::list(outbox.pool(), &filter).await?))
+    Ok(Json(store::list(&app.pool, &filter).await?))
 }
 
-async fn show(State(outbox): State<Outbox>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Order>> {
-    store::get(outbox.pool(), id)
+async fn show(State(app): State<AppContext>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Order>> {
+    store::get(&app.pool, id)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(id))
@@ -63,12 +65,12 @@ async fn show(State(outbox): State<Outbox>, ApiPath(id): ApiPath<Uuid>) -> ApiRe
 /// Cancels a confirmed order and announces it, so inventory returns the stock.
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 async fn cancel(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiPath(id): ApiPath<Uuid>,
     OptionalJson(body): OptionalJson<CancelRequest>,
 ) -> ApiResult<Json<Order>> {
     let reason = body.reason().map_err(ApiError::Unprocessable)?;
-    let mut tx = outbox.begin().await?;
+    let mut tx = app.outbox.begin().await?;
     let current = store::lock_status(tx.conn(), id)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -95,12 +97,12 @@ async fn cancel(
 /// Moves a confirmed order to shipped, or a shipped one to delivered.
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 async fn set_status(
-    State(outbox): State<Outbox>,
+    State(app): State<AppContext>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<StatusRequest>,
 ) -> ApiResult<Json<Order>> {
     let target = body.target().map_err(ApiError::Unprocessable)?;
-    let mut tx = outbox.begin().await?;
+    let mut tx = app.outbox.begin().await?;
     let current = store::lock_status(tx.conn(), id)
         .await?
         .ok_or_else(|| not_found(id))?;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::push::PushAuth;
 
 #[test]
 fn defaults_are_local() {
