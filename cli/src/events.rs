@@ -27,9 +27,13 @@ pub struct Databases {
 }
 
 impl Databases {
+    pub fn name(&self, service: Service) -> String {
+        service.prefixed_database_name(&self.prefix)
+    }
+
     /// The service's database, or `None` if it does not exist (never started).
     pub async fn open(&self, service: Service) -> anyhow::Result<Option<PgPool>> {
-        let name = format!("{}{}", self.prefix, service.database_name());
+        let name = self.name(service);
         let url = database_url_for(&self.server_url, &name).map_err(anyhow::Error::msg)?;
         match PgPoolOptions::new()
             .max_connections(1)

@@ -38,7 +38,7 @@ pub struct PlatformSettings {
 
 impl PlatformSettings {
     pub fn database_name(&self, service: Service) -> String {
-        format!("{}{}", self.database_prefix, service.database_name())
+        service.prefixed_database_name(&self.database_prefix)
     }
 
     /// The environment one service would be started with as a separate process.
@@ -228,22 +228,14 @@ impl Platform {
         if slot.running.is_some() {
             return Ok(());
         }
-        let env = &slot.env;
-        let started = match service {
-            Service::Product => start(env, &token, product_service::ProductApp::from_env).await,
-            Service::Customer => start(env, &token, customer_service::CustomerApp::from_env).await,
-            Service::Inventory => {
-                start(env, &token, inventory_service::InventoryApp::from_env).await
-            }
-            Service::Order => start(env, &token, order_service::OrderApp::from_env).await,
-            Service::Notification => {
-                start(env, &token, notification_service::NotificationApp::from_env).await
-            }
-            Service::EmailPush => {
-                start(env, &token, email_push_service::EmailPushApp::from_env).await
-            }
-            Service::Cart => start(env, &token, cart_service::CartApp::from_env).await,
-        };
+        let started = with_app(
+            service,
+            Start {
+                env: &slot.env,
+                shutdown: &token,
+            },
+        )
+        .await;
         let running = started.with_context(|| format!("starting the {service} service"))?;
         slot.running = Some((running, token));
         Ok(())
@@ -267,28 +259,58 @@ impl Platform {
     }
 }
 
-async fn start<A: ServiceApp>(
-    env: &Env,
-    shutdown: &CancellationToken,
-    build: impl FnOnce(&Env) -> Result<A, cartflow_kit::ConfigError>,
-) -> anyhow::Result<RunningService> {
-    let config = ServiceConfig::from_env(A::SERVICE, env)?;
-    let app = build(env)?;
-    runtime::start(app, config, shutdown.clone()).await
+/// What is done with "the app of a service", whichever service it is: hosting it in
+/// this process, or serving it as this process. [`with_app`] holds the one table of
+/// services and their apps, so adding a service touches one place.
+trait WithApp {
+    type Output;
+    fn with<A: ServiceApp>(self, build: AppBuilder<A>) -> impl Future<Output = Self::Output>;
+}
+
+type AppBuilder<A> = fn(&Env) -> Result<A, cartflow_kit::ConfigError>;
+
+async fn with_app<W: WithApp>(service: Service, work: W) -> W::Output {
+    match service {
+        Service::Product => work.with(product_service::ProductApp::from_env).await,
+        Service::Customer => work.with(customer_service::CustomerApp::from_env).await,
+        Service::Inventory => work.with(inventory_service::InventoryApp::from_env).await,
+        Service::Order => work.with(order_service::OrderApp::from_env).await,
+        Service::Notification => {
+            work.with(notification_service::NotificationApp::from_env)
+                .await
+        }
+        Service::EmailPush => work.with(email_push_service::EmailPushApp::from_env).await,
+        Service::Cart => work.with(cart_service::CartApp::from_env).await,
+    }
+}
+
+/// Hosts a service in this process until `shutdown`.
+struct Start<'a> {
+    env: &'a Env,
+    shutdown: &'a CancellationToken,
+}
+
+impl WithApp for Start<'_> {
+    type Output = anyhow::Result<RunningService>;
+    async fn with<A: ServiceApp>(self, build: AppBuilder<A>) -> Self::Output {
+        let config = ServiceConfig::from_env(A::SERVICE, self.env)?;
+        let app = build(self.env)?;
+        runtime::start(app, config, self.shutdown.clone()).await
+    }
+}
+
+/// Serves a service as this process, until a signal.
+struct Serve(Env);
+
+impl WithApp for Serve {
+    type Output = std::process::ExitCode;
+    async fn with<A: ServiceApp>(self, build: AppBuilder<A>) -> Self::Output {
+        runtime::serve(self.0, build).await
+    }
 }
 
 /// Runs one service as this process, configured from the environment exactly as its
 /// own binary (`<service>-service`) would be: `cartflow serve <service>`.
 pub async fn serve(service: Service, env: Env) -> std::process::ExitCode {
-    match service {
-        Service::Product => runtime::serve(env, product_service::ProductApp::from_env).await,
-        Service::Customer => runtime::serve(env, customer_service::CustomerApp::from_env).await,
-        Service::Inventory => runtime::serve(env, inventory_service::InventoryApp::from_env).await,
-        Service::Order => runtime::serve(env, order_service::OrderApp::from_env).await,
-        Service::Notification => {
-            runtime::serve(env, notification_service::NotificationApp::from_env).await
-        }
-        Service::EmailPush => runtime::serve(env, email_push_service::EmailPushApp::from_env).await,
-        Service::Cart => runtime::serve(env, cart_service::CartApp::from_env).await,
-    }
+    with_app(service, Serve(env)).await
 }

@@ -70,7 +70,7 @@ pub async fn collect(
     };
     let mut entries = Vec::new();
     for service in SERVICES {
-        let name = format!("{database_prefix}{}", service.database_name());
+        let name = databases.name(service);
         let conn = match databases.open(service).await {
             Ok(Some(pool)) => pool,
             Ok(None) => continue,

@@ -60,6 +60,12 @@ impl Service {
     pub fn database_name(self) -> String {
         format!("cartflow_{}", self.name().replace('-', "_"))
     }
+
+    /// The database name with a per-run prefix (tests and throwaway stacks use one):
+    /// `cartflow_cart` → `t_ab12_cartflow_cart`. Every caller builds names here.
+    pub fn prefixed_database_name(self, prefix: &str) -> String {
+        format!("{prefix}{}", self.database_name())
+    }
 }
 
 impl fmt::Display for Service {

@@ -39,7 +39,7 @@ impl ServiceDb {
         let server_url = std::env::var("DATABASE_URL")
             .unwrap_or_else(|_| cartflow_kit::config::DEFAULT_DATABASE_URL.into());
         let id = &Uuid::new_v4().simple().to_string()[..10];
-        let name = format!("u_{id}_{}", A::SERVICE.database_name());
+        let name = A::SERVICE.prefixed_database_name(&format!("u_{id}_"));
         databases::ensure(&server_url, &name)
             .await
             .expect("creating the test database (is DATABASE_URL's server up?)");
