@@ -8,30 +8,13 @@ use crate::events::Databases;
 use crate::platform::SERVICES;
 use anyhow::Context;
 use cartflow_events::Service;
+use cartflow_messaging::event_log::{self, EventFilter};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-/// created_at, topic, event_id, published_at, publish_attempts, last_error
-type OutboxRow = (
-    DateTime<Utc>,
-    String,
-    Uuid,
-    Option<DateTime<Utc>>,
-    i32,
-    Option<String>,
-);
 /// checkout_id, status, created_at, released_at
 type ReservationRow = (Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>);
-/// last_failed_at, event_type, event_id, attempts, kind, last_error
-type FailureRow = (
-    DateTime<Utc>,
-    Option<String>,
-    Option<Uuid>,
-    i32,
-    String,
-    String,
-);
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Entry {
@@ -89,71 +72,60 @@ pub async fn collect(
             );
         }
         let service = service.name().to_string();
-        let published: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT created_at, topic, event_id, published_at, publish_attempts, last_error FROM outbox
-             WHERE attributes->>'correlation_id' = $1",
-        )
-        .bind(correlation_id)
-        .fetch_all(&conn)
-        .await
-        .with_context(|| format!("reading the outbox of {name}"))?;
-        for (at, topic, id, published_at, attempts, error) in published {
-            let detail = match (published_at, error) {
+        let saga = EventFilter {
+            correlation_id: Some(correlation_id.to_string()),
+            ..EventFilter::default()
+        };
+        let published = event_log::published(&conn, &saga, i64::MAX)
+            .await
+            .with_context(|| format!("reading the outbox of {name}"))?;
+        for e in published {
+            let attempts = e.publish_attempts;
+            let detail = match (e.published_at, e.last_error) {
                 (Some(t), _) => format!(
                     "published {} ({attempts} attempt(s))",
                     t.format("%H:%M:%S%.3f")
                 ),
-                (None, Some(e)) => format!("NOT published after {attempts} attempt(s): {e}"),
+                (None, Some(err)) => format!("NOT published after {attempts} attempt(s): {err}"),
                 (None, None) => "waiting in the outbox".into(),
             };
             entries.push(Entry {
-                at,
+                at: e.created_at,
                 service: service.clone(),
                 what: "published",
-                event_type: topic,
-                event_id: Some(id),
+                event_type: e.topic,
+                event_id: Some(e.event_id),
                 detail,
             });
         }
-        let consumed: Vec<(DateTime<Utc>, String, Uuid, i32)> = sqlx::query_as(
-            "SELECT processed_at, event_type, event_id, duplicate_deliveries FROM processed_messages
-             WHERE correlation_id = $1",
-        )
-        .bind(correlation_id)
-        .fetch_all(&conn)
-        .await
-        .with_context(|| format!("reading the inbox of {name}"))?;
-        for (at, event_type, id, duplicates) in consumed {
-            let detail = if duplicates > 0 {
-                format!("{duplicates} duplicate(s) skipped")
-            } else {
-                String::new()
+        let consumed = event_log::consumed(&conn, correlation_id)
+            .await
+            .with_context(|| format!("reading the inbox of {name}"))?;
+        for e in consumed {
+            let detail = match e.duplicate_deliveries {
+                0 => String::new(),
+                n => format!("{n} duplicate(s) skipped"),
             };
             entries.push(Entry {
-                at,
+                at: e.processed_at,
                 service: service.clone(),
                 what: "consumed",
-                event_type,
-                event_id: Some(id),
+                event_type: e.event_type,
+                event_id: Some(e.event_id),
                 detail,
             });
         }
-        let failed: Vec<FailureRow> = sqlx::query_as(
-            "SELECT last_failed_at, event_type, event_id, attempts, kind, last_error FROM message_failures
-             WHERE correlation_id = $1",
-        )
-        .bind(correlation_id)
-        .fetch_all(&conn)
-        .await
-        .with_context(|| format!("reading the failure log of {name}"))?;
-        for (at, event_type, id, attempts, kind, error) in failed {
+        let failed = event_log::failures(&conn, correlation_id)
+            .await
+            .with_context(|| format!("reading the failure log of {name}"))?;
+        for f in failed {
             entries.push(Entry {
-                at,
+                at: f.last_failed_at,
                 service: service.clone(),
                 what: "failed",
-                event_type: event_type.unwrap_or_default(),
-                event_id: id,
-                detail: format!("{kind}, {attempts} attempt(s): {error}"),
+                event_type: f.event_type.unwrap_or_default(),
+                event_id: f.event_id,
+                detail: format!("{}, {} attempt(s): {}", f.kind, f.attempts, f.last_error),
             });
         }
     }

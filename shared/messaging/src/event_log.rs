@@ -124,3 +124,47 @@ pub async fn unresolved_failures(pool: &PgPool) -> sqlx::Result<Vec<UnresolvedFa
     .fetch_all(pool)
     .await
 }
+
+/// One event a service consumed (its inbox row).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ConsumedEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub processed_at: DateTime<Utc>,
+    /// Deliveries after the first, skipped.
+    pub duplicate_deliveries: i32,
+}
+
+/// The events of saga `correlation_id` this database's service consumed.
+pub async fn consumed(pool: &PgPool, correlation_id: &str) -> sqlx::Result<Vec<ConsumedEvent>> {
+    sqlx::query_as(
+        "SELECT event_id, event_type, processed_at, duplicate_deliveries FROM processed_messages
+         WHERE correlation_id = $1 ORDER BY processed_at",
+    )
+    .bind(correlation_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// A consumed event that failed, resolved since or not (its failure log row).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct FailedConsumption {
+    /// `None` when the message could not even be read as an event.
+    pub event_id: Option<Uuid>,
+    pub event_type: Option<String>,
+    pub kind: String,
+    pub attempts: i32,
+    pub last_error: String,
+    pub last_failed_at: DateTime<Utc>,
+}
+
+/// The failed consumptions of saga `correlation_id` in this database's service.
+pub async fn failures(pool: &PgPool, correlation_id: &str) -> sqlx::Result<Vec<FailedConsumption>> {
+    sqlx::query_as(
+        "SELECT event_id, event_type, kind, attempts, last_error, last_failed_at
+         FROM message_failures WHERE correlation_id = $1 ORDER BY last_failed_at",
+    )
+    .bind(correlation_id)
+    .fetch_all(pool)
+    .await
+}
