@@ -59,7 +59,7 @@ fn request(customer_id: Uuid) -> OrderRequested {
         cart_id: Uuid::new_v4(),
         customer_id,
         items: vec![LineItem {
-            product_sku: "KB-1".into(),
+            product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
             quantity: 1,
             unit_price_cents: 100,
         }],
@@ -361,7 +361,7 @@ async fn concurrent_inventory_batches_over_hot_skus_never_deadlock() {
                             items: [a, b]
                                 .into_iter()
                                 .map(|s| LineItem {
-                                    product_sku: skus[s].into(),
+                                    product_sku: cartflow_events::Sku::parse(skus[s]).unwrap(),
                                     quantity: 1,
                                     unit_price_cents: 100,
                                 })

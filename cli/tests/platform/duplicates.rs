@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 fn line(sku: &str, quantity: i32, unit_price_cents: i64) -> LineItem {
     LineItem {
-        product_sku: sku.into(),
+        product_sku: cartflow_events::Sku::parse(sku).unwrap(),
         quantity,
         unit_price_cents,
     }
@@ -140,7 +140,7 @@ async fn cart_applies_duplicated_outcomes_once() {
         customer_id: customer,
         reason: INSUFFICIENT_STOCK.into(),
         details: vec![Shortage {
-            product_sku: "KB-1".into(),
+            product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
             requested: 2,
             available: 1,
         }],

@@ -24,7 +24,7 @@ pub(crate) fn request(cart_id: Uuid) -> OrderRequested {
         cart_id,
         customer_id: Uuid::new_v4(),
         items: vec![LineItem {
-            product_sku: "KB-1".into(),
+            product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
             quantity: 1,
             unit_price_cents: 100,
         }],

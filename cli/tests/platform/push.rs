@@ -260,7 +260,7 @@ fn push_body(app: &TestApp, cart_id: Uuid) -> Value {
         cart_id,
         customer_id: Uuid::new_v4(),
         items: vec![LineItem {
-            product_sku: "KB-1".into(),
+            product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
             quantity: 1,
             unit_price_cents: 1250,
         }],

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use cartflow_events::OrderRequested;
+use cartflow_events::{OrderRequested, Sku};
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
 use cartflow_messaging::{Cause, Outbox};
 use serde_json::{Value, json};
@@ -96,10 +96,7 @@ async fn add_item(
     if lines >= domain::MAX_LINES {
         // Only a new line is refused; asked only of a full cart, as it reads the lines.
         let cart = store::load(tx.conn(), cart_id).await?;
-        let has_line = cart
-            .items
-            .iter()
-            .any(|i| i.product_sku == line.sku.as_str());
+        let has_line = cart.items.iter().any(|i| i.product_sku == line.sku);
         domain::may_add_line(lines, has_line)?;
     }
     let added = store::add_to_line(
@@ -122,14 +119,14 @@ async fn add_item(
 async fn remove_item(
     State(state): State<CartState>,
     CustomerId(customer): CustomerId,
-    ApiPath(sku): ApiPath<String>,
+    ApiPath(sku): ApiPath<Sku>,
 ) -> ApiResult<Json<Cart>> {
     let mut tx = state.outbox.begin().await?;
     let (cart_id, status) = store::lock_active(tx.conn(), customer)
         .await?
         .ok_or_else(|| ApiError::NotFound("there is no open cart".into()))?;
     let edit = domain::edit(status)?;
-    if !store::remove_line(tx.conn(), cart_id, &sku).await? {
+    if !store::remove_line(tx.conn(), cart_id, sku.as_str()).await? {
         return Err(ApiError::NotFound(format!(
             "the cart has no line for '{sku}'"
         )));

@@ -1,7 +1,7 @@
 //! SQL for carts and their lines.
 
 use crate::domain::{Cart, CartStatus, CheckoutEnd, Rejection};
-use cartflow_events::{LineItem, total_cents};
+use cartflow_events::{LineItem, Sku, total_cents};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
 use uuid::Uuid;
@@ -20,8 +20,9 @@ async fn items(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Vec<LineI
     .await?;
     rows.into_iter()
         .map(|r| {
+            let sku: String = r.try_get("product_sku")?;
             Ok(LineItem {
-                product_sku: r.try_get("product_sku")?,
+                product_sku: Sku::parse(&sku).map_err(|e| sqlx::Error::Decode(e.into()))?,
                 quantity: r.try_get("quantity")?,
                 unit_price_cents: r.try_get("unit_price_cents")?,
             })

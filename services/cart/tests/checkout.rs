@@ -153,7 +153,7 @@ async fn the_watchdog_re_requests_overdue_checkouts_and_gives_up_expired_ones() 
     assert_eq!(
         requests[0].items,
         vec![LineItem {
-            product_sku: "A".into(),
+            product_sku: cartflow_events::Sku::parse("A").unwrap(),
             quantity: 2,
             unit_price_cents: 100
         }]

@@ -1,6 +1,6 @@
 //! Stock items, and the pure decision of whether a checkout can be reserved.
 
-use cartflow_events::{LineItem, LowStock, Shortage};
+use cartflow_events::{LineItem, LowStock, Shortage, Sku};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -41,7 +41,7 @@ pub fn check_quantity(name: &str, value: i32) -> Result<i32, String> {
 
 /// Requested units per SKU, summed over lines, in SKU order: the order in which rows
 /// are locked, so that concurrent reservations never deadlock.
-pub fn requested_per_sku(items: &[LineItem]) -> Result<BTreeMap<String, i32>, String> {
+pub fn requested_per_sku(items: &[LineItem]) -> Result<BTreeMap<Sku, i32>, String> {
     if items.is_empty() {
         return Err("the request has no lines".into());
     }
@@ -62,14 +62,11 @@ pub fn requested_per_sku(items: &[LineItem]) -> Result<BTreeMap<String, i32>, St
 }
 
 /// The lines that cannot be served from `available` (a missing SKU has 0 available).
-pub fn shortages(
-    wanted: &BTreeMap<String, i32>,
-    available: &BTreeMap<String, i32>,
-) -> Vec<Shortage> {
+pub fn shortages(wanted: &BTreeMap<Sku, i32>, available: &BTreeMap<String, i32>) -> Vec<Shortage> {
     wanted
         .iter()
         .filter_map(|(sku, &requested)| {
-            let available = available.get(sku).copied().unwrap_or(0);
+            let available = available.get(sku.as_str()).copied().unwrap_or(0);
             (available < requested).then(|| Shortage {
                 product_sku: sku.clone(),
                 requested,
@@ -119,7 +116,7 @@ pub enum Ruling {
 /// decision (if any) and the locked `levels` (a missing SKU has none available).
 pub fn rule(
     previous: Option<ReservationStatus>,
-    wanted: &BTreeMap<String, i32>,
+    wanted: &BTreeMap<Sku, i32>,
     levels: &BTreeMap<String, Level>,
 ) -> Ruling {
     match previous {
@@ -135,10 +132,11 @@ pub fn rule(
     if !short.is_empty() {
         return Ruling::Reject(short);
     }
-    let low_stock = levels
+    let low_stock = wanted
         .iter()
-        .filter_map(|(sku, level)| {
-            let after = level.available - wanted.get(sku).copied().unwrap_or(0);
+        .filter_map(|(sku, &units)| {
+            let level = levels.get(sku.as_str())?;
+            let after = level.available - units;
             crosses_low_stock(level.available, after, level.threshold).then(|| LowStock {
                 product_sku: sku.clone(),
                 available: after,
@@ -159,9 +157,13 @@ pub fn crosses_low_stock(before: i32, after: i32, threshold: i32) -> bool {
 mod tests {
     use super::*;
 
-    fn line(sku: &str, quantity: i32) -> LineItem {
+    fn sku(text: &str) -> Sku {
+        Sku::parse(text).unwrap()
+    }
+
+    fn line(text: &str, quantity: i32) -> LineItem {
         LineItem {
-            product_sku: sku.into(),
+            product_sku: sku(text),
             quantity,
             unit_price_cents: 100,
         }
@@ -195,7 +197,7 @@ mod tests {
         let wanted = requested_per_sku(&[line("B", 1), line("A", 2), line("B", 3)]).unwrap();
         assert_eq!(
             wanted.into_iter().collect::<Vec<_>>(),
-            vec![("A".into(), 2), ("B".into(), 4)]
+            vec![(sku("A"), 2), (sku("B"), 4)]
         );
     }
 
@@ -214,12 +216,12 @@ mod tests {
             short,
             vec![
                 Shortage {
-                    product_sku: "B".into(),
+                    product_sku: sku("B"),
                     requested: 5,
                     available: 4
                 },
                 Shortage {
-                    product_sku: "C".into(),
+                    product_sku: sku("C"),
                     requested: 1,
                     available: 0
                 },
@@ -241,8 +243,8 @@ mod tests {
             .collect()
     }
 
-    fn wanted(pairs: &[(&str, i32)]) -> BTreeMap<String, i32> {
-        pairs.iter().map(|&(s, n)| (s.to_string(), n)).collect()
+    fn wanted(pairs: &[(&str, i32)]) -> BTreeMap<Sku, i32> {
+        pairs.iter().map(|&(s, n)| (sku(s), n)).collect()
     }
 
     #[test]

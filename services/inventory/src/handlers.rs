@@ -4,8 +4,8 @@ use crate::domain::{ReservationStatus, Ruling, requested_per_sku, rule};
 use crate::store::{self, CheckoutLines};
 use async_trait::async_trait;
 use cartflow_events::{
-    Checkout, CheckoutExpired, INSUFFICIENT_STOCK, OrderCancelled, OrderRequested, StockAvailable,
-    StockRejected, Topic,
+    Checkout, CheckoutExpired, INSUFFICIENT_STOCK, OrderCancelled, OrderRequested, Sku,
+    StockAvailable, StockRejected, Topic,
 };
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,7 +40,12 @@ impl EventHandler for InventoryHandler {
                 Some(Topic::CheckoutExpired) => event.decode::<CheckoutExpired>().map(|e| e.items),
                 _ => continue,
             };
-            skus.extend(items.into_iter().flatten().map(|line| line.product_sku));
+            skus.extend(
+                items
+                    .into_iter()
+                    .flatten()
+                    .map(|line| line.product_sku.into_string()),
+            );
         }
         let skus: Vec<String> = skus.into_iter().collect();
         store::lock_levels(tx.conn(), &skus).await?;
@@ -52,7 +57,7 @@ impl EventHandler for InventoryHandler {
 /// a later request for the same checkout finds the decision (`domain::rule`).
 async fn reserve(tx: &mut Tx, request: OrderRequested) -> Result<(), HandlerError> {
     let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
-    let skus: Vec<String> = wanted.keys().cloned().collect();
+    let skus: Vec<String> = wanted.keys().map(Sku::to_string).collect();
     let levels = store::lock_levels(tx.conn(), &skus).await?;
     let checkout = CheckoutLines {
         checkout_id: request.checkout(),
@@ -156,9 +161,9 @@ async fn return_stock(tx: &mut Tx, checkout_id: Uuid) -> Result<bool, HandlerErr
         return Ok(false);
     };
     let returned = requested_per_sku(&items).map_err(HandlerError::Poison)?;
-    let skus: Vec<String> = returned.keys().cloned().collect();
+    let skus: Vec<String> = returned.keys().map(Sku::to_string).collect();
     store::lock_levels(tx.conn(), &skus).await?;
-    let back: BTreeMap<String, i32> = returned.into_iter().map(|(sku, n)| (sku, -n)).collect();
+    let back: BTreeMap<Sku, i32> = returned.into_iter().map(|(sku, n)| (sku, -n)).collect();
     store::shift_to_reserved(tx.conn(), &back).await?;
     Ok(true)
 }

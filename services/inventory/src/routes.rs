@@ -35,12 +35,12 @@ async fn list(State(app): State<AppContext>) -> ApiResult<Json<Vec<StockItem>>> 
 
 async fn show(
     State(app): State<AppContext>,
-    ApiPath(sku): ApiPath<String>,
+    ApiPath(sku): ApiPath<Sku>,
 ) -> ApiResult<Json<StockItem>> {
-    store::get(&app.pool, &sku)
+    store::get(&app.pool, sku.as_str())
         .await?
         .map(Json)
-        .ok_or_else(|| not_found(&sku))
+        .ok_or_else(|| not_found(sku.as_str()))
 }
 
 async fn create(
@@ -68,14 +68,16 @@ async fn create(
 /// of the low-stock threshold like a sale would.
 async fn set_quantity(
     State(app): State<AppContext>,
-    ApiPath(sku): ApiPath<String>,
+    ApiPath(sku): ApiPath<Sku>,
     ApiJson(body): ApiJson<SetQuantity>,
 ) -> ApiResult<Json<StockItem>> {
     let quantity = check_quantity("quantity", body.quantity).map_err(ApiError::Unprocessable)?;
     let mut tx = app.outbox.begin().await?;
-    let levels = store::lock_levels(tx.conn(), std::slice::from_ref(&sku)).await?;
-    let level = *levels.get(&sku).ok_or_else(|| not_found(&sku))?;
-    let item = store::set_available(tx.conn(), &sku, quantity).await?;
+    let levels = store::lock_levels(tx.conn(), &[sku.to_string()]).await?;
+    let level = *levels
+        .get(sku.as_str())
+        .ok_or_else(|| not_found(sku.as_str()))?;
+    let item = store::set_available(tx.conn(), sku.as_str(), quantity).await?;
     if crosses_low_stock(level.available, quantity, level.threshold) {
         let alert = LowStock {
             product_sku: sku.clone(),
@@ -90,11 +92,11 @@ async fn set_quantity(
 
 async fn remove(
     State(app): State<AppContext>,
-    ApiPath(sku): ApiPath<String>,
+    ApiPath(sku): ApiPath<Sku>,
 ) -> ApiResult<StatusCode> {
-    if store::delete(&app.pool, &sku).await? {
+    if store::delete(&app.pool, sku.as_str()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(not_found(&sku))
+        Err(not_found(sku.as_str()))
     }
 }

@@ -1,7 +1,7 @@
 //! SQL for stock and reservations.
 
 use crate::domain::{ReservationStatus, StockItem};
-use cartflow_events::LineItem;
+use cartflow_events::{LineItem, Sku};
 use sqlx::{PgConnection, PgPool};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -94,9 +94,9 @@ pub async fn lock_levels(
 /// The rows must already be locked by [`lock_available`].
 pub async fn shift_to_reserved(
     conn: &mut PgConnection,
-    delta: &BTreeMap<String, i32>,
+    delta: &BTreeMap<Sku, i32>,
 ) -> sqlx::Result<()> {
-    let skus: Vec<&String> = delta.keys().collect();
+    let skus: Vec<&str> = delta.keys().map(Sku::as_str).collect();
     let amounts: Vec<i32> = delta.values().copied().collect();
     sqlx::query(
         "UPDATE stock_items s

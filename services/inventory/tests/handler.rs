@@ -4,6 +4,7 @@
 use cartflow_events::{
     CheckoutExpired, LineItem, OrderCancelled, OrderRequested, StockAvailable, StockRejected,
 };
+use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::Outcome;
 use cartflow_testkit::{HandlerHarness, envelope_for};
 use inventory_service::InventoryApp;
@@ -39,7 +40,7 @@ fn request(sku: &str, quantity: i32) -> OrderRequested {
         expires_at: None,
         customer_id: Uuid::new_v4(),
         items: vec![LineItem {
-            product_sku: sku.into(),
+            product_sku: cartflow_events::Sku::parse(sku).unwrap(),
             quantity,
             unit_price_cents: 100,
         }],
@@ -144,4 +145,23 @@ async fn events_from_before_checkout_ids_are_keyed_by_their_cart() {
     assert_eq!(inventory.count(&keyed_by_cart).await, 1);
     inventory.processed(&cancelled(&old)).await;
     assert_eq!(levels(&inventory, "A").await, (10, 0));
+}
+
+/// An event is read into the domain's types: a line whose SKU is malformed makes the
+/// request poison (dead-lettered after its attempts), and nothing is reserved.
+#[tokio::test]
+async fn a_request_with_a_malformed_sku_is_poison_and_reserves_nothing() {
+    let inventory = inventory(&[("KB-1", 10)]).await;
+    let mut json = serde_json::to_value(request("KB-1", 2)).unwrap();
+    json["items"][0]["product_sku"] = "KB 1; DROP".into();
+    let refused = inventory.deliver_json::<OrderRequested>(&json).await;
+    assert!(
+        matches!(&refused, Err(HandlerError::Poison(why)) if why.contains("product_sku")),
+        "{refused:?}"
+    );
+    assert_eq!(levels(&inventory, "KB-1").await, (10, 0));
+    assert_eq!(
+        inventory.count("SELECT count(*) FROM reservations").await,
+        0
+    );
 }

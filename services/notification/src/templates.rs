@@ -149,7 +149,7 @@ mod tests {
             checkout_id: None,
             customer_id: Uuid::nil(),
             items: vec![LineItem {
-                product_sku: "KB-1".into(),
+                product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
                 quantity: 2,
                 unit_price_cents: 1250,
             }],
@@ -171,7 +171,7 @@ mod tests {
             customer_id: Uuid::nil(),
             reason: "insufficient_stock".into(),
             details: vec![Shortage {
-                product_sku: "LP-1".into(),
+                product_sku: cartflow_events::Sku::parse("LP-1").unwrap(),
                 requested: 5,
                 available: 2,
             }],
@@ -189,7 +189,7 @@ mod tests {
             cart_id,
             customer_id: Uuid::nil(),
             items: vec![LineItem {
-                product_sku: "KB-1".into(),
+                product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
                 quantity: 3,
                 unit_price_cents: 1000,
             }],

@@ -102,7 +102,7 @@ async fn each_fact_is_told_once_by_email_and_push_however_often_announced() {
         .processed(&CustomerCreated(details(customer, "ann@example.com")))
         .await;
     let items = vec![LineItem {
-        product_sku: "A".into(),
+        product_sku: cartflow_events::Sku::parse("A").unwrap(),
         quantity: 1,
         unit_price_cents: 500,
     }];

@@ -22,7 +22,7 @@ fn reserved(expires_in: Option<Duration>) -> StockAvailable {
         expires_at: expires_in.map(|d| Utc::now() + d),
         customer_id: Uuid::new_v4(),
         items: vec![LineItem {
-            product_sku: "A".into(),
+            product_sku: cartflow_events::Sku::parse("A").unwrap(),
             quantity: 2,
             unit_price_cents: 150,
         }],

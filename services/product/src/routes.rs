@@ -27,14 +27,11 @@ async fn list(State(pool): State<PgPool>) -> ApiResult<Json<Vec<Product>>> {
     Ok(Json(store::list(&pool).await?))
 }
 
-async fn show(
-    State(pool): State<PgPool>,
-    ApiPath(sku): ApiPath<String>,
-) -> ApiResult<Json<Product>> {
-    store::get(&pool, &sku)
+async fn show(State(pool): State<PgPool>, ApiPath(sku): ApiPath<Sku>) -> ApiResult<Json<Product>> {
+    store::get(&pool, sku.as_str())
         .await?
         .map(Json)
-        .ok_or_else(|| not_found(&sku))
+        .ok_or_else(|| not_found(sku.as_str()))
 }
 
 #[tracing::instrument(skip_all, fields(sku = %body.sku))]
@@ -59,10 +56,9 @@ async fn create(
 
 async fn replace(
     State(pool): State<PgPool>,
-    ApiPath(sku): ApiPath<String>,
+    ApiPath(sku): ApiPath<Sku>,
     ApiJson(body): ApiJson<ProductFields>,
 ) -> ApiResult<Json<Product>> {
-    let sku = Sku::parse(&sku).map_err(|_| not_found(&sku))?;
     let product = body.parse(sku).map_err(ApiError::Unprocessable)?;
     if store::update(&pool, &product).await? {
         Ok(Json(product))
@@ -71,13 +67,10 @@ async fn replace(
     }
 }
 
-async fn remove(
-    State(pool): State<PgPool>,
-    ApiPath(sku): ApiPath<String>,
-) -> ApiResult<StatusCode> {
-    if store::delete(&pool, &sku).await? {
+async fn remove(State(pool): State<PgPool>, ApiPath(sku): ApiPath<Sku>) -> ApiResult<StatusCode> {
+    if store::delete(&pool, sku.as_str()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(not_found(&sku))
+        Err(not_found(sku.as_str()))
     }
 }

@@ -68,6 +68,21 @@ async fn refused_requests_change_nothing() {
         assert_eq!(status, expected, "{body} → {problem}");
         assert!(problem["detail"].is_string(), "problem+json for {body}");
     }
+    // A SKU in the path is parsed once, at the edge: a malformed one is a bad request.
+    let (status, problem) = product.request("GET", "/products/KB%2F1", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("contains '/'"),
+        "{problem}"
+    );
+    let (status, _) = product
+        .request(
+            "PUT",
+            "/products/KB%2F1",
+            Some(json!({ "name": "X", "price_cents": 1 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(product.count("SELECT count(*) FROM products").await, 1);
     let (_, shown) = product.request("GET", "/products/KB-1", None).await;
     assert_eq!(shown["name"], "Keyboard");

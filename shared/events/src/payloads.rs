@@ -1,7 +1,7 @@
 //! Typed bodies of every event. Field names are the wire format (JSON).
 //! Money is integer minor units (`*_cents`); quantities are positive integers.
 
-use crate::{Event, Topic};
+use crate::{Event, Sku, Topic};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// One line of a cart or an order, with the price snapshot taken when it was added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineItem {
-    pub product_sku: String,
+    pub product_sku: Sku,
     pub quantity: i32,
     pub unit_price_cents: i64,
 }
@@ -59,7 +59,7 @@ pub struct StockAvailable {
 /// Why a line could not be reserved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shortage {
-    pub product_sku: String,
+    pub product_sku: Sku,
     pub requested: i32,
     pub available: i32,
 }
@@ -212,7 +212,7 @@ pub struct CustomerDeleted {
 /// threshold. Sent once per crossing, not on every later sale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LowStock {
-    pub product_sku: String,
+    pub product_sku: Sku,
     pub available: i32,
     pub threshold: i32,
 }
@@ -272,7 +272,7 @@ event!(OrderDelivered, Topic::OrderDelivered, |e| e.0.order_id);
 event!(CustomerCreated, Topic::CustomerCreated, |e| e.0.customer_id);
 event!(CustomerUpdated, Topic::CustomerUpdated, |e| e.0.customer_id);
 event!(CustomerDeleted, Topic::CustomerDeleted, |e| e.customer_id);
-event!(LowStock, Topic::LowStock, |e| e.product_sku);
+event!(LowStock, Topic::LowStock, |e| e.product_sku.to_string());
 event!(DeliveryRequested, Topic::DeliveryRequested, |e| e
     .notification_id);
 event!(DeliveryResult, Topic::DeliveryResult, |e| e.notification_id);
@@ -295,7 +295,7 @@ mod tests {
             customer_id: Uuid::nil(),
             reason: INSUFFICIENT_STOCK.into(),
             details: vec![Shortage {
-                product_sku: "SKU-1".into(),
+                product_sku: Sku::parse("SKU-1").unwrap(),
                 requested: 3,
                 available: 1,
             }],
@@ -334,12 +334,12 @@ mod tests {
     fn totals_are_integer_cents() {
         let items = vec![
             LineItem {
-                product_sku: "A".into(),
+                product_sku: Sku::parse("A").unwrap(),
                 quantity: 3,
                 unit_price_cents: 1999,
             },
             LineItem {
-                product_sku: "B".into(),
+                product_sku: Sku::parse("B").unwrap(),
                 quantity: 1,
                 unit_price_cents: 1,
             },

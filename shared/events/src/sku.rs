@@ -40,6 +40,28 @@ impl Sku {
     }
 }
 
+/// On the wire a SKU is its text; reading one checks it, so an event or a path with a
+/// malformed SKU is refused where it enters.
+impl serde::Serialize for Sku {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Sku {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Sku::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `sku == "KB-101"`, for checks and tests.
+impl PartialEq<&str> for Sku {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 impl fmt::Display for Sku {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -54,6 +76,15 @@ mod tests {
     fn accepts_plain_skus_and_trims() {
         assert_eq!(Sku::parse(" KB-101 ").unwrap().as_str(), "KB-101");
         assert!(Sku::parse("a.b_c-1").is_ok());
+    }
+
+    #[test]
+    fn travels_as_its_text_and_is_checked_when_read() {
+        let sku = Sku::parse("KB-101").unwrap();
+        assert_eq!(serde_json::to_string(&sku).unwrap(), "\"KB-101\"");
+        assert_eq!(serde_json::from_str::<Sku>("\"KB-101\"").unwrap(), sku);
+        let err = serde_json::from_str::<Sku>("\"a/b\"").unwrap_err();
+        assert!(err.to_string().contains("contains '/'"), "{err}");
     }
 
     #[test]

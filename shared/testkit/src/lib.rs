@@ -193,6 +193,16 @@ impl HandlerHarness {
         self.consumer.apply(&incoming).await
     }
 
+    /// Applies `json` as a new message on `E`'s topic, whatever it holds: for payloads
+    /// a real publisher would never write.
+    pub async fn deliver_json<E: Event>(&self, json: &serde_json::Value) -> Applied {
+        let incoming = Incoming {
+            envelope: envelope_for::<E>(Uuid::new_v4()),
+            data: serde_json::to_vec(json).expect("JSON serialises"),
+        };
+        self.consumer.apply(&incoming).await
+    }
+
     /// Applies `event`, insisting it was processed (not a duplicate, not refused).
     pub async fn processed<E: Event + Serialize>(&self, event: &E) {
         match self.deliver(event).await {
