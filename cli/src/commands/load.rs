@@ -44,6 +44,11 @@ pub struct LoadArgs {
     /// grow, with retention removing the aged half meanwhile.
     #[arg(long, default_value_t = 0)]
     prefill_rows: u64,
+    /// With --prefill-rows: instead of 30 days old, the aged half crosses the retention
+    /// windows during the next this many seconds, so retention removes rows at a
+    /// steady rate all through the run (a steady-state soak) rather than in one catch-up.
+    #[arg(long)]
+    prefill_crossing_secs: Option<u64>,
     /// Where to write <label>.json and <label>.svg.
     #[arg(long, default_value = ".work/bench")]
     out: std::path::PathBuf,
@@ -78,6 +83,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         products: args.products,
         progress: true,
         prefill_rows: args.prefill_rows,
+        prefill_crossing: args
+            .prefill_crossing_secs
+            .map(std::time::Duration::from_secs),
     };
     let report = load::run(target, plan.clone()).await?;
     let label = args.label.clone().unwrap_or_else(|| {

@@ -70,6 +70,8 @@ pub struct Plan {
     /// Rows added to every service's inbox and outbox before the run, half of them
     /// past the retention windows (0: none).
     pub prefill_rows: u64,
+    /// Spread the aged half so that it crosses the windows over this long instead.
+    pub prefill_crossing: Option<std::time::Duration>,
 }
 
 /// What every shopper of a level shares.
@@ -121,7 +123,7 @@ pub async fn run(target: Target, plan: Plan) -> anyhow::Result<Report> {
         attempts: Mutex::new(Vec::new()),
     });
     if let (Some(server), true) = (&shared.target.database_url, plan.prefill_rows > 0) {
-        tables::prefill(server, plan.prefill_rows).await?;
+        tables::prefill(server, plan.prefill_rows, plan.prefill_crossing).await?;
     }
     let table_sizes = async |target: &Target| match &target.database_url {
         Some(server) => tables::sizes(server).await.unwrap_or_default(),

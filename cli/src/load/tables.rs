@@ -4,6 +4,7 @@
 
 use cartflow_events::Service;
 use cartflow_kit::config::database_url_for;
+use cartflow_messaging::retention::RetentionSettings;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -21,31 +22,50 @@ async fn connect(server_url: &str, service: Service) -> anyhow::Result<sqlx::PgP
     cartflow_kit::db::connect(&url, 1).await
 }
 
-/// Adds `rows` rows to each service's inbox and outbox (published): half of them past
-/// every retention window (30 days old), half inside it (1 day old).
-pub async fn prefill(server_url: &str, rows: u64) -> anyhow::Result<()> {
+/// Adds `rows` rows to each service's inbox and outbox (published): half inside every
+/// retention window (1 day old), half past them (30 days old) or, with `crossing`,
+/// spread so that they pass the default windows (`RetentionSettings::default()`) one
+/// after another over the next `crossing`.
+pub async fn prefill(
+    server_url: &str,
+    rows: u64,
+    crossing: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
     let half = (rows / 2) as i64;
+    let windows = RetentionSettings::default();
+    // The age of row i of the aged half, in seconds, for a window of `window`.
+    let aged = |window: std::time::Duration| match crossing {
+        Some(over) => format!(
+            "{} - random() * {}",
+            window.as_secs(),
+            over.as_secs().max(1)
+        ),
+        None => (30 * 86_400).to_string(),
+    };
     for service in Service::ALL {
         let pool = connect(server_url, service).await?;
         eprintln!("pre-filling {service}: {rows} inbox and {rows} outbox rows, half aged");
-        for age in ["30 days", "1 day"] {
-            sqlx::query(
+        for (inbox_age, outbox_age) in [
+            (aged(windows.inbox), aged(windows.outbox)),
+            ("86400".to_string(), "86400".to_string()),
+        ] {
+            // The ages are numbers (or `n - random() * m`) built here, not input.
+            sqlx::query(&format!(
                 "INSERT INTO processed_messages (event_id, service, event_type, correlation_id, processed_at)
-                 SELECT gen_random_uuid(), $3, 'prefill', 'prefill', now() - $2::interval
-                 FROM generate_series(1, $1)",
-            )
+                 SELECT gen_random_uuid(), $2, 'prefill', 'prefill', now() - make_interval(secs => {inbox_age})
+                 FROM generate_series(1, $1)"
+            ))
             .bind(half)
-            .bind(age)
             .bind(service.name())
             .execute(&pool)
             .await?;
-            sqlx::query(
+            sqlx::query(&format!(
                 "INSERT INTO outbox (event_id, topic, ordering_key, attributes, payload, created_at, published_at)
-                 SELECT gen_random_uuid(), 'prefill', 'prefill', '{}', '{}', now() - $2::interval, now() - $2::interval
-                 FROM generate_series(1, $1)",
-            )
+                 SELECT gen_random_uuid(), 'prefill', 'prefill', '{{}}', '{{}}', t, t
+                 FROM (SELECT now() - make_interval(secs => {outbox_age}) AS t
+                       FROM generate_series(1, $1)) AS ages"
+            ))
             .bind(half)
-            .bind(age)
             .execute(&pool)
             .await?;
         }

@@ -28,6 +28,7 @@ async fn a_short_load_run_completes_with_zero_errors() {
         products: 4,
         progress: false,
         prefill_rows: 0,
+        prefill_crossing: None,
     };
     let report = run(target, plan).await.expect("the load run");
     let level = &report.levels[0];
