@@ -1,0 +1,156 @@
+//! The running platform of one test: starting it, its parts, its SMTP catcher and
+//! the operator CLI on its databases.
+
+use super::{SmtpState, TestApp, TestInfra, count, eventually};
+use cartflow::platform::Platform;
+use cartflow::smtp_catcher::{CaughtMail, SmtpCatcher};
+use cartflow_events::Service;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// `spawn_app` with extra settings for every service, e.g. `OUTBOX_PUBLISH_COPIES`.
+pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
+    spawn_app_on(TestInfra::new().await, settings).await
+}
+
+/// `spawn_app_with` on the given infrastructure.
+pub async fn spawn_app_on(mut infra: TestInfra, settings: &[(&str, &str)]) -> TestApp {
+    let smtp = SmtpCatcher::start(([127, 0, 0, 1], 0).into())
+        .await
+        .expect("starting the SMTP catcher");
+    let env = &mut infra.settings.env;
+    env.set("SMTP_HOST", "127.0.0.1")
+        .set("SMTP_PORT", smtp.addr().port().to_string())
+        .set("SMTP_MAX_ATTEMPTS", "3")
+        .set("SMTP_RETRY_BASE_MS", "100")
+        .set("SMTP_TIMEOUT_MS", "2000");
+    for (key, value) in settings {
+        env.set(*key, *value);
+    }
+    let platform = Platform::start(&infra.settings)
+        .await
+        .expect("starting the platform");
+    TestApp {
+        platform: Some(platform),
+        http: reqwest::Client::new(),
+        smtp: SmtpState::Up(smtp),
+        infra,
+    }
+}
+
+impl TestApp {
+    pub fn platform(&self) -> &Platform {
+        self.platform.as_ref().expect("platform stopped")
+    }
+
+    /// For stopping and restarting single services.
+    pub fn platform_mut(&mut self) -> &mut Platform {
+        self.platform.as_mut().expect("platform stopped")
+    }
+
+    /// The cart service, as a client calls it.
+    pub fn cart_client(&self) -> cartflow_testkit::CartClient {
+        cartflow_testkit::CartClient::new(self.http.clone(), self.url(Service::Cart))
+    }
+
+    pub fn url(&self, service: Service) -> String {
+        self.platform().url(service)
+    }
+
+    pub fn pool(&self, service: Service) -> &PgPool {
+        self.platform().pool(service)
+    }
+
+    /// Every email the SMTP server has accepted.
+    pub fn mails(&self) -> Vec<CaughtMail> {
+        match &self.smtp {
+            SmtpState::Up(smtp) => smtp.mails(),
+            _ => panic!("the SMTP server is down"),
+        }
+    }
+
+    /// Takes the SMTP server down: connections are refused until [`TestApp::smtp_up`].
+    pub async fn smtp_down(&mut self) {
+        if let SmtpState::Up(smtp) = std::mem::replace(&mut self.smtp, SmtpState::Moving) {
+            self.smtp = SmtpState::Down(smtp.stop().await);
+        }
+    }
+
+    /// Brings the SMTP server back on the same port, with the same mailbox.
+    pub async fn smtp_up(&mut self) {
+        if let SmtpState::Down(stopped) = std::mem::replace(&mut self.smtp, SmtpState::Moving) {
+            self.smtp = SmtpState::Up(stopped.start().await.expect("restarting the SMTP catcher"));
+        }
+    }
+
+    /// Runs the `cartflow` operator CLI on this test's databases; returns its stdout and
+    /// stderr after checking that it succeeded.
+    pub async fn cartflow(&self, args: &[&str]) -> (String, String) {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cartflow"))
+            .args(args)
+            .args(["--database-prefix", &self.infra.settings.database_prefix])
+            .env("DATABASE_URL", &self.infra.settings.server_url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("running cartflow");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success(),
+            "cartflow {args:?}: {stdout}\n{stderr}"
+        );
+        (stdout, stderr)
+    }
+
+    /// Waits until the notification service knows `customer`'s email as `email`.
+    pub async fn wait_for_contact(&self, customer: Uuid, email: &str) {
+        let pool = self.pool(Service::Notification);
+        eventually(&format!("notification to learn {email}"), || async {
+            let known: Option<String> = sqlx::query_scalar(
+                "SELECT email FROM contacts WHERE customer_id = $1 AND NOT deleted",
+            )
+            .bind(customer)
+            .fetch_optional(pool)
+            .await
+            .unwrap()
+            .flatten();
+            (known.as_deref() == Some(email)).then_some(())
+        })
+        .await
+    }
+
+    /// Stops every service gracefully and checks that they all stopped cleanly.
+    pub async fn stop(mut self) {
+        if let Some(platform) = self.platform.take() {
+            platform.stop().await.expect("graceful shutdown");
+        }
+    }
+
+    /// Runs a `SELECT count(*) …` in a service's database.
+    pub async fn count(&self, service: Service, sql: &str) -> i64 {
+        count(self.pool(service), sql).await
+    }
+
+    /// Waits until `service` has consumed `event_id` and seen at least `duplicates`
+    /// more deliveries of it, which it must have skipped.
+    pub async fn wait_for_duplicates(&self, service: Service, event_id: Uuid, duplicates: i32) {
+        let pool = self.pool(service);
+        eventually(&format!("{service} to see {duplicates} duplicate(s) of {event_id}"), || async {
+            let seen: Option<i32> = sqlx::query_scalar(
+                "SELECT duplicate_deliveries FROM processed_messages WHERE event_id = $1 AND service = $2",
+            )
+            .bind(event_id)
+            .bind(service.name())
+            .fetch_optional(pool)
+            .await
+            .unwrap();
+            seen.filter(|&n| n >= duplicates).map(|_| ())
+        })
+        .await
+    }
+}

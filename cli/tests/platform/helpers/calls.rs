@@ -1,0 +1,192 @@
+//! The REST calls the end-to-end tests make, as a client would.
+
+use super::{TestApp, eventually, eventually_within};
+use cartflow_events::Service;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use std::time::Duration;
+use uuid::Uuid;
+
+impl TestApp {
+    /// Creates a customer through the customer service and returns its id.
+    pub async fn create_customer(&self, name: &str, email: &str) -> Uuid {
+        let response = self
+            .http
+            .post(format!("{}/customers", self.url(Service::Customer)))
+            .json(&json!({ "name": name, "email": email }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let customer: Value = response.json().await.unwrap();
+        customer["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn notifications(&self, customer: Uuid) -> Vec<Value> {
+        let list = self
+            .get_json(
+                Service::Notification,
+                &format!("/notifications?customer_id={customer}"),
+            )
+            .await;
+        serde_json::from_value(list).unwrap()
+    }
+
+    /// A converted checkout of `quantity` × `sku` for `customer`; returns the order id.
+    pub async fn checkout(&self, customer: Uuid, sku: &str, quantity: i32) -> String {
+        self.add(customer, sku, quantity).await;
+        assert_eq!(self.convert(customer).await.status(), StatusCode::ACCEPTED);
+        let cart = self.settled_cart(customer).await;
+        assert_eq!(cart["status"], "converted", "{cart}");
+        cart["order_id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn create_product(&self, sku: &str, price_cents: i64, stock: i32) {
+        let product = self
+            .http
+            .post(format!("{}/products", self.url(Service::Product)))
+            .json(&json!({ "sku": sku, "name": format!("Product {sku}"), "price_cents": price_cents }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            product.status(),
+            StatusCode::CREATED,
+            "{}",
+            product.text().await.unwrap()
+        );
+        let stock = self
+            .http
+            .post(format!("{}/inventory", self.url(Service::Inventory)))
+            .json(&json!({ "sku": sku, "quantity": stock }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            stock.status(),
+            StatusCode::CREATED,
+            "{}",
+            stock.text().await.unwrap()
+        );
+    }
+
+    pub async fn add_item(&self, customer: Uuid, sku: &str, quantity: i32) -> Response {
+        self.http
+            .post(format!("{}/cart/items", self.url(Service::Cart)))
+            .header("X-Customer-Id", customer.to_string())
+            .json(&json!({ "product_sku": sku, "quantity": quantity }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Adds a line and insists it worked.
+    pub async fn add(&self, customer: Uuid, sku: &str, quantity: i32) -> Value {
+        let response = self.add_item(customer, sku, quantity).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn remove_item(&self, customer: Uuid, sku: &str) -> Response {
+        self.http
+            .delete(format!("{}/cart/items/{sku}", self.url(Service::Cart)))
+            .header("X-Customer-Id", customer.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn convert(&self, customer: Uuid) -> Response {
+        self.http
+            .post(format!("{}/cart/convert-to-order", self.url(Service::Cart)))
+            .header("X-Customer-Id", customer.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn cart(&self, customer: Uuid) -> Response {
+        self.http
+            .get(format!("{}/cart", self.url(Service::Cart)))
+            .header("X-Customer-Id", customer.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the customer's cart has left checkout_pending, and returns it.
+    pub async fn settled_cart(&self, customer: Uuid) -> Value {
+        eventually("the checkout to end", || async {
+            let cart: Value = self.cart(customer).await.json().await.ok()?;
+            matches!(
+                cart["status"].as_str(),
+                Some("converted" | "stock_unavailable" | "checkout_expired")
+            )
+            .then_some(cart)
+        })
+        .await
+    }
+
+    /// Waits (up to `within`) until every one of `customers`' carts has left
+    /// checkout_pending, and returns them.
+    pub async fn settled_carts(&self, customers: &[Uuid], within: Duration) -> Vec<Value> {
+        eventually_within(within, "every checkout to end", || async {
+            let carts: Vec<Value> = futures::future::join_all(
+                customers
+                    .iter()
+                    .map(|&c| async move { self.cart(c).await.json::<Value>().await.ok() }),
+            )
+            .await
+            .into_iter()
+            .collect::<Option<_>>()?;
+            carts
+                .iter()
+                .all(|c| {
+                    matches!(
+                        c["status"].as_str(),
+                        Some("converted" | "stock_unavailable" | "checkout_expired")
+                    )
+                })
+                .then_some(carts)
+        })
+        .await
+    }
+
+    /// GETs `path` of `service`, expecting 200 and JSON.
+    pub async fn get_json(&self, service: Service, path: &str) -> Value {
+        let url = format!("{}{path}", self.url(service));
+        let response = self.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// (available, reserved) of a SKU.
+    pub async fn stock(&self, sku: &str) -> (i64, i64) {
+        let item = self
+            .get_json(Service::Inventory, &format!("/inventory/{sku}"))
+            .await;
+        (
+            item["quantity"].as_i64().unwrap(),
+            item["reserved"].as_i64().unwrap(),
+        )
+    }
+
+    pub async fn orders(&self, query: &str) -> Vec<Value> {
+        let orders = self
+            .get_json(Service::Order, &format!("/orders?{query}"))
+            .await;
+        serde_json::from_value(orders).unwrap()
+    }
+
+    pub async fn cancel(&self, order_id: &str, body: Option<Value>) -> Response {
+        let request = self.http.post(format!(
+            "{}/orders/{order_id}/cancel",
+            self.url(Service::Order)
+        ));
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        request.send().await.unwrap()
+    }
+}

@@ -1,0 +1,34 @@
+//! `spawn_app()`: the whole platform on free ports with per-test databases and a
+//! per-test topic prefix, and what the tests do with it, by concern:
+//! - `infra`: a test's own topic prefix and databases on the shared emulator and
+//!   server, removed when the test ends;
+//! - `app`: the running platform, its SMTP catcher, its databases and the CLI;
+//! - `calls`: the REST calls the tests make, as a client would;
+//! - `wait`: waiting on a condition with a deadline, and checking problem responses.
+
+mod app;
+mod calls;
+mod infra;
+mod wait;
+
+pub use app::{spawn_app, spawn_app_on, spawn_app_with};
+pub use infra::TestInfra;
+pub use wait::{assert_problem, count, eventually, eventually_within};
+
+use cartflow::platform::Platform;
+use cartflow::smtp_catcher::{Restartable, SmtpCatcher};
+
+/// The running platform of one test, with its own SMTP server.
+pub struct TestApp {
+    platform: Option<Platform>,
+    pub http: reqwest::Client,
+    smtp: SmtpState,
+    // Declared last: dropped after the platform, so its databases go after it stops.
+    pub infra: TestInfra,
+}
+
+enum SmtpState {
+    Up(SmtpCatcher),
+    Down(Restartable),
+    Moving,
+}
