@@ -260,19 +260,20 @@ impl Tx {
                 AfterCommit::Awaited(work) => awaited.push(work),
             }
         }
-        if !self.staged.is_empty() {
-            let shared = self.outbox.shared();
-            match shared.inline.get() {
-                Some(relay) => relay.publish_inline(self.staged).await,
-                None => {
-                    shared
-                        .committed
-                        .lock()
-                        .expect("outbox hand-off poisoned")
-                        .append(&mut self.staged);
-                    shared.handed_off.notify_one();
-                }
+        let shared = self.outbox.shared();
+        if let Some(relay) = shared.inline.get() {
+            // Publish-before-response: also with nothing staged, while earlier commits
+            // left events unpublished.
+            if !self.staged.is_empty() || relay.has_leftovers() {
+                relay.publish_inline(self.staged).await;
             }
+        } else if !self.staged.is_empty() {
+            shared
+                .committed
+                .lock()
+                .expect("outbox hand-off poisoned")
+                .append(&mut self.staged);
+            shared.handed_off.notify_one();
         }
         for work in awaited {
             work.await;

@@ -15,8 +15,8 @@
 //!
 //! In publish-before-response mode the committing task itself publishes and marks its
 //! events before [`Tx::commit`](crate::Tx::commit) returns, through the same routine;
-//! after a failed publish (or at start) the next such commit also sweeps the leftovers,
-//! so nothing depends on background CPU.
+//! what it could not publish goes out with the process's next commit (and what an
+//! earlier process left, with its first), so nothing depends on background CPU.
 
 mod publish;
 mod sweep;
@@ -112,7 +112,8 @@ impl OutboxRelay {
             settings,
             owned: Mutex::default(),
             unmarked: Mutex::default(),
-            leftovers: AtomicBool::new(true),
+            failed: Mutex::default(),
+            swept_at_start: AtomicBool::new(false),
         });
         if core.settings.publish_before_response {
             // Only the first relay of an outbox can serve it inline; a service has one.

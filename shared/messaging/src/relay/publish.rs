@@ -22,11 +22,14 @@ pub(crate) struct RelayCore {
     pub(super) owned: Mutex<HashSet<Uuid>>,
     /// Published at the given time, not yet marked in the table.
     pub(super) unmarked: Mutex<Vec<(Uuid, chrono::DateTime<chrono::Utc>)>>,
-    /// Publish-before-response: the table may hold rows nobody will hand over (an
-    /// inline publish failed, or an earlier process died). The next inline publish
-    /// sweeps them too, so that on a throttled CPU they wait for the service's next
-    /// request rather than for a background pass that may never run. Starts `true`.
-    pub(super) leftovers: AtomicBool,
+    /// Publish-before-response: events this process committed but could not publish
+    /// (or publish and mark). The next commit, whatever it wrote, publishes them
+    /// first, so that on a throttled CPU they wait for the service's next request
+    /// rather than for a background pass that may never run.
+    pub(super) failed: Mutex<HashSet<Uuid>>,
+    /// Publish-before-response: what an earlier process left (it died between commit
+    /// and publish) is swept once, at the first commit.
+    pub(super) swept_at_start: AtomicBool,
 }
 
 impl RelayCore {
@@ -122,50 +125,97 @@ impl RelayCore {
         }
     }
 
-    /// Publish-before-response: publishes `events` and marks them before returning.
-    /// Failures are logged and left to the sweep; the caller's commit stands.
+    /// Publish-before-response: publishes `events` and marks them before returning,
+    /// after what earlier commits of this process could not publish (and, at the
+    /// first commit, what an earlier process left). Failures are logged and kept for
+    /// the next commit (and the background sweep); the caller's commit stands.
     pub(crate) async fn publish_inline(&self, events: Vec<OutgoingEvent>) {
+        self.publish_leftovers().await;
+        if events.is_empty() {
+            return;
+        }
         self.own(&events);
         let results = self.publish(&events).await;
         let now = chrono::Utc::now();
         let mut published = Vec::new();
+        let mut unpublished = Vec::new();
         for (event, result) in events.iter().zip(results) {
             match result {
                 Ok(()) => published.push((event.event_id, now)),
                 Err(error) => {
-                    tracing::warn!(event_id = %event.event_id, %error, "publish failed; the sweep will retry")
+                    unpublished.push(event.event_id);
+                    tracing::warn!(event_id = %event.event_id, %error, "publish failed; the next commit or the sweep will retry");
                 }
             }
         }
-        let all_published = published.len() == events.len();
         if let Err(err) = self.mark(&published).await {
-            // Published but not marked: the sweep publishes them again, and the
-            // consumers' inboxes skip the copy.
+            // Published but not marked: they go out again, and the consumers' inboxes
+            // skip the copy.
             tracing::warn!(error = %err, "cannot mark published events");
+            unpublished.extend(published.iter().map(|(id, _)| *id));
         }
+        self.failed
+            .lock()
+            .expect("relay state poisoned")
+            .extend(unpublished);
         self.disown(events.iter().map(|e| e.event_id));
-        if !all_published {
-            self.leftovers.store(true, Ordering::Relaxed);
-        } else if self.leftovers.swap(false, Ordering::Relaxed) {
-            // Pub/Sub takes publishes again: what earlier requests left goes out now,
-            // before this request answers too.
-            match self.sweep(std::time::Duration::ZERO).await {
-                Ok(report) if report.failed == 0 => {
-                    if report.published > 0 {
-                        tracing::info!(
-                            published = report.published,
-                            "leftovers of earlier requests published"
-                        );
-                    }
+    }
+
+    /// Whether a commit that wrote no events must still call [`Self::publish_inline`].
+    pub(crate) fn has_leftovers(&self) -> bool {
+        !self.swept_at_start.load(Ordering::Relaxed)
+            || !self.failed.lock().expect("relay state poisoned").is_empty()
+    }
+
+    /// Publishes (one batch of) this process's failed events, and at the first call
+    /// one batch of what an earlier process left: rows older than `sweep_grace`, so
+    /// that nothing another replica is still publishing is taken.
+    async fn publish_leftovers(&self) {
+        if !self.swept_at_start.swap(true, Ordering::Relaxed) {
+            match self.sweep_once(self.settings.sweep_grace, None).await {
+                Ok(report) if report.published > 0 => {
+                    tracing::info!(
+                        published = report.published,
+                        "an earlier process's leftovers published"
+                    )
                 }
-                Ok(_) => self.leftovers.store(true, Ordering::Relaxed),
+                Ok(_) => {}
                 Err(err) => {
-                    self.leftovers.store(true, Ordering::Relaxed);
                     tracing::warn!(
                         error = format!("{err:#}"),
-                        "outbox sweep failed; leftovers stay queued"
-                    );
+                        "outbox sweep at start failed; the background sweep retries"
+                    )
                 }
+            }
+        }
+        let ids: Vec<Uuid> = {
+            let failed = self.failed.lock().expect("relay state poisoned");
+            failed
+                .iter()
+                .take(self.settings.batch_size as usize)
+                .copied()
+                .collect()
+        };
+        if ids.is_empty() {
+            return;
+        }
+        match self.sweep_once(std::time::Duration::ZERO, Some(&ids)).await {
+            Ok(report) if report.failed == 0 => {
+                let mut failed = self.failed.lock().expect("relay state poisoned");
+                for id in &ids {
+                    failed.remove(id);
+                }
+                tracing::info!(
+                    published = report.published,
+                    "leftovers of earlier requests published"
+                );
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "publishing leftovers failed; kept for the next commit"
+                )
             }
         }
     }

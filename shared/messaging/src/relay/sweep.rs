@@ -22,7 +22,7 @@ impl RelayCore {
     pub(super) async fn sweep(&self, grace: Duration) -> anyhow::Result<DrainReport> {
         let mut total = DrainReport::default();
         loop {
-            let pass = self.sweep_once(grace).await?;
+            let pass = self.sweep_once(grace, None).await?;
             total.published += pass.published;
             total.failed += pass.failed;
             if pass.failed > 0 || pass.published < self.settings.batch_size as usize {
@@ -31,9 +31,13 @@ impl RelayCore {
         }
     }
 
-    /// Claims up to one batch of unpublished rows nobody here holds, publishes them,
-    /// and records the outcome, all in one transaction.
-    async fn sweep_once(&self, grace: Duration) -> anyhow::Result<DrainReport> {
+    /// Claims up to one batch of unpublished rows nobody here holds (of `only`, when
+    /// given), publishes them, and records the outcome, all in one transaction.
+    pub(super) async fn sweep_once(
+        &self,
+        grace: Duration,
+        only: Option<&[Uuid]>,
+    ) -> anyhow::Result<DrainReport> {
         let held: Vec<Uuid> = {
             let owned = self.owned.lock().expect("relay state poisoned");
             let handed_off = self
@@ -52,12 +56,13 @@ impl RelayCore {
         let rows = sqlx::query(
             "SELECT id, event_id, topic, ordering_key, attributes, payload FROM outbox
              WHERE published_at IS NULL AND created_at <= now() - $2::interval
-               AND event_id <> ALL($3)
+               AND event_id <> ALL($3) AND ($4::uuid[] IS NULL OR event_id = ANY($4))
              ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(self.settings.batch_size)
         .bind(grace)
         .bind(&held)
+        .bind(only)
         .fetch_all(&mut *tx)
         .await
         .context("claiming outbox rows")?;
