@@ -273,19 +273,21 @@ pub async fn lock_overdue(
     deadline: std::time::Duration,
     limit: i64,
 ) -> sqlx::Result<Vec<Overdue>> {
-    sqlx::query_as(
+    // The status is written into the text, not bound: only a literal lets the planner
+    // use the partial indexes on pending carts (`WHERE status = 'checkout_pending'`).
+    sqlx::query_as(&format!(
         "SELECT id, COALESCE(checkout_id, id) AS checkout_id,
                 COALESCE(checkout_expires_at, now()) AS expires_at,
                 COALESCE(checkout_expires_at <= now(), true) AS expired
          FROM carts
-         WHERE status = $3
+         WHERE status = '{}'
            AND (checkout_requested_at < now() - $1
                 OR (checkout_expires_at <= now() AND checkout_requested_at < checkout_expires_at))
          ORDER BY checkout_requested_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-    )
+        CartStatus::CheckoutPending.as_str()
+    ))
     .bind(deadline)
     .bind(limit)
-    .bind(CartStatus::CheckoutPending.as_str())
     .fetch_all(conn)
     .await
 }

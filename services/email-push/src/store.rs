@@ -138,15 +138,17 @@ pub struct Due {
 /// Claims up to `limit` due emails for `lease`: another sender (or this one after a
 /// crash) takes them again only when the lease runs out.
 pub async fn claim_due(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<Vec<Due>> {
-    sqlx::query_as(
+    // The status is written into the text, not bound: only a literal lets the planner
+    // use the partial index `emails_due` (`WHERE status = 'pending'`).
+    sqlx::query_as(&format!(
         "UPDATE emails SET next_attempt_at = now() + $2
-         WHERE id IN (SELECT id FROM emails WHERE status = $3 AND next_attempt_at <= now()
+         WHERE id IN (SELECT id FROM emails WHERE status = '{}' AND next_attempt_at <= now()
                       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING id, notification_id, recipient, subject, body, attempts, correlation_id, request_event_id",
-    )
+        EmailStatus::Pending.as_str()
+    ))
     .bind(limit)
     .bind(lease)
-    .bind(EmailStatus::Pending.as_str())
     .fetch_all(pool)
     .await
 }
