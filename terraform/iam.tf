@@ -31,12 +31,19 @@ resource "google_pubsub_subscription_iam_member" "subscriber" {
   member       = "serviceAccount:${google_service_account.service[each.value.service].email}"
 }
 
-# At start-up a service reads the message retention of its subscriptions and of their
-# topics, and refuses a dedup window they outlast (README, "Retention"). Viewer on
-# exactly those, nothing else.
+# At start-up a service reads the message retention of its subscriptions, of their
+# dead-letter subscriptions and of their topics, and refuses a dedup window they
+# outlast (README, "Retention"). Viewer on exactly those, nothing else.
 resource "google_pubsub_subscription_iam_member" "retention_viewer" {
   for_each     = local.consume_grants
   subscription = google_pubsub_subscription.subscription[each.value.subscription].name
+  role         = "roles/pubsub.viewer"
+  member       = "serviceAccount:${google_service_account.service[each.value.service].email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter_retention_viewer" {
+  for_each     = local.consume_grants
+  subscription = google_pubsub_subscription.subscription[local.subscriptions[each.value.subscription].dead_letter_topic].name
   role         = "roles/pubsub.viewer"
   member       = "serviceAccount:${google_service_account.service[each.value.service].email}"
 }
