@@ -33,12 +33,16 @@ pub async fn prefill(
 ) -> anyhow::Result<()> {
     let half = (rows / 2) as i64;
     let windows = RetentionSettings::default();
-    // The age of row i of the aged half, in seconds, for a window of `window`.
+    // The age in seconds of row `g` (1..=half) of the aged half, for a window of
+    // `window`. Crossing rows are written oldest first, as traffic writes them, so the
+    // rows that age out together sit together (random ages in one statement would
+    // scatter every retention batch over the whole table).
     let aged = |window: std::time::Duration| match crossing {
+        // Never younger than now: at most the whole window is spread.
         Some(over) => format!(
-            "{} - random() * {}",
+            "{} - (g::float8 / {half}) * {}",
             window.as_secs(),
-            over.as_secs().max(1)
+            over.min(window).as_secs().max(1)
         ),
         None => (30 * 86_400).to_string(),
     };
@@ -53,7 +57,7 @@ pub async fn prefill(
             sqlx::query(&format!(
                 "INSERT INTO processed_messages (event_id, service, event_type, correlation_id, processed_at)
                  SELECT gen_random_uuid(), $2, 'prefill', 'prefill', now() - make_interval(secs => {inbox_age})
-                 FROM generate_series(1, $1)"
+                 FROM generate_series(1, $1) AS g"
             ))
             .bind(half)
             .bind(service.name())
@@ -63,17 +67,25 @@ pub async fn prefill(
                 "INSERT INTO outbox (event_id, topic, ordering_key, attributes, payload, created_at, published_at)
                  SELECT gen_random_uuid(), 'prefill', 'prefill', '{{}}', '{{}}', t, t
                  FROM (SELECT now() - make_interval(secs => {outbox_age}) AS t
-                       FROM generate_series(1, $1)) AS ages"
+                       FROM generate_series(1, $1) AS g) AS ages"
             ))
             .bind(half)
             .execute(&pool)
             .await?;
         }
-        sqlx::query("ANALYZE processed_messages, outbox")
+        // What autovacuum would do to the bulk load during the run, done before it.
+        sqlx::query("VACUUM (ANALYZE) processed_messages, outbox")
             .execute(&pool)
             .await?;
         pool.close().await;
     }
+    // And the bulk load's dirty pages written out before the run, where allowed (a
+    // superuser or pg_checkpoint member); otherwise the run starts with them.
+    let pool = connect(server_url, Service::Cart).await?;
+    if let Err(err) = sqlx::query("CHECKPOINT").execute(&pool).await {
+        eprintln!("no CHECKPOINT after the prefill ({err}); the run starts with its dirty pages");
+    }
+    pool.close().await;
     Ok(())
 }
 
