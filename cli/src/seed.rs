@@ -94,15 +94,14 @@ impl Seeder {
     }
 }
 
-/// POSTs `body` to a create route: true if created (201), false if already there
-/// (409); any other answer is an error that quotes it.
+/// POSTs `body` to a create route as staff (the development header): true if created
+/// (201), false if already there (409); any other answer is an error that quotes it.
 pub async fn post_unless_present(
     http: &reqwest::Client,
     url: &str,
     body: serde_json::Value,
 ) -> anyhow::Result<bool> {
-    let response = http
-        .post(url)
+    let response = cartflow_testkit::client::as_staff(http.post(url))
         .json(&body)
         .send()
         .await

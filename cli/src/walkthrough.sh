@@ -1,14 +1,14 @@
 # The walk-through that `cartflow dev` prints and the README shows: this file is its one
 # source. {cart}, {order}, … stand for the services' addresses (cli/src/walkthrough.rs);
 # a test checks that the README's copy is this file with the local defaults.
-C=550e8400-e29b-41d4-a716-446655440000   # John Smith, a demo customer
+C=550e8400-e29b-41d4-a716-446655440000   # John Smith, a demo customer (locally X-Customer-Id says who calls)
 # Two lines, then check out
 curl -s -w '\n' -X POST {cart}/cart/items -H "X-Customer-Id: $C" -H 'Content-Type: application/json' -d '{"product_sku":"KB-101","quantity":1}'
 curl -s -w '\n' -X POST {cart}/cart/items -H "X-Customer-Id: $C" -H 'Content-Type: application/json' -d '{"product_sku":"MS-201","quantity":2}'
 curl -s -w '\n' -X POST {cart}/cart/convert-to-order -H "X-Customer-Id: $C"     # 202 {"cart_id":…,"checkout_id":…,"checkout_expires_at":…,"status":"checkout_pending"}
 sleep 1                                                                          # the saga takes ~0.1 s on the emulator
 curl -s -w '\n' {cart}/cart -H "X-Customer-Id: $C"                               # "status":"converted","order_id":…
-curl -s -w '\n' "{order}/orders?customer_id=$C"                           # "status":"confirmed","total_cents":14997
+curl -s -w '\n' {order}/orders -H "X-Customer-Id: $C"                     # John's only: "status":"confirmed","total_cents":14997
 curl -s -w '\n' {inventory}/inventory/KB-101                                          # "quantity":49,"reserved":1
 
 # More lamps than exist: the checkout ends stock_unavailable, nothing is reserved
@@ -24,14 +24,15 @@ curl -s -w '\n' -X POST {cart}/cart/items -H "X-Customer-Id: $D" -H 'Content-Typ
 curl -s -w '\n' -X POST {cart}/cart/convert-to-order -H "X-Customer-Id: $D"
 
 # Cancel John's order: the stock comes back, once; a second cancel is 409
-ORDER=$(curl -s "{order}/orders?customer_id=$C" | sed -n 's/^\[{"id":"\([^"]*\)".*/\1/p')
-curl -s -w '\n' -X POST {order}/orders/$ORDER/cancel -H 'Content-Type: application/json' -d '{"reason":"changed my mind"}'
-curl -s -w '\n' -X POST {order}/orders/$ORDER/cancel                              # 409 problem+json
+ORDER=$(curl -s {order}/orders -H "X-Customer-Id: $C" | sed -n 's/^\[{"id":"\([^"]*\)".*/\1/p')
+curl -s -w '\n' -X POST {order}/orders/$ORDER/cancel -H "X-Customer-Id: $D"     # 404: not Jane's to see, or to cancel
+curl -s -w '\n' -X POST {order}/orders/$ORDER/cancel -H "X-Customer-Id: $C" -H 'Content-Type: application/json' -d '{"reason":"changed my mind"}'
+curl -s -w '\n' -X POST {order}/orders/$ORDER/cancel -H "X-Customer-Id: $C"     # 409 problem+json
 
 # What John was told: confirmation and cancellation, by email and push
 sleep 1
-curl -s -w '\n' "{notification}/notifications?customer_id=$C"                    # kind, channel, status sent
+curl -s -w '\n' {notification}/notifications -H "X-Customer-Id: $C"             # kind, channel, status sent
 curl -s -w '\n' {mail_view}/messages                                         # the emails as the SMTP server got them
-curl -s -w '\n' {email_push}/push/$C                                          # the push inbox
+curl -s -w '\n' {email_push}/push/$C -H "X-Customer-Id: $C"                   # the push inbox
 # Live: leave this open, then check out again in another terminal
-#   curl -N {email_push}/push/$C/stream
+#   curl -N {email_push}/push/$C/stream -H "X-Customer-Id: $C"

@@ -67,7 +67,7 @@ async fn unknown_orders_are_404_and_bad_ids_400() {
     )
     .await;
     let response = app
-        .http
+        .staff
         .get(format!(
             "{}/orders/{}",
             app.url(Service::Order),
@@ -78,7 +78,7 @@ async fn unknown_orders_are_404_and_bad_ids_400() {
         .unwrap();
     assert_problem(response, StatusCode::NOT_FOUND).await;
     let response = app
-        .http
+        .staff
         .get(format!("{}/orders?status=lost", app.url(Service::Order)))
         .send()
         .await
@@ -94,7 +94,7 @@ async fn fulfilment_moves_forward_and_a_shipped_order_cannot_be_cancelled() {
     let order_id = ordered(&app, "KB-1", 1).await;
     let status_url = format!("{}/orders/{order_id}/status", app.url(Service::Order));
     let put = |status: &'static str| {
-        app.http
+        app.staff
             .put(&status_url)
             .json(&json!({ "status": status }))
             .send()

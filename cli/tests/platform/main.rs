@@ -6,6 +6,7 @@ mod burst;
 mod helpers;
 
 mod admin;
+mod auth;
 mod batches;
 mod cancel;
 mod checkout;

@@ -51,7 +51,7 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
     let status_url = format!("{}/orders/{fulfilled}/status", app.url(Service::Order));
     for status in ["shipped", "delivered"] {
         let response = app
-            .http
+            .staff
             .put(&status_url)
             .json(&json!({ "status": status }))
             .send()
@@ -169,7 +169,7 @@ async fn a_changed_email_address_is_used_for_the_next_notification() {
     .await;
 
     let response = app
-        .http
+        .staff
         .put(format!(
             "{}/customers/{customer}",
             app.url(Service::Customer)
@@ -259,6 +259,7 @@ async fn the_push_stream_receives_a_push_live_within_a_second_of_the_order() {
             "{}/push/{customer}/stream",
             app.url(Service::EmailPush)
         ))
+        .header("X-Customer-Id", customer.to_string())
         .send()
         .await
         .unwrap();
@@ -303,7 +304,7 @@ async fn low_stock_reaches_the_stock_manager_once_per_crossing() {
     let app = spawn_app().await;
     app.create_product("KB-1", 1000, 5).await;
     let threshold = app
-        .http
+        .staff
         .put(format!("{}/inventory/KB-1", app.url(Service::Inventory)))
         .json(&json!({ "quantity": 5 }))
         .send()
@@ -321,7 +322,7 @@ async fn low_stock_reaches_the_stock_manager_once_per_crossing() {
     }
     // A delivery lifts it above the threshold; selling down crosses again: a second.
     let restock = app
-        .http
+        .staff
         .put(format!("{}/inventory/KB-1", app.url(Service::Inventory)))
         .json(&json!({ "quantity": 10 }))
         .send()
@@ -391,20 +392,20 @@ async fn customers_are_validated_and_emails_unique() {
         ),
     ];
     for (body, expected) in refused {
-        let response = app.http.post(&customers).json(&body).send().await.unwrap();
+        let response = app.staff.post(&customers).json(&body).send().await.unwrap();
         crate::helpers::assert_problem(response, expected).await;
     }
     let listed = app.get_json(Service::Customer, "/customers").await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     let deleted = app
-        .http
+        .staff
         .delete(format!("{customers}/{id}"))
         .send()
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let gone = app
-        .http
+        .staff
         .get(format!("{customers}/{id}"))
         .send()
         .await

@@ -57,7 +57,7 @@ async fn bad_cart_requests_are_refused_and_change_nothing() {
             None,
             json,
             valid,
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNAUTHORIZED,
         ),
         Case::new(
             "customer not a UUID",
@@ -208,11 +208,11 @@ async fn bad_catalog_and_stock_requests_are_refused_and_change_nothing() {
         ),
     ];
     for (url, body, expected) in refused {
-        let response = app.http.post(url).json(&body).send().await.unwrap();
+        let response = app.staff.post(url).json(&body).send().await.unwrap();
         assert_problem(response, expected).await;
     }
     let set = app
-        .http
+        .staff
         .put(format!("{inventory}/KB-1"))
         .json(&json!({ "quantity": -1 }))
         .send()

@@ -1,20 +1,18 @@
-//! `/cart` REST routes. The customer is named by the `X-Customer-Id` header
-//! (authentication happens upstream).
+//! `/cart` REST routes, each acting for the signed-in customer (their latest cart):
+//! nobody can see or change another customer's cart.
 
 use crate::catalog::Catalog;
 use crate::domain::{self, AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, Refusal};
 use crate::store;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use cartflow_events::{OrderRequested, Sku};
-use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, CustomerId};
 use cartflow_messaging::{Cause, Outbox};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 /// What cart's routes work with: its pool for reads, its outbox for changes, the
 /// product service for prices, and the checkout's expiry.
@@ -34,25 +32,6 @@ pub fn router(state: CartState) -> Router {
         .route("/cart/items/{product_sku}", delete(remove_item))
         .route("/cart/convert-to-order", post(convert))
         .with_state(state)
-}
-
-/// The customer a request acts for, from `X-Customer-Id`.
-pub struct CustomerId(pub Uuid);
-
-impl<S: Send + Sync> FromRequestParts<S> for CustomerId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let value = parts.headers.get("x-customer-id").ok_or_else(|| {
-            ApiError::BadRequest("missing X-Customer-Id header (the customer's UUID)".into())
-        })?;
-        let text = value
-            .to_str()
-            .map_err(|_| ApiError::BadRequest("X-Customer-Id must be a UUID".into()))?;
-        Uuid::parse_str(text.trim())
-            .map(CustomerId)
-            .map_err(|_| ApiError::BadRequest(format!("X-Customer-Id '{text}' is not a UUID")))
-    }
 }
 
 impl From<Refusal> for ApiError {

@@ -1,5 +1,7 @@
 //! `/customers` REST routes. Every change is announced through the outbox in the same
-//! transaction.
+//! transaction. A customer signs up (creates their own record, whose id is theirs),
+//! reads, changes and deletes it; someone else's is a 404. Staff may do all of it for
+//! anyone, and list everyone.
 
 use crate::domain::{Customer, CustomerFields};
 use crate::store;
@@ -11,7 +13,7 @@ use axum::{Json, Router};
 use cartflow_events::{CustomerCreated, CustomerDeleted, CustomerUpdated};
 use cartflow_kit::AppContext;
 use cartflow_kit::db::is_unique_violation;
-use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, Caller, Staff};
 use cartflow_messaging::Cause;
 use uuid::Uuid;
 
@@ -46,25 +48,48 @@ fn conflict_on_duplicate(err: sqlx::Error, customer: &Customer) -> ApiError {
     }
 }
 
-async fn list(State(app): State<AppContext>) -> ApiResult<Json<Vec<Customer>>> {
+async fn list(State(app): State<AppContext>, _: Staff) -> ApiResult<Json<Vec<Customer>>> {
     Ok(Json(store::list(&app.pool).await?))
+}
+
+/// Someone else's record is answered as if it did not exist.
+fn own_record(caller: &Caller, id: Uuid) -> ApiResult<()> {
+    if caller.may_access(id) {
+        Ok(())
+    } else {
+        Err(not_found(id))
+    }
 }
 
 async fn show(
     State(app): State<AppContext>,
+    caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Customer>> {
+    own_record(&caller, id)?;
     store::get(&app.pool, id)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(id))
 }
 
+/// Sign-up: a customer's record takes the caller's id; staff choose any (or a new one).
 async fn create(
     State(app): State<AppContext>,
+    caller: Caller,
     ApiJson(body): ApiJson<CustomerFields>,
 ) -> ApiResult<impl IntoResponse> {
-    let id = body.id.unwrap_or_else(Uuid::new_v4);
+    let id = if caller.is_staff() {
+        body.id.unwrap_or_else(Uuid::new_v4)
+    } else {
+        let own = caller.customer_id()?;
+        if body.id.is_some_and(|asked| asked != own) {
+            return Err(ApiError::Forbidden(
+                "a customer signs up with their own id only".into(),
+            ));
+        }
+        own
+    };
     let customer = body.parse(id).map_err(ApiError::Unprocessable)?;
     let mut tx = app.outbox.begin_for(Cause::command(id)).await?;
     store::insert(tx.conn(), &customer)
@@ -81,9 +106,11 @@ async fn create(
 
 async fn replace(
     State(app): State<AppContext>,
+    caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<CustomerFields>,
 ) -> ApiResult<Json<Customer>> {
+    own_record(&caller, id)?;
     if body.id.is_some_and(|body_id| body_id != id) {
         return Err(ApiError::Unprocessable(
             "the id in the body differs from the one in the path".into(),
@@ -104,8 +131,10 @@ async fn replace(
 
 async fn remove(
     State(app): State<AppContext>,
+    caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
+    own_record(&caller, id)?;
     let mut tx = app.outbox.begin_for(Cause::command(id)).await?;
     if !store::delete(tx.conn(), id).await? {
         return Err(not_found(id));

@@ -28,6 +28,7 @@ impl EventHandler for DeliveryHandler {
             Channel::Email => {
                 let email = EmailRequest {
                     notification_id: request.notification_id,
+                    customer_id: request.customer_id,
                     recipient: &request.recipient,
                     subject: &request.subject,
                     body: &request.body,

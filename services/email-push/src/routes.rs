@@ -1,11 +1,12 @@
 //! `/emails` and `/push` REST routes, with a live server-sent-event stream per customer.
+//! A customer sees their own emails and push messages; staff see everyone's.
 
 use crate::live::Live;
 use crate::store::{self, Email, Push};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
-use cartflow_kit::{ApiPath, ApiQuery, ApiResult};
+use cartflow_kit::{ApiError, ApiPath, ApiQuery, ApiResult, Caller};
 use futures::Stream;
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -37,15 +38,34 @@ struct EmailQuery {
 
 async fn emails(
     axum::extract::State(s): axum::extract::State<State>,
+    caller: Caller,
     ApiQuery(q): ApiQuery<EmailQuery>,
 ) -> ApiResult<Json<Vec<Email>>> {
-    Ok(Json(store::emails(&s.pool, q.to.as_deref()).await?))
+    let Ok(customer) = caller.list_filter(None) else {
+        return Ok(Json(Vec::new()));
+    };
+    Ok(Json(
+        store::emails(&s.pool, q.to.as_deref(), customer).await?,
+    ))
+}
+
+/// Someone else's inbox is answered as if it did not exist.
+fn own_inbox(caller: &Caller, customer_id: Uuid) -> ApiResult<()> {
+    if caller.may_access(customer_id) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no push inbox for customer {customer_id}"
+        )))
+    }
 }
 
 async fn inbox(
     axum::extract::State(s): axum::extract::State<State>,
+    caller: Caller,
     ApiPath(customer_id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Vec<Push>>> {
+    own_inbox(&caller, customer_id)?;
     Ok(Json(store::pushes(&s.pool, customer_id).await?))
 }
 
@@ -53,8 +73,10 @@ async fn inbox(
 /// on; ends when the service shuts down.
 async fn stream(
     axum::extract::State(s): axum::extract::State<State>,
+    caller: Caller,
     ApiPath(customer_id): ApiPath<Uuid>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    own_inbox(&caller, customer_id)?;
     let receiver = s.live.subscribe();
     let events = futures::stream::unfold(
         (receiver, s.shutdown),
@@ -79,5 +101,5 @@ async fn stream(
             }
         },
     );
-    Sse::new(events).keep_alive(KeepAlive::default())
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

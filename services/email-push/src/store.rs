@@ -11,6 +11,7 @@ use uuid::Uuid;
 pub struct Email {
     pub id: Uuid,
     pub notification_id: Uuid,
+    pub customer_id: Option<Uuid>,
     pub recipient: String,
     pub subject: String,
     pub body: String,
@@ -22,7 +23,7 @@ pub struct Email {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-const EMAIL_COLUMNS: &str = "id, notification_id, recipient, subject, body, status, attempts, last_error, created_at, sent_at";
+const EMAIL_COLUMNS: &str = "id, notification_id, customer_id, recipient, subject, body, status, attempts, last_error, created_at, sent_at";
 
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Push {
@@ -41,6 +42,7 @@ pub const PUSH_CHANNEL: &str = "push_delivered";
 
 pub struct EmailRequest<'a> {
     pub notification_id: Uuid,
+    pub customer_id: Option<Uuid>,
     pub recipient: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
@@ -60,8 +62,9 @@ pub async fn queue_email(
     let id = Uuid::new_v4();
     let queued = sqlx::query(
         "INSERT INTO emails (id, notification_id, recipient, subject, body, status, correlation_id,
-                             request_event_id, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $9, $6, $7, now() + $8) ON CONFLICT (notification_id) DO NOTHING",
+                             request_event_id, next_attempt_at, customer_id)
+         VALUES ($1, $2, $3, $4, $5, $9, $6, $7, now() + $8, $10)
+         ON CONFLICT (notification_id) DO NOTHING",
     )
     .bind(id)
     .bind(e.notification_id)
@@ -72,6 +75,7 @@ pub async fn queue_email(
     .bind(e.request_event_id)
     .bind(lease)
     .bind(EmailStatus::Pending.as_str())
+    .bind(e.customer_id)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -185,12 +189,19 @@ pub async fn mark_attempt_failed(
     .await
 }
 
-pub async fn emails(pool: &PgPool, to: Option<&str>) -> sqlx::Result<Vec<Email>> {
+/// The latest emails, to `to` if given, and of `customer` if given.
+pub async fn emails(
+    pool: &PgPool,
+    to: Option<&str>,
+    customer: Option<Uuid>,
+) -> sqlx::Result<Vec<Email>> {
     sqlx::query_as(&format!(
         "SELECT {EMAIL_COLUMNS} FROM emails WHERE ($1::text IS NULL OR recipient = lower($1))
+           AND ($2::uuid IS NULL OR customer_id = $2)
          ORDER BY created_at DESC LIMIT 500"
     ))
     .bind(to)
+    .bind(customer)
     .fetch_all(pool)
     .await
 }

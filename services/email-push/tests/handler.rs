@@ -18,6 +18,7 @@ async fn email_push() -> HandlerHarness {
 fn request(channel: Channel, recipient: &str) -> DeliveryRequested {
     DeliveryRequested {
         notification_id: Uuid::new_v4(),
+        customer_id: Some(Uuid::new_v4()),
         channel,
         recipient: recipient.into(),
         subject: "Order confirmed".into(),

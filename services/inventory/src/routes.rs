@@ -1,4 +1,4 @@
-//! `/inventory` REST routes.
+//! `/inventory` REST routes: stock levels are public to read; staff change them.
 
 use crate::domain::{NewStockItem, SetQuantity, StockItem, check_quantity, crosses_low_stock};
 use crate::store;
@@ -11,7 +11,7 @@ use cartflow_events::LowStock;
 use cartflow_events::Sku;
 use cartflow_kit::AppContext;
 use cartflow_kit::db::is_unique_violation;
-use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, Staff};
 use cartflow_messaging::Cause;
 
 /// The routes, on the service's context: its pool for reads, its outbox for changes.
@@ -45,6 +45,7 @@ async fn show(
 
 async fn create(
     State(app): State<AppContext>,
+    _: Staff,
     ApiJson(body): ApiJson<NewStockItem>,
 ) -> ApiResult<impl IntoResponse> {
     let sku = Sku::parse(&body.sku).map_err(ApiError::Unprocessable)?;
@@ -68,6 +69,7 @@ async fn create(
 /// of the low-stock threshold like a sale would.
 async fn set_quantity(
     State(app): State<AppContext>,
+    _: Staff,
     ApiPath(sku): ApiPath<Sku>,
     ApiJson(body): ApiJson<SetQuantity>,
 ) -> ApiResult<Json<StockItem>> {
@@ -92,6 +94,7 @@ async fn set_quantity(
 
 async fn remove(
     State(app): State<AppContext>,
+    _: Staff,
     ApiPath(sku): ApiPath<Sku>,
 ) -> ApiResult<StatusCode> {
     if store::delete(&app.pool, sku.as_str()).await? {

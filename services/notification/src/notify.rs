@@ -39,6 +39,7 @@ pub async fn send(
         if let Some(recipient) = addressed.recipient {
             let request = DeliveryRequested {
                 notification_id: notification.id,
+                customer_id: to.customer_id,
                 channel,
                 recipient,
                 subject: message.subject.clone(),

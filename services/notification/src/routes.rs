@@ -1,4 +1,5 @@
-//! `/notifications` REST routes.
+//! `/notifications` REST routes. A customer sees their own notifications; staff see
+//! all and send them by hand.
 
 use crate::domain::{self, To};
 use crate::notify;
@@ -8,7 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use cartflow_kit::AppContext;
-use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, Staff};
 use cartflow_messaging::Cause;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -29,17 +30,24 @@ struct ListQuery {
 
 async fn list(
     State(app): State<AppContext>,
+    caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<Notification>>> {
-    Ok(Json(store::list(&app.pool, q.customer_id).await?))
+    let Ok(customer_id) = caller.list_filter(q.customer_id) else {
+        return Ok(Json(Vec::new()));
+    };
+    Ok(Json(store::list(&app.pool, customer_id).await?))
 }
 
 async fn show(
     State(app): State<AppContext>,
+    caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Notification>> {
     store::get(&app.pool, id)
         .await?
+        // Staff's own notifications (no customer) are for staff only.
+        .filter(|n| caller.is_staff() || n.customer_id.is_some_and(|c| caller.may_access(c)))
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no notification with id {id}")))
 }
@@ -57,6 +65,7 @@ struct ManualNotification {
 
 async fn create(
     State(app): State<AppContext>,
+    _: Staff,
     ApiJson(body): ApiJson<ManualNotification>,
 ) -> ApiResult<(StatusCode, Json<Vec<Notification>>)> {
     let manual = domain::manual(&body.subject, &body.body, body.channels.as_deref())

@@ -1,4 +1,6 @@
-//! `/orders` REST routes.
+//! `/orders` REST routes. A customer lists, reads and cancels their own orders
+//! (someone else's is a 404, as if it did not exist); staff see them all and move
+//! them to shipped and delivered.
 
 use crate::domain::{
     CancelRequest, Order, OrderStatus, StatusChange, StatusRequest, can_cancel, status_change,
@@ -10,7 +12,7 @@ use axum::{Json, Router};
 use cartflow_events::{OrderCancelled, OrderDelivered, OrderShipped, OrderStatusChanged};
 use cartflow_kit::AppContext;
 use cartflow_kit::http::OptionalJson;
-use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, Staff};
 use cartflow_messaging::Cause;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -39,8 +41,12 @@ struct ListQuery {
 
 async fn list(
     State(app): State<AppContext>,
+    caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<Order>>> {
+    let Ok(customer_id) = caller.list_filter(q.customer_id) else {
+        return Ok(Json(Vec::new()));
+    };
     let status = q
         .status
         .as_deref()
@@ -48,16 +54,21 @@ async fn list(
         .transpose()
         .map_err(ApiError::BadRequest)?;
     let filter = OrderFilter {
-        customer_id: q.customer_id,
+        customer_id,
         status,
         cart_id: q.cart_id,
     };
     Ok(Json(store::list(&app.pool, &filter).await?))
 }
 
-async fn show(State(app): State<AppContext>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Order>> {
+async fn show(
+    State(app): State<AppContext>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Order>> {
     store::get(&app.pool, id)
         .await?
+        .filter(|order| caller.may_access(order.customer_id))
         .map(Json)
         .ok_or_else(|| not_found(id))
 }
@@ -66,6 +77,7 @@ async fn show(State(app): State<AppContext>, ApiPath(id): ApiPath<Uuid>) -> ApiR
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 async fn cancel(
     State(app): State<AppContext>,
+    caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
     OptionalJson(body): OptionalJson<CancelRequest>,
 ) -> ApiResult<Json<Order>> {
@@ -73,6 +85,8 @@ async fn cancel(
     let mut tx = app.outbox.begin().await?;
     let current = store::lock_status(tx.conn(), id)
         .await?
+        .filter(|(_, owner)| caller.may_access(*owner))
+        .map(|(status, _)| status)
         .ok_or_else(|| not_found(id))?;
     can_cancel(current).map_err(|r| ApiError::Conflict(r.0))?;
     store::set_status(tx.conn(), id, OrderStatus::Cancelled, Some(&reason)).await?;
@@ -98,12 +112,13 @@ async fn cancel(
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 async fn set_status(
     State(app): State<AppContext>,
+    _: Staff,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<StatusRequest>,
 ) -> ApiResult<Json<Order>> {
     let target = body.target().map_err(ApiError::Unprocessable)?;
     let mut tx = app.outbox.begin().await?;
-    let current = store::lock_status(tx.conn(), id)
+    let (current, _) = store::lock_status(tx.conn(), id)
         .await?
         .ok_or_else(|| not_found(id))?;
     let change = status_change(current, target).map_err(|r| ApiError::Conflict(r.0))?;

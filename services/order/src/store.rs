@@ -65,16 +65,23 @@ pub async fn get<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<O
     row.map(from_row).transpose()
 }
 
-/// Locks the order row for a status change and returns its status.
-pub async fn lock_status(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<OrderStatus>> {
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
+/// Locks the order; its status and its customer.
+pub async fn lock_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<(OrderStatus, Uuid)>> {
+    let row: Option<(String, Uuid)> =
+        sqlx::query_as("SELECT status, customer_id FROM orders WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_optional(conn)
             .await?;
-    status
-        .map(|s| s.parse().map_err(|e: String| sqlx::Error::Decode(e.into())))
-        .transpose()
+    row.map(|(status, customer)| {
+        let status = status
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?;
+        Ok((status, customer))
+    })
+    .transpose()
 }
 
 pub async fn set_status(

@@ -1,4 +1,4 @@
-//! `/products` REST routes.
+//! `/products` REST routes: the catalog is public to read; staff change it.
 
 use crate::domain::{NewProduct, Product, ProductFields};
 use crate::store;
@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use cartflow_events::Sku;
 use cartflow_kit::db::is_unique_violation;
-use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult};
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, Staff};
 use sqlx::PgPool;
 
 pub fn router(pool: PgPool) -> Router {
@@ -37,6 +37,7 @@ async fn show(State(pool): State<PgPool>, ApiPath(sku): ApiPath<Sku>) -> ApiResu
 #[tracing::instrument(skip_all, fields(sku = %body.sku))]
 async fn create(
     State(pool): State<PgPool>,
+    _: Staff,
     ApiJson(body): ApiJson<NewProduct>,
 ) -> ApiResult<impl IntoResponse> {
     let product = body.parse().map_err(ApiError::Unprocessable)?;
@@ -56,6 +57,7 @@ async fn create(
 
 async fn replace(
     State(pool): State<PgPool>,
+    _: Staff,
     ApiPath(sku): ApiPath<Sku>,
     ApiJson(body): ApiJson<ProductFields>,
 ) -> ApiResult<Json<Product>> {
@@ -67,7 +69,11 @@ async fn replace(
     }
 }
 
-async fn remove(State(pool): State<PgPool>, ApiPath(sku): ApiPath<Sku>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(pool): State<PgPool>,
+    _: Staff,
+    ApiPath(sku): ApiPath<Sku>,
+) -> ApiResult<StatusCode> {
     if store::delete(&pool, sku.as_str()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -233,6 +233,10 @@ impl Channel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryRequested {
     pub notification_id: Uuid,
+    /// Whose it is (`None`: to staff, e.g. low stock); events older than this field
+    /// have none.
+    #[serde(default)]
+    pub customer_id: Option<Uuid>,
     pub channel: Channel,
     /// An email address for email; the customer id for push.
     pub recipient: String,

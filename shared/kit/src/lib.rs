@@ -5,6 +5,7 @@
 //! migrations, outbox relay, one consumer per subscription, HTTP with `/health` and
 //! `/ready`, problem+json errors, request limits, and graceful shutdown.
 
+pub mod auth;
 pub mod config;
 pub mod databases;
 pub mod db;
@@ -14,6 +15,7 @@ pub mod runtime;
 pub mod telemetry;
 pub mod upstream;
 
+pub use auth::{Caller, CustomerId, Staff};
 pub use config::{ConfigError, Env, ServiceConfig};
 pub use http::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 pub use runtime::{AppContext, RunningService, ServiceApp};

@@ -11,6 +11,8 @@
 //! emulator sends no tokens, so unauthenticated push is allowed only with the
 //! emulator (the configuration refuses it otherwise).
 
+use crate::auth::jwks::Jwks;
+use crate::auth::token::{TokenError, TokenVerifier};
 use crate::http::{ApiError, ApiResult};
 use axum::Router;
 use axum::body::Bytes;
@@ -20,9 +22,18 @@ use axum::routing::post;
 use base64::Engine;
 use cartflow_messaging::Consumer;
 use cartflow_messaging::consumer::{Delivery, Outcome};
-use google_cloud_auth::credentials::idtoken::verifier::{Builder, Verifier};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Where Google publishes the keys it signs ID tokens with.
+pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+/// Google writes its ID tokens' issuer both ways.
+const GOOGLE_ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
+/// Least time between two key fetches caused by unknown key ids.
+const MIN_KEY_REFRESH: Duration = Duration::from_secs(30);
+/// Clock skew allowed between Pub/Sub and this service.
+const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// The route Pub/Sub push subscriptions point at, relative to the service's URL.
 pub const PUSH_PATH: &str = "/pubsub/push";
@@ -79,7 +90,14 @@ struct PushedMessage {
 struct PushState {
     /// Full subscription path → the consumer for it.
     consumers: Arc<HashMap<String, Consumer>>,
-    verifier: Option<Arc<Verifier>>,
+    verifier: Option<Arc<PushVerifier>>,
+}
+
+/// Pub/Sub's token: Google-signed, for this audience, and (if configured) for the
+/// subscription's service account, with a verified email.
+struct PushVerifier {
+    token: TokenVerifier,
+    service_account: Option<String>,
 }
 
 /// The push route for `consumers`, guarded as `auth` says.
@@ -90,14 +108,20 @@ pub fn router(consumers: Vec<Consumer>, auth: &PushAuth) -> Router {
             service_account,
             jwks_url,
         } => {
-            let mut builder = Builder::new([audience.clone()]);
-            if let Some(email) = service_account {
-                builder = builder.with_email(email.clone());
-            }
-            if let Some(url) = jwks_url {
-                builder = builder.with_jwks_url(url.clone());
-            }
-            Some(Arc::new(builder.build()))
+            let jwks = Jwks::new(
+                jwks_url.as_deref().unwrap_or(GOOGLE_JWKS_URL),
+                MIN_KEY_REFRESH,
+            );
+            let token = TokenVerifier::new(
+                jwks,
+                GOOGLE_ISSUERS.map(String::from).to_vec(),
+                vec![audience.clone()],
+                CLOCK_SKEW,
+            );
+            Some(Arc::new(PushVerifier {
+                token,
+                service_account: service_account.clone(),
+            }))
         }
         PushAuth::Unauthenticated => None,
     };
@@ -153,15 +177,29 @@ async fn receive(
 
 /// Checks the bearer token; every failure is a 401 that says why (the reason names
 /// the claim, never the token).
-async fn authenticate(verifier: &Verifier, headers: &HeaderMap) -> ApiResult<()> {
+async fn authenticate(verifier: &PushVerifier, headers: &HeaderMap) -> ApiResult<()> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::Unauthorized("a Bearer token from Pub/Sub is required".into()))?;
-    verifier.verify(token.trim()).await.map_err(|err| {
-        tracing::warn!(error = %err, "push request refused: invalid token");
-        ApiError::Unauthorized(format!("invalid push token: {err}"))
-    })?;
+    let refuse = |reason: String| {
+        tracing::warn!(%reason, "push request refused: invalid token");
+        ApiError::Unauthorized(format!("invalid push token: {reason}"))
+    };
+    let claims = verifier
+        .token
+        .verify(token.trim())
+        .await
+        .map_err(|e| match e {
+            TokenError::Invalid(reason) | TokenError::KeysUnavailable(reason) => refuse(reason),
+        })?;
+    if let Some(expected) = &verifier.service_account {
+        let email = claims.get("email").and_then(|v| v.as_str());
+        let verified = claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
+        if email != Some(expected.as_str()) || !verified {
+            return Err(refuse("signed for another service account".into()));
+        }
+    }
     Ok(())
 }

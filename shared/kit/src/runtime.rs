@@ -8,6 +8,7 @@
 //! messages, finish in-flight requests and messages, then publish what is left in the
 //! outbox and flush the publisher.
 
+use crate::auth::{Authenticator, rate_limit};
 use crate::config::{ConfigError, Env, ServiceConfig};
 use crate::http::ApiError;
 use crate::http::admin::{self, Admin};
@@ -15,9 +16,9 @@ use crate::http::probes::{self, Probes};
 use crate::push::{self, DeliveryMode};
 use crate::{db, telemetry};
 use anyhow::Context;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
+use axum::{Extension, Router};
 use cartflow_events::{Service, Topic};
 use cartflow_messaging::{Consumer, EventHandler, Outbox, OutboxRelay, migrator_with};
 use sqlx::PgPool;
@@ -173,8 +174,17 @@ pub async fn start<A: ServiceApp>(
         )));
     }
 
+    let authenticator = Authenticator::new(&config.auth);
+    let identity = authenticator.jwks().map(|(jwks, refresh)| {
+        workers.push(tokio::spawn(
+            jwks.clone().keep_fresh(refresh, shutdown.clone()),
+        ));
+        jwks
+    });
+
     let probes = Probes {
         service: service.name(),
+        identity,
         pool: pool.clone(),
         topics: config.pubsub.topic_admin().await?,
         pubsub: config.pubsub.clone(),
@@ -186,8 +196,11 @@ pub async fn start<A: ServiceApp>(
         pubsub: config.pubsub.clone(),
         outbox: outbox.clone(),
     };
-    let router = app
-        .router(ctx)
+    // Rate limits and sign-in cover the service's own routes; the probes, `/admin`
+    // (its own token) and `/pubsub/push` (Pub/Sub's token) are outside them.
+    let own_routes = rate_limit::apply(app.router(ctx), &config.rate_limits, &shutdown)
+        .layer(Extension(authenticator));
+    let router = own_routes
         .merge(probes::router(probes))
         .merge(admin::router(admin))
         .merge(push_routes.unwrap_or_default())
@@ -206,9 +219,13 @@ pub async fn start<A: ServiceApp>(
     tracing::info!(%service, %addr, delivery, pulling = consumers.len(), "service started");
 
     let task = tokio::spawn(async move {
-        let http = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        // The peer address feeds the per-IP rate limit.
+        let http = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await;
         while consumers.join_next().await.is_some() {}
         for worker in workers {
             worker.await.ok();

@@ -1,11 +1,23 @@
 //! A typed client of the cart service, calling it the way any client would (HTTP,
-//! `X-Customer-Id`). The end-to-end tests' shoppers and the load generator share it.
+//! `X-Customer-Id`). The end-to-end tests' shoppers and the load generator share it,
+//! and the seeder shares [`as_staff`] and [`as_customer`].
 
 use cart_service::domain::Cart;
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, StatusCode};
 use serde_json::json;
 use std::fmt;
+use std::sync::Arc;
 use uuid::Uuid;
+
+/// `request` as the customer `id`, with the development header (`AUTH_MODE=header`).
+pub fn as_customer(request: RequestBuilder, id: Uuid) -> RequestBuilder {
+    request.header("X-Customer-Id", id.to_string())
+}
+
+/// `request` as staff, with the development header (`AUTH_MODE=header`).
+pub fn as_staff(request: RequestBuilder) -> RequestBuilder {
+    request.header("X-Role", "staff")
+}
 
 /// Why a call did not succeed.
 #[derive(Debug, Clone)]
@@ -41,11 +53,16 @@ pub struct Accepted {
     pub checkout_id: Uuid,
 }
 
+/// Signs an ID token for a customer (OIDC mode; tests serve their own issuer).
+pub type TokenSigner = Arc<dyn Fn(Uuid) -> String + Send + Sync>;
+
 /// The cart service at `base_url`.
 #[derive(Clone)]
 pub struct CartClient {
     http: reqwest::Client,
     base_url: String,
+    /// `None`: the development header names the customer.
+    tokens: Option<TokenSigner>,
 }
 
 impl CartClient {
@@ -53,6 +70,20 @@ impl CartClient {
         CartClient {
             http,
             base_url: base_url.into(),
+            tokens: None,
+        }
+    }
+
+    /// Calls as each customer with a bearer token from `tokens` (`AUTH_MODE=oidc`).
+    pub fn with_tokens(mut self, tokens: TokenSigner) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    fn customer(&self, request: RequestBuilder, id: Uuid) -> RequestBuilder {
+        match &self.tokens {
+            Some(sign) => request.bearer_auth(sign(id)),
+            None => as_customer(request, id),
         }
     }
 
@@ -64,19 +95,21 @@ impl CartClient {
         quantity: i32,
     ) -> Result<Cart, CallError> {
         let request = self
-            .http
-            .post(format!("{}/cart/items", self.base_url))
-            .header("X-Customer-Id", customer.to_string())
+            .customer(
+                self.http.post(format!("{}/cart/items", self.base_url)),
+                customer,
+            )
             .json(&json!({ "product_sku": sku, "quantity": quantity }));
         parse(request.send().await, StatusCode::OK).await
     }
 
     /// `POST /cart/convert-to-order`: starts the checkout.
     pub async fn convert(&self, customer: Uuid) -> Result<Accepted, CallError> {
-        let request = self
-            .http
-            .post(format!("{}/cart/convert-to-order", self.base_url))
-            .header("X-Customer-Id", customer.to_string());
+        let request = self.customer(
+            self.http
+                .post(format!("{}/cart/convert-to-order", self.base_url)),
+            customer,
+        );
         let body: serde_json::Value = parse(request.send().await, StatusCode::ACCEPTED).await?;
         let id = |field: &str| {
             body[field]
@@ -94,10 +127,7 @@ impl CartClient {
 
     /// `GET /cart`: the customer's latest cart.
     pub async fn cart(&self, customer: Uuid) -> Result<Cart, CallError> {
-        let request = self
-            .http
-            .get(format!("{}/cart", self.base_url))
-            .header("X-Customer-Id", customer.to_string());
+        let request = self.customer(self.http.get(format!("{}/cart", self.base_url)), customer);
         parse(request.send().await, StatusCode::OK).await
     }
 }

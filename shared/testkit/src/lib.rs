@@ -105,7 +105,11 @@ impl HandlerHarness {
         let handler = app
             .handler(ctx.clone())
             .unwrap_or_else(|| Arc::new(NoHandler));
-        let router = app.router(ctx);
+        // Callers as the development headers name them (`request_as`), as the runtime
+        // does with the emulator.
+        let router = app
+            .router(ctx)
+            .layer(axum::Extension(cartflow_kit::auth::Authenticator::Header));
         Self::assemble::<A>(db, handler, router, shutdown)
     }
 
@@ -133,16 +137,32 @@ impl HandlerHarness {
         }
     }
 
-    /// Sends one request to the service's routes, in process; returns the status and
-    /// the body as JSON (`Null` when empty).
+    /// Sends one request to the service's routes as staff (who may call every route),
+    /// in process; returns the status and the body as JSON (`Null` when empty).
     pub async fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (StatusCode, serde_json::Value) {
+        self.request_as(&[("x-role", "staff")], method, path, body)
+            .await
+    }
+
+    /// [`Self::request`] with the caller's development headers (`x-customer-id`,
+    /// `x-role`); `&[]` is anonymous.
+    pub async fn request_as(
+        &self,
+        caller: &[(&str, &str)],
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
         use tower::ServiceExt;
         let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in caller {
+            request = request.header(*name, *value);
+        }
         let body = match body {
             Some(json) => {
                 request = request.header("content-type", "application/json");

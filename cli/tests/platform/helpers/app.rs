@@ -1,6 +1,7 @@
 //! The running platform of one test: starting it, its parts, its SMTP catcher and
 //! the operator CLI on its databases.
 
+use super::issuer::TestIssuer;
 use super::{SmtpState, TestApp, TestInfra, count, eventually};
 use cartflow::platform::Platform;
 use cartflow::smtp_catcher::{CaughtMail, SmtpCatcher};
@@ -15,6 +16,23 @@ pub async fn spawn_app() -> TestApp {
 /// `spawn_app` with extra settings for every service, e.g. `OUTBOX_PUBLISH_COPIES`.
 pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     spawn_app_on(TestInfra::new().await, settings).await
+}
+
+/// The platform in `AUTH_MODE=oidc` with `issuer`'s tokens; the helpers sign in.
+pub async fn spawn_app_signed_in(issuer: &TestIssuer, settings: &[(&str, &str)]) -> TestApp {
+    let sign_in = issuer.settings();
+    let all: Vec<(&str, &str)> = sign_in
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(settings.iter().copied())
+        .collect();
+    let mut app = spawn_app_with(&all).await;
+    app.staff = client_with(
+        "authorization",
+        &format!("Bearer {}", TestIssuer::staff_token()),
+    );
+    app.signed_in = true;
+    app
 }
 
 /// `spawn_app_with` on the given infrastructure.
@@ -37,9 +55,21 @@ pub async fn spawn_app_on(mut infra: TestInfra, settings: &[(&str, &str)]) -> Te
     TestApp {
         platform: Some(platform),
         http: reqwest::Client::new(),
+        staff: client_with("x-role", "staff"),
+        signed_in: false,
         smtp: SmtpState::Up(smtp),
         infra,
     }
+}
+
+/// A client that sends `name: value` with every request.
+fn client_with(name: &'static str, value: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(name, reqwest::header::HeaderValue::from_str(value).unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }
 
 impl TestApp {
@@ -54,7 +84,25 @@ impl TestApp {
 
     /// The cart service, as a client calls it.
     pub fn cart_client(&self) -> cartflow_testkit::CartClient {
-        cartflow_testkit::CartClient::new(self.http.clone(), self.url(Service::Cart))
+        let client = cartflow_testkit::CartClient::new(self.http.clone(), self.url(Service::Cart));
+        if self.signed_in {
+            client.with_tokens(std::sync::Arc::new(TestIssuer::customer_token))
+        } else {
+            client
+        }
+    }
+
+    /// `request` as `customer`: their ID token when signed in, else the header.
+    pub fn as_customer(
+        &self,
+        request: reqwest::RequestBuilder,
+        customer: Uuid,
+    ) -> reqwest::RequestBuilder {
+        if self.signed_in {
+            request.bearer_auth(TestIssuer::customer_token(customer))
+        } else {
+            cartflow_testkit::client::as_customer(request, customer)
+        }
     }
 
     pub fn url(&self, service: Service) -> String {

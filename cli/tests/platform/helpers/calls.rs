@@ -1,4 +1,5 @@
-//! The REST calls the end-to-end tests make, as a client would.
+//! The REST calls the end-to-end tests make, as a client would: shoppers with their
+//! customer header, set-up and the tests' own checks as staff (header mode).
 
 use super::{TestApp, eventually, eventually_within};
 use cartflow_events::Service;
@@ -11,7 +12,7 @@ impl TestApp {
     /// Creates a customer through the customer service and returns its id.
     pub async fn create_customer(&self, name: &str, email: &str) -> Uuid {
         let response = self
-            .http
+            .staff
             .post(format!("{}/customers", self.url(Service::Customer)))
             .json(&json!({ "name": name, "email": email }))
             .send()
@@ -42,9 +43,8 @@ impl TestApp {
     }
 
     pub async fn create_product(&self, sku: &str, price_cents: i64, stock: i32) {
-        let product = self
-            .http
-            .post(format!("{}/products", self.url(Service::Product)))
+        let product = self.staff.post(format!("{}/products", self.url(Service::Product)),
+        )
             .json(&json!({ "sku": sku, "name": format!("Product {sku}"), "price_cents": price_cents }))
             .send()
             .await
@@ -56,7 +56,7 @@ impl TestApp {
             product.text().await.unwrap()
         );
         let stock = self
-            .http
+            .staff
             .post(format!("{}/inventory", self.url(Service::Inventory)))
             .json(&json!({ "sku": sku, "quantity": stock }))
             .send()
@@ -71,13 +71,15 @@ impl TestApp {
     }
 
     pub async fn add_item(&self, customer: Uuid, sku: &str, quantity: i32) -> Response {
-        self.http
-            .post(format!("{}/cart/items", self.url(Service::Cart)))
-            .header("X-Customer-Id", customer.to_string())
-            .json(&json!({ "product_sku": sku, "quantity": quantity }))
-            .send()
-            .await
-            .unwrap()
+        self.as_customer(
+            self.http
+                .post(format!("{}/cart/items", self.url(Service::Cart))),
+            customer,
+        )
+        .json(&json!({ "product_sku": sku, "quantity": quantity }))
+        .send()
+        .await
+        .unwrap()
     }
 
     /// Adds a line and insists it worked.
@@ -88,30 +90,35 @@ impl TestApp {
     }
 
     pub async fn remove_item(&self, customer: Uuid, sku: &str) -> Response {
-        self.http
-            .delete(format!("{}/cart/items/{sku}", self.url(Service::Cart)))
-            .header("X-Customer-Id", customer.to_string())
-            .send()
-            .await
-            .unwrap()
+        self.as_customer(
+            self.http
+                .delete(format!("{}/cart/items/{sku}", self.url(Service::Cart))),
+            customer,
+        )
+        .send()
+        .await
+        .unwrap()
     }
 
     pub async fn convert(&self, customer: Uuid) -> Response {
-        self.http
-            .post(format!("{}/cart/convert-to-order", self.url(Service::Cart)))
-            .header("X-Customer-Id", customer.to_string())
-            .send()
-            .await
-            .unwrap()
+        self.as_customer(
+            self.http
+                .post(format!("{}/cart/convert-to-order", self.url(Service::Cart))),
+            customer,
+        )
+        .send()
+        .await
+        .unwrap()
     }
 
     pub async fn cart(&self, customer: Uuid) -> Response {
-        self.http
-            .get(format!("{}/cart", self.url(Service::Cart)))
-            .header("X-Customer-Id", customer.to_string())
-            .send()
-            .await
-            .unwrap()
+        self.as_customer(
+            self.http.get(format!("{}/cart", self.url(Service::Cart))),
+            customer,
+        )
+        .send()
+        .await
+        .unwrap()
     }
 
     /// Waits until the customer's cart has left checkout_pending, and returns it.
@@ -152,10 +159,10 @@ impl TestApp {
         .await
     }
 
-    /// GETs `path` of `service`, expecting 200 and JSON.
+    /// GETs `path` of `service` as staff (who see everything), expecting 200 and JSON.
     pub async fn get_json(&self, service: Service, path: &str) -> Value {
         let url = format!("{}{path}", self.url(service));
-        let response = self.http.get(url).send().await.unwrap();
+        let response = self.staff.get(url).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
         response.json().await.unwrap()
     }
@@ -178,8 +185,9 @@ impl TestApp {
         serde_json::from_value(orders).unwrap()
     }
 
+    /// Cancels as staff (a customer's own cancel is in `auth.rs`).
     pub async fn cancel(&self, order_id: &str, body: Option<Value>) -> Response {
-        let request = self.http.post(format!(
+        let request = self.staff.post(format!(
             "{}/orders/{order_id}/cancel",
             self.url(Service::Order)
         ));

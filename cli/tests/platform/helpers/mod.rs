@@ -4,14 +4,16 @@
 //!   server, removed when the test ends;
 //! - `app`: the running platform, its SMTP catcher, its databases and the CLI;
 //! - `calls`: the REST calls the tests make, as a client would;
+//! - `issuer`: a test OpenID Connect issuer, for the platform in `AUTH_MODE=oidc`;
 //! - `wait`: waiting on a condition with a deadline, and checking problem responses.
 
 mod app;
 mod calls;
 mod infra;
+pub mod issuer;
 mod wait;
 
-pub use app::{spawn_app, spawn_app_on, spawn_app_with};
+pub use app::{spawn_app, spawn_app_on, spawn_app_signed_in, spawn_app_with};
 pub use infra::TestInfra;
 pub use wait::{assert_problem, count, eventually, eventually_within};
 
@@ -22,6 +24,12 @@ use cartflow::smtp_catcher::{Restartable, SmtpCatcher};
 pub struct TestApp {
     platform: Option<Platform>,
     pub http: reqwest::Client,
+    /// Calls as staff (`X-Role: staff`, or a staff token, on every request): set-up
+    /// and checks.
+    pub staff: reqwest::Client,
+    /// Customers call with ID tokens from the test issuer (`AUTH_MODE=oidc`), not
+    /// with `X-Customer-Id`.
+    signed_in: bool,
     smtp: SmtpState,
     // Declared last: dropped after the platform, so its databases go after it stops.
     pub infra: TestInfra,

@@ -5,12 +5,15 @@
 //! [`Env`] snapshot rather than the process environment so that several services can
 //! run in one process (local stack, tests) with different settings.
 
+use crate::auth::AuthSettings;
+use crate::auth::rate_limit::RateLimits;
 use crate::push::DeliveryMode;
 use cartflow_events::Service;
 use cartflow_messaging::retention::RetentionSettings;
 use cartflow_messaging::{ConsumerSettings, PubSubConfig, RelaySettings};
 use std::net::IpAddr;
 
+mod auth;
 mod env;
 mod messaging;
 pub use env::{ConfigError, Env};
@@ -37,6 +40,9 @@ pub struct ServiceConfig {
     pub relay: RelaySettings,
     pub retention: RetentionSettings,
     pub delivery: DeliveryMode,
+    /// How callers of the service's routes are identified.
+    pub auth: AuthSettings,
+    pub rate_limits: RateLimits,
     /// Bearer token of the `/admin` routes; `None` leaves them answering 401.
     pub admin_token: Option<String>,
     /// Re-create the topology when the emulator has lost it (it keeps nothing across a
@@ -78,6 +84,13 @@ impl ServiceConfig {
     /// | `PUSH_AUDIENCE` | required for push with `oidc`: the token's `aud` |
     /// | `PUSH_SERVICE_ACCOUNT` | unset; else the token's `email` must equal it |
     /// | `PUSH_JWKS_URL` | Google's signing keys |
+    /// | `AUTH_MODE` | `oidc`; `header` (X-Customer-Id, X-Role) only with the emulator, where it is the default |
+    /// | `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_JWKS_URL` | required with `oidc` |
+    /// | `AUTH_CUSTOMER_CLAIM`, `AUTH_STAFF_CLAIM`, `AUTH_STAFF_VALUE` | `sub`, `role`, `staff` |
+    /// | `AUTH_CLOCK_SKEW_SECS`, `AUTH_JWKS_REFRESH_SECS`, `AUTH_JWKS_MIN_REFRESH_SECS` | 60, 3600, 30 |
+    /// | `RATE_LIMIT_IP_PER_SEC`, `RATE_LIMIT_CALLER_PER_SEC` | 50, 10 (0 with the emulator); 0 is off |
+    /// | `RATE_LIMIT_IP_BURST`, `RATE_LIMIT_CALLER_BURST` | twice the rate |
+    /// | `RATE_LIMIT_TRUSTED_PROXY_HOPS` | 0: the TCP peer; 1 on Cloud Run |
     /// | `ADMIN_TOKEN` | unset: the `/admin` routes answer 401; else ≥ 16 characters |
     /// | `PUBSUB_RESTORE_TOPOLOGY` | `true` with the emulator: re-provision what it lost |
     pub fn from_env(service: Service, env: &Env) -> Result<Self, ConfigError> {
@@ -157,6 +170,9 @@ impl ServiceConfig {
         let delivery = messaging::delivery_mode(env, emulator_host.is_some(), &mut errors);
         let relay = messaging::relay_settings(env, &delivery, &mut errors);
 
+        let auth = auth::auth_settings(env, emulator_host.is_some(), &mut errors);
+        let rate_limits = auth::rate_limits(env, emulator_host.is_some(), &mut errors);
+
         let admin_token = env.get("ADMIN_TOKEN").map(|t| t.trim().to_string());
         if admin_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
             // The value is a secret: named, never echoed.
@@ -195,6 +211,8 @@ impl ServiceConfig {
             relay,
             retention,
             delivery,
+            auth,
+            rate_limits,
             admin_token,
             restore_topology,
         })

@@ -1,9 +1,22 @@
 use super::*;
+use crate::auth::rate_limit::Limit;
 use crate::push::PushAuth;
+
+/// Sign-in settings every service needs outside the emulator.
+const SIGN_IN: [(&str, &str); 3] = [
+    ("AUTH_ISSUER", "https://issuer.example"),
+    ("AUTH_AUDIENCE", "cartflow"),
+    ("AUTH_JWKS_URL", "https://issuer.example/jwks"),
+];
+
+/// An environment with `pairs` and the sign-in settings (`pairs` win).
+fn cloud<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+    Env::from_pairs(SIGN_IN.into_iter().chain(pairs))
+}
 
 #[test]
 fn defaults_are_local() {
-    let config = ServiceConfig::from_env(Service::Cart, &Env::default()).unwrap();
+    let config = ServiceConfig::from_env(Service::Cart, &cloud([])).unwrap();
     assert_eq!(config.port, 3005);
     assert_eq!(
         config.database_url,
@@ -15,7 +28,7 @@ fn defaults_are_local() {
 
 #[test]
 fn service_specific_names_win() {
-    let env = Env::from_pairs([
+    let env = cloud([
         ("PORT", "8080"),
         ("ORDER_PORT", "9000"),
         (
@@ -37,7 +50,7 @@ fn service_specific_names_win() {
 #[test]
 fn push_needs_an_audience_or_the_emulator() {
     let push = |pairs: &[(&str, &str)]| {
-        let env = Env::from_pairs(pairs.iter().copied().chain([("PUBSUB_DELIVERY", "push")]));
+        let env = cloud(pairs.iter().copied().chain([("PUBSUB_DELIVERY", "push")]));
         ServiceConfig::from_env(Service::Order, &env).map(|c| c.delivery)
     };
     let err = push(&[]).unwrap_err().to_string();
@@ -64,7 +77,7 @@ fn push_needs_an_audience_or_the_emulator() {
             jwks_url: None,
         })
     );
-    let env = Env::from_pairs([("PUBSUB_DELIVERY", "carrier-pigeon")]);
+    let env = cloud([("PUBSUB_DELIVERY", "carrier-pigeon")]);
     let err = ServiceConfig::from_env(Service::Order, &env).unwrap_err();
     assert!(err.to_string().contains("PUBSUB_DELIVERY='carrier-pigeon'"));
 }
@@ -72,7 +85,7 @@ fn push_needs_an_audience_or_the_emulator() {
 #[test]
 fn the_admin_token_must_be_long_and_is_never_echoed() {
     let with = |token: &str| {
-        let env = Env::from_pairs([("ADMIN_TOKEN", token)]);
+        let env = cloud([("ADMIN_TOKEN", token)]);
         ServiceConfig::from_env(Service::Order, &env).map(|c| c.admin_token)
     };
     let err = with("hunter2").unwrap_err().to_string();
@@ -88,7 +101,7 @@ fn the_admin_token_must_be_long_and_is_never_echoed() {
 #[test]
 fn topology_restore_is_for_the_emulator_only() {
     let restore = |pairs: &[(&str, &str)]| {
-        let env = Env::from_pairs(pairs.iter().copied());
+        let env = cloud(pairs.iter().copied());
         ServiceConfig::from_env(Service::Order, &env).map(|c| c.restore_topology)
     };
     assert_eq!(restore(&[]), Ok(false));
@@ -109,7 +122,7 @@ fn topology_restore_is_for_the_emulator_only() {
 
 #[test]
 fn every_bad_value_is_named() {
-    let env = Env::from_pairs([
+    let env = cloud([
         ("PORT", "eighty"),
         ("DATABASE_URL", "mysql://x"),
         ("PUBSUB_EMULATOR_HOST", "localhost"),
@@ -130,18 +143,18 @@ fn every_bad_value_is_named() {
 
 #[test]
 fn a_dedup_window_shorter_than_redelivery_and_replay_is_refused() {
-    let short = Env::from_pairs([("INBOX_RETENTION_DAYS", "10")]);
+    let short = cloud([("INBOX_RETENTION_DAYS", "10")]);
     let err = ServiceConfig::from_env(Service::Order, &short).unwrap_err();
     assert!(err.to_string().contains("INBOX_RETENTION_DAYS"), "{err}");
-    let longer_replay = Env::from_pairs([("OUTBOX_RETENTION_DAYS", "9")]);
+    let longer_replay = cloud([("OUTBOX_RETENTION_DAYS", "9")]);
     assert!(ServiceConfig::from_env(Service::Order, &longer_replay).is_err());
-    let both = Env::from_pairs([
+    let both = cloud([
         ("INBOX_RETENTION_DAYS", "20"),
         ("OUTBOX_RETENTION_DAYS", "9"),
     ]);
     let config = ServiceConfig::from_env(Service::Order, &both).unwrap();
     assert_eq!(config.retention.inbox.as_secs(), 20 * 86_400);
-    let nonsense = Env::from_pairs([("FAILURES_RETENTION_DAYS", "-3")]);
+    let nonsense = cloud([("FAILURES_RETENTION_DAYS", "-3")]);
     let err = ServiceConfig::from_env(Service::Order, &nonsense).unwrap_err();
     assert!(err.to_string().contains("FAILURES_RETENTION_DAYS"), "{err}");
 }
@@ -149,7 +162,7 @@ fn a_dedup_window_shorter_than_redelivery_and_replay_is_refused() {
 #[test]
 fn push_mode_publishes_before_answering_unless_told_otherwise() {
     let before_response = |pairs: &[(&str, &str)]| {
-        let env = Env::from_pairs(
+        let env = cloud(
             pairs
                 .iter()
                 .copied()
@@ -171,4 +184,77 @@ fn push_mode_publishes_before_answering_unless_told_otherwise() {
     assert!(!before_response(&off));
     let on = [("OUTBOX_PUBLISH_BEFORE_RESPONSE", "true")];
     assert!(before_response(&on));
+}
+
+#[test]
+fn sign_in_is_oidc_in_the_cloud_and_headers_only_with_the_emulator() {
+    let err = ServiceConfig::from_env(Service::Cart, &Env::default()).unwrap_err();
+    for name in ["AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL"] {
+        assert!(err.to_string().contains(name), "{name} missing from: {err}");
+    }
+    let oidc = ServiceConfig::from_env(Service::Cart, &cloud([("AUTH_AUDIENCE", "a, b")]))
+        .unwrap()
+        .auth;
+    let AuthSettings::Oidc(oidc) = oidc else {
+        panic!("expected oidc, got {oidc:?}");
+    };
+    assert_eq!(oidc.audiences, ["a", "b"]);
+    assert_eq!(
+        (oidc.customer_claim.as_str(), oidc.staff_claim.as_str()),
+        ("sub", "role")
+    );
+
+    let header = cloud([("AUTH_MODE", "header")]);
+    let err = ServiceConfig::from_env(Service::Cart, &header).unwrap_err();
+    assert!(err.to_string().contains("AUTH_MODE='header'"), "{err}");
+    let emulator = Env::from_pairs([("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")]);
+    let config = ServiceConfig::from_env(Service::Cart, &emulator).unwrap();
+    assert_eq!(config.auth, AuthSettings::Header);
+    let plain_http = cloud([("AUTH_JWKS_URL", "http://issuer.example/jwks")]);
+    let err = ServiceConfig::from_env(Service::Cart, &plain_http).unwrap_err();
+    assert!(err.to_string().contains("AUTH_JWKS_URL"), "{err}");
+    let err =
+        ServiceConfig::from_env(Service::Cart, &cloud([("AUTH_MODE", "trust-me")])).unwrap_err();
+    assert!(err.to_string().contains("AUTH_MODE='trust-me'"), "{err}");
+}
+
+#[test]
+fn rate_limits_are_on_in_the_cloud_and_off_on_the_emulator_unless_set() {
+    let limits = |env: &Env| {
+        ServiceConfig::from_env(Service::Cart, env)
+            .unwrap()
+            .rate_limits
+    };
+    let cloud_limits = limits(&cloud([]));
+    assert_eq!(
+        cloud_limits.per_ip,
+        Some(Limit {
+            per_second: 50,
+            burst: 100
+        })
+    );
+    assert_eq!(cloud_limits.per_caller.map(|l| l.per_second), Some(10));
+    let local = Env::from_pairs([("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")]);
+    assert_eq!(
+        (limits(&local).per_ip, limits(&local).per_caller),
+        (None, None)
+    );
+    let set = Env::from_pairs([
+        ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
+        ("RATE_LIMIT_CALLER_PER_SEC", "2"),
+        ("RATE_LIMIT_CALLER_BURST", "3"),
+    ]);
+    assert_eq!(
+        limits(&set).per_caller,
+        Some(Limit {
+            per_second: 2,
+            burst: 3
+        })
+    );
+    let err = ServiceConfig::from_env(Service::Cart, &cloud([("RATE_LIMIT_IP_PER_SEC", "lots")]))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("RATE_LIMIT_IP_PER_SEC='lots'"),
+        "{err}"
+    );
 }

@@ -1,6 +1,9 @@
 //! `/health`: the process answers. `/ready`: its database and Pub/Sub answer too;
-//! otherwise 503 naming what is down, so an orchestrator stops routing to it.
+//! otherwise 503 naming what is down, so an orchestrator stops routing to it. With
+//! OIDC sign-in, "identity" is down until the issuer's signing keys have been fetched
+//! (every token is refused until then).
 
+use crate::auth::jwks::Jwks;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -9,6 +12,7 @@ use cartflow_messaging::PubSubConfig;
 use google_cloud_pubsub::client::TopicAdmin;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -20,6 +24,8 @@ pub struct Probes {
     /// A topic the service publishes, read to check Pub/Sub; `None` for a service
     /// that neither publishes nor consumes (product), whose readiness ignores Pub/Sub.
     pub own_topic: Option<&'static str>,
+    /// The sign-in keys (OIDC mode only).
+    pub identity: Option<Arc<Jwks>>,
 }
 
 pub fn router(probes: Probes) -> Router {
@@ -64,8 +70,15 @@ async fn ready(State(p): State<Probes>) -> (StatusCode, Json<Value>) {
     if p.own_topic.is_none() {
         checks["pubsub"]["note"] = "not used by this service".into();
     }
-    let down: Vec<&str> = ["database", "pubsub"]
+    if let Some(jwks) = &p.identity {
+        checks["identity"] = match jwks.status() {
+            Ok(keys) => json!({ "status": "up", "keys": keys }),
+            Err(error) => json!({ "status": "down", "error": error }),
+        };
+    }
+    let down: Vec<&str> = ["database", "pubsub", "identity"]
         .into_iter()
+        .filter(|name| checks.get(name).is_some())
         .filter(|name| checks[name]["status"] != "up")
         .collect();
     let status = if down.is_empty() {

@@ -1,0 +1,392 @@
+//! Who is calling: a customer, staff, or nobody.
+//!
+//! - `AUTH_MODE=oidc` (production): `Authorization: Bearer <ID token>` from an OpenID
+//!   Connect provider, verified against its JWKS ([`token::TokenVerifier`]); a
+//!   configured claim names the customer, another marks staff.
+//! - `AUTH_MODE=header` (development, emulator only): `X-Customer-Id: <uuid>` names
+//!   the customer and `X-Role: staff` marks staff, as plain curl can send them.
+//!
+//! Routes take a [`Caller`] and ask it what the caller may do; the rules of who may
+//! call which route are in the README's API table. A missing or bad credential is a
+//! 401, a known caller without the right a 403, someone else's resource a 404.
+
+pub mod jwks;
+pub mod rate_limit;
+pub mod token;
+
+use crate::http::ApiError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use jwks::Jwks;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use token::{TokenError, TokenVerifier};
+use uuid::Uuid;
+
+/// The development header naming the customer.
+pub const CUSTOMER_HEADER: &str = "x-customer-id";
+/// The development header naming the role (`staff` or `customer`).
+pub const ROLE_HEADER: &str = "x-role";
+
+/// How callers prove who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSettings {
+    /// Trust `X-Customer-Id` and `X-Role` (only with the emulator).
+    Header,
+    Oidc(OidcSettings),
+}
+
+/// The identity provider and how its tokens map to callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// The tokens' `iss`.
+    pub issuer: String,
+    /// Accepted `aud` values (the OAuth client id or project).
+    pub audiences: Vec<String>,
+    pub jwks_url: String,
+    /// The claim holding the customer id: a UUID is used as it is; any other value
+    /// (e.g. a Firebase uid) maps to a stable UUID (v5 of issuer and value).
+    pub customer_claim: String,
+    /// A caller is staff when this claim equals, or (a list) contains, `staff_value`.
+    pub staff_claim: String,
+    pub staff_value: String,
+    pub clock_skew: Duration,
+    /// How often the keys are fetched again, and the least time between two fetches
+    /// caused by unknown key ids.
+    pub jwks_refresh: Duration,
+    pub jwks_min_refresh: Duration,
+}
+
+/// The verified caller of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    customer: Option<Uuid>,
+    staff: bool,
+}
+
+impl Caller {
+    pub fn customer(id: Uuid) -> Caller {
+        Caller {
+            customer: Some(id),
+            staff: false,
+        }
+    }
+
+    pub fn staff(id: Option<Uuid>) -> Caller {
+        Caller {
+            customer: id,
+            staff: true,
+        }
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.staff
+    }
+
+    /// The customer this caller is; 403 for a caller who is none (header-mode staff
+    /// without `X-Customer-Id`).
+    pub fn customer_id(&self) -> Result<Uuid, ApiError> {
+        self.customer.ok_or_else(|| {
+            ApiError::Forbidden("this route acts for a customer, and the caller is none".into())
+        })
+    }
+
+    /// 403 unless staff.
+    pub fn require_staff(&self) -> Result<(), ApiError> {
+        if self.staff {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("only staff may do this".into()))
+        }
+    }
+
+    /// Whether the caller may see and change what belongs to `owner`. Routes answer
+    /// 404 when not, exactly as for a resource that does not exist.
+    pub fn may_access(&self, owner: Uuid) -> bool {
+        self.staff || self.customer == Some(owner)
+    }
+
+    /// The owner filter of a listing. Staff see what they ask for (`None`: everyone's);
+    /// a customer sees their own only, and asking for someone else's sees nothing.
+    pub fn list_filter(&self, requested: Option<Uuid>) -> Result<Option<Uuid>, NothingVisible> {
+        if self.staff {
+            return Ok(requested);
+        }
+        match (self.customer, requested) {
+            (Some(own), None) => Ok(Some(own)),
+            (Some(own), Some(asked)) if asked == own => Ok(Some(own)),
+            _ => Err(NothingVisible),
+        }
+    }
+}
+
+/// A listing the caller may see nothing of: answered with an empty list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NothingVisible;
+
+/// Turns a request's credentials into a [`Caller`]. One per service, in the
+/// request's extensions (the runtime adds it), so every route extracts the same way.
+#[derive(Clone)]
+pub enum Authenticator {
+    Header,
+    Oidc(Arc<OidcAuthenticator>),
+}
+
+pub struct OidcAuthenticator {
+    verifier: TokenVerifier,
+    settings: OidcSettings,
+}
+
+impl Authenticator {
+    pub fn new(settings: &AuthSettings) -> Authenticator {
+        match settings {
+            AuthSettings::Header => Authenticator::Header,
+            AuthSettings::Oidc(oidc) => {
+                let jwks = Jwks::new(&oidc.jwks_url, oidc.jwks_min_refresh);
+                Authenticator::Oidc(Arc::new(OidcAuthenticator {
+                    verifier: TokenVerifier::new(
+                        jwks,
+                        vec![oidc.issuer.clone()],
+                        oidc.audiences.clone(),
+                        oidc.clock_skew,
+                    ),
+                    settings: oidc.clone(),
+                }))
+            }
+        }
+    }
+
+    /// The key cache to keep fresh and report in readiness (OIDC only).
+    pub fn jwks(&self) -> Option<(Arc<Jwks>, Duration)> {
+        match self {
+            Authenticator::Header => None,
+            Authenticator::Oidc(oidc) => {
+                Some((oidc.verifier.jwks().clone(), oidc.settings.jwks_refresh))
+            }
+        }
+    }
+
+    /// The caller, `None` for an anonymous request, or why the credentials are refused.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+        match self {
+            Authenticator::Header => from_headers(headers),
+            Authenticator::Oidc(oidc) => {
+                let Some(token) = bearer(headers)? else {
+                    return Ok(None);
+                };
+                match oidc.verifier.verify(token).await {
+                    Ok(claims) => oidc.caller(&claims).map(Some),
+                    Err(TokenError::Invalid(reason)) => {
+                        tracing::info!(%reason, "request refused: invalid token");
+                        Err(ApiError::Unauthorized(format!("invalid token: {reason}")))
+                    }
+                    Err(TokenError::KeysUnavailable(reason)) => {
+                        tracing::warn!(%reason, "request refused: tokens cannot be checked");
+                        Err(ApiError::Unavailable {
+                            detail: format!("sign-in cannot be checked right now: {reason}"),
+                            retry_after: Some(5),
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a client must send, for the 401 of an anonymous request.
+    fn how_to_sign_in(&self) -> &'static str {
+        match self {
+            Authenticator::Header => {
+                "sign in: send X-Customer-Id: <customer uuid> (or X-Role: staff)"
+            }
+            Authenticator::Oidc(_) => "sign in: send Authorization: Bearer <ID token>",
+        }
+    }
+}
+
+impl OidcAuthenticator {
+    fn caller(&self, claims: &Map<String, Value>) -> Result<Caller, ApiError> {
+        let s = &self.settings;
+        let subject = claims
+            .get(&s.customer_claim)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                tracing::info!(claim = %s.customer_claim, "request refused: no customer claim");
+                ApiError::Unauthorized(format!("invalid token: no {} claim", s.customer_claim))
+            })?;
+        let id = customer_id_for(&s.issuer, subject);
+        let staff = match claims.get(&s.staff_claim) {
+            Some(Value::String(v)) => *v == s.staff_value,
+            Some(Value::Array(values)) => values.iter().any(|v| v == s.staff_value.as_str()),
+            _ => false,
+        };
+        Ok(Caller {
+            customer: Some(id),
+            staff,
+        })
+    }
+}
+
+/// The customer id a token's subject stands for: the subject itself when it is a
+/// UUID, else a UUID derived from issuer and subject (the same every time).
+pub fn customer_id_for(issuer: &str, subject: &str) -> Uuid {
+    Uuid::parse_str(subject).unwrap_or_else(|_| {
+        Uuid::new_v5(
+            &Uuid::NAMESPACE_URL,
+            format!("{issuer}#{subject}").as_bytes(),
+        )
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| Some(t.trim()))
+        .ok_or_else(|| {
+            tracing::info!("request refused: Authorization is not a Bearer token");
+            ApiError::Unauthorized("expected Authorization: Bearer <ID token>".into())
+        })
+}
+
+fn from_headers(headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    let text = |name: &str| -> Result<Option<&str>, ApiError> {
+        headers
+            .get(name)
+            .map(|v| {
+                v.to_str()
+                    .map(str::trim)
+                    .map_err(|_| ApiError::BadRequest(format!("{name} must be plain text")))
+            })
+            .transpose()
+    };
+    let customer = text(CUSTOMER_HEADER)?
+        .map(|v| {
+            Uuid::parse_str(v)
+                .map_err(|_| ApiError::BadRequest(format!("X-Customer-Id '{v}' is not a UUID")))
+        })
+        .transpose()?;
+    let staff = match text(ROLE_HEADER)? {
+        None | Some("customer") => false,
+        Some("staff") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "X-Role '{other}': expected staff or customer"
+            )));
+        }
+    };
+    Ok(match (customer, staff) {
+        (customer, true) => Some(Caller::staff(customer)),
+        (Some(id), false) => Some(Caller::customer(id)),
+        (None, false) => None,
+    })
+}
+
+/// A route that needs a caller takes `Caller`: anonymous requests get 401.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let authenticator = parts
+            .extensions
+            .get::<Authenticator>()
+            .cloned()
+            .ok_or_else(|| {
+                // Fail closed: a router assembled without the kit's layer lets nobody in.
+                ApiError::Internal(anyhow::anyhow!(
+                    "no Authenticator in the request extensions"
+                ))
+            })?;
+        match authenticator.authenticate(&parts.headers).await? {
+            Some(caller) => Ok(caller),
+            None => Err(ApiError::Unauthorized(
+                authenticator.how_to_sign_in().into(),
+            )),
+        }
+    }
+}
+
+/// A route that acts for the calling customer takes `CustomerId`: 401 for anonymous
+/// requests, 403 for a caller who is no customer.
+pub struct CustomerId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for CustomerId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.customer_id().map(CustomerId)
+    }
+}
+
+/// A staff-only route takes `_: Staff`: 401 for anonymous requests, 403 for customers.
+pub struct Staff;
+
+impl<S: Send + Sync> FromRequestParts<S> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_staff().map(|()| Staff)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn header_mode_reads_the_customer_and_the_role() {
+        let id = Uuid::new_v4();
+        let as_customer = from_headers(&headers(&[("x-customer-id", &id.to_string())]));
+        assert_eq!(as_customer.unwrap(), Some(Caller::customer(id)));
+        let as_staff = from_headers(&headers(&[("x-role", "staff")]));
+        assert_eq!(as_staff.unwrap(), Some(Caller::staff(None)));
+        assert_eq!(from_headers(&HeaderMap::new()).unwrap(), None);
+        let bad = from_headers(&headers(&[("x-customer-id", "nope")]));
+        assert!(matches!(bad, Err(ApiError::BadRequest(_))));
+        let bad_role = from_headers(&headers(&[("x-role", "admin")]));
+        assert!(matches!(bad_role, Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn a_customer_lists_only_their_own_and_staff_what_they_ask_for() {
+        let (own, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let customer = Caller::customer(own);
+        assert_eq!(customer.list_filter(None), Ok(Some(own)));
+        assert_eq!(customer.list_filter(Some(own)), Ok(Some(own)));
+        assert_eq!(customer.list_filter(Some(other)), Err(NothingVisible));
+        let staff = Caller::staff(Some(own));
+        assert_eq!(staff.list_filter(None), Ok(None));
+        assert_eq!(staff.list_filter(Some(other)), Ok(Some(other)));
+        assert!(customer.may_access(own) && !customer.may_access(other));
+        assert!(staff.may_access(other));
+        assert!(customer.require_staff().is_err() && staff.require_staff().is_ok());
+        assert!(Caller::staff(None).customer_id().is_err());
+    }
+
+    #[test]
+    fn a_non_uuid_subject_maps_to_the_same_uuid_every_time() {
+        let uid = "x8Jd2kQ9mZTz0firebaseUid01";
+        let a = customer_id_for("https://securetoken.google.com/p", uid);
+        assert_eq!(a, customer_id_for("https://securetoken.google.com/p", uid));
+        assert_ne!(a, customer_id_for("https://other.example", uid));
+        let id = Uuid::new_v4();
+        assert_eq!(customer_id_for("https://x", &id.to_string()), id);
+    }
+}
