@@ -15,13 +15,29 @@ locals {
     var.delivery_mode == "push" && !contains(local.timed_work, name)
   }
 
+  # Sign-in: Identity Platform / Firebase Auth of this project unless told otherwise.
+  sign_in_issuer = coalesce(var.sign_in.issuer, "https://securetoken.google.com/${var.project_id}")
+
   # Settings every service gets; see the README's configuration table.
   common_env = {
-    HOST               = "0.0.0.0"
-    LOG_FORMAT         = "json"
-    PUBSUB_PROJECT_ID  = var.project_id
-    PUBSUB_DELIVERY    = var.delivery_mode
-    DB_MAX_CONNECTIONS = tostring(var.db_pool_size)
+    HOST                      = "0.0.0.0"
+    LOG_FORMAT                = "json"
+    PUBSUB_PROJECT_ID         = var.project_id
+    PUBSUB_DELIVERY           = var.delivery_mode
+    DB_MAX_CONNECTIONS        = tostring(var.db_pool_size)
+    AUTH_MODE                 = "oidc"
+    AUTH_ISSUER               = local.sign_in_issuer
+    AUTH_AUDIENCE             = join(",", coalesce(var.sign_in.audiences, [var.project_id]))
+    AUTH_JWKS_URL             = coalesce(var.sign_in.jwks_url, "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com")
+    AUTH_CUSTOMER_CLAIM       = var.sign_in.customer_claim
+    AUTH_STAFF_CLAIM          = var.sign_in.staff_claim
+    AUTH_STAFF_VALUE          = var.sign_in.staff_value
+    RATE_LIMIT_IP_PER_SEC     = tostring(var.rate_limits.ip_per_sec)
+    RATE_LIMIT_IP_BURST       = tostring(var.rate_limits.ip_burst)
+    RATE_LIMIT_CALLER_PER_SEC = tostring(var.rate_limits.caller_per_sec)
+    RATE_LIMIT_CALLER_BURST   = tostring(var.rate_limits.caller_burst)
+    # Google's front end appends the client's address to X-Forwarded-For.
+    RATE_LIMIT_TRUSTED_PROXY_HOPS = "1"
   }
 
   service_env = {

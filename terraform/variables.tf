@@ -96,6 +96,30 @@ variable "admin_token_secret_id" {
   default     = null
 }
 
+variable "sign_in" {
+  description = "The OpenID Connect issuer whose ID tokens customers and staff sign in with (AUTH_MODE=oidc). Unset fields default to Identity Platform / Firebase Auth of this project. Staff are the callers whose staff_claim equals (or, as a list, contains) staff_value: set it as a custom claim in the issuer."
+  type = object({
+    issuer         = optional(string)
+    audiences      = optional(list(string))
+    jwks_url       = optional(string)
+    customer_claim = optional(string, "sub")
+    staff_claim    = optional(string, "role")
+    staff_value    = optional(string, "staff")
+  })
+  default = {}
+}
+
+variable "rate_limits" {
+  description = "Requests per second (and bursts) per client IP and per signed-in caller, on every service's own routes. 0 turns one off."
+  type = object({
+    ip_per_sec     = optional(number, 50)
+    ip_burst       = optional(number, 100)
+    caller_per_sec = optional(number, 10)
+    caller_burst   = optional(number, 30)
+  })
+  default = {}
+}
+
 variable "smtp" {
   description = "Mail server for the email-push service. The password, if any, is read from the Secret Manager secret named by password_secret_id (created outside Terraform so it never enters the state)."
   type = object({
