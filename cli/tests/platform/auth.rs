@@ -498,6 +498,85 @@ async fn forged_and_stale_tokens_are_refused_and_change_nothing() {
     app.stop().await;
 }
 
+/// Deleting the account ends its sign-in everywhere a customer can call, though the
+/// token itself is still valid at the issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_customers_token_is_refused_everywhere_and_changes_nothing() {
+    let issuer = TestIssuer::start(true).await;
+    let app = spawn_app_signed_in(&issuer, &[]).await;
+    app.create_product("KB-1", 1000, 10).await;
+    let gone = Uuid::new_v4();
+    let who = Who::Customer(gone);
+    sign_up(&app, gone, "Gus").await;
+    let own = format!("/customers/{gone}");
+    expect(
+        &app,
+        who,
+        Method::DELETE,
+        Service::Customer,
+        &own,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+
+    let pushes = format!("/push/{gone}");
+    let routes = [
+        (Method::GET, Service::Customer, own.as_str()),
+        (Method::GET, Service::Cart, "/cart"),
+        (Method::GET, Service::Order, "/orders"),
+        (Method::GET, Service::Notification, "/notifications"),
+        (Method::GET, Service::EmailPush, "/emails"),
+        (Method::GET, Service::EmailPush, pushes.as_str()),
+    ];
+    // The other services hear of it through customer.deleted.
+    for (method, service, path) in routes {
+        eventually("the deletion to reach the service", || async {
+            let (status, _) = call(&app, who, method.clone(), service, path, None).await;
+            (status == UNAUTHORIZED).then_some(())
+        })
+        .await;
+    }
+    let line = json!({ "product_sku": "KB-1", "quantity": 1 });
+    expect(
+        &app,
+        who,
+        Method::POST,
+        Service::Cart,
+        "/cart/items",
+        Some(line),
+        UNAUTHORIZED,
+    )
+    .await;
+    assert_eq!(
+        app.count(Service::Cart, "SELECT count(*) FROM carts").await,
+        0
+    );
+    let again = json!({ "name": "Gus", "email": "gus@example.com" });
+    expect(
+        &app,
+        who,
+        Method::POST,
+        Service::Customer,
+        "/customers",
+        Some(again),
+        UNAUTHORIZED,
+    )
+    .await;
+    // Someone else is not affected.
+    let (status, _) = call(
+        &app,
+        Who::Customer(Uuid::new_v4()),
+        Method::GET,
+        Service::Order,
+        "/orders",
+        None,
+    )
+    .await;
+    assert_eq!(status, OK);
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_issuer_down_tokens_are_refused_readiness_says_so_and_nothing_crashes() {
     let issuer = TestIssuer::start(false).await;

@@ -5,6 +5,7 @@ use crate::domain::Rejection;
 use crate::store;
 use async_trait::async_trait;
 use cartflow_events::{CheckoutExpired, OrderCreated, StockRejected, Topic};
+use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 
 pub struct CartHandler;
@@ -52,6 +53,7 @@ impl EventHandler for CartHandler {
                 }
                 Ok(())
             }
+            Some(Topic::CustomerDeleted) => deleted::on_customer_deleted(tx, event).await,
             _ => Err(event.unexpected()),
         }
     }

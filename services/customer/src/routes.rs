@@ -139,6 +139,7 @@ async fn remove(
     if !store::delete(tx.conn(), id).await? {
         return Err(not_found(id));
     }
+    cartflow_kit::auth::deleted::record(tx.conn(), id).await?;
     tx.publish(&CustomerDeleted { customer_id: id }).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

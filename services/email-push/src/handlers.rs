@@ -5,6 +5,7 @@ use crate::sender::{EmailHandoff, Mailer};
 use crate::store::{self, EmailRequest};
 use async_trait::async_trait;
 use cartflow_events::{Channel, DeliveryRequested, DeliveryResult, Topic};
+use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -20,8 +21,10 @@ pub struct DeliveryHandler {
 #[async_trait]
 impl EventHandler for DeliveryHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        if event.topic() != Some(Topic::DeliveryRequested) {
-            return Err(event.unexpected());
+        match event.topic() {
+            Some(Topic::DeliveryRequested) => {}
+            Some(Topic::CustomerDeleted) => return deleted::on_customer_deleted(tx, event).await,
+            _ => return Err(event.unexpected()),
         }
         let request: DeliveryRequested = event.decode()?;
         match request.channel {

@@ -11,6 +11,7 @@ use cartflow_events::{
     Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryResult,
     LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped, StockRejected, Topic,
 };
+use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use uuid::Uuid;
 
@@ -95,7 +96,8 @@ impl EventHandler for NotificationHandler {
             }
             Some(Topic::CustomerDeleted) => {
                 let e: CustomerDeleted = event.decode()?;
-                Ok(store::tombstone_contact(tx.conn(), e.customer_id, version).await?)
+                store::tombstone_contact(tx.conn(), e.customer_id, version).await?;
+                deleted::on_customer_deleted(tx, event).await
             }
             Some(Topic::DeliveryResult) => {
                 let r: DeliveryResult = event.decode()?;

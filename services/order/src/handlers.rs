@@ -10,6 +10,7 @@ use cartflow_events::{
     Checkout, CheckoutExpireRequested, CheckoutExpired, OrderCreated, StockAvailable, Topic,
     total_cents,
 };
+use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
 use uuid::Uuid;
 
@@ -21,6 +22,7 @@ impl EventHandler for OrderHandler {
         match event.topic() {
             Some(Topic::StockAvailable) => stock_available(tx, event.decode()?).await,
             Some(Topic::CheckoutExpireRequested) => expire_requested(tx, event.decode()?).await,
+            Some(Topic::CustomerDeleted) => deleted::on_customer_deleted(tx, event).await,
             _ => Err(event.unexpected()),
         }
     }

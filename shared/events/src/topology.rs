@@ -37,6 +37,10 @@ pub const CONSUMERS: &[(Topic, Service)] = &[
     (Topic::CustomerCreated, Service::Notification),
     (Topic::CustomerUpdated, Service::Notification),
     (Topic::CustomerDeleted, Service::Notification),
+    // A deleted customer's sign-in is refused wherever they could call.
+    (Topic::CustomerDeleted, Service::Cart),
+    (Topic::CustomerDeleted, Service::Order),
+    (Topic::CustomerDeleted, Service::EmailPush),
     // Delivery by email or push, and its outcome.
     (Topic::DeliveryRequested, Service::EmailPush),
     (Topic::DeliveryResult, Service::Notification),
@@ -323,6 +327,14 @@ mod tests {
                 Topic::CheckoutExpired
             ]
         );
-        assert_eq!(topology.subscriptions_of(Service::EmailPush).count(), 1);
+        let email_push: Vec<_> = topology
+            .subscriptions_of(Service::EmailPush)
+            .map(|s| s.topic)
+            .collect();
+        assert_eq!(
+            email_push,
+            vec![Topic::CustomerDeleted, Topic::DeliveryRequested],
+            "deliveries, and whose sign-in to refuse"
+        );
     }
 }

@@ -174,7 +174,7 @@ pub async fn start<A: ServiceApp>(
         )));
     }
 
-    let authenticator = Authenticator::new(&config.auth);
+    let authenticator = Authenticator::new(&config.auth, pool.clone());
     let identity = authenticator.jwks().map(|(jwks, refresh)| {
         workers.push(tokio::spawn(
             jwks.clone().keep_fresh(refresh, shutdown.clone()),

@@ -10,6 +10,7 @@
 //! call which route are in the README's API table. A missing or bad credential is a
 //! 401, a known caller without the right a 403, someone else's resource a 404.
 
+pub mod deleted;
 pub mod jwks;
 pub mod rate_limit;
 pub mod token;
@@ -20,6 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use jwks::Jwks;
 use serde_json::{Map, Value};
+use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 use token::{TokenError, TokenVerifier};
@@ -137,10 +139,13 @@ pub enum Authenticator {
 pub struct OidcAuthenticator {
     verifier: TokenVerifier,
     settings: OidcSettings,
+    /// Where the service keeps the customers it knows are deleted.
+    pool: PgPool,
 }
 
 impl Authenticator {
-    pub fn new(settings: &AuthSettings) -> Authenticator {
+    /// `pool` is the service's database, which lists deleted customers.
+    pub fn new(settings: &AuthSettings, pool: PgPool) -> Authenticator {
         match settings {
             AuthSettings::Header => Authenticator::Header,
             AuthSettings::Oidc(oidc) => {
@@ -153,6 +158,7 @@ impl Authenticator {
                         oidc.clock_skew,
                     ),
                     settings: oidc.clone(),
+                    pool,
                 }))
             }
         }
@@ -177,7 +183,7 @@ impl Authenticator {
                     return Ok(None);
                 };
                 match oidc.verifier.verify(token).await {
-                    Ok(claims) => oidc.caller(&claims).map(Some),
+                    Ok(claims) => oidc.signed_in(&claims).await.map(Some),
                     Err(TokenError::Invalid(reason)) => {
                         tracing::info!(%reason, "request refused: invalid token");
                         Err(ApiError::Unauthorized(format!("invalid token: {reason}")))
@@ -206,6 +212,19 @@ impl Authenticator {
 }
 
 impl OidcAuthenticator {
+    /// The caller of valid claims, unless their account has been deleted.
+    async fn signed_in(&self, claims: &Map<String, Value>) -> Result<Caller, ApiError> {
+        let caller = self.caller(claims)?;
+        let id = caller.customer.expect("a signed-in caller has an id");
+        if deleted::is_deleted(&self.pool, id).await? {
+            tracing::info!(customer_id = %id, "request refused: the customer was deleted");
+            return Err(ApiError::Unauthorized(
+                "this customer account has been deleted".into(),
+            ));
+        }
+        Ok(caller)
+    }
+
     fn caller(&self, claims: &Map<String, Value>) -> Result<Caller, ApiError> {
         let s = &self.settings;
         let subject = claims
