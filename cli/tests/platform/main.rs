@@ -16,6 +16,7 @@ mod duplicates;
 mod expiry;
 mod load;
 mod messaging;
+mod metrics;
 mod notifications;
 mod oversell;
 mod poison;

@@ -35,19 +35,15 @@ async fn publish_poison(app: &TestApp) -> usize {
         (unknown_version, b"{}"),
         (HashMap::new(), b"no envelope at all"),
     ];
-    let pubsub = app.infra.pubsub();
-    let publisher = pubsub
-        .publisher()
-        .await
-        .unwrap()
-        .publisher(pubsub.topic_path("order-requested"))
-        .build();
-    for (attributes, data) in &poison {
-        let message = Message::new()
-            .set_data(data.to_vec())
-            .set_attributes(attributes.clone());
-        publisher.publish(message).await.expect("publishing poison");
-    }
+    let messages = poison
+        .iter()
+        .map(|(attributes, data)| {
+            Message::new()
+                .set_data(data.to_vec())
+                .set_attributes(attributes.clone())
+        })
+        .collect();
+    app.publish_raw("order-requested", messages).await;
     poison.len()
 }
 
@@ -187,6 +183,13 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
         .filter(|(kind, _, error)| kind == "failing" && error.contains("injected bug"))
         .count();
     assert_eq!(bug_failures, 2, "{failures:?}");
+    let scrape = crate::metrics::Scrape::of(&app, Service::Inventory).await;
+    let subscription = [("subscription", "inventory.order-requested")];
+    assert_eq!(
+        scrape.sum("cartflow_messages_dead_lettered_total", &subscription),
+        (poison + 2) as f64,
+        "each last attempt counted once"
+    );
     phase("five attempts logged for each bad message");
     // A look at a dead-letter subscription hides what it saw for its 10 s ack
     // deadline (and lists, never removes): collect what the looks show until all five

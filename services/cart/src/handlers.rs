@@ -1,8 +1,8 @@
 //! Cart's reactions to the end of its checkout: rejected or given up (unlock), or
 //! ordered (convert).
 
-use crate::domain::Rejection;
-use crate::store;
+use crate::domain::{CheckoutEnd, Rejection};
+use crate::{metrics, store};
 use async_trait::async_trait;
 use cartflow_events::{CheckoutExpired, OrderCreated, StockRejected, Topic};
 use cartflow_kit::auth::deleted;
@@ -20,14 +20,15 @@ impl EventHandler for CartHandler {
                     reason: rejected.reason,
                     details: rejected.details,
                 };
-                if store::mark_rejected(
+                let ended = store::mark_rejected(
                     tx.conn(),
                     rejected.cart_id,
                     rejected.checkout_id,
                     &rejection,
                 )
-                .await?
-                {
+                .await?;
+                if let Some(ended) = ended {
+                    count_on_commit(tx, CheckoutEnd::Rejected, ended);
                     tracing::info!(cart_id = %rejected.cart_id, "cart unlocked: stock unavailable");
                 } else {
                     tracing::warn!(cart_id = %rejected.cart_id, "rejection for a cart that is not pending; ignored");
@@ -36,7 +37,10 @@ impl EventHandler for CartHandler {
             }
             Some(Topic::OrderCreated) => {
                 let created: OrderCreated = event.decode()?;
-                if store::mark_converted(tx.conn(), created.cart_id, created.order_id).await? {
+                let ended =
+                    store::mark_converted(tx.conn(), created.cart_id, created.order_id).await?;
+                if let Some(ended) = ended {
+                    count_on_commit(tx, CheckoutEnd::Ordered, ended);
                     tracing::info!(cart_id = %created.cart_id, order_id = %created.order_id, "cart converted");
                 } else {
                     tracing::warn!(cart_id = %created.cart_id, "order for a cart already converted or unknown; ignored");
@@ -46,7 +50,8 @@ impl EventHandler for CartHandler {
             Some(Topic::CheckoutExpired) => {
                 let expired: CheckoutExpired = event.decode()?;
                 let (cart_id, checkout_id) = (expired.cart_id, expired.checkout_id);
-                if store::mark_expired(tx.conn(), cart_id, checkout_id).await? {
+                if let Some(ended) = store::mark_expired(tx.conn(), cart_id, checkout_id).await? {
+                    count_on_commit(tx, CheckoutEnd::Expired, ended);
                     tracing::info!(%cart_id, %checkout_id, "cart unlocked: checkout given up");
                 } else {
                     tracing::info!(%cart_id, %checkout_id, "expiry of a checkout that is not pending; ignored");
@@ -57,4 +62,9 @@ impl EventHandler for CartHandler {
             _ => Err(event.unexpected()),
         }
     }
+}
+
+/// The checkout's end counts once its transaction has committed.
+fn count_on_commit(tx: &mut Tx, how: CheckoutEnd, ended: store::Ended) {
+    tx.after_commit(move || metrics::checkout_ended(how, ended.started_at));
 }

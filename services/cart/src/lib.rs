@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod domain;
 pub mod handlers;
+pub mod metrics;
 pub mod routes;
 pub mod store;
 pub mod watchdog;

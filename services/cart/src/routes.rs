@@ -142,6 +142,7 @@ async fn convert(
     tx.publish_caused_by(&Cause::command(cart_id), &request)
         .await?;
     tx.commit().await?;
+    crate::metrics::checkout_started();
     tracing::info!(%cart_id, checkout_id = %checkout.checkout_id, "checkout requested");
     Ok((
         StatusCode::ACCEPTED,

@@ -160,66 +160,80 @@ pub async fn set_status(
         .map(drop)
 }
 
+/// A checkout's end was recorded; its convert time, when known (older carts have none).
+#[derive(Debug, Clone, Copy)]
+pub struct Ended {
+    pub started_at: Option<DateTime<Utc>>,
+}
+
 /// checkout_pending → stock_unavailable, for the pending checkout (or, for a rejection
-/// from before checkout ids, whichever is pending). False if that checkout is not
+/// from before checkout ids, whichever is pending). `None` if that checkout is not
 /// pending (a late or repeated rejection), in which case nothing changes.
 pub async fn mark_rejected(
     conn: &mut PgConnection,
     cart_id: Uuid,
     checkout_id: Option<Uuid>,
     rejection: &Rejection,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
+) -> sqlx::Result<Option<Ended>> {
+    let started_at = sqlx::query_scalar(
         "UPDATE carts SET status = $4, rejection = $2, updated_at = now()
-         WHERE id = $1 AND status = $5 AND ($3::uuid IS NULL OR checkout_id = $3)",
+         WHERE id = $1 AND status = $5 AND ($3::uuid IS NULL OR checkout_id = $3)
+         RETURNING checkout_started_at",
     )
     .bind(cart_id)
     .bind(sqlx::types::Json(rejection))
     .bind(checkout_id)
     .bind(CheckoutEnd::Rejected.to().as_str())
     .bind(CartStatus::CheckoutPending.as_str())
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(started_at.map(|started_at| Ended { started_at }))
 }
 
-/// checkout_pending → checkout_expired, for that checkout only. False if it is not the
+/// checkout_pending → checkout_expired, for that checkout only. `None` if it is not the
 /// pending checkout (a repeated announcement).
 pub async fn mark_expired(
     conn: &mut PgConnection,
     cart_id: Uuid,
     checkout_id: Uuid,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
+) -> sqlx::Result<Option<Ended>> {
+    let started_at = sqlx::query_scalar(
         "UPDATE carts SET status = $3, updated_at = now()
-         WHERE id = $1 AND status = $4 AND checkout_id = $2",
+         WHERE id = $1 AND status = $4 AND checkout_id = $2 RETURNING checkout_started_at",
     )
     .bind(cart_id)
     .bind(checkout_id)
     .bind(CheckoutEnd::Expired.to().as_str())
     .bind(CartStatus::CheckoutPending.as_str())
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(started_at.map(|started_at| Ended { started_at }))
 }
 
 /// Any state → converted with the order id. The order exists, so this wins over
-/// whatever the cart thought; false if it was already converted.
+/// whatever the cart thought; `None` if it was already converted.
 pub async fn mark_converted(
     conn: &mut PgConnection,
     cart_id: Uuid,
     order_id: Uuid,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
+) -> sqlx::Result<Option<Ended>> {
+    let started_at = sqlx::query_scalar(
         "UPDATE carts SET status = $3, order_id = $2, rejection = NULL, updated_at = now()
-         WHERE id = $1 AND status <> $3",
+         WHERE id = $1 AND status <> $3 RETURNING checkout_started_at",
     )
     .bind(cart_id)
     .bind(order_id)
     .bind(CheckoutEnd::Ordered.to().as_str())
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(started_at.map(|started_at| Ended { started_at }))
+}
+
+/// How many checkouts are pending now (the partial index on pending carts answers).
+pub async fn pending_count(conn: &mut PgConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM carts WHERE status = 'checkout_pending'")
+        .fetch_one(conn)
+        .await
 }
 
 /// A checkout that has started.
@@ -240,7 +254,7 @@ pub async fn begin_checkout(
     let expires_at = sqlx::query_scalar(
         "UPDATE carts SET status = $4, rejection = NULL, updated_at = now(),
                 checkout_id = $2, checkout_expires_at = now() + $3,
-                checkout_requested_at = now(), checkout_requests = 1
+                checkout_requested_at = now(), checkout_requests = 1, checkout_started_at = now()
          WHERE id = $1 RETURNING checkout_expires_at",
     )
     .bind(cart_id)

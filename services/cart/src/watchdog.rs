@@ -108,7 +108,11 @@ impl Watchdog {
                 tracing::warn!(%cart_id, %checkout_id, requests, "checkout overdue; request sent again");
             }
         }
+        let pending = store::pending_count(tx.conn()).await?;
+        let resent: Vec<bool> = overdue.iter().map(|c| c.expired).collect();
         tx.commit().await?;
+        crate::metrics::pending(pending);
+        resent.into_iter().for_each(crate::metrics::request_resent);
         Ok(overdue.len())
     }
 }

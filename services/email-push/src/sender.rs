@@ -138,11 +138,13 @@ impl Mailer {
 
     async fn try_record(&self, finished: &[Finished]) -> anyhow::Result<()> {
         let mut tx = self.outbox.begin().await?;
+        let mut results = Vec::with_capacity(finished.len());
         for (email, outcome) in finished {
             let result = match outcome {
                 Ok(()) => {
                     let attempts = store::mark_sent(tx.conn(), email.id).await?;
                     tracing::info!(email_id = %email.id, attempts, "email sent");
+                    results.push("sent");
                     Some(DeliveryResult {
                         notification_id: email.notification_id,
                         channel: Channel::Email,
@@ -159,6 +161,8 @@ impl Mailer {
                     let attempts =
                         store::mark_attempt_failed(tx.conn(), email.id, &err.message, next).await?;
                     tracing::warn!(email_id = %email.id, attempts, error = %err.message, retry_in = ?next.retry_in(), "email not sent");
+                    let given_up = next == AfterFailure::GiveUp;
+                    results.push(if given_up { "failed" } else { "retrying" });
                     (next == AfterFailure::GiveUp).then_some(DeliveryResult {
                         notification_id: email.notification_id,
                         channel: Channel::Email,
@@ -177,6 +181,12 @@ impl Mailer {
             }
         }
         tx.commit().await?;
+        // `cartflow_emails_total{result}`: sent, retrying (will be tried again), failed
+        // (given up); counted once recorded.
+        for result in results {
+            let labels = [("service", "email-push"), ("result", result)];
+            metrics::counter!("cartflow_emails_total", &labels).increment(1);
+        }
         Ok(())
     }
 }

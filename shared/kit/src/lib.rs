@@ -10,6 +10,7 @@ pub mod config;
 pub mod databases;
 pub mod db;
 pub mod http;
+pub mod metrics;
 pub mod push;
 pub mod runtime;
 pub mod telemetry;

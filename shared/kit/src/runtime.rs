@@ -14,7 +14,7 @@ use crate::http::ApiError;
 use crate::http::admin::{self, Admin};
 use crate::http::probes::{self, Probes};
 use crate::push::{self, DeliveryMode};
-use crate::{db, telemetry};
+use crate::{db, metrics, telemetry};
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
@@ -152,6 +152,12 @@ pub async fn start<A: ServiceApp>(
         .map(tokio::spawn)
         .collect();
 
+    metrics::install();
+    workers.push(tokio::spawn(metrics::sample_outbox(
+        pool.clone(),
+        service,
+        shutdown.clone(),
+    )));
     workers.push(tokio::spawn(cartflow_messaging::retention::run(
         pool.clone(),
         service,
@@ -200,8 +206,9 @@ pub async fn start<A: ServiceApp>(
     // (its own token) and `/pubsub/push` (Pub/Sub's token) are outside them.
     let own_routes = rate_limit::apply(app.router(ctx), &config.rate_limits, &shutdown)
         .layer(Extension(authenticator));
-    let router = own_routes
+    let router = metrics::record_http(own_routes, service)
         .merge(probes::router(probes))
+        .merge(metrics::router())
         .merge(admin::router(admin))
         .merge(push_routes.unwrap_or_default())
         .fallback(not_found)

@@ -154,6 +154,23 @@ impl Upstream {
         })
     }
 
+    /// `cartflow_upstream_calls_total{upstream, result}`: ok, error, or refused by the
+    /// open breaker without a call.
+    fn count_call(&self, result: &'static str) {
+        let labels = [("upstream", self.name), ("result", result)];
+        metrics::counter!("cartflow_upstream_calls_total", &labels).increment(1);
+    }
+
+    /// `cartflow_upstream_breaker_open` (1 open, 0 closed or trying) and the trips.
+    fn breaker_state(&self, breaker: &Breaker, was_open: bool) {
+        let open = matches!(breaker, Breaker::Open { .. });
+        let labels = [("upstream", self.name)];
+        metrics::gauge!("cartflow_upstream_breaker_open", &labels).set(f64::from(u8::from(open)));
+        if open && !was_open {
+            metrics::counter!("cartflow_upstream_breaker_trips_total", &labels).increment(1);
+        }
+    }
+
     fn unavailable(&self, detail: String, retry_after: Duration) -> ApiError {
         ApiError::Unavailable {
             detail,
@@ -176,6 +193,7 @@ impl Upstream {
                 .expect("breaker poisoned")
                 .admit(Instant::now())
             {
+                self.count_call("refused");
                 return Err(self.unavailable(
                     format!(
                         "the {} service is unavailable (circuit open after repeated failures)",
@@ -199,13 +217,18 @@ impl Upstream {
             match outcome {
                 Ok(response) if !response.status().is_server_error() => {
                     breaker.succeeded();
+                    self.breaker_state(&breaker, false);
+                    self.count_call("ok");
                     return Ok(response);
                 }
                 Ok(response) => last_error = format!("answered {}", response.status()),
                 Err(err) if err.is_timeout() => last_error = "did not answer in time".into(),
                 Err(err) => last_error = format!("could not be reached ({err})"),
             }
+            let was_open = matches!(*breaker, Breaker::Open { .. });
             breaker.failed(Instant::now(), &self.settings);
+            self.breaker_state(&breaker, was_open);
+            self.count_call("error");
         }
         tracing::warn!(upstream = self.name, %url, error = %last_error, "upstream call failed");
         Err(self.unavailable(

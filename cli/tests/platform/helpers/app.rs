@@ -82,6 +82,24 @@ impl TestApp {
         self.platform.as_mut().expect("platform stopped")
     }
 
+    /// Publishes raw messages to `topic` (short name), as a broken producer would.
+    pub async fn publish_raw(
+        &self,
+        topic: &str,
+        messages: Vec<google_cloud_pubsub::model::Message>,
+    ) {
+        let pubsub = self.infra.pubsub();
+        let publisher = pubsub
+            .publisher()
+            .await
+            .unwrap()
+            .publisher(pubsub.topic_path(topic))
+            .build();
+        for message in messages {
+            publisher.publish(message).await.expect("publishing");
+        }
+    }
+
     /// The cart service, as a client calls it.
     pub fn cart_client(&self) -> cartflow_testkit::CartClient {
         let client = cartflow_testkit::CartClient::new(self.http.clone(), self.url(Service::Cart));

@@ -85,6 +85,8 @@ pub struct Consumer {
     outbox: Outbox,
     handler: Arc<dyn EventHandler>,
     subscription: String,
+    /// The unprefixed name (`inventory.order-requested`): the metrics' label.
+    short_name: Arc<str>,
     settings: ConsumerSettings,
 }
 
@@ -100,6 +102,7 @@ impl Consumer {
             outbox,
             handler,
             subscription: config.subscription_path(subscription),
+            short_name: subscription.into(),
             settings,
         }
     }
@@ -229,9 +232,17 @@ impl Consumer {
                 }
             }
         }
+        let labels = [
+            ("service", service.name().to_string()),
+            ("subscription", self.short_name.to_string()),
+        ];
         if !readable.is_empty() {
             let batch: Vec<&Incoming> = readable.iter().map(|(_, incoming)| incoming).collect();
-            let applied = match self.apply_batch(&batch).await {
+            let started = std::time::Instant::now();
+            let applied = self.apply_batch(&batch).await;
+            metrics::histogram!("cartflow_consume_batch_duration_seconds", &labels)
+                .record(started.elapsed().as_secs_f64());
+            let applied = match applied {
                 Ok(applied) => applied,
                 // The transaction broke (database gone, commit failed): nothing of the
                 // batch stands, so every message of it is redelivered.
@@ -246,10 +257,17 @@ impl Consumer {
             for ((index, incoming), result) in readable.iter().zip(applied) {
                 let delivery = &deliveries[*index];
                 let (outcome, failure) = judge(service, incoming, delivery, result, batch.len());
+                if outcome == Outcome::Processed {
+                    // Producer's commit → consumed here: the saga's latency per hop.
+                    let age = chrono::Utc::now() - incoming.envelope.occurred_at;
+                    metrics::histogram!("cartflow_event_age_seconds", &labels)
+                        .record(age.as_seconds_f64().max(0.0));
+                }
                 outcomes[*index] = outcome;
                 failures.extend(failure);
             }
         }
+        record_outcomes(&labels, deliveries, &outcomes);
         for failure in failures {
             self.record_failure(failure).await;
         }
@@ -281,6 +299,34 @@ impl Consumer {
         .await;
         if let Err(err) = recorded {
             tracing::warn!(error = %err, "could not record the failure");
+        }
+    }
+}
+
+/// Counts each message's outcome, and the failures that were the last attempt before
+/// Pub/Sub dead-letters the message (as far as this service can know: the attempt
+/// number comes with the delivery).
+fn record_outcomes(
+    labels: &[(&'static str, String); 2],
+    deliveries: &[Delivery<'_>],
+    outcomes: &[Outcome],
+) {
+    for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+        let name = match outcome {
+            Outcome::Processed => "processed",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        };
+        let mut with_outcome = labels.to_vec();
+        with_outcome.push(("outcome", name.to_string()));
+        metrics::counter!("cartflow_messages_total", &with_outcome).increment(1);
+        let last_attempt = delivery
+            .attempt
+            .is_some_and(|a| a >= cartflow_events::topology::MAX_DELIVERY_ATTEMPTS);
+        if !outcome.is_done() && last_attempt {
+            metrics::counter!("cartflow_messages_dead_lettered_total", &labels.to_vec())
+                .increment(1);
         }
     }
 }

@@ -47,6 +47,7 @@ impl RelayCore {
     /// publisher next time: the old one may still be retrying its batch, and new
     /// messages would queue behind it (seen: 30 s after an emulator restart).
     pub(super) async fn publish(&self, events: &[OutgoingEvent]) -> Vec<Result<(), String>> {
+        let started = std::time::Instant::now();
         let timeout = self.settings.publish_timeout;
         let results = match tokio::time::timeout(timeout, self.publish_unbounded(events)).await {
             Ok(results) => results,
@@ -55,10 +56,20 @@ impl RelayCore {
                 events.iter().map(|_| Err(error.clone())).collect()
             }
         };
+        let service = self.outbox.service().name();
+        metrics::histogram!("cartflow_outbox_publish_duration_seconds", "service" => service)
+            .record(started.elapsed().as_secs_f64());
         let mut publishers = self.publishers.lock().expect("publisher map poisoned");
         for (event, result) in events.iter().zip(&results) {
+            let labels = [
+                ("service", service.to_string()),
+                ("topic", event.topic.clone()),
+            ];
             if result.is_err() {
                 publishers.remove(&event.topic);
+                metrics::counter!("cartflow_outbox_publish_errors_total", &labels).increment(1);
+            } else {
+                metrics::counter!("cartflow_outbox_published_total", &labels).increment(1);
             }
         }
         results
