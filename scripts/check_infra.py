@@ -4,6 +4,9 @@ Docker engine, no Terraform provider download and no cloud account on CI machine
 - terraform/: every .tf file parses as HCL; the Pub/Sub resources, their IAM and the
   Cloud Run services are built from topology.json (never from hand-written names); the
   subscriptions carry the dead-letter, retry and push settings from it.
+- compose/prometheus.yml scrapes every service; the Grafana dashboard parses and every
+  metric its queries use is documented in the README's metrics table; every image in
+  the compose file is pinned to a version.
 - docker-compose.emulator.yml: one container per service of the topology, built from
   the Dockerfile with its SERVICE argument; every depends_on names a real service with
   a valid condition, and service_healthy only on services that have a health check;
@@ -154,16 +157,49 @@ def check_compose(manifest: dict) -> None:
     expect(created == wanted, f"compose/postgres-init.sql creates {sorted(created)}, the topology needs {sorted(wanted)}")
 
 
+def check_monitoring(manifest: dict) -> None:
+    prometheus = yaml.safe_load((ROOT / "compose" / "prometheus.yml").read_text())
+    targets = {t for job in prometheus.get("scrape_configs", [])
+               for sc in job.get("static_configs", []) for t in sc.get("targets", [])}
+    for service in manifest["services"]:
+        expect(f"{service['name']}:8080" in targets, f"compose/prometheus.yml does not scrape {service['name']}")
+
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"`(cartflow_[a-z_]+)`", readme))
+    dashboard_path = ROOT / "compose" / "grafana" / "dashboards" / "cartflow.json"
+    try:
+        dashboard = json.loads(dashboard_path.read_text())
+    except ValueError as err:
+        problems.append(f"{dashboard_path.name}: not JSON: {err}")
+        return
+    panels = dashboard.get("panels", [])
+    expect(len(panels) >= 6, "the cartflow dashboard should have its panels")
+    for panel in panels:
+        for target in panel.get("targets", []):
+            for name in re.findall(r"\b(cartflow_[a-z_]+)", target.get("expr", "")):
+                base = re.sub(r"_(bucket|count|sum)$", "", name)
+                expect(base in documented,
+                       f"dashboard panel '{panel.get('title')}' uses {name}, which the README does not document")
+
+    compose = yaml.safe_load((ROOT / "docker-compose.emulator.yml").read_text())
+    for name, body in compose.get("services", {}).items():
+        image = body.get("image")
+        if image:
+            tag = image.rsplit(":", 1)[-1] if ":" in image else ""
+            expect(tag not in ("", "latest"), f"compose: {name} uses an unpinned image {image}")
+
+
 def main() -> int:
     manifest = json.loads((ROOT / "terraform" / "topology.json").read_text())
     check_terraform(manifest)
     check_compose(manifest)
+    check_monitoring(manifest)
     if problems:
         print(f"{len(problems)} problem(s) in the delivery files:", file=sys.stderr)
         for p in problems:
             print(f"  - {p}", file=sys.stderr)
         return 1
-    print("terraform/ parses and follows topology.json; the compose file is consistent")
+    print("terraform/ parses and follows topology.json; the compose file and its monitoring are consistent")
     return 0
 
 

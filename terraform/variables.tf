@@ -120,6 +120,30 @@ variable "rate_limits" {
   default = {}
 }
 
+variable "alert_emails" {
+  description = "Addresses that get the Cloud Monitoring alerts (dead letters, subscription backlog age, outbox age). Empty: the alerts exist but notify nobody."
+  type        = list(string)
+  default     = []
+}
+
+variable "backlog_alert_seconds" {
+  description = "Alert when a subscription's oldest unacknowledged message is older than this many seconds for 5 minutes."
+  type        = number
+  default     = 300
+}
+
+variable "outbox_alert_seconds" {
+  description = "Alert when a service's oldest unpublished outbox row is older than this many seconds (needs managed_prometheus)."
+  type        = number
+  default     = 60
+}
+
+variable "managed_prometheus" {
+  description = "Whether Managed Service for Prometheus collects the services' /metrics (e.g. with its Cloud Run sidecar, not set up by this module). Creates the outbox-age alert, which reads those metrics."
+  type        = bool
+  default     = false
+}
+
 variable "smtp" {
   description = "Mail server for the email-push service. The password, if any, is read from the Secret Manager secret named by password_secret_id (created outside Terraform so it never enters the state)."
   type = object({
