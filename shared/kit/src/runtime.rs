@@ -100,6 +100,8 @@ pub async fn start<A: ServiceApp>(
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningService> {
     let service = A::SERVICE;
+    // Before anything registers a series (the consumers keep theirs).
+    metrics::install();
     let pool = db::connect(&config.database_url, config.db_max_connections).await?;
     migrate::<A>(&pool)
         .await
@@ -152,7 +154,6 @@ pub async fn start<A: ServiceApp>(
         .map(tokio::spawn)
         .collect();
 
-    metrics::install();
     workers.push(tokio::spawn(metrics::sample_outbox(
         pool.clone(),
         service,

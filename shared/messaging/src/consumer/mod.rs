@@ -85,9 +85,65 @@ pub struct Consumer {
     outbox: Outbox,
     handler: Arc<dyn EventHandler>,
     subscription: String,
-    /// The unprefixed name (`inventory.order-requested`): the metrics' label.
-    short_name: Arc<str>,
+    metrics: Arc<ConsumerMetrics>,
     settings: ConsumerSettings,
+}
+
+/// The consumer's series, registered once (labels `service` and `subscription`, the
+/// unprefixed name), so a message costs a few atomic adds. Created after the kit has
+/// installed the recorder; without one they record nothing.
+struct ConsumerMetrics {
+    processed: metrics::Counter,
+    duplicate: metrics::Counter,
+    rejected: metrics::Counter,
+    failed: metrics::Counter,
+    dead_lettered: metrics::Counter,
+    batch_seconds: metrics::Histogram,
+    event_age_seconds: metrics::Histogram,
+}
+
+impl ConsumerMetrics {
+    fn new(service: Service, subscription: &str) -> Self {
+        let labels = [
+            ("service", service.name().to_string()),
+            ("subscription", subscription.to_string()),
+        ];
+        let messages = |outcome: &'static str| {
+            let mut with_outcome = labels.to_vec();
+            with_outcome.push(("outcome", outcome.to_string()));
+            metrics::counter!("cartflow_messages_total", &with_outcome)
+        };
+        ConsumerMetrics {
+            processed: messages("processed"),
+            duplicate: messages("duplicate"),
+            rejected: messages("rejected"),
+            failed: messages("failed"),
+            dead_lettered: metrics::counter!("cartflow_messages_dead_lettered_total", &labels),
+            batch_seconds: metrics::histogram!("cartflow_consume_batch_duration_seconds", &labels),
+            event_age_seconds: metrics::histogram!("cartflow_event_age_seconds", &labels),
+        }
+    }
+
+    /// Counts each message's outcome, and the failures that were the last attempt
+    /// before Pub/Sub dead-letters the message (as far as this service can know: the
+    /// attempt number comes with the delivery).
+    fn outcomes(&self, deliveries: &[Delivery<'_>], outcomes: &[Outcome]) {
+        for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Processed => &self.processed,
+                Outcome::Duplicate => &self.duplicate,
+                Outcome::Rejected => &self.rejected,
+                Outcome::Failed => &self.failed,
+            }
+            .increment(1);
+            let last_attempt = delivery
+                .attempt
+                .is_some_and(|a| a >= cartflow_events::topology::MAX_DELIVERY_ATTEMPTS);
+            if !outcome.is_done() && last_attempt {
+                self.dead_lettered.increment(1);
+            }
+        }
+    }
 }
 
 impl Consumer {
@@ -98,11 +154,12 @@ impl Consumer {
         subscription: &str,
         settings: ConsumerSettings,
     ) -> Self {
+        let service = outbox.service();
         Consumer {
             outbox,
             handler,
             subscription: config.subscription_path(subscription),
-            short_name: subscription.into(),
+            metrics: Arc::new(ConsumerMetrics::new(service, subscription)),
             settings,
         }
     }
@@ -232,15 +289,12 @@ impl Consumer {
                 }
             }
         }
-        let labels = [
-            ("service", service.name().to_string()),
-            ("subscription", self.short_name.to_string()),
-        ];
         if !readable.is_empty() {
             let batch: Vec<&Incoming> = readable.iter().map(|(_, incoming)| incoming).collect();
             let started = std::time::Instant::now();
             let applied = self.apply_batch(&batch).await;
-            metrics::histogram!("cartflow_consume_batch_duration_seconds", &labels)
+            self.metrics
+                .batch_seconds
                 .record(started.elapsed().as_secs_f64());
             let applied = match applied {
                 Ok(applied) => applied,
@@ -260,14 +314,15 @@ impl Consumer {
                 if outcome == Outcome::Processed {
                     // Producer's commit → consumed here: the saga's latency per hop.
                     let age = chrono::Utc::now() - incoming.envelope.occurred_at;
-                    metrics::histogram!("cartflow_event_age_seconds", &labels)
+                    self.metrics
+                        .event_age_seconds
                         .record(age.as_seconds_f64().max(0.0));
                 }
                 outcomes[*index] = outcome;
                 failures.extend(failure);
             }
         }
-        record_outcomes(&labels, deliveries, &outcomes);
+        self.metrics.outcomes(deliveries, &outcomes);
         for failure in failures {
             self.record_failure(failure).await;
         }
@@ -299,34 +354,6 @@ impl Consumer {
         .await;
         if let Err(err) = recorded {
             tracing::warn!(error = %err, "could not record the failure");
-        }
-    }
-}
-
-/// Counts each message's outcome, and the failures that were the last attempt before
-/// Pub/Sub dead-letters the message (as far as this service can know: the attempt
-/// number comes with the delivery).
-fn record_outcomes(
-    labels: &[(&'static str, String); 2],
-    deliveries: &[Delivery<'_>],
-    outcomes: &[Outcome],
-) {
-    for (delivery, outcome) in deliveries.iter().zip(outcomes) {
-        let name = match outcome {
-            Outcome::Processed => "processed",
-            Outcome::Duplicate => "duplicate",
-            Outcome::Rejected => "rejected",
-            Outcome::Failed => "failed",
-        };
-        let mut with_outcome = labels.to_vec();
-        with_outcome.push(("outcome", name.to_string()));
-        metrics::counter!("cartflow_messages_total", &with_outcome).increment(1);
-        let last_attempt = delivery
-            .attempt
-            .is_some_and(|a| a >= cartflow_events::topology::MAX_DELIVERY_ATTEMPTS);
-        if !outcome.is_done() && last_attempt {
-            metrics::counter!("cartflow_messages_dead_lettered_total", &labels.to_vec())
-                .increment(1);
         }
     }
 }
