@@ -229,7 +229,8 @@ pub async fn mark_converted(
     Ok(started_at.map(|started_at| Ended { started_at }))
 }
 
-/// How many checkouts are pending now (the partial index on pending carts answers).
+/// How many checkouts are pending now. The literal status matches the partial index
+/// `carts_pending_since` (a bound parameter would keep a generic plan off it).
 pub async fn pending_count(conn: &mut PgConnection) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM carts WHERE status = 'checkout_pending'")
         .fetch_one(conn)

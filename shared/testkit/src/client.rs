@@ -14,6 +14,19 @@ pub fn as_customer(request: RequestBuilder, id: Uuid) -> RequestBuilder {
     request.header("X-Customer-Id", id.to_string())
 }
 
+/// `request` as the customer `id`: with a token from `tokens` when given
+/// (`AUTH_MODE=oidc`), else with the development header.
+pub fn sign_in_as(
+    request: RequestBuilder,
+    id: Uuid,
+    tokens: Option<&TokenSigner>,
+) -> RequestBuilder {
+    match tokens {
+        Some(sign) => request.bearer_auth(sign(id)),
+        None => as_customer(request, id),
+    }
+}
+
 /// `request` as staff, with the development header (`AUTH_MODE=header`).
 pub fn as_staff(request: RequestBuilder) -> RequestBuilder {
     request.header("X-Role", "staff")
@@ -81,10 +94,7 @@ impl CartClient {
     }
 
     fn customer(&self, request: RequestBuilder, id: Uuid) -> RequestBuilder {
-        match &self.tokens {
-            Some(sign) => request.bearer_auth(sign(id)),
-            None => as_customer(request, id),
-        }
+        sign_in_as(request, id, self.tokens.as_ref())
     }
 
     /// `POST /cart/items`: adds `quantity` of `sku` to the customer's cart.

@@ -31,7 +31,7 @@ pub async fn spawn_app_signed_in(issuer: &TestIssuer, settings: &[(&str, &str)])
         "authorization",
         &format!("Bearer {}", TestIssuer::staff_token()),
     );
-    app.signed_in = true;
+    app.tokens = Some(std::sync::Arc::new(TestIssuer::customer_token));
     app
 }
 
@@ -56,7 +56,7 @@ pub async fn spawn_app_on(mut infra: TestInfra, settings: &[(&str, &str)]) -> Te
         platform: Some(platform),
         http: reqwest::Client::new(),
         staff: client_with("x-role", "staff"),
-        signed_in: false,
+        tokens: None,
         smtp: SmtpState::Up(smtp),
         infra,
     }
@@ -103,10 +103,9 @@ impl TestApp {
     /// The cart service, as a client calls it.
     pub fn cart_client(&self) -> cartflow_testkit::CartClient {
         let client = cartflow_testkit::CartClient::new(self.http.clone(), self.url(Service::Cart));
-        if self.signed_in {
-            client.with_tokens(std::sync::Arc::new(TestIssuer::customer_token))
-        } else {
-            client
+        match &self.tokens {
+            Some(tokens) => client.with_tokens(tokens.clone()),
+            None => client,
         }
     }
 
@@ -116,11 +115,7 @@ impl TestApp {
         request: reqwest::RequestBuilder,
         customer: Uuid,
     ) -> reqwest::RequestBuilder {
-        if self.signed_in {
-            request.bearer_auth(TestIssuer::customer_token(customer))
-        } else {
-            cartflow_testkit::client::as_customer(request, customer)
-        }
+        cartflow_testkit::client::sign_in_as(request, customer, self.tokens.as_ref())
     }
 
     pub fn url(&self, service: Service) -> String {

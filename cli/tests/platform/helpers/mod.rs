@@ -27,9 +27,9 @@ pub struct TestApp {
     /// Calls as staff (`X-Role: staff`, or a staff token, on every request): set-up
     /// and checks.
     pub staff: reqwest::Client,
-    /// Customers call with ID tokens from the test issuer (`AUTH_MODE=oidc`), not
-    /// with `X-Customer-Id`.
-    signed_in: bool,
+    /// Customers' ID tokens from the test issuer (`AUTH_MODE=oidc`); `None`: they
+    /// call with `X-Customer-Id`.
+    tokens: Option<cartflow_testkit::client::TokenSigner>,
     smtp: SmtpState,
     // Declared last: dropped after the platform, so its databases go after it stops.
     pub infra: TestInfra,
