@@ -120,6 +120,14 @@ pub async fn start<A: ServiceApp>(
     let relay_stop = CancellationToken::new();
     let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
 
+    let own_topic = Topic::ALL
+        .into_iter()
+        .find(|t| t.publisher() == service)
+        .map(Topic::name);
+    // Push subscriptions would come back as pull ones: restoring is for pull only.
+    let restore = config.restore_topology && matches!(config.delivery, DeliveryMode::Pull);
+    let (topology_back, streams_reopen) = tokio::sync::watch::channel(0u64);
+
     let mut consumers = JoinSet::new();
     let mut push_routes = None;
     if let Some(handler) = app.handler(ctx.clone()) {
@@ -141,6 +149,10 @@ pub async fn start<A: ServiceApp>(
             DeliveryMode::Pull => {
                 let subscriber = config.pubsub.subscriber().await?;
                 for consumer in all {
+                    let consumer = match restore {
+                        true => consumer.reopen_on(streams_reopen.clone()),
+                        false => consumer,
+                    };
                     consumers.spawn(consumer.run(subscriber.clone(), shutdown.clone()));
                 }
             }
@@ -166,18 +178,13 @@ pub async fn start<A: ServiceApp>(
         shutdown.clone(),
     )));
 
-    let own_topic = Topic::ALL
-        .into_iter()
-        .find(|t| t.publisher() == service)
-        .map(Topic::name);
-    // Push subscriptions would come back as pull ones: restoring is for pull only.
-    let restore = config.restore_topology && matches!(config.delivery, DeliveryMode::Pull);
     if let (true, Some(topic)) = (restore, own_topic) {
         workers.push(tokio::spawn(cartflow_messaging::provision::keep_topology(
             config.pubsub.clone(),
             topic,
             TOPOLOGY_CHECK_INTERVAL,
             shutdown.clone(),
+            topology_back,
         )));
     }
 

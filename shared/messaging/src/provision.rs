@@ -275,12 +275,15 @@ pub async fn restore_if_lost(
 
 /// Checks every `interval` until `shutdown` that the topology is still there, and
 /// restores it when it is not (see [`restore_if_lost`]). While Pub/Sub is unreachable
-/// it only waits: `/ready` reports that meanwhile.
+/// it only waits: `/ready` reports that meanwhile. `back` is bumped whenever the
+/// topology is whole again after it was lost or out of reach (restored here or by
+/// another service), so the consumers re-open their streams at once.
 pub async fn keep_topology(
     config: PubSubConfig,
     own_topic: &'static str,
     interval: std::time::Duration,
     shutdown: tokio_util::sync::CancellationToken,
+    back: tokio::sync::watch::Sender<u64>,
 ) {
     let topics = match config.topic_admin().await {
         Ok(topics) => topics,
@@ -289,26 +292,44 @@ pub async fn keep_topology(
             return;
         }
     };
+    let mut out_of_reach = false;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
         }
         let check = restore_if_lost(&config, &topics, own_topic);
-        match tokio::time::timeout(interval.max(std::time::Duration::from_secs(5)), check).await {
-            Ok(Ok(Some(report))) => tracing::warn!(
-                created = report.created.len(),
-                existing = report.existing.len(),
-                "the Pub/Sub topology was gone (emulator restarted?); re-created it"
-            ),
-            Ok(Ok(None)) => {}
+        let whole_again = match tokio::time::timeout(
+            interval.max(std::time::Duration::from_secs(5)),
+            check,
+        )
+        .await
+        {
+            Ok(Ok(Some(report))) => {
+                tracing::warn!(
+                    created = report.created.len(),
+                    existing = report.existing.len(),
+                    "the Pub/Sub topology was gone (emulator restarted?); re-created it"
+                );
+                true
+            }
+            Ok(Ok(None)) => std::mem::take(&mut out_of_reach),
             Ok(Err(err)) => {
                 tracing::debug!(
                     error = format!("{err:#}"),
                     "topology check failed; Pub/Sub unreachable?"
-                )
+                );
+                out_of_reach = true;
+                false
             }
-            Err(_) => tracing::debug!("topology check timed out; Pub/Sub unreachable?"),
+            Err(_) => {
+                tracing::debug!("topology check timed out; Pub/Sub unreachable?");
+                out_of_reach = true;
+                false
+            }
+        };
+        if whole_again {
+            back.send_modify(|generation| *generation += 1);
         }
     }
 }
