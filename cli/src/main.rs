@@ -8,12 +8,18 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
     let command = Cli::parse().command;
     if let Command::Serve { service } = command {
+        // The service sets up its own logs and traces, under its own name.
         return cartflow::platform::serve(service, Env::from_process()).await;
     }
-    match command.run().await {
+    if let Err(err) = telemetry::init("cartflow") {
+        eprintln!("error: {err}");
+        return ExitCode::from(2);
+    }
+    let result = command.run().await;
+    telemetry::shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

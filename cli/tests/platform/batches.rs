@@ -367,10 +367,10 @@ async fn concurrent_inventory_batches_over_hot_skus_never_deadlock() {
                                 })
                                 .collect(),
                         };
-                        Incoming {
-                            envelope: envelope_for::<OrderRequested>(request.cart_id),
-                            data: serde_json::to_vec(&request).unwrap(),
-                        }
+                        Incoming::new(
+                            envelope_for::<OrderRequested>(request.cart_id),
+                            serde_json::to_vec(&request).unwrap(),
+                        )
                     })
                     .collect();
                 let refs: Vec<&Incoming> = incoming.iter().collect();

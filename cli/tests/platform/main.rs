@@ -28,3 +28,4 @@ mod rest_input;
 mod retention;
 mod throwaway;
 mod timeline;
+mod tracing;

@@ -19,7 +19,7 @@ use crate::domain::AfterFailure;
 use crate::smtp::{self, SendError, SmtpSettings};
 use crate::store::{self, Due};
 use cartflow_events::{Channel, DeliveryResult};
-use cartflow_messaging::{Cause, Outbox};
+use cartflow_messaging::{Cause, Outbox, trace_context};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Emails being sent at once.
 const IN_FLIGHT: usize = 32;
@@ -94,6 +95,17 @@ impl Mailer {
     }
 
     async fn attempt(&self, email: Due) -> Finished {
+        let span = tracing::info_span!("smtp send",
+            email_id = %email.id,
+            correlation_id = %email.correlation_id,
+            attempt = email.attempts + 1,
+            outcome = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty);
+        if trace_context::enabled() {
+            span.record("otel.kind", "client");
+            trace_context::set_parent(&span, email.trace_parent.as_deref());
+        }
         let outcome = smtp::send(
             &self.transport,
             &self.settings.from,
@@ -101,7 +113,12 @@ impl Mailer {
             &email.subject,
             &email.body,
         )
+        .instrument(span.clone())
         .await;
+        span.record("outcome", if outcome.is_ok() { "sent" } else { "failed" });
+        if outcome.is_err() && trace_context::enabled() {
+            span.record("otel.status_code", "ERROR");
+        }
         (email, outcome)
     }
 

@@ -89,6 +89,7 @@ pub async fn queue_email(
         attempts: 0,
         correlation_id: e.correlation_id.to_string(),
         request_event_id: e.request_event_id,
+        trace_parent: cartflow_messaging::trace_context::current(),
     }))
 }
 
@@ -137,6 +138,9 @@ pub struct Due {
     pub attempts: i32,
     pub correlation_id: String,
     pub request_event_id: Uuid,
+    /// The queuing message's trace context, for a send handed over in memory.
+    #[sqlx(skip)]
+    pub trace_parent: Option<String>,
 }
 
 /// Claims up to `limit` due emails for `lease`: another sender (or this one after a

@@ -83,6 +83,11 @@ async fn time_request(service: Service, request: Request, next: Next) -> Respons
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = request.method().as_str().to_string();
+    if cartflow_messaging::trace_context::enabled() {
+        let span = tracing::Span::current();
+        span.record("http.route", route.as_str());
+        span.record("otel.name", format!("{method} {route}"));
+    }
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();

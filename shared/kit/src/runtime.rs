@@ -28,7 +28,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
 
 /// What routes, handlers and workers get: the service's database, its outbox, and
 /// the token that says the service is shutting down (long-lived responses such as
@@ -222,7 +221,7 @@ pub async fn start<A: ServiceApp>(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(TraceLayer::new_for_http());
+        .layer(crate::http::trace::layer(service));
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("binding {service} to {}:{}", config.host, config.port))?;
@@ -356,7 +355,10 @@ pub async fn serve<A: ServiceApp>(
     env: Env,
     build: impl FnOnce(&Env) -> Result<A, ConfigError>,
 ) -> ExitCode {
-    telemetry::init();
+    if let Err(err) = telemetry::init(A::SERVICE.name()) {
+        eprintln!("{}: {err}", A::SERVICE);
+        return ExitCode::from(2);
+    }
     let configured = ServiceConfig::from_env(A::SERVICE, &env).and_then(|c| Ok((c, build(&env)?)));
     let (config, app) = match configured {
         Ok(parts) => parts,
@@ -367,6 +369,7 @@ pub async fn serve<A: ServiceApp>(
     };
     let shutdown = shutdown_on_signal();
     let result = async { start(app, config, shutdown).await?.stopped().await }.await;
+    telemetry::shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -203,6 +203,9 @@ impl Upstream {
                 ));
             }
             let mut request = self.http.get(&url);
+            if let Some(traceparent) = cartflow_messaging::trace_context::current() {
+                request = request.header(crate::http::trace::TRACEPARENT, traceparent);
+            }
             if let Some(identity) = &self.identity {
                 match identity.id_token().await {
                     Ok(token) => request = request.bearer_auth(token),

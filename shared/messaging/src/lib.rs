@@ -11,6 +11,7 @@
 //! - [`dead_letters`] and [`event_log`]: what the operator inspects and replays, from
 //!   the CLI and from each service's admin routes.
 //! - [`retention`]: removes inbox, outbox and failure rows that outlived their window.
+//! - [`trace_context`]: W3C trace context through the outbox and Pub/Sub attributes.
 
 pub mod consumer;
 pub mod dead_letters;
@@ -20,6 +21,7 @@ pub mod provision;
 pub mod pubsub;
 pub mod relay;
 pub mod retention;
+pub mod trace_context;
 
 pub use consumer::{Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming};
 pub use outbox::{Cause, Outbox, Tx};

@@ -197,11 +197,16 @@ impl Tx {
             occurred_at: chrono::Utc::now(),
         };
         let payload = serde_json::to_value(event).context("serialising event payload")?;
+        let mut attributes = envelope.to_attributes();
+        // The writing span's context, kept in the row: the relay's publish continues it.
+        if let Some(traceparent) = crate::trace_context::current() {
+            attributes.insert(crate::trace_context::ATTRIBUTE.to_string(), traceparent);
+        }
         self.staged.push(OutgoingEvent {
             event_id: envelope.event_id,
             topic: E::TOPIC.name().to_string(),
             ordering_key: event.ordering_key(),
-            attributes: envelope.to_attributes(),
+            attributes,
             payload,
         });
         Ok(envelope.event_id)

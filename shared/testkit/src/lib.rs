@@ -206,20 +206,20 @@ impl HandlerHarness {
         envelope: &Envelope,
         event: &E,
     ) -> Applied {
-        let incoming = Incoming {
-            envelope: envelope.clone(),
-            data: serde_json::to_vec(event).expect("an event serialises"),
-        };
+        let incoming = Incoming::new(
+            envelope.clone(),
+            serde_json::to_vec(event).expect("an event serialises"),
+        );
         self.consumer.apply(&incoming).await
     }
 
     /// Applies `json` as a new message on `E`'s topic, whatever it holds: for payloads
     /// a real publisher would never write.
     pub async fn deliver_json<E: Event>(&self, json: &serde_json::Value) -> Applied {
-        let incoming = Incoming {
-            envelope: envelope_for::<E>(Uuid::new_v4()),
-            data: serde_json::to_vec(json).expect("JSON serialises"),
-        };
+        let incoming = Incoming::new(
+            envelope_for::<E>(Uuid::new_v4()),
+            serde_json::to_vec(json).expect("JSON serialises"),
+        );
         self.consumer.apply(&incoming).await
     }
 

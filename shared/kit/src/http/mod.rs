@@ -6,6 +6,7 @@ pub mod admin;
 mod error;
 mod extract;
 pub mod probes;
+pub mod trace;
 
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};

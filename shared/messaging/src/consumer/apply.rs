@@ -3,6 +3,7 @@
 
 use super::{Applied, Consumer, HandlerError, Incoming, Outcome};
 use crate::outbox::Tx;
+use crate::trace_context;
 use cartflow_events::Service;
 use tracing::Instrument;
 
@@ -34,10 +35,21 @@ impl Consumer {
     /// transaction's, the update a subtransaction's), which every later reader of that
     /// row must resolve: it was PostgreSQL's top symbol in the inventory profile.
     pub async fn apply_batch(&self, batch: &[&Incoming]) -> Result<Vec<Applied>, HandlerError> {
-        match self.try_apply(batch, false).await? {
+        let service = self.outbox.service();
+        let spans: Vec<_> = batch.iter().map(|m| consume_span(service, m)).collect();
+        self.apply_batch_in(batch, &spans).await
+    }
+
+    /// [`Consumer::apply_batch`] with each message's span given (one per message).
+    pub(super) async fn apply_batch_in(
+        &self,
+        batch: &[&Incoming],
+        spans: &[tracing::Span],
+    ) -> Result<Vec<Applied>, HandlerError> {
+        match self.try_apply(batch, spans, false).await? {
             Attempt::Committed(applied) => Ok(applied),
             Attempt::Failed(result) if batch.len() == 1 => Ok(vec![result]),
-            Attempt::Failed(_) => match self.try_apply(batch, true).await? {
+            Attempt::Failed(_) => match self.try_apply(batch, spans, true).await? {
                 Attempt::Committed(applied) => Ok(applied),
                 Attempt::Failed(_) => {
                     unreachable!("with savepoints a failure is rolled back alone")
@@ -51,6 +63,7 @@ impl Consumer {
     async fn try_apply(
         &self,
         batch: &[&Incoming],
+        spans: &[tracing::Span],
         savepoints: bool,
     ) -> Result<Attempt, HandlerError> {
         let mut tx = self.outbox.begin().await?;
@@ -63,8 +76,8 @@ impl Consumer {
             if savepoints {
                 tx.savepoint().await?;
             }
-            let span = consume_span(self.outbox.service(), incoming);
-            let result = self.apply_in(&mut tx, incoming).instrument(span).await;
+            let handle = tracing::info_span!(parent: &spans[i], "handle");
+            let result = self.apply_in(&mut tx, incoming).instrument(handle).await;
             if result.is_err() {
                 if !savepoints {
                     return Ok(Attempt::Failed(result));
@@ -73,6 +86,15 @@ impl Consumer {
             }
             results[i] = Some(result);
         }
+        // One commit for the batch, shown in each message's trace; only while traces
+        // are exported (spans cost a little even unexported).
+        let _commit_spans: Vec<_> = match trace_context::enabled() {
+            true => spans
+                .iter()
+                .map(|s| tracing::info_span!(parent: s, "commit", batch = batch.len()))
+                .collect(),
+            false => Vec::new(),
+        };
         tx.commit().await?;
         Ok(Attempt::Committed(
             results
@@ -108,11 +130,25 @@ impl Consumer {
     }
 }
 
-/// The span of one consumed message; `message_id` is recorded where it is known.
+/// The span of one consumed message, a child of the producer's publish span when the
+/// message carried its context; `message_id` and `outcome` are recorded later.
 pub(super) fn consume_span(service: Service, incoming: &Incoming) -> tracing::Span {
-    tracing::info_span!("consume", %service,
+    let span = tracing::info_span!("consume", %service,
         event_id = %incoming.envelope.event_id,
         event_type = %incoming.envelope.event_type,
         correlation_id = %incoming.envelope.correlation_id,
-        message_id = tracing::field::Empty)
+        message_id = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty);
+    if trace_context::enabled() {
+        span.record(
+            "otel.name",
+            format!("{} process", incoming.envelope.event_type),
+        );
+        span.record("otel.kind", "consumer");
+        trace_context::set_parent(&span, incoming.trace_parent.as_deref());
+    }
+    span
 }

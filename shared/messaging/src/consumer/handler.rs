@@ -29,9 +29,19 @@ impl From<sqlx::Error> for HandlerError {
 pub struct Incoming {
     pub envelope: Envelope,
     pub data: Vec<u8>,
+    /// The producer's trace context (`googclient_traceparent`), if it sent one.
+    pub trace_parent: Option<String>,
 }
 
 impl Incoming {
+    pub fn new(envelope: Envelope, data: Vec<u8>) -> Self {
+        Incoming {
+            envelope,
+            data,
+            trace_parent: None,
+        }
+    }
+
     /// The topic this event's type names, if it is one cartflow knows.
     pub fn topic(&self) -> Option<Topic> {
         Topic::from_name(&self.envelope.event_type)

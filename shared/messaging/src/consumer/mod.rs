@@ -27,6 +27,7 @@ pub use handler::{Applied, Delivery, EventHandler, HandlerError, Incoming, Outco
 
 use crate::PubSubConfig;
 use crate::outbox::Outbox;
+use crate::trace_context;
 use apply::consume_span;
 use cartflow_events::{Envelope, Service};
 use futures::FutureExt;
@@ -296,6 +297,7 @@ impl Consumer {
                     Incoming {
                         envelope,
                         data: delivery.data.to_vec(),
+                        trace_parent: delivery.attributes.get(trace_context::ATTRIBUTE).cloned(),
                     },
                 )),
                 Err(err) => {
@@ -312,8 +314,16 @@ impl Consumer {
         }
         if !readable.is_empty() {
             let batch: Vec<&Incoming> = readable.iter().map(|(_, incoming)| incoming).collect();
+            let spans: Vec<tracing::Span> = readable
+                .iter()
+                .map(|(index, incoming)| {
+                    let span = consume_span(service, incoming);
+                    span.record("message_id", deliveries[*index].message_id);
+                    span
+                })
+                .collect();
             let started = std::time::Instant::now();
-            let applied = self.apply_batch(&batch).await;
+            let applied = self.apply_batch_in(&batch, &spans).await;
             self.metrics
                 .batch_seconds
                 .record(started.elapsed().as_secs_f64());
@@ -329,9 +339,9 @@ impl Consumer {
                         .collect()
                 }
             };
-            for ((index, incoming), result) in readable.iter().zip(applied) {
+            for (((index, incoming), result), span) in readable.iter().zip(applied).zip(&spans) {
                 let delivery = &deliveries[*index];
-                let (outcome, failure) = judge(service, incoming, delivery, result, batch.len());
+                let (outcome, failure) = judge(span, incoming, delivery, result, batch.len());
                 if outcome == Outcome::Processed {
                     // Producer's commit → consumed here: the saga's latency per hop.
                     let age = chrono::Utc::now() - incoming.envelope.occurred_at;
@@ -382,22 +392,22 @@ impl Consumer {
 /// Logs what applying one message came to; returns its outcome and, if it failed,
 /// the failure to record.
 fn judge(
-    service: Service,
+    span: &tracing::Span,
     incoming: &Incoming,
     delivery: &Delivery<'_>,
     result: Applied,
     batch: usize,
 ) -> (Outcome, Option<Failure>) {
-    let span = consume_span(service, incoming);
-    span.record("message_id", delivery.message_id);
     let _in_span = span.enter();
     let attempt = delivery.attempt;
     let (outcome, error) = match result {
         Ok(Outcome::Duplicate) => {
+            span.record("outcome", "duplicate");
             tracing::info!("duplicate delivery skipped");
             return (Outcome::Duplicate, None);
         }
         Ok(outcome) => {
+            span.record("outcome", "processed");
             tracing::debug!(batch, "processed");
             return (outcome, None);
         }
@@ -411,6 +421,17 @@ fn judge(
             (Outcome::Failed, error)
         }
     };
+    span.record(
+        "outcome",
+        if outcome == Outcome::Rejected {
+            "rejected"
+        } else {
+            "failed"
+        },
+    );
+    if trace_context::enabled() {
+        span.record("otel.status_code", "ERROR");
+    }
     let failure = Failure {
         envelope: Some(incoming.envelope.clone()),
         message_id: delivery.message_id.to_string(),

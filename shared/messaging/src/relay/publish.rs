@@ -2,7 +2,7 @@
 //! publish-before-response.
 
 use super::{OutgoingEvent, RelaySettings};
-use crate::{Outbox, PubSubConfig};
+use crate::{Outbox, PubSubConfig, trace_context};
 use google_cloud_pubsub::client::{BasePublisher, Publisher};
 use google_cloud_pubsub::model::Message;
 use std::collections::{HashMap, HashSet};
@@ -78,6 +78,8 @@ impl RelayCore {
     async fn publish_unbounded(&self, events: &[OutgoingEvent]) -> Vec<Result<(), String>> {
         let mut pending = Vec::with_capacity(events.len());
         let mut used = HashMap::new();
+        // One span per traced event, open until its publish is confirmed.
+        let mut spans = Vec::new();
         for event in events {
             let publisher = self.publisher_for(&event.topic);
             // No ordering key on the wire: every subscription is unordered (handlers do
@@ -86,9 +88,16 @@ impl RelayCore {
             // that cost grew with every checkout (measured: most of the services' CPU
             // and a growing RSS, BENCHMARKS.md). The key stays in the outbox row.
             let data = serde_json::to_vec(&event.payload).expect("JSON values serialise");
-            let message = Message::new()
-                .set_data(data)
-                .set_attributes(event.attributes.clone());
+            let mut attributes = event.attributes.clone();
+            if let Some(span) = publish_span(event) {
+                // On the wire, the publish span's context: the consumer is its child.
+                match trace_context::traceparent_of(&span) {
+                    Some(own) => attributes.insert(trace_context::ATTRIBUTE.to_string(), own),
+                    None => attributes.remove(trace_context::ATTRIBUTE),
+                };
+                spans.push(span);
+            }
+            let message = Message::new().set_data(data).set_attributes(attributes);
             for _ in 1..self.settings.copies {
                 drop(publisher.publish(message.clone()));
             }
@@ -103,6 +112,7 @@ impl RelayCore {
         for future in pending {
             results.push(future.await.map(drop).map_err(|e| e.to_string()));
         }
+        drop(spans);
         results
     }
 
@@ -288,4 +298,21 @@ impl RelayCore {
         .await
         .map(drop)
     }
+}
+
+/// The span of publishing `event`, continuing the trace its outbox row recorded; none
+/// for an event written without one (tracing off then, or an older row).
+fn publish_span(event: &OutgoingEvent) -> Option<tracing::Span> {
+    let parent = event.attributes.get(trace_context::ATTRIBUTE)?;
+    if !trace_context::enabled() {
+        return None;
+    }
+    let span = tracing::info_span!("publish",
+        otel.name = format!("{} publish", event.topic),
+        otel.kind = "producer",
+        event_id = %event.event_id,
+        topic = %event.topic,
+        correlation_id = event.attributes.get("correlation_id").map(String::as_str));
+    trace_context::set_parent(&span, Some(parent));
+    Some(span)
 }

@@ -1,0 +1,352 @@
+//! OpenTelemetry: one checkout is one trace, from `POST /cart/convert-to-order` through
+//! every service and Pub/Sub hop to the email handed to SMTP. The services export over
+//! OTLP/HTTP to a real receiver this test serves on loopback, which decodes what
+//! arrives with the OTLP protobuf definitions.
+//!
+//! The exporter is process-wide: each test here installs it first thing (nextest runs
+//! every test in a process of its own).
+
+use crate::helpers::{TestApp, eventually_within, spawn_app};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use cartflow_events::{CustomerDeleted, Event, Service};
+use cartflow_kit::telemetry::{self, TracingSettings};
+use cartflow_messaging::trace_context;
+use cartflow_testkit::envelope_for;
+use google_cloud_pubsub::model::Message;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use prost::Message as _;
+use reqwest::StatusCode;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A received span, with what the assertions need.
+#[derive(Debug, Clone)]
+struct Received {
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    name: String,
+    /// `server`, `consumer`, `producer`, `client` or `internal`.
+    kind: &'static str,
+    attributes: HashMap<String, String>,
+    /// The exporting process's `service.name`.
+    resource: String,
+}
+
+/// An OTLP/HTTP receiver on loopback: `POST /v1/traces` with a protobuf body.
+#[derive(Clone, Default)]
+struct Receiver {
+    spans: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Receiver, String) {
+        let receiver = Receiver::default();
+        let app = axum::Router::new()
+            .route("/v1/traces", post(receive))
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (receiver, url)
+    }
+
+    fn in_trace(&self, trace_id: &str) -> Vec<Received> {
+        let spans = self.spans.lock().unwrap();
+        spans
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn receive(State(receiver): State<Receiver>, body: Bytes) -> StatusCode {
+    let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let mut spans = receiver.spans.lock().unwrap();
+    for resource_spans in request.resource_spans {
+        let resource = resource_spans
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|a| a.key == "service.name")
+            .and_then(|a| text(a.value.as_ref()?.value.as_ref()?))
+            .unwrap_or_default();
+        for scope in resource_spans.scope_spans {
+            for span in scope.spans {
+                let kind = match span.kind {
+                    2 => "server",
+                    3 => "client",
+                    4 => "producer",
+                    5 => "consumer",
+                    _ => "internal",
+                };
+                spans.push(Received {
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: hex(&span.parent_span_id),
+                    name: span.name,
+                    kind,
+                    attributes: span
+                        .attributes
+                        .iter()
+                        .filter_map(|a| {
+                            Some((a.key.clone(), text(a.value.as_ref()?.value.as_ref()?)?))
+                        })
+                        .collect(),
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+    StatusCode::OK
+}
+
+fn text(value: &AnyValue) -> Option<String> {
+    match value {
+        AnyValue::StringValue(s) => Some(s.clone()),
+        AnyValue::IntValue(i) => Some(i.to_string()),
+        AnyValue::BoolValue(b) => Some(b.to_string()),
+        AnyValue::DoubleValue(d) => Some(d.to_string()),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Starts a receiver and installs the exporter pointing at it.
+async fn exporting() -> Receiver {
+    let (receiver, url) = Receiver::start().await;
+    let settings = TracingSettings {
+        traces_endpoint: url,
+        service_name: "cartflow-test".into(),
+        project_id: Some("cartflow-local".into()),
+    };
+    telemetry::install("warn", Some(settings)).expect("installing the exporter");
+    assert!(
+        trace_context::enabled(),
+        "another subscriber was installed first: run these tests with nextest"
+    );
+    receiver
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_checkout_is_one_trace_across_every_hop_and_the_outbox() {
+    let receiver = exporting().await;
+    let app = spawn_app().await;
+    app.create_product("TRACE-1", 1500, 5).await;
+    let customer = app.create_customer("Tracy", "tracy@example.com").await;
+    app.wait_for_contact(customer, "tracy@example.com").await;
+    app.add(customer, "TRACE-1", 1).await;
+
+    // The caller's own trace context: every span of the checkout must join it.
+    let trace_id = "5fa1c0de0123456789abcdef00000001";
+    let caller_span = "00000000000000aa";
+    let response = app
+        .as_customer(
+            app.http
+                .post(format!("{}/cart/convert-to-order", app.url(Service::Cart))),
+            customer,
+        )
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    eventually_within(
+        Duration::from_secs(30),
+        "the confirmation email",
+        || async {
+            app.mails()
+                .iter()
+                .any(|m| m.to.iter().any(|t| t == "tracy@example.com"))
+                .then_some(())
+        },
+    )
+    .await;
+
+    let consumers = [
+        Service::Inventory,
+        Service::Order,
+        Service::Cart,
+        Service::Notification,
+        Service::EmailPush,
+    ];
+    let spans = eventually_within(Duration::from_secs(30), "the checkout's spans", || async {
+        telemetry::flush();
+        let spans = receiver.in_trace(trace_id);
+        let consumed: HashSet<_> = spans
+            .iter()
+            .filter(|s| s.kind == "consumer")
+            .filter_map(|s| s.attributes.get("service").cloned())
+            .collect();
+        let all = consumers.iter().all(|s| consumed.contains(s.name()));
+        let mailed = spans.iter().any(|s| s.name == "smtp send");
+        (all && mailed).then_some(spans)
+    })
+    .await;
+    app.stop().await;
+
+    let by_id: HashMap<&str, &Received> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let parent = |span: &Received| by_id.get(span.parent_span_id.as_str()).copied();
+    let describe = |span: &Received| format!("{} ({})", span.name, span.kind);
+
+    // The request span continues the caller's context.
+    let convert = spans
+        .iter()
+        .find(|s| s.kind == "server" && s.name == "POST /cart/convert-to-order")
+        .unwrap_or_else(|| {
+            panic!(
+                "no request span in {:#?}",
+                spans.iter().map(describe).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(convert.parent_span_id, caller_span);
+    assert_eq!(
+        convert
+            .attributes
+            .get("http.response.status_code")
+            .map(String::as_str),
+        Some("202")
+    );
+
+    // Every other span hangs off a span of the same trace: no orphan, no second root.
+    for span in &spans {
+        if span.span_id != convert.span_id && span.parent_span_id != caller_span {
+            assert!(
+                parent(span).is_some(),
+                "{} has a parent outside the trace",
+                describe(span)
+            );
+        }
+    }
+
+    // Across Pub/Sub: each consumer span's parent is the producer's publish span of its
+    // event, whose parent is the span that wrote the event to the outbox.
+    for service in consumers {
+        let consumed = spans.iter().filter(|s| {
+            s.kind == "consumer"
+                && s.attributes.get("service").map(String::as_str) == Some(service.name())
+        });
+        for span in consumed {
+            let publish =
+                parent(span).unwrap_or_else(|| panic!("{service}'s {} has no parent", span.name));
+            assert_eq!(
+                publish.kind,
+                "producer",
+                "{service}'s {} follows {}",
+                span.name,
+                describe(publish)
+            );
+            assert_eq!(
+                publish.attributes.get("event_id"),
+                span.attributes.get("event_id"),
+                "the publish of the same event"
+            );
+            let writer = parent(publish).expect("the publish span has a parent");
+            assert!(
+                matches!(writer.kind, "server" | "internal"),
+                "an outbox row is written in a request or a handler, not in {}",
+                describe(writer)
+            );
+        }
+    }
+    // The first hop: inventory's request came from the convert request's outbox row.
+    let inventory = spans
+        .iter()
+        .find(|s| {
+            s.kind == "consumer"
+                && s.attributes.get("service").map(String::as_str) == Some("inventory")
+        })
+        .unwrap();
+    let mut up = parent(inventory);
+    while let Some(span) = up.filter(|s| s.kind != "server") {
+        up = parent(span);
+    }
+    assert_eq!(
+        up.map(|s| s.span_id.as_str()),
+        Some(convert.span_id.as_str())
+    );
+
+    // The email: sent under email-push's consumer of the delivery request.
+    let smtp = spans.iter().find(|s| s.name == "smtp send").unwrap();
+    assert_eq!(
+        smtp.attributes.get("outcome").map(String::as_str),
+        Some("sent")
+    );
+    let mut up = parent(smtp);
+    while let Some(span) = up.filter(|s| s.kind != "consumer") {
+        up = parent(span);
+    }
+    let consumer = up.expect("the send descends from a consumed message");
+    assert_eq!(
+        consumer.attributes.get("service").map(String::as_str),
+        Some("email-push")
+    );
+    // Each consumed message's batch commit is part of its trace too.
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.name == "commit" && parent(s).is_some_and(|p| p.kind == "consumer"))
+    );
+    assert!(spans.iter().all(|s| s.resource == "cartflow-test"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_without_or_with_a_malformed_traceparent_are_processed() {
+    let receiver = exporting().await;
+    let app: TestApp = spawn_app().await;
+    let mut published = Vec::new();
+    for traceparent in [None, Some("garbage"), Some("00-zz-yy-01")] {
+        let envelope = envelope_for::<CustomerDeleted>(Uuid::new_v4());
+        let mut attributes = envelope.to_attributes();
+        if let Some(value) = traceparent {
+            attributes.insert(trace_context::ATTRIBUTE.into(), value.into());
+        }
+        let event = CustomerDeleted {
+            customer_id: Uuid::new_v4(),
+        };
+        let message = Message::new()
+            .set_data(serde_json::to_vec(&event).unwrap())
+            .set_attributes(attributes);
+        app.publish_raw(CustomerDeleted::TOPIC.name(), vec![message])
+            .await;
+        published.push(envelope.event_id);
+    }
+    for event_id in &published {
+        app.wait_for_duplicates(Service::Cart, *event_id, 0).await;
+    }
+    // Each became a trace root of its own in cart: a consumer span without a parent.
+    telemetry::flush();
+    let roots = eventually_within(Duration::from_secs(20), "their consumer spans", || async {
+        telemetry::flush();
+        let spans = receiver.spans.lock().unwrap().clone();
+        let roots: Vec<_> = spans
+            .into_iter()
+            .filter(|s| s.kind == "consumer" && s.parent_span_id.is_empty())
+            .filter(|s| s.attributes.get("service").map(String::as_str) == Some("cart"))
+            .filter(|s| {
+                published
+                    .iter()
+                    .any(|id| s.attributes.get("event_id") == Some(&id.to_string()))
+            })
+            .collect();
+        (roots.len() == published.len()).then_some(roots)
+    })
+    .await;
+    assert!(
+        roots
+            .iter()
+            .all(|s| s.attributes.get("outcome").map(String::as_str) == Some("processed"))
+    );
+    app.stop().await;
+}
