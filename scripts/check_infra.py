@@ -182,6 +182,14 @@ def check_monitoring(manifest: dict) -> None:
                        f"dashboard panel '{panel.get('title')}' uses {name}, which the README does not document")
 
     compose = yaml.safe_load((ROOT / "docker-compose.emulator.yml").read_text())
+    services = compose.get("services", {})
+    # Traces: every service exports OTLP/HTTP to a trace backend of the compose file.
+    for service in manifest["services"]:
+        env = (services.get(service["name"]) or {}).get("environment") or {}
+        endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "") if isinstance(env, dict) else ""
+        host = re.match(r"^http://([a-z0-9-]+):4318/?$", endpoint)
+        expect(host is not None and host.group(1) in services,
+               f"compose: {service['name']} does not export traces to an OTLP/HTTP backend of the compose file")
     for name, body in compose.get("services", {}).items():
         image = body.get("image")
         if image:

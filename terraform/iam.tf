@@ -65,6 +65,22 @@ resource "google_project_iam_member" "cloudsql_client" {
   member   = "serviceAccount:${google_service_account.service[each.key].email}"
 }
 
+# The collector sidecar writes the service's spans to Cloud Trace as its account.
+resource "google_project_iam_member" "cloudtrace_agent" {
+  for_each = var.tracing.enabled ? local.services : {}
+  project  = var.project_id
+  role     = "roles/cloudtrace.agent"
+  member   = "serviceAccount:${google_service_account.service[each.key].email}"
+}
+
+# The sidecar writes the service's Prometheus series as its account.
+resource "google_project_iam_member" "metric_writer" {
+  for_each = var.managed_prometheus ? local.services : {}
+  project  = var.project_id
+  role     = "roles/monitoring.metricWriter"
+  member   = "serviceAccount:${google_service_account.service[each.key].email}"
+}
+
 resource "google_secret_manager_secret_iam_member" "database_url" {
   for_each  = local.services
   secret_id = google_secret_manager_secret.database_url[each.key].id

@@ -1,7 +1,8 @@
 # Alerts and a dashboard in Cloud Monitoring, from the metrics Pub/Sub and Cloud Run
 # report by themselves. The services' own Prometheus metrics (README, "Metrics") reach
 # Cloud Monitoring only through Managed Service for Prometheus; the outbox-age alert
-# reads them and is created when var.managed_prometheus says they are collected.
+# reads them and is created when var.managed_prometheus has the collector sidecar
+# (run.tf) send them.
 
 locals {
   # Dead-letter subscriptions park messages by design: no backlog alert on them.

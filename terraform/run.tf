@@ -40,9 +40,54 @@ locals {
     RATE_LIMIT_TRUSTED_PROXY_HOPS = "1"
   }
 
+  # Traces go to the collector sidecar on localhost, which forwards to Cloud Trace.
+  tracing_env = var.tracing.enabled ? {
+    OTEL_EXPORTER_OTLP_ENDPOINT = "http://localhost:4318"
+    OTEL_TRACES_SAMPLER         = "parentbased_traceidratio"
+    OTEL_TRACES_SAMPLER_ARG     = tostring(var.tracing.sample_ratio)
+  } : {}
+  # One OpenTelemetry Collector sidecar per instance carries traces to Cloud Trace and,
+  # with managed_prometheus, the service's /metrics to Managed Service for Prometheus.
+  collector = var.tracing.enabled || var.managed_prometheus
+  collector_pipelines = merge(
+    var.tracing.enabled ? {
+      traces = { receivers = ["otlp"], processors = ["resourcedetection", "batch"], exporters = ["googlecloud"] }
+    } : {},
+    var.managed_prometheus ? {
+      metrics = { receivers = ["prometheus"], processors = ["resourcedetection", "batch"], exporters = ["googlemanagedprometheus"] }
+    } : {},
+  )
+  collector_config = yamlencode({
+    receivers = merge(
+      { otlp = { protocols = { http = { endpoint = "localhost:4318" } } } },
+      var.managed_prometheus ? {
+        prometheus = { config = { scrape_configs = [{
+          job_name        = "cartflow"
+          scrape_interval = "30s"
+          static_configs  = [{ targets = ["localhost:8080"] }]
+        }] } }
+      } : {},
+    )
+    processors = {
+      batch = {}
+      # Cloud Run's own attributes (region, revision) on every span and series.
+      resourcedetection = { detectors = ["env", "gcp"], timeout = "2s" }
+    }
+    exporters = {
+      googlecloud             = { project = var.project_id }
+      googlemanagedprometheus = { project = var.project_id }
+    }
+    extensions = { health_check = { endpoint = "localhost:13133" } }
+    service = {
+      extensions = ["health_check"]
+      pipelines  = local.collector_pipelines
+    }
+  })
+
   service_env = {
     for name, _ in local.services : name => merge(
       local.common_env,
+      local.tracing_env,
       var.delivery_mode == "push" ? {
         PUSH_AUDIENCE        = local.service_url[name]
         PUSH_SERVICE_ACCOUNT = google_service_account.pubsub_push.email
@@ -91,7 +136,9 @@ resource "google_cloud_run_v2_service" "service" {
     }
 
     containers {
-      image = "${local.image_base}/${each.key}:${var.image_tag}"
+      name       = each.key
+      image      = "${local.image_base}/${each.key}:${var.image_tag}"
+      depends_on = local.collector ? ["otel-collector"] : []
 
       ports {
         container_port = 8080
@@ -175,6 +222,36 @@ resource "google_cloud_run_v2_service" "service" {
         period_seconds = 15
       }
     }
+
+    # The OpenTelemetry Collector: OTLP/HTTP on localhost:4318 → Cloud Trace, and
+    # /metrics → Managed Service for Prometheus.
+    dynamic "containers" {
+      for_each = local.collector ? [var.tracing.collector_image] : []
+      content {
+        name  = "otel-collector"
+        image = containers.value
+        args  = ["--config=env:OTELCOL_CONFIG"]
+        env {
+          name  = "OTELCOL_CONFIG"
+          value = local.collector_config
+        }
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "256Mi"
+          }
+          cpu_idle = local.throttle_cpu[each.key]
+        }
+        startup_probe {
+          http_get {
+            path = "/"
+            port = 13133
+          }
+          period_seconds    = 2
+          failure_threshold = 30
+        }
+      }
+    }
   }
 
   depends_on = [
@@ -183,5 +260,7 @@ resource "google_cloud_run_v2_service" "service" {
     google_secret_manager_secret_iam_member.admin_token,
     google_secret_manager_secret_version.database_url,
     google_project_iam_member.cloudsql_client,
+    google_project_iam_member.cloudtrace_agent,
+    google_project_iam_member.metric_writer,
   ]
 }

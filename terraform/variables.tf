@@ -120,6 +120,20 @@ variable "rate_limits" {
   default = {}
 }
 
+variable "tracing" {
+  description = "OpenTelemetry traces to Cloud Trace: each service exports OTLP/HTTP to a collector sidecar (pinned image; the same sidecar carries /metrics with managed_prometheus) that forwards to Cloud Trace as the service's account. sample_ratio is the share of checkouts traced (every hop follows the first span's decision)."
+  type = object({
+    enabled         = optional(bool, true)
+    sample_ratio    = optional(number, 0.1)
+    collector_image = optional(string, "otel/opentelemetry-collector-contrib:0.115.1")
+  })
+  default = {}
+  validation {
+    condition     = var.tracing.sample_ratio >= 0 && var.tracing.sample_ratio <= 1
+    error_message = "tracing.sample_ratio must be between 0 and 1."
+  }
+}
+
 variable "alert_emails" {
   description = "Addresses that get the Cloud Monitoring alerts (dead letters, subscription backlog age, outbox age). Empty: the alerts exist but notify nobody."
   type        = list(string)
@@ -139,7 +153,7 @@ variable "outbox_alert_seconds" {
 }
 
 variable "managed_prometheus" {
-  description = "Whether Managed Service for Prometheus collects the services' /metrics (e.g. with its Cloud Run sidecar, not set up by this module). Creates the outbox-age alert, which reads those metrics."
+  description = "Whether the collector sidecar sends each service's /metrics to Managed Service for Prometheus (every 30 s). Creates the outbox-age alert, which reads those metrics."
   type        = bool
   default     = false
 }
