@@ -191,7 +191,12 @@ async fn one_checkout_is_one_trace_across_every_hop_and_the_outbox() {
             .collect();
         let all = consumers.iter().all(|s| consumed.contains(s.name()));
         let mailed = spans.iter().any(|s| s.name == "smtp send");
-        (all && mailed).then_some(spans)
+        // Both outcomes (email and push) reached notification.
+        let results = spans
+            .iter()
+            .filter(|s| s.kind == "consumer" && s.name == "delivery.result process")
+            .count();
+        (all && mailed && results >= 2).then_some(spans)
     })
     .await;
     app.stop().await;
@@ -292,6 +297,20 @@ async fn one_checkout_is_one_trace_across_every_hop_and_the_outbox() {
         consumer.attributes.get("service").map(String::as_str),
         Some("email-push")
     );
+    // Its outcome, recorded in a batch, is published under the send and consumed by
+    // notification within the same trace.
+    let result = spans
+        .iter()
+        .find(|s| {
+            s.name == "delivery.result publish"
+                && parent(s)
+                    .and_then(&parent)
+                    .is_some_and(|g| g.span_id == smtp.span_id)
+        })
+        .expect("the email's delivery.result continues the send's trace");
+    assert!(spans.iter().any(|s| s.kind == "consumer"
+        && s.parent_span_id == result.span_id
+        && s.attributes.get("service").map(String::as_str) == Some("notification")));
     // Each consumed message's batch commit is part of its trace too.
     assert!(
         spans

@@ -94,7 +94,7 @@ impl Mailer {
         self.record(vec![finished]).await;
     }
 
-    async fn attempt(&self, email: Due) -> Finished {
+    async fn attempt(&self, mut email: Due) -> Finished {
         let span = tracing::info_span!("smtp send",
             email_id = %email.id,
             correlation_id = %email.correlation_id,
@@ -119,6 +119,8 @@ impl Mailer {
         if outcome.is_err() && trace_context::enabled() {
             span.record("otel.status_code", "ERROR");
         }
+        // The outcome's `delivery.result`, recorded later in a batch, follows the send.
+        email.trace_parent = trace_context::traceparent_of(&span);
         (email, outcome)
     }
 
@@ -194,7 +196,16 @@ impl Mailer {
                     correlation_id: email.correlation_id.clone(),
                     causation_id: email.request_event_id.to_string(),
                 };
-                tx.publish_caused_by(&cause, &result).await?;
+                let publish = tx.publish_caused_by(&cause, &result);
+                if trace_context::enabled() {
+                    // Written under a span of the email's own trace, so the result
+                    // continues it although one transaction records many emails.
+                    let span = tracing::info_span!("record result", email_id = %email.id);
+                    trace_context::set_parent(&span, email.trace_parent.as_deref());
+                    publish.instrument(span).await?;
+                } else {
+                    publish.await?;
+                }
             }
         }
         tx.commit().await?;
