@@ -204,7 +204,8 @@ impl Upstream {
             }
             let mut request = self.http.get(&url);
             if let Some(traceparent) = cartflow_messaging::trace_context::current() {
-                request = request.header(crate::http::trace::TRACEPARENT, traceparent);
+                request =
+                    request.header(cartflow_messaging::trace_context::TRACEPARENT, traceparent);
             }
             if let Some(identity) = &self.identity {
                 match identity.id_token().await {

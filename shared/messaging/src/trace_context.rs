@@ -19,8 +19,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// The message attribute that carries the `traceparent`.
 pub const ATTRIBUTE: &str = "googclient_traceparent";
 
-/// The W3C header (and map key of the propagator).
-const TRACEPARENT: &str = "traceparent";
+/// The W3C header a caller's context comes in over HTTP (and the propagator's key).
+pub const TRACEPARENT: &str = "traceparent";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 

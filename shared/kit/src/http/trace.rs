@@ -10,9 +10,6 @@ use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 
-/// The W3C header a caller's trace context comes in.
-pub const TRACEPARENT: &str = "traceparent";
-
 /// tower-http's trace layer with cartflow's request span.
 pub fn layer(
     service: Service,
@@ -48,7 +45,7 @@ impl<B> MakeSpan<B> for RequestSpan {
             http.response.status_code = tracing::field::Empty);
         let parent = request
             .headers()
-            .get(TRACEPARENT)
+            .get(trace_context::TRACEPARENT)
             .and_then(|value| value.to_str().ok());
         trace_context::set_parent(&span, parent);
         span

@@ -22,6 +22,7 @@
 
 mod apply;
 mod handler;
+mod series;
 
 pub use handler::{Applied, Delivery, EventHandler, HandlerError, Incoming, Outcome};
 
@@ -29,11 +30,12 @@ use crate::PubSubConfig;
 use crate::outbox::Outbox;
 use crate::trace_context;
 use apply::consume_span;
-use cartflow_events::{Envelope, Service};
+use cartflow_events::Envelope;
 use futures::FutureExt;
 use google_cloud_pubsub::client::Subscriber;
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::handler::Handler;
+use series::ConsumerMetrics;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,63 +93,6 @@ pub struct Consumer {
     settings: ConsumerSettings,
     /// Bumped when Pub/Sub came back (an emulator restart): open the stream again now.
     reopen: Option<watch::Receiver<u64>>,
-}
-
-/// The consumer's series, registered once (labels `service` and `subscription`, the
-/// unprefixed name), so a message costs a few atomic adds. Created after the kit has
-/// installed the recorder; without one they record nothing.
-struct ConsumerMetrics {
-    processed: metrics::Counter,
-    duplicate: metrics::Counter,
-    rejected: metrics::Counter,
-    failed: metrics::Counter,
-    dead_lettered: metrics::Counter,
-    batch_seconds: metrics::Histogram,
-    event_age_seconds: metrics::Histogram,
-}
-
-impl ConsumerMetrics {
-    fn new(service: Service, subscription: &str) -> Self {
-        let labels = [
-            ("service", service.name().to_string()),
-            ("subscription", subscription.to_string()),
-        ];
-        let messages = |outcome: &'static str| {
-            let mut with_outcome = labels.to_vec();
-            with_outcome.push(("outcome", outcome.to_string()));
-            metrics::counter!("cartflow_messages_total", &with_outcome)
-        };
-        ConsumerMetrics {
-            processed: messages("processed"),
-            duplicate: messages("duplicate"),
-            rejected: messages("rejected"),
-            failed: messages("failed"),
-            dead_lettered: metrics::counter!("cartflow_messages_dead_lettered_total", &labels),
-            batch_seconds: metrics::histogram!("cartflow_consume_batch_duration_seconds", &labels),
-            event_age_seconds: metrics::histogram!("cartflow_event_age_seconds", &labels),
-        }
-    }
-
-    /// Counts each message's outcome, and the failures that were the last attempt
-    /// before Pub/Sub dead-letters the message (as far as this service can know: the
-    /// attempt number comes with the delivery).
-    fn outcomes(&self, deliveries: &[Delivery<'_>], outcomes: &[Outcome]) {
-        for (delivery, outcome) in deliveries.iter().zip(outcomes) {
-            match outcome {
-                Outcome::Processed => &self.processed,
-                Outcome::Duplicate => &self.duplicate,
-                Outcome::Rejected => &self.rejected,
-                Outcome::Failed => &self.failed,
-            }
-            .increment(1);
-            let last_attempt = delivery
-                .attempt
-                .is_some_and(|a| a >= cartflow_events::topology::MAX_DELIVERY_ATTEMPTS);
-            if !outcome.is_done() && last_attempt {
-                self.dead_lettered.increment(1);
-            }
-        }
-    }
 }
 
 impl Consumer {
