@@ -145,6 +145,20 @@ ensure_postgres() {
   STARTED_PG_DIR="$WORK_DIR/pg"
 }
 
+# Headless Chromium and its WebDriver for the console's browser tests: Debian's
+# chromium and chromium-driver packages, installed when missing.
+ensure_browser() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    return
+  fi
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  log "installing Debian's chromium and chromium-driver for the browser tests (log: .work/apt.log)"
+  { $sudo apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
+  } >"$WORK_DIR/apt.log" 2>&1 || die "could not install chromium and chromium-driver; see .work/apt.log"
+}
+
 stop_started() {
   local pid
   for pid in "${STARTED_PIDS[@]:-}"; do

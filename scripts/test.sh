@@ -2,7 +2,8 @@
 # Runs every test: unit tests and the end-to-end tests against the real Pub/Sub
 # emulator and PostgreSQL, which this script starts unless PUBSUB_EMULATOR_HOST /
 # DATABASE_URL point at running ones. Each test isolates itself (its own databases,
-# its own topic prefix), so a shared emulator or server is fine.
+# its own topic prefix), so a shared emulator or server is fine. The console's
+# browser tests need Chromium and chromedriver, installed here when missing.
 #
 # Then, on a full run, scripts/check-infra.sh: hadolint, actionlint, Terraform and
 # compose structure, checkov, and gcloud's view of a provisioned topology.
@@ -14,6 +15,7 @@ trap stop_started EXIT
 export CARTFLOW_PG_FAST="${CARTFLOW_PG_FAST:-1}"
 ensure_emulator
 ensure_postgres
+ensure_browser
 cd "$REPO_ROOT"
 status=0
 if cargo nextest --version >/dev/null 2>&1; then

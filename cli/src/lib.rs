@@ -6,6 +6,7 @@
 //! stack (`cartflow dev`) and the end-to-end tests both use it.
 
 pub mod commands;
+pub mod console;
 pub mod events;
 pub mod load;
 pub mod platform;

@@ -8,7 +8,7 @@ use crate::events::Databases;
 use crate::platform::SERVICES;
 use anyhow::Context;
 use cartflow_events::Service;
-use cartflow_messaging::event_log::{self, EventFilter};
+use cartflow_messaging::event_log::{self, EventBody, EventFilter};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -26,6 +26,9 @@ pub struct Entry {
     pub event_type: String,
     pub event_id: Option<Uuid>,
     pub detail: String,
+    /// For a published event: the message as it was published (attributes, payload).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<EventBody>,
 }
 
 impl Entry {
@@ -79,6 +82,14 @@ pub async fn collect(
         let published = event_log::published(&conn, &saga, i64::MAX)
             .await
             .with_context(|| format!("reading the outbox of {name}"))?;
+        let ids: Vec<Uuid> = published.iter().map(|e| e.event_id).collect();
+        let mut messages: std::collections::HashMap<Uuid, EventBody> =
+            event_log::bodies(&conn, &ids)
+                .await
+                .with_context(|| format!("reading the outbox of {name}"))?
+                .into_iter()
+                .map(|b| (b.event_id, b))
+                .collect();
         for e in published {
             let attempts = e.publish_attempts;
             let detail = match (e.published_at, e.last_error) {
@@ -96,6 +107,7 @@ pub async fn collect(
                 event_type: e.topic,
                 event_id: Some(e.event_id),
                 detail,
+                message: messages.remove(&e.event_id),
             });
         }
         let consumed = event_log::consumed(&conn, correlation_id)
@@ -113,6 +125,7 @@ pub async fn collect(
                 event_type: e.event_type,
                 event_id: Some(e.event_id),
                 detail,
+                message: None,
             });
         }
         let failed = event_log::failures(&conn, correlation_id)
@@ -126,6 +139,7 @@ pub async fn collect(
                 event_type: f.event_type.unwrap_or_default(),
                 event_id: f.event_id,
                 detail: format!("{}, {} attempt(s): {}", f.kind, f.attempts, f.last_error),
+                message: None,
             });
         }
     }
@@ -159,6 +173,7 @@ async fn reservation_entries(conn: &sqlx::PgPool, cart_id: Uuid) -> sqlx::Result
             event_type: "reservation".into(),
             event_id: None,
             detail: format!("checkout {checkout_id}: {detail}"),
+            message: None,
         };
         entries.push(entry(created_at, what, detail));
         if let Some(at) = released_at {

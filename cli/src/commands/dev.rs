@@ -1,6 +1,7 @@
 //! `cartflow dev`: every service in this process, demo data, and a walk-through.
 
 use super::args::Target;
+use crate::console::ConsoleSettings;
 use crate::platform::{Platform, PlatformSettings, SERVICES};
 use crate::seed;
 use crate::smtp_catcher::SmtpCatcher;
@@ -10,7 +11,14 @@ use cartflow_events::Service;
 use cartflow_kit::Env;
 use cartflow_messaging::{PubSubConfig, provision};
 
-pub async fn run(target: Target, seed_demo: bool) -> anyhow::Result<()> {
+/// The mail catcher's view.
+const MAIL_VIEW: &str = "http://127.0.0.1:8025";
+
+pub async fn run(
+    target: Target,
+    seed_demo: bool,
+    console_addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     let pubsub = target.pubsub();
     let topics = pubsub.topic_admin().await?;
     tokio::time::timeout(
@@ -34,7 +42,7 @@ pub async fn run(target: Target, seed_demo: bool) -> anyhow::Result<()> {
     // A mail catcher (with its view on :8025) unless SMTP_HOST names a real server.
     let catcher = SmtpCatcher::unless_configured(&mut env).await?;
     if let Some(catcher) = &catcher {
-        let view = tokio::net::TcpListener::bind(("127.0.0.1", 8025))
+        let view = tokio::net::TcpListener::bind(MAIL_VIEW.trim_start_matches("http://"))
             .await
             .context("binding the mail view on 127.0.0.1:8025")?;
         let router = catcher.router();
@@ -61,17 +69,50 @@ pub async fn run(target: Target, seed_demo: bool) -> anyhow::Result<()> {
             "demo customers and catalog loaded"
         );
     }
-    print_banner(&platform, &pubsub, catcher.is_some());
+    let stop = cartflow_kit::runtime::shutdown_on_signal();
+    let console_url =
+        serve_console(&platform, &settings, catcher.is_some(), console_addr, &stop).await?;
+    print_banner(&platform, &pubsub, catcher.is_some(), &console_url);
 
-    cartflow_kit::runtime::shutdown_on_signal()
-        .cancelled()
-        .await;
+    stop.cancelled().await;
     platform.stop().await
 }
 
-fn print_banner(platform: &Platform, pubsub: &PubSubConfig, catching_mail: bool) {
+/// The web console on `addr`, showing this process's services; stops with `stop`.
+async fn serve_console(
+    platform: &Platform,
+    settings: &PlatformSettings,
+    catching_mail: bool,
+    addr: std::net::SocketAddr,
+    stop: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("binding the console on {addr} (choose another with --console)")
+    })?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let console_settings = ConsoleSettings {
+        services: SERVICES.iter().map(|&s| (s, platform.url(s))).collect(),
+        mail_view: catching_mail.then(|| MAIL_VIEW.to_string()),
+        databases: crate::events::Databases {
+            server_url: settings.server_url.clone(),
+            prefix: settings.database_prefix.clone(),
+        },
+        refresh: std::time::Duration::from_secs(1),
+    };
+    tokio::spawn(crate::console::serve(
+        listener,
+        console_settings,
+        stop.child_token(),
+    ));
+    Ok(url)
+}
+
+fn print_banner(platform: &Platform, pubsub: &PubSubConfig, catching_mail: bool, console: &str) {
     let url = |s| platform.url(s);
     println!("\ncartflow is running.\n");
+    println!(
+        "  Console: {console}  (live overview, topology, checkout explorer, dead letters, storefront)\n"
+    );
     for service in SERVICES {
         println!(
             "  {:<13} {:<24} readiness: {1}/ready",
@@ -91,7 +132,7 @@ fn print_banner(platform: &Platform, pubsub: &PubSubConfig, catching_mail: bool)
         inventory: &inventory,
         notification: &notification,
         email_push: &email_push,
-        mail_view: catching_mail.then_some("http://127.0.0.1:8025"),
+        mail_view: catching_mail.then_some(MAIL_VIEW),
     });
     println!("\nWalk-through (copy and paste):\n\n{walkthrough}");
     if catching_mail {

@@ -2,6 +2,7 @@
 //! `run` and its output; `main.rs` only parses and dispatches.
 
 pub mod args;
+pub mod console;
 pub mod dev;
 pub mod dlq;
 pub mod events;
@@ -36,7 +37,14 @@ pub enum Command {
         /// Do not load the demo catalog.
         #[arg(long)]
         no_seed: bool,
+        /// Address of the web console.
+        #[arg(long, env = "CONSOLE_ADDR", default_value = "127.0.0.1:8080")]
+        console: std::net::SocketAddr,
     },
+    /// Serve the web console (live overview, topology, checkout explorer, dead
+    /// letters, storefront) against a running stack: its services on their SPEC ports
+    /// unless `--service-url` says otherwise. `cartflow dev` serves it too.
+    Console(console::ConsoleArgs),
     /// Create every topic and subscription of the topology (idempotent) and list them.
     Provision {
         #[command(flatten)]
@@ -93,7 +101,12 @@ impl Command {
             Command::Serve { service } => {
                 anyhow::bail!("`serve {service}` runs through cartflow::platform::serve")
             }
-            Command::Dev { target, no_seed } => dev::run(target, !no_seed).await,
+            Command::Dev {
+                target,
+                no_seed,
+                console,
+            } => dev::run(target, !no_seed, console).await,
+            Command::Console(args) => console::run(args).await,
             Command::Provision { target } => provision::run(target).await,
             Command::Teardown { target } => provision::teardown(target).await,
             Command::Topology => provision::topology(),

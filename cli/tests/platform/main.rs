@@ -10,6 +10,7 @@ mod auth;
 mod batches;
 mod cancel;
 mod checkout;
+mod console;
 mod crash;
 mod deadline;
 mod duplicates;

@@ -110,15 +110,7 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
     app.create_product("GOOD-1", 1000, GOOD_STOCK).await;
     app.create_product("BUG-1", 2000, BUGGED_STOCK).await;
     let inventory = app.pool(Service::Inventory);
-    sqlx::raw_sql(
-        "CREATE FUNCTION the_bug() RETURNS trigger LANGUAGE plpgsql AS
-           $$ BEGIN RAISE EXCEPTION 'injected bug: BUG-1 cannot be reserved'; END $$;
-         CREATE TRIGGER the_bug BEFORE UPDATE ON stock_items
-           FOR EACH ROW WHEN (NEW.sku = 'BUG-1') EXECUTE FUNCTION the_bug();",
-    )
-    .execute(inventory)
-    .await
-    .unwrap();
+    app.inject_reservation_bug("BUG-1").await;
 
     let customers: Vec<Uuid> = join_all((0..SHOPPERS + 2).map(|n| {
         let app = &app;
@@ -220,10 +212,7 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
 
     phase("all five dead letters seen");
     // The fix.
-    sqlx::raw_sql("DROP TRIGGER the_bug ON stock_items; DROP FUNCTION the_bug();")
-        .execute(inventory)
-        .await
-        .unwrap();
+    app.fix_reservation_bug().await;
 
     // One bugged checkout replayed from the dead letters over HTTP, by event id.
     let first: Uuid = sqlx::query_scalar(

@@ -1,21 +1,13 @@
 //! A service as its own process, as a container runs it: it listens on `PORT`, logs
 //! JSON lines Cloud Logging can read, and exits cleanly on SIGTERM.
 
-use crate::helpers::{TestInfra, eventually};
+use crate::helpers::{TestInfra, eventually, free_port};
 use cartflow_events::Service;
 use cartflow_kit::databases;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_process_honours_port_logs_json_and_stops_cleanly_on_sigterm() {

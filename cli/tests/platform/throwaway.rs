@@ -2,20 +2,13 @@
 //! stop and restart them (scripts/infra.sh starts them with the same binaries and
 //! settings as the shared ones). Both go away when dropped.
 
+use crate::helpers::free_port;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn infra_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/infra.sh")
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("finding a free port")
-        .port()
 }
 
 fn run(args: &[&str]) {

@@ -168,3 +168,34 @@ pub async fn failures(pool: &PgPool, correlation_id: &str) -> sqlx::Result<Vec<F
     .fetch_all(pool)
     .await
 }
+
+/// A published event's message: its attributes and payload, as its outbox row holds
+/// them.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct EventBody {
+    pub event_id: Uuid,
+    pub attributes: serde_json::Value,
+    pub payload: serde_json::Value,
+}
+
+/// The messages of these events, of those this database's service published.
+pub async fn bodies(pool: &PgPool, event_ids: &[Uuid]) -> sqlx::Result<Vec<EventBody>> {
+    sqlx::query_as("SELECT event_id, attributes, payload FROM outbox WHERE event_id = ANY($1)")
+        .bind(event_ids)
+        .fetch_all(pool)
+        .await
+}
+
+/// The saga (correlation id) of an event this database's service published or
+/// consumed, if it did either.
+pub async fn correlation_of(pool: &PgPool, event_id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT attributes->>'correlation_id' FROM outbox WHERE event_id = $1
+         UNION ALL
+         SELECT correlation_id FROM processed_messages WHERE event_id = $1
+         LIMIT 1",
+    )
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await
+}

@@ -197,4 +197,25 @@ impl TestApp {
         };
         request.send().await.unwrap()
     }
+
+    /// A bug in inventory's database: every reservation of `sku` fails (a trigger
+    /// raises), as a broken release would. [`TestApp::fix_reservation_bug`] undoes it.
+    pub async fn inject_reservation_bug(&self, sku: &str) {
+        sqlx::raw_sql(&format!(
+            "CREATE FUNCTION the_bug() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'injected bug: {sku} cannot be reserved'; END $$;
+             CREATE TRIGGER the_bug BEFORE UPDATE ON stock_items
+               FOR EACH ROW WHEN (NEW.sku = '{sku}') EXECUTE FUNCTION the_bug();"
+        ))
+        .execute(self.pool(Service::Inventory))
+        .await
+        .unwrap();
+    }
+
+    pub async fn fix_reservation_bug(&self) {
+        sqlx::raw_sql("DROP TRIGGER the_bug ON stock_items; DROP FUNCTION the_bug();")
+            .execute(self.pool(Service::Inventory))
+            .await
+            .unwrap();
+    }
 }

@@ -5,16 +5,18 @@
 //! - `app`: the running platform, its SMTP catcher, its databases and the CLI;
 //! - `calls`: the REST calls the tests make, as a client would;
 //! - `issuer`: a test OpenID Connect issuer, for the platform in `AUTH_MODE=oidc`;
+//! - `browser`: headless Chromium over WebDriver, and the console, for its tests;
 //! - `wait`: waiting on a condition with a deadline, and checking problem responses.
 
 mod app;
+pub mod browser;
 mod calls;
 mod infra;
 pub mod issuer;
 mod wait;
 
 pub use app::{spawn_app, spawn_app_on, spawn_app_signed_in, spawn_app_with};
-pub use infra::TestInfra;
+pub use infra::{TestInfra, free_port};
 pub use wait::{assert_problem, count, eventually, eventually_within};
 
 use cartflow::platform::Platform;

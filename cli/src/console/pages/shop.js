@@ -1,0 +1,109 @@
+"use strict";
+const { el, money } = cf;
+let customers = [];
+
+const current = () => customers.find((c) => c.id === document.getElementById("customer").value);
+const base = () => "/api/shop/customers/" + encodeURIComponent(current().id);
+
+async function act(what, call) {
+  try {
+    await call();
+    cf.status("shop-status", what, "ok");
+  } catch (error) {
+    cf.status("shop-status", error.message, "error");
+  }
+  refresh();
+}
+
+async function catalog() {
+  const items = await cf.api("/api/shop/catalog");
+  cf.rows(document.getElementById("catalog"), items, (p) => p.sku, (p) => el("tr", { "data-sku": p.sku },
+    el("th", { scope: "row" }, p.name, " ", el("span", { class: "mono muted", text: p.sku })),
+    el("td", { class: "num", text: money(p.price_cents) }),
+    el("td", { class: "num available" }),
+    el("td", { class: "num reserved" }),
+    el("td", {}, el("button", { type: "button", class: "add", "data-sku": p.sku, "aria-label": "Add " + p.name + " to the cart",
+      onclick: () => act(`Added ${p.name}.`, () => cf.api(base() + "/cart/items", { method: "POST", body: { product_sku: p.sku, quantity: 1 } })) }, "Add"))),
+  (row, p) => {
+    row.querySelector(".available").textContent = p.available ?? "–";
+    row.querySelector(".reserved").textContent = p.reserved ?? "–";
+  });
+}
+
+async function cart() {
+  let c = null;
+  try { c = await cf.api(base() + "/cart"); } catch (error) { if (error.status !== 404) throw error; }
+  document.getElementById("cart-status").textContent = c ? c.status : "no cart yet";
+  document.getElementById("cart-id").textContent = c ? c.id : "–";
+  document.getElementById("cart-total").textContent = c ? money(c.total_cents) : "–";
+  document.getElementById("cart-lines").replaceChildren(...(c ? c.items : []).map((i) =>
+    el("li", {}, `${i.quantity} × ${i.product_sku} at ${money(i.unit_price_cents)}`)));
+  document.getElementById("explore-cart").href = c ? "/explorer?q=" + c.id : "/explorer";
+}
+
+async function orders() {
+  const list = await cf.api(base() + "/orders");
+  list.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  cf.rows(document.getElementById("orders"), list, (o) => o.id, (o) => el("tr", { "data-order": o.id },
+    el("td", { class: "mono", text: o.id }),
+    el("td", { class: "order-status" }),
+    el("td", { class: "num", text: money(o.total_cents) }),
+    el("td", { text: cf.time(o.created_at) }),
+    el("td", {}, el("button", { type: "button", class: "cancel secondary", "aria-label": "Cancel order " + o.id,
+      onclick: () => act("Order cancelled; its stock goes back.", () => cf.api(`${base()}/orders/${o.id}/cancel`, { method: "POST" })) }, "Cancel"))),
+  (row, o) => {
+    row.querySelector(".order-status").textContent = o.status;
+    row.querySelector("button.cancel").hidden = o.status !== "confirmed";
+  });
+}
+
+async function mail() {
+  const list = await cf.api(base() + "/mail?to=" + encodeURIComponent(current().email));
+  document.getElementById("mail").replaceChildren(...list.map((m) => el("li", {},
+    el("strong", { text: m.subject }), " ", el("span", { class: "muted", text: `${cf.time(m.at)} · ${m.source}` }),
+    el("details", {}, el("summary", { text: "body" }), el("pre", { text: m.body })))));
+}
+
+async function push() {
+  const list = await cf.api(base() + "/push");
+  list.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  document.getElementById("push").replaceChildren(...list.map((p) => el("li", {},
+    el("strong", { text: p.title }), " ", el("span", { text: p.body }), " ", el("span", { class: "muted", text: cf.time(p.created_at) }))));
+}
+
+let refreshing = false;
+async function refresh() {
+  if (!current() || refreshing) return;
+  refreshing = true;
+  try {
+    await Promise.all([catalog(), cart(), orders(), mail(), push()]);
+  } catch (error) {
+    cf.status("shop-status", error.message, "error");
+  } finally {
+    refreshing = false;
+  }
+}
+
+document.getElementById("checkout").addEventListener("click", () =>
+  act("Checking out: the cart is pending until inventory and order answer.", () => cf.api(base() + "/checkout", { method: "POST" })));
+document.getElementById("customer").addEventListener("change", () => {
+  cf.status("shop-status", "");
+  document.getElementById("orders").replaceChildren();
+  refresh();
+});
+
+(async () => {
+  try {
+    customers = await cf.api("/api/shop/customers");
+  } catch (error) {
+    cf.status("shop-status", error.message, "error");
+    return;
+  }
+  if (customers.length === 0) {
+    cf.status("shop-status", "No customers yet: cartflow dev loads demo customers, or POST /customers.", "error");
+    return;
+  }
+  document.getElementById("customer").replaceChildren(...customers.map((c) => el("option", { value: c.id, text: `${c.name} <${c.email}>` })));
+  refresh();
+  setInterval(refresh, 1000);
+})();

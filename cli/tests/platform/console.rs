@@ -1,0 +1,372 @@
+//! The web console in a real browser (headless Chromium over WebDriver) against a
+//! running platform: the storefront checks out and cancels, the explorer shows every
+//! hop of that checkout, the overview and topology show the platform live, and a dead
+//! letter is replayed from its page once its cause is fixed. Screenshots of every
+//! page go to `target/tmp/console-screenshots/`.
+
+use crate::helpers::browser::{Browser, PAGE_DEADLINE, start_console};
+use crate::helpers::{count, eventually_within, spawn_app, spawn_app_with};
+use cartflow_events::Service;
+use reqwest::StatusCode;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use uuid::Uuid;
+
+const TOKEN: &str = "console-admin-token-0123456789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop() {
+    let app = spawn_app().await;
+    app.create_product("CON-1", 1250, 5).await;
+    app.create_product("CON-2", 700, 5).await;
+    let customer = app.create_customer("Ada Console", "ada@example.com").await;
+    app.wait_for_contact(customer, "ada@example.com").await;
+    let console = start_console(&app).await;
+    let browser = Browser::start().await;
+
+    // The storefront: pick the customer, add two products, check out.
+    browser.goto(&format!("{}/shop", console.url)).await;
+    browser.select("#customer", &customer.to_string()).await;
+    browser.click("button.add[data-sku='CON-1']").await;
+    eventually_within(PAGE_DEADLINE, "one cart line", || async {
+        (browser.texts("#cart-lines li").await.len() == 1).then_some(())
+    })
+    .await;
+    browser.click("button.add[data-sku='CON-2']").await;
+    eventually_within(PAGE_DEADLINE, "two cart lines", || async {
+        (browser.texts("#cart-lines li").await.len() == 2).then_some(())
+    })
+    .await;
+    browser.click("#checkout").await;
+    browser
+        .wait_text("#cart-status", "the cart to convert on the page", |s| {
+            s == "converted"
+        })
+        .await;
+    browser
+        .wait_text(
+            "tr[data-order] .order-status",
+            "the order on the page",
+            |s| s == "confirmed",
+        )
+        .await;
+    browser
+        .wait_text(
+            "#mail li strong",
+            "the confirmation email on the page",
+            |s| s.contains("confirmed"),
+        )
+        .await;
+    browser
+        .wait_text("#push li strong", "the push message on the page", |s| {
+            s.contains("confirmed")
+        })
+        .await;
+    browser
+        .wait_text(
+            "tr[data-sku='CON-1'] .available",
+            "the stock to go down",
+            |s| s == "4",
+        )
+        .await;
+    browser.screenshot("storefront").await;
+    let cart_id = browser.texts("#cart-id").await.remove(0);
+    let cart = app.settled_cart(customer).await;
+    assert_eq!(
+        cart["id"],
+        cart_id.as_str(),
+        "the page shows the customer's cart"
+    );
+    assert_eq!(cart["status"], "converted");
+    let order_id = cart["order_id"].as_str().unwrap().to_string();
+
+    // Cancel on the page: the order says so and the stock comes back.
+    browser.click("button.cancel").await;
+    browser
+        .wait_text(
+            "tr[data-order] .order-status",
+            "the cancellation on the page",
+            |s| s == "cancelled",
+        )
+        .await;
+    browser
+        .wait_text(
+            "tr[data-sku='CON-1'] .available",
+            "the stock to come back",
+            |s| s == "5",
+        )
+        .await;
+    assert_eq!(app.stock("CON-1").await.0, 5);
+
+    // The explorer, by cart id: every hop of the saga, each consumption with its latency.
+    browser
+        .goto(&format!("{}/explorer?q={cart_id}", console.url))
+        .await;
+    let expected = [
+        ("inventory", "order-requested"),
+        ("order", "stock-available"),
+        ("cart", "order.created"),
+        ("notification", "order.created"),
+        ("email-push", "delivery.requested"),
+        ("notification", "delivery.result"),
+        ("inventory", "order.cancelled"),
+        ("notification", "order.cancelled"),
+    ];
+    let consumed = eventually_within(PAGE_DEADLINE, "every hop in the explorer", || async {
+        let rows = browser
+            .client
+            .find_all(fantoccini::Locator::Css("tr[data-what='consumed']"))
+            .await
+            .ok()?;
+        let mut seen = BTreeSet::new();
+        for row in rows {
+            let service = row.attr("data-service").await.ok()??;
+            let event = row.attr("data-event-type").await.ok()??;
+            seen.insert((service, event));
+        }
+        expected
+            .iter()
+            .all(|(s, e)| seen.contains(&(s.to_string(), e.to_string())))
+            .then_some(seen)
+    })
+    .await;
+    assert!(consumed.len() >= expected.len(), "{consumed:?}");
+    let hops = browser
+        .texts("tr[data-what='consumed'] td:nth-child(6)")
+        .await;
+    assert!(
+        hops.iter().all(|h| h.ends_with("ms")),
+        "every consumption shows its hop's latency: {hops:?}"
+    );
+    assert!(
+        !browser
+            .texts("tr[data-what='published'] details")
+            .await
+            .is_empty()
+    );
+    browser.screenshot("explorer").await;
+
+    // By order id, the same checkout; bad and unknown ids get a clear message.
+    let search = |q: String| {
+        let browser = &browser;
+        async move {
+            browser.fill("#q", &q).await;
+            browser.click("#search button").await;
+        }
+    };
+    search(order_id.clone()).await;
+    browser
+        .wait_text("#result-status", "the order id to resolve", |s| {
+            s.contains("order id")
+        })
+        .await;
+    assert_eq!(
+        browser
+            .client
+            .find(fantoccini::Locator::Css("section[data-saga]"))
+            .await
+            .unwrap()
+            .attr("data-saga")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(cart_id.as_str())
+    );
+    search("not-an-id".into()).await;
+    browser
+        .wait_text("#result-status", "a bad id refused", |s| {
+            s.contains("is not an id")
+        })
+        .await;
+    search(Uuid::new_v4().to_string()).await;
+    browser
+        .wait_text("#result-status", "an unknown id refused", |s| {
+            s.contains("no checkout found")
+        })
+        .await;
+    assert!(browser.texts("section[data-saga]").await.is_empty());
+
+    // The overview: seven services ready, the checkout counted.
+    browser.goto(&format!("{}/", console.url)).await;
+    eventually_within(PAGE_DEADLINE, "seven ready services", || async {
+        (browser.texts("#services td.ready").await.len() == 7).then_some(())
+    })
+    .await;
+    browser
+        .wait_text("#k-confirmed", "the confirmed checkout", |s| s == "1")
+        .await;
+    browser.screenshot("overview").await;
+
+    // The topology: one box per subscription, live counts filled in.
+    browser.goto(&format!("{}/topology", console.url)).await;
+    browser
+        .wait_text("#live-status", "the live counts", |s| s.starts_with("Live"))
+        .await;
+    let counts = browser.texts("svg.topology text.count").await;
+    let subscriptions = cartflow_events::Topology::default().subscriptions().len();
+    assert_eq!(counts.len(), subscriptions);
+    assert!(counts.iter().all(|c| c.contains("/s")), "{counts:?}");
+    browser.screenshot("topology").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_is_replayed_from_the_console_once_its_cause_is_fixed() {
+    // A long saga deadline: the watchdog's re-sent requests must not finish the bugged
+    // checkout behind the replay's back.
+    let app = spawn_app_with(&[("ADMIN_TOKEN", TOKEN), ("CHECKOUT_DEADLINE_MS", "600000")]).await;
+    app.create_product("BUG-1", 2000, 3).await;
+    let inventory = app.pool(Service::Inventory);
+    app.inject_reservation_bug("BUG-1").await;
+    let customer = app.create_customer("Bo Buggy", "bo@example.com").await;
+    app.wait_for_contact(customer, "bo@example.com").await;
+    app.add(customer, "BUG-1", 1).await;
+    assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
+
+    let console = start_console(&app).await;
+    // Without a session nothing is listed or replayed, and the API says why.
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(format!("{}/api/dead-letters/replay", console.url))
+        .json(&serde_json::json!({
+            "service": "inventory", "subscription": "inventory.order-requested.dead-letter",
+            "event_ids": [Uuid::new_v4()]
+        }))
+        .send()
+        .await
+        .unwrap();
+    let detail = crate::helpers::assert_problem(refused, StatusCode::UNAUTHORIZED).await;
+    assert!(detail.contains("sign in"), "{detail}");
+
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/dead-letters", console.url)).await;
+    browser
+        .wait_text("#dl-status", "the page to ask for the token", |s| {
+            s.contains("sign in with the admin token")
+        })
+        .await;
+    // A wrong token is refused on the page.
+    browser.fill("#operator", "Olga Operator").await;
+    browser.fill("#token", "not-the-admin-token-000").await;
+    browser.click("#signin button").await;
+    browser
+        .wait_text("#dl-status", "the wrong token refused", |s| {
+            s.contains("refused")
+        })
+        .await;
+    assert!(browser.texts("#letters section").await.is_empty());
+
+    // The bugged request fails its five attempts, then waits in the dead letters.
+    eventually_within(Duration::from_secs(90), "five failed attempts", || async {
+        let n = count(
+            inventory,
+            "SELECT coalesce(max(attempts), 0)::bigint FROM message_failures",
+        )
+        .await;
+        (n >= 5).then_some(())
+    })
+    .await;
+    browser.fill("#token", TOKEN).await;
+    browser.click("#signin button").await;
+    browser
+        .wait_text("#whoami", "the sign-in", |s| s.contains("Olga Operator"))
+        .await;
+    // The session is a cookie the page's script cannot read; nothing is stored.
+    let visible = browser
+        .client
+        .execute(
+            "return [document.cookie, localStorage.length, sessionStorage.length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        visible,
+        serde_json::json!(["", 0, 0]),
+        "the token must stay out of the page"
+    );
+
+    // A look hides what it saw for the dead-letter subscription's 10 s ack deadline:
+    // look again at that pace until the letter shows.
+    let event_id = eventually_within(
+        Duration::from_secs(90),
+        "the dead letter on the page",
+        || async {
+            let rows = browser
+                .client
+                .find_all(fantoccini::Locator::Css("tr[data-event-id]"))
+                .await
+                .ok()?;
+            if let Some(row) = rows.first() {
+                return row.attr("data-event-id").await.ok().flatten();
+            }
+            let status = browser.texts("#dl-status").await.join("");
+            if !status.starts_with("Reading") {
+                tokio::time::sleep(Duration::from_secs(11)).await;
+                browser.click("#refresh").await;
+            }
+            None
+        },
+    )
+    .await;
+    let event_id: Uuid = event_id.parse().unwrap();
+    let error = browser
+        .texts(&format!("tr[data-event-id='{event_id}'] .error-text"))
+        .await
+        .join("");
+    assert!(
+        error.contains("injected bug"),
+        "the recorded error shows: {error}"
+    );
+    browser.screenshot("dead-letters").await;
+
+    // Fix the cause, then replay from the page; retried while the look hides it.
+    app.fix_reservation_bug().await;
+    browser
+        .click(&format!("input[type=checkbox][value='{event_id}']"))
+        .await;
+    eventually_within(Duration::from_secs(60), "the replay to go out", || async {
+        browser
+            .click("section[data-subscription] button.replay")
+            .await;
+        let status = eventually_within(PAGE_DEADLINE, "the replay's answer", || async {
+            let s = browser.texts("#dl-status").await.join("");
+            (s.starts_with("Replayed") || s.starts_with("Nothing")).then_some(s)
+        })
+        .await;
+        if status.starts_with("Replayed 1") {
+            return Some(());
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        None
+    })
+    .await;
+    browser
+        .wait_text(
+            "#replays tr td:nth-child(2)",
+            "the replay logged with who",
+            |s| s == "Olga Operator",
+        )
+        .await;
+    assert!(
+        browser.texts("tr[data-event-id]").await.is_empty(),
+        "a replayed letter leaves the list"
+    );
+    browser.screenshot("dead-letters-replayed").await;
+
+    // Processed once: the checkout converts, one inbox row, one reservation.
+    let cart = app.settled_cart(customer).await;
+    assert_eq!(cart["status"], "converted");
+    let processed = count(
+        inventory,
+        &format!("SELECT count(*) FROM processed_messages WHERE event_id = '{event_id}'"),
+    )
+    .await;
+    assert_eq!(processed, 1);
+    assert_eq!(
+        count(inventory, "SELECT count(*) FROM reservations").await,
+        1
+    );
+    assert_eq!(app.stock("BUG-1").await.0, 2);
+    browser.close().await;
+}
