@@ -4,6 +4,7 @@
 #
 #   docker build --build-arg SERVICE=cart -t cartflow-cart .     # a service (default target)
 #   docker build --target cli -t cartflow-cli .                  # the operator CLI
+#   docker build --target console -t cartflow-console .          # the web console
 #
 # SERVICE is one of: order product inventory notification email-push cart customer.
 # Builds of different services share the build stage (BuildKit caches it), so the
@@ -26,6 +27,15 @@ FROM gcr.io/distroless/cc-debian12:nonroot AS cli
 COPY --from=build /out/cartflow /usr/local/bin/cartflow
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/cartflow"]
+
+# The web console (`cartflow console`): point CONSOLE_SERVICE_URLS at the services and
+# DATABASE_URL at their databases' server (the checkout explorer reads the event log).
+FROM gcr.io/distroless/cc-debian12:nonroot AS console
+COPY --from=build /out/cartflow /usr/local/bin/cartflow
+ENV CONSOLE_ADDR=0.0.0.0:8080
+EXPOSE 8080
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/cartflow", "console"]
 
 # A service. Distroless: no shell, no package manager, runs as uid 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot AS service

@@ -151,6 +151,14 @@ def check_compose(manifest: dict) -> None:
         expect(f"{service['port']}:8080" in published,
                f"compose: {service['name']} should be published on its SPEC port {service['port']}")
 
+    # The console reaches every service by its compose name.
+    console = services.get("console") or {}
+    expect((console.get("build") or {}).get("target") == "console", "compose: no console built from the Dockerfile's console target")
+    urls = dict(pair.split("=", 1) for pair in ((console.get("environment") or {}).get("CONSOLE_SERVICE_URLS") or "").split(",") if "=" in pair)
+    for service in manifest["services"]:
+        expect(urls.get(service["name"]) == f"http://{service['name']}:8080",
+               f"compose: the console's CONSOLE_SERVICE_URLS must send {service['name']} to http://{service['name']}:8080")
+
     init = (ROOT / "compose" / "postgres-init.sql").read_text()
     created = set(re.findall(r"CREATE DATABASE (\w+);", init))
     wanted = {s["database"] for s in manifest["services"]}

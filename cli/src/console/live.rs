@@ -38,6 +38,17 @@ pub struct Snapshot {
     pub outboxes: Vec<OutboxState>,
     /// Messages that reached their last attempt and went to a dead-letter topic.
     pub dead_lettered: f64,
+    /// The rates of the last [`RECENT`] samples, oldest first, for the chart.
+    pub recent: Vec<Rates>,
+}
+
+/// How many samples the chart shows.
+const RECENT: usize = 120;
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Rates {
+    pub checkouts_per_second: f64,
+    pub messages_per_second: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,10 +99,22 @@ impl Live {
         let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
         tokio::spawn(async move {
             let mut previous: Option<(Instant, Counters)> = None;
+            let mut recent = std::collections::VecDeque::with_capacity(RECENT);
             loop {
-                let sampled = sample(&services, previous.as_ref()).await;
-                previous = Some((Instant::now(), sampled.1));
-                tx.send_replace(Arc::new(sampled.0));
+                let (mut snapshot, counters) = sample(&services, previous.as_ref()).await;
+                previous = Some((Instant::now(), counters));
+                if recent.len() == RECENT {
+                    recent.pop_front();
+                }
+                recent.push_back(Rates {
+                    checkouts_per_second: snapshot.checkouts.per_second,
+                    messages_per_second: snapshot
+                        .subscriptions
+                        .iter()
+                        .fold(0.0, |n, s| n + s.per_second),
+                });
+                snapshot.recent = recent.iter().copied().collect();
+                tx.send_replace(Arc::new(snapshot));
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(refresh) => {}

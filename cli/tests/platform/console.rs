@@ -195,6 +195,16 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
     browser
         .wait_text("#k-confirmed", "the confirmed checkout", |s| s == "1")
         .await;
+    let chart = browser
+        .client
+        .find(fantoccini::Locator::Css("#chart-checkouts"))
+        .await
+        .unwrap()
+        .attr("points")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(chart.contains(','), "the chart has its points: {chart:?}");
     browser.screenshot("overview").await;
 
     // The topology: one box per subscription, live counts filled in.

@@ -1,7 +1,21 @@
 "use strict";
 const { el, num } = cf;
 
+// The last two minutes of rates, one point per sample (the console keeps them).
+const KEPT = 120;
+
+function chart(s) {
+  const points = s.recent.map((r) => ({ checkouts: r.checkouts_per_second, messages: r.messages_per_second / 10 }));
+  const max = Math.max(1, ...points.map((p) => Math.max(p.checkouts, p.messages)));
+  const offset = KEPT - points.length;
+  const line = (key) => points.map((p, i) => `${((offset + i) / (KEPT - 1)) * 600},${120 - (p[key] / max) * 105}`).join(" ");
+  document.getElementById("chart-checkouts").setAttribute("points", line("checkouts"));
+  document.getElementById("chart-messages").setAttribute("points", line("messages"));
+  document.getElementById("chart-max").textContent = `${num(max, 1)}/s`;
+}
+
 function render(s) {
+  chart(s);
   const k = s.checkouts;
   document.getElementById("k-rate").textContent = num(k.per_second, 1);
   document.getElementById("k-flight").textContent = num(k.in_flight);
