@@ -172,6 +172,31 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
             .as_deref(),
         Some(cart_id.as_str())
     );
+    // By customer id, their checkouts; by an event id, the saga it belongs to.
+    let event_id = browser
+        .client
+        .find(fantoccini::Locator::Css(
+            "tr[data-what='published'] .mono.muted",
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    search(customer.to_string()).await;
+    browser
+        .wait_text("#result-status", "the customer id to resolve", |s| {
+            s.contains("customer id")
+        })
+        .await;
+    let sagas = browser.texts("section[data-saga] h2").await;
+    assert!(sagas.iter().any(|h| h.contains(&cart_id)), "{sagas:?}");
+    search(event_id).await;
+    browser
+        .wait_text("#result-status", "the event id to resolve", |s| {
+            s.contains("event id")
+        })
+        .await;
     search("not-an-id".into()).await;
     browser
         .wait_text("#result-status", "a bad id refused", |s| {
