@@ -3,7 +3,7 @@
 //! and each test waits until the consumer has seen and skipped the second copy.
 
 use crate::burst::{assert_books, shop, shoppers};
-use crate::helpers::{eventually, spawn_app, spawn_app_with};
+use crate::helpers::{eventually, spawn_app, spawn_app_duplicating};
 use cartflow_events::{
     INSUFFICIENT_STOCK, LineItem, OrderCancelled, OrderCreated, OrderRequested, Service, Shortage,
     StockAvailable, StockRejected,
@@ -195,7 +195,7 @@ async fn cart_applies_duplicated_outcomes_once() {
 async fn a_burst_with_every_message_delivered_twice_balances_the_books() {
     const SHOPPERS: usize = 60;
     const STOCK: i32 = 45;
-    let app = spawn_app_with(&[("OUTBOX_PUBLISH_COPIES", "2")]).await;
+    let app = spawn_app_duplicating(&[]).await;
     app.create_product("DUP-1", 1000, STOCK).await;
     let customers = shoppers(&app, SHOPPERS).await;
     let accepted = AtomicUsize::new(0);

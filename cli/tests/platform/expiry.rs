@@ -4,7 +4,9 @@
 //! told once, and inventory releases (or never makes) the checkout's reservation.
 
 use crate::burst::{shop, shoppers};
-use crate::helpers::{TestApp, eventually, eventually_within, spawn_app_with};
+use crate::helpers::{
+    TestApp, eventually, eventually_within, spawn_app_duplicating, spawn_app_with,
+};
 use cartflow_events::Service;
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -227,16 +229,19 @@ const SKUS: usize = 5;
 /// held, or expired with no order and nothing held: never both, never neither. A round
 /// that went all one way (the machine's pace changed) retunes the expiry and races
 /// again, so that the test does see both endings.
-async fn expiry_races_order_creation(copies: &str) {
+async fn expiry_races_order_creation(every_message_twice: bool) {
     const SHOPPERS: usize = 50;
     const ROUNDS: usize = 4;
     const STOCK: i32 = 200;
-    let mut app = spawn_app_with(&[
+    let settings = [
         ("CHECKOUT_DEADLINE_MS", "5000"),
         ("CHECKOUT_WATCH_MS", "10"),
-        ("OUTBOX_PUBLISH_COPIES", copies),
-    ])
-    .await;
+    ];
+    let mut app = if every_message_twice {
+        spawn_app_duplicating(&settings).await
+    } else {
+        spawn_app_with(&settings).await
+    };
     for s in 0..SKUS {
         app.create_product(&format!("RACE-{s}"), 500, STOCK).await;
     }
@@ -284,6 +289,15 @@ async fn expiry_races_order_creation(copies: &str) {
         converted > 0 && expired > 0,
         "the expiry never raced an order: {converted} converted, {expired} expired"
     );
+    if every_message_twice {
+        let skipped = app
+            .count(
+                Service::Order,
+                "SELECT coalesce(sum(duplicate_deliveries), 0)::bigint FROM processed_messages",
+            )
+            .await;
+        assert!(skipped > 0, "the race ran with every event delivered twice");
+    }
     let converted = converted + SHOPPERS; // and every calibration checkout
     // Inventory follows: whatever it reserved for an expired checkout it releases.
     eventually_within(Duration::from_secs(60), "the books to balance", || async {
@@ -354,10 +368,10 @@ async fn race_outcomes(app: &TestApp, customers: &[Uuid]) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expiry_racing_the_order_ends_each_checkout_one_way() {
-    expiry_races_order_creation("1").await;
+    expiry_races_order_creation(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expiry_racing_the_order_ends_each_checkout_one_way_with_every_event_twice() {
-    expiry_races_order_creation("2").await;
+    expiry_races_order_creation(true).await;
 }

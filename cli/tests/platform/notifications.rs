@@ -1,7 +1,7 @@
 //! Every saga outcome reaches the customer by email and by push, exactly once, through
 //! real SMTP and the live push stream.
 
-use crate::helpers::{TestApp, count, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, count, eventually, spawn_app, spawn_app_duplicating};
 use cartflow_events::Service;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -27,7 +27,7 @@ async fn by_kind(app: &TestApp, customer: Uuid) -> BTreeMap<(String, String), Ve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_twice() {
-    let app = spawn_app_with(&[("OUTBOX_PUBLISH_COPIES", "2")]).await;
+    let app = spawn_app_duplicating(&[]).await;
     app.create_product("KB-1", 1250, 10).await;
     app.create_product("LAMP-1", 500, 1).await;
     let customer = app.create_customer("Ann Lee", "ann@example.com").await;

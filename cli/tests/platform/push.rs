@@ -6,7 +6,9 @@
 //!   account gets through; the tokens here are signed with a test-only key
 //!   (`fixtures/push-signing-key.pem`) whose JWKS a local server publishes.
 
-use crate::helpers::{TestApp, count, eventually, eventually_within, spawn_app_with};
+use crate::helpers::{
+    TestApp, count, eventually, eventually_within, spawn_app_duplicating, spawn_app_with,
+};
 use crate::throwaway::app_on_own_emulator;
 use axum::routing::get;
 use base64::Engine;
@@ -20,12 +22,7 @@ use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_saga_runs_on_push_delivery_alone_even_with_every_message_pushed_twice() {
-    let app = spawn_app_with(&[
-        ("PUBSUB_DELIVERY", "push"),
-        ("PUSH_AUTH", "none"),
-        ("OUTBOX_PUBLISH_COPIES", "2"),
-    ])
-    .await;
+    let app = spawn_app_duplicating(&[("PUBSUB_DELIVERY", "push"), ("PUSH_AUTH", "none")]).await;
     app.create_product("KB-1", 1250, 10).await;
     let customer = app.create_customer("Pat Push", "pat@example.com").await;
     app.wait_for_contact(customer, "pat@example.com").await;

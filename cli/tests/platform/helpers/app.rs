@@ -1,6 +1,7 @@
 //! The running platform of one test: starting it, its parts, its SMTP catcher and
 //! the operator CLI on its databases.
 
+use super::duplicator::Duplicator;
 use super::issuer::TestIssuer;
 use super::{SmtpState, TestApp, TestInfra, count, eventually};
 use cartflow::platform::Platform;
@@ -13,9 +14,19 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
-/// `spawn_app` with extra settings for every service, e.g. `OUTBOX_PUBLISH_COPIES`.
+/// `spawn_app` with extra settings for every service, e.g. `ADMIN_TOKEN`.
 pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     spawn_app_on(TestInfra::new().await, settings).await
+}
+
+/// `spawn_app_with`, and every message published to a saga topic published twice
+/// (see [`Duplicator`]).
+pub async fn spawn_app_duplicating(settings: &[(&str, &str)]) -> TestApp {
+    let infra = TestInfra::new().await;
+    let duplicator = Duplicator::start(infra.pubsub()).await;
+    let mut app = spawn_app_on(infra, settings).await;
+    app.duplicator = Some(duplicator);
+    app
 }
 
 /// The platform in `AUTH_MODE=oidc` with `issuer`'s tokens; the helpers sign in.
@@ -58,6 +69,7 @@ pub async fn spawn_app_on(mut infra: TestInfra, settings: &[(&str, &str)]) -> Te
         staff: client_with("x-role", "staff"),
         tokens: None,
         smtp: SmtpState::Up(smtp),
+        duplicator: None,
         infra,
     }
 }

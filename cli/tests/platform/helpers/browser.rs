@@ -50,8 +50,21 @@ pub async fn start_console(app: &TestApp) -> ConsoleUnderTest {
 pub struct Browser {
     pub client: Client,
     // Declared after the client: the driver outlives the session it serves.
-    _driver: Child,
+    driver: Child,
     shots: PathBuf,
+}
+
+/// A test that fails never reaches `close`: take the driver's whole process group
+/// (chromedriver and the Chromium it started) down with it, or the browsers outlive
+/// the test run.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
 }
 
 impl Browser {
@@ -62,6 +75,7 @@ impl Browser {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
+            .process_group(0)
             .spawn()
             .expect("chromedriver is not installed: scripts/test.sh installs Debian's chromium and chromium-driver");
         let webdriver = format!("http://127.0.0.1:{port}");
@@ -88,7 +102,7 @@ impl Browser {
         std::fs::create_dir_all(&shots).unwrap();
         Browser {
             client,
-            _driver: driver,
+            driver,
             shots,
         }
     }
@@ -153,6 +167,6 @@ impl Browser {
     }
 
     pub async fn close(self) {
-        self.client.close().await.unwrap();
+        self.client.clone().close().await.unwrap();
     }
 }

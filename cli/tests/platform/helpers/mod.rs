@@ -4,6 +4,7 @@
 //!   server, removed when the test ends;
 //! - `app`: the running platform, its SMTP catcher, its databases and the CLI;
 //! - `calls`: the REST calls the tests make, as a client would;
+//! - `duplicator`: every message published twice, from outside the platform;
 //! - `issuer`: a test OpenID Connect issuer, for the platform in `AUTH_MODE=oidc`;
 //! - `browser`: headless Chromium over WebDriver, and the console, for its tests;
 //! - `wait`: waiting on a condition with a deadline, and checking problem responses.
@@ -11,11 +12,14 @@
 mod app;
 pub mod browser;
 mod calls;
+mod duplicator;
 mod infra;
 pub mod issuer;
 mod wait;
 
-pub use app::{spawn_app, spawn_app_on, spawn_app_signed_in, spawn_app_with};
+pub use app::{
+    spawn_app, spawn_app_duplicating, spawn_app_on, spawn_app_signed_in, spawn_app_with,
+};
 pub use infra::{TestInfra, free_port};
 pub use wait::{assert_problem, count, eventually, eventually_within};
 
@@ -33,6 +37,9 @@ pub struct TestApp {
     /// call with `X-Customer-Id`.
     tokens: Option<cartflow_testkit::client::TokenSigner>,
     smtp: SmtpState,
+    /// Publishes every saga message a second time, for the tests that want each event
+    /// delivered twice.
+    duplicator: Option<duplicator::Duplicator>,
     // Declared last: dropped after the platform, so its databases go after it stops.
     pub infra: TestInfra,
 }

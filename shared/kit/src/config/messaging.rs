@@ -72,9 +72,6 @@ pub(super) fn relay_settings(
             "milliseconds",
             errors,
         )),
-        copies: env
-            .parse_or(&["OUTBOX_PUBLISH_COPIES"], 1, "a whole number ≥ 1", errors)
-            .max(1),
         mark_interval: Duration::from_millis(env.parse_or(
             &["OUTBOX_MARK_MS"],
             defaults.mark_interval.as_millis() as u64,

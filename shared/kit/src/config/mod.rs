@@ -74,7 +74,6 @@ impl ServiceConfig {
     /// | `OUTBOX_PUBLISH_BEFORE_RESPONSE` | `true` in push mode, else `false` |
     /// | `OUTBOX_PUBLISH_TIMEOUT_MS` | 5000: the longest a request waits for that publish |
     /// | `OUTBOX_BACKGROUND_RELAY` | `true`; `false` (tests only) stands in for a throttled CPU |
-    /// | `OUTBOX_PUBLISH_COPIES` | 1 (fault injection: publish every event N times) |
     /// | `INBOX_RETENTION_DAYS` | 15: the dedup window; must exceed subscription retention + outbox's |
     /// | `OUTBOX_RETENTION_DAYS` | 7: published outbox rows (the replay horizon) |
     /// | `FAILURES_RETENTION_DAYS` | 30: resolved consume failures |

@@ -43,9 +43,6 @@ pub struct RelaySettings {
     pub mark_interval: Duration,
     /// Longest pause after failed publishes before trying again.
     pub max_backoff: Duration,
-    /// Fault injection: publish every event this many times (default 1). Exercises
-    /// consumers' idempotency end to end, as a relay crashing after each publish would.
-    pub copies: usize,
     /// Publish and mark a transaction's events before its `commit` returns, so a
     /// response is sent only once what the request wrote is on its way (push delivery
     /// on Cloud Run, where the CPU is throttled after the response).
@@ -67,7 +64,6 @@ impl Default for RelaySettings {
             sweep_grace: Duration::from_secs(2),
             mark_interval: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
-            copies: 1,
             publish_before_response: false,
             publish_timeout: Duration::from_secs(5),
             background: true,

@@ -98,9 +98,6 @@ impl RelayCore {
                 spans.push(span);
             }
             let message = Message::new().set_data(data).set_attributes(attributes);
-            for _ in 1..self.settings.copies {
-                drop(publisher.publish(message.clone()));
-            }
             pending.push(publisher.publish(message));
             used.entry(event.topic.clone()).or_insert(publisher);
         }
