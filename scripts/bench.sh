@@ -11,12 +11,7 @@
 #
 # Options are `cartflow load`'s (cargo run -p cartflow -- load --help).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-trap stop_started EXIT
-trap 'exit 130' INT TERM
-
-ensure_emulator
-ensure_postgres
-cd "$REPO_ROOT"
+start_infrastructure
 log "building cartflow (release)"
 cargo build --release --quiet -p cartflow
 bin="$REPO_ROOT/target/release/cartflow"

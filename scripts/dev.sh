@@ -6,12 +6,7 @@
 #
 # Usage: scripts/dev.sh [cartflow dev options, e.g. --no-seed]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-trap stop_started EXIT
-trap 'exit 130' INT TERM
-
-ensure_emulator
-ensure_postgres
-cd "$REPO_ROOT"
+start_infrastructure
 log "building cartflow (release; the first build takes a few minutes)"
 cargo build --release --quiet -p cartflow
 # Not exec: the EXIT trap must run to stop the emulator and PostgreSQL afterwards.

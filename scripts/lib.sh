@@ -159,6 +159,16 @@ ensure_browser() {
   } >"$WORK_DIR/apt.log" 2>&1 || die "could not install chromium and chromium-driver; see .work/apt.log"
 }
 
+# What dev.sh, test.sh and bench.sh begin with: the emulator and PostgreSQL running
+# (started here unless configured), stopped again when the script exits.
+start_infrastructure() {
+  trap stop_started EXIT
+  trap 'exit 130' INT TERM
+  ensure_emulator
+  ensure_postgres
+  cd "$REPO_ROOT"
+}
+
 stop_started() {
   local pid
   for pid in "${STARTED_PIDS[@]:-}"; do

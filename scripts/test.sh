@@ -10,13 +10,9 @@
 #
 # Usage: scripts/test.sh [extra arguments for cargo nextest run / cargo test]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-trap stop_started EXIT
-
 export CARTFLOW_PG_FAST="${CARTFLOW_PG_FAST:-1}"
-ensure_emulator
-ensure_postgres
+start_infrastructure
 ensure_browser
-cd "$REPO_ROOT"
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@" || status=$?

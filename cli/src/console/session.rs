@@ -42,6 +42,19 @@ pub struct Sessions {
 }
 
 impl Sessions {
+    fn start(&self, operator: Operator) -> Uuid {
+        let id = Uuid::new_v4();
+        self.by_id
+            .lock()
+            .expect("sessions poisoned")
+            .insert(id, operator);
+        id
+    }
+
+    fn end(&self, id: Uuid) {
+        self.by_id.lock().expect("sessions poisoned").remove(&id);
+    }
+
     /// The signed-in operator of this request, or the 401 the page shows.
     pub fn operator(&self, headers: &HeaderMap) -> ApiResult<Operator> {
         let expired = |o: &Operator| Utc::now() - o.since > LIFETIME;
@@ -88,21 +101,11 @@ async fn sign_in(
         return Err(ApiError::Unprocessable("the admin token is empty".into()));
     }
     check_token(&console, token).await?;
-    let id = Uuid::new_v4();
-    console
-        .inner
-        .sessions
-        .by_id
-        .lock()
-        .expect("sessions poisoned")
-        .insert(
-            id,
-            Operator {
-                name: operator.to_string(),
-                token: token.to_string(),
-                since: Utc::now(),
-            },
-        );
+    let id = console.inner.sessions.start(Operator {
+        name: operator.to_string(),
+        token: token.to_string(),
+        since: Utc::now(),
+    });
     tracing::info!(operator, "operator signed in to the console");
     let cookie = cookie::Cookie::build((COOKIE, id.to_string()))
         .http_only(true)
@@ -163,13 +166,7 @@ async fn whoami(State(console): State<Console>, headers: HeaderMap) -> ApiResult
 
 async fn sign_out(State(console): State<Console>, headers: HeaderMap) -> Response {
     if let Some(id) = session_id(&headers) {
-        console
-            .inner
-            .sessions
-            .by_id
-            .lock()
-            .expect("sessions poisoned")
-            .remove(&id);
+        console.inner.sessions.end(id);
     }
     let gone = format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
     with_cookie(json!({ "signed_out": true }), &gone)
