@@ -95,6 +95,7 @@ impl Console {
             .merge(session::router())
             .merge(shop::router())
             .with_state(self.clone())
+            .layer(axum::middleware::from_fn(same_origin_only))
             .layer(axum::middleware::map_response(security_headers))
     }
 }
@@ -110,6 +111,33 @@ pub async fn serve(
         .with_graceful_shutdown(stop.cancelled_owned())
         .await?;
     Ok(())
+}
+
+/// A request that changes something must come from the console's own pages: a
+/// browser names the page's origin in `Origin`, and another site's form or script
+/// (cross-site request forgery) would name its own. Requests without `Origin` (curl)
+/// are let through.
+async fn same_origin_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let changes = !matches!(request.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+    let headers = request.headers();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let foreign = match (origin, host) {
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, rest)| rest) != Some(host),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if changes && foreign {
+        return cartflow_kit::http::ApiError::Forbidden(
+            "refused: the request comes from another site's page".into(),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Scripts and styles come only from the console itself, and no other site may frame

@@ -272,6 +272,15 @@ async fn a_dead_letter_is_replayed_from_the_console_once_its_cause_is_fixed() {
         .unwrap();
     let detail = crate::helpers::assert_problem(refused, StatusCode::UNAUTHORIZED).await;
     assert!(detail.contains("sign in"), "{detail}");
+    // Another site's page cannot make the console act (cross-site request forgery).
+    let forged = http
+        .post(format!("{}/api/session", console.url))
+        .header("origin", "http://evil.example")
+        .json(&serde_json::json!({ "operator": "Mallory", "token": TOKEN }))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_problem(forged, StatusCode::FORBIDDEN).await;
 
     let browser = Browser::start().await;
     browser.goto(&format!("{}/dead-letters", console.url)).await;
