@@ -180,10 +180,7 @@ async fn a_lost_event_is_replayed_from_the_log_and_takes_effect_once() {
         .await
         .unwrap();
     let order_id = app.checkout(customer, "LOG-1", 2).await;
-    let saga = app.settled_cart(customer).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let saga = app.settled_cart(customer).await.id.to_string();
     steal(&app, "notification.order.created", &saga).await;
     app.platform_mut()
         .start_service(Service::Notification)
@@ -303,7 +300,7 @@ async fn a_lost_event_is_replayed_from_the_log_and_takes_effect_once() {
     assert_eq!(mails_to(&app, email).await, 1, "one email");
     let orders = app.orders(&format!("customer_id={customer}")).await;
     assert_eq!(orders.len(), 1);
-    assert_eq!(orders[0]["id"], order_id);
+    assert_eq!(orders[0].id.to_string(), order_id);
     assert_eq!(app.stock("LOG-1").await, (8, 2), "stock moved once");
     let pushes = app
         .count(

@@ -2,10 +2,10 @@
 //! books they check afterwards.
 
 use crate::helpers::{TestApp, count, eventually_within};
+use cart_service::domain::{Cart, CartStatus};
 use cartflow_events::Service;
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -58,9 +58,12 @@ pub fn shopper_mails(app: &TestApp) -> usize {
 /// carts have all settled: stock + reserved = initial, reserved = what confirmed
 /// orders hold, one order per converted cart, and one email and one push per
 /// outcome, none twice.
-pub async fn assert_books(app: &TestApp, sku: &str, stock: i32, carts: &[Value]) {
+pub async fn assert_books(app: &TestApp, sku: &str, stock: i32, carts: &[Cart]) {
     let shoppers = carts.len();
-    let converted = carts.iter().filter(|c| c["status"] == "converted").count();
+    let converted = carts
+        .iter()
+        .filter(|c| c.status == CartStatus::Converted)
+        .count();
     let rejected = shoppers - converted;
     let (available, reserved) = app.stock(sku).await;
     assert_eq!(

@@ -1,9 +1,11 @@
 //! The saga's two endings: a confirmed order, or an unlocked cart with details.
 
 use crate::helpers::{assert_problem, spawn_app};
-use cartflow_events::Service;
+use cart_service::domain::{CartStatus, Rejection};
+use cartflow_events::{Shortage, Sku};
+use order_service::domain::OrderStatus;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,43 +17,33 @@ async fn a_two_line_checkout_becomes_a_confirmed_order() {
 
     app.add(customer, "KB-1", 2).await;
     let cart = app.add(customer, "MS-1", 1).await;
-    assert_eq!(cart["total_cents"], 2 * 1250 + 399);
+    assert_eq!(cart.total_cents, 2 * 1250 + 399);
     let accepted = app.convert(customer).await;
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     let accepted: Value = accepted.json().await.unwrap();
-    assert_eq!(accepted["cart_id"], cart["id"]);
+    assert_eq!(accepted["cart_id"], cart.id.to_string());
 
     let cart = app.settled_cart(customer).await;
-    assert_eq!(cart["status"], "converted", "{cart}");
-    let order_id = cart["order_id"]
-        .as_str()
-        .expect("converted cart names its order");
-    let order = app
-        .get_json(Service::Order, &format!("/orders/{order_id}"))
-        .await;
-    assert_eq!(order["status"], "confirmed");
-    assert_eq!(order["total_cents"], 2899);
-    assert_eq!(order["customer_id"], customer.to_string());
-    assert_eq!(
-        order["items"],
-        json!([
-            { "product_sku": "KB-1", "quantity": 2, "unit_price_cents": 1250 },
-            { "product_sku": "MS-1", "quantity": 1, "unit_price_cents": 399 },
-        ])
-    );
-    assert_eq!(
-        app.orders(&format!("cart_id={}", cart["id"].as_str().unwrap()))
-            .await
-            .len(),
-        1
-    );
+    assert_eq!(cart.status, CartStatus::Converted, "{cart:?}");
+    let order_id = cart.order_id.expect("converted cart names its order");
+    let order = app.order(order_id).await;
+    assert_eq!(order.status, OrderStatus::Confirmed);
+    assert_eq!(order.total_cents, 2899);
+    assert_eq!(order.customer_id, customer);
+    let lines: Vec<_> = order
+        .items
+        .iter()
+        .map(|l| (l.product_sku.as_str(), l.quantity, l.unit_price_cents))
+        .collect();
+    assert_eq!(lines, [("KB-1", 2, 1250), ("MS-1", 1, 399)]);
+    assert_eq!(app.orders(&format!("cart_id={}", cart.id)).await.len(), 1);
     assert_eq!(app.stock("KB-1").await, (8, 2));
     assert_eq!(app.stock("MS-1").await, (4, 1));
 
     // Adding to a converted cart starts a new one.
     let next = app.add(customer, "KB-1", 1).await;
-    assert_ne!(next["id"], cart["id"]);
-    assert_eq!(next["status"], "open");
+    assert_ne!(next.id, cart.id);
+    assert_eq!(next.status, CartStatus::Open);
     app.stop().await;
 }
 
@@ -66,12 +58,16 @@ async fn insufficient_stock_rejects_everything_and_the_cart_can_be_fixed_and_ret
 
     assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
     let cart = app.settled_cart(customer).await;
-    assert_eq!(cart["status"], "stock_unavailable", "{cart}");
+    assert_eq!(cart.status, CartStatus::StockUnavailable, "{cart:?}");
     assert_eq!(
-        cart["rejection"],
-        json!({
-            "reason": "insufficient_stock",
-            "details": [{ "product_sku": "LAMP-1", "requested": 3, "available": 1 }],
+        cart.rejection,
+        Some(Rejection {
+            reason: "insufficient_stock".into(),
+            details: vec![Shortage {
+                product_sku: Sku::parse("LAMP-1").unwrap(),
+                requested: 3,
+                available: 1,
+            }],
         })
     );
     // Nothing was reserved, not even the line that was available.
@@ -90,16 +86,16 @@ async fn insufficient_stock_rejects_everything_and_the_cart_can_be_fixed_and_ret
         .json()
         .await
         .unwrap();
-    assert_eq!(edited["id"], cart["id"]);
+    assert_eq!(edited["id"], cart.id.to_string());
     assert_eq!(edited["status"], "open");
     assert!(edited.get("rejection").is_none());
     app.add(customer, "LAMP-1", 1).await;
     assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
     let cart = app.settled_cart(customer).await;
-    assert_eq!(cart["status"], "converted", "{cart}");
+    assert_eq!(cart.status, CartStatus::Converted, "{cart:?}");
     let orders = app.orders(&format!("customer_id={customer}")).await;
     assert_eq!(orders.len(), 1);
-    assert_eq!(orders[0]["total_cents"], 2 * 1000 + 500);
+    assert_eq!(orders[0].total_cents, 2 * 1000 + 500);
     assert_eq!(app.stock("LAMP-1").await, (0, 1));
     app.stop().await;
 }
@@ -121,7 +117,7 @@ async fn empty_and_locked_carts_cannot_be_converted() {
     // Locked while pending, and converted afterwards: either way, not again.
     assert_problem(app.convert(customer).await, StatusCode::CONFLICT).await;
     let cart = app.settled_cart(customer).await;
-    assert_eq!(cart["status"], "converted");
+    assert_eq!(cart.status, CartStatus::Converted);
     assert_eq!(
         app.orders(&format!("customer_id={customer}")).await.len(),
         1

@@ -6,6 +6,7 @@
 
 use crate::helpers::browser::{Browser, PAGE_DEADLINE, start_console};
 use crate::helpers::{count, eventually_within, spawn_app, spawn_app_with};
+use cart_service::domain::CartStatus;
 use cartflow_events::Service;
 use reqwest::StatusCode;
 use std::collections::BTreeSet;
@@ -73,12 +74,12 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
     let cart_id = browser.texts("#cart-id").await.remove(0);
     let cart = app.settled_cart(customer).await;
     assert_eq!(
-        cart["id"],
-        cart_id.as_str(),
+        cart.id.to_string(),
+        cart_id,
         "the page shows the customer's cart"
     );
-    assert_eq!(cart["status"], "converted");
-    let order_id = cart["order_id"].as_str().unwrap().to_string();
+    assert_eq!(cart.status, CartStatus::Converted);
+    let order_id = cart.order_id.unwrap().to_string();
 
     // Cancel on the page: the order says so and the stock comes back.
     browser.click("button.cancel").await;
@@ -400,7 +401,7 @@ async fn a_dead_letter_is_replayed_from_the_console_once_its_cause_is_fixed() {
 
     // Processed once: the checkout converts, one inbox row, one reservation.
     let cart = app.settled_cart(customer).await;
-    assert_eq!(cart["status"], "converted");
+    assert_eq!(cart.status, CartStatus::Converted);
     let processed = count(
         inventory,
         &format!("SELECT count(*) FROM processed_messages WHERE event_id = '{event_id}'"),

@@ -3,6 +3,7 @@
 //! service returns.
 
 use crate::helpers::{eventually, spawn_app_with};
+use cart_service::domain::CartStatus;
 use cartflow_events::Service;
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -56,9 +57,9 @@ async fn an_overdue_checkout_is_requested_again_and_completes_once_when_the_orde
         .await
         .unwrap();
     let cart = app.settled_cart(customer).await;
-    assert_eq!(cart["status"], "converted");
+    assert_eq!(cart.status, CartStatus::Converted);
     // However many answers were waiting, one order.
-    let cart_id = cart["id"].as_str().unwrap();
+    let cart_id = cart.id;
     eventually("every waiting answer consumed", || async {
         let consumed =
             "SELECT count(*) FROM processed_messages WHERE event_type = 'stock-available'";

@@ -73,10 +73,10 @@ async fn inventory_returns_stock_once_for_a_duplicated_cancellation() {
     let cart = app.settled_cart(customer).await;
     assert_eq!(app.stock("KB-1").await, (8, 2));
 
-    let cart_id: Uuid = cart["id"].as_str().unwrap().parse().unwrap();
+    let cart_id = cart.id;
     let cancelled = OrderCancelled {
-        checkout_id: Some(cart["checkout_id"].as_str().unwrap().parse().unwrap()),
-        order_id: cart["order_id"].as_str().unwrap().parse().unwrap(),
+        checkout_id: Some(cart.checkout_id.unwrap()),
+        order_id: cart.order_id.unwrap(),
         cart_id,
         customer_id: customer,
         items: vec![line("KB-1", 2, 1000)],
@@ -110,7 +110,7 @@ async fn order_is_created_once_for_a_duplicated_stock_available() {
 
     let orders = app.orders(&format!("cart_id={cart_id}")).await;
     assert_eq!(orders.len(), 1);
-    assert_eq!(orders[0]["total_cents"], 2005);
+    assert_eq!(orders[0].total_cents, 2005);
     let announced = app
         .count(
             Service::Order,

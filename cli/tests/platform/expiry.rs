@@ -7,6 +7,7 @@ use crate::burst::{shop, shoppers};
 use crate::helpers::{
     TestApp, eventually, eventually_within, spawn_app_duplicating, spawn_app_with,
 };
+use cart_service::domain::CartStatus;
 use cartflow_events::Service;
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -74,7 +75,7 @@ async fn with_inventory_down_the_checkout_expires_and_its_late_request_reserves_
     app.add(customer, "EXP-1", 2).await;
     assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
     let cart = app.settled_cart(customer).await;
-    assert_eq!(cart["status"], "checkout_expired", "{cart}");
+    assert_eq!(cart.status, CartStatus::CheckoutExpired, "{cart:?}");
     eventually("the customer told by email and push", || async {
         (told(&app, customer, "checkout_expired").await == (1, 1)).then_some(())
     })
@@ -91,15 +92,15 @@ async fn with_inventory_down_the_checkout_expires_and_its_late_request_reserves_
     backlog_consumed(&app, Service::Inventory, Service::Order, "stock-available").await;
     assert_eq!(held_reservations(&app).await, 0);
     assert_eq!(app.stock("EXP-1").await, (10, 0));
-    let cart_id = cart["id"].as_str().unwrap();
+    let cart_id = &cart.id.to_string();
     assert!(app.orders(&format!("cart_id={cart_id}")).await.is_empty());
 
     // The same cart checks out again under a new checkout id, and converts.
     assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
     let retried = app.settled_cart(customer).await;
-    assert_eq!(retried["status"], "converted", "{retried}");
-    assert_eq!(retried["id"], cart["id"]);
-    assert_ne!(retried["checkout_id"], cart["checkout_id"]);
+    assert_eq!(retried.status, CartStatus::Converted, "{retried:?}");
+    assert_eq!(retried.id, cart.id);
+    assert_ne!(retried.checkout_id, cart.checkout_id);
     assert_eq!(app.orders(&format!("cart_id={cart_id}")).await.len(), 1);
     assert_eq!(app.stock("EXP-1").await, (8, 2));
     eventually("the confirmation", || async {
@@ -165,7 +166,7 @@ async fn with_order_down_past_the_expiry_the_reservation_is_released_and_no_orde
         .await
         .unwrap();
     let cart = app.settled_cart(customer).await;
-    assert_eq!(cart["status"], "checkout_expired", "{cart}");
+    assert_eq!(cart.status, CartStatus::CheckoutExpired, "{cart:?}");
     eventually("the reservation released", || async {
         (app.stock("EXP-2").await == (10, 0)).then_some(())
     })
@@ -177,7 +178,7 @@ async fn with_order_down_past_the_expiry_the_reservation_is_released_and_no_orde
     assert!(app.orders("").await.is_empty());
 
     // The timeline shows the compensation: inventory consumed the expiry and released.
-    let cart_id = cart["id"].as_str().unwrap();
+    let cart_id = &cart.id.to_string();
     let (timeline, _) = app.cartflow(&["timeline", cart_id]).await;
     let released = timeline
         .lines()
@@ -208,14 +209,11 @@ async fn burst(app: &TestApp, customers: &[Uuid]) -> Vec<Option<Duration>> {
     let carts = app.settled_carts(customers, Duration::from_secs(60)).await;
     let mut took = Vec::new();
     for (cart, started) in carts.iter().zip(started) {
-        let order = match cart["order_id"].as_str() {
-            Some(id) => app.get_json(Service::Order, &format!("/orders/{id}")).await,
-            None => Value::Null,
+        let created = match cart.order_id {
+            Some(id) => Some(app.order(id).await.created_at),
+            None => None,
         };
-        let created = order["created_at"]
-            .as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-        took.push(created.map(|c| (c.to_utc() - started).to_std().unwrap_or_default()));
+        took.push(created.map(|c| (c - started).to_std().unwrap_or_default()));
     }
     took
 }
@@ -347,20 +345,18 @@ async fn race_outcomes(app: &TestApp, customers: &[Uuid]) -> (usize, usize) {
     let carts = app.settled_carts(customers, Duration::from_secs(60)).await;
     let (mut converted, mut expired) = (0, 0);
     for cart in &carts {
-        let orders = app
-            .orders(&format!("cart_id={}", cart["id"].as_str().unwrap()))
-            .await;
-        match cart["status"].as_str() {
-            Some("converted") => {
-                assert_eq!(orders.len(), 1, "one order for {cart}");
-                assert_eq!(orders[0]["id"], cart["order_id"]);
+        let orders = app.orders(&format!("cart_id={}", cart.id)).await;
+        match cart.status {
+            CartStatus::Converted => {
+                assert_eq!(orders.len(), 1, "one order for {cart:?}");
+                assert_eq!(Some(orders[0].id), cart.order_id);
                 converted += 1;
             }
-            Some("checkout_expired") => {
-                assert!(orders.is_empty(), "no order for {cart}");
+            CartStatus::CheckoutExpired => {
+                assert!(orders.is_empty(), "no order for {cart:?}");
                 expired += 1;
             }
-            other => panic!("a checkout ended {other:?}: {cart}"),
+            other => panic!("a checkout ended {other:?}: {cart:?}"),
         }
     }
     (converted, expired)

@@ -2,25 +2,20 @@
 //! real SMTP and the live push stream.
 
 use crate::helpers::{TestApp, count, eventually, spawn_app, spawn_app_duplicating};
-use cartflow_events::Service;
+use cart_service::domain::CartStatus;
+use cartflow_events::{Channel, Service};
+use notification_service::domain::{Kind, Status};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
 
 /// (kind, channel) → status of the customer's notifications.
-async fn by_kind(app: &TestApp, customer: Uuid) -> BTreeMap<(String, String), Vec<String>> {
-    let mut kinds: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+async fn by_kind(app: &TestApp, customer: Uuid) -> HashMap<(Kind, Channel), Vec<Status>> {
+    let mut kinds: HashMap<(Kind, Channel), Vec<Status>> = HashMap::new();
     for n in app.notifications(customer).await {
-        let key = (
-            n["kind"].as_str().unwrap().to_string(),
-            n["channel"].as_str().unwrap().to_string(),
-        );
-        kinds
-            .entry(key)
-            .or_default()
-            .push(n["status"].as_str().unwrap().to_string());
+        kinds.entry((n.kind, n.channel)).or_default().push(n.status);
     }
     kinds
 }
@@ -37,8 +32,8 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
     app.add(customer, "LAMP-1", 3).await;
     assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
     assert_eq!(
-        app.settled_cart(customer).await["status"],
-        "stock_unavailable"
+        app.settled_cart(customer).await.status,
+        CartStatus::StockUnavailable
     );
     app.remove_item(customer, "LAMP-1").await;
     assert_eq!(
@@ -62,15 +57,15 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
 
     // Two confirmations and one of everything else, on both channels, all sent, and
     // every duplicate delivery already seen and skipped (so none can add a copy later).
-    let expected: BTreeMap<(String, String), usize> = [
-        ("order_confirmed", 2),
-        ("stock_rejected", 1),
-        ("order_cancelled", 1),
-        ("order_shipped", 1),
-        ("order_delivered", 1),
+    let expected: HashMap<(Kind, Channel), usize> = [
+        (Kind::OrderConfirmed, 2),
+        (Kind::StockRejected, 1),
+        (Kind::OrderCancelled, 1),
+        (Kind::OrderShipped, 1),
+        (Kind::OrderDelivered, 1),
     ]
     .into_iter()
-    .flat_map(|(kind, n)| ["email", "push"].map(|c| ((kind.to_string(), c.to_string()), n)))
+    .flat_map(|(kind, n)| [Channel::Email, Channel::Push].map(|c| ((kind, c), n)))
     .collect();
     eventually(
         "every notification sent and every duplicate seen",
@@ -80,7 +75,7 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
                 && kinds
                     .iter()
                     .all(|(k, statuses)| expected.get(k) == Some(&statuses.len()))
-                && kinds.values().flatten().all(|s| s == "sent");
+                && kinds.values().flatten().all(|s| *s == Status::Sent);
             let unduplicated =
                 "SELECT count(*) FROM processed_messages WHERE duplicate_deliveries = 0";
             let pending = app.count(Service::Notification, unduplicated).await
@@ -213,19 +208,22 @@ async fn with_smtp_down_email_fails_after_its_retries_and_flows_again_when_it_is
         let notes = app.notifications(customer).await;
         notes
             .into_iter()
-            .find(|n| n["channel"] == "email" && n["status"] == "failed")
+            .find(|n| n.channel == Channel::Email && n.status == Status::Failed)
     })
     .await;
     assert_eq!(
-        failed["attempts"], 3,
-        "SMTP_MAX_ATTEMPTS in the tests: {failed}"
+        failed.attempts, 3,
+        "SMTP_MAX_ATTEMPTS in the tests: {failed:?}"
     );
-    let error = failed["last_error"].as_str().unwrap();
+    let error = failed.last_error.as_deref().unwrap();
     assert!(error.contains("SMTP"), "{error}");
-    assert!(failed["subject"].as_str().unwrap().contains(&lost));
+    assert!(failed.subject.contains(&lost));
     // The push did not wait for the email.
     let kinds = by_kind(&app, customer).await;
-    assert_eq!(kinds[&("order_confirmed".into(), "push".into())], ["sent"]);
+    assert_eq!(
+        kinds[&(Kind::OrderConfirmed, Channel::Push)],
+        [Status::Sent]
+    );
 
     app.smtp_up().await;
     let delivered = app.checkout(customer, "KB-1", 1).await;
@@ -236,11 +234,13 @@ async fn with_smtp_down_email_fails_after_its_retries_and_flows_again_when_it_is
     assert!(app.mails()[0].subject.contains(&delivered));
     let kinds = eventually("the next notification settled", || async {
         let kinds = by_kind(&app, customer).await;
-        (kinds[&("order_confirmed".into(), "email".into())].contains(&"sent".to_string()))
-            .then_some(kinds)
+        (kinds[&(Kind::OrderConfirmed, Channel::Email)].contains(&Status::Sent)).then_some(kinds)
     })
     .await;
-    let mut email_statuses = kinds[&("order_confirmed".into(), "email".into())].clone();
+    let mut email_statuses: Vec<&str> = kinds[&(Kind::OrderConfirmed, Channel::Email)]
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
     email_statuses.sort();
     assert_eq!(email_statuses, ["failed", "sent"]);
     app.stop().await;
@@ -267,11 +267,7 @@ async fn the_push_stream_receives_a_push_live_within_a_second_of_the_order() {
     assert_eq!(response.headers()["content-type"], "text/event-stream");
 
     let order_id = app.checkout(customer, "KB-1", 1).await;
-    let order = app
-        .get_json(Service::Order, &format!("/orders/{order_id}"))
-        .await;
-    let ordered_at: chrono::DateTime<chrono::Utc> =
-        order["created_at"].as_str().unwrap().parse().unwrap();
+    let ordered_at = app.order(order_id.parse().unwrap()).await.created_at;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut text = String::new();

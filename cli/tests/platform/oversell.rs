@@ -1,6 +1,7 @@
 //! Concurrent checkouts of one scarce SKU never oversell, and every one of them ends.
 
 use crate::helpers::spawn_app;
+use cart_service::domain::CartStatus;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use std::time::Duration;
@@ -29,10 +30,13 @@ async fn concurrent_checkouts_of_scarce_stock_sell_exactly_what_there_is() {
 
     let carts = app.settled_carts(&customers, Duration::from_secs(90)).await;
 
-    let converted = carts.iter().filter(|c| c["status"] == "converted").count();
+    let converted = carts
+        .iter()
+        .filter(|c| c.status == CartStatus::Converted)
+        .count();
     let rejected = carts
         .iter()
-        .filter(|c| c["status"] == "stock_unavailable")
+        .filter(|c| c.status == CartStatus::StockUnavailable)
         .count();
     assert_eq!(converted, STOCK as usize);
     assert_eq!(rejected, SHOPPERS - STOCK as usize);

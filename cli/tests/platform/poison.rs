@@ -8,6 +8,7 @@
 //! completes once, and the books balance.
 
 use crate::helpers::{TestApp, eventually_within, spawn_app_with};
+use cart_service::domain::CartStatus;
 use cartflow_events::{OrderRequested, Service};
 use cartflow_testkit::envelope_for;
 use futures::future::join_all;
@@ -145,7 +146,10 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
     phase("burst sent");
     // All good work completes while the poison is retried.
     let carts = app.settled_carts(good, Duration::from_secs(60)).await;
-    let converted = carts.iter().filter(|c| c["status"] == "converted").count();
+    let converted = carts
+        .iter()
+        .filter(|c| c.status == CartStatus::Converted)
+        .count();
     assert_eq!(
         converted, GOOD_STOCK as usize,
         "the stock sells out exactly"
@@ -259,7 +263,7 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
     );
     let carts = app.settled_carts(bugged, Duration::from_secs(30)).await;
     assert!(
-        carts.iter().all(|c| c["status"] == "converted"),
+        carts.iter().all(|c| c.status == CartStatus::Converted),
         "{carts:?}"
     );
 

@@ -15,6 +15,7 @@ use base64::Engine;
 use cartflow_events::{LineItem, Service, StockAvailable};
 use cartflow_testkit::envelope_for;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use notification_service::domain::{Kind, Status};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -39,7 +40,7 @@ async fn the_saga_runs_on_push_delivery_alone_even_with_every_message_pushed_twi
             .notifications(customer)
             .await
             .into_iter()
-            .filter(|n| n["kind"] == "order_confirmed" && n["status"] == "sent")
+            .filter(|n| n.kind == Kind::OrderConfirmed && n.status == Status::Sent)
             .collect();
         (sent.len() == 2).then_some(())
     })
@@ -85,7 +86,7 @@ async fn in_push_mode_every_request_publishes_what_it_wrote_before_answering() {
             .notifications(customer)
             .await
             .into_iter()
-            .filter(|n| n["kind"] == "order_confirmed" && n["status"] == "sent")
+            .filter(|n| n.kind == Kind::OrderConfirmed && n.status == Status::Sent)
             .count();
         (sent == 2).then_some(())
     })

@@ -15,7 +15,7 @@ async fn a_checkout_timeline_shows_the_saga_in_order_across_services() {
     app.add(customer, "KB-1", 1).await;
     assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
     let cart = app.settled_cart(customer).await;
-    let cart_id = cart["id"].as_str().unwrap();
+    let cart_id = &cart.id.to_string();
     let settings = &app.infra.settings;
 
     // Wait for the tail of the saga: the email-push results reaching notification.

@@ -97,7 +97,7 @@ pub fn on_expire_requested(record: CheckoutRecord) -> Ruling {
     Option::<Ruling>::from(record).unwrap_or(Ruling::Expire)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Order {
     pub id: Uuid,
     pub cart_id: Uuid,
@@ -218,6 +218,34 @@ mod tests {
         assert!(status_change(Confirmed, Delivered).is_err());
         assert!(status_change(Delivered, Shipped).is_err());
         assert!(status_change(Cancelled, Shipped).is_err());
+    }
+
+    #[test]
+    fn an_order_reads_back_from_the_json_it_is_sent_as() {
+        // The typed client of the end-to-end tests reads orders back, with or without
+        // a cancel reason (left out when there is none).
+        for cancel_reason in [None, Some("changed my mind".to_string())] {
+            let order = Order {
+                id: Uuid::new_v4(),
+                cart_id: Uuid::new_v4(),
+                checkout_id: Uuid::new_v4(),
+                customer_id: Uuid::new_v4(),
+                status: Cancelled,
+                items: vec![LineItem {
+                    product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
+                    quantity: 2,
+                    unit_price_cents: 1250,
+                }],
+                total_cents: 2500,
+                cancel_reason,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            };
+            let json = serde_json::to_value(&order).unwrap();
+            let back: Order = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(back.cancel_reason, order.cancel_reason);
+            assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        }
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! A typed client of the cart service, calling it the way any client would (HTTP,
-//! `X-Customer-Id`). The end-to-end tests' shoppers and the load generator share it,
-//! and the seeder shares [`as_staff`] and [`as_customer`].
+//! Typed clients of the services, calling them the way any client would (HTTP, signed
+//! in with the development headers or a bearer token): [`CartClient`] as a customer,
+//! [`OrderClient`] and [`NotificationClient`] as staff. The end-to-end tests use all
+//! three, the load generator the cart's, and the seeder shares [`as_staff`] and
+//! [`as_customer`].
 
 use cart_service::domain::Cart;
+use notification_service::store::Notification;
+use order_service::domain::Order;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::json;
 use std::fmt;
@@ -30,6 +34,15 @@ pub fn sign_in_as(
 /// `request` as staff, with the development header (`AUTH_MODE=header`).
 pub fn as_staff(request: RequestBuilder) -> RequestBuilder {
     request.header("X-Role", "staff")
+}
+
+/// `request` as staff: with `token` when given (`AUTH_MODE=oidc`), else with the
+/// development header.
+pub fn sign_in_as_staff(request: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+    match token {
+        Some(token) => request.bearer_auth(token),
+        None => as_staff(request),
+    }
 }
 
 /// Why a call did not succeed.
@@ -139,6 +152,86 @@ impl CartClient {
     pub async fn cart(&self, customer: Uuid) -> Result<Cart, CallError> {
         let request = self.customer(self.http.get(format!("{}/cart", self.base_url)), customer);
         parse(request.send().await, StatusCode::OK).await
+    }
+}
+
+/// A service called as staff, who see every customer's records.
+#[derive(Clone)]
+struct AsStaff {
+    http: reqwest::Client,
+    base_url: String,
+    /// `None`: the development header says staff.
+    token: Option<String>,
+}
+
+impl AsStaff {
+    fn new(http: reqwest::Client, base_url: String) -> Self {
+        AsStaff {
+            http,
+            base_url,
+            token: None,
+        }
+    }
+
+    /// `GET {path}`, expecting 200 and a `T`.
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, CallError> {
+        let request = sign_in_as_staff(
+            self.http.get(format!("{}{path}", self.base_url)),
+            self.token.as_deref(),
+        );
+        parse(request.send().await, StatusCode::OK).await
+    }
+}
+
+/// The order service at `base_url`, as staff.
+#[derive(Clone)]
+pub struct OrderClient(AsStaff);
+
+impl OrderClient {
+    /// Calls with the development header (`AUTH_MODE=header`).
+    pub fn new(http: reqwest::Client, base_url: impl Into<String>) -> Self {
+        OrderClient(AsStaff::new(http, base_url.into()))
+    }
+
+    /// Calls with a staff bearer token (`AUTH_MODE=oidc`).
+    pub fn with_staff_token(mut self, token: impl Into<String>) -> Self {
+        self.0.token = Some(token.into());
+        self
+    }
+
+    /// `GET /orders?{query}`: the orders matching `query`, a query string of
+    /// `customer_id`, `status` and `cart_id` (empty: every order).
+    pub async fn list(&self, query: &str) -> Result<Vec<Order>, CallError> {
+        self.0.get(&format!("/orders?{query}")).await
+    }
+
+    /// `GET /orders/{id}`: one order.
+    pub async fn get(&self, id: Uuid) -> Result<Order, CallError> {
+        self.0.get(&format!("/orders/{id}")).await
+    }
+}
+
+/// The notification service at `base_url`, as staff.
+#[derive(Clone)]
+pub struct NotificationClient(AsStaff);
+
+impl NotificationClient {
+    /// Calls with the development header (`AUTH_MODE=header`).
+    pub fn new(http: reqwest::Client, base_url: impl Into<String>) -> Self {
+        NotificationClient(AsStaff::new(http, base_url.into()))
+    }
+
+    /// Calls with a staff bearer token (`AUTH_MODE=oidc`).
+    pub fn with_staff_token(mut self, token: impl Into<String>) -> Self {
+        self.0.token = Some(token.into());
+        self
+    }
+
+    /// `GET /notifications?customer_id={customer}`: the customer's notifications.
+    pub async fn list(&self, customer: Uuid) -> Result<Vec<Notification>, CallError> {
+        self.0
+            .get(&format!("/notifications?customer_id={customer}"))
+            .await
     }
 }
 

@@ -7,7 +7,7 @@
 
 pub mod client;
 
-pub use client::{Accepted, CallError, CartClient};
+pub use client::{Accepted, CallError, CartClient, NotificationClient, OrderClient};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

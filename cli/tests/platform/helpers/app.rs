@@ -38,10 +38,9 @@ pub async fn spawn_app_signed_in(issuer: &TestIssuer, settings: &[(&str, &str)])
         .chain(settings.iter().copied())
         .collect();
     let mut app = spawn_app_with(&all).await;
-    app.staff = client_with(
-        "authorization",
-        &format!("Bearer {}", TestIssuer::staff_token()),
-    );
+    let staff_token = TestIssuer::staff_token();
+    app.staff = client_with("authorization", &format!("Bearer {staff_token}"));
+    app.staff_token = Some(staff_token);
     app.tokens = Some(std::sync::Arc::new(TestIssuer::customer_token));
     app
 }
@@ -67,6 +66,7 @@ pub async fn spawn_app_on(mut infra: TestInfra, settings: &[(&str, &str)]) -> Te
         platform: Some(platform),
         http: reqwest::Client::new(),
         staff: client_with("x-role", "staff"),
+        staff_token: None,
         tokens: None,
         smtp: SmtpState::Up(smtp),
         duplicator: None,
@@ -117,6 +117,28 @@ impl TestApp {
         let client = cartflow_testkit::CartClient::new(self.http.clone(), self.url(Service::Cart));
         match &self.tokens {
             Some(tokens) => client.with_tokens(tokens.clone()),
+            None => client,
+        }
+    }
+
+    /// The order service, as staff.
+    pub fn order_client(&self) -> cartflow_testkit::OrderClient {
+        let client =
+            cartflow_testkit::OrderClient::new(self.http.clone(), self.url(Service::Order));
+        match &self.staff_token {
+            Some(token) => client.with_staff_token(token.clone()),
+            None => client,
+        }
+    }
+
+    /// The notification service, as staff.
+    pub fn notification_client(&self) -> cartflow_testkit::NotificationClient {
+        let client = cartflow_testkit::NotificationClient::new(
+            self.http.clone(),
+            self.url(Service::Notification),
+        );
+        match &self.staff_token {
+            Some(token) => client.with_staff_token(token.clone()),
             None => client,
         }
     }

@@ -1,8 +1,13 @@
 //! The REST calls the end-to-end tests make, as a client would: shoppers with their
-//! customer header, set-up and the tests' own checks as staff (header mode).
+//! customer header (or token), set-up and the tests' own checks as staff. What a test
+//! reads comes typed (`Cart`, `Order`, `Notification`, from the testkit's clients);
+//! the calls whose status and problem body a test checks return the raw `Response`.
 
 use super::{TestApp, eventually, eventually_within};
+use cart_service::domain::{Cart, CartStatus};
 use cartflow_events::Service;
+use notification_service::store::Notification;
+use order_service::domain::Order;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -23,14 +28,12 @@ impl TestApp {
         customer["id"].as_str().unwrap().parse().unwrap()
     }
 
-    pub async fn notifications(&self, customer: Uuid) -> Vec<Value> {
-        let list = self
-            .get_json(
-                Service::Notification,
-                &format!("/notifications?customer_id={customer}"),
-            )
-            .await;
-        serde_json::from_value(list).unwrap()
+    /// The customer's notifications, as staff see them.
+    pub async fn notifications(&self, customer: Uuid) -> Vec<Notification> {
+        self.notification_client()
+            .list(customer)
+            .await
+            .unwrap_or_else(|e| panic!("GET /notifications?customer_id={customer}: {e}"))
     }
 
     /// A converted checkout of `quantity` × `sku` for `customer`; returns the order id.
@@ -38,8 +41,8 @@ impl TestApp {
         self.add(customer, sku, quantity).await;
         assert_eq!(self.convert(customer).await.status(), StatusCode::ACCEPTED);
         let cart = self.settled_cart(customer).await;
-        assert_eq!(cart["status"], "converted", "{cart}");
-        cart["order_id"].as_str().unwrap().to_string()
+        assert_eq!(cart.status, CartStatus::Converted, "{cart:?}");
+        cart.order_id.unwrap().to_string()
     }
 
     pub async fn create_product(&self, sku: &str, price_cents: i64, stock: i32) {
@@ -83,10 +86,11 @@ impl TestApp {
     }
 
     /// Adds a line and insists it worked.
-    pub async fn add(&self, customer: Uuid, sku: &str, quantity: i32) -> Value {
-        let response = self.add_item(customer, sku, quantity).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+    pub async fn add(&self, customer: Uuid, sku: &str, quantity: i32) -> Cart {
+        self.cart_client()
+            .add_item(customer, sku, quantity)
+            .await
+            .unwrap_or_else(|e| panic!("adding {quantity} x {sku}: {e}"))
     }
 
     pub async fn remove_item(&self, customer: Uuid, sku: &str) -> Response {
@@ -122,39 +126,29 @@ impl TestApp {
     }
 
     /// Waits until the customer's cart has left checkout_pending, and returns it.
-    pub async fn settled_cart(&self, customer: Uuid) -> Value {
+    pub async fn settled_cart(&self, customer: Uuid) -> Cart {
+        let client = self.cart_client();
         eventually("the checkout to end", || async {
-            let cart: Value = self.cart(customer).await.json().await.ok()?;
-            matches!(
-                cart["status"].as_str(),
-                Some("converted" | "stock_unavailable" | "checkout_expired")
-            )
-            .then_some(cart)
+            let cart = client.cart(customer).await.ok()?;
+            settled(&cart).then_some(cart)
         })
         .await
     }
 
     /// Waits (up to `within`) until every one of `customers`' carts has left
     /// checkout_pending, and returns them.
-    pub async fn settled_carts(&self, customers: &[Uuid], within: Duration) -> Vec<Value> {
+    pub async fn settled_carts(&self, customers: &[Uuid], within: Duration) -> Vec<Cart> {
+        let client = &self.cart_client();
         eventually_within(within, "every checkout to end", || async {
-            let carts: Vec<Value> = futures::future::join_all(
+            let carts: Vec<Cart> = futures::future::join_all(
                 customers
                     .iter()
-                    .map(|&c| async move { self.cart(c).await.json::<Value>().await.ok() }),
+                    .map(|&c| async move { client.cart(c).await.ok() }),
             )
             .await
             .into_iter()
             .collect::<Option<_>>()?;
-            carts
-                .iter()
-                .all(|c| {
-                    matches!(
-                        c["status"].as_str(),
-                        Some("converted" | "stock_unavailable" | "checkout_expired")
-                    )
-                })
-                .then_some(carts)
+            carts.iter().all(settled).then_some(carts)
         })
         .await
     }
@@ -178,11 +172,21 @@ impl TestApp {
         )
     }
 
-    pub async fn orders(&self, query: &str) -> Vec<Value> {
-        let orders = self
-            .get_json(Service::Order, &format!("/orders?{query}"))
-            .await;
-        serde_json::from_value(orders).unwrap()
+    /// The orders matching `query` (`customer_id=…`, `status=…`, `cart_id=…`; empty:
+    /// all), as staff see them.
+    pub async fn orders(&self, query: &str) -> Vec<Order> {
+        self.order_client()
+            .list(query)
+            .await
+            .unwrap_or_else(|e| panic!("GET /orders?{query}: {e}"))
+    }
+
+    /// One order, as staff see it.
+    pub async fn order(&self, id: Uuid) -> Order {
+        self.order_client()
+            .get(id)
+            .await
+            .unwrap_or_else(|e| panic!("GET /orders/{id}: {e}"))
     }
 
     /// Cancels as staff (a customer's own cancel is in `auth.rs`).
@@ -218,4 +222,12 @@ impl TestApp {
             .await
             .unwrap();
     }
+}
+
+/// The checkout has ended, one way or the other.
+fn settled(cart: &Cart) -> bool {
+    matches!(
+        cart.status,
+        CartStatus::Converted | CartStatus::StockUnavailable | CartStatus::CheckoutExpired
+    )
 }

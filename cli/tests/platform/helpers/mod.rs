@@ -33,6 +33,9 @@ pub struct TestApp {
     /// Calls as staff (`X-Role: staff`, or a staff token, on every request): set-up
     /// and checks.
     pub staff: reqwest::Client,
+    /// The staff bearer token `staff` sends (`AUTH_MODE=oidc`); `None`: it sends
+    /// `X-Role: staff`. For the typed staff clients.
+    staff_token: Option<String>,
     /// Customers' ID tokens from the test issuer (`AUTH_MODE=oidc`); `None`: they
     /// call with `X-Customer-Id`.
     tokens: Option<cartflow_testkit::client::TokenSigner>,
