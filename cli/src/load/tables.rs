@@ -22,10 +22,12 @@ async fn connect(server_url: &str, service: Service) -> anyhow::Result<sqlx::PgP
     cartflow_kit::db::connect(&url, 1).await
 }
 
-/// Adds `rows` rows to each service's inbox and outbox (published): half inside every
-/// retention window (1 day old), half past them (30 days old) or, with `crossing`,
-/// spread so that they pass the default windows (`RetentionSettings::default()`) one
-/// after another over the next `crossing`.
+/// Adds `rows` rows to each service's inbox and outbox (published), each the size of a
+/// real one (an envelope's attributes, an order's payload): a soak deletes them while
+/// traffic adds real rows, so smaller rows would make the tables grow by themselves.
+/// Half are inside every retention window (1 day old), half past them (30 days old)
+/// or, with `crossing`, spread so that they pass the default windows
+/// (`RetentionSettings::default()`) one after another over the next `crossing`.
 pub async fn prefill(
     server_url: &str,
     rows: u64,
@@ -56,7 +58,8 @@ pub async fn prefill(
             // The ages are numbers (or `n - random() * m`) built here, not input.
             sqlx::query(&format!(
                 "INSERT INTO processed_messages (event_id, service, event_type, correlation_id, processed_at)
-                 SELECT gen_random_uuid(), $2, 'prefill', 'prefill', now() - make_interval(secs => {inbox_age})
+                 SELECT gen_random_uuid(), $2, 'prefill.event', gen_random_uuid()::text,
+                        now() - make_interval(secs => {inbox_age})
                  FROM generate_series(1, $1) AS g"
             ))
             .bind(half)
@@ -65,9 +68,22 @@ pub async fn prefill(
             .await?;
             sqlx::query(&format!(
                 "INSERT INTO outbox (event_id, topic, ordering_key, attributes, payload, created_at, published_at)
-                 SELECT gen_random_uuid(), 'prefill', 'prefill', '{{}}', '{{}}', t, t
-                 FROM (SELECT now() - make_interval(secs => {outbox_age}) AS t
-                       FROM generate_series(1, $1) AS g) AS ages"
+                 SELECT id, 'prefill', cart::text,
+                        jsonb_build_object('event_id', id::text, 'producer', 'prefill',
+                            'event_type', 'prefill', 'occurred_at', t::text,
+                            'causation_id', gen_random_uuid()::text, 'event_version', '1',
+                            'correlation_id', cart::text),
+                        jsonb_build_object('cart_id', cart::text,
+                            'order_id', gen_random_uuid()::text,
+                            'checkout_id', gen_random_uuid()::text,
+                            'customer_id', gen_random_uuid()::text, 'total_cents', 2000,
+                            'items', jsonb_build_array(
+                                jsonb_build_object('quantity', 1, 'product_sku', 'PREFILL-0001', 'unit_price_cents', 1000),
+                                jsonb_build_object('quantity', 1, 'product_sku', 'PREFILL-0002', 'unit_price_cents', 1000))),
+                        t, t
+                 FROM (SELECT gen_random_uuid() AS id, gen_random_uuid() AS cart,
+                              now() - make_interval(secs => {outbox_age}) AS t
+                       FROM generate_series(1, $1) AS g) AS rows"
             ))
             .bind(half)
             .execute(&pool)

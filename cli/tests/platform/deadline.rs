@@ -5,8 +5,6 @@
 use crate::helpers::{eventually, spawn_app_with};
 use cart_service::domain::CartStatus;
 use cartflow_events::Service;
-use reqwest::StatusCode;
-use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overdue_checkout_is_requested_again_and_completes_once_when_the_order_service_returns()
@@ -17,14 +15,7 @@ async fn an_overdue_checkout_is_requested_again_and_completes_once_when_the_orde
     ])
     .await;
     app.create_product("KB-1", 1000, 10).await;
-    let customer = Uuid::new_v4();
-    app.platform_mut()
-        .stop_service(Service::Order)
-        .await
-        .unwrap();
-
-    app.add(customer, "KB-1", 2).await;
-    assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
+    let customer = app.convert_with_order_down("KB-1", 2).await;
     // The watchdog sends the request again, and inventory answers every time from the
     // one reservation it made.
     let requests = "SELECT count(*) FROM outbox WHERE topic = 'order-requested'";

@@ -138,14 +138,7 @@ async fn with_inventory_down_the_checkout_expires_and_its_late_request_reserves_
 async fn with_order_down_past_the_expiry_the_reservation_is_released_and_no_order_made() {
     let mut app = spawn_app_with(QUICK_EXPIRY).await;
     app.create_product("EXP-2", 1000, 10).await;
-    let customer = Uuid::new_v4();
-    app.platform_mut()
-        .stop_service(Service::Order)
-        .await
-        .unwrap();
-
-    app.add(customer, "EXP-2", 3).await;
-    assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
+    let customer = app.convert_with_order_down("EXP-2", 3).await;
     eventually("the reservation", || async {
         (app.stock("EXP-2").await == (7, 3)).then_some(())
     })

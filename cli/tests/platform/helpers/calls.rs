@@ -222,6 +222,19 @@ impl TestApp {
             .await
             .unwrap();
     }
+
+    /// A new customer checks out `quantity` × `sku` with order stopped (it stays
+    /// stopped): the saga waits at order's door.
+    pub async fn convert_with_order_down(&mut self, sku: &str, quantity: i32) -> Uuid {
+        let customer = Uuid::new_v4();
+        self.platform_mut()
+            .stop_service(Service::Order)
+            .await
+            .unwrap();
+        self.add(customer, sku, quantity).await;
+        assert_eq!(self.convert(customer).await.status(), StatusCode::ACCEPTED);
+        customer
+    }
 }
 
 /// The checkout has ended, one way or the other.
