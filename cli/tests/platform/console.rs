@@ -368,6 +368,11 @@ async fn a_dead_letter_is_replayed_from_the_console_once_its_cause_is_fixed() {
     // Fix the cause, then replay from the page; retried while the look hides it.
     app.fix_reservation_bug().await;
     browser
+        .wait_text("#dl-status", "the look to finish", |s| {
+            !s.starts_with("Reading")
+        })
+        .await;
+    browser
         .click(&format!("input[type=checkbox][value='{event_id}']"))
         .await;
     eventually_within(Duration::from_secs(60), "the replay to go out", || async {

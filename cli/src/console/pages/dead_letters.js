@@ -1,5 +1,9 @@
 "use strict";
 const { el } = cf;
+// Each look at the dead letters takes seconds. A look that a replay or a newer look
+// has overtaken must not paint its (older) list over the page.
+let generation = 0;
+const refreshButton = document.getElementById("refresh");
 
 function signedIn(yes) {
   document.getElementById("signin-section").hidden = yes;
@@ -13,6 +17,8 @@ async function replaySelected(group) {
     cf.status("dl-status", "Select the dead letters to replay first.", "error");
     return;
   }
+  generation++;
+  refreshButton.disabled = false;
   cf.status("dl-status", `Replaying ${eventIds.length} from ${group.subscription}…`);
   try {
     const record = await cf.api("/api/dead-letters/replay", {
@@ -52,9 +58,12 @@ function group(g) {
 }
 
 async function load() {
+  const mine = ++generation;
+  refreshButton.disabled = true;
   cf.status("dl-status", "Reading the dead-letter subscriptions (a few seconds)…");
   try {
     const listed = await cf.api("/api/dead-letters");
+    if (mine !== generation) return;
     signedIn(true);
     const waiting = listed.subscriptions.filter((g) => g.messages.length > 0);
     const letters = document.getElementById("letters");
@@ -65,8 +74,11 @@ async function load() {
     cf.status("dl-status", `${total} dead letter(s) waiting in ${listed.subscriptions.length} subscriptions.` + (errors ? " Not answering: " + errors : ""), errors ? "error" : "ok");
     loadReplays();
   } catch (error) {
+    if (mine !== generation) return;
     cf.status("dl-status", error.message, "error");
     if (error.status === 401) signedIn(false);
+  } finally {
+    if (mine === generation) refreshButton.disabled = false;
   }
 }
 
@@ -94,7 +106,7 @@ document.getElementById("signin").addEventListener("submit", async (event) => {
     cf.status("dl-status", error.message, "error");
   }
 });
-document.getElementById("refresh").addEventListener("click", load);
+refreshButton.addEventListener("click", load);
 document.getElementById("signout").addEventListener("click", async () => {
   await cf.api("/api/session", { method: "DELETE" });
   signedIn(false);
