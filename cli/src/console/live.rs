@@ -8,6 +8,7 @@
 //! subscription finished (processed, skipped as a duplicate, or dead-lettered).
 
 use super::Console;
+use super::series::Series;
 use super::services::{Caller, Services};
 use axum::Router;
 use axum::extract::State;
@@ -186,50 +187,6 @@ async fn sample(
         },
         counters,
     )
-}
-
-/// Every series of every service, each once. A process hosting several services
-/// (`cartflow dev`) shows all of their series on each one's `/metrics`.
-#[derive(Debug, Default)]
-struct Series {
-    samples: HashMap<String, (String, HashMap<String, String>, f64)>,
-}
-
-impl Series {
-    fn add(&mut self, text: &str) {
-        let lines = text.lines().map(|l| Ok(l.to_string()));
-        let Ok(scrape) = prometheus_parse::Scrape::parse(lines) else {
-            return;
-        };
-        for sample in scrape.samples {
-            let value = match sample.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => continue,
-            };
-            let key = format!("{}{{{}}}", sample.metric, sample.labels);
-            let labels = sample
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            self.samples.insert(key, (sample.metric, labels, value));
-        }
-    }
-
-    /// The sum of `metric` over the series whose labels include `with`.
-    fn sum(&self, metric: &str, with: &[(&str, &str)]) -> f64 {
-        self.samples
-            .values()
-            .filter(|(name, labels, _)| {
-                name == metric
-                    && with
-                        .iter()
-                        .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
-            })
-            .fold(0.0, |total, (_, _, value)| total + value)
-    }
 }
 
 fn rate(now: f64, before: Option<f64>, elapsed: Option<f64>) -> f64 {

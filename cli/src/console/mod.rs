@@ -17,6 +17,7 @@ mod dead_letters;
 mod explorer;
 mod live;
 mod pages;
+mod series;
 mod services;
 mod session;
 mod shop;

@@ -4,6 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cartflow_events::Service;
 use cartflow_kit::http::ApiError;
+use cartflow_testkit::client::{as_customer, as_staff};
 use reqwest::Method;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -112,8 +113,8 @@ impl Services {
         let mut request = self.http.request(method, &url).timeout(timeout);
         request = match caller {
             Caller::Public => request,
-            Caller::Staff => request.header("x-role", "staff"),
-            Caller::Customer(id) => request.header("x-customer-id", id.to_string()),
+            Caller::Staff => as_staff(request),
+            Caller::Customer(id) => as_customer(request, id),
             Caller::Admin(token) => request.bearer_auth(token),
         };
         if let Some(body) = body {
