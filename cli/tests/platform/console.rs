@@ -45,6 +45,11 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
         })
         .await;
     browser
+        .wait_text("#shop-status", "the ending said", |s| {
+            s.starts_with("The checkout ended: converted")
+        })
+        .await;
+    browser
         .wait_text(
             "tr[data-order] .order-status",
             "the order on the page",

@@ -1,6 +1,13 @@
 "use strict";
 const { el, money } = cf;
 let customers = [];
+// Set once a checkout is sent; its ending, when the cart shows it, is news.
+let checkingOut = false;
+const ENDINGS = {
+  converted: ["The checkout ended: converted, and the order is placed.", "ok"],
+  stock_unavailable: ["The checkout ended: not enough stock, nothing reserved. Edit the cart and try again.", "error"],
+  checkout_expired: ["The checkout ended: it expired before it could finish.", "error"],
+};
 
 const current = () => customers.find((c) => c.id === document.getElementById("customer").value);
 const base = () => "/api/shop/customers/" + encodeURIComponent(current().id);
@@ -33,7 +40,16 @@ async function catalog() {
 async function cart() {
   let c = null;
   try { c = await cf.api(base() + "/cart"); } catch (error) { if (error.status !== 404) throw error; }
-  document.getElementById("cart-status").textContent = c ? c.status : "no cart yet";
+  const status = c ? c.status : "no cart yet";
+  document.getElementById("cart-status").textContent = status;
+  // As the cart's rules say: not while pending, not empty; a converted cart is spent
+  // (the next add starts a new one).
+  document.getElementById("checkout").disabled =
+    !c || c.items.length === 0 || c.status === "checkout_pending" || c.status === "converted";
+  if (checkingOut && ENDINGS[status]) {
+    checkingOut = false;
+    cf.status("shop-status", ...ENDINGS[status]);
+  }
   document.getElementById("cart-id").textContent = c ? c.id : "–";
   document.getElementById("cart-total").textContent = c ? money(c.total_cents) : "–";
   document.getElementById("cart-lines").replaceChildren(...(c ? c.items : []).map((i) =>
@@ -85,9 +101,13 @@ async function refresh() {
 }
 
 document.getElementById("checkout").addEventListener("click", () =>
-  act("Checking out: the cart is pending until inventory and order answer.", () => cf.api(base() + "/checkout", { method: "POST" })));
+  act("Checking out: the cart is pending until inventory and order answer.", async () => {
+    await cf.api(base() + "/checkout", { method: "POST" });
+    checkingOut = true;
+  }));
 document.getElementById("customer").addEventListener("change", () => {
   cf.status("shop-status", "");
+  checkingOut = false;
   document.getElementById("orders").replaceChildren();
   refresh();
 });
