@@ -7,11 +7,11 @@
 //! picks the events some consumer failed and has not processed since, whichever
 //! service produced them.
 
-use crate::platform::SERVICES;
 use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_kit::config::database_url_for;
 use cartflow_messaging::event_log::{self, EventFilter, LoggedEvent, UnresolvedFailure};
+use cartflow_platform::SERVICES;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::collections::BTreeSet;

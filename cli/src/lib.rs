@@ -1,23 +1,20 @@
 //! The operator's crate: assemble and run the whole platform locally, create and
 //! migrate databases, provision the topology, seed demo data.
 //!
-//! [`platform::Platform`] hosts every service in one process, each on its own port
-//! with its own database, exactly as the separate binaries would run them. The local
-//! stack (`cartflow dev`) and the end-to-end tests both use it.
+//! [`cartflow_platform::Platform`] hosts every service in one process, each on its own
+//! port with its own database, exactly as the separate binaries would run them; the
+//! local stack (`cartflow dev`) runs it, and so do the end-to-end tests (through
+//! `cartflow_testkit::platform`).
 
 pub mod commands;
 pub mod console;
 pub mod events;
 pub mod load;
-pub mod platform;
 pub mod progress;
 pub mod seed;
-pub mod smtp_catcher;
 pub mod stack;
 pub mod timeline;
 pub mod walkthrough;
-
-pub use platform::{Platform, PlatformSettings};
 
 /// The declared topology as pretty JSON: what `cartflow topology` prints and
 /// `terraform/topology.json` holds.

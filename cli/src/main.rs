@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
     let command = Cli::parse().command;
     if let Command::Serve { service } = command {
         // The service sets up its own logs and traces, under its own name.
-        return cartflow::platform::serve(service, Env::from_process()).await;
+        return cartflow_platform::serve(service, Env::from_process()).await;
     }
     if let Err(err) = telemetry::init("cartflow") {
         eprintln!("error: {err}");

@@ -101,7 +101,7 @@ pub async fn post_unless_present(
     url: &str,
     body: serde_json::Value,
 ) -> anyhow::Result<bool> {
-    let response = cartflow_testkit::client::as_staff(http.post(url))
+    let response = cartflow_client::as_staff(http.post(url))
         .json(&body)
         .send()
         .await

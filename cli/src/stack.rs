@@ -3,13 +3,13 @@
 //! through the environment only. Used by the benchmark (per-process CPU and memory)
 //! and by fault tests that kill a process.
 
-use crate::platform::SERVICES;
-use crate::smtp_catcher::SmtpCatcher;
 use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_kit::Env;
 use cartflow_kit::databases;
 use cartflow_messaging::{PubSubConfig, provision};
+use cartflow_platform::SERVICES;
+use cartflow_platform::smtp_catcher::SmtpCatcher;
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -5,10 +5,10 @@
 //! reservation released for an expired checkout or a cancelled order) shows too.
 
 use crate::events::Databases;
-use crate::platform::SERVICES;
 use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_messaging::event_log::{self, EventBody, EventFilter};
+use cartflow_platform::SERVICES;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;

@@ -2,14 +2,14 @@
 
 use super::args::Target;
 use crate::console::ConsoleSettings;
-use crate::platform::{Platform, PlatformSettings, SERVICES};
 use crate::seed;
-use crate::smtp_catcher::SmtpCatcher;
 use crate::walkthrough::{self, Addresses};
 use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_kit::Env;
 use cartflow_messaging::{PubSubConfig, provision};
+use cartflow_platform::smtp_catcher::SmtpCatcher;
+use cartflow_platform::{Platform, PlatformSettings, SERVICES};
 
 /// The mail catcher's view.
 const MAIL_VIEW: &str = "http://127.0.0.1:8025";

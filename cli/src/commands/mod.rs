@@ -99,7 +99,7 @@ impl Command {
     pub async fn run(self) -> anyhow::Result<()> {
         match self {
             Command::Serve { service } => {
-                anyhow::bail!("`serve {service}` runs through cartflow::platform::serve")
+                anyhow::bail!("`serve {service}` runs through cartflow_platform::serve")
             }
             Command::Dev {
                 target,

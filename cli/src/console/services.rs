@@ -2,9 +2,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cartflow_client::{as_customer, as_staff};
 use cartflow_events::Service;
 use cartflow_kit::http::ApiError;
-use cartflow_testkit::client::{as_customer, as_staff};
 use reqwest::Method;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -25,8 +25,8 @@ use report::{commits, per_second};
 use setup::{setup_customers, setup_products};
 use shopper::{Attempt, Failure, shop};
 
+use cartflow_client::CartClient;
 use cartflow_messaging::PubSubConfig;
-use cartflow_testkit::CartClient;
 use observer::{Ledger, Observer};
 use procs::Snapshot;
 use stats::Latency;

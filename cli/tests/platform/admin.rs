@@ -2,7 +2,7 @@
 //! events`: a consumer loses an event, the event is replayed from the producer's log,
 //! and it takes effect exactly once however often it is replayed.
 
-use crate::helpers::{TestApp, assert_problem, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, cartflow, eventually, spawn_app, spawn_app_with};
 use cartflow_events::Service;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -256,16 +256,18 @@ async fn a_lost_event_is_replayed_from_the_log_and_takes_effect_once() {
 
     // The CLI replays the whole saga from every service's log: every consumer already
     // has every event, so nothing happens twice.
-    let (stdout, stderr) = app
-        .cartflow(&[
+    let (stdout, stderr) = cartflow(
+        &app,
+        &[
             "events",
             "replay",
             "--correlation-id",
             &saga,
             "--wait",
             "30",
-        ])
-        .await;
+        ],
+    )
+    .await;
     // Every event of the saga, whoever published it (cart, inventory, order,
     // notification, email-push).
     let logged = cartflow::timeline::collect(

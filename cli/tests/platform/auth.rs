@@ -410,7 +410,7 @@ async fn forged_and_stale_tokens_are_refused_and_change_nothing() {
         )
     };
     // The issuer's RSA public key as an HMAC secret: the algorithm-confusion attack.
-    let jwks: Value = serde_json::from_str(include_str!("fixtures/auth-jwks.json")).unwrap();
+    let jwks: Value = serde_json::from_str(cartflow_testkit::fixtures::AUTH_JWKS).unwrap();
     let public_as_secret =
         jsonwebtoken::EncodingKey::from_secret(jwks["keys"][0]["n"].as_str().unwrap().as_bytes());
     let forged: Vec<(&str, String)> = vec![

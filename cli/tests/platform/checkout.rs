@@ -128,7 +128,7 @@ async fn empty_and_locked_carts_cannot_be_converted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_reports_health_and_readiness() {
     let app = spawn_app().await;
-    for service in cartflow::platform::SERVICES {
+    for service in cartflow_platform::SERVICES {
         for path in ["health", "ready"] {
             let response = app
                 .http

@@ -5,7 +5,7 @@
 
 use crate::burst::{shop, shoppers};
 use crate::helpers::{
-    TestApp, eventually, eventually_within, spawn_app_duplicating, spawn_app_with,
+    TestApp, cartflow, eventually, eventually_within, spawn_app_duplicating, spawn_app_with,
 };
 use cart_service::domain::CartStatus;
 use cartflow_events::Service;
@@ -116,7 +116,7 @@ async fn with_inventory_down_the_checkout_expires_and_its_late_request_reserves_
     assert_eq!(mails, 2, "one expiry and one confirmation email");
 
     // The timeline of the given-up checkout shows the expiry and the compensation.
-    let (timeline, _) = app.cartflow(&["timeline", cart_id]).await;
+    let (timeline, _) = cartflow(&app, &["timeline", cart_id]).await;
     for step in [
         "checkout.expire-requested",
         "checkout.expired",
@@ -172,7 +172,7 @@ async fn with_order_down_past_the_expiry_the_reservation_is_released_and_no_orde
 
     // The timeline shows the compensation: inventory consumed the expiry and released.
     let cart_id = &cart.id.to_string();
-    let (timeline, _) = app.cartflow(&["timeline", cart_id]).await;
+    let (timeline, _) = cartflow(&app, &["timeline", cart_id]).await;
     let released = timeline
         .lines()
         .position(|l| l.contains("inventory") && l.contains("released"));

@@ -7,7 +7,7 @@
 //! dead letters over HTTP and the other from the event log with the CLI: each
 //! completes once, and the books balance.
 
-use crate::helpers::{TestApp, eventually_within, spawn_app_with};
+use crate::helpers::{TestApp, cartflow, eventually_within, spawn_app_with};
 use cart_service::domain::CartStatus;
 use cartflow_events::{OrderRequested, Service};
 use cartflow_testkit::envelope_for;
@@ -254,9 +254,7 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
 
     phase("first bugged checkout replayed over HTTP and converted");
     // The other from the event log: the only failed event nobody has processed since.
-    let (stdout, _) = app
-        .cartflow(&["events", "replay", "--failed", "--wait", "30"])
-        .await;
+    let (stdout, _) = cartflow(&app, &["events", "replay", "--failed", "--wait", "30"]).await;
     assert!(
         stdout.contains("1 event(s) matched, 1 published again"),
         "{stdout}"

@@ -4,7 +4,7 @@
 //!   push mode no service opens a streaming pull, so nothing else could deliver.
 //! - With OIDC, only a Google-style token with the right issuer, audience and service
 //!   account gets through; the tokens here are signed with a test-only key
-//!   (`fixtures/push-signing-key.pem`) whose JWKS a local server publishes.
+//!   (`shared/testkit/fixtures/push-signing-key.pem`) whose JWKS a local server publishes.
 
 use crate::helpers::{
     TestApp, count, eventually, eventually_within, spawn_app_duplicating, spawn_app_with,
@@ -223,7 +223,7 @@ const TEST_KEY_ID: &str = "cartflow-test-key";
 
 /// Serves the test key's JWKS on loopback; returns its URL.
 async fn serve_test_jwks() -> String {
-    let jwks: Value = serde_json::from_str(include_str!("fixtures/push-jwks.json")).unwrap();
+    let jwks: Value = serde_json::from_str(cartflow_testkit::fixtures::PUSH_JWKS).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/certs", listener.local_addr().unwrap());
     let router = axum::Router::new().route("/certs", get(move || async move { axum::Json(jwks) }));
@@ -246,7 +246,7 @@ fn token(kid: &str, change: impl FnOnce(&mut Value)) -> String {
     change(&mut claims);
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(kid.into());
-    let key = EncodingKey::from_rsa_pem(include_bytes!("fixtures/push-signing-key.pem")).unwrap();
+    let key = EncodingKey::from_rsa_pem(cartflow_testkit::fixtures::PUSH_SIGNING_KEY).unwrap();
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
 }
 

@@ -5,8 +5,8 @@
 use crate::burst::{assert_books, shop, shoppers};
 use crate::helpers::{TestApp, TestInfra, eventually_within, spawn_app_on};
 use crate::throwaway::{OwnPostgres, app_on_own_emulator};
-use cartflow::platform::SERVICES;
 use cartflow_events::Service;
+use cartflow_platform::SERVICES;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

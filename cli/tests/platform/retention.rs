@@ -329,7 +329,7 @@ async fn a_service_refuses_a_dedup_window_that_pubsub_retention_outlasts() {
         .await
         .unwrap();
     infra.settings.env.set("INBOX_RETENTION_DAYS", "14.5");
-    let refused = cartflow::platform::Platform::start(&infra.settings).await;
+    let refused = cartflow_platform::Platform::start(&infra.settings).await;
     let err = format!("{:#}", refused.err().expect("inventory must not start"));
     assert!(err.contains("INBOX_RETENTION_DAYS"), "{err}");
     assert!(err.contains("240 h"), "names the retention it read: {err}");

@@ -29,7 +29,7 @@ impl Drop for ConsoleUnderTest {
 pub async fn start_console(app: &TestApp) -> ConsoleUnderTest {
     let settings = &app.infra.settings;
     let console = ConsoleSettings {
-        services: cartflow::platform::SERVICES
+        services: cartflow_platform::SERVICES
             .iter()
             .map(|&s| (s, app.url(s)))
             .collect(),

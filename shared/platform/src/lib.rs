@@ -1,6 +1,9 @@
 //! Every service of the saga in one process: each with its own port, database,
 //! outbox relay and consumers, configured through the same environment variables the
-//! standalone binaries read.
+//! standalone binaries read. `cartflow dev` runs it for people, the end-to-end tests
+//! (through the testkit) for themselves; [`smtp_catcher`] is the mail server both use.
+
+pub mod smtp_catcher;
 
 use anyhow::Context;
 use cartflow_events::Service;

@@ -4,9 +4,9 @@
 use super::duplicator::Duplicator;
 use super::issuer::TestIssuer;
 use super::{SmtpState, TestApp, TestInfra, count, eventually};
-use cartflow::platform::Platform;
-use cartflow::smtp_catcher::{CaughtMail, SmtpCatcher};
 use cartflow_events::Service;
+use cartflow_platform::Platform;
+use cartflow_platform::smtp_catcher::{CaughtMail, SmtpCatcher};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -113,8 +113,8 @@ impl TestApp {
     }
 
     /// The cart service, as a client calls it.
-    pub fn cart_client(&self) -> cartflow_testkit::CartClient {
-        let client = cartflow_testkit::CartClient::new(self.http.clone(), self.url(Service::Cart));
+    pub fn cart_client(&self) -> crate::CartClient {
+        let client = crate::CartClient::new(self.http.clone(), self.url(Service::Cart));
         match &self.tokens {
             Some(tokens) => client.with_tokens(tokens.clone()),
             None => client,
@@ -122,9 +122,8 @@ impl TestApp {
     }
 
     /// The order service, as staff.
-    pub fn order_client(&self) -> cartflow_testkit::OrderClient {
-        let client =
-            cartflow_testkit::OrderClient::new(self.http.clone(), self.url(Service::Order));
+    pub fn order_client(&self) -> crate::OrderClient {
+        let client = crate::OrderClient::new(self.http.clone(), self.url(Service::Order));
         match &self.staff_token {
             Some(token) => client.with_staff_token(token.clone()),
             None => client,
@@ -132,11 +131,9 @@ impl TestApp {
     }
 
     /// The notification service, as staff.
-    pub fn notification_client(&self) -> cartflow_testkit::NotificationClient {
-        let client = cartflow_testkit::NotificationClient::new(
-            self.http.clone(),
-            self.url(Service::Notification),
-        );
+    pub fn notification_client(&self) -> crate::NotificationClient {
+        let client =
+            crate::NotificationClient::new(self.http.clone(), self.url(Service::Notification));
         match &self.staff_token {
             Some(token) => client.with_staff_token(token.clone()),
             None => client,
@@ -149,7 +146,7 @@ impl TestApp {
         request: reqwest::RequestBuilder,
         customer: Uuid,
     ) -> reqwest::RequestBuilder {
-        cartflow_testkit::client::sign_in_as(request, customer, self.tokens.as_ref())
+        crate::client::sign_in_as(request, customer, self.tokens.as_ref())
     }
 
     pub fn url(&self, service: Service) -> String {
@@ -182,10 +179,11 @@ impl TestApp {
         }
     }
 
-    /// Runs the `cartflow` operator CLI on this test's databases; returns its stdout and
-    /// stderr after checking that it succeeded.
-    pub async fn cartflow(&self, args: &[&str]) -> (String, String) {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cartflow"))
+    /// Runs the operator CLI (`program`: the `cartflow` binary the calling test
+    /// crate was built with) on this test's databases; returns its stdout and stderr
+    /// after checking that it succeeded.
+    pub async fn operator_cli(&self, program: &str, args: &[&str]) -> (String, String) {
+        let output = tokio::process::Command::new(program)
             .args(args)
             .args(["--database-prefix", &self.infra.settings.database_prefix])
             .env("DATABASE_URL", &self.infra.settings.server_url)

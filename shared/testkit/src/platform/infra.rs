@@ -1,11 +1,11 @@
 //! A test's own infrastructure on the shared emulator and PostgreSQL server.
 
-use cartflow::platform::{PlatformSettings, SERVICES};
 use cartflow_events::{Envelope, Event};
 use cartflow_kit::Env;
 use cartflow_kit::config::database_url_for;
 use cartflow_kit::databases;
 use cartflow_messaging::{PubSubConfig, provision};
+use cartflow_platform::{PlatformSettings, SERVICES};
 use google_cloud_pubsub::model::Message;
 use serde::Serialize;
 use sqlx::PgPool;
