@@ -1,8 +1,8 @@
 //! Typed clients of the services, calling them the way any client would (HTTP, signed
 //! in with the development headers or a bearer token): [`CartClient`] as a customer,
 //! [`OrderClient`] and [`NotificationClient`] as staff. The end-to-end tests use all
-//! three, the load generator the cart's, and the seeder shares [`as_staff`] and
-//! [`as_customer`].
+//! three, the load generator the cart's, and the seeder and the console share
+//! [`as_staff`] and [`as_customer`].
 
 use cart_service::domain::Cart;
 use notification_service::store::Notification;

@@ -1,7 +1,9 @@
 //! Every service of the saga in one process: each with its own port, database,
 //! outbox relay and consumers, configured through the same environment variables the
-//! standalone binaries read. `cartflow dev` runs it for people, the end-to-end tests
-//! (through the testkit) for themselves; [`smtp_catcher`] is the mail server both use.
+//! standalone binaries read. `cartflow dev` and the end-to-end tests (through
+//! `cartflow_testkit::platform`) run it; [`serve`] runs one service as this process
+//! (`cartflow serve <service>`); [`smtp_catcher`] is the mail server of `dev`, `stack`
+//! and the tests.
 
 pub mod smtp_catcher;
 

@@ -1,6 +1,7 @@
-//! The per-service test layer: one service's event handler, driven through the shared
-//! consume path (`Consumer::apply`: inbox, handler, outbox, one transaction) against a
-//! real PostgreSQL database of the test's own, migrated like the service's. No Pub/Sub
+//! The per-service test layer: one service's routes, called in process through its
+//! router, and its event handler, driven through the shared consume path
+//! (`Consumer::apply`: inbox, handler, outbox, one transaction), against a real
+//! PostgreSQL database of the test's own, migrated like the service's. No Pub/Sub
 //! and no other service: what the handler publishes stays staged in the outbox table,
 //! where the test reads it back.
 

@@ -1,7 +1,8 @@
 //! The end-to-end tests' helpers: the testkit's platform layer (`spawn_app()` and
 //! what a test does with it, see `cartflow_testkit::platform`), plus what only this
 //! crate can do:
-//! - [`cartflow`]: the operator CLI, the binary this crate builds;
+//! - [`cartflow()`]: the operator CLI, the `cartflow` binary of this package
+//!   (`CARGO_BIN_EXE_cartflow`);
 //! - `browser`: headless Chromium over WebDriver, and the console, for its tests.
 
 pub mod browser;

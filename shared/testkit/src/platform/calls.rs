@@ -1,6 +1,6 @@
 //! The REST calls the end-to-end tests make, as a client would: shoppers with their
 //! customer header (or token), set-up and the tests' own checks as staff. What a test
-//! reads comes typed (`Cart`, `Order`, `Notification`, from the testkit's clients);
+//! reads comes typed (`Cart`, `Order`, `Notification`, from `cartflow_client`);
 //! the calls whose status and problem body a test checks return the raw `Response`.
 
 use super::{TestApp, eventually, eventually_within};
