@@ -162,6 +162,7 @@ async fn two_replicas_remove_each_row_once_and_share_the_work() {
     let settings = RetentionSettings {
         batch_size: 500,
         pause: Duration::from_millis(2),
+        sleep_coef: 0.0,
         ..RetentionSettings::default()
     };
     let (a, b) = tokio::join!(run_once(&pool, &settings), run_once(&pool, &settings));

@@ -14,8 +14,10 @@
 //!   operator replays or drops it: it grows with poison messages, not with traffic.
 //!
 //! Removal runs in small batches (`DELETE … WHERE ctid = ANY(… LIMIT n FOR UPDATE SKIP
-//! LOCKED)`), each its own short transaction, with a pause between batches: no long lock,
-//! no huge delete, and the rows it touches are old ones the hot path never reads. Two
+//! LOCKED)`), each its own short transaction, with a rest between batches as long as the
+//! batch took (times a coefficient): no long lock, no huge delete, the rows it touches
+//! are old ones the hot path never reads, and a backlog (a service back after days
+//! away) drains at whatever pace leaves the database to traffic. Two
 //! replicas running it at once skip each other's locked rows, so each row is removed once
 //! and neither waits. Batched deletes were chosen over daily partitions: the tables stay
 //! plain (the inbox's primary key keeps working across days, which a partitioned table
@@ -40,8 +42,10 @@ pub struct RetentionSettings {
     pub interval: Duration,
     /// Rows removed per statement.
     pub batch_size: i64,
-    /// Pause between two batches, so a large backlog never hogs the database.
+    /// The least rest between two batches.
     pub pause: Duration,
+    /// The rest after a batch is at least this many times the batch's own duration.
+    pub sleep_coef: f64,
 }
 
 impl Default for RetentionSettings {
@@ -53,6 +57,7 @@ impl Default for RetentionSettings {
             interval: Duration::from_secs(60),
             batch_size: 1000,
             pause: Duration::from_millis(50),
+            sleep_coef: 1.0,
         }
     }
 }
@@ -76,6 +81,14 @@ impl RetentionSettings {
             ));
         }
         Ok(())
+    }
+
+    /// How long to rest after a batch that took `took`. A database busy with traffic
+    /// makes batches slower, and retention backs off in proportion: with a coefficient
+    /// of 1 it holds one connection at most half the time, however large the backlog.
+    /// (pt-archiver's `--sleep-coef` is the model.)
+    pub fn rest_after(&self, took: Duration) -> Duration {
+        self.pause.max(took.mul_f64(self.sleep_coef))
     }
 }
 
@@ -149,6 +162,7 @@ async fn remove_batched(
     );
     let mut removed = 0;
     loop {
+        let started = Instant::now();
         let batch = sqlx::query(&sql)
             .bind(settings.batch_size)
             .bind(window)
@@ -159,7 +173,7 @@ async fn remove_batched(
         if batch < settings.batch_size as u64 {
             return Ok(removed);
         }
-        tokio::time::sleep(settings.pause).await;
+        tokio::time::sleep(settings.rest_after(started.elapsed())).await;
     }
 }
 
@@ -223,6 +237,25 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_rests_as_long_as_its_batches_take_times_the_coefficient() {
+        let settings = RetentionSettings::default();
+        let ms = Duration::from_millis;
+        // A quick batch rests the least pause; a slow one as long as it took.
+        assert_eq!(settings.rest_after(ms(10)), ms(50));
+        assert_eq!(settings.rest_after(ms(800)), ms(800));
+        let gentle = RetentionSettings {
+            sleep_coef: 3.0,
+            ..settings.clone()
+        };
+        assert_eq!(gentle.rest_after(ms(800)), ms(2400));
+        let eager = RetentionSettings {
+            sleep_coef: 0.0,
+            ..settings
+        };
+        assert_eq!(eager.rest_after(ms(800)), ms(50));
+    }
 
     #[test]
     fn the_dedup_window_must_outlast_redelivery_and_replay() {

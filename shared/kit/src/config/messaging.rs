@@ -141,6 +141,23 @@ pub(super) fn retention_settings(env: &Env, errors: &mut Vec<String>) -> Retenti
             "milliseconds",
             errors,
         )),
+        sleep_coef: {
+            let coef: f64 = env.parse_or(
+                &["RETENTION_SLEEP_COEF"],
+                defaults.sleep_coef,
+                "a number from 0 to 100",
+                errors,
+            );
+            // Bounded, so that no batch's rest can overflow a `Duration`.
+            if (0.0..=100.0).contains(&coef) {
+                coef
+            } else {
+                errors.push(format!(
+                    "RETENTION_SLEEP_COEF='{coef}': expected a number from 0 to 100"
+                ));
+                defaults.sleep_coef
+            }
+        },
     };
     if let Err(refusal) = retention.check_dedup_window(DEFAULT_SUBSCRIPTION_RETENTION) {
         errors.push(format!("INBOX_RETENTION_DAYS: {refusal}"));

@@ -78,6 +78,7 @@ impl ServiceConfig {
     /// | `OUTBOX_RETENTION_DAYS` | 7: published outbox rows (the replay horizon) |
     /// | `FAILURES_RETENTION_DAYS` | 30: resolved consume failures |
     /// | `RETENTION_INTERVAL_SECS`, `RETENTION_BATCH_SIZE`, `RETENTION_PAUSE_MS` | 60, 1000, 50 |
+    /// | `RETENTION_SLEEP_COEF` | 1: after each batch, rest at least this many times as long as it took |
     /// | `PUBSUB_DELIVERY` | `pull`; `push` serves `POST /pubsub/push` instead |
     /// | `PUSH_AUTH` | `oidc`; `none` only with the emulator |
     /// | `PUSH_AUDIENCE` | required for push with `oidc`: the token's `aud` |
