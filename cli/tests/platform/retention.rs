@@ -9,7 +9,7 @@ use crate::helpers::{TestInfra, count, eventually_within, spawn_app_with};
 use crate::messaging::{CountingHandler, request};
 use cartflow_events::{OrderRequested, Service};
 use cartflow_messaging::consumer::{Delivery, Outcome};
-use cartflow_messaging::retention::{RetentionSettings, run_once};
+use cartflow_messaging::retention::{RetentionSettings, run_once, run_once_until};
 use cartflow_testkit::envelope_for;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -178,6 +178,46 @@ async fn two_replicas_remove_each_row_once_and_share_the_work() {
         100
     );
     assert_eq!(count(&pool, "SELECT count(*) FROM outbox").await, 100);
+}
+
+/// A service shutting down over a large backlog stops retention at the next batch
+/// instead of draining it all first: cancelled once the first rows are gone, the run
+/// returns within a second with most of the backlog left for a later run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_retention_between_batches() {
+    let infra = TestInfra::new().await;
+    let (pool, _) = scratch_consumer(&infra, Arc::new(CountingHandler)).await;
+    fill(&pool, 20_000, "20 days", true).await;
+    let settings = RetentionSettings {
+        batch_size: 100,
+        pause: Duration::from_millis(20),
+        ..RetentionSettings::default()
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn({
+        let (pool, settings, stop) = (pool.clone(), settings.clone(), stop.clone());
+        async move { run_once_until(&pool, &settings, &stop).await }
+    });
+    eventually_within(
+        Duration::from_secs(30),
+        "retention to start removing",
+        || async {
+            (count(&pool, "SELECT count(*) FROM processed_messages").await < 20_000).then_some(())
+        },
+    )
+    .await;
+    stop.cancel();
+    let report = tokio::time::timeout(Duration::from_secs(1), run)
+        .await
+        .expect("the run stops within a second of the cancel")
+        .unwrap()
+        .unwrap();
+    assert!(
+        report.inbox_removed > 0 && report.inbox_removed < 20_000,
+        "stopped part-way: {report:?}"
+    );
+    let left = count(&pool, "SELECT count(*) FROM processed_messages").await;
+    assert_eq!(left, 20_000 - report.inbox_removed as i64);
 }
 
 /// Every service runs retention every second while 40 checkouts (for 30 units) go
