@@ -176,7 +176,8 @@ async fn remove_batched(
              SELECT ctid FROM {table} WHERE {aged} LIMIT $1 FOR UPDATE SKIP LOCKED))"
     );
     let mut removed = 0;
-    loop {
+    // Checked before each batch, so a cancelled run takes no batch in the tables after it.
+    while !stop.is_cancelled() {
         let started = Instant::now();
         let batch = sqlx::query(&sql)
             .bind(settings.batch_size)
@@ -185,14 +186,15 @@ async fn remove_batched(
             .await?
             .rows_affected();
         removed += batch;
-        if batch < settings.batch_size as u64 || stop.is_cancelled() {
-            return Ok(removed);
+        if batch < settings.batch_size as u64 {
+            break;
         }
         tokio::select! {
-            _ = stop.cancelled() => return Ok(removed),
+            _ = stop.cancelled() => {}
             _ = tokio::time::sleep(settings.rest_after(started.elapsed())) => {}
         }
     }
+    Ok(removed)
 }
 
 /// Size on disk (with indexes and TOAST) and age of the oldest row of each table.
