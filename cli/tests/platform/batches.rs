@@ -224,6 +224,77 @@ async fn a_batch_commits_its_good_messages_once_and_rolls_back_only_the_failing_
     assert_eq!(duplicates, 2, "the earlier event and good[0]'s second copy");
 }
 
+/// A batch in which nothing fails takes the fast path: one inbox statement for all its
+/// messages, no savepoints. Copies within it, and an event an earlier batch processed,
+/// are skipped and counted; every other event runs its handler once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_without_failures_records_its_inbox_at_once_and_skips_every_copy() {
+    let infra = TestInfra::new().await;
+    let (pool, consumer) = scratch_consumer(&infra, Arc::new(RecordingHandler)).await;
+    let events: Vec<_> = (0..3)
+        .map(|_| {
+            let r = request(Uuid::new_v4());
+            (envelope_for::<OrderRequested>(r.cart_id), r)
+        })
+        .collect();
+    let raw = |i: usize| Raw::of(&events[i].0, &events[i].1);
+    let first = consumer.deliver_batch(&[raw(2).delivery()]).await;
+    assert_eq!(first, vec![Outcome::Processed]);
+
+    // events[0] three times, events[1] once, events[2] again (processed before).
+    let batch = [raw(0), raw(1), raw(0), raw(2), raw(0)];
+    let deliveries: Vec<_> = batch.iter().map(Raw::delivery).collect();
+    let outcomes = consumer.deliver_batch(&deliveries).await;
+
+    let copies_of_0 = [outcomes[0], outcomes[2], outcomes[4]];
+    assert_eq!(
+        copies_of_0
+            .iter()
+            .filter(|o| **o == Outcome::Processed)
+            .count(),
+        1,
+        "one copy of events[0] processed, two skipped: {outcomes:?}"
+    );
+    assert_eq!(
+        copies_of_0
+            .iter()
+            .filter(|o| **o == Outcome::Duplicate)
+            .count(),
+        2
+    );
+    assert_eq!(
+        [outcomes[1], outcomes[3]],
+        [Outcome::Processed, Outcome::Duplicate]
+    );
+    for (envelope, _) in &events {
+        assert_eq!(runs_of(&pool, envelope.event_id).await, 1);
+    }
+    let counted: Vec<(Uuid, i32)> =
+        sqlx::query_as("SELECT event_id, duplicate_deliveries FROM processed_messages")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let copies = |i: usize| {
+        counted
+            .iter()
+            .find(|(id, _)| *id == events[i].0.event_id)
+            .map(|(_, n)| *n)
+    };
+    assert_eq!(
+        (copies(0), copies(1), copies(2)),
+        (Some(2), Some(0), Some(1))
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM outbox").await,
+        3,
+        "one reply per event"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM message_failures").await,
+        0
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_whose_commit_fails_is_redelivered_whole_and_processed_once() {
     let infra = TestInfra::new().await;

@@ -1,11 +1,13 @@
-//! Applying a batch: one transaction, the inbox record and the handler per message,
-//! savepoints only when a message failed.
+//! Applying a batch: one transaction, one inbox statement for its messages, the handler
+//! per message, savepoints only when a message failed.
 
 use super::{Applied, Consumer, HandlerError, Incoming, Outcome};
 use crate::outbox::Tx;
 use crate::trace_context;
 use cartflow_events::Service;
+use std::collections::HashSet;
 use tracing::Instrument;
+use uuid::Uuid;
 
 /// One try at applying a batch.
 enum Attempt {
@@ -70,6 +72,13 @@ impl Consumer {
         self.handler.lock_batch(&mut tx, batch).await?;
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.sort_by_key(|&i| batch[i].envelope.event_id);
+        // Without savepoints the whole batch commits or none of it, so its inbox rows
+        // go in with one statement; with them, each message's row must roll back with
+        // its handler, so each goes in inside its own savepoint.
+        let first_times = match savepoints {
+            false => Some(self.record_batch(&mut tx, batch, &order).await?),
+            true => None,
+        };
         let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
         for i in order {
             let incoming = batch[i];
@@ -81,7 +90,11 @@ impl Consumer {
                 true => tracing::info_span!(parent: &spans[i], "handle"),
                 false => spans[i].clone(),
             };
-            let result = self.apply_in(&mut tx, incoming).instrument(handle).await;
+            let result = match &first_times {
+                Some(first_times) if !first_times[i] => Ok(Outcome::Duplicate),
+                Some(_) => self.handle_in(&mut tx, incoming).instrument(handle).await,
+                None => self.apply_in(&mut tx, incoming).instrument(handle).await,
+            };
             if result.is_err() {
                 if !savepoints {
                     return Ok(Attempt::Failed(result));
@@ -128,10 +141,79 @@ impl Consumer {
         if !first_time {
             return Ok(Outcome::Duplicate);
         }
+        self.handle_in(tx, incoming).await
+    }
+
+    /// Runs the handler for an event recorded in the inbox for the first time.
+    async fn handle_in(&self, tx: &mut Tx, incoming: &Incoming) -> Applied {
         tx.set_cause(incoming.cause());
         self.handler.handle(tx, incoming).await?;
         Ok(Outcome::Processed)
     }
+
+    /// Records every event of `batch` in the inbox with one statement, taking the keys
+    /// in `order` (event-id order, as [`Consumer::apply_in`] does one by one). Returns,
+    /// per message, whether this is the event's first delivery. Copies of one event
+    /// within the batch: the first in `order` may be, the others are duplicates; every
+    /// copy after the first is counted.
+    async fn record_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &[&Incoming],
+        order: &[usize],
+    ) -> sqlx::Result<Vec<bool>> {
+        let mut rows = InboxRows::default();
+        let mut first_of_id = vec![true; batch.len()];
+        for &i in order {
+            let envelope = &batch[i].envelope;
+            if rows.ids.last() == Some(&envelope.event_id) {
+                *rows.extra_copies.last_mut().expect("a row per id") += 1;
+                first_of_id[i] = false;
+                continue;
+            }
+            rows.ids.push(envelope.event_id);
+            rows.event_types.push(envelope.event_type.clone());
+            rows.correlation_ids.push(envelope.correlation_id.clone());
+            rows.extra_copies.push(0);
+        }
+        // `xmax = 0` is true only for a freshly inserted row; a conflict updates the
+        // existing one (counting the copies) and returns false.
+        let inserted: Vec<(Uuid, bool)> = sqlx::query_as(
+            "INSERT INTO processed_messages
+                 (event_id, service, event_type, correlation_id, duplicate_deliveries)
+             SELECT id, $2, event_type, correlation_id, extra_copies
+             FROM UNNEST($1::uuid[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY
+                  AS m(id, event_type, correlation_id, extra_copies, n)
+             ORDER BY n
+             ON CONFLICT (event_id, service) DO UPDATE SET duplicate_deliveries =
+                 processed_messages.duplicate_deliveries + EXCLUDED.duplicate_deliveries + 1
+             RETURNING event_id, (xmax = 0)",
+        )
+        .bind(rows.ids)
+        .bind(self.outbox.service().name())
+        .bind(rows.event_types)
+        .bind(rows.correlation_ids)
+        .bind(rows.extra_copies)
+        .fetch_all(tx.conn())
+        .await?;
+        let fresh: HashSet<Uuid> = inserted
+            .into_iter()
+            .filter_map(|(id, fresh)| fresh.then_some(id))
+            .collect();
+        Ok((0..batch.len())
+            .map(|i| first_of_id[i] && fresh.contains(&batch[i].envelope.event_id))
+            .collect())
+    }
+}
+
+/// The inbox rows of a batch, one per distinct event, as columns for `UNNEST`.
+#[derive(Default)]
+struct InboxRows {
+    ids: Vec<Uuid>,
+    event_types: Vec<String>,
+    correlation_ids: Vec<String>,
+    /// Copies of the event in the batch after the first.
+    extra_copies: Vec<i32>,
 }
 
 /// The span of one consumed message, a child of the producer's publish span when the
