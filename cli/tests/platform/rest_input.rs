@@ -258,3 +258,37 @@ async fn bad_catalog_and_stock_requests_are_refused_and_change_nothing() {
     assert_eq!(count.len(), 1);
     app.stop().await;
 }
+
+/// A cart holds at most 100 lines: the 101st is refused and changes nothing, while more
+/// of a line the full cart has is still taken. (Cart adds the line first and checks
+/// after, rolling back on a refusal, so this is what shows the rollback works.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_cart_takes_more_of_a_line_but_no_new_line() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1000, 10).await;
+    app.create_product("MS-1", 500, 10).await;
+    let customer = Uuid::new_v4();
+    let first = app.add(customer, "KB-1", 1).await;
+    // 99 more lines written straight to the table: 100 in all, the most a cart holds.
+    sqlx::query(
+        "INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
+         SELECT $1, 'FILL-' || n, 1, 100 FROM generate_series(1, 99) AS n",
+    )
+    .bind(first.id)
+    .execute(app.pool(Service::Cart))
+    .await
+    .unwrap();
+    let full: Value = app.cart(customer).await.json().await.unwrap();
+    assert_eq!(full["items"].as_array().unwrap().len(), 100);
+
+    let refused = app.add_item(customer, "MS-1", 1).await;
+    assert_problem(refused, UNPROCESSABLE).await;
+    let after: Value = app.cart(customer).await.json().await.unwrap();
+    assert_eq!(after, full, "a refused line changes nothing");
+
+    let more = app.add(customer, "KB-1", 2).await;
+    assert_eq!(more.items.len(), 100);
+    let keyboard = more.items.iter().find(|i| i.product_sku.as_str() == "KB-1");
+    assert_eq!(keyboard.map(|i| i.quantity), Some(3));
+    app.stop().await;
+}

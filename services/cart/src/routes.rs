@@ -71,13 +71,8 @@ async fn add_item(
     if edit.reopen {
         store::set_status(tx.conn(), cart_id, CartStatus::Open).await?
     }
-    let lines = store::count_lines(tx.conn(), cart_id).await? as usize;
-    if lines >= domain::MAX_LINES {
-        // Only a new line is refused; asked only of a full cart, as it reads the lines.
-        let cart = store::load(tx.conn(), cart_id).await?;
-        let has_line = cart.items.iter().any(|i| i.product_sku == line.sku);
-        domain::may_add_line(lines, has_line)?;
-    }
+    // Added first and checked after, reading the cart back once: a refusal (rare)
+    // rolls the addition back with the transaction.
     let added = store::add_to_line(
         tx.conn(),
         cart_id,
@@ -87,10 +82,13 @@ async fn add_item(
         MAX_LINE_QUANTITY,
     )
     .await?;
-    if !added {
+    if added == store::Added::LineFull {
         return Err(Refusal::LineFull(line.sku).into());
     }
     let cart = store::load(tx.conn(), cart_id).await?;
+    if added == store::Added::NewLine {
+        domain::may_add_line(cart.items.len() - 1, false)?;
+    }
     tx.commit().await?;
     Ok(Json(cart))
 }
@@ -126,11 +124,11 @@ async fn convert(
     CustomerId(customer): CustomerId,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let mut tx = state.outbox.begin().await?;
-    let (cart_id, status) = store::lock_active(tx.conn(), customer)
+    let cart = store::lock_active_cart(tx.conn(), customer)
         .await?
         .ok_or_else(|| ApiError::Conflict("there is no open cart to convert".into()))?;
-    let cart = store::load(tx.conn(), cart_id).await?;
-    domain::convert(status, cart.items.len())?;
+    let cart_id = cart.id;
+    domain::convert(cart.status, cart.items.len())?;
     let checkout = store::begin_checkout(tx.conn(), cart_id, state.checkout_expiry).await?;
     let request = OrderRequested {
         cart_id,

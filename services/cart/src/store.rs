@@ -11,46 +11,69 @@ fn status_of(raw: &str) -> sqlx::Result<CartStatus> {
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown cart status {raw}").into()))
 }
 
-async fn items(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Vec<LineItem>> {
-    let rows = sqlx::query(
-        "SELECT product_sku, quantity, unit_price_cents FROM cart_items WHERE cart_id = $1 ORDER BY added_at, product_sku",
-    )
-    .bind(cart_id)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            let sku: String = r.try_get("product_sku")?;
-            Ok(LineItem {
-                product_sku: Sku::parse(&sku).map_err(|e| sqlx::Error::Decode(e.into()))?,
-                quantity: r.try_get("quantity")?,
-                unit_price_cents: r.try_get("unit_price_cents")?,
-            })
-        })
-        .collect()
+/// The cart's columns and its lines, in one statement: one row per line (or one row of
+/// NULL line columns for an empty cart), lines in the order they were added.
+const CART_WITH_LINES: &str = "SELECT c.id, c.customer_id, c.status, c.order_id, c.rejection,
+            c.checkout_id, c.checkout_expires_at,
+            i.product_sku, i.quantity, i.unit_price_cents
+     FROM carts c LEFT JOIN cart_items i ON i.cart_id = c.id";
+
+/// Builds the cart from [`CART_WITH_LINES`]' rows; `None` for no rows.
+fn cart_from_rows(rows: Vec<sqlx::postgres::PgRow>) -> sqlx::Result<Option<Cart>> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let Some(sku) = r.try_get::<Option<String>, _>("product_sku")? else {
+            continue;
+        };
+        items.push(LineItem {
+            product_sku: Sku::parse(&sku).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            quantity: r.try_get("quantity")?,
+            unit_price_cents: r.try_get("unit_price_cents")?,
+        });
+    }
+    Ok(Some(Cart {
+        id: first.try_get("id")?,
+        customer_id: first.try_get("customer_id")?,
+        status: status_of(first.try_get("status")?)?,
+        total_cents: total_cents(&items),
+        items,
+        order_id: first.try_get("order_id")?,
+        checkout_id: first.try_get("checkout_id")?,
+        checkout_expires_at: first.try_get("checkout_expires_at")?,
+        rejection: first
+            .try_get::<Option<sqlx::types::Json<Rejection>>, _>("rejection")?
+            .map(|j| j.0),
+    }))
 }
 
 /// The whole cart, lines and total included.
 pub async fn load(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Cart> {
-    let row =
-        sqlx::query("SELECT id, customer_id, status, order_id, rejection, checkout_id, checkout_expires_at FROM carts WHERE id = $1")
-            .bind(cart_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    let items = items(conn, cart_id).await?;
-    Ok(Cart {
-        id: row.try_get("id")?,
-        customer_id: row.try_get("customer_id")?,
-        status: status_of(row.try_get("status")?)?,
-        total_cents: total_cents(&items),
-        items,
-        order_id: row.try_get("order_id")?,
-        checkout_id: row.try_get("checkout_id")?,
-        checkout_expires_at: row.try_get("checkout_expires_at")?,
-        rejection: row
-            .try_get::<Option<sqlx::types::Json<Rejection>>, _>("rejection")?
-            .map(|j| j.0),
-    })
+    let rows = sqlx::query(&format!(
+        "{CART_WITH_LINES} WHERE c.id = $1 ORDER BY i.added_at, i.product_sku"
+    ))
+    .bind(cart_id)
+    .fetch_all(conn)
+    .await?;
+    cart_from_rows(rows)?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Locks the customer's active (not converted) cart and reads it whole.
+pub async fn lock_active_cart(
+    conn: &mut PgConnection,
+    customer_id: Uuid,
+) -> sqlx::Result<Option<Cart>> {
+    let rows = sqlx::query(&format!(
+        "{CART_WITH_LINES} WHERE c.customer_id = $1 AND c.status <> $2
+         ORDER BY i.added_at, i.product_sku FOR UPDATE OF c"
+    ))
+    .bind(customer_id)
+    .bind(CartStatus::Converted.as_str())
+    .fetch_all(conn)
+    .await?;
+    cart_from_rows(rows)
 }
 
 /// The customer's most recent cart, whatever its status.
@@ -81,37 +104,52 @@ pub async fn lock_active(
     row.map(|(id, s)| Ok((id, status_of(&s)?))).transpose()
 }
 
-/// Locks the customer's active cart, creating an open one if there is none. Two
-/// concurrent first adds meet on the partial unique index and share one cart.
+/// Locks the customer's active cart, creating an open one if there is none, in one
+/// statement. Two concurrent first adds meet on the partial unique index: the loser's
+/// insert does nothing, and it locks the winner's cart with a second statement.
 pub async fn lock_or_create_active(
     conn: &mut PgConnection,
     customer_id: Uuid,
 ) -> sqlx::Result<(Uuid, CartStatus)> {
     // The conflict target repeats the partial index's predicate (its migration), which
     // must be written out, not bound.
-    sqlx::query(
-        "INSERT INTO carts (id, customer_id, status) VALUES ($1, $2, $3)
-         ON CONFLICT (customer_id) WHERE status <> 'converted' DO NOTHING",
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "WITH active AS (
+             SELECT id, status FROM carts WHERE customer_id = $1 AND status <> 'converted'
+             FOR UPDATE
+         ), created AS (
+             INSERT INTO carts (id, customer_id, status)
+             SELECT $2, $1, $3 WHERE NOT EXISTS (SELECT 1 FROM active)
+             ON CONFLICT (customer_id) WHERE status <> 'converted' DO NOTHING
+             RETURNING id, status
+         )
+         SELECT id, status FROM active UNION ALL SELECT id, status FROM created",
     )
-    .bind(Uuid::new_v4())
     .bind(customer_id)
+    .bind(Uuid::new_v4())
     .bind(CartStatus::Open.as_str())
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    lock_active(conn, customer_id)
-        .await?
-        .ok_or_else(|| sqlx::Error::Protocol("active cart vanished inside its transaction".into()))
+    let row = match row {
+        Some((id, status)) => Some((id, status_of(&status)?)),
+        None => lock_active(conn, customer_id).await?,
+    };
+    row.ok_or_else(|| sqlx::Error::Protocol("active cart vanished inside its transaction".into()))
 }
 
-pub async fn count_lines(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM cart_items WHERE cart_id = $1")
-        .bind(cart_id)
-        .fetch_one(conn)
-        .await
+/// What adding to a line did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// A line for the SKU was created.
+    NewLine,
+    /// More of a line the cart had.
+    MoreOfLine,
+    /// Nothing: the line would exceed the maximum quantity.
+    LineFull,
 }
 
-/// Adds `quantity` to the line (creating it), refreshing its price snapshot. Returns
-/// false, changing nothing, if the line would exceed `max_quantity`.
+/// Adds `quantity` to the line (creating it), refreshing its price snapshot, unless the
+/// line would exceed `max_quantity`.
 pub async fn add_to_line(
     conn: &mut PgConnection,
     cart_id: Uuid,
@@ -119,21 +157,27 @@ pub async fn add_to_line(
     quantity: i32,
     unit_price_cents: i64,
     max_quantity: i32,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
+) -> sqlx::Result<Added> {
+    // `xmax = 0` only for a freshly inserted row.
+    let created: Option<bool> = sqlx::query_scalar(
         "INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents) VALUES ($1, $2, $3, $4)
          ON CONFLICT (cart_id, product_sku) DO UPDATE
          SET quantity = cart_items.quantity + EXCLUDED.quantity, unit_price_cents = EXCLUDED.unit_price_cents
-         WHERE cart_items.quantity + EXCLUDED.quantity <= $5",
+         WHERE cart_items.quantity + EXCLUDED.quantity <= $5
+         RETURNING (xmax = 0)",
     )
     .bind(cart_id)
     .bind(sku)
     .bind(quantity)
     .bind(unit_price_cents)
     .bind(max_quantity)
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(match created {
+        Some(true) => Added::NewLine,
+        Some(false) => Added::MoreOfLine,
+        None => Added::LineFull,
+    })
 }
 
 pub async fn remove_line(conn: &mut PgConnection, cart_id: Uuid, sku: &str) -> sqlx::Result<bool> {
