@@ -18,6 +18,7 @@
 use crate::domain::AfterFailure;
 use crate::smtp::{self, SendError, SmtpSettings};
 use crate::store::{self, Due};
+use anyhow::Context;
 use cartflow_events::{Channel, DeliveryResult};
 use cartflow_messaging::{Cause, Outbox, trace_context};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
@@ -29,6 +30,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use uuid::Uuid;
 
 /// Emails being sent at once.
 const IN_FLIGHT: usize = 32;
@@ -157,11 +159,20 @@ impl Mailer {
 
     async fn try_record(&self, finished: &[Finished]) -> anyhow::Result<()> {
         let mut tx = self.outbox.begin().await?;
+        // The sent ones (nearly all) in one statement; failures one by one.
+        let sent: Vec<Uuid> = finished
+            .iter()
+            .filter(|(_, outcome)| outcome.is_ok())
+            .map(|(email, _)| email.id)
+            .collect();
+        let sent_attempts = store::mark_sent(tx.conn(), &sent).await?;
         let mut results = Vec::with_capacity(finished.len());
         for (email, outcome) in finished {
             let result = match outcome {
                 Ok(()) => {
-                    let attempts = store::mark_sent(tx.conn(), email.id).await?;
+                    let attempts = *sent_attempts
+                        .get(&email.id)
+                        .with_context(|| format!("email {} vanished while sending", email.id))?;
                     tracing::info!(email_id = %email.id, attempts, "email sent");
                     results.push("sent");
                     Some(DeliveryResult {

@@ -161,15 +161,23 @@ pub async fn claim_due(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Resu
     .await
 }
 
-pub async fn mark_sent(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<i32> {
-    sqlx::query_scalar(
+/// Marks these emails sent, in one statement; returns each one's attempts so far.
+pub async fn mark_sent(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> sqlx::Result<std::collections::HashMap<Uuid, i32>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
         "UPDATE emails SET status = $2, attempts = attempts + 1, sent_at = now(), last_error = NULL
-         WHERE id = $1 RETURNING attempts",
+         WHERE id = ANY($1) RETURNING id, attempts",
     )
-    .bind(id)
+    .bind(ids)
     .bind(EmailStatus::Sent.as_str())
-    .fetch_one(conn)
-    .await
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Records a failed attempt and what follows it (`RetryPolicy::after_failure`): pending

@@ -1,5 +1,5 @@
 //! The one write path for a notification, shared by the handlers and the manual route:
-//! record it once per channel (addressed by the domain's rules) and ask email-push to
+//! record it once per channel (addressed by the domain's rules, one statement for all) and ask email-push to
 //! deliver each one that has an address, in the caller's transaction.
 
 use crate::domain::{self, Message, To};
@@ -19,35 +19,41 @@ pub async fn send(
     message: &Message,
     channels: &[Channel],
 ) -> anyhow::Result<Vec<Notification>> {
-    let mut recorded = Vec::new();
-    for &channel in channels {
-        let addressed = domain::address(channel, to, message);
-        let new = NewNotification {
+    let addressed: Vec<_> = channels
+        .iter()
+        .map(|&channel| domain::address(channel, to, message))
+        .collect();
+    let new: Vec<NewNotification> = addressed
+        .iter()
+        .map(|addressed| NewNotification {
             customer_id: to.customer_id,
             kind: message.kind,
-            channel,
+            channel: addressed.channel,
             recipient: addressed.recipient.as_deref(),
             subject: &message.subject,
             body: addressed.body,
             status: addressed.status(),
             refused: addressed.refused,
             source_event_id,
-        };
-        let Some(notification) = store::insert(tx.conn(), &new).await? else {
+        })
+        .collect();
+    let mut recorded = store::insert(tx.conn(), &new).await?;
+    recorded.sort_by_key(|n| channels.iter().position(|&c| c == n.channel));
+    for notification in &recorded {
+        let Some(addressed) = addressed.iter().find(|a| a.channel == notification.channel) else {
             continue;
         };
-        if let Some(recipient) = addressed.recipient {
+        if let Some(recipient) = &addressed.recipient {
             let request = DeliveryRequested {
                 notification_id: notification.id,
                 customer_id: to.customer_id,
-                channel,
-                recipient,
+                channel: addressed.channel,
+                recipient: recipient.clone(),
                 subject: message.subject.clone(),
                 body: addressed.body.to_string(),
             };
             tx.publish(&request).await?;
         }
-        recorded.push(notification);
     }
     Ok(recorded)
 }

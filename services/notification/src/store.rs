@@ -98,28 +98,35 @@ pub struct NewNotification<'a> {
     pub source_event_id: Option<Uuid>,
 }
 
-/// Records a notification; `None` if this event already has one on this channel.
+/// Records notifications in one statement, one per channel given; returns those
+/// recorded. A channel this source event already has a notification on is skipped.
 pub async fn insert(
     conn: &mut PgConnection,
-    n: &NewNotification<'_>,
-) -> sqlx::Result<Option<Notification>> {
+    new: &[NewNotification<'_>],
+) -> sqlx::Result<Vec<Notification>> {
+    // Owned columns: a query holding borrowed arguments makes the callers' futures fail
+    // the compiler's higher-ranked `Send` check.
+    let column = |f: &dyn Fn(&NewNotification<'_>) -> Option<String>| -> Vec<Option<String>> {
+        new.iter().map(f).collect()
+    };
     sqlx::query_as(&format!(
         "INSERT INTO notifications (id, customer_id, kind, channel, recipient, subject, body, status, last_error, source_event_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                              $6::text[], $7::text[], $8::text[], $9::text[], $10::uuid[])
          ON CONFLICT (source_event_id, channel) DO NOTHING
          RETURNING {COLUMNS}"
     ))
-    .bind(Uuid::new_v4())
-    .bind(n.customer_id)
-    .bind(n.kind.as_str())
-    .bind(n.channel.as_str())
-    .bind(n.recipient)
-    .bind(n.subject)
-    .bind(n.body)
-    .bind(n.status.as_str())
-    .bind(n.refused)
-    .bind(n.source_event_id)
-    .fetch_optional(conn)
+    .bind(new.iter().map(|_| Uuid::new_v4()).collect::<Vec<_>>())
+    .bind(new.iter().map(|n| n.customer_id).collect::<Vec<_>>())
+    .bind(column(&|n| Some(n.kind.as_str().to_string())))
+    .bind(column(&|n| Some(n.channel.as_str().to_string())))
+    .bind(column(&|n| n.recipient.map(str::to_string)))
+    .bind(column(&|n| Some(n.subject.to_string())))
+    .bind(column(&|n| Some(n.body.to_string())))
+    .bind(column(&|n| Some(n.status.as_str().to_string())))
+    .bind(column(&|n| n.refused.map(str::to_string)))
+    .bind(new.iter().map(|n| n.source_event_id).collect::<Vec<_>>())
+    .fetch_all(conn)
     .await
 }
 
