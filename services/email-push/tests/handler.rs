@@ -84,3 +84,52 @@ async fn a_push_for_something_that_is_not_a_customer_is_poison() {
         0
     );
 }
+
+/// A new push is announced on commit with the message itself, which reads back as a
+/// `Push`; one too long for a NOTIFY payload is announced by its id. A push that was
+/// already there is not announced again.
+#[tokio::test]
+async fn a_new_push_is_announced_whole_or_by_id_and_only_once() {
+    use email_push_service::store::{PUSH_CHANNEL, Push};
+    let email_push = email_push().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(email_push.pool())
+        .await
+        .unwrap();
+    listener.listen(PUSH_CHANNEL).await.unwrap();
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+            .await
+            .expect("announced within 10 s")
+            .unwrap()
+            .payload()
+            .to_string()
+    };
+
+    let customer = Uuid::new_v4();
+    let short = request(Channel::Push, &customer.to_string());
+    email_push.processed(&short).await;
+    let announced: Push = serde_json::from_str(&next().await).expect("the payload is a Push");
+    assert_eq!(announced.notification_id, short.notification_id);
+    assert_eq!(announced.customer_id, customer);
+    assert_eq!(announced.title, "Order confirmed");
+
+    let long = DeliveryRequested {
+        body: "x".repeat(10_000),
+        ..request(Channel::Push, &customer.to_string())
+    };
+    email_push.processed(&long).await;
+    email_push.processed(&short).await; // already delivered: no announcement
+    let by_id: Uuid = next()
+        .await
+        .parse()
+        .expect("a long push is announced by id");
+    let stored: Uuid =
+        sqlx::query_scalar("SELECT id FROM push_messages WHERE notification_id = $1")
+            .bind(long.notification_id)
+            .fetch_one(email_push.pool())
+            .await
+            .unwrap();
+    assert_eq!(by_id, stored);
+    let third = tokio::time::timeout(std::time::Duration::from_millis(500), listener.recv()).await;
+    assert!(third.is_err(), "a repeated push is not announced again");
+}

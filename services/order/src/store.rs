@@ -111,38 +111,38 @@ pub struct NewOrder<'a> {
     pub total_cents: i64,
 }
 
-/// Creates the checkout's order unless it exists. Returns the new order's id, or
-/// `None` if the checkout already has an order.
+/// Creates the checkout's order and its lines unless it exists, in one statement.
+/// Returns the new order's id, or `None` if the checkout already has an order.
 pub async fn create(conn: &mut PgConnection, order: &NewOrder<'_>) -> sqlx::Result<Option<Uuid>> {
     let items = order.items;
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO orders (id, checkout_id, cart_id, customer_id, status, total_cents)
-         VALUES ($1, $2, $3, $4, 'confirmed', $5) ON CONFLICT (checkout_id) DO NOTHING RETURNING id",
+    let line_nos: Vec<i32> = (1..=items.len() as i32).collect();
+    let skus: Vec<String> = items.iter().map(|i| i.product_sku.to_string()).collect();
+    let quantities: Vec<i32> = items.iter().map(|i| i.quantity).collect();
+    let prices: Vec<i64> = items.iter().map(|i| i.unit_price_cents).collect();
+    // The lines' insert reads the order's RETURNING: no order (a conflict), no lines.
+    sqlx::query_scalar(
+        "WITH created AS (
+             INSERT INTO orders (id, checkout_id, cart_id, customer_id, status, total_cents)
+             VALUES ($1, $2, $3, $4, 'confirmed', $5)
+             ON CONFLICT (checkout_id) DO NOTHING RETURNING id
+         ), lines AS (
+             INSERT INTO order_items (order_id, line_no, product_sku, quantity, unit_price_cents)
+             SELECT created.id, l.* FROM created,
+                    UNNEST($6::int[], $7::text[], $8::int[], $9::bigint[]) AS l
+         )
+         SELECT id FROM created",
     )
     .bind(Uuid::new_v4())
     .bind(order.checkout_id)
     .bind(order.cart_id)
     .bind(order.customer_id)
     .bind(order.total_cents)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(id) = id else { return Ok(None) };
-    let line_nos: Vec<i32> = (1..=items.len() as i32).collect();
-    let skus: Vec<&str> = items.iter().map(|i| i.product_sku.as_str()).collect();
-    let quantities: Vec<i32> = items.iter().map(|i| i.quantity).collect();
-    let prices: Vec<i64> = items.iter().map(|i| i.unit_price_cents).collect();
-    sqlx::query(
-        "INSERT INTO order_items (order_id, line_no, product_sku, quantity, unit_price_cents)
-         SELECT $1, * FROM UNNEST($2::int[], $3::text[], $4::int[], $5::bigint[])",
-    )
-    .bind(id)
     .bind(line_nos)
     .bind(skus)
     .bind(quantities)
     .bind(prices)
-    .execute(conn)
-    .await?;
-    Ok(Some(id))
+    .fetch_optional(conn)
+    .await
 }
 
 /// Serialises every decision about these checkouts with transaction-scoped advisory

@@ -58,6 +58,13 @@ async fn an_answer_in_time_creates_one_order_and_a_later_expiry_request_gets_it_
     assert_eq!(created[1].total_cents, 300);
     assert!(order.staged::<CheckoutExpired>().await.is_empty());
     assert_eq!(orders(&order).await, 1);
+    // The order's lines were stored with it, once.
+    let lines: Vec<(i32, String, i32, i64)> =
+        sqlx::query_as("SELECT line_no, product_sku, quantity, unit_price_cents FROM order_items")
+            .fetch_all(order.pool())
+            .await
+            .unwrap();
+    assert_eq!(lines, vec![(1, "A".to_string(), 2, 150)]);
 }
 
 #[tokio::test]
