@@ -121,24 +121,10 @@ impl Consumer {
         ))
     }
 
-    /// Records the event in the inbox and, the first time, runs the handler.
+    /// Records the event in the inbox (alone, for the savepoint path) and, the first
+    /// time, runs the handler.
     async fn apply_in(&self, tx: &mut Tx, incoming: &Incoming) -> Applied {
-        // `xmax = 0` is true only for a freshly inserted row; a conflict updates the
-        // existing row (counting the duplicate) and returns false.
-        let first_time: bool = sqlx::query_scalar(
-            "INSERT INTO processed_messages (event_id, service, event_type, correlation_id)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (event_id, service)
-             DO UPDATE SET duplicate_deliveries = processed_messages.duplicate_deliveries + 1
-             RETURNING (xmax = 0)",
-        )
-        .bind(incoming.envelope.event_id)
-        .bind(self.outbox.service().name())
-        .bind(&incoming.envelope.event_type)
-        .bind(&incoming.envelope.correlation_id)
-        .fetch_one(tx.conn())
-        .await?;
-        if !first_time {
+        if !self.record_batch(tx, &[incoming], &[0]).await?[0] {
             return Ok(Outcome::Duplicate);
         }
         self.handle_in(tx, incoming).await
@@ -152,7 +138,8 @@ impl Consumer {
     }
 
     /// Records every event of `batch` in the inbox with one statement, taking the keys
-    /// in `order` (event-id order, as [`Consumer::apply_in`] does one by one). Returns,
+    /// in `order` (event-id order, so that batches holding copies of the same events
+    /// take their keys in the same order). Returns,
     /// per message, whether this is the event's first delivery. Copies of one event
     /// within the batch: the first in `order` may be, the others are duplicates; every
     /// copy after the first is counted.
