@@ -288,7 +288,11 @@ async fn a_full_cart_takes_more_of_a_line_but_no_new_line() {
 
     let more = app.add(customer, "KB-1", 2).await;
     assert_eq!(more.items.len(), 100);
-    let keyboard = more.items.iter().find(|i| i.product_sku.as_str() == "KB-1");
-    assert_eq!(keyboard.map(|i| i.quantity), Some(3));
+    // The answer is read in the statement that adds: the line keeps its place (first
+    // added, first shown) with its new quantity, and the other lines follow in order.
+    assert_eq!(more.items[0].product_sku.as_str(), "KB-1");
+    assert_eq!(more.items[0].quantity, 3);
+    assert_eq!(more.items[1].product_sku.as_str(), "FILL-1");
+    assert_eq!(more.total_cents, 3 * 1000 + 99 * 100);
     app.stop().await;
 }

@@ -71,9 +71,9 @@ async fn add_item(
     if edit.reopen {
         store::set_status(tx.conn(), cart_id, CartStatus::Open).await?
     }
-    // Added first and checked after, reading the cart back once: a refusal (rare)
-    // rolls the addition back with the transaction.
-    let added = store::add_to_line(
+    // Added first and checked after, with the cart read back in the same statement: a
+    // refusal (rare) rolls the addition back with the transaction.
+    let (added, cart) = store::add_to_line(
         tx.conn(),
         cart_id,
         line.sku.as_str(),
@@ -82,12 +82,10 @@ async fn add_item(
         MAX_LINE_QUANTITY,
     )
     .await?;
-    if added == store::Added::LineFull {
-        return Err(Refusal::LineFull(line.sku).into());
-    }
-    let cart = store::load(tx.conn(), cart_id).await?;
-    if added == store::Added::NewLine {
-        domain::may_add_line(cart.items.len() - 1, false)?;
+    match added {
+        store::Added::LineFull => return Err(Refusal::LineFull(line.sku).into()),
+        store::Added::NewLine => domain::may_add_line(cart.items.len() - 1, false)?,
+        store::Added::MoreOfLine => {}
     }
     tx.commit().await?;
     Ok(Json(cart))

@@ -11,12 +11,16 @@ fn status_of(raw: &str) -> sqlx::Result<CartStatus> {
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown cart status {raw}").into()))
 }
 
-/// The cart's columns and its lines, in one statement: one row per line (or one row of
-/// NULL line columns for an empty cart), lines in the order they were added.
-const CART_WITH_LINES: &str = "SELECT c.id, c.customer_id, c.status, c.order_id, c.rejection,
+/// What [`cart_from_rows`] reads: the cart `c` and its line `i`.
+const CART_COLUMNS: &str = "c.id, c.customer_id, c.status, c.order_id, c.rejection,
             c.checkout_id, c.checkout_expires_at,
-            i.product_sku, i.quantity, i.unit_price_cents
-     FROM carts c LEFT JOIN cart_items i ON i.cart_id = c.id";
+            i.product_sku, i.quantity, i.unit_price_cents";
+
+/// The cart's columns and its lines, in one statement: one row per line (or one row of
+/// NULL line columns for an empty cart); callers order the lines as they were added.
+fn cart_with_lines() -> String {
+    format!("SELECT {CART_COLUMNS} FROM carts c LEFT JOIN cart_items i ON i.cart_id = c.id")
+}
 
 /// Builds the cart from [`CART_WITH_LINES`]' rows; `None` for no rows.
 fn cart_from_rows(rows: Vec<sqlx::postgres::PgRow>) -> sqlx::Result<Option<Cart>> {
@@ -52,7 +56,8 @@ fn cart_from_rows(rows: Vec<sqlx::postgres::PgRow>) -> sqlx::Result<Option<Cart>
 /// The whole cart, lines and total included.
 pub async fn load(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Cart> {
     let rows = sqlx::query(&format!(
-        "{CART_WITH_LINES} WHERE c.id = $1 ORDER BY i.added_at, i.product_sku"
+        "{} WHERE c.id = $1 ORDER BY i.added_at, i.product_sku",
+        cart_with_lines()
     ))
     .bind(cart_id)
     .fetch_all(conn)
@@ -66,8 +71,9 @@ pub async fn lock_active_cart(
     customer_id: Uuid,
 ) -> sqlx::Result<Option<Cart>> {
     let rows = sqlx::query(&format!(
-        "{CART_WITH_LINES} WHERE c.customer_id = $1 AND c.status <> $2
-         ORDER BY i.added_at, i.product_sku FOR UPDATE OF c"
+        "{} WHERE c.customer_id = $1 AND c.status <> $2
+         ORDER BY i.added_at, i.product_sku FOR UPDATE OF c",
+        cart_with_lines()
     ))
     .bind(customer_id)
     .bind(CartStatus::Converted.as_str())
@@ -149,7 +155,10 @@ pub enum Added {
 }
 
 /// Adds `quantity` to the line (creating it), refreshing its price snapshot, unless the
-/// line would exceed `max_quantity`.
+/// line would exceed `max_quantity`, and reads the cart back whole, in one statement.
+/// The cart must be locked ([`lock_or_create_active`]): no other writer changes its
+/// lines under this statement's snapshot. After [`Added::LineFull`] the cart read back
+/// lacks that line (the caller refuses the request anyway).
 pub async fn add_to_line(
     conn: &mut PgConnection,
     cart_id: Uuid,
@@ -157,27 +166,47 @@ pub async fn add_to_line(
     quantity: i32,
     unit_price_cents: i64,
     max_quantity: i32,
-) -> sqlx::Result<Added> {
-    // `xmax = 0` only for a freshly inserted row.
-    let created: Option<bool> = sqlx::query_scalar(
-        "INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (cart_id, product_sku) DO UPDATE
-         SET quantity = cart_items.quantity + EXCLUDED.quantity, unit_price_cents = EXCLUDED.unit_price_cents
-         WHERE cart_items.quantity + EXCLUDED.quantity <= $5
-         RETURNING (xmax = 0)",
-    )
+) -> sqlx::Result<(Added, Cart)> {
+    // The rest of a statement does not see what its data-modifying CTE wrote, so the
+    // lines are the cart's others plus the one the upsert returns. `xmax = 0` only for
+    // a freshly inserted row.
+    let rows = sqlx::query(&format!(
+        "WITH added AS (
+             INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (cart_id, product_sku) DO UPDATE
+             SET quantity = cart_items.quantity + EXCLUDED.quantity,
+                 unit_price_cents = EXCLUDED.unit_price_cents
+             WHERE cart_items.quantity + EXCLUDED.quantity <= $5
+             RETURNING product_sku, quantity, unit_price_cents, added_at, (xmax = 0) AS created
+         ), i AS (
+             SELECT product_sku, quantity, unit_price_cents, added_at FROM cart_items
+             WHERE cart_id = $1 AND product_sku <> $2
+             UNION ALL
+             SELECT product_sku, quantity, unit_price_cents, added_at FROM added
+         )
+         SELECT {CART_COLUMNS}, (SELECT created FROM added) AS created
+         FROM carts c LEFT JOIN i ON true WHERE c.id = $1
+         ORDER BY i.added_at, i.product_sku"
+    ))
     .bind(cart_id)
     .bind(sku)
     .bind(quantity)
     .bind(unit_price_cents)
     .bind(max_quantity)
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(match created {
+    let created: Option<bool> = match rows.first() {
+        Some(row) => row.try_get("created")?,
+        None => None,
+    };
+    let cart = cart_from_rows(rows)?.ok_or(sqlx::Error::RowNotFound)?;
+    let added = match created {
         Some(true) => Added::NewLine,
         Some(false) => Added::MoreOfLine,
         None => Added::LineFull,
-    })
+    };
+    Ok((added, cart))
 }
 
 pub async fn remove_line(conn: &mut PgConnection, cart_id: Uuid, sku: &str) -> sqlx::Result<bool> {
