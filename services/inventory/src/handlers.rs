@@ -99,11 +99,10 @@ async fn reserve(tx: &mut Tx, request: OrderRequested) -> Result<(), HandlerErro
         Ruling::Reserve { low_stock } => {
             // The decision row is keyed by checkout: a second request for it (under
             // another event id) waits here for the first and then reserves nothing.
-            if !store::record_decision(tx.conn(), &checkout, ReservationStatus::Reserved).await? {
+            if !store::reserve(tx.conn(), &checkout, &wanted).await? {
                 tracing::warn!(%checkout_id, "checkout already decided; ignoring");
                 return Ok(());
             }
-            store::shift_to_reserved(tx.conn(), &wanted).await?;
             for alert in &low_stock {
                 tx.publish(alert).await?;
             }

@@ -91,7 +91,7 @@ pub async fn lock_levels(
 }
 
 /// Moves `delta` units per SKU from available to reserved (negative: back again).
-/// The rows must already be locked by [`lock_available`].
+/// The rows must already be locked by [`lock_levels`].
 pub async fn shift_to_reserved(
     conn: &mut PgConnection,
     delta: &BTreeMap<Sku, i32>,
@@ -138,6 +138,42 @@ pub async fn record_decision(
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Records the checkout as reserved and moves `wanted` from available to reserved, in
+/// one statement. Returns false, changing nothing, if the checkout already has a
+/// decision (as [`record_decision`]). The stock rows must be locked by [`lock_levels`].
+pub async fn reserve(
+    conn: &mut PgConnection,
+    checkout: &CheckoutLines<'_>,
+    wanted: &BTreeMap<Sku, i32>,
+) -> sqlx::Result<bool> {
+    let skus: Vec<&str> = wanted.keys().map(Sku::as_str).collect();
+    let amounts: Vec<i32> = wanted.values().copied().collect();
+    // Every data-modifying CTE runs; the stock moves only if the decision went in.
+    sqlx::query_scalar(
+        "WITH decided AS (
+             INSERT INTO reservations (checkout_id, cart_id, customer_id, items, status)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (checkout_id) DO NOTHING
+             RETURNING checkout_id
+         ), moved AS (
+             UPDATE stock_items s
+             SET available = s.available - d.amount, reserved = s.reserved + d.amount,
+                 updated_at = now()
+             FROM UNNEST($6::text[], $7::int[]) AS d(sku, amount)
+             WHERE s.sku = d.sku AND EXISTS (SELECT 1 FROM decided)
+         )
+         SELECT EXISTS (SELECT 1 FROM decided)",
+    )
+    .bind(checkout.checkout_id)
+    .bind(checkout.cart_id)
+    .bind(checkout.customer_id)
+    .bind(sqlx::types::Json(checkout.items))
+    .bind(ReservationStatus::Reserved.as_str())
+    .bind(skus)
+    .bind(amounts)
+    .fetch_one(conn)
+    .await
 }
 
 /// Marks the checkout's reservation released and returns its lines; `None` if there is
