@@ -64,9 +64,19 @@ async fn stock_available(tx: &mut Tx, reserved: StockAvailable) -> Result<(), Ha
         ));
     }
     let checkout_id = reserved.checkout();
-    let record = locked_record(tx, checkout_id).await?;
-    match on_stock_available(record, reserved.expires_at, chrono::Utc::now()) {
-        Ruling::CreateOrder => create_order(tx, checkout_id, reserved).await,
+    let now = chrono::Utc::now();
+    store::lock_checkouts(tx.conn(), &[checkout_id]).await?;
+    // The usual case in one statement: a checkout within its expiry gets its order
+    // unless it was decided before, which `create` checks; only then is the record read.
+    if on_stock_available(CheckoutRecord::Undecided, reserved.expires_at, now)
+        == Ruling::CreateOrder
+        && create_order(tx, checkout_id, &reserved).await?
+    {
+        return Ok(());
+    }
+    let record = store::checkout_record(tx.conn(), checkout_id).await?;
+    match on_stock_available(record, reserved.expires_at, now) {
+        Ruling::CreateOrder => create_order(tx, checkout_id, &reserved).await.map(drop),
         Ruling::Expire => {
             let expired = CheckoutExpired {
                 checkout_id,
@@ -88,11 +98,13 @@ async fn stock_available(tx: &mut Tx, reserved: StockAvailable) -> Result<(), Ha
     }
 }
 
+/// Creates the checkout's order and announces it; false if the checkout was decided
+/// before (nothing changes).
 async fn create_order(
     tx: &mut Tx,
     checkout_id: Uuid,
-    reserved: StockAvailable,
-) -> Result<(), HandlerError> {
+    reserved: &StockAvailable,
+) -> Result<bool, HandlerError> {
     let total = total_cents(&reserved.items);
     let new = NewOrder {
         checkout_id,
@@ -102,20 +114,19 @@ async fn create_order(
         total_cents: total,
     };
     let Some(order_id) = store::create(tx.conn(), &new).await? else {
-        tracing::warn!(%checkout_id, "checkout already has an order; ignoring");
-        return Ok(());
+        return Ok(false);
     };
     let created = OrderCreated {
         order_id,
         cart_id: reserved.cart_id,
         checkout_id: Some(checkout_id),
         customer_id: reserved.customer_id,
-        items: reserved.items,
+        items: reserved.items.clone(),
         total_cents: total,
     };
     tx.publish(&created).await?;
     tracing::info!(%order_id, cart_id = %created.cart_id, total_cents = total, "order confirmed");
-    Ok(())
+    Ok(true)
 }
 
 /// The cart gave up waiting: expire the checkout, or answer with its order.

@@ -111,8 +111,9 @@ pub struct NewOrder<'a> {
     pub total_cents: i64,
 }
 
-/// Creates the checkout's order and its lines unless it exists, in one statement.
-/// Returns the new order's id, or `None` if the checkout already has an order.
+/// Creates the checkout's order and its lines unless the checkout was decided before
+/// (it has an order, or was given up), in one statement. Returns the new order's id,
+/// or `None` if it was decided. Call with the checkout locked ([`lock_checkouts`]).
 pub async fn create(conn: &mut PgConnection, order: &NewOrder<'_>) -> sqlx::Result<Option<Uuid>> {
     let items = order.items;
     let line_nos: Vec<i32> = (1..=items.len() as i32).collect();
@@ -123,7 +124,8 @@ pub async fn create(conn: &mut PgConnection, order: &NewOrder<'_>) -> sqlx::Resu
     sqlx::query_scalar(
         "WITH created AS (
              INSERT INTO orders (id, checkout_id, cart_id, customer_id, status, total_cents)
-             VALUES ($1, $2, $3, $4, 'confirmed', $5)
+             SELECT $1, $2, $3, $4, 'confirmed', $5
+             WHERE NOT EXISTS (SELECT 1 FROM expired_checkouts WHERE checkout_id = $2)
              ON CONFLICT (checkout_id) DO NOTHING RETURNING id
          ), lines AS (
              INSERT INTO order_items (order_id, line_no, product_sku, quantity, unit_price_cents)
