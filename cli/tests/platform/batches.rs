@@ -295,6 +295,122 @@ async fn a_batch_without_failures_records_its_inbox_at_once_and_skips_every_copy
     );
 }
 
+/// Applies a batch's order requests together, with one insert (and a row in
+/// `together_calls` saying how many), unless one of them is the poison customer's: then
+/// it fails, and the consumer must fall back to `handle`, one message at a time.
+struct TogetherHandler;
+
+#[async_trait]
+impl EventHandler for TogetherHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        let request: OrderRequested = event.decode()?;
+        if request.customer_id == POISON_CUSTOMER {
+            return Err(HandlerError::Poison(
+                "a request no handler can serve".into(),
+            ));
+        }
+        CountingHandler.handle(tx, event).await
+    }
+
+    async fn handle_together(
+        &self,
+        tx: &mut Tx,
+        events: &[&Incoming],
+    ) -> Result<Vec<bool>, HandlerError> {
+        let requests = events
+            .iter()
+            .map(|e| e.decode::<OrderRequested>())
+            .collect::<Result<Vec<_>, _>>()?;
+        if requests.iter().any(|r| r.customer_id == POISON_CUSTOMER) {
+            return Err(HandlerError::Poison(
+                "one request of the batch is bad".into(),
+            ));
+        }
+        let ids: Vec<Uuid> = events.iter().map(|e| e.envelope.event_id).collect();
+        let carts: Vec<Uuid> = requests.iter().map(|r| r.cart_id).collect();
+        sqlx::query("INSERT INTO handled SELECT * FROM UNNEST($1::uuid[], $2::uuid[])")
+            .bind(ids)
+            .bind(carts)
+            .execute(tx.conn())
+            .await?;
+        sqlx::query("INSERT INTO together_calls (events) VALUES ($1)")
+            .bind(events.len() as i32)
+            .execute(tx.conn())
+            .await?;
+        Ok(vec![true; events.len()])
+    }
+}
+
+/// What a handler applies together is applied once per batch, for the batch's first
+/// deliveries only (copies and events processed before are skipped). If applying them
+/// together fails, the batch is applied again one message at a time: the good ones
+/// commit once, the bad one alone is refused, and nothing of the failed try stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_applies_together_what_its_handler_can_and_else_one_by_one() {
+    let infra = TestInfra::new().await;
+    let (pool, consumer) = scratch_consumer(&infra, Arc::new(TogetherHandler)).await;
+    sqlx::query("CREATE TABLE together_calls (n SERIAL, events INT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let calls = || async {
+        let calls: Vec<i32> = sqlx::query_scalar("SELECT events FROM together_calls ORDER BY n")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        calls
+    };
+    // Three good requests, then two good ones around the poison.
+    let n = Uuid::new_v4;
+    let customers = [n(), n(), n(), n(), POISON_CUSTOMER, n()];
+    let events: Vec<_> = customers
+        .iter()
+        .map(|&customer| {
+            let r = request(customer);
+            (envelope_for::<OrderRequested>(r.cart_id), r)
+        })
+        .collect();
+    let raw = |i: usize| Raw::of(&events[i].0, &events[i].1);
+    let deliver = |batch: Vec<Raw>| {
+        let consumer = consumer.clone();
+        async move {
+            let deliveries: Vec<_> = batch.iter().map(Raw::delivery).collect();
+            consumer.deliver_batch(&deliveries).await
+        }
+    };
+
+    assert_eq!(deliver(vec![raw(2)]).await, vec![Outcome::Processed]);
+    let outcomes = deliver(vec![raw(0), raw(1), raw(0), raw(2)]).await;
+    assert_eq!(outcomes[1], Outcome::Processed);
+    assert_eq!(
+        outcomes[3],
+        Outcome::Duplicate,
+        "processed in the batch before"
+    );
+    let mut copies = [outcomes[0], outcomes[2]];
+    copies.sort_by_key(|o| *o != Outcome::Processed);
+    assert_eq!(copies, [Outcome::Processed, Outcome::Duplicate]);
+    assert_eq!(
+        calls().await,
+        vec![1, 2],
+        "once per batch, its first deliveries only"
+    );
+    for (envelope, _) in &events[..3] {
+        assert_eq!(runs_of(&pool, envelope.event_id).await, 1);
+    }
+
+    let outcomes = deliver(vec![raw(3), raw(4), raw(5)]).await;
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Processed, Outcome::Rejected, Outcome::Processed]
+    );
+    assert_eq!(calls().await, vec![1, 2], "the failed try left nothing");
+    let runs: Vec<i64> =
+        futures::future::join_all(events[3..].iter().map(|(e, _)| runs_of(&pool, e.event_id)))
+            .await;
+    assert_eq!(runs, vec![1, 0, 1]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_whose_commit_fails_is_redelivered_whole_and_processed_once() {
     let infra = TestInfra::new().await;

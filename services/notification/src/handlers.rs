@@ -99,24 +99,39 @@ impl EventHandler for NotificationHandler {
                 store::tombstone_contact(tx.conn(), e.customer_id, version).await?;
                 deleted::on_customer_deleted(tx, event).await
             }
-            Some(Topic::DeliveryResult) => {
-                let r: DeliveryResult = event.decode()?;
-                if !store::record_result(
-                    tx.conn(),
-                    r.notification_id,
-                    r.delivered,
-                    r.attempts,
-                    r.error.as_deref(),
-                )
-                .await?
-                {
-                    tracing::warn!(notification_id = %r.notification_id, "result for a notification that is not pending; ignored");
-                }
-                Ok(())
-            }
+            Some(Topic::DeliveryResult) => settle(tx, vec![event.decode()?]).await,
             _ => Err(event.unexpected()),
         }
     }
+
+    /// A batch's delivery results settle their notifications with one statement.
+    async fn handle_together(
+        &self,
+        tx: &mut Tx,
+        events: &[&Incoming],
+    ) -> Result<Vec<bool>, HandlerError> {
+        let together: Vec<bool> = events
+            .iter()
+            .map(|e| e.topic() == Some(Topic::DeliveryResult))
+            .collect();
+        let results = events
+            .iter()
+            .filter(|e| e.topic() == Some(Topic::DeliveryResult))
+            .map(|e| e.decode())
+            .collect::<Result<Vec<DeliveryResult>, _>>()?;
+        if !results.is_empty() {
+            settle(tx, results).await?;
+        }
+        Ok(together)
+    }
+}
+
+/// Settles the notifications these delivery results are about.
+async fn settle(tx: &mut Tx, results: Vec<DeliveryResult>) -> Result<(), HandlerError> {
+    for notification_id in store::record_results(tx.conn(), &results).await? {
+        tracing::warn!(%notification_id, "result for a notification that is not pending; ignored");
+    }
+    Ok(())
 }
 
 /// Email and push to a customer, addressed from the contact copy, once per `source`

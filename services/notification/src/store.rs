@@ -1,10 +1,11 @@
 //! SQL for contacts and notifications.
 
 use crate::domain::{Kind, Status};
-use cartflow_events::{Channel, CustomerDetails};
+use cartflow_events::{Channel, CustomerDetails, DeliveryResult};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
@@ -130,27 +131,44 @@ pub async fn insert(
     .await
 }
 
-/// pending → sent / failed (`Status::settled`). False if the notification was not
-/// pending.
-pub async fn record_result(
+/// Settles pending notifications from their delivery results, with one statement:
+/// pending → sent / failed (`Status::settled`). Returns the ids of results that
+/// settled nothing (the notification was not pending). Of several results for one
+/// notification, the first settles it.
+pub async fn record_results(
     conn: &mut PgConnection,
-    id: Uuid,
-    delivered: bool,
-    attempts: i32,
-    error: Option<&str>,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE notifications SET status = $2, attempts = $3, last_error = $4, updated_at = now()
-         WHERE id = $1 AND status = $5",
+    results: &[DeliveryResult],
+) -> sqlx::Result<Vec<Uuid>> {
+    let mut first = HashSet::new();
+    let (mut ids, mut statuses, mut attempts, mut errors) = (vec![], vec![], vec![], vec![]);
+    for r in results.iter().filter(|r| first.insert(r.notification_id)) {
+        ids.push(r.notification_id);
+        statuses.push(Status::settled(r.delivered).as_str());
+        attempts.push(r.attempts);
+        errors.push(r.error.as_deref());
+    }
+    let settled: HashSet<Uuid> = sqlx::query_scalar(
+        "UPDATE notifications n
+         SET status = r.status, attempts = r.attempts, last_error = r.error, updated_at = now()
+         FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::text[]) AS r(id, status, attempts, error)
+         WHERE n.id = r.id AND n.status = $5
+         RETURNING n.id",
     )
-    .bind(id)
-    .bind(Status::settled(delivered).as_str())
+    .bind(ids)
+    .bind(statuses)
     .bind(attempts)
-    .bind(error)
+    .bind(errors)
     .bind(Status::Pending.as_str())
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .collect();
+    let mut counted = HashSet::new();
+    Ok(results
+        .iter()
+        .map(|r| r.notification_id)
+        .filter(|id| !settled.contains(id) || !counted.insert(*id))
+        .collect())
 }
 
 pub async fn list(pool: &PgPool, customer_id: Option<Uuid>) -> sqlx::Result<Vec<Notification>> {

@@ -4,8 +4,9 @@
 
 use cartflow_events::{
     Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerDetails, CustomerUpdated,
-    DeliveryRequested, LineItem, OrderCreated,
+    DeliveryRequested, DeliveryResult, LineItem, OrderCreated,
 };
+use cartflow_messaging::consumer::Outcome;
 use cartflow_testkit::{HandlerHarness, envelope_for};
 use chrono::{Duration, Utc};
 use notification_service::handlers::NotificationHandler;
@@ -139,4 +140,87 @@ async fn each_fact_is_told_once_by_email_and_push_however_often_announced() {
         .find(|d| d.channel == Channel::Email && d.subject.contains("could not complete"))
         .expect("the expiry email");
     assert_eq!(email.recipient, "ann@example.com");
+}
+
+/// Delivery results that arrive in one batch settle their notifications together: each
+/// pending notification takes its first result, and a second result for it, or one for
+/// a notification settled before, changes nothing.
+#[tokio::test]
+async fn a_batch_of_delivery_results_settles_each_notification_once() {
+    let notification = notification().await;
+    let customer = Uuid::new_v4();
+    notification
+        .processed(&CustomerCreated(details(customer, "ann@example.com")))
+        .await;
+    notification
+        .processed(&OrderCreated {
+            order_id: Uuid::new_v4(),
+            cart_id: Uuid::new_v4(),
+            checkout_id: Some(Uuid::new_v4()),
+            customer_id: customer,
+            items: vec![LineItem {
+                product_sku: cartflow_events::Sku::parse("A").unwrap(),
+                quantity: 1,
+                unit_price_cents: 500,
+            }],
+            total_cents: 500,
+        })
+        .await;
+    let pool = notification.pool();
+    let id_of = |channel: Channel| async move {
+        let id: Uuid = sqlx::query_scalar("SELECT id FROM notifications WHERE channel = $1")
+            .bind(channel.as_str())
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        id
+    };
+    let (email, push) = (id_of(Channel::Email).await, id_of(Channel::Push).await);
+    let result = |notification_id, delivered, attempts, error: Option<&str>| DeliveryResult {
+        notification_id,
+        channel: if notification_id == email {
+            Channel::Email
+        } else {
+            Channel::Push
+        },
+        delivered,
+        attempts,
+        error: error.map(str::to_string),
+    };
+    let settled = || async {
+        let rows: Vec<(String, String, i32, Option<String>)> = sqlx::query_as(
+            "SELECT channel, status, attempts, last_error FROM notifications ORDER BY channel",
+        )
+        .fetch_all(notification.pool())
+        .await
+        .unwrap();
+        rows
+    };
+
+    let applied = notification
+        .deliver_batch(&[
+            result(email, true, 1, None),
+            result(push, false, 3, Some("no device")),
+            result(email, false, 2, Some("a late copy")),
+        ])
+        .await
+        .unwrap();
+    assert!(applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))));
+    let expected = vec![
+        ("email".to_string(), "sent".to_string(), 1, None),
+        (
+            "push".to_string(),
+            "failed".to_string(),
+            3,
+            Some("no device".to_string()),
+        ),
+    ];
+    assert_eq!(settled().await, expected);
+
+    let applied = notification
+        .deliver_batch(&[result(push, true, 4, None)])
+        .await
+        .unwrap();
+    assert!(matches!(applied[0], Ok(Outcome::Processed)));
+    assert_eq!(settled().await, expected, "settled before: nothing changes");
 }

@@ -13,7 +13,8 @@ use cartflow_kit::databases;
 use cartflow_kit::{AppContext, ServiceApp};
 use cartflow_messaging::consumer::{Applied, Outcome};
 use cartflow_messaging::{
-    Consumer, ConsumerSettings, EventHandler, Incoming, Outbox, PubSubConfig, migrator_with,
+    Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox, PubSubConfig,
+    migrator_with,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -207,6 +208,34 @@ impl HandlerHarness {
             serde_json::to_vec(event).expect("an event serialises"),
         );
         self.consumer.apply(&incoming).await
+    }
+
+    /// Applies `events` as one batch of new messages (one transaction), as a consumer
+    /// under load would; one result per event, or `Err` if the transaction failed. A
+    /// batch is applied in event-id order: here the ids ascend in the order given.
+    pub async fn deliver_batch<E: Event + Serialize>(
+        &self,
+        events: &[E],
+    ) -> Result<Vec<Applied>, HandlerError> {
+        let mut ids: Vec<Uuid> = events.iter().map(|_| Uuid::new_v4()).collect();
+        ids.sort();
+        let incoming: Vec<Incoming> = events
+            .iter()
+            .zip(ids)
+            .map(|(event, event_id)| {
+                let envelope = Envelope {
+                    event_id,
+                    ..envelope_for::<E>(Uuid::new_v4())
+                };
+                Incoming::new(
+                    envelope,
+                    serde_json::to_vec(event).expect("an event serialises"),
+                )
+            })
+            .collect();
+        self.consumer
+            .apply_batch(&incoming.iter().collect::<Vec<_>>())
+            .await
     }
 
     /// Applies `json` as a new message on `E`'s topic, whatever it holds: for payloads

@@ -1,5 +1,6 @@
-//! Applying a batch: one transaction, one inbox statement for its messages, the handler
-//! per message, savepoints only when a message failed.
+//! Applying a batch: one transaction, one inbox statement for its messages, what the
+//! handler applies together, then the handler per message; savepoints only when a
+//! message failed.
 
 use super::{Applied, Consumer, HandlerError, Incoming, Outcome};
 use crate::outbox::Tx;
@@ -24,10 +25,10 @@ impl Consumer {
         applied.pop().expect("one result per message")
     }
 
-    /// Applies `batch` in one transaction: the handler's batch locks, then per message
-    /// (in event-id order) the inbox record and the handler; one commit. Returns one
-    /// result per message, in the order given; `Err` if the transaction itself failed,
-    /// in which case nothing of the batch was committed.
+    /// Applies `batch` in one transaction: the handler's batch locks, the inbox records,
+    /// what the handler applies together, then the handler per message (in event-id
+    /// order); one commit. Returns one result per message, in the order given; `Err` if
+    /// the transaction itself failed, in which case nothing of the batch was committed.
     ///
     /// The batch is first applied without savepoints, the common case. If a message
     /// fails, that transaction is rolled back and the batch applied again with a
@@ -80,8 +81,23 @@ impl Consumer {
             true => None,
         };
         let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
+        if let Some(first_times) = &first_times {
+            let fresh: Vec<usize> = order.iter().copied().filter(|&i| first_times[i]).collect();
+            let events: Vec<&Incoming> = fresh.iter().map(|&i| batch[i]).collect();
+            match self.handler.handle_together(&mut tx, &events).await {
+                Ok(together) => {
+                    for (&i, _) in fresh.iter().zip(together).filter(|(_, done)| *done) {
+                        results[i] = Some(Ok(Outcome::Processed));
+                    }
+                }
+                Err(error) => return Ok(Attempt::Failed(Err(error))),
+            }
+        }
         for i in order {
             let incoming = batch[i];
+            if results[i].is_some() {
+                continue;
+            }
             if savepoints {
                 tx.savepoint().await?;
             }

@@ -94,6 +94,21 @@ pub trait EventHandler: Send + Sync + 'static {
     async fn lock_batch(&self, _tx: &mut Tx, _batch: &[&Incoming]) -> Result<(), HandlerError> {
         Ok(())
     }
+
+    /// Applies, with a statement for all of them, the events of a batch that the
+    /// handler can apply together; returns, per event, whether it did. `handle` applies
+    /// the others, one by one. `events` are first deliveries (recorded in the inbox),
+    /// in event-id order; what this does to each must be what `handle` would, and not
+    /// depend on the batch's other events. It must not publish (no event's cause is
+    /// set while it runs). Runs only on a batch's first try: if it
+    /// fails, the batch is applied again with a savepoint per message, through `handle`.
+    async fn handle_together(
+        &self,
+        _tx: &mut Tx,
+        events: &[&Incoming],
+    ) -> Result<Vec<bool>, HandlerError> {
+        Ok(vec![false; events.len()])
+    }
 }
 
 /// What happened to one message; returned for logs and tests.
