@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use cartflow_events::{CheckoutExpired, OrderCreated, StockRejected, Topic};
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use std::collections::HashMap;
+use uuid::Uuid;
 
 pub struct CartHandler;
 
@@ -35,18 +37,7 @@ impl EventHandler for CartHandler {
                 }
                 Ok(())
             }
-            Some(Topic::OrderCreated) => {
-                let created: OrderCreated = event.decode()?;
-                let ended =
-                    store::mark_converted(tx.conn(), created.cart_id, created.order_id).await?;
-                if let Some(ended) = ended {
-                    count_on_commit(tx, CheckoutEnd::Ordered, ended);
-                    tracing::info!(cart_id = %created.cart_id, order_id = %created.order_id, "cart converted");
-                } else {
-                    tracing::warn!(cart_id = %created.cart_id, "order for a cart already converted or unknown; ignored");
-                }
-                Ok(())
-            }
+            Some(Topic::OrderCreated) => convert(tx, vec![event.decode()?]).await,
             Some(Topic::CheckoutExpired) => {
                 let expired: CheckoutExpired = event.decode()?;
                 let (cart_id, checkout_id) = (expired.cart_id, expired.checkout_id);
@@ -62,6 +53,40 @@ impl EventHandler for CartHandler {
             _ => Err(event.unexpected()),
         }
     }
+
+    /// A batch's orders convert their carts with one statement.
+    async fn handle_together(
+        &self,
+        tx: &mut Tx,
+        events: &[&Incoming],
+    ) -> Result<Vec<bool>, HandlerError> {
+        let (together, created) = Incoming::decode_all::<OrderCreated>(events)?;
+        if !created.is_empty() {
+            convert(tx, created).await?;
+        }
+        Ok(together)
+    }
+}
+
+/// Converts the carts these orders were created for.
+async fn convert(tx: &mut Tx, created: Vec<OrderCreated>) -> Result<(), HandlerError> {
+    let orders: Vec<(Uuid, Uuid)> = created.iter().map(|c| (c.cart_id, c.order_id)).collect();
+    let mut converted: HashMap<Uuid, store::Ended> = store::mark_converted(tx.conn(), &orders)
+        .await?
+        .into_iter()
+        .collect();
+    for c in &created {
+        match converted.remove(&c.cart_id) {
+            Some(ended) => {
+                count_on_commit(tx, CheckoutEnd::Ordered, ended);
+                tracing::info!(cart_id = %c.cart_id, order_id = %c.order_id, "cart converted");
+            }
+            None => {
+                tracing::warn!(cart_id = %c.cart_id, "order for a cart already converted or unknown; ignored")
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The checkout's end counts once its transaction has committed.

@@ -283,23 +283,38 @@ pub async fn mark_expired(
     Ok(started_at.map(|started_at| Ended { started_at }))
 }
 
-/// Any state → converted with the order id. The order exists, so this wins over
-/// whatever the cart thought; `None` if it was already converted.
+/// Any state → converted with its order id, for every `(cart, order)` with one
+/// statement: the order exists, so this wins over whatever the cart thought. Returns
+/// the carts converted now, each with its checkout's start; a cart converted before,
+/// or named again, is left out.
 pub async fn mark_converted(
     conn: &mut PgConnection,
-    cart_id: Uuid,
-    order_id: Uuid,
-) -> sqlx::Result<Option<Ended>> {
-    let started_at = sqlx::query_scalar(
-        "UPDATE carts SET status = $3, order_id = $2, rejection = NULL, updated_at = now()
-         WHERE id = $1 AND status <> $3 RETURNING checkout_started_at",
+    orders: &[(Uuid, Uuid)],
+) -> sqlx::Result<Vec<(Uuid, Ended)>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut firsts: Vec<(Uuid, Uuid)> = orders
+        .iter()
+        .copied()
+        .filter(|(cart, _)| seen.insert(*cart))
+        .collect();
+    // Rows locked in one order, so concurrent batches queue rather than deadlock.
+    firsts.sort_unstable();
+    let (carts, order_ids): (Vec<Uuid>, Vec<Uuid>) = firsts.into_iter().unzip();
+    let converted: Vec<(Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "UPDATE carts c SET status = $3, order_id = o.order_id, rejection = NULL, updated_at = now()
+         FROM UNNEST($1::uuid[], $2::uuid[]) AS o(cart_id, order_id)
+         WHERE c.id = o.cart_id AND c.status <> $3
+         RETURNING c.id, c.checkout_started_at",
     )
-    .bind(cart_id)
-    .bind(order_id)
+    .bind(carts)
+    .bind(order_ids)
     .bind(CheckoutEnd::Ordered.to().as_str())
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(started_at.map(|started_at| Ended { started_at }))
+    Ok(converted
+        .into_iter()
+        .map(|(cart, started_at)| (cart, Ended { started_at }))
+        .collect())
 }
 
 /// How many checkouts are pending now. The literal status matches the partial index

@@ -10,6 +10,7 @@ use cartflow_events::{
     OrderRequested, StockRejected,
 };
 use cartflow_messaging::Outbox;
+use cartflow_messaging::consumer::Outcome;
 use cartflow_testkit::HandlerHarness;
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,12 +124,52 @@ async fn an_order_converts_the_cart_once() {
     cart.processed(&created).await;
     cart.processed(&created).await; // announced again by the arbiter
     assert_eq!(status(&cart, p.cart_id).await, "converted");
-    let order: Option<Uuid> = sqlx::query_scalar("SELECT order_id FROM carts WHERE id = $1")
-        .bind(p.cart_id)
+    assert_eq!(order_of(&cart, p.cart_id).await, Some(created.order_id));
+}
+
+async fn order_of(cart: &HandlerHarness, cart_id: Uuid) -> Option<Uuid> {
+    sqlx::query_scalar("SELECT order_id FROM carts WHERE id = $1")
+        .bind(cart_id)
         .fetch_one(cart.pool())
         .await
+        .unwrap()
+}
+
+/// Orders that arrive in one batch convert their carts with one statement: each cart
+/// once, with its order; a repeat within the batch, or an order for a cart converted
+/// before, changes nothing.
+#[tokio::test]
+async fn a_batch_of_orders_converts_each_cart_once() {
+    let cart = cart_service().await;
+    let (a, b, done) = (
+        pending(&cart, 0, 300).await,
+        pending(&cart, 0, 300).await,
+        pending(&cart, 0, 300).await,
+    );
+    let order = |p: &Pending| OrderCreated {
+        order_id: Uuid::new_v4(),
+        cart_id: p.cart_id,
+        checkout_id: Some(p.checkout_id),
+        customer_id: p.customer_id,
+        items: vec![],
+        total_cents: 200,
+    };
+    let earlier = order(&done);
+    cart.processed(&earlier).await;
+    let (for_a, for_b) = (order(&a), order(&b));
+    let applied = cart
+        .deliver_batch(&[for_a.clone(), for_b.clone(), for_a.clone(), order(&done)])
+        .await
         .unwrap();
-    assert_eq!(order, Some(created.order_id));
+    assert!(applied.iter().all(|r| matches!(r, Ok(Outcome::Processed))));
+    for (p, expected) in [
+        (&a, for_a.order_id),
+        (&b, for_b.order_id),
+        (&done, earlier.order_id),
+    ] {
+        assert_eq!(status(&cart, p.cart_id).await, "converted");
+        assert_eq!(order_of(&cart, p.cart_id).await, Some(expected));
+    }
 }
 
 #[tokio::test]

@@ -110,15 +110,7 @@ impl EventHandler for NotificationHandler {
         tx: &mut Tx,
         events: &[&Incoming],
     ) -> Result<Vec<bool>, HandlerError> {
-        let together: Vec<bool> = events
-            .iter()
-            .map(|e| e.topic() == Some(Topic::DeliveryResult))
-            .collect();
-        let results = events
-            .iter()
-            .filter(|e| e.topic() == Some(Topic::DeliveryResult))
-            .map(|e| e.decode())
-            .collect::<Result<Vec<DeliveryResult>, _>>()?;
+        let (together, results) = Incoming::decode_all::<DeliveryResult>(events)?;
         if !results.is_empty() {
             settle(tx, results).await?;
         }

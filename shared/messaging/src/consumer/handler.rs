@@ -71,6 +71,22 @@ impl Incoming {
             .map_err(|e| HandlerError::Poison(format!("malformed {} body: {e}", E::TOPIC)))
     }
 
+    /// For [`EventHandler::handle_together`]: which of `events` are `E`s, and those,
+    /// decoded, in order.
+    pub fn decode_all<E: Event>(events: &[&Incoming]) -> Result<(Vec<bool>, Vec<E>), HandlerError> {
+        let chosen: Vec<bool> = events
+            .iter()
+            .map(|e| e.envelope.event_type == E::TOPIC.name())
+            .collect();
+        let decoded = events
+            .iter()
+            .zip(&chosen)
+            .filter(|(_, chosen)| **chosen)
+            .map(|(e, _)| e.decode())
+            .collect::<Result<_, _>>()?;
+        Ok((chosen, decoded))
+    }
+
     /// The error for an event type this handler does not consume.
     pub fn unexpected(&self) -> HandlerError {
         HandlerError::Poison(format!(
