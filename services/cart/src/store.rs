@@ -11,18 +11,29 @@ fn status_of(raw: &str) -> sqlx::Result<CartStatus> {
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown cart status {raw}").into()))
 }
 
-/// What [`cart_from_rows`] reads: the cart `c` and its line `i`.
-const CART_COLUMNS: &str = "c.id, c.customer_id, c.status, c.order_id, c.rejection,
-            c.checkout_id, c.checkout_expires_at,
-            i.product_sku, i.quantity, i.unit_price_cents";
+/// What [`cart_from_rows`] reads: the cart `c` and its line `i`. A macro, so the
+/// queries that use it stay `concat!`-ed literals.
+macro_rules! cart_columns {
+    () => {
+        "c.id, c.customer_id, c.status, c.order_id, c.rejection,
+         c.checkout_id, c.checkout_expires_at,
+         i.product_sku, i.quantity, i.unit_price_cents"
+    };
+}
 
 /// The cart's columns and its lines, in one statement: one row per line (or one row of
 /// NULL line columns for an empty cart); callers order the lines as they were added.
-fn cart_with_lines() -> String {
-    format!("SELECT {CART_COLUMNS} FROM carts c LEFT JOIN cart_items i ON i.cart_id = c.id")
+macro_rules! cart_with_lines {
+    () => {
+        concat!(
+            "SELECT ",
+            cart_columns!(),
+            " FROM carts c LEFT JOIN cart_items i ON i.cart_id = c.id"
+        )
+    };
 }
 
-/// Builds the cart from [`CART_WITH_LINES`]' rows; `None` for no rows.
+/// Builds the cart from `cart_with_lines!`' rows; `None` for no rows.
 fn cart_from_rows(rows: Vec<sqlx::postgres::PgRow>) -> sqlx::Result<Option<Cart>> {
     let Some(first) = rows.first() else {
         return Ok(None);
@@ -55,9 +66,9 @@ fn cart_from_rows(rows: Vec<sqlx::postgres::PgRow>) -> sqlx::Result<Option<Cart>
 
 /// The whole cart, lines and total included.
 pub async fn load(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Cart> {
-    let rows = sqlx::query(&format!(
-        "{} WHERE c.id = $1 ORDER BY i.added_at, i.product_sku",
-        cart_with_lines()
+    let rows = sqlx::query(concat!(
+        cart_with_lines!(),
+        " WHERE c.id = $1 ORDER BY i.added_at, i.product_sku"
     ))
     .bind(cart_id)
     .fetch_all(conn)
@@ -70,10 +81,10 @@ pub async fn lock_active_cart(
     conn: &mut PgConnection,
     customer_id: Uuid,
 ) -> sqlx::Result<Option<Cart>> {
-    let rows = sqlx::query(&format!(
-        "{} WHERE c.customer_id = $1 AND c.status <> $2
-         ORDER BY i.added_at, i.product_sku FOR UPDATE OF c",
-        cart_with_lines()
+    let rows = sqlx::query(concat!(
+        cart_with_lines!(),
+        " WHERE c.customer_id = $1 AND c.status <> $2
+         ORDER BY i.added_at, i.product_sku FOR UPDATE OF c"
     ))
     .bind(customer_id)
     .bind(CartStatus::Converted.as_str())
@@ -170,7 +181,7 @@ pub async fn add_to_line(
     // The rest of a statement does not see what its data-modifying CTE wrote, so the
     // lines are the cart's others plus the one the upsert returns. `xmax = 0` only for
     // a freshly inserted row.
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(concat!(
         "WITH added AS (
              INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
              VALUES ($1, $2, $3, $4)
@@ -185,7 +196,9 @@ pub async fn add_to_line(
              UNION ALL
              SELECT product_sku, quantity, unit_price_cents, added_at FROM added
          )
-         SELECT {CART_COLUMNS}, (SELECT created FROM added) AS created
+         SELECT ",
+        cart_columns!(),
+        ", (SELECT created FROM added) AS created
          FROM carts c LEFT JOIN i ON true WHERE c.id = $1
          ORDER BY i.added_at, i.product_sku"
     ))

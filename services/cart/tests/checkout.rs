@@ -113,18 +113,23 @@ async fn a_rejection_from_before_checkout_ids_still_unlocks_the_pending_cart() {
 async fn an_order_converts_the_cart_once() {
     let cart = cart_service().await;
     let p = pending(&cart, 0, 300).await;
-    let created = OrderCreated {
+    let created = order_for(&p);
+    cart.processed(&created).await;
+    cart.processed(&created).await; // announced again by the arbiter
+    assert_eq!(status(&cart, p.cart_id).await, "converted");
+    assert_eq!(order_of(&cart, p.cart_id).await, Some(created.order_id));
+}
+
+/// A new order for the pending checkout.
+fn order_for(p: &Pending) -> OrderCreated {
+    OrderCreated {
         order_id: Uuid::new_v4(),
         cart_id: p.cart_id,
         checkout_id: Some(p.checkout_id),
         customer_id: p.customer_id,
         items: vec![],
         total_cents: 200,
-    };
-    cart.processed(&created).await;
-    cart.processed(&created).await; // announced again by the arbiter
-    assert_eq!(status(&cart, p.cart_id).await, "converted");
-    assert_eq!(order_of(&cart, p.cart_id).await, Some(created.order_id));
+    }
 }
 
 async fn order_of(cart: &HandlerHarness, cart_id: Uuid) -> Option<Uuid> {
@@ -146,19 +151,16 @@ async fn a_batch_of_orders_converts_each_cart_once() {
         pending(&cart, 0, 300).await,
         pending(&cart, 0, 300).await,
     );
-    let order = |p: &Pending| OrderCreated {
-        order_id: Uuid::new_v4(),
-        cart_id: p.cart_id,
-        checkout_id: Some(p.checkout_id),
-        customer_id: p.customer_id,
-        items: vec![],
-        total_cents: 200,
-    };
-    let earlier = order(&done);
+    let earlier = order_for(&done);
     cart.processed(&earlier).await;
-    let (for_a, for_b) = (order(&a), order(&b));
+    let (for_a, for_b) = (order_for(&a), order_for(&b));
     let applied = cart
-        .deliver_batch(&[for_a.clone(), for_b.clone(), for_a.clone(), order(&done)])
+        .deliver_batch(&[
+            for_a.clone(),
+            for_b.clone(),
+            for_a.clone(),
+            order_for(&done),
+        ])
         .await
         .unwrap();
     assert!(applied.iter().all(|r| matches!(r, Ok(Outcome::Processed))));

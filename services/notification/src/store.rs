@@ -147,7 +147,7 @@ pub async fn record_results(
         attempts.push(r.attempts);
         errors.push(r.error.as_deref());
     }
-    let settled: HashSet<Uuid> = sqlx::query_scalar(
+    let mut settled: HashSet<Uuid> = sqlx::query_scalar(
         "UPDATE notifications n
          SET status = r.status, attempts = r.attempts, last_error = r.error, updated_at = now()
          FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::text[]) AS r(id, status, attempts, error)
@@ -163,11 +163,11 @@ pub async fn record_results(
     .await?
     .into_iter()
     .collect();
-    let mut counted = HashSet::new();
+    // Each settled id stands for its first result; every other result settled nothing.
     Ok(results
         .iter()
         .map(|r| r.notification_id)
-        .filter(|id| !settled.contains(id) || !counted.insert(*id))
+        .filter(|id| !settled.remove(id))
         .collect())
 }
 

@@ -155,8 +155,8 @@ impl Consumer {
 
     /// Records every event of `batch` in the inbox with one statement, taking the keys
     /// in `order` (event-id order, so that batches holding copies of the same events
-    /// take their keys in the same order). Returns,
-    /// per message, whether this is the event's first delivery. Copies of one event
+    /// take their keys in the same order). Returns, per message, whether this is the
+    /// event's first delivery. Copies of one event
     /// within the batch: the first in `order` may be, the others are duplicates; every
     /// copy after the first is counted.
     async fn record_batch(
