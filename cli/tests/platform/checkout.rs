@@ -1,8 +1,8 @@
 //! The saga's two endings: a confirmed order, or an unlocked cart with details.
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{assert_problem, count, eventually, spawn_app};
 use cart_service::domain::{CartStatus, Rejection};
-use cartflow_events::{Shortage, Sku};
+use cartflow_events::{Service, Shortage, Sku};
 use order_service::domain::OrderStatus;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -44,6 +44,63 @@ async fn a_two_line_checkout_becomes_a_confirmed_order() {
     let next = app.add(customer, "KB-1", 1).await;
     assert_ne!(next.id, cart.id);
     assert_eq!(next.status, CartStatus::Open);
+    app.stop().await;
+}
+
+/// A line added while the cart is being converted is in the order: convert reads the
+/// lines only once it holds the cart's lock, not in the statement that waits for it
+/// (that statement would see the cart as it was before the add committed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_added_while_converting_is_in_the_order() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1250, 10).await;
+    app.create_product("MS-1", 399, 5).await;
+    let customer = Uuid::new_v4();
+    let cart = app.add(customer, "KB-1", 1).await;
+    let db = app.pool(Service::Cart);
+    let lock_waits = "SELECT count(*) FROM pg_stat_activity
+                      WHERE datname = current_database() AND wait_event_type = 'Lock'";
+
+    // An uncommitted MS-1 line: the add-line below locks the cart, then waits on it.
+    let mut blocker = db.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
+         VALUES ($1, 'MS-1', 1, 1)",
+    )
+    .bind(cart.id)
+    .execute(&mut *blocker)
+    .await
+    .unwrap();
+    let add = app.add_item(customer, "MS-1", 1);
+    let convert_meanwhile = async {
+        eventually("add-line to wait, holding the cart's lock", || async {
+            (count(db, lock_waits).await == 1).then_some(())
+        })
+        .await;
+        let convert = app.convert(customer);
+        let release = async {
+            eventually("convert to wait for the cart's lock", || async {
+                (count(db, lock_waits).await == 2).then_some(())
+            })
+            .await;
+            blocker.rollback().await.unwrap();
+        };
+        tokio::join!(convert, release).0
+    };
+    let (added, converted) = tokio::join!(add, convert_meanwhile);
+    assert_eq!(added.status(), StatusCode::OK);
+    assert_eq!(converted.status(), StatusCode::ACCEPTED);
+
+    let cart = app.settled_cart(customer).await;
+    assert_eq!(cart.status, CartStatus::Converted, "{cart:?}");
+    let order = app.order(cart.order_id.unwrap()).await;
+    let lines: Vec<_> = order
+        .items
+        .iter()
+        .map(|l| (l.product_sku.as_str(), l.quantity, l.unit_price_cents))
+        .collect();
+    assert_eq!(lines, [("KB-1", 1, 1250), ("MS-1", 1, 399)]);
+    assert_eq!(order.total_cents, 1250 + 399);
     app.stop().await;
 }
 

@@ -122,18 +122,20 @@ async fn convert(
     CustomerId(customer): CustomerId,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let mut tx = state.outbox.begin().await?;
-    let cart = store::lock_active_cart(tx.conn(), customer)
+    let (cart_id, status) = store::lock_active(tx.conn(), customer)
         .await?
         .ok_or_else(|| ApiError::Conflict("there is no open cart to convert".into()))?;
-    let cart_id = cart.id;
-    domain::convert(cart.status, cart.items.len())?;
-    let checkout = store::begin_checkout(tx.conn(), cart_id, state.checkout_expiry).await?;
+    // Started first and checked after, with the lines read in the same statement: a
+    // refusal (rare) rolls the start back with the transaction.
+    let (checkout, items) =
+        store::begin_checkout(tx.conn(), cart_id, state.checkout_expiry).await?;
+    domain::convert(status, items.len())?;
     let request = OrderRequested {
         cart_id,
         checkout_id: Some(checkout.checkout_id),
         expires_at: Some(checkout.expires_at),
         customer_id: customer,
-        items: cart.items,
+        items,
     };
     tx.publish_caused_by(&Cause::command(cart_id), &request)
         .await?;

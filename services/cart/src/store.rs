@@ -38,17 +38,7 @@ fn cart_from_rows(rows: Vec<sqlx::postgres::PgRow>) -> sqlx::Result<Option<Cart>
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let mut items = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let Some(sku) = r.try_get::<Option<String>, _>("product_sku")? else {
-            continue;
-        };
-        items.push(LineItem {
-            product_sku: Sku::parse(&sku).map_err(|e| sqlx::Error::Decode(e.into()))?,
-            quantity: r.try_get("quantity")?,
-            unit_price_cents: r.try_get("unit_price_cents")?,
-        });
-    }
+    let items = lines_from_rows(&rows)?;
     Ok(Some(Cart {
         id: first.try_get("id")?,
         customer_id: first.try_get("customer_id")?,
@@ -64,6 +54,23 @@ fn cart_from_rows(rows: Vec<sqlx::postgres::PgRow>) -> sqlx::Result<Option<Cart>
     }))
 }
 
+/// The lines of rows that carry `product_sku`, `quantity` and `unit_price_cents`
+/// (NULL for a cart without lines, from a `LEFT JOIN`).
+fn lines_from_rows(rows: &[sqlx::postgres::PgRow]) -> sqlx::Result<Vec<LineItem>> {
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        let Some(sku) = r.try_get::<Option<String>, _>("product_sku")? else {
+            continue;
+        };
+        items.push(LineItem {
+            product_sku: Sku::parse(&sku).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            quantity: r.try_get("quantity")?,
+            unit_price_cents: r.try_get("unit_price_cents")?,
+        });
+    }
+    Ok(items)
+}
+
 /// The whole cart, lines and total included.
 pub async fn load(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Cart> {
     let rows = sqlx::query(concat!(
@@ -74,23 +81,6 @@ pub async fn load(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Cart> 
     .fetch_all(conn)
     .await?;
     cart_from_rows(rows)?.ok_or(sqlx::Error::RowNotFound)
-}
-
-/// Locks the customer's active (not converted) cart and reads it whole.
-pub async fn lock_active_cart(
-    conn: &mut PgConnection,
-    customer_id: Uuid,
-) -> sqlx::Result<Option<Cart>> {
-    let rows = sqlx::query(concat!(
-        cart_with_lines!(),
-        " WHERE c.customer_id = $1 AND c.status <> $2
-         ORDER BY i.added_at, i.product_sku FOR UPDATE OF c"
-    ))
-    .bind(customer_id)
-    .bind(CartStatus::Converted.as_str())
-    .fetch_all(conn)
-    .await?;
-    cart_from_rows(rows)
 }
 
 /// The customer's most recent cart, whatever its status.
@@ -345,30 +335,46 @@ pub struct Checkout {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Locks the cart for a new checkout attempt: pending, first request now, given up
-/// after `expire_after`.
+/// Starts a new checkout attempt on the cart, which the caller has locked
+/// ([`lock_active`]): pending, first request now, given up after `expire_after`. Returns
+/// the lines the checkout asks for, read by this statement.
+///
+/// The lines must be read after the lock is granted, never by the statement that
+/// locks: a statement sees the database as of its start, so a locking read that waited
+/// for an add-line's transaction would miss the line that transaction added.
 pub async fn begin_checkout(
     conn: &mut PgConnection,
     cart_id: Uuid,
     expire_after: std::time::Duration,
-) -> sqlx::Result<Checkout> {
+) -> sqlx::Result<(Checkout, Vec<LineItem>)> {
     let checkout_id = Uuid::new_v4();
-    let expires_at = sqlx::query_scalar(
-        "UPDATE carts SET status = $4, rejection = NULL, updated_at = now(),
-                checkout_id = $2, checkout_expires_at = now() + $3,
-                checkout_requested_at = now(), checkout_requests = 1, checkout_started_at = now()
-         WHERE id = $1 RETURNING checkout_expires_at",
+    let rows = sqlx::query(
+        "WITH started AS (
+             UPDATE carts SET status = $4, rejection = NULL, updated_at = now(),
+                    checkout_id = $2, checkout_expires_at = now() + $3,
+                    checkout_requested_at = now(), checkout_requests = 1,
+                    checkout_started_at = now()
+             WHERE id = $1 RETURNING id, checkout_expires_at
+         )
+         SELECT s.checkout_expires_at, i.product_sku, i.quantity, i.unit_price_cents
+         FROM started s LEFT JOIN cart_items i ON i.cart_id = s.id
+         ORDER BY i.added_at, i.product_sku",
     )
     .bind(cart_id)
     .bind(checkout_id)
     .bind(expire_after)
     .bind(CartStatus::CheckoutPending.as_str())
-    .fetch_one(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(Checkout {
+    let expires_at = rows
+        .first()
+        .ok_or(sqlx::Error::RowNotFound)?
+        .try_get("checkout_expires_at")?;
+    let checkout = Checkout {
         checkout_id,
         expires_at,
-    })
+    };
+    Ok((checkout, lines_from_rows(&rows)?))
 }
 
 /// A pending checkout the watchdog must act on.
