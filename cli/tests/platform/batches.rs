@@ -10,7 +10,8 @@ use cartflow_events::{Envelope, LineItem, OrderRequested, Service, StockAvailabl
 use cartflow_kit::ServiceApp;
 use cartflow_messaging::consumer::{Delivery, Outcome};
 use cartflow_messaging::{
-    Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox, Tx, migrator_with,
+    Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox, Together, Tx,
+    migrator_with,
 };
 use cartflow_testkit::envelope_for;
 use inventory_service::InventoryApp;
@@ -34,21 +35,25 @@ impl EventHandler for RecordingHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
         CountingHandler.handle(tx, event).await?;
         let request: OrderRequested = event.decode()?;
-        let reply = StockAvailable {
-            checkout_id: None,
-            expires_at: None,
-            cart_id: request.cart_id,
-            customer_id: request.customer_id,
-            items: request.items,
-        };
-        tx.publish(&reply).await?;
-        match request.customer_id {
+        let customer_id = request.customer_id;
+        tx.publish(&reply_to(request)).await?;
+        match customer_id {
             POISON_CUSTOMER => Err(HandlerError::Poison(
                 "a request no handler can serve".into(),
             )),
             FLAKY_CUSTOMER => Err(HandlerError::Transient(anyhow::anyhow!("a passing fault"))),
             _ => Ok(()),
         }
+    }
+}
+
+fn reply_to(request: OrderRequested) -> StockAvailable {
+    StockAvailable {
+        checkout_id: None,
+        expires_at: None,
+        cart_id: request.cart_id,
+        customer_id: request.customer_id,
+        items: request.items,
     }
 }
 
@@ -296,7 +301,7 @@ async fn a_batch_without_failures_records_its_inbox_at_once_and_skips_every_copy
 }
 
 /// Applies a batch's order requests together, with one insert (and a row in
-/// `together_calls` saying how many), unless one of them is the poison customer's: then
+/// `together_calls` saying how many) and a reply to each, unless one of them is the poison customer's: then
 /// it fails, and the consumer must fall back to `handle`, one message at a time.
 struct TogetherHandler;
 
@@ -309,14 +314,17 @@ impl EventHandler for TogetherHandler {
                 "a request no handler can serve".into(),
             ));
         }
-        CountingHandler.handle(tx, event).await
+        CountingHandler.handle(tx, event).await?;
+        tx.publish(&reply_to(request)).await?;
+        Ok(())
     }
 
     async fn handle_together(
         &self,
         tx: &mut Tx,
-        events: &[&Incoming],
+        batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
+        let events = batch.events();
         let requests = events
             .iter()
             .map(|e| e.decode::<OrderRequested>())
@@ -337,6 +345,9 @@ impl EventHandler for TogetherHandler {
             .bind(events.len() as i32)
             .execute(tx.conn())
             .await?;
+        for (i, request) in requests.into_iter().enumerate() {
+            batch.publish(tx, i, &reply_to(request)).await?;
+        }
         Ok(vec![true; events.len()])
     }
 }
@@ -397,6 +408,11 @@ async fn a_batch_applies_together_what_its_handler_can_and_else_one_by_one() {
     );
     for (envelope, _) in &events[..3] {
         assert_eq!(runs_of(&pool, envelope.event_id).await, 1);
+        assert_eq!(
+            replies_caused_by(&pool, envelope).await,
+            1,
+            "one reply, in the saga of the event it answers"
+        );
     }
 
     let outcomes = deliver(vec![raw(3), raw(4), raw(5)]).await;
@@ -409,6 +425,27 @@ async fn a_batch_applies_together_what_its_handler_can_and_else_one_by_one() {
         futures::future::join_all(events[3..].iter().map(|(e, _)| runs_of(&pool, e.event_id)))
             .await;
     assert_eq!(runs, vec![1, 0, 1]);
+    let replies: Vec<i64> =
+        futures::future::join_all(events[3..].iter().map(|(e, _)| replies_caused_by(&pool, e)))
+            .await;
+    assert_eq!(
+        replies,
+        vec![1, 0, 1],
+        "the failed try's replies were dropped"
+    );
+}
+
+/// Replies staged in the outbox as caused by this event, in its saga.
+async fn replies_caused_by(pool: &PgPool, envelope: &Envelope) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM outbox
+         WHERE attributes ->> 'causation_id' = $1 AND attributes ->> 'correlation_id' = $2",
+    )
+    .bind(envelope.event_id.to_string())
+    .bind(&envelope.correlation_id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

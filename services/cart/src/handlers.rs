@@ -6,7 +6,7 @@ use crate::{metrics, store};
 use async_trait::async_trait;
 use cartflow_events::{CheckoutExpired, OrderCreated, StockRejected, Topic};
 use cartflow_kit::auth::deleted;
-use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -58,9 +58,9 @@ impl EventHandler for CartHandler {
     async fn handle_together(
         &self,
         tx: &mut Tx,
-        events: &[&Incoming],
+        batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
-        let (together, created) = Incoming::decode_all::<OrderCreated>(events)?;
+        let (together, created) = batch.decode_all::<OrderCreated>()?;
         if !created.is_empty() {
             convert(tx, created).await?;
         }

@@ -4,6 +4,7 @@ use crate::domain::{AfterFailure, EmailStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
+use std::collections::HashSet;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -48,68 +49,107 @@ pub struct EmailRequest<'a> {
     pub body: &'a str,
     pub correlation_id: &'a str,
     pub request_event_id: Uuid,
+    /// The queuing message's trace context, for the send.
+    pub trace_parent: Option<String>,
 }
 
-/// Queues an email once per notification, already leased (for `lease`) to this
-/// process's sender, which gets it in memory when the transaction commits: no claim
-/// transaction for a new email. Another sender takes it only if the lease runs out (this
-/// process died). Returns the queued email, or `None` if it was already queued.
-pub async fn queue_email(
+/// Queues emails, once per notification, with one statement, already leased (for
+/// `lease`) to this process's sender, which gets them in memory when the transaction
+/// commits: no claim transaction for a new email. Another sender takes one only if the
+/// lease runs out (this process died). Returns, per request, the queued email, or
+/// `None` if its notification's email was queued before (or by an earlier request of
+/// these).
+pub async fn queue_emails<'a>(
     conn: &mut PgConnection,
-    e: &EmailRequest<'_>,
+    requests: &[EmailRequest<'a>],
     lease: Duration,
-) -> sqlx::Result<Option<Due>> {
-    let id = Uuid::new_v4();
-    let queued = sqlx::query(
-        "INSERT INTO emails (id, notification_id, recipient, subject, body, status, correlation_id,
-                             request_event_id, next_attempt_at, customer_id)
-         VALUES ($1, $2, $3, $4, $5, $9, $6, $7, now() + $8, $10)
-         ON CONFLICT (notification_id) DO NOTHING",
+) -> sqlx::Result<Vec<Option<Due>>> {
+    let ids: Vec<Uuid> = requests.iter().map(|_| Uuid::new_v4()).collect();
+    let column =
+        |f: fn(&EmailRequest<'a>) -> &'a str| -> Vec<&'a str> { requests.iter().map(f).collect() };
+    // In the requests' order, so the first request for a notification is the one queued.
+    let queued: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO emails (id, notification_id, recipient, subject, body, status,
+                             correlation_id, request_event_id, next_attempt_at, customer_id)
+         SELECT id, notification_id, recipient, subject, body, $9,
+                correlation_id, request_event_id, now() + $10, customer_id
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::uuid[], $8::uuid[]) WITH ORDINALITY
+              AS e(id, notification_id, recipient, subject, body, correlation_id,
+                   request_event_id, customer_id, n)
+         ORDER BY n
+         ON CONFLICT (notification_id) DO NOTHING
+         RETURNING id",
     )
-    .bind(id)
-    .bind(e.notification_id)
-    .bind(e.recipient)
-    .bind(e.subject)
-    .bind(e.body)
-    .bind(e.correlation_id)
-    .bind(e.request_event_id)
-    .bind(lease)
+    .bind(&ids)
+    .bind(
+        requests
+            .iter()
+            .map(|e| e.notification_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|e| e.recipient))
+    .bind(column(|e| e.subject))
+    .bind(column(|e| e.body))
+    .bind(column(|e| e.correlation_id))
+    .bind(
+        requests
+            .iter()
+            .map(|e| e.request_event_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(requests.iter().map(|e| e.customer_id).collect::<Vec<_>>())
     .bind(EmailStatus::Pending.as_str())
-    .bind(e.customer_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    Ok(queued.then(|| Due {
-        id,
-        notification_id: e.notification_id,
-        recipient: e.recipient.to_string(),
-        subject: e.subject.to_string(),
-        body: e.body.to_string(),
-        attempts: 0,
-        correlation_id: e.correlation_id.to_string(),
-        request_event_id: e.request_event_id,
-        trace_parent: cartflow_messaging::trace_context::current(),
-    }))
+    .bind(lease)
+    .fetch_all(&mut *conn)
+    .await?;
+    let queued: HashSet<Uuid> = queued.into_iter().collect();
+    Ok(requests
+        .iter()
+        .zip(ids)
+        .map(|(e, id)| {
+            queued.contains(&id).then(|| Due {
+                id,
+                notification_id: e.notification_id,
+                recipient: e.recipient.to_string(),
+                subject: e.subject.to_string(),
+                body: e.body.to_string(),
+                attempts: 0,
+                correlation_id: e.correlation_id.to_string(),
+                request_event_id: e.request_event_id,
+                trace_parent: e.trace_parent.clone(),
+            })
+        })
+        .collect())
 }
 
-/// Puts a message in the customer's inbox (once per notification) and announces it,
-/// whole, on commit, so live streams need no read; one statement for both. Returns
-/// false if it was already there.
-pub async fn deliver_push(
+/// A message for a customer's inbox.
+pub struct PushRequest<'a> {
+    pub notification_id: Uuid,
+    pub customer_id: Uuid,
+    pub title: &'a str,
+    pub body: &'a str,
+}
+
+/// Puts messages in their customers' inboxes (once per notification) and announces
+/// each, whole, on commit, so live streams need no read; one statement for all.
+/// Returns, per message, whether it went in (false: it was there already, or an
+/// earlier message of these was for the same notification).
+pub async fn deliver_pushes(
     conn: &mut PgConnection,
-    notification_id: Uuid,
-    customer_id: Uuid,
-    title: &str,
-    body: &str,
-) -> sqlx::Result<bool> {
+    pushes: &[PushRequest<'_>],
+) -> sqlx::Result<Vec<bool>> {
+    let ids: Vec<Uuid> = pushes.iter().map(|_| Uuid::new_v4()).collect();
     // The payload is the row as JSON, which reads back as a `Push`. NOTIFY payloads stop
     // at 8000 bytes; a longer message is announced by id.
     // `pg_notify` in the select list: a WHERE that always holds could be folded away.
-    let announced: Option<(Uuid, ())> = sqlx::query_as(&format!(
+    let announced: Vec<(Uuid, ())> = sqlx::query_as(&format!(
         "WITH pushed AS (
              INSERT INTO push_messages (id, notification_id, customer_id, title, body)
-             VALUES ($1, $2, $3, $4, $5)
+             SELECT id, notification_id, customer_id, title, body
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
+                  WITH ORDINALITY AS p(id, notification_id, customer_id, title, body, n)
+             ORDER BY n
              ON CONFLICT (notification_id) DO NOTHING RETURNING {PUSH_COLUMNS}
          ), payload AS (
              SELECT id, row_to_json(pushed)::text AS json FROM pushed
@@ -117,15 +157,16 @@ pub async fn deliver_push(
          SELECT id, pg_notify($6, CASE WHEN octet_length(json) > 7900 THEN id::text ELSE json END)
          FROM payload"
     ))
-    .bind(Uuid::new_v4())
-    .bind(notification_id)
-    .bind(customer_id)
-    .bind(title)
-    .bind(body)
+    .bind(&ids)
+    .bind(pushes.iter().map(|p| p.notification_id).collect::<Vec<_>>())
+    .bind(pushes.iter().map(|p| p.customer_id).collect::<Vec<_>>())
+    .bind(pushes.iter().map(|p| p.title).collect::<Vec<_>>())
+    .bind(pushes.iter().map(|p| p.body).collect::<Vec<_>>())
     .bind(PUSH_CHANNEL)
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(announced.is_some())
+    let announced: HashSet<Uuid> = announced.into_iter().map(|(id, ())| id).collect();
+    Ok(ids.iter().map(|id| announced.contains(id)).collect())
 }
 
 /// An email the sender has claimed.

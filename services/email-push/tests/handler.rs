@@ -5,6 +5,7 @@
 use cartflow_events::{Channel, DeliveryRequested, DeliveryResult};
 use cartflow_kit::Env;
 use cartflow_messaging::HandlerError;
+use cartflow_messaging::consumer::Outcome;
 use cartflow_testkit::HandlerHarness;
 use email_push_service::EmailPushApp;
 use reqwest::StatusCode;
@@ -132,4 +133,69 @@ async fn a_new_push_is_announced_whole_or_by_id_and_only_once() {
     assert_eq!(by_id, stored);
     let third = tokio::time::timeout(std::time::Duration::from_millis(500), listener.recv()).await;
     assert!(third.is_err(), "a repeated push is not announced again");
+}
+
+/// A batch's requests go in together, a statement per channel: each notification's
+/// email is queued once and each push delivered and reported once, however often the
+/// batch asks; a request that cannot be delivered is refused alone.
+#[tokio::test]
+async fn a_batch_queues_each_email_and_delivers_each_push_once() {
+    let email_push = email_push().await;
+    let customer = Uuid::new_v4();
+    let email = request(Channel::Email, "ann@example.com");
+    let push = request(Channel::Push, &customer.to_string());
+    let earlier = request(Channel::Email, "bob@example.com");
+    email_push.processed(&earlier).await;
+    let count = |sql: &'static str| email_push.count(sql);
+
+    let applied = email_push
+        .deliver_batch(&[
+            email.clone(),
+            push.clone(),
+            email.clone(),
+            earlier.clone(),
+            push.clone(),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
+        "{applied:?}"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM emails WHERE recipient = 'ann@example.com'").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM emails WHERE recipient = 'bob@example.com'").await,
+        1
+    );
+    assert_eq!(count("SELECT count(*) FROM push_messages").await, 1);
+    let results = email_push.staged::<DeliveryResult>().await;
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0].notification_id, push.notification_id);
+
+    let second = request(Channel::Push, &customer.to_string());
+    let applied = email_push
+        .deliver_batch(&[
+            second.clone(),
+            request(Channel::Push, "not-a-customer"),
+            request(Channel::Email, "cy@example.com"),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(applied[0], Ok(Outcome::Processed)), "{applied:?}");
+    assert!(
+        matches!(applied[1], Err(HandlerError::Poison(_))),
+        "{applied:?}"
+    );
+    assert!(matches!(applied[2], Ok(Outcome::Processed)), "{applied:?}");
+    assert_eq!(count("SELECT count(*) FROM push_messages").await, 2);
+    assert_eq!(
+        count("SELECT count(*) FROM emails WHERE recipient = 'cy@example.com'").await,
+        1
+    );
+    let results = email_push.staged::<DeliveryResult>().await;
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(results[1].notification_id, second.notification_id);
 }

@@ -12,7 +12,7 @@ use cartflow_events::{
     LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped, StockRejected, Topic,
 };
 use cartflow_kit::auth::deleted;
-use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
 use uuid::Uuid;
 
 pub struct NotificationHandler {
@@ -108,9 +108,9 @@ impl EventHandler for NotificationHandler {
     async fn handle_together(
         &self,
         tx: &mut Tx,
-        events: &[&Incoming],
+        batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
-        let (together, results) = Incoming::decode_all::<DeliveryResult>(events)?;
+        let (together, results) = batch.decode_all::<DeliveryResult>()?;
         if !results.is_empty() {
             settle(tx, results).await?;
         }

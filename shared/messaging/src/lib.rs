@@ -23,7 +23,7 @@ pub mod relay;
 pub mod retention;
 pub mod trace_context;
 
-pub use consumer::{Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming};
+pub use consumer::{Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Together};
 pub use outbox::{Cause, Outbox, Tx};
 pub use pubsub::PubSubConfig;
 pub use relay::{OutboxRelay, RelaySettings};

@@ -2,7 +2,7 @@
 //! handler applies together, then the handler per message; savepoints only when a
 //! message failed.
 
-use super::{Applied, Consumer, HandlerError, Incoming, Outcome};
+use super::{Applied, Consumer, HandlerError, Incoming, Outcome, Together};
 use crate::outbox::Tx;
 use crate::trace_context;
 use cartflow_events::Service;
@@ -83,8 +83,11 @@ impl Consumer {
         let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
         if let Some(first_times) = &first_times {
             let fresh: Vec<usize> = order.iter().copied().filter(|&i| first_times[i]).collect();
-            let events: Vec<&Incoming> = fresh.iter().map(|&i| batch[i]).collect();
-            match self.handler.handle_together(&mut tx, &events).await {
+            let together = Together::new(
+                fresh.iter().map(|&i| batch[i]).collect(),
+                fresh.iter().map(|&i| handle_span(&spans[i])).collect(),
+            );
+            match self.handler.handle_together(&mut tx, &together).await {
                 Ok(together) => {
                     for (&i, _) in fresh.iter().zip(together).filter(|(_, done)| *done) {
                         results[i] = Some(Ok(Outcome::Processed));
@@ -101,11 +104,7 @@ impl Consumer {
             if savepoints {
                 tx.savepoint().await?;
             }
-            // A span of its own only while traces are exported (cheap, not free).
-            let handle = match trace_context::enabled() {
-                true => tracing::info_span!(parent: &spans[i], "handle"),
-                false => spans[i].clone(),
-            };
+            let handle = handle_span(&spans[i]);
             let result = match &first_times {
                 Some(first_times) if !first_times[i] => Ok(Outcome::Duplicate),
                 Some(_) => self.handle_in(&mut tx, incoming).instrument(handle).await,
@@ -217,6 +216,15 @@ struct InboxRows {
     correlation_ids: Vec<String>,
     /// Copies of the event in the batch after the first.
     extra_copies: Vec<i32>,
+}
+
+/// The span a message's handler runs in: a child of its consume span, of its own only
+/// while traces are exported (cheap, not free).
+fn handle_span(consume: &tracing::Span) -> tracing::Span {
+    match trace_context::enabled() {
+        true => tracing::info_span!(parent: consume, "handle"),
+        false => consume.clone(),
+    }
 }
 
 /// The span of one consumed message, a child of the producer's publish span when the

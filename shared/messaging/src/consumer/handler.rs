@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use cartflow_events::{Envelope, Event, Topic};
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::handler::Handler;
+use tracing::Instrument;
 
 /// Why a handler did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -71,22 +72,6 @@ impl Incoming {
             .map_err(|e| HandlerError::Poison(format!("malformed {} body: {e}", E::TOPIC)))
     }
 
-    /// For [`EventHandler::handle_together`]: which of `events` are `E`s, and those,
-    /// decoded, in order.
-    pub fn decode_all<E: Event>(events: &[&Incoming]) -> Result<(Vec<bool>, Vec<E>), HandlerError> {
-        let chosen: Vec<bool> = events
-            .iter()
-            .map(|e| e.envelope.event_type == E::TOPIC.name())
-            .collect();
-        let decoded = events
-            .iter()
-            .zip(&chosen)
-            .filter(|(_, chosen)| **chosen)
-            .map(|(e, _)| e.decode())
-            .collect::<Result<_, _>>()?;
-        Ok((chosen, decoded))
-    }
-
     /// The error for an event type this handler does not consume.
     pub fn unexpected(&self) -> HandlerError {
         HandlerError::Poison(format!(
@@ -113,17 +98,73 @@ pub trait EventHandler: Send + Sync + 'static {
 
     /// Applies, with a statement for all of them, the events of a batch that the
     /// handler can apply together; returns, per event, whether it did. `handle` applies
-    /// the others, one by one. `events` are first deliveries (recorded in the inbox),
-    /// in event-id order; what this does to each must be what `handle` would, and not
-    /// depend on the batch's other events. It must not publish (no event's cause is
-    /// set while it runs). Runs only on a batch's first try: if it
-    /// fails, the batch is applied again with a savepoint per message, through `handle`.
+    /// the others, one by one. `batch.events()` are first deliveries (recorded in the
+    /// inbox), in event-id order; what this does to each must be what `handle` would,
+    /// and not depend on the batch's other events. What an event causes is published
+    /// with [`Together::publish`], which gives it that event's cause and trace (`tx`
+    /// has no cause of its own here). Runs only on a batch's first try: if it fails,
+    /// the batch is applied again with a savepoint per message, through `handle`.
     async fn handle_together(
         &self,
         _tx: &mut Tx,
-        events: &[&Incoming],
+        batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
-        Ok(vec![false; events.len()])
+        Ok(vec![false; batch.events().len()])
+    }
+}
+
+/// What [`EventHandler::handle_together`] is given: a batch's first deliveries, each
+/// with the span its handling belongs to.
+pub struct Together<'a> {
+    events: Vec<&'a Incoming>,
+    spans: Vec<tracing::Span>,
+}
+
+impl<'a> Together<'a> {
+    /// One span per event.
+    pub(crate) fn new(events: Vec<&'a Incoming>, spans: Vec<tracing::Span>) -> Self {
+        assert_eq!(events.len(), spans.len(), "one span per event");
+        Together { events, spans }
+    }
+
+    pub fn events(&self) -> &[&'a Incoming] {
+        &self.events
+    }
+
+    /// Which events are `E`s, and those, decoded, in order.
+    pub fn decode_all<E: Event>(&self) -> Result<(Vec<bool>, Vec<E>), HandlerError> {
+        let chosen: Vec<bool> = self
+            .events
+            .iter()
+            .map(|e| e.envelope.event_type == E::TOPIC.name())
+            .collect();
+        let decoded = self
+            .events
+            .iter()
+            .zip(&chosen)
+            .filter(|(_, chosen)| **chosen)
+            .map(|(e, _)| e.decode())
+            .collect::<Result<_, _>>()?;
+        Ok((chosen, decoded))
+    }
+
+    /// Runs `f` in the span of the batch's `i`-th event's handling: what it reads of
+    /// the current trace (`trace_context::current`) is that event's.
+    pub fn in_span<R>(&self, i: usize, f: impl FnOnce() -> R) -> R {
+        self.spans[i].in_scope(f)
+    }
+
+    /// Stages `event` as caused by the batch's `i`-th event, as `tx.publish` would in
+    /// `handle`: same saga, and the trace of that event's consumption.
+    pub async fn publish<E: Event>(
+        &self,
+        tx: &mut Tx,
+        i: usize,
+        event: &E,
+    ) -> anyhow::Result<uuid::Uuid> {
+        tx.publish_caused_by(&self.events[i].cause(), event)
+            .instrument(self.spans[i].clone())
+            .await
     }
 }
 

@@ -24,7 +24,7 @@ mod apply;
 mod handler;
 mod series;
 
-pub use handler::{Applied, Delivery, EventHandler, HandlerError, Incoming, Outcome};
+pub use handler::{Applied, Delivery, EventHandler, HandlerError, Incoming, Outcome, Together};
 
 use crate::PubSubConfig;
 use crate::outbox::Outbox;
