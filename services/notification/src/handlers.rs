@@ -3,13 +3,14 @@
 
 use crate::Settings;
 use crate::domain::{Message, To};
-use crate::notify::send;
+use crate::notify::{self, Outgoing, send};
 use crate::store;
 use crate::templates;
 use async_trait::async_trait;
 use cartflow_events::{
-    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryResult,
-    LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped, StockRejected, Topic,
+    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryRequested,
+    DeliveryResult, LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped,
+    StockRejected, Topic,
 };
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
@@ -24,50 +25,12 @@ impl EventHandler for NotificationHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
         let version = event.envelope.occurred_at;
         match event.topic() {
-            Some(Topic::OrderCreated) => {
-                let e: OrderCreated = event.decode()?;
-                // Once per order: order may announce it again (an expiry request that
-                // found the order), under a new event id.
-                tell_customer(tx, e.order_id, e.customer_id, |name| {
-                    templates::order_confirmed(&e, name)
-                })
-                .await
-            }
-            Some(Topic::CheckoutExpired) => {
-                let e: CheckoutExpired = event.decode()?;
-                // Once per checkout, however often order announces it.
-                tell_customer(tx, e.checkout_id, e.customer_id, |name| {
-                    templates::checkout_expired(&e, name)
-                })
-                .await
-            }
-            Some(Topic::StockRejected) => {
-                let e: StockRejected = event.decode()?;
-                tell_customer(tx, event.envelope.event_id, e.customer_id, |name| {
-                    templates::stock_rejected(&e, name)
-                })
-                .await
-            }
-            Some(Topic::OrderCancelled) => {
-                let e: OrderCancelled = event.decode()?;
-                tell_customer(tx, event.envelope.event_id, e.customer_id, |name| {
-                    templates::order_cancelled(&e, name)
-                })
-                .await
-            }
-            Some(Topic::OrderShipped) => {
-                let OrderShipped(e) = event.decode()?;
-                tell_customer(tx, event.envelope.event_id, e.customer_id, |name| {
-                    templates::order_status(&e, name)
-                })
-                .await
-            }
-            Some(Topic::OrderDelivered) => {
-                let OrderDelivered(e) = event.decode()?;
-                tell_customer(tx, event.envelope.event_id, e.customer_id, |name| {
-                    templates::order_status(&e, name)
-                })
-                .await
+            Some(topic) if News::TOPICS.contains(&topic) => {
+                let news = News::of(event)?;
+                for (_, delivery) in tell_customers(tx, vec![news]).await? {
+                    tx.publish(&delivery).await?;
+                }
+                Ok(())
             }
             Some(Topic::LowStock) => {
                 let e: LowStock = event.decode()?;
@@ -104,15 +67,32 @@ impl EventHandler for NotificationHandler {
         }
     }
 
-    /// A batch's delivery results settle their notifications with one statement.
+    /// A batch's delivery results settle their notifications with one statement; its
+    /// news for customers is told with two (their contacts, then the notifications).
+    /// News that does not decode is left to `handle`, which refuses it alone.
     async fn handle_together(
         &self,
         tx: &mut Tx,
         batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
-        let (together, results) = batch.decode_all::<DeliveryResult>()?;
+        let (mut together, results) = batch.decode_all::<DeliveryResult>()?;
         if !results.is_empty() {
             settle(tx, results).await?;
+        }
+        let (mut positions, mut news) = (Vec::new(), Vec::new());
+        for (i, event) in batch.events().iter().enumerate() {
+            if event.topic().is_some_and(|t| News::TOPICS.contains(&t))
+                && let Ok(one) = News::of(event)
+            {
+                together[i] = true;
+                positions.push(i);
+                news.push(one);
+            }
+        }
+        if !news.is_empty() {
+            for (k, delivery) in tell_customers(tx, news).await? {
+                batch.publish(tx, positions[k], &delivery).await?;
+            }
         }
         Ok(together)
     }
@@ -126,20 +106,119 @@ async fn settle(tx: &mut Tx, results: Vec<DeliveryResult>) -> Result<(), Handler
     Ok(())
 }
 
-/// Email and push to a customer, addressed from the contact copy, once per `source`
-/// (the event's id, or the fact it announces when that may be announced again).
-async fn tell_customer(
-    tx: &mut Tx,
+/// An outcome to tell a customer by email and push, once per `source` (the event's
+/// id, or the fact it announces when that may be announced again).
+struct News {
     source: Uuid,
     customer_id: Uuid,
-    render: impl FnOnce(Option<&str>) -> Message,
-) -> Result<(), HandlerError> {
-    let contact = store::contact(tx.conn(), customer_id).await?;
-    let message = render(contact.as_ref().map(|c| c.name.as_str()));
-    let to = To {
-        customer_id: Some(customer_id),
-        email: contact.as_ref().and_then(|c| c.email.as_deref()),
-    };
-    send(tx, Some(source), to, &message, &Channel::BOTH).await?;
-    Ok(())
+    render: Render,
+}
+
+/// Writes a message, given the customer's name if known.
+type Render = Box<dyn FnOnce(Option<&str>) -> Message + Send>;
+
+impl News {
+    /// The topics that are news for a customer.
+    const TOPICS: [Topic; 6] = [
+        Topic::OrderCreated,
+        Topic::CheckoutExpired,
+        Topic::StockRejected,
+        Topic::OrderCancelled,
+        Topic::OrderShipped,
+        Topic::OrderDelivered,
+    ];
+
+    /// The news in `event`, whose topic is one of [`News::TOPICS`].
+    fn of(event: &Incoming) -> Result<News, HandlerError> {
+        let event_id = event.envelope.event_id;
+        fn news<F>(source: Uuid, customer_id: Uuid, render: F) -> News
+        where
+            F: FnOnce(Option<&str>) -> Message + Send + 'static,
+        {
+            News {
+                source,
+                customer_id,
+                render: Box::new(render),
+            }
+        }
+        Ok(match event.topic() {
+            // Once per order: order may announce it again (an expiry request that found
+            // the order), under a new event id.
+            Some(Topic::OrderCreated) => {
+                let e: OrderCreated = event.decode()?;
+                news(e.order_id, e.customer_id, move |name| {
+                    templates::order_confirmed(&e, name)
+                })
+            }
+            // Once per checkout, however often order announces it.
+            Some(Topic::CheckoutExpired) => {
+                let e: CheckoutExpired = event.decode()?;
+                news(e.checkout_id, e.customer_id, move |name| {
+                    templates::checkout_expired(&e, name)
+                })
+            }
+            Some(Topic::StockRejected) => {
+                let e: StockRejected = event.decode()?;
+                news(event_id, e.customer_id, move |name| {
+                    templates::stock_rejected(&e, name)
+                })
+            }
+            Some(Topic::OrderCancelled) => {
+                let e: OrderCancelled = event.decode()?;
+                news(event_id, e.customer_id, move |name| {
+                    templates::order_cancelled(&e, name)
+                })
+            }
+            Some(Topic::OrderShipped) => {
+                let OrderShipped(e) = event.decode()?;
+                news(event_id, e.customer_id, move |name| {
+                    templates::order_status(&e, name)
+                })
+            }
+            Some(Topic::OrderDelivered) => {
+                let OrderDelivered(e) = event.decode()?;
+                news(event_id, e.customer_id, move |name| {
+                    templates::order_status(&e, name)
+                })
+            }
+            _ => return Err(event.unexpected()),
+        })
+    }
+}
+
+/// Records the notifications of `news`, addressed from the contact copy, with one
+/// statement for the contacts and one for the notifications. Returns the deliveries to
+/// ask for, by the position of their news.
+async fn tell_customers(
+    tx: &mut Tx,
+    news: Vec<News>,
+) -> Result<Vec<(usize, DeliveryRequested)>, HandlerError> {
+    let customers: Vec<Uuid> = news.iter().map(|n| n.customer_id).collect();
+    let contacts = store::contacts(tx.conn(), &customers).await?;
+    let (sources, messages): (Vec<Uuid>, Vec<Message>) = news
+        .into_iter()
+        .map(|n| {
+            let name = contacts.get(&n.customer_id).map(|c| c.name.as_str());
+            (n.source, (n.render)(name))
+        })
+        .unzip();
+    let outgoing: Vec<Outgoing> = customers
+        .iter()
+        .zip(&sources)
+        .zip(&messages)
+        .map(|((&customer_id, &source), message)| Outgoing {
+            source_event_id: Some(source),
+            to: To {
+                customer_id: Some(customer_id),
+                email: contacts.get(&customer_id).and_then(|c| c.email.as_deref()),
+            },
+            message,
+            channels: &Channel::BOTH,
+        })
+        .collect();
+    Ok(notify::record(tx.conn(), &outgoing)
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.index, r.delivery?)))
+        .collect())
 }

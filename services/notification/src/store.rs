@@ -5,7 +5,7 @@ use cartflow_events::{Channel, CustomerDetails, DeliveryResult};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
@@ -78,14 +78,31 @@ pub async fn tombstone_contact(
     .map(drop)
 }
 
+/// The customer's contact, unless unknown or deleted.
 pub async fn contact(conn: &mut PgConnection, customer_id: Uuid) -> sqlx::Result<Option<Contact>> {
-    sqlx::query_as("SELECT name, email FROM contacts WHERE customer_id = $1 AND NOT deleted")
-        .bind(customer_id)
-        .fetch_optional(conn)
-        .await
+    Ok(contacts(conn, &[customer_id]).await?.remove(&customer_id))
+}
+
+/// The contacts of these customers, known and not deleted, with one statement.
+pub async fn contacts(
+    conn: &mut PgConnection,
+    customer_ids: &[Uuid],
+) -> sqlx::Result<HashMap<Uuid, Contact>> {
+    let rows: Vec<(Uuid, String, Option<String>)> = sqlx::query_as(
+        "SELECT customer_id, name, email FROM contacts
+         WHERE customer_id = ANY($1) AND NOT deleted",
+    )
+    .bind(customer_ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, email)| (id, Contact { name, email }))
+        .collect())
 }
 
 pub struct NewNotification<'a> {
+    pub id: Uuid,
     pub customer_id: Option<Uuid>,
     pub kind: Kind,
     pub channel: Channel,
@@ -117,7 +134,7 @@ pub async fn insert(
          ON CONFLICT (source_event_id, channel) DO NOTHING
          RETURNING {COLUMNS}"
     ))
-    .bind(new.iter().map(|_| Uuid::new_v4()).collect::<Vec<_>>())
+    .bind(new.iter().map(|n| n.id).collect::<Vec<_>>())
     .bind(new.iter().map(|n| n.customer_id).collect::<Vec<_>>())
     .bind(column(&|n| Some(n.kind.as_str().to_string())))
     .bind(column(&|n| Some(n.channel.as_str().to_string())))

@@ -224,3 +224,81 @@ async fn a_batch_of_delivery_results_settles_each_notification_once() {
     assert!(matches!(applied[0], Ok(Outcome::Processed)));
     assert_eq!(settled().await, expected, "settled before: nothing changes");
 }
+
+/// A batch's news is told together: each customer addressed from their own contact (or,
+/// without one, push only, the email recorded as failed), each fact once however often
+/// the batch announces it, and a delivery asked for each notification with an address.
+#[tokio::test]
+async fn a_batch_of_orders_tells_each_customer_once_from_their_own_contact() {
+    let notification = notification().await;
+    let (ann, stranger) = (Uuid::new_v4(), Uuid::new_v4());
+    notification
+        .processed(&CustomerCreated(details(ann, "ann@example.com")))
+        .await;
+    let order = |customer_id| OrderCreated {
+        order_id: Uuid::new_v4(),
+        cart_id: Uuid::new_v4(),
+        checkout_id: Some(Uuid::new_v4()),
+        customer_id,
+        items: vec![LineItem {
+            product_sku: cartflow_events::Sku::parse("A").unwrap(),
+            quantity: 1,
+            unit_price_cents: 500,
+        }],
+        total_cents: 500,
+    };
+    let (anns, strangers) = (order(ann), order(stranger));
+    let applied = notification
+        .deliver_batch(&[anns.clone(), strangers.clone(), anns.clone()])
+        .await
+        .unwrap();
+    assert!(
+        applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
+        "{applied:?}"
+    );
+    let recorded: Vec<(Uuid, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT customer_id, channel, status, recipient FROM notifications
+         WHERE kind = 'order_confirmed' ORDER BY customer_id = $1 DESC, channel",
+    )
+    .bind(ann)
+    .fetch_all(notification.pool())
+    .await
+    .unwrap();
+    let (email, push) = (Channel::Email.as_str(), Channel::Push.as_str());
+    let expected = vec![
+        (
+            ann,
+            email.into(),
+            "pending".into(),
+            Some("ann@example.com".into()),
+        ),
+        (ann, push.into(), "pending".into(), Some(ann.to_string())),
+        (stranger, email.into(), "failed".into(), None),
+        (
+            stranger,
+            push.into(),
+            "pending".into(),
+            Some(stranger.to_string()),
+        ),
+    ];
+    assert_eq!(recorded, expected);
+    let deliveries = notification.staged::<DeliveryRequested>().await;
+    let mut asked: Vec<(Option<Uuid>, Channel)> = deliveries
+        .iter()
+        .map(|d| (d.customer_id, d.channel))
+        .collect();
+    asked.sort_by_key(|(c, ch)| (*c != Some(ann), ch.as_str()));
+    assert_eq!(
+        asked,
+        vec![
+            (Some(ann), Channel::Email),
+            (Some(ann), Channel::Push),
+            (Some(stranger), Channel::Push)
+        ]
+    );
+    let to_ann = deliveries
+        .iter()
+        .find(|d| d.channel == Channel::Email)
+        .unwrap();
+    assert!(to_ann.body.contains("Ann"), "{}", to_ann.body);
+}
