@@ -28,10 +28,9 @@ impl EventHandler for InventoryHandler {
     /// order, before any of them is applied. A batch that locked per message would hold
     /// one cart's rows while waiting for rows another batch holds, which may be waiting
     /// for these: a deadlock PostgreSQL breaks only after `deadlock_timeout` (1 s).
+    /// Also for a batch of one: [`reserve`] reads its checkout's decision relying on
+    /// its rows being locked by an earlier statement.
     async fn lock_batch(&self, tx: &mut Tx, batch: &[&Incoming]) -> Result<(), HandlerError> {
-        if batch.len() < 2 {
-            return Ok(());
-        }
         let mut skus = BTreeSet::new();
         for event in batch {
             let items = match event.topic() {
@@ -58,7 +57,6 @@ impl EventHandler for InventoryHandler {
 async fn reserve(tx: &mut Tx, request: OrderRequested) -> Result<(), HandlerError> {
     let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
     let skus: Vec<String> = wanted.keys().map(Sku::to_string).collect();
-    let levels = store::lock_levels(tx.conn(), &skus).await?;
     let checkout = CheckoutLines {
         checkout_id: request.checkout(),
         cart_id: request.cart_id,
@@ -66,9 +64,10 @@ async fn reserve(tx: &mut Tx, request: OrderRequested) -> Result<(), HandlerErro
         items: &request.items,
     };
     let checkout_id = checkout.checkout_id;
-    // Read after the stock rows are locked: a repeated request for the same checkout
-    // that raced the first one has waited for it there, and now sees its decision.
-    let previous = store::reservation(tx.conn(), checkout_id).await?;
+    // The stock rows were locked by `lock_batch`, in an earlier statement: a repeated
+    // request for the same checkout that raced the first one has waited for it there,
+    // and this statement, begun after, sees its decision.
+    let (levels, previous) = store::levels_and_decision(tx.conn(), &skus, checkout_id).await?;
     match rule(previous.as_ref().map(|(s, _)| *s), &wanted, &levels) {
         Ruling::AnnounceAgain => {
             // A re-sent request (the cart's deadline passed): answer again from the

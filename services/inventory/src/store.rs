@@ -192,21 +192,57 @@ pub async fn release_reservation(
     Ok(items.map(|json| json.0))
 }
 
-/// What was decided for a checkout, and its lines.
-pub async fn reservation(
+/// The levels of `skus` and what was decided for the checkout, with one statement. The
+/// rows must be locked by [`lock_levels`] in an earlier statement: a statement sees the
+/// database as of its start, so one that waited for the lock itself could miss a
+/// decision committed while it waited.
+pub async fn levels_and_decision(
     conn: &mut PgConnection,
+    skus: &[String],
     checkout_id: Uuid,
-) -> sqlx::Result<Option<(ReservationStatus, Vec<LineItem>)>> {
-    let row: Option<(String, sqlx::types::Json<Vec<LineItem>>)> =
-        sqlx::query_as("SELECT status, items FROM reservations WHERE checkout_id = $1")
-            .bind(checkout_id)
-            .fetch_optional(conn)
-            .await?;
-    row.map(|(status, items)| {
-        let status = ReservationStatus::parse(&status).ok_or_else(|| {
-            sqlx::Error::Decode(format!("unknown reservation status {status}").into())
-        })?;
-        Ok((status, items.0))
-    })
-    .transpose()
+) -> sqlx::Result<(
+    BTreeMap<String, Level>,
+    Option<(ReservationStatus, Vec<LineItem>)>,
+)> {
+    // One row per SKU, or one row of NULL levels when none is stocked; the decision is
+    // on every row.
+    type Row = (
+        Option<String>,
+        Option<i32>,
+        Option<i32>,
+        Option<String>,
+        Option<sqlx::types::Json<Vec<LineItem>>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT s.sku, s.available, s.low_stock_threshold, r.status, r.items
+         FROM (VALUES (true)) AS one(x)
+         LEFT JOIN stock_items s ON s.sku = ANY($1)
+         LEFT JOIN reservations r ON r.checkout_id = $2",
+    )
+    .bind(skus)
+    .bind(checkout_id)
+    .fetch_all(conn)
+    .await?;
+    let mut levels = BTreeMap::new();
+    let mut decision = None;
+    for (sku, available, threshold, status, items) in rows {
+        if let (Some(sku), Some(available), Some(threshold)) = (sku, available, threshold) {
+            levels.insert(
+                sku,
+                Level {
+                    available,
+                    threshold,
+                },
+            );
+        }
+        if let (None, Some(status), Some(items)) = (&decision, status, items) {
+            decision = Some((parse_status(&status)?, items.0));
+        }
+    }
+    Ok((levels, decision))
+}
+
+fn parse_status(status: &str) -> sqlx::Result<ReservationStatus> {
+    ReservationStatus::parse(status)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown reservation status {status}").into()))
 }
