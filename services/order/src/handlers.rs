@@ -1,7 +1,8 @@
 //! Order's part in the saga. It creates the order for a reserved checkout, and it is
 //! the arbiter of how every checkout ends: with its order, or given up
 //! (`checkout.expired`) — never both. Both decisions about one checkout are taken under
-//! one lock (`store::lock_checkouts`), and the rules are `domain::on_*`.
+//! one lock (`store::lock_checkouts`, taken for the whole batch by `lock_batch`), and
+//! the rules are `domain::on_*`.
 
 use crate::domain::{CheckoutRecord, Ruling, on_expire_requested, on_stock_available};
 use crate::store::{self, NewOrder};
@@ -29,11 +30,9 @@ impl EventHandler for OrderHandler {
 
     /// Locks every checkout of the batch, in one order, before any is decided: a
     /// batch of answers and a batch of expiry requests that share checkouts would
-    /// otherwise each hold one lock while waiting for the other's.
+    /// otherwise each hold one lock while waiting for the other's. Also for a batch of
+    /// one: this is the lock the handlers decide under.
     async fn lock_batch(&self, tx: &mut Tx, batch: &[&Incoming]) -> Result<(), HandlerError> {
-        if batch.len() < 2 {
-            return Ok(());
-        }
         let checkouts: Vec<Uuid> = batch
             .iter()
             .filter_map(|event| match event.topic() {
@@ -65,7 +64,6 @@ async fn stock_available(tx: &mut Tx, reserved: StockAvailable) -> Result<(), Ha
     }
     let checkout_id = reserved.checkout();
     let now = chrono::Utc::now();
-    store::lock_checkouts(tx.conn(), &[checkout_id]).await?;
     // The usual case in one statement: a checkout within its expiry gets its order
     // unless it was decided before, which `create` checks; only then is the record read.
     if on_stock_available(CheckoutRecord::Undecided, reserved.expires_at, now)
@@ -175,9 +173,8 @@ async fn expire_requested(
     }
 }
 
-/// Locks the checkout (a no-op if its batch did) and reads what was decided so far.
+/// What was decided so far for the checkout, which its batch has locked.
 async fn locked_record(tx: &mut Tx, checkout_id: Uuid) -> Result<CheckoutRecord, HandlerError> {
-    store::lock_checkouts(tx.conn(), &[checkout_id]).await?;
     Ok(store::checkout_record(tx.conn(), checkout_id).await?)
 }
 
