@@ -47,7 +47,9 @@ impl EventHandler for InventoryHandler {
             );
         }
         let skus: Vec<String> = skus.into_iter().collect();
-        store::lock_levels(tx.conn(), &skus).await?;
+        if !skus.is_empty() {
+            store::lock_levels(tx.conn(), &skus).await?;
+        }
         Ok(())
     }
 }

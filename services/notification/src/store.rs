@@ -117,7 +117,8 @@ pub struct NewNotification<'a> {
 }
 
 /// Records notifications in one statement, one per channel given; returns those
-/// recorded. A channel this source event already has a notification on is skipped.
+/// recorded. A channel this source event already has a notification on is skipped: by
+/// an earlier statement, or by an earlier row of this one (rows go in in order).
 pub async fn insert(
     conn: &mut PgConnection,
     new: &[NewNotification<'_>],
@@ -129,8 +130,12 @@ pub async fn insert(
     };
     sqlx::query_as(&format!(
         "INSERT INTO notifications (id, customer_id, kind, channel, recipient, subject, body, status, last_error, source_event_id)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
-                              $6::text[], $7::text[], $8::text[], $9::text[], $10::uuid[])
+         SELECT id, customer_id, kind, channel, recipient, subject, body, status, last_error, source_event_id
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::text[], $9::text[], $10::uuid[]) WITH ORDINALITY
+              AS n(id, customer_id, kind, channel, recipient, subject, body, status, last_error,
+                   source_event_id, ord)
+         ORDER BY ord
          ON CONFLICT (source_event_id, channel) DO NOTHING
          RETURNING {COLUMNS}"
     ))

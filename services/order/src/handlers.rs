@@ -46,7 +46,9 @@ impl EventHandler for OrderHandler {
                 _ => None,
             })
             .collect();
-        store::lock_checkouts(tx.conn(), &checkouts).await?;
+        if !checkouts.is_empty() {
+            store::lock_checkouts(tx.conn(), &checkouts).await?;
+        }
         Ok(())
     }
 }

@@ -81,11 +81,13 @@ impl Consumer {
             true => None,
         };
         let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
+        // One handle span per message, whether its handler applies it together or alone.
+        let handles: Vec<tracing::Span> = spans.iter().map(handle_span).collect();
         if let Some(first_times) = &first_times {
             let fresh: Vec<usize> = order.iter().copied().filter(|&i| first_times[i]).collect();
             let together = Together::new(
                 fresh.iter().map(|&i| batch[i]).collect(),
-                fresh.iter().map(|&i| handle_span(&spans[i])).collect(),
+                fresh.iter().map(|&i| handles[i].clone()).collect(),
             );
             match self.handler.handle_together(&mut tx, &together).await {
                 Ok(together) => {
@@ -104,7 +106,7 @@ impl Consumer {
             if savepoints {
                 tx.savepoint().await?;
             }
-            let handle = handle_span(&spans[i]);
+            let handle = handles[i].clone();
             let result = match &first_times {
                 Some(first_times) if !first_times[i] => Ok(Outcome::Duplicate),
                 Some(_) => self.handle_in(&mut tx, incoming).instrument(handle).await,

@@ -91,7 +91,9 @@ pub trait EventHandler: Send + Sync + 'static {
     /// A handler whose messages lock rows that other batches lock too takes those locks
     /// here, all at once in one global order: a batch then never holds some of them
     /// while waiting for another batch that holds the rest (a deadlock). Messages that
-    /// do not decode are skipped here; applying them reports the error.
+    /// do not decode are skipped here; applying them reports the error. It runs for a
+    /// batch of one too, so a handler may rely on these locks when it reads: its
+    /// statements begin after them and see what the lock's last holder committed.
     async fn lock_batch(&self, _tx: &mut Tx, _batch: &[&Incoming]) -> Result<(), HandlerError> {
         Ok(())
     }
