@@ -86,7 +86,12 @@ async fn reserve(tx: &mut Tx, request: OrderRequested) -> Result<(), HandlerErro
             tracing::info!(%checkout_id, status = status.as_str(), "request for a checkout decided before; nothing reserved");
         }
         Ruling::Reject(short) => {
-            store::record_decision(tx.conn(), &checkout, ReservationStatus::Rejected).await?;
+            // With none of its SKUs stocked there were no rows to lock: a repeated
+            // request racing the first waits here instead, and says nothing more.
+            if !store::record_decision(tx.conn(), &checkout, ReservationStatus::Rejected).await? {
+                tracing::warn!(%checkout_id, "checkout already decided; ignoring");
+                return Ok(());
+            }
             tracing::info!(%checkout_id, shortages = short.len(), "stock rejected");
             let reply = StockRejected {
                 cart_id: request.cart_id,

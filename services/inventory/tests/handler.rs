@@ -6,6 +6,7 @@ use cartflow_events::{
 };
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::Outcome;
+use cartflow_testkit::platform::eventually;
 use cartflow_testkit::{HandlerHarness, envelope_for};
 use inventory_service::InventoryApp;
 use inventory_service::handlers::InventoryHandler;
@@ -163,5 +164,41 @@ async fn a_request_with_a_malformed_sku_is_poison_and_reserves_nothing() {
     assert_eq!(
         inventory.count("SELECT count(*) FROM reservations").await,
         0
+    );
+}
+
+/// A repeated request that races the first for a checkout whose SKUs are not stocked
+/// (no stock rows to queue on) meets it at the decision row, and answers nothing more:
+/// the customer hears of the rejection once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_request_racing_the_first_over_unstocked_skus_rejects_once() {
+    let inventory = inventory(&[]).await;
+    let request = request("NOPE-1", 1);
+    // The first request's decision, not yet committed.
+    let mut first = inventory.pool().begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO reservations (checkout_id, cart_id, customer_id, items, status)
+         VALUES ($1, $2, $3, '[]', 'rejected')",
+    )
+    .bind(request.checkout_id.unwrap())
+    .bind(request.cart_id)
+    .bind(request.customer_id)
+    .execute(&mut *first)
+    .await
+    .unwrap();
+    let waits = "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let release = async {
+        eventually("the repeat to wait for the first's decision", || async {
+            (inventory.count(waits).await > 0).then_some(())
+        })
+        .await;
+        first.commit().await.unwrap();
+    };
+    let (repeat, ()) = tokio::join!(inventory.deliver(&request), release);
+    assert!(matches!(repeat, Ok(Outcome::Processed)), "{repeat:?}");
+    assert!(
+        inventory.staged::<StockRejected>().await.is_empty(),
+        "the first request answers; the repeat does not"
     );
 }
