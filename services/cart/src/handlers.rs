@@ -60,11 +60,11 @@ impl EventHandler for CartHandler {
         tx: &mut Tx,
         batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
-        let (together, created) = batch.decode_all::<OrderCreated>()?;
-        if !created.is_empty() {
-            convert(tx, created).await?;
+        let created = batch.pick(|_, event| event.decode::<OrderCreated>().ok());
+        if !created.items.is_empty() {
+            convert(tx, created.items).await?;
         }
-        Ok(together)
+        Ok(batch.taken(&[&created.positions]))
     }
 }
 

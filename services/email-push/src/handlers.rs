@@ -42,25 +42,14 @@ impl EventHandler for DeliveryHandler {
         tx: &mut Tx,
         batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
-        let mut together = vec![false; batch.events().len()];
-        let mut requests = Vec::new();
-        let mut positions = Vec::new();
-        for (i, event) in batch.events().iter().enumerate() {
-            if event.topic() != Some(Topic::DeliveryRequested) {
-                continue;
-            }
-            if let Ok(request) = Request::of(event, batch.in_span(i, trace_context::current)) {
-                together[i] = true;
-                requests.push(request);
-                positions.push(i);
+        let requests = batch
+            .pick(|i, event| Request::of(event, batch.in_span(i, trace_context::current)).ok());
+        if !requests.items.is_empty() {
+            for (k, result) in self.deliver(tx, &requests.items).await? {
+                batch.publish(tx, requests.positions[k], &result).await?;
             }
         }
-        if !requests.is_empty() {
-            for (k, result) in self.deliver(tx, &requests).await? {
-                batch.publish(tx, positions[k], &result).await?;
-            }
-        }
-        Ok(together)
+        Ok(batch.taken(&[&requests.positions]))
     }
 }
 

@@ -69,32 +69,23 @@ impl EventHandler for NotificationHandler {
 
     /// A batch's delivery results settle their notifications with one statement; its
     /// news for customers is told with two (their contacts, then the notifications).
-    /// News that does not decode is left to `handle`, which refuses it alone.
+    /// What does not decode is left to `handle`, which refuses it alone.
     async fn handle_together(
         &self,
         tx: &mut Tx,
         batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
-        let (mut together, results) = batch.decode_all::<DeliveryResult>()?;
-        if !results.is_empty() {
-            settle(tx, results).await?;
+        let results = batch.pick(|_, event| event.decode::<DeliveryResult>().ok());
+        if !results.items.is_empty() {
+            settle(tx, results.items).await?;
         }
-        let (mut positions, mut news) = (Vec::new(), Vec::new());
-        for (i, event) in batch.events().iter().enumerate() {
-            if event.topic().is_some_and(|t| News::TOPICS.contains(&t))
-                && let Ok(one) = News::of(event)
-            {
-                together[i] = true;
-                positions.push(i);
-                news.push(one);
+        let news = batch.pick(|_, event| News::of(event).ok());
+        if !news.items.is_empty() {
+            for (k, delivery) in tell_customers(tx, news.items).await? {
+                batch.publish(tx, news.positions[k], &delivery).await?;
             }
         }
-        if !news.is_empty() {
-            for (k, delivery) in tell_customers(tx, news).await? {
-                batch.publish(tx, positions[k], &delivery).await?;
-            }
-        }
-        Ok(together)
+        Ok(batch.taken(&[&results.positions, &news.positions]))
     }
 }
 

@@ -98,8 +98,9 @@ pub trait EventHandler: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Applies, with a statement for all of them, the events of a batch that the
-    /// handler can apply together; returns, per event, whether it did. `handle` applies
+    /// Applies, with a statement or two for all of them, the events of a batch that the
+    /// handler can apply together ([`Together::pick`]); returns, per event, whether it
+    /// did ([`Together::taken`]). `handle` applies
     /// the others, one by one. `batch.events()` are first deliveries (recorded in the
     /// inbox), in event-id order; what this does to each must be what `handle` would,
     /// and not depend on the batch's other events. What an event causes is published
@@ -133,21 +134,30 @@ impl<'a> Together<'a> {
         &self.events
     }
 
-    /// Which events are `E`s, and those, decoded, in order.
-    pub fn decode_all<E: Event>(&self) -> Result<(Vec<bool>, Vec<E>), HandlerError> {
-        let chosen: Vec<bool> = self
-            .events
-            .iter()
-            .map(|e| e.envelope.event_type == E::TOPIC.name())
-            .collect();
-        let decoded = self
-            .events
-            .iter()
-            .zip(&chosen)
-            .filter(|(_, chosen)| **chosen)
-            .map(|(e, _)| e.decode())
-            .collect::<Result<_, _>>()?;
-        Ok((chosen, decoded))
+    /// The events `take` accepts (it sees each with its position), in order: what a
+    /// handler applies together. An event it declines, such as one of another topic or
+    /// one that does not decode, is left to `handle`.
+    pub fn pick<T>(&self, mut take: impl FnMut(usize, &'a Incoming) -> Option<T>) -> Picked<T> {
+        let mut picked = Picked {
+            positions: Vec::new(),
+            items: Vec::new(),
+        };
+        for (i, &event) in self.events.iter().enumerate() {
+            if let Some(item) = take(i, event) {
+                picked.positions.push(i);
+                picked.items.push(item);
+            }
+        }
+        picked
+    }
+
+    /// Per event, whether one of these picks took it: what `handle_together` returns.
+    pub fn taken(&self, picks: &[&[usize]]) -> Vec<bool> {
+        let mut taken = vec![false; self.events.len()];
+        for &i in picks.iter().flat_map(|positions| positions.iter()) {
+            taken[i] = true;
+        }
+        taken
     }
 
     /// Runs `f` in the span of the batch's `i`-th event's handling: what it reads of
@@ -168,6 +178,13 @@ impl<'a> Together<'a> {
             .instrument(self.spans[i].clone())
             .await
     }
+}
+
+/// What [`Together::pick`] took: the items, and the position of each one's event in
+/// the batch (for [`Together::publish`] and [`Together::taken`]).
+pub struct Picked<T> {
+    pub positions: Vec<usize>,
+    pub items: Vec<T>,
 }
 
 /// What happened to one message; returned for logs and tests.

@@ -24,7 +24,9 @@ mod apply;
 mod handler;
 mod series;
 
-pub use handler::{Applied, Delivery, EventHandler, HandlerError, Incoming, Outcome, Together};
+pub use handler::{
+    Applied, Delivery, EventHandler, HandlerError, Incoming, Outcome, Picked, Together,
+};
 
 use crate::PubSubConfig;
 use crate::outbox::Outbox;
