@@ -1,12 +1,16 @@
 //! The saga's two endings: a confirmed order, or an unlocked cart with details.
 
 use crate::helpers::{assert_problem, count, eventually, spawn_app};
-use cart_service::domain::{CartStatus, Rejection};
+use cart_service::domain::{Cart, CartStatus, Rejection};
 use cartflow_events::{Service, Shortage, Sku};
 use order_service::domain::OrderStatus;
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
+
+/// Sessions of the test's database waiting for a lock.
+const LOCK_WAITS: &str = "SELECT count(*) FROM pg_stat_activity
+                          WHERE datname = current_database() AND wait_event_type = 'Lock'";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_line_checkout_becomes_a_confirmed_order() {
@@ -58,8 +62,6 @@ async fn a_line_added_while_converting_is_in_the_order() {
     let customer = Uuid::new_v4();
     let cart = app.add(customer, "KB-1", 1).await;
     let db = app.pool(Service::Cart);
-    let lock_waits = "SELECT count(*) FROM pg_stat_activity
-                      WHERE datname = current_database() AND wait_event_type = 'Lock'";
 
     // An uncommitted MS-1 line: the add-line below locks the cart, then waits on it.
     let mut blocker = db.begin().await.unwrap();
@@ -74,13 +76,13 @@ async fn a_line_added_while_converting_is_in_the_order() {
     let add = app.add_item(customer, "MS-1", 1);
     let convert_meanwhile = async {
         eventually("add-line to wait, holding the cart's lock", || async {
-            (count(db, lock_waits).await == 1).then_some(())
+            (count(db, LOCK_WAITS).await == 1).then_some(())
         })
         .await;
         let convert = app.convert(customer);
         let release = async {
             eventually("convert to wait for the cart's lock", || async {
-                (count(db, lock_waits).await == 2).then_some(())
+                (count(db, LOCK_WAITS).await == 2).then_some(())
             })
             .await;
             blocker.rollback().await.unwrap();
@@ -101,6 +103,95 @@ async fn a_line_added_while_converting_is_in_the_order() {
         .collect();
     assert_eq!(lines, [("KB-1", 1, 1250), ("MS-1", 1, 399)]);
     assert_eq!(order.total_cents, 1250 + 399);
+    app.stop().await;
+}
+
+/// An add-line that waited for another writer of the cart answers with that writer's
+/// line too. Its one statement began before the other committed, so it finds the cart
+/// changed, changes nothing, and adds under the cart's lock instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_add_line_that_waited_for_another_answers_with_the_whole_cart() {
+    let app = spawn_app().await;
+    for (sku, price) in [("KB-1", 1250), ("MS-1", 399), ("PAD-1", 150)] {
+        app.create_product(sku, price, 10).await;
+    }
+    let customer = Uuid::new_v4();
+    let cart = app.add(customer, "KB-1", 1).await;
+    let db = app.pool(Service::Cart);
+
+    // Another add, as cart writes one: the cart's row, then the line; not committed yet.
+    let mut other = db.begin().await.unwrap();
+    sqlx::query("UPDATE carts SET updated_at = now() WHERE id = $1")
+        .bind(cart.id)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
+         VALUES ($1, 'MS-1', 2, 399)",
+    )
+    .bind(cart.id)
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let add = app.add_item(customer, "PAD-1", 1);
+    let commit_meanwhile = async {
+        eventually("add-line to wait for the cart", || async {
+            (count(db, LOCK_WAITS).await == 1).then_some(())
+        })
+        .await;
+        other.commit().await.unwrap();
+    };
+    let (added, ()) = tokio::join!(add, commit_meanwhile);
+    assert_eq!(added.status(), StatusCode::OK);
+    let answered: Cart = added.json().await.unwrap();
+    let lines: Vec<_> = answered
+        .items
+        .iter()
+        .map(|l| (l.product_sku.as_str(), l.quantity))
+        .collect();
+    assert_eq!(lines, [("KB-1", 1), ("MS-1", 2), ("PAD-1", 1)]);
+    assert_eq!(answered.total_cents, 1250 + 2 * 399 + 150);
+    let stored: Cart = app.cart(customer).await.json().await.unwrap();
+    assert_eq!(stored.items, answered.items);
+    app.stop().await;
+}
+
+/// Adds racing each other for one customer who has no cart yet all land, in one cart:
+/// one creates it, the others find it (or lose the creation and take the lock), and
+/// every answer holds its own line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_first_adds_land_every_line_in_one_cart() {
+    let app = spawn_app().await;
+    let skus: Vec<String> = (1..=12).map(|n| format!("RACE-{n}")).collect();
+    for sku in &skus {
+        app.create_product(sku, 100, 10).await;
+    }
+    let customer = Uuid::new_v4();
+    let answers =
+        futures::future::join_all(skus.iter().map(|sku| app.add_item(customer, sku, 1))).await;
+    let mut carts = std::collections::HashSet::new();
+    for (sku, answer) in skus.iter().zip(answers) {
+        assert_eq!(answer.status(), StatusCode::OK, "{sku}");
+        let cart: Cart = answer.json().await.unwrap();
+        assert!(
+            cart.items.iter().any(|l| l.product_sku.as_str() == sku),
+            "{sku}: {cart:?}"
+        );
+        carts.insert(cart.id);
+    }
+    assert_eq!(carts.len(), 1, "one cart for the customer: {carts:?}");
+    let stored: Cart = app.cart(customer).await.json().await.unwrap();
+    let mut stored_skus: Vec<&str> = stored
+        .items
+        .iter()
+        .map(|l| l.product_sku.as_str())
+        .collect();
+    stored_skus.sort_unstable();
+    let mut expected: Vec<&str> = skus.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(stored_skus, expected);
+    assert_eq!(stored.total_cents, 12 * 100);
     app.stop().await;
 }
 

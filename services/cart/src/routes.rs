@@ -2,8 +2,8 @@
 //! nobody can see or change another customer's cart.
 
 use crate::catalog::Catalog;
-use crate::domain::{self, AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, Refusal};
-use crate::store;
+use crate::domain::{self, AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, MAX_LINES, Refusal};
+use crate::store::{self, Guard};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
@@ -65,6 +65,22 @@ async fn add_item(
     let line = body.parse().map_err(ApiError::Unprocessable)?;
     // Asked before the transaction: no row lock is held while waiting on the network.
     let price = state.catalog.price_cents(&line.sku).await?;
+    // Most adds find an open cart that nobody else is changing: one statement, no
+    // transaction around it. The rest (contended, reopened or refused) lock the cart.
+    let added = store::add_line_unless_changed(
+        &mut *state.pool.acquire().await?,
+        customer,
+        line.sku.as_str(),
+        line.quantity,
+        price,
+        MAX_LINES,
+        MAX_LINE_QUANTITY,
+    )
+    .await?;
+    if let Some(cart) = added {
+        return Ok(Json(cart));
+    }
+    tracing::debug!("cart busy, not open or full: adding under its lock");
     let mut tx = state.outbox.begin().await?;
     let (cart_id, status) = store::lock_or_create_active(tx.conn(), customer).await?;
     let edit = domain::edit(status)?;
@@ -122,14 +138,24 @@ async fn convert(
     CustomerId(customer): CustomerId,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let mut tx = state.outbox.begin().await?;
-    let (cart_id, status) = store::lock_active(tx.conn(), customer)
-        .await?
-        .ok_or_else(|| ApiError::Conflict("there is no open cart to convert".into()))?;
+    let expiry = state.checkout_expiry;
     // Started first and checked after, with the lines read in the same statement: a
-    // refusal (rare) rolls the start back with the transaction.
-    let (checkout, items) =
-        store::begin_checkout(tx.conn(), cart_id, state.checkout_expiry).await?;
-    domain::convert(status, items.len())?;
+    // refusal (rare) rolls the start back with the transaction. A cart changed while
+    // the first statement waited for it is locked, then started.
+    let started = match store::begin_checkout(tx.conn(), customer, expiry, Guard::Unchanged).await?
+    {
+        Some(started) => started,
+        None => {
+            store::lock_active(tx.conn(), customer)
+                .await?
+                .ok_or_else(no_cart_to_convert)?;
+            store::begin_checkout(tx.conn(), customer, expiry, Guard::Locked)
+                .await?
+                .ok_or_else(no_cart_to_convert)?
+        }
+    };
+    domain::convert(started.was, started.items.len())?;
+    let (cart_id, checkout, items) = (started.cart_id, started.checkout, started.items);
     let request = OrderRequested {
         cart_id,
         checkout_id: Some(checkout.checkout_id),
@@ -151,4 +177,8 @@ async fn convert(
             "status": CartStatus::CheckoutPending,
         })),
     ))
+}
+
+fn no_cart_to_convert() -> ApiError {
+    ApiError::Conflict("there is no open cart to convert".into())
 }

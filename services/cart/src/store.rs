@@ -144,6 +144,91 @@ pub async fn lock_or_create_active(
     row.ok_or_else(|| sqlx::Error::Protocol("active cart vanished inside its transaction".into()))
 }
 
+/// Adds `quantity` to the line (creating it, and the cart if the customer has none) in
+/// one statement without a transaction, when nothing else changed the cart while this
+/// statement waited; reads the cart back whole. `None` when it could not: another
+/// writer got there first, the cart is not `open`, the line is full, or a new line
+/// would not fit. Then nothing changed, and the caller takes the locking path
+/// ([`lock_or_create_active`], [`add_to_line`]), which also says why a request is
+/// refused.
+///
+/// Why it is safe: a statement reads the database as of its start, but its `UPDATE`
+/// re-checks the row it waited for at its newest version. Every change to a cart or
+/// its lines writes the cart's row (see [`add_to_line`], [`remove_line`]), so the row
+/// still carrying the `xmin` this statement first saw means no transaction changed the
+/// cart since, and the lines read here are the cart's lines now. A row that moved
+/// matches nothing, and the statement changes nothing.
+pub async fn add_line_unless_changed(
+    conn: &mut PgConnection,
+    customer_id: Uuid,
+    sku: &str,
+    quantity: i32,
+    unit_price_cents: i64,
+    max_lines: usize,
+    max_quantity: i32,
+) -> sqlx::Result<Option<Cart>> {
+    // The conflict target repeats the partial index's predicate (its migration), which
+    // must be written out, not bound. The rest of a statement does not see what its
+    // data-modifying CTEs wrote, so the cart comes from their `RETURNING` and the lines
+    // are the cart's others plus the one the upsert returns.
+    let rows = sqlx::query(
+        "WITH seen AS (
+             SELECT id, xmin AS version FROM carts
+             WHERE customer_id = $1 AND status <> 'converted'
+         ), created AS (
+             INSERT INTO carts (id, customer_id, status)
+             SELECT $2, $1, $3 WHERE NOT EXISTS (SELECT 1 FROM seen)
+             ON CONFLICT (customer_id) WHERE status <> 'converted' DO NOTHING
+             RETURNING id, customer_id, status, order_id, rejection, checkout_id, checkout_expires_at
+         ), touched AS (
+             UPDATE carts c SET updated_at = now()
+             FROM seen
+             WHERE c.id = seen.id AND c.xmin = seen.version AND c.status = $3
+               AND (EXISTS (SELECT 1 FROM cart_items WHERE cart_id = seen.id AND product_sku = $4)
+                    OR (SELECT count(*) FROM cart_items WHERE cart_id = seen.id) < $7)
+               AND COALESCE((SELECT quantity FROM cart_items
+                             WHERE cart_id = seen.id AND product_sku = $4), 0) + $5 <= $8
+             RETURNING c.id, c.customer_id, c.status, c.order_id, c.rejection,
+                       c.checkout_id, c.checkout_expires_at
+         ), c AS (
+             SELECT * FROM created UNION ALL SELECT * FROM touched
+         ), added AS (
+             INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
+             SELECT id, $4, $5, $6 FROM c
+             ON CONFLICT (cart_id, product_sku) DO UPDATE
+             SET quantity = cart_items.quantity + EXCLUDED.quantity,
+                 unit_price_cents = EXCLUDED.unit_price_cents
+             WHERE cart_items.quantity + EXCLUDED.quantity <= $8
+             RETURNING product_sku, quantity, unit_price_cents, added_at
+         ), i AS (
+             SELECT product_sku, quantity, unit_price_cents, added_at FROM cart_items
+             WHERE cart_id = (SELECT id FROM c) AND product_sku <> $4
+             UNION ALL
+             SELECT product_sku, quantity, unit_price_cents, added_at FROM added
+         )
+         SELECT c.id, c.customer_id, c.status, c.order_id, c.rejection,
+                c.checkout_id, c.checkout_expires_at,
+                i.product_sku, i.quantity, i.unit_price_cents,
+                EXISTS (SELECT 1 FROM added) AS added
+         FROM c LEFT JOIN i ON true
+         ORDER BY i.added_at, i.product_sku",
+    )
+    .bind(customer_id)
+    .bind(Uuid::new_v4())
+    .bind(CartStatus::Open.as_str())
+    .bind(sku)
+    .bind(quantity)
+    .bind(unit_price_cents)
+    .bind(i64::try_from(max_lines).unwrap_or(i64::MAX))
+    .bind(max_quantity)
+    .fetch_all(conn)
+    .await?;
+    match rows.first() {
+        Some(row) if row.try_get::<bool, _>("added")? => cart_from_rows(rows),
+        _ => Ok(None),
+    }
+}
+
 /// What adding to a line did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
@@ -159,7 +244,8 @@ pub enum Added {
 /// line would exceed `max_quantity`, and reads the cart back whole, in one statement.
 /// The cart must be locked ([`lock_or_create_active`]): no other writer changes its
 /// lines under this statement's snapshot. After [`Added::LineFull`] the cart read back
-/// lacks that line (the caller refuses the request anyway).
+/// lacks that line (the caller refuses the request anyway). Writes the cart's row too,
+/// as every change to a cart's lines must ([`add_line_unless_changed`]).
 pub async fn add_to_line(
     conn: &mut PgConnection,
     cart_id: Uuid,
@@ -172,7 +258,9 @@ pub async fn add_to_line(
     // lines are the cart's others plus the one the upsert returns. `xmax = 0` only for
     // a freshly inserted row.
     let rows = sqlx::query(concat!(
-        "WITH added AS (
+        "WITH touched AS (
+             UPDATE carts SET updated_at = now() WHERE id = $1
+         ), added AS (
              INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (cart_id, product_sku) DO UPDATE
@@ -212,12 +300,19 @@ pub async fn add_to_line(
     Ok((added, cart))
 }
 
+/// Removes the line, writing the cart's row with it, as every change to a cart's lines
+/// must ([`add_line_unless_changed`]). False if the cart had no such line.
 pub async fn remove_line(conn: &mut PgConnection, cart_id: Uuid, sku: &str) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_sku = $2")
-        .bind(cart_id)
-        .bind(sku)
-        .execute(conn)
-        .await?;
+    let result = sqlx::query(
+        "WITH removed AS (
+             DELETE FROM cart_items WHERE cart_id = $1 AND product_sku = $2 RETURNING cart_id
+         )
+         UPDATE carts SET updated_at = now() WHERE id IN (SELECT cart_id FROM removed)",
+    )
+    .bind(cart_id)
+    .bind(sku)
+    .execute(conn)
+    .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -335,46 +430,79 @@ pub struct Checkout {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Starts a new checkout attempt on the cart, which the caller has locked
-/// ([`lock_active`]): pending, first request now, given up after `expire_after`. Returns
-/// the lines the checkout asks for, read by this statement.
+/// A checkout that has started, on which cart, from which status.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub cart_id: Uuid,
+    /// The cart's status before this start: the caller checks it may convert.
+    pub was: CartStatus,
+    pub checkout: Checkout,
+    /// The lines the checkout asks for.
+    pub items: Vec<LineItem>,
+}
+
+/// How [`begin_checkout`] knows the lines it reads are the cart's lines now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// The caller locked the cart ([`lock_active`]) before this statement began, so
+    /// nobody changes it under the statement's snapshot.
+    Locked,
+    /// Nobody changed the cart since this statement began (its row's `xmin`, as in
+    /// [`add_line_unless_changed`]); if somebody did, nothing starts.
+    Unchanged,
+}
+
+/// Starts a new checkout attempt on the customer's active cart: pending, first request
+/// now, given up after `expire_after`. Returns the lines the checkout asks for, read by
+/// this statement. `None` if there is no active cart or, [`Guard::Unchanged`], it
+/// changed meanwhile.
 ///
-/// The lines must be read after the lock is granted, never by the statement that
-/// locks: a statement sees the database as of its start, so a locking read that waited
-/// for an add-line's transaction would miss the line that transaction added.
+/// The lines must be read by a statement that began after the lock, or that knows no
+/// writer got in since it began: a statement sees the database as of its start, so one
+/// that waited for an add-line's transaction, not knowing, would miss the added line.
 pub async fn begin_checkout(
     conn: &mut PgConnection,
-    cart_id: Uuid,
+    customer_id: Uuid,
     expire_after: std::time::Duration,
-) -> sqlx::Result<(Checkout, Vec<LineItem>)> {
+    guard: Guard,
+) -> sqlx::Result<Option<Started>> {
     let checkout_id = Uuid::new_v4();
     let rows = sqlx::query(
-        "WITH started AS (
-             UPDATE carts SET status = $4, rejection = NULL, updated_at = now(),
+        "WITH seen AS (
+             SELECT id, status, xmin AS version FROM carts
+             WHERE customer_id = $1 AND status <> 'converted'
+         ), started AS (
+             UPDATE carts c SET status = $4, rejection = NULL, updated_at = now(),
                     checkout_id = $2, checkout_expires_at = now() + $3,
                     checkout_requested_at = now(), checkout_requests = 1,
                     checkout_started_at = now()
-             WHERE id = $1 RETURNING id, checkout_expires_at
+             FROM seen
+             WHERE c.id = seen.id AND ($5 OR c.xmin = seen.version)
+             RETURNING c.id, seen.status AS was, c.checkout_expires_at
          )
-         SELECT s.checkout_expires_at, i.product_sku, i.quantity, i.unit_price_cents
+         SELECT s.id, s.was, s.checkout_expires_at, i.product_sku, i.quantity, i.unit_price_cents
          FROM started s LEFT JOIN cart_items i ON i.cart_id = s.id
          ORDER BY i.added_at, i.product_sku",
     )
-    .bind(cart_id)
+    .bind(customer_id)
     .bind(checkout_id)
     .bind(expire_after)
     .bind(CartStatus::CheckoutPending.as_str())
+    .bind(guard == Guard::Locked)
     .fetch_all(conn)
     .await?;
-    let expires_at = rows
-        .first()
-        .ok_or(sqlx::Error::RowNotFound)?
-        .try_get("checkout_expires_at")?;
-    let checkout = Checkout {
-        checkout_id,
-        expires_at,
+    let Some(first) = rows.first() else {
+        return Ok(None);
     };
-    Ok((checkout, lines_from_rows(&rows)?))
+    Ok(Some(Started {
+        cart_id: first.try_get("id")?,
+        was: status_of(first.try_get("was")?)?,
+        checkout: Checkout {
+            checkout_id,
+            expires_at: first.try_get("checkout_expires_at")?,
+        },
+        items: lines_from_rows(&rows)?,
+    }))
 }
 
 /// A pending checkout the watchdog must act on.
