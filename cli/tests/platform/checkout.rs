@@ -1,10 +1,10 @@
 //! The saga's two endings: a confirmed order, or an unlocked cart with details.
 
-use crate::helpers::{assert_problem, count, eventually, spawn_app};
+use crate::helpers::{TestApp, assert_problem, count, eventually, spawn_app};
 use cart_service::domain::{Cart, CartStatus, Rejection};
 use cartflow_events::{Service, Shortage, Sku};
 use order_service::domain::OrderStatus;
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -51,9 +51,53 @@ async fn a_two_line_checkout_becomes_a_confirmed_order() {
     app.stop().await;
 }
 
-/// A line added while the cart is being converted is in the order: convert reads the
-/// lines only once it holds the cart's lock, not in the statement that waits for it
-/// (that statement would see the cart as it was before the add committed).
+/// Runs `edit`, which locks the cart and then waits behind `blocker`, and a convert that
+/// waits behind `edit`; once both wait, rolls the blocker back. Returns both answers.
+async fn convert_behind(
+    app: &TestApp,
+    blocker: sqlx::Transaction<'static, sqlx::Postgres>,
+    customer: Uuid,
+    edit: impl std::future::Future<Output = Response>,
+) -> (Response, Response) {
+    let db = app.pool(Service::Cart);
+    let convert_meanwhile = async {
+        eventually("the edit to wait, holding the cart's lock", || async {
+            (count(db, LOCK_WAITS).await == 1).then_some(())
+        })
+        .await;
+        let convert = app.convert(customer);
+        let release = async {
+            eventually("convert to wait for the cart's lock", || async {
+                (count(db, LOCK_WAITS).await == 2).then_some(())
+            })
+            .await;
+            blocker.rollback().await.unwrap();
+        };
+        tokio::join!(convert, release).0
+    };
+    tokio::join!(edit, convert_meanwhile)
+}
+
+/// Waits for the customer's checkout to end converted, and checks what its order holds:
+/// each line's SKU, quantity and unit price, in order, and their total.
+async fn assert_ordered(app: &TestApp, customer: Uuid, expected: &[(&str, i32, i64)]) {
+    let cart = app.settled_cart(customer).await;
+    assert_eq!(cart.status, CartStatus::Converted, "{cart:?}");
+    let order = app.order(cart.order_id.unwrap()).await;
+    let lines: Vec<_> = order
+        .items
+        .iter()
+        .map(|l| (l.product_sku.as_str(), l.quantity, l.unit_price_cents))
+        .collect();
+    assert_eq!(lines, expected);
+    let total: i64 = expected.iter().map(|(_, q, p)| i64::from(*q) * p).sum();
+    assert_eq!(order.total_cents, total);
+}
+
+/// A line added while the cart is being converted is in the order. Convert's first
+/// statement waits for the add, whose write moved the cart's row, so it starts nothing
+/// (its snapshot predates the add); convert then locks the cart and reads the lines
+/// after the lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_added_while_converting_is_in_the_order() {
     let app = spawn_app().await;
@@ -73,36 +117,41 @@ async fn a_line_added_while_converting_is_in_the_order() {
     .execute(&mut *blocker)
     .await
     .unwrap();
-    let add = app.add_item(customer, "MS-1", 1);
-    let convert_meanwhile = async {
-        eventually("add-line to wait, holding the cart's lock", || async {
-            (count(db, LOCK_WAITS).await == 1).then_some(())
-        })
-        .await;
-        let convert = app.convert(customer);
-        let release = async {
-            eventually("convert to wait for the cart's lock", || async {
-                (count(db, LOCK_WAITS).await == 2).then_some(())
-            })
-            .await;
-            blocker.rollback().await.unwrap();
-        };
-        tokio::join!(convert, release).0
-    };
-    let (added, converted) = tokio::join!(add, convert_meanwhile);
+    let (added, converted) =
+        convert_behind(&app, blocker, customer, app.add_item(customer, "MS-1", 1)).await;
     assert_eq!(added.status(), StatusCode::OK);
     assert_eq!(converted.status(), StatusCode::ACCEPTED);
 
-    let cart = app.settled_cart(customer).await;
-    assert_eq!(cart.status, CartStatus::Converted, "{cart:?}");
-    let order = app.order(cart.order_id.unwrap()).await;
-    let lines: Vec<_> = order
-        .items
-        .iter()
-        .map(|l| (l.product_sku.as_str(), l.quantity, l.unit_price_cents))
-        .collect();
-    assert_eq!(lines, [("KB-1", 1, 1250), ("MS-1", 1, 399)]);
-    assert_eq!(order.total_cents, 1250 + 399);
+    assert_ordered(&app, customer, &[("KB-1", 1, 1250), ("MS-1", 1, 399)]).await;
+    app.stop().await;
+}
+
+/// A line removed while the cart is being converted is not in the order. The remove
+/// takes the cart's lock by writing its row, so convert's first statement, which waited
+/// for it, starts nothing and convert reads the lines again under the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_removed_while_converting_is_not_in_the_order() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1250, 10).await;
+    app.create_product("MS-1", 399, 5).await;
+    let customer = Uuid::new_v4();
+    app.add(customer, "KB-1", 1).await;
+    let cart = app.add(customer, "MS-1", 1).await;
+    let db = app.pool(Service::Cart);
+
+    // Holds the MS-1 line: the remove below locks the cart, then waits on it.
+    let mut blocker = db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM cart_items WHERE cart_id = $1 AND product_sku = 'MS-1' FOR UPDATE")
+        .bind(cart.id)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let (removed, converted) =
+        convert_behind(&app, blocker, customer, app.remove_item(customer, "MS-1")).await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    assert_eq!(converted.status(), StatusCode::ACCEPTED);
+
+    assert_ordered(&app, customer, &[("KB-1", 1, 1250)]).await;
     app.stop().await;
 }
 
@@ -176,6 +225,17 @@ async fn racing_first_adds_land_every_line_in_one_cart() {
         let cart: Cart = answer.json().await.unwrap();
         assert!(
             cart.items.iter().any(|l| l.product_sku.as_str() == sku),
+            "{sku}: {cart:?}"
+        );
+        // Each answer is the cart as it was when that add committed: its own line and
+        // some of the others, each once.
+        let mut answered: Vec<&str> = cart.items.iter().map(|l| l.product_sku.as_str()).collect();
+        answered.sort_unstable();
+        answered.dedup();
+        assert_eq!(answered.len(), cart.items.len(), "{sku}: {cart:?}");
+        assert_eq!(
+            cart.total_cents,
+            100 * cart.items.len() as i64,
             "{sku}: {cart:?}"
         );
         carts.insert(cart.id);

@@ -67,7 +67,7 @@ async fn add_item(
     let price = state.catalog.price_cents(&line.sku).await?;
     // Most adds find an open cart that nobody else is changing: one statement, no
     // transaction around it. The rest (contended, reopened or refused) lock the cart.
-    let added = store::add_line_unless_changed(
+    let added = store::add_line_at_once(
         &mut *state.pool.acquire().await?,
         customer,
         line.sku.as_str(),
@@ -78,6 +78,8 @@ async fn add_item(
     )
     .await?;
     if let Some(cart) = added {
+        // No `Tx` to commit: what an earlier failed publish left goes out now instead.
+        state.outbox.publish_leftovers().await;
         return Ok(Json(cart));
     }
     tracing::debug!("cart busy, not open or full: adding under its lock");
@@ -130,8 +132,9 @@ async fn remove_item(
     Ok(Json(cart))
 }
 
-/// Locks the cart and asks inventory to reserve it. The answer arrives as an event;
-/// `GET /cart` shows the outcome.
+/// Starts a checkout, which holds the cart against edits while it is pending, and asks
+/// inventory to reserve it. The answer arrives as an event; `GET /cart` shows the
+/// outcome.
 #[tracing::instrument(skip_all, fields(customer_id = %customer))]
 async fn convert(
     State(state): State<CartState>,
@@ -146,15 +149,15 @@ async fn convert(
     {
         Some(started) => started,
         None => {
-            store::lock_active(tx.conn(), customer)
+            let (cart_id, _) = store::lock_active(tx.conn(), customer)
                 .await?
                 .ok_or_else(no_cart_to_convert)?;
-            store::begin_checkout(tx.conn(), customer, expiry, Guard::Locked)
+            store::begin_checkout(tx.conn(), customer, expiry, Guard::Locked(cart_id))
                 .await?
                 .ok_or_else(no_cart_to_convert)?
         }
     };
-    domain::convert(started.was, started.items.len())?;
+    domain::convert(started.status_before, started.items.len())?;
     let (cart_id, checkout, items) = (started.cart_id, started.checkout, started.items);
     let request = OrderRequested {
         cart_id,

@@ -97,12 +97,18 @@ pub async fn latest_id<'e>(
 }
 
 /// Locks the customer's active (not converted) cart.
+///
+/// Cart's locks are taken by writing the cart's row, not with `FOR UPDATE`: whoever
+/// locks a cart is about to change it or its lines, and a change must move the row's
+/// version, which [`add_line_at_once`] and [`Guard::Unchanged`] rely on. (A refusal
+/// rolls the write back with the rest.)
 pub async fn lock_active(
     conn: &mut PgConnection,
     customer_id: Uuid,
 ) -> sqlx::Result<Option<(Uuid, CartStatus)>> {
     let row: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, status FROM carts WHERE customer_id = $1 AND status <> $2 FOR UPDATE",
+        "UPDATE carts SET updated_at = now() WHERE customer_id = $1 AND status <> $2
+         RETURNING id, status",
     )
     .bind(customer_id)
     .bind(CartStatus::Converted.as_str())
@@ -111,9 +117,10 @@ pub async fn lock_active(
     row.map(|(id, s)| Ok((id, status_of(&s)?))).transpose()
 }
 
-/// Locks the customer's active cart, creating an open one if there is none, in one
-/// statement. Two concurrent first adds meet on the partial unique index: the loser's
-/// insert does nothing, and it locks the winner's cart with a second statement.
+/// Locks the customer's active cart (by writing its row, as [`lock_active`]), creating
+/// an open one if there is none, in one statement. Two concurrent first adds meet on the
+/// partial unique index: the loser's insert does nothing, and it locks the winner's cart
+/// with a second statement.
 pub async fn lock_or_create_active(
     conn: &mut PgConnection,
     customer_id: Uuid,
@@ -122,8 +129,9 @@ pub async fn lock_or_create_active(
     // must be written out, not bound.
     let row: Option<(Uuid, String)> = sqlx::query_as(
         "WITH active AS (
-             SELECT id, status FROM carts WHERE customer_id = $1 AND status <> 'converted'
-             FOR UPDATE
+             UPDATE carts SET updated_at = now()
+             WHERE customer_id = $1 AND status <> 'converted'
+             RETURNING id, status
          ), created AS (
              INSERT INTO carts (id, customer_id, status)
              SELECT $2, $1, $3 WHERE NOT EXISTS (SELECT 1 FROM active)
@@ -145,20 +153,20 @@ pub async fn lock_or_create_active(
 }
 
 /// Adds `quantity` to the line (creating it, and the cart if the customer has none) in
-/// one statement without a transaction, when nothing else changed the cart while this
-/// statement waited; reads the cart back whole. `None` when it could not: another
-/// writer got there first, the cart is not `open`, the line is full, or a new line
-/// would not fit. Then nothing changed, and the caller takes the locking path
-/// ([`lock_or_create_active`], [`add_to_line`]), which also says why a request is
-/// refused.
+/// one statement without a transaction, and reads the cart back whole; `None` if it
+/// could not, and then nothing changed. It cannot when another writer changed the cart
+/// while this statement waited for it, or lost a race to create it; and it leaves alone
+/// what is not plain (a cart that is not `open`, a full line, a line that would not
+/// fit). The caller then takes the locking path ([`lock_or_create_active`],
+/// [`add_to_line`]), which also says why a request is refused.
 ///
 /// Why it is safe: a statement reads the database as of its start, but its `UPDATE`
-/// re-checks the row it waited for at its newest version. Every change to a cart or
-/// its lines writes the cart's row (see [`add_to_line`], [`remove_line`]), so the row
-/// still carrying the `xmin` this statement first saw means no transaction changed the
-/// cart since, and the lines read here are the cart's lines now. A row that moved
-/// matches nothing, and the statement changes nothing.
-pub async fn add_line_unless_changed(
+/// re-checks the row it waited for at its newest version. Whoever changes a cart or its
+/// lines writes the cart's row first (this statement, [`lock_active`],
+/// [`lock_or_create_active`], and every status change), so a row still carrying the
+/// `xmin` this statement first saw means nobody changed the cart since, and the lines
+/// read here are its lines now. A row that moved matches nothing.
+pub async fn add_line_at_once(
     conn: &mut PgConnection,
     customer_id: Uuid,
     sku: &str,
@@ -244,8 +252,7 @@ pub enum Added {
 /// line would exceed `max_quantity`, and reads the cart back whole, in one statement.
 /// The cart must be locked ([`lock_or_create_active`]): no other writer changes its
 /// lines under this statement's snapshot. After [`Added::LineFull`] the cart read back
-/// lacks that line (the caller refuses the request anyway). Writes the cart's row too,
-/// as every change to a cart's lines must ([`add_line_unless_changed`]).
+/// lacks that line (the caller refuses the request anyway).
 pub async fn add_to_line(
     conn: &mut PgConnection,
     cart_id: Uuid,
@@ -258,9 +265,7 @@ pub async fn add_to_line(
     // lines are the cart's others plus the one the upsert returns. `xmax = 0` only for
     // a freshly inserted row.
     let rows = sqlx::query(concat!(
-        "WITH touched AS (
-             UPDATE carts SET updated_at = now() WHERE id = $1
-         ), added AS (
+        "WITH added AS (
              INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (cart_id, product_sku) DO UPDATE
@@ -300,19 +305,14 @@ pub async fn add_to_line(
     Ok((added, cart))
 }
 
-/// Removes the line, writing the cart's row with it, as every change to a cart's lines
-/// must ([`add_line_unless_changed`]). False if the cart had no such line.
+/// Removes the line from the cart, which the caller has locked ([`lock_active`]). False
+/// if the cart had no such line.
 pub async fn remove_line(conn: &mut PgConnection, cart_id: Uuid, sku: &str) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "WITH removed AS (
-             DELETE FROM cart_items WHERE cart_id = $1 AND product_sku = $2 RETURNING cart_id
-         )
-         UPDATE carts SET updated_at = now() WHERE id IN (SELECT cart_id FROM removed)",
-    )
-    .bind(cart_id)
-    .bind(sku)
-    .execute(conn)
-    .await?;
+    let result = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_sku = $2")
+        .bind(cart_id)
+        .bind(sku)
+        .execute(conn)
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -435,7 +435,7 @@ pub struct Checkout {
 pub struct Started {
     pub cart_id: Uuid,
     /// The cart's status before this start: the caller checks it may convert.
-    pub was: CartStatus,
+    pub status_before: CartStatus,
     pub checkout: Checkout,
     /// The lines the checkout asks for.
     pub items: Vec<LineItem>,
@@ -444,11 +444,11 @@ pub struct Started {
 /// How [`begin_checkout`] knows the lines it reads are the cart's lines now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guard {
-    /// The caller locked the cart ([`lock_active`]) before this statement began, so
+    /// The caller locked this cart ([`lock_active`]) before this statement began, so
     /// nobody changes it under the statement's snapshot.
-    Locked,
+    Locked(Uuid),
     /// Nobody changed the cart since this statement began (its row's `xmin`, as in
-    /// [`add_line_unless_changed`]); if somebody did, nothing starts.
+    /// [`add_line_at_once`]); if somebody did, nothing starts.
     Unchanged,
 }
 
@@ -470,17 +470,17 @@ pub async fn begin_checkout(
     let rows = sqlx::query(
         "WITH seen AS (
              SELECT id, status, xmin AS version FROM carts
-             WHERE customer_id = $1 AND status <> 'converted'
+             WHERE customer_id = $1 AND status <> 'converted' AND ($5::uuid IS NULL OR id = $5)
          ), started AS (
              UPDATE carts c SET status = $4, rejection = NULL, updated_at = now(),
                     checkout_id = $2, checkout_expires_at = now() + $3,
                     checkout_requested_at = now(), checkout_requests = 1,
                     checkout_started_at = now()
              FROM seen
-             WHERE c.id = seen.id AND ($5 OR c.xmin = seen.version)
-             RETURNING c.id, seen.status AS was, c.checkout_expires_at
+             WHERE c.id = seen.id AND ($5::uuid IS NOT NULL OR c.xmin = seen.version)
+             RETURNING c.id, seen.status AS status_before, c.checkout_expires_at
          )
-         SELECT s.id, s.was, s.checkout_expires_at, i.product_sku, i.quantity, i.unit_price_cents
+         SELECT s.id, s.status_before, s.checkout_expires_at, i.product_sku, i.quantity, i.unit_price_cents
          FROM started s LEFT JOIN cart_items i ON i.cart_id = s.id
          ORDER BY i.added_at, i.product_sku",
     )
@@ -488,7 +488,10 @@ pub async fn begin_checkout(
     .bind(checkout_id)
     .bind(expire_after)
     .bind(CartStatus::CheckoutPending.as_str())
-    .bind(guard == Guard::Locked)
+    .bind(match guard {
+        Guard::Locked(cart_id) => Some(cart_id),
+        Guard::Unchanged => None,
+    })
     .fetch_all(conn)
     .await?;
     let Some(first) = rows.first() else {
@@ -496,7 +499,7 @@ pub async fn begin_checkout(
     };
     Ok(Some(Started {
         cart_id: first.try_get("id")?,
-        was: status_of(first.try_get("was")?)?,
+        status_before: status_of(first.try_get("status_before")?)?,
         checkout: Checkout {
             checkout_id,
             expires_at: first.try_get("checkout_expires_at")?,

@@ -102,6 +102,18 @@ impl Outbox {
         }
     }
 
+    /// For a change committed without a [`Tx`] (one statement that publishes nothing):
+    /// in publish-before-response mode, publishes what earlier failed publishes left,
+    /// as [`Tx::commit`] would, so that those events still go out with the service's
+    /// next request. Otherwise does nothing.
+    pub async fn publish_leftovers(&self) {
+        if let Some(relay) = self.shared.inline.get()
+            && relay.has_leftovers()
+        {
+            relay.publish_inline(Vec::new()).await;
+        }
+    }
+
     /// A transaction that publishes nothing, or whose events each name their cause
     /// ([`Tx::publish_caused_by`]).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
