@@ -179,7 +179,7 @@ pub async fn add_line_at_once(
     // must be written out, not bound. The rest of a statement does not see what its
     // data-modifying CTEs wrote, so the cart comes from their `RETURNING` and the lines
     // are the cart's others plus the one the upsert returns.
-    let rows = sqlx::query(
+    let rows = sqlx::query(concat!(
         "WITH seen AS (
              SELECT id, xmin AS version FROM carts
              WHERE customer_id = $1 AND status <> 'converted'
@@ -214,13 +214,12 @@ pub async fn add_line_at_once(
              UNION ALL
              SELECT product_sku, quantity, unit_price_cents, added_at FROM added
          )
-         SELECT c.id, c.customer_id, c.status, c.order_id, c.rejection,
-                c.checkout_id, c.checkout_expires_at,
-                i.product_sku, i.quantity, i.unit_price_cents,
-                EXISTS (SELECT 1 FROM added) AS added
+         SELECT ",
+        cart_columns!(),
+        ", EXISTS (SELECT 1 FROM added) AS added
          FROM c LEFT JOIN i ON true
-         ORDER BY i.added_at, i.product_sku",
-    )
+         ORDER BY i.added_at, i.product_sku"
+    ))
     .bind(customer_id)
     .bind(Uuid::new_v4())
     .bind(CartStatus::Open.as_str())

@@ -102,10 +102,10 @@ impl Outbox {
         }
     }
 
-    /// For a change committed without a [`Tx`] (one statement that publishes nothing):
-    /// in publish-before-response mode, publishes what earlier failed publishes left,
-    /// as [`Tx::commit`] would, so that those events still go out with the service's
-    /// next request. Otherwise does nothing.
+    /// After a change that published nothing (a [`Tx`] with no events, or one statement
+    /// without a `Tx`): in publish-before-response mode, publishes what earlier failed
+    /// publishes left, so that those events still go out with the service's next
+    /// request. Otherwise does nothing.
     pub async fn publish_leftovers(&self) {
         if let Some(relay) = self.shared.inline.get()
             && relay.has_leftovers()
@@ -281,7 +281,9 @@ impl Tx {
         if let Some(relay) = shared.inline.get() {
             // Publish-before-response: also with nothing staged, while earlier commits
             // left events unpublished.
-            if !self.staged.is_empty() || relay.has_leftovers() {
+            if self.staged.is_empty() {
+                self.outbox.publish_leftovers().await;
+            } else {
                 relay.publish_inline(self.staged).await;
             }
         } else if !self.staged.is_empty() {
