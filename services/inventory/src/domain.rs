@@ -2,7 +2,8 @@
 
 use cartflow_events::{LineItem, LowStock, Shortage, Sku};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
 
 pub const MAX_QUANTITY: i32 = 1_000_000_000;
 
@@ -145,6 +146,64 @@ pub fn rule(
         })
         .collect();
     Ruling::Reserve { low_stock }
+}
+
+/// What was decided for a checkout before: its status and lines.
+pub type Decided = (ReservationStatus, Vec<LineItem>);
+
+/// One request of several to rule on together.
+pub struct Request<'a> {
+    pub checkout_id: Uuid,
+    /// Units per SKU ([`requested_per_sku`]).
+    pub wanted: &'a BTreeMap<Sku, i32>,
+    pub items: &'a [LineItem],
+}
+
+/// A ruling, and for [`Ruling::AnnounceAgain`] the lines reserved before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ruled {
+    pub ruling: Ruling,
+    pub reserved_before: Vec<LineItem>,
+}
+
+/// Rules on `requests` in order, as if one after another: each against the `levels`
+/// the earlier reservations left and the decisions (`decided`, per checkout: what was
+/// decided before) the earlier requests took. One ruling per request.
+pub fn rule_in_order(
+    requests: &[Request<'_>],
+    mut levels: BTreeMap<String, Level>,
+    mut decided: HashMap<Uuid, Decided>,
+) -> Vec<Ruled> {
+    let mut ruled = Vec::with_capacity(requests.len());
+    for request in requests {
+        let previous = decided.get(&request.checkout_id);
+        let ruling = rule(previous.map(|(status, _)| *status), request.wanted, &levels);
+        let reserved_before = match ruling {
+            Ruling::AnnounceAgain => previous.map(|(_, items)| items.clone()).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let status = match &ruling {
+            Ruling::Reserve { .. } => {
+                for (sku, units) in request.wanted {
+                    let level = levels
+                        .get_mut(sku.as_str())
+                        .expect("reserved from stocked rows");
+                    level.available -= units;
+                }
+                Some(ReservationStatus::Reserved)
+            }
+            Ruling::Reject(_) => Some(ReservationStatus::Rejected),
+            Ruling::AnnounceAgain | Ruling::AlreadyDecided(_) => None,
+        };
+        if let Some(status) = status {
+            decided.insert(request.checkout_id, (status, request.items.to_vec()));
+        }
+        ruled.push(Ruled {
+            ruling,
+            reserved_before,
+        });
+    }
+    ruled
 }
 
 /// True when a change from `before` to `after` available units takes a SKU to or
@@ -295,5 +354,71 @@ mod tests {
         assert_eq!(low_stock.len(), 1);
         assert_eq!(low_stock[0].product_sku, "A");
         assert_eq!((low_stock[0].available, low_stock[0].threshold), (5, 5));
+    }
+
+    fn one_line(sku_text: &str, quantity: i32) -> Vec<LineItem> {
+        vec![line(sku_text, quantity)]
+    }
+
+    #[test]
+    fn requests_ruled_together_see_what_the_earlier_ones_left() {
+        let wants = [
+            wanted(&[("A", 3)]),
+            wanted(&[("A", 3)]),
+            wanted(&[("A", 2)]),
+        ];
+        let lines = one_line("A", 3);
+        let requests: Vec<Request> = wants
+            .iter()
+            .map(|w| Request {
+                checkout_id: Uuid::new_v4(),
+                wanted: w,
+                items: &lines,
+            })
+            .collect();
+        let ruled = rule_in_order(&requests, levels(&[("A", 5, 2)]), HashMap::new());
+        let kinds: Vec<&Ruling> = ruled.iter().map(|r| &r.ruling).collect();
+        // 5 → 2 crosses the threshold of 2; the second wants 3 of the 2 left; the third
+        // takes 2 → 0, already at the threshold, so it does not alert again.
+        assert!(matches!(kinds[0], Ruling::Reserve { low_stock } if low_stock.len() == 1));
+        assert!(matches!(kinds[1], Ruling::Reject(short) if short[0].available == 2));
+        assert!(matches!(kinds[2], Ruling::Reserve { low_stock } if low_stock.is_empty()));
+    }
+
+    #[test]
+    fn a_checkout_ruled_on_twice_together_is_decided_by_the_first() {
+        let want = wanted(&[("A", 4)]);
+        let lines = one_line("A", 4);
+        let checkout_id = Uuid::new_v4();
+        let again = Request {
+            checkout_id,
+            wanted: &want,
+            items: &lines,
+        };
+        let twice = [
+            Request {
+                checkout_id,
+                wanted: &want,
+                items: &lines,
+            },
+            again,
+        ];
+        let ruled = rule_in_order(&twice, levels(&[("A", 10, 0)]), HashMap::new());
+        assert!(matches!(ruled[0].ruling, Ruling::Reserve { .. }));
+        assert_eq!(ruled[1].ruling, Ruling::AnnounceAgain);
+        assert_eq!(ruled[1].reserved_before, lines);
+        // Rejected first: the second is not ruled on again, even with stock for it.
+        let ruled = rule_in_order(&twice, levels(&[("A", 3, 0)]), HashMap::new());
+        assert!(matches!(ruled[0].ruling, Ruling::Reject(_)));
+        assert_eq!(
+            ruled[1].ruling,
+            Ruling::AlreadyDecided(ReservationStatus::Rejected)
+        );
+        // Decided before the batch: announced from what was reserved then.
+        let before =
+            HashMap::from([(checkout_id, (ReservationStatus::Reserved, one_line("A", 1)))]);
+        let ruled = rule_in_order(&twice[..1], levels(&[("A", 10, 0)]), before);
+        assert_eq!(ruled[0].ruling, Ruling::AnnounceAgain);
+        assert_eq!(ruled[0].reserved_before, one_line("A", 1));
     }
 }

@@ -1,14 +1,15 @@
 //! Inventory's reactions to `order-requested`, `order.cancelled` and `checkout.expired`.
 
-use crate::domain::{ReservationStatus, Ruling, requested_per_sku, rule};
+use crate::domain::{self, ReservationStatus, Ruling, requested_per_sku, rule_in_order};
 use crate::store::{self, CheckoutLines};
 use async_trait::async_trait;
 use cartflow_events::{
-    Checkout, CheckoutExpired, INSUFFICIENT_STOCK, OrderCancelled, OrderRequested, Sku,
+    Checkout, CheckoutExpired, INSUFFICIENT_STOCK, LowStock, OrderCancelled, OrderRequested, Sku,
     StockAvailable, StockRejected, Topic,
 };
-use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
-use std::collections::{BTreeMap, BTreeSet};
+use cartflow_messaging::{Cause, EventHandler, HandlerError, Incoming, Together, Tx};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub struct InventoryHandler;
@@ -17,7 +18,13 @@ pub struct InventoryHandler;
 impl EventHandler for InventoryHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
         match event.topic() {
-            Some(Topic::OrderRequested) => reserve(tx, event.decode()?).await,
+            Some(Topic::OrderRequested) => {
+                let cause = event.cause();
+                for (_, reply) in reserve(tx, &[Request::of(event)?]).await? {
+                    reply.stage(tx, &cause).await?;
+                }
+                Ok(())
+            }
             Some(Topic::OrderCancelled) => release(tx, event.decode()?).await,
             Some(Topic::CheckoutExpired) => expire(tx, event.decode()?).await,
             _ => Err(event.unexpected()),
@@ -52,71 +59,175 @@ impl EventHandler for InventoryHandler {
         }
         Ok(())
     }
+
+    /// A batch's requests are ruled on together, with two statements for all of them.
+    /// What does not decode is left to `handle`, which refuses it alone.
+    async fn handle_together(
+        &self,
+        tx: &mut Tx,
+        batch: &Together<'_>,
+    ) -> Result<Vec<bool>, HandlerError> {
+        let requests = batch.pick(|_, event| Request::of(event).ok());
+        if !requests.items.is_empty() {
+            for (k, reply) in reserve(tx, &requests.items).await? {
+                let i = requests.positions[k];
+                let cause = batch.events()[i].cause();
+                reply
+                    .stage(tx, &cause)
+                    .instrument(batch.span(i).clone())
+                    .await?;
+            }
+        }
+        Ok(batch.taken(&[&requests.positions]))
+    }
 }
 
-/// Reserves every line or none, and says which in an event. Decided once per checkout:
-/// a later request for the same checkout finds the decision (`domain::rule`).
-async fn reserve(tx: &mut Tx, request: OrderRequested) -> Result<(), HandlerError> {
-    let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
-    let skus: Vec<String> = wanted.keys().map(Sku::to_string).collect();
-    let checkout = CheckoutLines {
-        checkout_id: request.checkout(),
-        cart_id: request.cart_id,
-        customer_id: request.customer_id,
-        items: &request.items,
-    };
-    let checkout_id = checkout.checkout_id;
-    // The stock rows were locked by `lock_batch`, in an earlier statement: a repeated
-    // request for the same checkout that raced the first one has waited for it there,
-    // and this statement, begun after, sees its decision.
-    let (levels, previous) = store::levels_and_decision(tx.conn(), &skus, checkout_id).await?;
-    match rule(previous.as_ref().map(|(s, _)| *s), &wanted, &levels) {
-        Ruling::AnnounceAgain => {
-            // A re-sent request (the cart's deadline passed): answer again from the
-            // reservation; order decides once per checkout.
-            let items = previous.map(|(_, items)| items).unwrap_or_default();
-            let reply = StockAvailable {
-                items,
-                ..available(&request)
-            };
-            tx.publish(&reply).await?;
-            tracing::info!(%checkout_id, "repeated request: reservation announced again");
-        }
-        Ruling::AlreadyDecided(status) => {
-            tracing::info!(%checkout_id, status = status.as_str(), "request for a checkout decided before; nothing reserved");
-        }
-        Ruling::Reject(short) => {
-            // With none of its SKUs stocked there were no rows to lock: a repeated
-            // request racing the first waits here instead, and says nothing more.
-            if !store::record_decision(tx.conn(), &checkout, ReservationStatus::Rejected).await? {
-                tracing::warn!(%checkout_id, "checkout already decided; ignoring");
-                return Ok(());
-            }
-            tracing::info!(%checkout_id, shortages = short.len(), "stock rejected");
-            let reply = StockRejected {
-                cart_id: request.cart_id,
-                checkout_id: request.checkout_id,
-                customer_id: request.customer_id,
-                reason: INSUFFICIENT_STOCK.into(),
-                details: short,
-            };
-            tx.publish(&reply).await?;
-        }
-        Ruling::Reserve { low_stock } => {
-            // The decision row is keyed by checkout: a second request for it (under
-            // another event id) waits here for the first and then reserves nothing.
-            if !store::reserve(tx.conn(), &checkout, &wanted).await? {
-                tracing::warn!(%checkout_id, "checkout already decided; ignoring");
-                return Ok(());
-            }
-            for alert in &low_stock {
-                tx.publish(alert).await?;
-            }
-            tx.publish(&available(&request)).await?;
-            tracing::info!(%checkout_id, "stock reserved");
+/// A request for a checkout's stock, read and checked.
+struct Request {
+    request: OrderRequested,
+    wanted: BTreeMap<Sku, i32>,
+}
+
+impl Request {
+    fn of(event: &Incoming) -> Result<Request, HandlerError> {
+        let request: OrderRequested = event.decode()?;
+        let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
+        Ok(Request { request, wanted })
+    }
+
+    fn asked(&self) -> domain::Request<'_> {
+        domain::Request {
+            checkout_id: self.request.checkout(),
+            wanted: &self.wanted,
+            items: &self.request.items,
         }
     }
-    Ok(())
+
+    fn lines(&self) -> CheckoutLines<'_> {
+        CheckoutLines {
+            checkout_id: self.request.checkout(),
+            cart_id: self.request.cart_id,
+            customer_id: self.request.customer_id,
+            items: &self.request.items,
+        }
+    }
+}
+
+/// What inventory answers a request with.
+enum Reply {
+    Available(StockAvailable),
+    Rejected(StockRejected),
+    LowStock(LowStock),
+}
+
+impl Reply {
+    /// Stages the reply as caused by its request.
+    async fn stage(&self, tx: &mut Tx, cause: &Cause) -> anyhow::Result<Uuid> {
+        match self {
+            Reply::Available(event) => tx.publish_caused_by(cause, event).await,
+            Reply::Rejected(event) => tx.publish_caused_by(cause, event).await,
+            Reply::LowStock(event) => tx.publish_caused_by(cause, event).await,
+        }
+    }
+}
+
+/// Reserves every line of each request or none, and says which; returns the replies,
+/// each with the position of its request. Decided once per checkout: a later request
+/// for the same checkout finds the decision (`domain::rule`).
+///
+/// The requests are ruled on in the order given, each against the levels the earlier
+/// ones left, as if applied one after another: with one statement to read the levels
+/// and decisions, and one to write every decision and move the units, whatever the
+/// number of requests. The stock rows were locked by `lock_batch`, in an earlier
+/// statement: a repeated request for the same checkout that raced the first has waited
+/// for it there, and the read, begun after, sees its decision.
+async fn reserve(tx: &mut Tx, requests: &[Request]) -> Result<Vec<(usize, Reply)>, HandlerError> {
+    let skus: BTreeSet<String> = requests
+        .iter()
+        .flat_map(|r| r.wanted.keys().map(Sku::to_string))
+        .collect();
+    let skus: Vec<String> = skus.into_iter().collect();
+    let checkout_ids: Vec<Uuid> = requests.iter().map(|r| r.request.checkout()).collect();
+    let (levels, decided) = store::levels_and_decisions(tx.conn(), &skus, &checkout_ids).await?;
+    let asked: Vec<domain::Request> = requests.iter().map(Request::asked).collect();
+    let rulings = rule_in_order(&asked, levels, decided);
+    let decisions: Vec<store::Decision> = requests
+        .iter()
+        .zip(&rulings)
+        .filter_map(|(r, ruled)| match ruled.ruling {
+            Ruling::Reserve { .. } => Some(store::Decision {
+                checkout: r.lines(),
+                status: ReservationStatus::Reserved,
+                reserving: Some(&r.wanted),
+            }),
+            Ruling::Reject(_) => Some(store::Decision {
+                checkout: r.lines(),
+                status: ReservationStatus::Rejected,
+                reserving: None,
+            }),
+            Ruling::AnnounceAgain | Ruling::AlreadyDecided(_) => None,
+        })
+        .collect();
+    let recorded = match decisions.is_empty() {
+        true => HashSet::new(),
+        false => store::record_decisions(tx.conn(), &decisions).await?,
+    };
+    let mut replies = Vec::new();
+    for (k, (r, ruled)) in requests.iter().zip(rulings).enumerate() {
+        let checkout_id = r.request.checkout();
+        match ruled.ruling {
+            Ruling::AnnounceAgain => {
+                // A re-sent request (the cart's deadline passed): answer again from the
+                // reservation; order decides once per checkout.
+                let items = ruled.reserved_before;
+                replies.push((
+                    k,
+                    Reply::Available(StockAvailable {
+                        items,
+                        ..available(&r.request)
+                    }),
+                ));
+                tracing::info!(%checkout_id, "repeated request: reservation announced again");
+            }
+            Ruling::AlreadyDecided(status) => {
+                tracing::info!(%checkout_id, status = status.as_str(), "request for a checkout decided before; nothing reserved");
+            }
+            // With none of its SKUs stocked there were no rows to lock: a repeated
+            // request racing the first met it at the decision, and says nothing more.
+            Ruling::Reject(_) if !recorded.contains(&checkout_id) => {
+                tracing::warn!(%checkout_id, "checkout already decided; ignoring");
+            }
+            Ruling::Reject(short) => {
+                tracing::info!(%checkout_id, shortages = short.len(), "stock rejected");
+                replies.push((
+                    k,
+                    Reply::Rejected(StockRejected {
+                        cart_id: r.request.cart_id,
+                        checkout_id: r.request.checkout_id,
+                        customer_id: r.request.customer_id,
+                        reason: INSUFFICIENT_STOCK.into(),
+                        details: short,
+                    }),
+                ));
+            }
+            // The levels the later requests were ruled on assumed these units moved.
+            Ruling::Reserve { .. } if !recorded.contains(&checkout_id) => {
+                return Err(HandlerError::Transient(anyhow::anyhow!(
+                    "checkout {checkout_id} was decided elsewhere while its stock rows were locked"
+                )));
+            }
+            Ruling::Reserve { low_stock } => {
+                replies.extend(
+                    low_stock
+                        .into_iter()
+                        .map(|alert| (k, Reply::LowStock(alert))),
+                );
+                replies.push((k, Reply::Available(available(&r.request))));
+                tracing::info!(%checkout_id, "stock reserved");
+            }
+        }
+    }
+    Ok(replies)
 }
 
 /// The answer to a request whose every line is reserved.

@@ -1,9 +1,9 @@
 //! SQL for stock and reservations.
 
-use crate::domain::{ReservationStatus, StockItem};
+use crate::domain::{Decided, ReservationStatus, StockItem};
 use cartflow_events::{LineItem, Sku};
 use sqlx::{PgConnection, PgPool};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 const COLUMNS: &str = "sku, available, reserved, low_stock_threshold";
@@ -140,40 +140,83 @@ pub async fn record_decision(
     Ok(result.rows_affected() == 1)
 }
 
-/// Records the checkout as reserved and moves `wanted` from available to reserved, in
-/// one statement. Returns false, changing nothing, if the checkout already has a
-/// decision (as [`record_decision`]). The stock rows must be locked by [`lock_levels`].
-pub async fn reserve(
+/// A decision taken for a checkout's request: rejected, or reserved with the units it
+/// moves from available to reserved.
+pub struct Decision<'a> {
+    pub checkout: CheckoutLines<'a>,
+    pub status: ReservationStatus,
+    /// Units per SKU, for a reservation.
+    pub reserving: Option<&'a BTreeMap<Sku, i32>>,
+}
+
+/// Records `decisions` and moves the units of each reservation that went in, in one
+/// statement. Returns the checkouts whose decision went in; one already decided keeps
+/// its decision, and its units do not move (a concurrent insert waits for the other's
+/// commit). The stock rows of the reservations must be locked by [`lock_levels`].
+pub async fn record_decisions(
     conn: &mut PgConnection,
-    checkout: &CheckoutLines<'_>,
-    wanted: &BTreeMap<Sku, i32>,
-) -> sqlx::Result<bool> {
-    let skus: Vec<&str> = wanted.keys().map(Sku::as_str).collect();
-    let amounts: Vec<i32> = wanted.values().copied().collect();
-    // Every data-modifying CTE runs; the stock moves only if the decision went in.
+    decisions: &[Decision<'_>],
+) -> sqlx::Result<HashSet<Uuid>> {
+    let mut rows = DecisionRows::default();
+    for decision in decisions {
+        let checkout = &decision.checkout;
+        rows.checkout_ids.push(checkout.checkout_id);
+        rows.cart_ids.push(checkout.cart_id);
+        rows.customer_ids.push(checkout.customer_id);
+        rows.items.push(sqlx::types::Json(checkout.items));
+        rows.statuses.push(decision.status.as_str());
+        for (sku, &units) in decision.reserving.into_iter().flatten() {
+            rows.moves.0.push(checkout.checkout_id);
+            rows.moves.1.push(sku.as_str());
+            rows.moves.2.push(units);
+        }
+    }
+    // Every data-modifying CTE runs; units move only for the reservations that went in.
+    // Decisions go in in checkout order, so batches racing over the same checkouts
+    // (only possible where no stock row was locked) meet them in the same order.
     sqlx::query_scalar(
         "WITH decided AS (
              INSERT INTO reservations (checkout_id, cart_id, customer_id, items, status)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (checkout_id) DO NOTHING
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::jsonb[], $5::text[])
+                 AS d(checkout_id, cart_id, customer_id, items, status)
+             ORDER BY checkout_id
+             ON CONFLICT (checkout_id) DO NOTHING
              RETURNING checkout_id
          ), moved AS (
              UPDATE stock_items s
-             SET available = s.available - d.amount, reserved = s.reserved + d.amount,
+             SET available = s.available - m.units, reserved = s.reserved + m.units,
                  updated_at = now()
-             FROM UNNEST($6::text[], $7::int[]) AS d(sku, amount)
-             WHERE s.sku = d.sku AND EXISTS (SELECT 1 FROM decided)
+             FROM (SELECT w.sku, sum(w.units)::int AS units
+                   FROM UNNEST($6::uuid[], $7::text[], $8::int[]) AS w(checkout_id, sku, units)
+                   JOIN decided USING (checkout_id)
+                   GROUP BY w.sku) AS m
+             WHERE s.sku = m.sku
          )
-         SELECT EXISTS (SELECT 1 FROM decided)",
+         SELECT checkout_id FROM decided",
     )
-    .bind(checkout.checkout_id)
-    .bind(checkout.cart_id)
-    .bind(checkout.customer_id)
-    .bind(sqlx::types::Json(checkout.items))
-    .bind(ReservationStatus::Reserved.as_str())
-    .bind(skus)
-    .bind(amounts)
-    .fetch_one(conn)
+    .bind(rows.checkout_ids)
+    .bind(rows.cart_ids)
+    .bind(rows.customer_ids)
+    .bind(rows.items)
+    .bind(rows.statuses)
+    .bind(rows.moves.0)
+    .bind(rows.moves.1)
+    .bind(rows.moves.2)
+    .fetch_all(conn)
     .await
+    .map(|ids: Vec<Uuid>| ids.into_iter().collect())
+}
+
+/// [`Decision`]s as columns for `UNNEST`, and the units each reservation moves, one row
+/// per checkout and SKU.
+#[derive(Default)]
+struct DecisionRows<'a> {
+    checkout_ids: Vec<Uuid>,
+    cart_ids: Vec<Uuid>,
+    customer_ids: Vec<Uuid>,
+    items: Vec<sqlx::types::Json<&'a [LineItem]>>,
+    statuses: Vec<&'static str>,
+    moves: (Vec<Uuid>, Vec<&'a str>, Vec<i32>),
 }
 
 /// Marks the checkout's reservation released and returns its lines; `None` if there is
@@ -192,54 +235,59 @@ pub async fn release_reservation(
     Ok(items.map(|json| json.0))
 }
 
-/// The levels of `skus` and what was decided for the checkout, with one statement. The
-/// rows must be locked by [`lock_levels`] in an earlier statement: a statement sees the
-/// database as of its start, so one that waited for the lock itself could miss a
-/// decision committed while it waited.
-pub async fn levels_and_decision(
+/// The levels of `skus` and what was decided for each of `checkouts` that has a
+/// decision, with one statement. The rows must be locked by [`lock_levels`] in an
+/// earlier statement: a statement sees the database as of its start, so one that
+/// waited for the lock itself could miss a decision committed while it waited.
+pub async fn levels_and_decisions(
     conn: &mut PgConnection,
     skus: &[String],
-    checkout_id: Uuid,
-) -> sqlx::Result<(
-    BTreeMap<String, Level>,
-    Option<(ReservationStatus, Vec<LineItem>)>,
-)> {
-    // One row per SKU, or one row of NULL levels when none is stocked; the decision is
-    // on every row.
+    checkouts: &[Uuid],
+) -> sqlx::Result<(BTreeMap<String, Level>, HashMap<Uuid, Decided>)> {
+    // A row per stocked SKU (levels set), then a row per decided checkout (decision set).
     type Row = (
         Option<String>,
         Option<i32>,
         Option<i32>,
+        Option<Uuid>,
         Option<String>,
         Option<sqlx::types::Json<Vec<LineItem>>>,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT s.sku, s.available, s.low_stock_threshold, r.status, r.items
-         FROM (VALUES (true)) AS one(x)
-         LEFT JOIN stock_items s ON s.sku = ANY($1)
-         LEFT JOIN reservations r ON r.checkout_id = $2",
+        "SELECT sku, available, low_stock_threshold, NULL::uuid, NULL::text, NULL::jsonb
+         FROM stock_items WHERE sku = ANY($1)
+         UNION ALL
+         SELECT NULL, NULL, NULL, checkout_id, status, items
+         FROM reservations WHERE checkout_id = ANY($2)",
     )
     .bind(skus)
-    .bind(checkout_id)
+    .bind(checkouts)
     .fetch_all(conn)
     .await?;
     let mut levels = BTreeMap::new();
-    let mut decision = None;
-    for (sku, available, threshold, status, items) in rows {
-        if let (Some(sku), Some(available), Some(threshold)) = (sku, available, threshold) {
-            levels.insert(
-                sku,
-                Level {
-                    available,
-                    threshold,
-                },
-            );
-        }
-        if let (None, Some(status), Some(items)) = (&decision, status, items) {
-            decision = Some((parse_status(&status)?, items.0));
+    let mut decided = HashMap::new();
+    for row in rows {
+        match row {
+            (Some(sku), Some(available), Some(threshold), ..) => {
+                levels.insert(
+                    sku,
+                    Level {
+                        available,
+                        threshold,
+                    },
+                );
+            }
+            (.., Some(checkout_id), Some(status), Some(items)) => {
+                decided.insert(checkout_id, (parse_status(&status)?, items.0));
+            }
+            _ => {
+                return Err(sqlx::Error::Decode(
+                    "a row of neither levels nor decision".into(),
+                ));
+            }
         }
     }
-    Ok((levels, decision))
+    Ok((levels, decided))
 }
 
 fn parse_status(status: &str) -> sqlx::Result<ReservationStatus> {

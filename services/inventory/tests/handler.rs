@@ -2,7 +2,8 @@
 //! other service). Each checkout is decided once, whatever arrives, in whatever order.
 
 use cartflow_events::{
-    CheckoutExpired, LineItem, OrderCancelled, OrderRequested, StockAvailable, StockRejected,
+    CheckoutExpired, LineItem, LowStock, OrderCancelled, OrderRequested, StockAvailable,
+    StockRejected,
 };
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::Outcome;
@@ -201,4 +202,80 @@ async fn a_repeated_request_racing_the_first_over_unstocked_skus_rejects_once() 
         inventory.staged::<StockRejected>().await.is_empty(),
         "the first request answers; the repeat does not"
     );
+}
+
+/// Applies `requests` as one batch and insists that every one was processed.
+async fn processed_together(inventory: &HandlerHarness, requests: &[OrderRequested]) {
+    let applied = inventory
+        .deliver_batch(requests)
+        .await
+        .expect("the batch commits");
+    assert!(
+        applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
+        "{applied:?}"
+    );
+}
+
+/// A batch's requests are ruled on together, but as if one after another in event-id
+/// order: each against what the earlier ones left, never the levels the batch began with.
+#[tokio::test]
+async fn a_batch_rules_each_request_on_what_the_earlier_ones_left() {
+    let inventory = inventory(&[("A", 5)]).await;
+    let batch = [request("A", 3), request("A", 3), request("A", 2)];
+    processed_together(&inventory, &batch).await;
+    assert_eq!(levels(&inventory, "A").await, (0, 5));
+    let reserved: Vec<_> = inventory.staged::<StockAvailable>().await;
+    let reserved: Vec<_> = reserved.iter().map(|a| a.checkout_id).collect();
+    assert_eq!(reserved, [batch[0].checkout_id, batch[2].checkout_id]);
+    let rejected = inventory.staged::<StockRejected>().await;
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].checkout_id, batch[1].checkout_id);
+    assert_eq!(
+        (
+            rejected[0].details[0].requested,
+            rejected[0].details[0].available
+        ),
+        (3, 2),
+        "the second was short of what the first left"
+    );
+    let decided = "SELECT count(*) FROM reservations WHERE status IN ('reserved', 'rejected')";
+    assert_eq!(inventory.count(decided).await, 3);
+}
+
+/// A checkout requested twice within one batch (a re-send under another event id)
+/// reserves once and is answered twice, as it would be in two batches.
+#[tokio::test]
+async fn a_checkout_requested_twice_in_one_batch_reserves_once_and_is_answered_twice() {
+    let inventory = inventory(&[("A", 10), ("B", 10)]).await;
+    let first = request("A", 3);
+    let other = request("B", 1);
+    processed_together(&inventory, &[first.clone(), other, first.clone()]).await;
+    assert_eq!(levels(&inventory, "A").await, (7, 3));
+    assert_eq!(levels(&inventory, "B").await, (9, 1));
+    let answers = inventory.staged::<StockAvailable>().await;
+    let for_first = answers
+        .iter()
+        .filter(|a| a.checkout_id == first.checkout_id)
+        .count();
+    assert_eq!((answers.len(), for_first), (3, 2));
+}
+
+/// The low-stock alert fires for the request of the batch that crosses the threshold,
+/// once, however many requests of the batch take the SKU.
+#[tokio::test]
+async fn a_batch_that_crosses_a_threshold_alerts_once() {
+    let inventory = inventory(&[("A", 6)]).await;
+    sqlx::query("UPDATE stock_items SET low_stock_threshold = 3")
+        .execute(inventory.pool())
+        .await
+        .unwrap();
+    processed_together(
+        &inventory,
+        &[request("A", 2), request("A", 2), request("A", 1)],
+    )
+    .await;
+    assert_eq!(levels(&inventory, "A").await, (1, 5));
+    let alerts = inventory.staged::<LowStock>().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!((alerts[0].available, alerts[0].threshold), (2, 3));
 }

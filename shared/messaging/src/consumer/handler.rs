@@ -166,6 +166,12 @@ impl<'a> Together<'a> {
         self.spans[i].in_scope(f)
     }
 
+    /// The span of the batch's `i`-th event's handling, for work that
+    /// [`Together::publish`] does not cover (e.g. staging events of several types).
+    pub fn span(&self, i: usize) -> &tracing::Span {
+        &self.spans[i]
+    }
+
     /// Stages `event` as caused by the batch's `i`-th event, as `tx.publish` would in
     /// `handle`: same saga, and the trace of that event's consumption.
     pub async fn publish<E: Event>(
