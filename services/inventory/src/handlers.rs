@@ -61,13 +61,23 @@ impl EventHandler for InventoryHandler {
     }
 
     /// A batch's requests are ruled on together, with two statements for all of them.
-    /// What does not decode is left to `handle`, which refuses it alone.
+    /// What does not decode is left to `handle`, which refuses it alone. Only the
+    /// requests before the batch's first event of another topic are taken: a
+    /// cancellation or expiry changes what a later request is ruled on, and `handle`
+    /// applies it after these. (Each subscription has a consumer of its own, so today a
+    /// batch holds one topic.)
     async fn handle_together(
         &self,
         tx: &mut Tx,
         batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
-        let requests = batch.pick(|_, event| Request::of(event).ok());
+        let mut only_requests_so_far = true;
+        let requests = batch.pick(|_, event| {
+            only_requests_so_far &= event.topic() == Some(Topic::OrderRequested);
+            only_requests_so_far
+                .then(|| Request::of(event).ok())
+                .flatten()
+        });
         if !requests.items.is_empty() {
             for (k, reply) in reserve(tx, &requests.items).await? {
                 let i = requests.positions[k];
@@ -133,7 +143,7 @@ impl Reply {
 
 /// Reserves every line of each request or none, and says which; returns the replies,
 /// each with the position of its request. Decided once per checkout: a later request
-/// for the same checkout finds the decision (`domain::rule`).
+/// for the same checkout finds the decision (`domain::rule_in_order`).
 ///
 /// The requests are ruled on in the order given, each against the levels the earlier
 /// ones left, as if applied one after another: with one statement to read the levels
@@ -168,9 +178,10 @@ async fn reserve(tx: &mut Tx, requests: &[Request]) -> Result<Vec<(usize, Reply)
             Ruling::AnnounceAgain | Ruling::AlreadyDecided(_) => None,
         })
         .collect();
-    let recorded = match decisions.is_empty() {
-        true => HashSet::new(),
-        false => store::record_decisions(tx.conn(), &decisions).await?,
+    let recorded = if decisions.is_empty() {
+        HashSet::new()
+    } else {
+        store::record_decisions(tx.conn(), &decisions).await?
     };
     let mut replies = Vec::new();
     for (k, (r, ruled)) in requests.iter().zip(rulings).enumerate() {
@@ -210,7 +221,9 @@ async fn reserve(tx: &mut Tx, requests: &[Request]) -> Result<Vec<(usize, Reply)
                     }),
                 ));
             }
-            // The levels the later requests were ruled on assumed these units moved.
+            // Not expected while `lock_batch` holds the rows (another decision would have
+            // had to take other locks), but the levels the later requests were ruled on
+            // assumed these units moved: fail, and the batch goes again one by one.
             Ruling::Reserve { .. } if !recorded.contains(&checkout_id) => {
                 return Err(HandlerError::Transient(anyhow::anyhow!(
                     "checkout {checkout_id} was decided elsewhere while its stock rows were locked"

@@ -166,9 +166,9 @@ pub async fn record_decisions(
         rows.items.push(sqlx::types::Json(checkout.items));
         rows.statuses.push(decision.status.as_str());
         for (sku, &units) in decision.reserving.into_iter().flatten() {
-            rows.moves.0.push(checkout.checkout_id);
-            rows.moves.1.push(sku.as_str());
-            rows.moves.2.push(units);
+            rows.moves.checkout_ids.push(checkout.checkout_id);
+            rows.moves.skus.push(sku.as_str());
+            rows.moves.units.push(units);
         }
     }
     // Every data-modifying CTE runs; units move only for the reservations that went in.
@@ -199,9 +199,9 @@ pub async fn record_decisions(
     .bind(rows.customer_ids)
     .bind(rows.items)
     .bind(rows.statuses)
-    .bind(rows.moves.0)
-    .bind(rows.moves.1)
-    .bind(rows.moves.2)
+    .bind(rows.moves.checkout_ids)
+    .bind(rows.moves.skus)
+    .bind(rows.moves.units)
     .fetch_all(conn)
     .await
     .map(|ids: Vec<Uuid>| ids.into_iter().collect())
@@ -216,7 +216,15 @@ struct DecisionRows<'a> {
     customer_ids: Vec<Uuid>,
     items: Vec<sqlx::types::Json<&'a [LineItem]>>,
     statuses: Vec<&'static str>,
-    moves: (Vec<Uuid>, Vec<&'a str>, Vec<i32>),
+    moves: Moves<'a>,
+}
+
+/// The units a reservation moves, one row per checkout and SKU.
+#[derive(Default)]
+struct Moves<'a> {
+    checkout_ids: Vec<Uuid>,
+    skus: Vec<&'a str>,
+    units: Vec<i32>,
 }
 
 /// Marks the checkout's reservation released and returns its lines; `None` if there is
@@ -244,7 +252,8 @@ pub async fn levels_and_decisions(
     skus: &[String],
     checkouts: &[Uuid],
 ) -> sqlx::Result<(BTreeMap<String, Level>, HashMap<Uuid, Decided>)> {
-    // A row per stocked SKU (levels set), then a row per decided checkout (decision set).
+    // A row per stocked SKU (levels set) and a row per decided checkout (decision set),
+    // in no particular order.
     type Row = (
         Option<String>,
         Option<i32>,
