@@ -163,7 +163,7 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ruled {
     pub ruling: Ruling,
-    pub reserved_before: Vec<LineItem>,
+    pub earlier_reservation: Vec<LineItem>,
 }
 
 /// Rules on `requests` in order, as if one after another: each against the `levels`
@@ -178,7 +178,7 @@ pub fn rule_in_order(
     for request in requests {
         let previous = decided.get(&request.checkout_id);
         let ruling = rule(previous.map(|(status, _)| *status), request.wanted, &levels);
-        let reserved_before = match ruling {
+        let earlier_reservation = match ruling {
             Ruling::AnnounceAgain => previous.map(|(_, items)| items.clone()).unwrap_or_default(),
             _ => Vec::new(),
         };
@@ -200,7 +200,7 @@ pub fn rule_in_order(
         }
         ruled.push(Ruled {
             ruling,
-            reserved_before,
+            earlier_reservation,
         });
     }
     ruled
@@ -406,7 +406,7 @@ mod tests {
         let ruled = rule_in_order(&twice, levels(&[("A", 10, 0)]), HashMap::new());
         assert!(matches!(ruled[0].ruling, Ruling::Reserve { .. }));
         assert_eq!(ruled[1].ruling, Ruling::AnnounceAgain);
-        assert_eq!(ruled[1].reserved_before, lines);
+        assert_eq!(ruled[1].earlier_reservation, lines);
         // Rejected first: the second is not ruled on again, even with stock for it.
         let ruled = rule_in_order(&twice, levels(&[("A", 3, 0)]), HashMap::new());
         assert!(matches!(ruled[0].ruling, Ruling::Reject(_)));
@@ -419,6 +419,6 @@ mod tests {
             HashMap::from([(checkout_id, (ReservationStatus::Reserved, one_line("A", 1)))]);
         let ruled = rule_in_order(&twice[..1], levels(&[("A", 10, 0)]), before);
         assert_eq!(ruled[0].ruling, Ruling::AnnounceAgain);
-        assert_eq!(ruled[0].reserved_before, one_line("A", 1));
+        assert_eq!(ruled[0].earlier_reservation, one_line("A", 1));
     }
 }

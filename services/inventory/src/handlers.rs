@@ -20,7 +20,7 @@ impl EventHandler for InventoryHandler {
         match event.topic() {
             Some(Topic::OrderRequested) => {
                 let cause = event.cause();
-                for (_, reply) in reserve(tx, &[Request::of(event)?]).await? {
+                for (_, reply) in reserve(tx, &[StockRequest::of(event)?]).await? {
                     reply.stage(tx, &cause).await?;
                 }
                 Ok(())
@@ -75,7 +75,7 @@ impl EventHandler for InventoryHandler {
         let requests = batch.pick(|_, event| {
             only_requests_so_far &= event.topic() == Some(Topic::OrderRequested);
             only_requests_so_far
-                .then(|| Request::of(event).ok())
+                .then(|| StockRequest::of(event).ok())
                 .flatten()
         });
         if !requests.items.is_empty() {
@@ -93,16 +93,16 @@ impl EventHandler for InventoryHandler {
 }
 
 /// A request for a checkout's stock, read and checked.
-struct Request {
+struct StockRequest {
     request: OrderRequested,
     wanted: BTreeMap<Sku, i32>,
 }
 
-impl Request {
-    fn of(event: &Incoming) -> Result<Request, HandlerError> {
+impl StockRequest {
+    fn of(event: &Incoming) -> Result<StockRequest, HandlerError> {
         let request: OrderRequested = event.decode()?;
         let wanted = requested_per_sku(&request.items).map_err(HandlerError::Poison)?;
-        Ok(Request { request, wanted })
+        Ok(StockRequest { request, wanted })
     }
 
     fn asked(&self) -> domain::Request<'_> {
@@ -151,7 +151,10 @@ impl Reply {
 /// number of requests. The stock rows were locked by `lock_batch`, in an earlier
 /// statement: a repeated request for the same checkout that raced the first has waited
 /// for it there, and the read, begun after, sees its decision.
-async fn reserve(tx: &mut Tx, requests: &[Request]) -> Result<Vec<(usize, Reply)>, HandlerError> {
+async fn reserve(
+    tx: &mut Tx,
+    requests: &[StockRequest],
+) -> Result<Vec<(usize, Reply)>, HandlerError> {
     let skus: BTreeSet<String> = requests
         .iter()
         .flat_map(|r| r.wanted.keys().map(Sku::to_string))
@@ -159,7 +162,7 @@ async fn reserve(tx: &mut Tx, requests: &[Request]) -> Result<Vec<(usize, Reply)
     let skus: Vec<String> = skus.into_iter().collect();
     let checkout_ids: Vec<Uuid> = requests.iter().map(|r| r.request.checkout()).collect();
     let (levels, decided) = store::levels_and_decisions(tx.conn(), &skus, &checkout_ids).await?;
-    let asked: Vec<domain::Request> = requests.iter().map(Request::asked).collect();
+    let asked: Vec<domain::Request> = requests.iter().map(StockRequest::asked).collect();
     let rulings = rule_in_order(&asked, levels, decided);
     let decisions: Vec<store::Decision> = requests
         .iter()
@@ -190,7 +193,7 @@ async fn reserve(tx: &mut Tx, requests: &[Request]) -> Result<Vec<(usize, Reply)
             Ruling::AnnounceAgain => {
                 // A re-sent request (the cart's deadline passed): answer again from the
                 // reservation; order decides once per checkout.
-                let items = ruled.reserved_before;
+                let items = ruled.earlier_reservation;
                 replies.push((
                     k,
                     Reply::Available(StockAvailable {

@@ -8,7 +8,7 @@ use cartflow_events::{
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::Outcome;
 use cartflow_testkit::platform::eventually;
-use cartflow_testkit::{HandlerHarness, envelope_for};
+use cartflow_testkit::{HandlerHarness, envelope_for, message};
 use inventory_service::InventoryApp;
 use inventory_service::handlers::InventoryHandler;
 use std::sync::Arc;
@@ -36,16 +36,24 @@ async fn levels(harness: &HandlerHarness, sku: &str) -> (i32, i32) {
 }
 
 fn request(sku: &str, quantity: i32) -> OrderRequested {
+    request_of(&[(sku, quantity)])
+}
+
+/// A checkout's request for these lines: (SKU, quantity).
+fn request_of(lines: &[(&str, i32)]) -> OrderRequested {
     OrderRequested {
         cart_id: Uuid::new_v4(),
         checkout_id: Some(Uuid::new_v4()),
         expires_at: None,
         customer_id: Uuid::new_v4(),
-        items: vec![LineItem {
-            product_sku: cartflow_events::Sku::parse(sku).unwrap(),
-            quantity,
-            unit_price_cents: 100,
-        }],
+        items: lines
+            .iter()
+            .map(|&(sku, quantity)| LineItem {
+                product_sku: cartflow_events::Sku::parse(sku).unwrap(),
+                quantity,
+                unit_price_cents: 100,
+            })
+            .collect(),
     }
 }
 
@@ -216,6 +224,21 @@ async fn processed_together(inventory: &HandlerHarness, requests: &[OrderRequest
     );
 }
 
+/// Checks that of three requests the first and last were reserved and the middle one
+/// rejected, and returns the rejection.
+async fn only_the_middle_rejected(
+    inventory: &HandlerHarness,
+    batch: &[OrderRequested; 3],
+) -> StockRejected {
+    let reserved: Vec<_> = inventory.staged::<StockAvailable>().await;
+    let reserved: Vec<_> = reserved.iter().map(|a| a.checkout_id).collect();
+    assert_eq!(reserved, [batch[0].checkout_id, batch[2].checkout_id]);
+    let mut rejected = inventory.staged::<StockRejected>().await;
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].checkout_id, batch[1].checkout_id);
+    rejected.remove(0)
+}
+
 /// A batch's requests are ruled on together, but as if one after another in event-id
 /// order: each against what the earlier ones left, never the levels the batch began with.
 #[tokio::test]
@@ -224,22 +247,68 @@ async fn a_batch_rules_each_request_on_what_the_earlier_ones_left() {
     let batch = [request("A", 3), request("A", 3), request("A", 2)];
     processed_together(&inventory, &batch).await;
     assert_eq!(levels(&inventory, "A").await, (0, 5));
-    let reserved: Vec<_> = inventory.staged::<StockAvailable>().await;
-    let reserved: Vec<_> = reserved.iter().map(|a| a.checkout_id).collect();
-    assert_eq!(reserved, [batch[0].checkout_id, batch[2].checkout_id]);
-    let rejected = inventory.staged::<StockRejected>().await;
-    assert_eq!(rejected.len(), 1);
-    assert_eq!(rejected[0].checkout_id, batch[1].checkout_id);
+    let rejected = only_the_middle_rejected(&inventory, &batch).await;
     assert_eq!(
-        (
-            rejected[0].details[0].requested,
-            rejected[0].details[0].available
-        ),
+        (rejected.details[0].requested, rejected.details[0].available),
         (3, 2),
         "the second was short of what the first left"
     );
     let decided = "SELECT count(*) FROM reservations WHERE status IN ('reserved', 'rejected')";
     assert_eq!(inventory.count(decided).await, 3);
+}
+
+/// A request of a batch that is short on one of its lines takes none of them: the
+/// requests after it are ruled on levels that still hold its other lines' units.
+#[tokio::test]
+async fn a_rejected_request_of_a_batch_leaves_all_its_lines_to_the_next() {
+    let inventory = inventory(&[("A", 5), ("B", 1)]).await;
+    let batch = [
+        request_of(&[("A", 2), ("B", 1)]),
+        request_of(&[("A", 2), ("B", 1)]),
+        request("A", 3),
+    ];
+    processed_together(&inventory, &batch).await;
+    assert_eq!(levels(&inventory, "A").await, (0, 5));
+    assert_eq!(levels(&inventory, "B").await, (0, 1));
+    let rejected = only_the_middle_rejected(&inventory, &batch).await;
+    let short: Vec<_> = rejected
+        .details
+        .iter()
+        .map(|d| (d.requested, d.available))
+        .collect();
+    assert_eq!(short, [(1, 0)], "only B was short: {rejected:?}");
+}
+
+/// A batch that mixes topics (none does today: each subscription has its own
+/// consumer) still applies in event-id order: a request after an expiry is ruled on
+/// the stock the expiry returned, not ahead of it.
+#[tokio::test]
+async fn a_request_after_an_expiry_in_one_batch_is_ruled_on_the_stock_it_returned() {
+    let inventory = inventory(&[("A", 6)]).await;
+    let held = request("A", 3);
+    inventory.processed(&held).await;
+    let (before, after) = (request("A", 3), request("A", 3));
+    let applied = inventory
+        .deliver_mixed(vec![
+            message(&before),
+            message(&expired(&held)),
+            message(&after),
+        ])
+        .await
+        .expect("the batch commits");
+    assert!(
+        applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
+        "{applied:?}"
+    );
+    assert_eq!(levels(&inventory, "A").await, (0, 6));
+    let rejected = inventory.staged::<StockRejected>().await;
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let reserved: Vec<_> = inventory.staged::<StockAvailable>().await;
+    let reserved: Vec<_> = reserved.iter().map(|a| a.checkout_id).collect();
+    assert_eq!(
+        reserved,
+        [held.checkout_id, before.checkout_id, after.checkout_id]
+    );
 }
 
 /// A checkout requested twice within one batch (a re-send under another event id)

@@ -217,24 +217,23 @@ impl HandlerHarness {
         &self,
         events: &[E],
     ) -> Result<Vec<Applied>, HandlerError> {
-        let mut ids: Vec<Uuid> = events.iter().map(|_| Uuid::new_v4()).collect();
+        self.deliver_mixed(events.iter().map(message).collect())
+            .await
+    }
+
+    /// [`HandlerHarness::deliver_batch`] for messages of any topics (made with
+    /// [`message`]); their event ids are set to ascend in the order given.
+    pub async fn deliver_mixed(
+        &self,
+        mut messages: Vec<Incoming>,
+    ) -> Result<Vec<Applied>, HandlerError> {
+        let mut ids: Vec<Uuid> = messages.iter().map(|_| Uuid::new_v4()).collect();
         ids.sort();
-        let incoming: Vec<Incoming> = events
-            .iter()
-            .zip(ids)
-            .map(|(event, event_id)| {
-                let envelope = Envelope {
-                    event_id,
-                    ..envelope_for::<E>(Uuid::new_v4())
-                };
-                Incoming::new(
-                    envelope,
-                    serde_json::to_vec(event).expect("an event serialises"),
-                )
-            })
-            .collect();
+        for (message, event_id) in messages.iter_mut().zip(ids) {
+            message.envelope.event_id = event_id;
+        }
         self.consumer
-            .apply_batch(&incoming.iter().collect::<Vec<_>>())
+            .apply_batch(&messages.iter().collect::<Vec<_>>())
             .await
     }
 
@@ -311,4 +310,13 @@ pub fn envelope_for<E: Event>(correlation_id: Uuid) -> Envelope {
         producer: E::TOPIC.publisher().name().into(),
         occurred_at: chrono::Utc::now(),
     }
+}
+
+/// `event` as a new message from its topic's publisher, for
+/// [`HandlerHarness::deliver_mixed`].
+pub fn message<E: Event + Serialize>(event: &E) -> Incoming {
+    Incoming::new(
+        envelope_for::<E>(Uuid::new_v4()),
+        serde_json::to_vec(event).expect("an event serialises"),
+    )
 }
