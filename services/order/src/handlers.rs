@@ -12,7 +12,8 @@ use cartflow_events::{
     total_cents,
 };
 use cartflow_kit::auth::deleted;
-use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 pub struct OrderHandler;
@@ -51,15 +52,29 @@ impl EventHandler for OrderHandler {
         }
         Ok(())
     }
+
+    /// A batch's reservations become orders with one statement ([`create_orders`]).
+    async fn handle_together(
+        &self,
+        tx: &mut Tx,
+        batch: &Together<'_>,
+    ) -> Result<Vec<bool>, HandlerError> {
+        let created = create_orders(tx, batch).await?;
+        Ok(batch.taken(&[&created]))
+    }
+}
+
+/// Whether the reservation's lines can make an order: some, none empty or negative.
+fn lines_are_valid(reserved: &StockAvailable) -> bool {
+    !reserved.items.is_empty()
+        && reserved
+            .items
+            .iter()
+            .all(|i| i.quantity > 0 && i.unit_price_cents >= 0)
 }
 
 async fn stock_available(tx: &mut Tx, reserved: StockAvailable) -> Result<(), HandlerError> {
-    if reserved.items.is_empty()
-        || reserved
-            .items
-            .iter()
-            .any(|i| i.quantity <= 0 || i.unit_price_cents < 0)
-    {
+    if !lines_are_valid(&reserved) {
         return Err(HandlerError::Poison(
             "stock-available with empty or invalid lines".into(),
         ));
@@ -105,28 +120,83 @@ async fn create_order(
     checkout_id: Uuid,
     reserved: &StockAvailable,
 ) -> Result<bool, HandlerError> {
-    let total = total_cents(&reserved.items);
-    let new = NewOrder {
+    let Some(order_id) = store::create(tx.conn(), &new_order(checkout_id, reserved)).await? else {
+        return Ok(false);
+    };
+    let created = announcement(order_id, checkout_id, reserved);
+    tx.publish(&created).await?;
+    log_confirmed(&created);
+    Ok(true)
+}
+
+/// The orders of a batch's reservations, all with one statement: each reservation
+/// within its checkout's expiry, with valid lines, the first for its checkout, that
+/// comes before the batch's first event of another topic (events apply in event-id
+/// order, so an expiry request must not be overtaken; today each subscription has its
+/// own consumer and no batch mixes topics). Returns the positions whose order went in;
+/// `handle` rules on the rest one by one, as it would have.
+async fn create_orders(tx: &mut Tx, batch: &Together<'_>) -> Result<Vec<usize>, HandlerError> {
+    let now = chrono::Utc::now();
+    let mut only_answers_so_far = true;
+    let mut checkouts = HashSet::new();
+    let answers = batch.pick(|_, event| {
+        only_answers_so_far &= event.topic() == Some(Topic::StockAvailable);
+        if !only_answers_so_far {
+            return None;
+        }
+        let reserved: StockAvailable = event.decode().ok()?;
+        let usual = lines_are_valid(&reserved)
+            && on_stock_available(CheckoutRecord::Undecided, reserved.expires_at, now)
+                == Ruling::CreateOrder;
+        (usual && checkouts.insert(reserved.checkout())).then_some(reserved)
+    });
+    if answers.items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let orders: Vec<NewOrder> = answers
+        .items
+        .iter()
+        .map(|reserved| new_order(reserved.checkout(), reserved))
+        .collect();
+    let created = store::create_all(tx.conn(), &orders).await?;
+    let mut taken = Vec::with_capacity(created.len());
+    for (&i, reserved) in answers.positions.iter().zip(&answers.items) {
+        let checkout_id = reserved.checkout();
+        let Some(&order_id) = created.get(&checkout_id) else {
+            continue;
+        };
+        let announced = announcement(order_id, checkout_id, reserved);
+        batch.publish(tx, i, &announced).await?;
+        batch.in_span(i, || log_confirmed(&announced));
+        taken.push(i);
+    }
+    Ok(taken)
+}
+
+fn new_order(checkout_id: Uuid, reserved: &StockAvailable) -> NewOrder<'_> {
+    NewOrder {
         checkout_id,
         cart_id: reserved.cart_id,
         customer_id: reserved.customer_id,
         items: &reserved.items,
-        total_cents: total,
-    };
-    let Some(order_id) = store::create(tx.conn(), &new).await? else {
-        return Ok(false);
-    };
-    let created = OrderCreated {
+        total_cents: total_cents(&reserved.items),
+    }
+}
+
+fn announcement(order_id: Uuid, checkout_id: Uuid, reserved: &StockAvailable) -> OrderCreated {
+    OrderCreated {
         order_id,
         cart_id: reserved.cart_id,
         checkout_id: Some(checkout_id),
         customer_id: reserved.customer_id,
         items: reserved.items.clone(),
-        total_cents: total,
-    };
-    tx.publish(&created).await?;
-    tracing::info!(%order_id, cart_id = %created.cart_id, total_cents = total, "order confirmed");
-    Ok(true)
+        total_cents: total_cents(&reserved.items),
+    }
+}
+
+fn log_confirmed(created: &OrderCreated) {
+    tracing::info!(order_id = %created.order_id, cart_id = %created.cart_id,
+        total_cents = created.total_cents, "order confirmed");
 }
 
 /// The cart gave up waiting: expire the checkout, or answer with its order.

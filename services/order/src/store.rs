@@ -4,6 +4,7 @@ use crate::domain::{CheckoutRecord, Order, OrderStatus};
 use cartflow_events::{CheckoutExpired, LineItem};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 #[derive(Debug, Default)]
@@ -115,36 +116,69 @@ pub struct NewOrder<'a> {
 /// (it has an order, or was given up), in one statement. Returns the new order's id,
 /// or `None` if it was decided. Call with the checkout locked ([`lock_checkouts`]).
 pub async fn create(conn: &mut PgConnection, order: &NewOrder<'_>) -> sqlx::Result<Option<Uuid>> {
-    let items = order.items;
-    let line_nos: Vec<i32> = (1..=items.len() as i32).collect();
-    let skus: Vec<String> = items.iter().map(|i| i.product_sku.to_string()).collect();
-    let quantities: Vec<i32> = items.iter().map(|i| i.quantity).collect();
-    let prices: Vec<i64> = items.iter().map(|i| i.unit_price_cents).collect();
-    // The lines' insert reads the order's RETURNING: no order (a conflict), no lines.
-    sqlx::query_scalar(
-        "WITH created AS (
+    let mut created = create_all(conn, std::slice::from_ref(order)).await?;
+    Ok(created.remove(&order.checkout_id))
+}
+
+/// [`create`] for several checkouts (each at most once), in one statement: returns the
+/// id of each order that went in, by checkout; a checkout decided before is absent.
+pub async fn create_all(
+    conn: &mut PgConnection,
+    orders: &[NewOrder<'_>],
+) -> sqlx::Result<HashMap<Uuid, Uuid>> {
+    let ids: Vec<Uuid> = orders.iter().map(|_| Uuid::new_v4()).collect();
+    let mut lines = OrderLines::default();
+    for (&order_id, order) in ids.iter().zip(orders) {
+        for (line_no, item) in (1..).zip(order.items) {
+            lines.order_ids.push(order_id);
+            lines.line_nos.push(line_no);
+            lines.skus.push(item.product_sku.to_string());
+            lines.quantities.push(item.quantity);
+            lines.prices.push(item.unit_price_cents);
+        }
+    }
+    // The lines' insert joins the orders' RETURNING: no order (a conflict), no lines.
+    let created: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "WITH asked AS (
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[])
+                 AS o(id, checkout_id, cart_id, customer_id, total_cents)
+         ), created AS (
              INSERT INTO orders (id, checkout_id, cart_id, customer_id, status, total_cents)
-             SELECT $1, $2, $3, $4, 'confirmed', $5
-             WHERE NOT EXISTS (SELECT 1 FROM expired_checkouts WHERE checkout_id = $2)
-             ON CONFLICT (checkout_id) DO NOTHING RETURNING id
+             SELECT id, checkout_id, cart_id, customer_id, 'confirmed', total_cents FROM asked
+             WHERE NOT EXISTS
+                 (SELECT 1 FROM expired_checkouts e WHERE e.checkout_id = asked.checkout_id)
+             ON CONFLICT (checkout_id) DO NOTHING RETURNING id, checkout_id
          ), lines AS (
              INSERT INTO order_items (order_id, line_no, product_sku, quantity, unit_price_cents)
-             SELECT created.id, l.* FROM created,
-                    UNNEST($6::int[], $7::text[], $8::int[], $9::bigint[]) AS l
+             SELECT l.* FROM UNNEST($6::uuid[], $7::int[], $8::text[], $9::int[], $10::bigint[])
+                 AS l(order_id, line_no, sku, quantity, price)
+             JOIN created ON created.id = l.order_id
          )
-         SELECT id FROM created",
+         SELECT checkout_id, id FROM created",
     )
-    .bind(Uuid::new_v4())
-    .bind(order.checkout_id)
-    .bind(order.cart_id)
-    .bind(order.customer_id)
-    .bind(order.total_cents)
-    .bind(line_nos)
-    .bind(skus)
-    .bind(quantities)
-    .bind(prices)
-    .fetch_optional(conn)
-    .await
+    .bind(&ids)
+    .bind(orders.iter().map(|o| o.checkout_id).collect::<Vec<_>>())
+    .bind(orders.iter().map(|o| o.cart_id).collect::<Vec<_>>())
+    .bind(orders.iter().map(|o| o.customer_id).collect::<Vec<_>>())
+    .bind(orders.iter().map(|o| o.total_cents).collect::<Vec<_>>())
+    .bind(lines.order_ids)
+    .bind(lines.line_nos)
+    .bind(lines.skus)
+    .bind(lines.quantities)
+    .bind(lines.prices)
+    .fetch_all(conn)
+    .await?;
+    Ok(created.into_iter().collect())
+}
+
+/// The lines of several orders, as columns for `UNNEST`.
+#[derive(Default)]
+struct OrderLines {
+    order_ids: Vec<Uuid>,
+    line_nos: Vec<i32>,
+    skus: Vec<String>,
+    quantities: Vec<i32>,
+    prices: Vec<i64>,
 }
 
 /// Serialises every decision about these checkouts with transaction-scoped advisory

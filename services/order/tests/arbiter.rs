@@ -4,10 +4,12 @@
 use cartflow_events::{
     CheckoutExpireRequested, CheckoutExpired, LineItem, OrderCreated, StockAvailable,
 };
-use cartflow_testkit::HandlerHarness;
+use cartflow_messaging::consumer::Outcome;
+use cartflow_testkit::{HandlerHarness, message};
 use chrono::{Duration, Utc};
 use order_service::OrderApp;
 use order_service::handlers::OrderHandler;
+use order_service::store::{self, NewOrder};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -114,4 +116,182 @@ async fn two_checkouts_of_one_cart_are_decided_separately() {
     assert_eq!(orders(&order).await, 1);
     let created = order.staged::<OrderCreated>().await;
     assert_eq!(created[0].checkout_id, retry.checkout_id);
+}
+
+/// A batch of answers is ordered together, each as it would be alone: an order per
+/// checkout with its own lines, a re-announcement ordering nothing more, an answer past
+/// its expiry giving its checkout up, and one for a checkout given up before ordering
+/// nothing.
+#[tokio::test]
+async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
+    let order = order().await;
+    let two_lines = StockAvailable {
+        items: vec![
+            LineItem {
+                product_sku: cartflow_events::Sku::parse("B").unwrap(),
+                quantity: 1,
+                unit_price_cents: 1000,
+            },
+            LineItem {
+                product_sku: cartflow_events::Sku::parse("C").unwrap(),
+                quantity: 3,
+                unit_price_cents: 5,
+            },
+        ],
+        ..reserved(Some(Duration::minutes(5)))
+    };
+    let one_line = reserved(None);
+    let late = reserved(Some(-Duration::seconds(1)));
+    let given_up = reserved(Some(Duration::minutes(5)));
+    order.processed(&give_up(&given_up)).await;
+    let batch = [
+        two_lines.clone(),
+        one_line.clone(),
+        two_lines.clone(),
+        late.clone(),
+        given_up.clone(),
+    ];
+    let applied = order
+        .deliver_batch(&batch)
+        .await
+        .expect("the batch commits");
+    assert!(
+        applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
+        "{applied:?}"
+    );
+    let created = order.staged::<OrderCreated>().await;
+    let created: Vec<_> = created
+        .iter()
+        .map(|c| (c.checkout_id, c.total_cents))
+        .collect();
+    assert_eq!(
+        created,
+        [(two_lines.checkout_id, 1015), (one_line.checkout_id, 300)]
+    );
+    let lines: Vec<(Uuid, i32, String, i32, i64)> = sqlx::query_as(
+        "SELECT o.checkout_id, l.line_no, l.product_sku, l.quantity, l.unit_price_cents
+         FROM order_items l JOIN orders o ON o.id = l.order_id
+         ORDER BY o.checkout_id = $1 DESC, l.line_no",
+    )
+    .bind(two_lines.checkout_id)
+    .fetch_all(order.pool())
+    .await
+    .unwrap();
+    let (a, b) = (
+        two_lines.checkout_id.unwrap(),
+        one_line.checkout_id.unwrap(),
+    );
+    assert_eq!(
+        lines,
+        [
+            (a, 1, "B".to_string(), 1, 1000),
+            (a, 2, "C".to_string(), 3, 5),
+            (b, 1, "A".to_string(), 2, 150),
+        ]
+    );
+    let expired: Vec<_> = order
+        .staged::<CheckoutExpired>()
+        .await
+        .iter()
+        .map(|e| e.checkout_id)
+        .collect();
+    assert_eq!(
+        expired,
+        [given_up.checkout_id.unwrap(), late.checkout_id.unwrap()]
+    );
+}
+
+/// A batch that mixes topics (none does today: each subscription has its own consumer)
+/// still applies in event-id order: an expiry request before the answer gives the
+/// checkout up, and the answer then orders nothing.
+#[tokio::test]
+async fn an_expiry_request_ahead_of_the_answer_in_one_batch_is_not_overtaken() {
+    let order = order().await;
+    let checkout = reserved(Some(Duration::minutes(5)));
+    let applied = order
+        .deliver_mixed(vec![message(&give_up(&checkout)), message(&checkout)])
+        .await
+        .expect("the batch commits");
+    assert!(
+        applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
+        "{applied:?}"
+    );
+    assert_eq!(orders(&order).await, 0);
+    assert!(order.staged::<OrderCreated>().await.is_empty());
+    assert_eq!(order.staged::<CheckoutExpired>().await.len(), 1);
+}
+
+/// `store::create_all`, the batch's one statement, on its own (a failing statement
+/// would only send the batch down the one-by-one path, which the tests above cannot
+/// tell apart): each order goes in with its own lines, a checkout decided before gets
+/// none, and a checkout given twice gets one order.
+#[tokio::test]
+async fn the_batch_statement_creates_each_undecided_order_with_its_own_lines() {
+    let order = order().await;
+    let with = |sku: &str, quantity: i32| StockAvailable {
+        items: vec![
+            LineItem {
+                product_sku: cartflow_events::Sku::parse(sku).unwrap(),
+                quantity,
+                unit_price_cents: 10,
+            },
+            LineItem {
+                product_sku: cartflow_events::Sku::parse("Z").unwrap(),
+                quantity: 1,
+                unit_price_cents: 1,
+            },
+        ],
+        ..reserved(None)
+    };
+    let (a, b, decided) = (with("A", 1), with("B", 2), with("C", 3));
+    order.processed(&give_up(&decided)).await;
+    fn new(r: &StockAvailable) -> NewOrder<'_> {
+        NewOrder {
+            checkout_id: r.checkout_id.unwrap(),
+            cart_id: r.cart_id,
+            customer_id: r.customer_id,
+            items: &r.items,
+            total_cents: 0,
+        }
+    }
+    let mut conn = order.pool().acquire().await.unwrap();
+    let created = store::create_all(&mut conn, &[new(&a), new(&decided), new(&b), new(&a)])
+        .await
+        .unwrap();
+    let mut checkouts: Vec<Uuid> = created.keys().copied().collect();
+    checkouts.sort();
+    let mut expected = vec![a.checkout_id.unwrap(), b.checkout_id.unwrap()];
+    expected.sort();
+    assert_eq!(checkouts, expected);
+    let lines: Vec<(Uuid, i32, String, i32)> = sqlx::query_as(
+        "SELECT order_id, line_no, product_sku, quantity FROM order_items ORDER BY product_sku",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let (of_a, of_b) = (
+        created[&a.checkout_id.unwrap()],
+        created[&b.checkout_id.unwrap()],
+    );
+    let z_lines: Vec<_> = lines
+        .iter()
+        .filter(|l| l.2 == "Z")
+        .map(|l| (l.0, l.1))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "two lines per order, for two orders: {lines:?}"
+    );
+    assert_eq!(
+        (&lines[0], &lines[1]),
+        (
+            &(of_a, 1, "A".to_string(), 1),
+            &(of_b, 1, "B".to_string(), 2)
+        )
+    );
+    assert!(
+        z_lines.contains(&(of_a, 2)) && z_lines.contains(&(of_b, 2)),
+        "{lines:?}"
+    );
 }
