@@ -130,11 +130,12 @@ async fn create_order(
 }
 
 /// The orders of a batch's reservations, all with one statement: each reservation
-/// within its checkout's expiry, with valid lines, the first for its checkout, that
-/// comes before the batch's first event of another topic (events apply in event-id
-/// order, so an expiry request must not be overtaken; today each subscription has its
-/// own consumer and no batch mixes topics). Returns the positions whose order went in;
-/// `handle` rules on the rest one by one, as it would have.
+/// that is its checkout's first answer in the batch, within the expiry, with valid
+/// lines, and before the batch's first event of another topic (events apply in
+/// event-id order, so an expiry request must not be overtaken; today each subscription
+/// has its own consumer and no batch mixes topics). Returns the positions whose order
+/// went in; `handle` rules on the rest one by one, as it would have. The clock is read
+/// once for the batch.
 async fn create_orders(tx: &mut Tx, batch: &Together<'_>) -> Result<Vec<usize>, HandlerError> {
     let now = chrono::Utc::now();
     let mut only_answers_so_far = true;
@@ -148,7 +149,10 @@ async fn create_orders(tx: &mut Tx, batch: &Together<'_>) -> Result<Vec<usize>, 
         let usual = lines_are_valid(&reserved)
             && on_stock_available(CheckoutRecord::Undecided, reserved.expires_at, now)
                 == Ruling::CreateOrder;
-        (usual && checkouts.insert(reserved.checkout())).then_some(reserved)
+        // Only a checkout's first answer may be taken: a later one overtaking an earlier
+        // one left to `handle` (say, past the expiry) would change the outcome.
+        let first_for_its_checkout = checkouts.insert(reserved.checkout());
+        (first_for_its_checkout && usual).then_some(reserved)
     });
     if answers.items.is_empty() {
         return Ok(Vec::new());

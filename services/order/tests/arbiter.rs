@@ -4,7 +4,8 @@
 use cartflow_events::{
     CheckoutExpireRequested, CheckoutExpired, LineItem, OrderCreated, StockAvailable,
 };
-use cartflow_messaging::consumer::Outcome;
+use cartflow_messaging::HandlerError;
+use cartflow_messaging::consumer::{Applied, Outcome};
 use cartflow_testkit::{HandlerHarness, message};
 use chrono::{Duration, Utc};
 use order_service::OrderApp;
@@ -42,6 +43,22 @@ fn give_up(reserved: &StockAvailable) -> CheckoutExpireRequested {
 
 async fn orders(order: &HandlerHarness) -> i64 {
     order.count("SELECT count(*) FROM orders").await
+}
+
+/// Insists that a batch committed and that every message of it was processed.
+fn all_processed(applied: Result<Vec<Applied>, HandlerError>) {
+    let applied = applied.expect("the batch commits");
+    assert!(
+        applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
+        "{applied:?}"
+    );
+}
+
+/// Insists that the only checkout was given up, announced once, with no order.
+async fn given_up_once_without_an_order(order: &HandlerHarness) {
+    assert_eq!(orders(order).await, 0);
+    assert!(order.staged::<OrderCreated>().await.is_empty());
+    assert_eq!(order.staged::<CheckoutExpired>().await.len(), 1);
 }
 
 #[tokio::test]
@@ -151,14 +168,7 @@ async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
         late.clone(),
         given_up.clone(),
     ];
-    let applied = order
-        .deliver_batch(&batch)
-        .await
-        .expect("the batch commits");
-    assert!(
-        applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
-        "{applied:?}"
-    );
+    all_processed(order.deliver_batch(&batch).await);
     let created = order.staged::<OrderCreated>().await;
     let created: Vec<_> = created
         .iter()
@@ -208,17 +218,12 @@ async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
 async fn an_expiry_request_ahead_of_the_answer_in_one_batch_is_not_overtaken() {
     let order = order().await;
     let checkout = reserved(Some(Duration::minutes(5)));
-    let applied = order
-        .deliver_mixed(vec![message(&give_up(&checkout)), message(&checkout)])
-        .await
-        .expect("the batch commits");
-    assert!(
-        applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
-        "{applied:?}"
+    all_processed(
+        order
+            .deliver_mixed(vec![message(&give_up(&checkout)), message(&checkout)])
+            .await,
     );
-    assert_eq!(orders(&order).await, 0);
-    assert!(order.staged::<OrderCreated>().await.is_empty());
-    assert_eq!(order.staged::<CheckoutExpired>().await.len(), 1);
+    given_up_once_without_an_order(&order).await;
 }
 
 /// `store::create_all`, the batch's one statement, on its own (a failing statement
@@ -294,4 +299,18 @@ async fn the_batch_statement_creates_each_undecided_order_with_its_own_lines() {
         z_lines.contains(&(of_a, 2)) && z_lines.contains(&(of_b, 2)),
         "{lines:?}"
     );
+}
+
+/// Two answers for one checkout in one batch, the first past the expiry: as one by
+/// one, the first gives the checkout up and the second orders nothing.
+#[tokio::test]
+async fn a_late_answer_is_not_overtaken_by_a_later_one_for_its_checkout() {
+    let order = order().await;
+    let late = reserved(Some(-Duration::seconds(1)));
+    let in_time = StockAvailable {
+        expires_at: Some(Utc::now() + Duration::minutes(5)),
+        ..late.clone()
+    };
+    all_processed(order.deliver_batch(&[late.clone(), in_time]).await);
+    given_up_once_without_an_order(&order).await;
 }
