@@ -62,21 +62,16 @@ impl EventHandler for InventoryHandler {
 
     /// A batch's requests are ruled on together, with two statements for all of them.
     /// What does not decode is left to `handle`, which refuses it alone. Only the
-    /// requests before the batch's first event of another topic are taken: a
-    /// cancellation or expiry changes what a later request is ruled on, and `handle`
-    /// applies it after these. (Each subscription has a consumer of its own, so today a
-    /// batch holds one topic.)
+    /// requests before the batch's first event of another topic are taken
+    /// ([`Together::pick_leading`]): a cancellation or expiry changes what a later
+    /// request is ruled on.
     async fn handle_together(
         &self,
         tx: &mut Tx,
         batch: &Together<'_>,
     ) -> Result<Vec<bool>, HandlerError> {
-        let mut only_requests_so_far = true;
-        let requests = batch.pick(|_, event| {
-            only_requests_so_far &= event.topic() == Some(Topic::OrderRequested);
-            only_requests_so_far
-                .then(|| StockRequest::of(event).ok())
-                .flatten()
+        let requests = batch.pick_leading(Topic::OrderRequested, |_, event| {
+            StockRequest::of(event).ok()
         });
         if !requests.items.is_empty() {
             for (k, reply) in reserve(tx, &requests.items).await? {

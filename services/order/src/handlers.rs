@@ -131,20 +131,14 @@ async fn create_order(
 
 /// The orders of a batch's reservations, all with one statement: each reservation
 /// that is its checkout's first answer in the batch, within the expiry, with valid
-/// lines, and before the batch's first event of another topic (events apply in
-/// event-id order, so an expiry request must not be overtaken; today each subscription
-/// has its own consumer and no batch mixes topics). Returns the positions whose order
-/// went in; `handle` rules on the rest one by one, as it would have. The clock is read
-/// once for the batch.
+/// lines, and before the batch's first event of another topic
+/// ([`Together::pick_leading`]: an expiry request must not be overtaken). Returns the
+/// positions whose order went in; `handle` rules on the rest one by one, as it would
+/// have. The clock is read once for the batch.
 async fn create_orders(tx: &mut Tx, batch: &Together<'_>) -> Result<Vec<usize>, HandlerError> {
     let now = chrono::Utc::now();
-    let mut only_answers_so_far = true;
     let mut checkouts = HashSet::new();
-    let answers = batch.pick(|_, event| {
-        only_answers_so_far &= event.topic() == Some(Topic::StockAvailable);
-        if !only_answers_so_far {
-            return None;
-        }
+    let answers = batch.pick_leading(Topic::StockAvailable, |_, event| {
         let reserved: StockAvailable = event.decode().ok()?;
         let usual = lines_are_valid(&reserved)
             && on_stock_available(CheckoutRecord::Undecided, reserved.expires_at, now)

@@ -151,6 +151,24 @@ impl<'a> Together<'a> {
         picked
     }
 
+    /// [`Together::pick`] among the events of `topic` before the batch's first event of
+    /// another topic, for a handler whose other events change what these are decided
+    /// on: `handle` applies those after `handle_together`, so nothing after one may be
+    /// taken ahead of it. (Each subscription has a consumer of its own, so today a
+    /// batch holds one topic.)
+    pub fn pick_leading<T>(
+        &self,
+        topic: Topic,
+        mut take: impl FnMut(usize, &'a Incoming) -> Option<T>,
+    ) -> Picked<T> {
+        let leading = self
+            .events
+            .iter()
+            .take_while(|event| event.topic() == Some(topic))
+            .count();
+        self.pick(|i, event| if i < leading { take(i, event) } else { None })
+    }
+
     /// Per event, whether one of these picks took it: what `handle_together` returns.
     pub fn taken(&self, picks: &[&[usize]]) -> Vec<bool> {
         let mut taken = vec![false; self.events.len()];
