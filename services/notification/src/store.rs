@@ -2,6 +2,7 @@
 
 use crate::domain::{Kind, Status};
 use cartflow_events::{Channel, CustomerDetails, DeliveryResult};
+use cartflow_messaging::PlannedEachRun;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -176,6 +177,7 @@ pub async fn record_results(
          WHERE n.id = r.id AND n.status = $5
          RETURNING n.id",
     )
+    .planned_each_run()
     .bind(ids)
     .bind(statuses)
     .bind(attempts)
