@@ -2,7 +2,6 @@
 
 use crate::domain::{Cart, CartStatus, CheckoutEnd, Rejection};
 use cartflow_events::{LineItem, Sku, total_cents};
-use cartflow_messaging::PlannedEachRun;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
 use uuid::Uuid;
@@ -404,7 +403,6 @@ pub async fn mark_converted(
          WHERE c.id = o.cart_id AND c.status <> $3
          RETURNING c.id, c.checkout_started_at",
     )
-    .planned_each_run()
     .bind(carts)
     .bind(order_ids)
     .bind(CheckoutEnd::Ordered.to().as_str())

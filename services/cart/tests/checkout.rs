@@ -11,7 +11,7 @@ use cartflow_events::{
 };
 use cartflow_messaging::Outbox;
 use cartflow_messaging::consumer::Outcome;
-use cartflow_testkit::{HandlerHarness, prepared_statements};
+use cartflow_testkit::HandlerHarness;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -213,20 +213,4 @@ async fn the_watchdog_re_requests_overdue_checkouts_and_gives_up_expired_ones() 
         fresh.cart_id
     );
     assert_eq!(cart.count(&untouched).await, 1);
-}
-
-/// A batch of `order.created` converts its carts with one statement, by id, in a table
-/// that only grows: planned at each run rather than cached with a plan made while the
-/// table was small (`cartflow_messaging::PlannedEachRun`).
-#[tokio::test]
-async fn a_batch_converts_its_carts_with_a_statement_planned_at_each_run() {
-    let cart = cart_service().await;
-    let mut conn = cart.pool().acquire().await.expect("a connection");
-    for _ in 0..3 {
-        cart_service::store::mark_converted(&mut conn, &[(Uuid::new_v4(), Uuid::new_v4())])
-            .await
-            .expect("converting");
-    }
-    let cached = prepared_statements(&mut conn, "UPDATE carts c SET status = $3").await;
-    assert_eq!(cached, 0, "the convert statement was cached with its plan");
 }

@@ -1,7 +1,6 @@
 //! SQL for emails and push messages.
 
 use crate::domain::{AfterFailure, EmailStatus};
-use cartflow_messaging::PlannedEachRun;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -216,7 +215,6 @@ pub async fn mark_sent(
         "UPDATE emails SET status = $2, attempts = attempts + 1, sent_at = now(), last_error = NULL
          WHERE id = ANY($1) RETURNING id, attempts",
     )
-    .planned_each_run()
     .bind(ids)
     .bind(EmailStatus::Sent.as_str())
     .fetch_all(conn)

@@ -6,7 +6,7 @@ use cartflow_events::{Channel, DeliveryRequested, DeliveryResult};
 use cartflow_kit::Env;
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::Outcome;
-use cartflow_testkit::{HandlerHarness, prepared_statements};
+use cartflow_testkit::HandlerHarness;
 use email_push_service::EmailPushApp;
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -198,23 +198,4 @@ async fn a_batch_queues_each_email_and_delivers_each_push_once() {
     let results = email_push.staged::<DeliveryResult>().await;
     assert_eq!(results.len(), 2, "{results:?}");
     assert_eq!(results[1].notification_id, second.notification_id);
-}
-
-/// The sender records a batch's sent emails with one statement, by id, in a table that
-/// only grows: planned at each run rather than cached with a plan made while the table
-/// was small (`cartflow_messaging::PlannedEachRun`).
-#[tokio::test]
-async fn sent_emails_are_recorded_with_a_statement_planned_at_each_run() {
-    let email_push = email_push().await;
-    let mut conn = email_push.pool().acquire().await.expect("a connection");
-    for _ in 0..3 {
-        email_push_service::store::mark_sent(&mut conn, &[Uuid::new_v4()])
-            .await
-            .expect("marking sent");
-    }
-    let cached = prepared_statements(&mut conn, "UPDATE emails SET status = $2").await;
-    assert_eq!(
-        cached, 0,
-        "the sent-emails statement was cached with its plan"
-    );
 }

@@ -2,7 +2,6 @@
 
 use crate::domain::{Decided, ReservationStatus, StockItem};
 use cartflow_events::{LineItem, Sku};
-use cartflow_messaging::PlannedEachRun;
 use sqlx::{PgConnection, PgPool};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
@@ -270,7 +269,6 @@ pub async fn levels_and_decisions(
          SELECT NULL, NULL, NULL, checkout_id, status, items
          FROM reservations WHERE checkout_id = ANY($2)",
     )
-    .planned_each_run()
     .bind(skus)
     .bind(checkouts)
     .fetch_all(conn)

@@ -8,7 +8,7 @@ use cartflow_events::{
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::Outcome;
 use cartflow_testkit::platform::eventually;
-use cartflow_testkit::{HandlerHarness, envelope_for, message, prepared_statements};
+use cartflow_testkit::{HandlerHarness, envelope_for, message};
 use inventory_service::InventoryApp;
 use inventory_service::handlers::InventoryHandler;
 use std::sync::Arc;
@@ -347,32 +347,4 @@ async fn a_batch_that_crosses_a_threshold_alerts_once() {
     let alerts = inventory.staged::<LowStock>().await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!((alerts[0].available, alerts[0].threshold), (2, 3));
-}
-
-/// A batch reads its SKUs' levels and its checkouts' earlier decisions with one
-/// statement, by key, in a reservations table that only grows: planned at each run
-/// rather than cached with a plan made while the table was small
-/// (`cartflow_messaging::PlannedEachRun`).
-#[tokio::test]
-async fn a_batch_reads_levels_and_decisions_with_a_statement_planned_at_each_run() {
-    let inventory = inventory(&[("SKU-1", 5)]).await;
-    let mut conn = inventory.pool().acquire().await.expect("a connection");
-    for _ in 0..3 {
-        inventory_service::store::levels_and_decisions(
-            &mut conn,
-            &["SKU-1".to_string()],
-            &[Uuid::new_v4()],
-        )
-        .await
-        .expect("reading");
-    }
-    let cached = prepared_statements(
-        &mut conn,
-        "SELECT sku, available, low_stock_threshold, NULL",
-    )
-    .await;
-    assert_eq!(
-        cached, 0,
-        "the levels-and-decisions statement was cached with its plan"
-    );
 }

@@ -2,7 +2,6 @@
 
 use crate::domain::{Kind, Status};
 use cartflow_events::{Channel, CustomerDetails, DeliveryResult};
-use cartflow_messaging::PlannedEachRun;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -177,7 +176,6 @@ pub async fn record_results(
          WHERE n.id = r.id AND n.status = $5
          RETURNING n.id",
     )
-    .planned_each_run()
     .bind(ids)
     .bind(statuses)
     .bind(attempts)

@@ -7,10 +7,9 @@ use cartflow_events::{
     DeliveryRequested, DeliveryResult, LineItem, OrderCreated,
 };
 use cartflow_messaging::consumer::Outcome;
-use cartflow_testkit::{HandlerHarness, envelope_for, prepared_statements, sequential_scans};
+use cartflow_testkit::{HandlerHarness, envelope_for};
 use chrono::{Duration, Utc};
 use notification_service::handlers::NotificationHandler;
-use notification_service::store;
 use notification_service::{NotificationApp, Settings};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -302,67 +301,4 @@ async fn a_batch_of_orders_tells_each_customer_once_from_their_own_contact() {
         .find(|d| d.channel == Channel::Email)
         .unwrap();
     assert!(to_ann.body.contains("Ann"), "{}", to_ann.body);
-}
-
-fn settled(notification_id: Uuid) -> DeliveryResult {
-    DeliveryResult {
-        notification_id,
-        channel: Channel::Email,
-        delivered: true,
-        attempts: 1,
-        error: None,
-    }
-}
-
-/// Adds `rows` settled notifications of nobody's.
-async fn fill(conn: &mut sqlx::PgConnection, rows: i32) {
-    sqlx::query(
-        "INSERT INTO notifications (id, kind, channel, subject, body, status)
-         SELECT gen_random_uuid(), 'order_confirmed', 'email', 'Your order', 'Thanks', 'sent'
-         FROM generate_series(1, $1)",
-    )
-    .bind(rows)
-    .execute(conn)
-    .await
-    .expect("filling notifications");
-}
-
-/// Results are settled once per batch in a table that only grows. Their statement finds
-/// the batch's notifications by key however small the table was when the first batches
-/// ran: a plan cached then (five runs make PostgreSQL keep a generic one) scans the
-/// whole table at every batch after, as it did in the benchmark.
-#[tokio::test]
-async fn results_find_their_notifications_by_key_after_the_table_has_grown() {
-    let notification = notification().await;
-    let mut conn = notification.pool().acquire().await.expect("a connection");
-    fill(&mut conn, 20).await;
-    for _ in 0..8 {
-        let batch = [settled(Uuid::new_v4()), settled(Uuid::new_v4())];
-        store::record_results(&mut conn, &batch)
-            .await
-            .expect("settling");
-    }
-    fill(&mut conn, 20_000).await;
-    let before = sequential_scans(&mut conn, "notifications").await;
-    let batch = [settled(Uuid::new_v4()), settled(Uuid::new_v4())];
-    store::record_results(&mut conn, &batch)
-        .await
-        .expect("settling");
-    let scans = sequential_scans(&mut conn, "notifications").await - before;
-    assert_eq!(scans, 0, "the results statement scanned the whole table");
-}
-
-/// The relay marks what it published once per pass, by event id, in an outbox that only
-/// grows: that statement too is planned at each run rather than cached.
-#[tokio::test]
-async fn the_relays_bulk_mark_is_planned_at_each_run() {
-    let notification = notification().await;
-    let mut conn = notification.pool().acquire().await.expect("a connection");
-    for _ in 0..3 {
-        cartflow_messaging::outbox::mark_published(&mut *conn, &[(Uuid::new_v4(), Utc::now())])
-            .await
-            .expect("marking");
-    }
-    let cached = prepared_statements(&mut conn, "UPDATE outbox o SET published_at").await;
-    assert_eq!(cached, 0, "the bulk mark was cached with its plan");
 }

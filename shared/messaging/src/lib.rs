@@ -17,7 +17,6 @@ pub mod consumer;
 pub mod dead_letters;
 pub mod event_log;
 pub mod outbox;
-pub mod planning;
 pub mod provision;
 pub mod pubsub;
 pub mod relay;
@@ -26,7 +25,6 @@ pub mod trace_context;
 
 pub use consumer::{Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Together};
 pub use outbox::{Cause, Outbox, Tx};
-pub use planning::PlannedEachRun;
 pub use pubsub::PubSubConfig;
 pub use relay::{OutboxRelay, RelaySettings};
 

@@ -8,7 +8,6 @@
 //! CPU that is throttled once the response is sent) `commit` also waits for them to be
 //! published and marked.
 
-use crate::PlannedEachRun;
 use crate::relay::{OutgoingEvent, RelayCore};
 use anyhow::Context;
 use cartflow_events::{Envelope, Event, Service};
@@ -334,25 +333,6 @@ async fn write_staged(conn: &mut PgConnection, staged: &[OutgoingEvent]) -> sqlx
     .bind(attributes)
     .bind(payloads)
     .execute(conn)
-    .await
-    .map(drop)
-}
-
-/// Marks outbox rows published, in one statement: the relay's bulk mark.
-pub async fn mark_published<'c>(
-    executor: impl sqlx::PgExecutor<'c>,
-    published: &[(Uuid, chrono::DateTime<chrono::Utc>)],
-) -> sqlx::Result<()> {
-    let (ids, times): (Vec<Uuid>, Vec<_>) = published.iter().copied().unzip();
-    sqlx::query(
-        "UPDATE outbox o SET published_at = p.at, publish_attempts = o.publish_attempts + 1
-         FROM UNNEST($1::uuid[], $2::timestamptz[]) AS p(event_id, at)
-         WHERE o.event_id = p.event_id",
-    )
-    .planned_each_run()
-    .bind(ids)
-    .bind(times)
-    .execute(executor)
     .await
     .map(drop)
 }

@@ -15,6 +15,4 @@ pub mod platform;
 pub mod service;
 
 pub use client::{Accepted, CallError, CartClient, NotificationClient, OrderClient};
-pub use service::{
-    HandlerHarness, ServiceDb, envelope_for, message, prepared_statements, sequential_scans,
-};
+pub use service::{HandlerHarness, ServiceDb, envelope_for, message};

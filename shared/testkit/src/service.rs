@@ -18,7 +18,7 @@ use cartflow_messaging::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -283,33 +283,6 @@ impl Drop for HandlerHarness {
         // Ends whatever the routes started (e.g. live streams).
         self.shutdown.cancel();
     }
-}
-
-/// How many statements beginning with `start` this connection holds prepared (sqlx's
-/// statement cache): none for one planned at each run
-/// ([`cartflow_messaging::PlannedEachRun`]).
-pub async fn prepared_statements(conn: &mut PgConnection, start: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM pg_prepared_statements WHERE starts_with(statement, $1)",
-    )
-    .bind(start)
-    .fetch_one(conn)
-    .await
-    .expect("reading pg_prepared_statements")
-}
-
-/// The sequential scans of `table` counted so far, this connection's own included: its
-/// pending counts are flushed first (`pg_stat_force_next_flush`, at its next idle point).
-pub async fn sequential_scans(conn: &mut PgConnection, table: &str) -> i64 {
-    sqlx::query("SELECT pg_stat_force_next_flush()")
-        .execute(&mut *conn)
-        .await
-        .expect("flushing the statistics");
-    sqlx::query_scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1")
-        .bind(table)
-        .fetch_one(conn)
-        .await
-        .expect("reading pg_stat_user_tables")
 }
 
 /// For a service that consumes nothing: every event is unexpected.

@@ -283,7 +283,17 @@ impl RelayCore {
         if published.is_empty() {
             return Ok(());
         }
-        crate::outbox::mark_published(self.outbox.pool(), published).await
+        let (ids, times): (Vec<Uuid>, Vec<_>) = published.iter().copied().unzip();
+        sqlx::query(
+            "UPDATE outbox o SET published_at = p.at, publish_attempts = o.publish_attempts + 1
+             FROM UNNEST($1::uuid[], $2::timestamptz[]) AS p(event_id, at)
+             WHERE o.event_id = p.event_id",
+        )
+        .bind(ids)
+        .bind(times)
+        .execute(self.outbox.pool())
+        .await
+        .map(drop)
     }
 }
 
