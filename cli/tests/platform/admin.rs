@@ -4,6 +4,7 @@
 
 use crate::helpers::{TestApp, assert_problem, cartflow, eventually, spawn_app, spawn_app_with};
 use cartflow_events::Service;
+use notification_service::domain::Status;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -251,6 +252,15 @@ async fn a_lost_event_is_replayed_from_the_log_and_takes_effect_once() {
     .await;
     eventually("cart to skip its copy", || async {
         (duplicates_seen(&app, Service::Cart, "order.created", &saga).await == 1).then_some(())
+    })
+    .await;
+    // The replay's delivery results written too (they are in email-push's log once
+    // notification has settled both): the whole saga is in the logs before the CLI
+    // reads them. Without this the CLI could match one event fewer than counted below.
+    eventually("both notifications to be settled", || async {
+        let notifications = app.notifications(customer).await;
+        (notifications.len() == 2 && notifications.iter().all(|n| n.status == Status::Sent))
+            .then_some(())
     })
     .await;
 
