@@ -377,9 +377,26 @@ async fn a_dead_letter_is_replayed_from_the_console_once_its_cause_is_fixed() {
             !s.starts_with("Reading")
         })
         .await;
-    browser
-        .click(&format!("input[type=checkbox][value='{event_id}']"))
-        .await;
+    // A look that ran meanwhile can have hidden the letter for its ack deadline (seen in
+    // CI: the row gone when the test went to tick it): look again at that pace until it
+    // is back, then tick it.
+    let checkbox = format!("input[type=checkbox][value='{event_id}']");
+    eventually_within(Duration::from_secs(90), "the letter to tick", || async {
+        if let Ok(element) = browser
+            .client
+            .find(fantoccini::Locator::Css(&checkbox))
+            .await
+        {
+            return element.click().await.ok();
+        }
+        let status = browser.texts("#dl-status").await.join("");
+        if !status.starts_with("Reading") {
+            tokio::time::sleep(Duration::from_secs(11)).await;
+            browser.click("#refresh").await;
+        }
+        None
+    })
+    .await;
     eventually_within(Duration::from_secs(60), "the replay to go out", || async {
         browser
             .click("section[data-subscription] button.replay")
