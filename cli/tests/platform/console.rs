@@ -426,6 +426,14 @@ async fn a_dead_letter_is_replayed_from_the_console_once_its_cause_is_fixed() {
         browser.texts("tr[data-event-id]").await.is_empty(),
         "a replayed letter leaves the list"
     );
+    assert_eq!(
+        browser
+            .texts("section[data-subscription] h3 .waiting")
+            .await
+            .join(""),
+        "0 waiting",
+        "the heading counts what is left, not what the look read"
+    );
     browser.screenshot("dead-letters-replayed").await;
 
     // Processed once: the checkout converts, one inbox row, one reservation.

@@ -27,8 +27,12 @@ async function replaySelected(group) {
     });
     if (record.replayed > 0) {
       cf.status("dl-status", `Replayed ${record.replayed} of ${eventIds.length} from ${group.subscription}.`, "ok");
-      // Replayed letters have left the subscription.
-      if (record.replayed === eventIds.length) boxes.forEach((b) => b.closest("tr").remove());
+      // Replayed letters have left the subscription, and the heading's count with them.
+      if (record.replayed === eventIds.length) {
+        boxes.forEach((b) => b.closest("tr").remove());
+        const section = document.querySelector(`section[data-subscription="${group.subscription}"]`);
+        section.querySelector(".waiting").textContent = waitingText(section.querySelectorAll("tbody tr").length);
+      }
     } else {
       cf.status("dl-status", "Nothing replayed: the letters are hidden for a few seconds after a look (or gone already). Try again shortly.", "error");
     }
@@ -37,6 +41,10 @@ async function replaySelected(group) {
     cf.status("dl-status", error.message, "error");
     if (error.status === 401) signedIn(false);
   }
+}
+
+function waitingText(count) {
+  return `${count} waiting`;
 }
 
 function group(g) {
@@ -50,7 +58,7 @@ function group(g) {
     el("td", { class: "error-text", text: m.error ? `${m.failure_kind}: ${m.error}` : "" }),
     el("td", {}, el("details", {}, el("summary", { text: "body" }), el("pre", { text: m.body })))));
   return el("section", { "data-subscription": g.subscription },
-    el("h3", {}, el("span", { class: "mono", text: g.subscription }), ` (${g.service}): ${g.messages.length} waiting`),
+    el("h3", {}, el("span", { class: "mono", text: g.subscription }), ` (${g.service}): `, el("span", { class: "waiting", text: waitingText(g.messages.length) })),
     el("table", { class: "grid" },
       el("thead", {}, el("tr", {}, ...["select", "event", "event id", "saga", "attempts", "dead-lettered", "last error", ""].map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", {}, ...rows)),
