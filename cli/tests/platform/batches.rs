@@ -23,12 +23,12 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Customer ids that make [`RecordingHandler`] fail after it has written and staged.
-const POISON_CUSTOMER: Uuid = Uuid::from_u128(0xbad);
-const FLAKY_CUSTOMER: Uuid = Uuid::from_u128(0xf1a);
+pub(crate) const POISON_CUSTOMER: Uuid = Uuid::from_u128(0xbad);
+pub(crate) const FLAKY_CUSTOMER: Uuid = Uuid::from_u128(0xf1a);
 
 /// Records every run in `handled` and stages a `stock-available`, then fails for the
 /// two marked customers: what it wrote before failing must not survive.
-struct RecordingHandler;
+pub(crate) struct RecordingHandler;
 
 #[async_trait]
 impl EventHandler for RecordingHandler {
@@ -57,7 +57,7 @@ fn reply_to(request: OrderRequested) -> StockAvailable {
     }
 }
 
-fn request(customer_id: Uuid) -> OrderRequested {
+pub(crate) fn request(customer_id: Uuid) -> OrderRequested {
     OrderRequested {
         checkout_id: None,
         expires_at: None,

@@ -23,6 +23,7 @@ mod oversell;
 mod poison;
 mod process;
 mod push;
+mod push_batches;
 mod reconnect;
 mod resilience;
 mod rest_input;

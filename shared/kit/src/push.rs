@@ -1,8 +1,9 @@
 //! Push delivery: Pub/Sub POSTs each message to `POST /pubsub/push` instead of the
-//! service pulling it. The request goes through the very same
-//! [`Consumer::deliver`] as a pulled message (inbox, handler, outbox, one
-//! transaction); only the transport differs. A 2xx answer acks, anything else nacks,
-//! so retries and dead-lettering behave as with pull.
+//! service pulling it. Concurrent requests are gathered into one batch ([`Gatherer`])
+//! and go through the very same path as a pulled batch (inbox, handler, outbox, one
+//! transaction); only the transport differs. A request is answered once its batch has
+//! committed: a 2xx answer acks, anything else nacks, so retries and dead-lettering
+//! behave as with pull.
 //!
 //! In Google Cloud every push request carries an OIDC token that Pub/Sub signs for
 //! the subscription's service account. It is verified here (signature against
@@ -20,8 +21,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use base64::Engine;
-use cartflow_messaging::Consumer;
-use cartflow_messaging::consumer::{Delivery, Outcome};
+use cartflow_messaging::consumer::{Gatherer, Outcome, Pushed};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,8 +88,8 @@ struct PushedMessage {
 
 #[derive(Clone)]
 struct PushState {
-    /// Full subscription path → the consumer for it.
-    consumers: Arc<HashMap<String, Consumer>>,
+    /// The service's consumers, gathering pushed messages into batches.
+    gatherer: Gatherer,
     verifier: Option<Arc<PushVerifier>>,
 }
 
@@ -100,8 +100,8 @@ struct PushVerifier {
     service_account: Option<String>,
 }
 
-/// The push route for `consumers`, guarded as `auth` says.
-pub fn router(consumers: Vec<Consumer>, auth: &PushAuth) -> Router {
+/// The push route for the gatherer's consumers, guarded as `auth` says.
+pub fn router(gatherer: Gatherer, auth: &PushAuth) -> Router {
     let verifier = match auth {
         PushAuth::Oidc {
             audience,
@@ -125,16 +125,9 @@ pub fn router(consumers: Vec<Consumer>, auth: &PushAuth) -> Router {
         }
         PushAuth::Unauthenticated => None,
     };
-    let consumers = consumers
-        .into_iter()
-        .map(|c| (c.subscription().to_string(), c))
-        .collect();
     Router::new()
         .route(PUSH_PATH, post(receive))
-        .with_state(PushState {
-            consumers: Arc::new(consumers),
-            verifier,
-        })
+        .with_state(PushState { gatherer, verifier })
 }
 
 async fn receive(
@@ -147,22 +140,26 @@ async fn receive(
     }
     let request: PushRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("not a Pub/Sub push request: {e}")))?;
-    let consumer = state.consumers.get(&request.subscription).ok_or_else(|| {
+    let unknown = || {
         ApiError::NotFound(format!(
             "this service does not consume {}",
             request.subscription
         ))
-    })?;
+    };
+    if !state.gatherer.consumes(&request.subscription) {
+        return Err(unknown());
+    }
     let data = base64::engine::general_purpose::STANDARD
         .decode(request.message.data.as_bytes())
         .map_err(|e| ApiError::BadRequest(format!("message data is not base64: {e}")))?;
-    let delivery = Delivery {
-        message_id: &request.message.message_id,
-        attributes: &request.message.attributes,
-        data: &data,
+    let message = Pushed {
+        message_id: request.message.message_id,
+        attributes: request.message.attributes,
+        data,
         attempt: request.delivery_attempt,
     };
-    match consumer.deliver(delivery).await {
+    let outcome = state.gatherer.deliver(&request.subscription, message).await;
+    match outcome.ok_or_else(unknown)? {
         Outcome::Processed | Outcome::Duplicate => Ok(StatusCode::NO_CONTENT),
         // Non-2xx is a nack: Pub/Sub retries with backoff, then dead-letters.
         Outcome::Rejected => Err(ApiError::Unprocessable(

@@ -27,6 +27,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::{Extension, Router};
 use cartflow_events::{Service, Topic};
+use cartflow_messaging::consumer::Gatherer;
 use cartflow_messaging::{Consumer, EventHandler, Outbox, OutboxRelay, migrator_with};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -161,7 +162,13 @@ pub async fn start<A: ServiceApp>(
                     consumers.spawn(consumer.run(subscriber.clone(), shutdown.clone()));
                 }
             }
-            DeliveryMode::Push(auth) => push_routes = Some(push::router(all, auth)),
+            DeliveryMode::Push(auth) => {
+                // Its batches end once the HTTP server (which holds the gatherer) has
+                // answered its last request.
+                let (gatherer, batches) = Gatherer::new(all);
+                consumers.spawn(batches);
+                push_routes = Some(push::router(gatherer, auth));
+            }
         }
     }
 
@@ -232,11 +239,11 @@ pub async fn start<A: ServiceApp>(
         .await
         .with_context(|| format!("binding {service} to {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
-    let delivery = match config.delivery {
-        DeliveryMode::Pull => "pull",
-        DeliveryMode::Push(_) => "push",
+    let (delivery, pulling) = match config.delivery {
+        DeliveryMode::Pull => ("pull", consumers.len()),
+        DeliveryMode::Push(_) => ("push", 0),
     };
-    tracing::info!(%service, %addr, delivery, pulling = consumers.len(), "service started");
+    tracing::info!(%service, %addr, delivery, pulling, "service started");
 
     let task = tokio::spawn(async move {
         // The peer address feeds the per-IP rate limit.

@@ -21,8 +21,11 @@
 //! - A crash after commit but before ack means a redelivery, which is a duplicate.
 
 mod apply;
+mod gather;
 mod handler;
 mod series;
+
+pub use gather::{Gatherer, Pushed};
 
 pub use handler::{
     Applied, Delivery, EventHandler, HandlerError, Incoming, Outcome, Picked, Together,
@@ -231,7 +234,31 @@ impl Consumer {
 
     /// Processes delivered messages as one batch; one outcome per delivery, in order.
     pub async fn deliver_batch(&self, deliveries: &[Delivery<'_>]) -> Vec<Outcome> {
-        let service = self.outbox.service();
+        Consumer::deliver_gathered(&vec![self; deliveries.len()], deliveries).await
+    }
+
+    /// Processes delivered messages as one batch, each delivered to the consumer at its
+    /// position in `consumers` (consumers of one service: one handler, one outbox; a
+    /// pushed batch gathers several subscriptions). One outcome per delivery, in order.
+    pub async fn deliver_gathered(
+        consumers: &[&Consumer],
+        deliveries: &[Delivery<'_>],
+    ) -> Vec<Outcome> {
+        assert_eq!(
+            consumers.len(),
+            deliveries.len(),
+            "one consumer per delivery"
+        );
+        let Some(this) = consumers.first() else {
+            return Vec::new();
+        };
+        debug_assert!(
+            consumers
+                .iter()
+                .all(|c| Arc::ptr_eq(&c.handler, &this.handler)),
+            "a batch belongs to one handler"
+        );
+        let service = this.outbox.service();
         let mut outcomes = vec![Outcome::Rejected; deliveries.len()];
         let mut failures = Vec::new();
         // (index in `deliveries`, the parsed event)
@@ -270,8 +297,8 @@ impl Consumer {
                 })
                 .collect();
             let started = std::time::Instant::now();
-            let applied = self.apply_batch_in(&batch, &spans).await;
-            self.metrics
+            let applied = this.apply_batch_in(&batch, &spans).await;
+            this.metrics
                 .batch_seconds
                 .record(started.elapsed().as_secs_f64());
             let applied = match applied {
@@ -292,7 +319,8 @@ impl Consumer {
                 if outcome == Outcome::Processed {
                     // Producer's commit → consumed here: the saga's latency per hop.
                     let age = chrono::Utc::now() - incoming.envelope.occurred_at;
-                    self.metrics
+                    consumers[*index]
+                        .metrics
                         .event_age_seconds
                         .record(age.as_seconds_f64().max(0.0));
                 }
@@ -300,9 +328,11 @@ impl Consumer {
                 failures.extend(failure);
             }
         }
-        self.metrics.outcomes(deliveries, &outcomes);
+        for ((consumer, delivery), outcome) in consumers.iter().zip(deliveries).zip(&outcomes) {
+            consumer.metrics.outcome(delivery, *outcome);
+        }
         for failure in failures {
-            self.record_failure(failure).await;
+            this.record_failure(failure).await;
         }
         outcomes
     }

@@ -38,24 +38,22 @@ impl ConsumerMetrics {
         }
     }
 
-    /// Counts each message's outcome, and the failures that were the last attempt
-    /// before Pub/Sub dead-letters the message (as far as this service can know: the
-    /// attempt number comes with the delivery).
-    pub(super) fn outcomes(&self, deliveries: &[Delivery<'_>], outcomes: &[Outcome]) {
-        for (delivery, outcome) in deliveries.iter().zip(outcomes) {
-            match outcome {
-                Outcome::Processed => &self.processed,
-                Outcome::Duplicate => &self.duplicate,
-                Outcome::Rejected => &self.rejected,
-                Outcome::Failed => &self.failed,
-            }
-            .increment(1);
-            let last_attempt = delivery
-                .attempt
-                .is_some_and(|a| a >= cartflow_events::topology::MAX_DELIVERY_ATTEMPTS);
-            if !outcome.is_done() && last_attempt {
-                self.dead_lettered.increment(1);
-            }
+    /// Counts a message's outcome, and a failure that was the last attempt before
+    /// Pub/Sub dead-letters the message (as far as this service can know: the attempt
+    /// number comes with the delivery).
+    pub(super) fn outcome(&self, delivery: &Delivery<'_>, outcome: Outcome) {
+        match outcome {
+            Outcome::Processed => &self.processed,
+            Outcome::Duplicate => &self.duplicate,
+            Outcome::Rejected => &self.rejected,
+            Outcome::Failed => &self.failed,
+        }
+        .increment(1);
+        let last_attempt = delivery
+            .attempt
+            .is_some_and(|a| a >= cartflow_events::topology::MAX_DELIVERY_ATTEMPTS);
+        if !outcome.is_done() && last_attempt {
+            self.dead_lettered.increment(1);
         }
     }
 }

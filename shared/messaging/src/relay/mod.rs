@@ -13,10 +13,12 @@
 //!   replay. It leaves alone what this process holds in memory and rows younger than
 //!   `sweep_grace`, which belong to whichever replica committed them.
 //!
-//! In publish-before-response mode the committing task itself publishes and marks its
-//! events before [`Tx::commit`](crate::Tx::commit) returns, through the same routine;
-//! what it could not publish goes out with the process's next commit (and what an
-//! earlier process left, with its first), so nothing depends on background CPU.
+//! In publish-before-response mode the committing task itself publishes its events
+//! before [`Tx::commit`](crate::Tx::commit) returns, through the same routine; what it
+//! could not publish goes out with the process's next commit (and what an earlier
+//! process left, with its first), so no event waits for background CPU. The marks
+//! are left to the background relay's bulk mark while it runs (a commit saved per
+//! request), and made inline when it does not.
 
 mod publish;
 mod sweep;

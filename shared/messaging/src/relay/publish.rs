@@ -166,6 +166,23 @@ impl RelayCore {
                 }
             }
         }
+        if self.settings.background {
+            // The background relay marks them in bulk, as it does the handed-off ones:
+            // one statement for many requests instead of a commit per request. A crash
+            // before the mark publishes them again, and the consumers' inboxes skip the
+            // copy. Until marked they stay owned, so the sweep does not take them.
+            self.unmarked
+                .lock()
+                .expect("relay state poisoned")
+                .extend(published);
+            self.disown(unpublished.iter().copied());
+            self.failed
+                .lock()
+                .expect("relay state poisoned")
+                .extend(unpublished);
+            self.outbox.shared().handed_off.notify_one();
+            return;
+        }
         if let Err(err) = self.mark(&published).await {
             // Published but not marked: they go out again, and the consumers' inboxes
             // skip the copy.

@@ -1,0 +1,390 @@
+//! Push delivery's batches: concurrent pushes are gathered into one transaction, and
+//! each request is answered for what its batch really did. Pushed over real HTTP to
+//! the kit's push route (as Pub/Sub's wrapped format), on real PostgreSQL; the last
+//! test lets the real emulator push and redeliver.
+
+use crate::batches::{
+    FLAKY_CUSTOMER, POISON_CUSTOMER, RecordingHandler, request, scratch_consumer,
+};
+use crate::helpers::{TestInfra, count, eventually, eventually_within};
+use base64::Engine;
+use cartflow_events::{Envelope, OrderRequested, Service};
+use cartflow_kit::push::{self, PUSH_PATH, PushAuth};
+use cartflow_messaging::consumer::Gatherer;
+use cartflow_messaging::{Consumer, ConsumerSettings, Outbox};
+use cartflow_testkit::envelope_for;
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// A scratch consumer whose one batch worker lets pushes queue behind it, its
+/// handler's writes tagged with their transaction, served on a loopback port.
+struct PushTarget {
+    pool: PgPool,
+    gatherer: Gatherer,
+    url: String,
+    subscription: String,
+}
+
+async fn push_target(infra: &TestInfra) -> PushTarget {
+    // The helper's consumer has four workers; this test's has one.
+    let (pool, _four_workers) = scratch_consumer(infra, Arc::new(RecordingHandler)).await;
+    sqlx::raw_sql(
+        "ALTER TABLE handled ADD COLUMN xact BIGINT NOT NULL DEFAULT txid_current();
+         -- A deferred trigger fails the COMMIT of any batch that handled a cart listed
+         -- here: every statement of the batch succeeds, its commit does not.
+         CREATE TABLE fail_commit (cart_id UUID PRIMARY KEY);
+         CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF EXISTS (SELECT 1 FROM fail_commit WHERE cart_id = NEW.cart_id) THEN
+             RAISE EXCEPTION 'commit refused (test fault)';
+           END IF;
+           RETURN NULL;
+         END $$;
+         CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON handled
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let one_worker = ConsumerSettings {
+        max_concurrency: 1,
+        ..ConsumerSettings::default()
+    };
+    let consumer = Consumer::new(
+        Outbox::new(Service::Inventory, pool.clone()),
+        Arc::new(RecordingHandler),
+        infra.pubsub(),
+        "inventory.order-requested",
+        one_worker,
+    );
+    let subscription = consumer.subscription().to_string();
+    let (gatherer, batches) = Gatherer::new(vec![consumer]);
+    tokio::spawn(batches);
+    let router = push::router(gatherer.clone(), &PushAuth::Unauthenticated);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    PushTarget {
+        pool,
+        gatherer,
+        url,
+        subscription,
+    }
+}
+
+impl PushTarget {
+    /// POSTs `request` under `envelope` as Pub/Sub's push would; the answer's status.
+    async fn push(&self, envelope: &Envelope, request: &OrderRequested) -> StatusCode {
+        let body = json!({
+            "message": {
+                "attributes": envelope.to_attributes(),
+                "data": base64::engine::general_purpose::STANDARD
+                    .encode(serde_json::to_vec(request).unwrap()),
+                "messageId": Uuid::new_v4().to_string(),
+            },
+            "subscription": self.subscription,
+            "deliveryAttempt": 1,
+        });
+        reqwest::Client::new()
+            .post(format!("{}{PUSH_PATH}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// Holds the `handled` table locked until the returned transaction ends, so the
+    /// batch in flight waits and what is pushed meanwhile queues behind it.
+    async fn hold_batches(&self) -> sqlx::Transaction<'static, sqlx::Postgres> {
+        let mut lock = self.pool.begin().await.unwrap();
+        sqlx::query("LOCK TABLE handled IN EXCLUSIVE MODE")
+            .execute(&mut *lock)
+            .await
+            .unwrap();
+        lock
+    }
+
+    /// Waits until a batch is blocked on [`PushTarget::hold_batches`]'s lock.
+    async fn batch_waiting_on_lock(&self) {
+        eventually("a batch to wait on the lock", || async {
+            let waiting = count(
+                &self.pool,
+                "SELECT count(*) FROM pg_locks WHERE NOT granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .await;
+            (waiting > 0).then_some(())
+        })
+        .await;
+    }
+
+    async fn transactions(&self) -> i64 {
+        count(&self.pool, "SELECT count(DISTINCT xact) FROM handled").await
+    }
+
+    async fn runs_of(&self, envelope: &Envelope) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM handled WHERE event_id = $1")
+            .bind(envelope.event_id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+fn event(customer: Uuid) -> (Envelope, OrderRequested) {
+    let request = request(customer);
+    (envelope_for::<OrderRequested>(request.cart_id), request)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pushes_share_one_transaction_and_each_is_answered_for_its_own_outcome() {
+    let infra = TestInfra::new().await;
+    let target = Arc::new(push_target(&infra).await);
+
+    // The first push takes the one worker and waits on the lock.
+    let lock = target.hold_batches().await;
+    let first = event(Uuid::new_v4());
+    let leader = {
+        let (target, first) = (target.clone(), first.clone());
+        tokio::spawn(async move { target.push(&first.0, &first.1).await })
+    };
+    target.batch_waiting_on_lock().await;
+
+    // A burst queues behind it: good events (one pushed three times), a poison one
+    // and one whose handler fails for now.
+    let good: Vec<_> = (0..12).map(|_| event(Uuid::new_v4())).collect();
+    let poison = event(POISON_CUSTOMER);
+    let flaky = event(FLAKY_CUSTOMER);
+    let mut burst: Vec<_> = good.clone();
+    burst.extend([
+        good[0].clone(),
+        good[0].clone(),
+        poison.clone(),
+        flaky.clone(),
+    ]);
+    let answers: Vec<_> = burst
+        .iter()
+        .cloned()
+        .map(|(envelope, request)| {
+            let target = target.clone();
+            tokio::spawn(async move { target.push(&envelope, &request).await })
+        })
+        .collect();
+    eventually("the burst to queue behind the first batch", || async {
+        (target.gatherer.pending() == 1 + burst.len()).then_some(())
+    })
+    .await;
+    lock.commit().await.unwrap();
+
+    assert_eq!(leader.await.unwrap(), StatusCode::NO_CONTENT);
+    let mut statuses = Vec::new();
+    for answer in answers {
+        statuses.push(answer.await.unwrap());
+    }
+    let expected: Vec<_> = burst
+        .iter()
+        .map(|(_, request)| match request.customer_id {
+            POISON_CUSTOMER => StatusCode::UNPROCESSABLE_ENTITY,
+            FLAKY_CUSTOMER => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::NO_CONTENT,
+        })
+        .collect();
+    assert_eq!(statuses, expected, "each push answered for its own outcome");
+    for (envelope, _) in good.iter().chain([&first]) {
+        assert_eq!(target.runs_of(envelope).await, 1, "applied once");
+    }
+    assert_eq!(
+        target.runs_of(&poison.0).await,
+        0,
+        "the poison rolled back alone"
+    );
+    assert_eq!(target.runs_of(&flaky.0).await, 0);
+    // The leader's batch, then one for everything that queued behind it.
+    assert_eq!(
+        target.transactions().await,
+        2,
+        "the burst went in one transaction"
+    );
+    assert_eq!(
+        count(&target.pool, "SELECT count(*) FROM processed_messages").await,
+        13,
+        "one inbox row per good event"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_batch_fails_at_commit_is_not_acknowledged_and_is_applied_once_when_pushed_again()
+ {
+    let infra = TestInfra::new().await;
+    let target = Arc::new(push_target(&infra).await);
+    let bomb = event(Uuid::new_v4());
+    sqlx::query("INSERT INTO fail_commit VALUES ($1)")
+        .bind(bomb.1.cart_id)
+        .execute(&target.pool)
+        .await
+        .unwrap();
+
+    let lock = target.hold_batches().await;
+    let leader = event(Uuid::new_v4());
+    let leading = {
+        let (target, leader) = (target.clone(), leader.clone());
+        tokio::spawn(async move { target.push(&leader.0, &leader.1).await })
+    };
+    target.batch_waiting_on_lock().await;
+    // The bomb's companions: their own work is fine, their batch's commit is not.
+    let companions: Vec<_> = (0..5).map(|_| event(Uuid::new_v4())).collect();
+    let batch: Vec<_> = companions.iter().chain([&bomb]).cloned().collect();
+    let answers: Vec<_> = batch
+        .iter()
+        .cloned()
+        .map(|(envelope, request)| {
+            let target = target.clone();
+            tokio::spawn(async move { target.push(&envelope, &request).await })
+        })
+        .collect();
+    eventually("the batch to queue", || async {
+        (target.gatherer.pending() == 1 + batch.len()).then_some(())
+    })
+    .await;
+    lock.commit().await.unwrap();
+    assert_eq!(leading.await.unwrap(), StatusCode::NO_CONTENT);
+    for answer in answers {
+        assert_eq!(
+            answer.await.unwrap(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no 2xx for work that did not commit"
+        );
+    }
+    for (envelope, _) in &batch {
+        assert_eq!(target.runs_of(envelope).await, 0);
+    }
+    assert_eq!(
+        count(&target.pool, "SELECT count(*) FROM processed_messages").await,
+        1,
+        "only the leader's batch stands"
+    );
+
+    // Pub/Sub pushes them again once the fault is gone: each applied once.
+    sqlx::query("DELETE FROM fail_commit")
+        .execute(&target.pool)
+        .await
+        .unwrap();
+    for (envelope, request) in &batch {
+        assert_eq!(target.push(envelope, request).await, StatusCode::NO_CONTENT);
+        assert_eq!(target.push(envelope, request).await, StatusCode::NO_CONTENT);
+    }
+    for (envelope, _) in &batch {
+        assert_eq!(target.runs_of(envelope).await, 1, "applied once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_push_waits_for_no_company() {
+    let infra = TestInfra::new().await;
+    let target = push_target(&infra).await;
+    // Warm the connection pool and the route.
+    let (envelope, request) = event(Uuid::new_v4());
+    assert_eq!(
+        target.push(&envelope, &request).await,
+        StatusCode::NO_CONTENT
+    );
+
+    let (envelope, request) = event(Uuid::new_v4());
+    let started = Instant::now();
+    assert_eq!(
+        target.push(&envelope, &request).await,
+        StatusCode::NO_CONTENT
+    );
+    let took = started.elapsed();
+    // Its own work is a transaction of a few milliseconds; a batch that waited for
+    // company would add its window. A second leaves room for two busy cores.
+    assert!(
+        took < Duration::from_secs(1),
+        "a lone push took {took:?} to be answered"
+    );
+    assert_eq!(target.runs_of(&envelope).await, 1);
+}
+
+/// The real emulator pushes a burst with a poison message and copies, while commits
+/// fail for a while: the good events are applied once, the poison is dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_pushes_a_burst_through_failed_commits_and_every_good_event_lands_once() {
+    let infra = TestInfra::new().await;
+    let target = push_target(&infra).await;
+    let good: Vec<_> = (0..20).map(|_| event(Uuid::new_v4())).collect();
+    for (_, request) in &good[..5] {
+        sqlx::query("INSERT INTO fail_commit VALUES ($1)")
+            .bind(request.cart_id)
+            .execute(&target.pool)
+            .await
+            .unwrap();
+    }
+    cartflow_messaging::provision::set_push_endpoints(
+        infra.pubsub(),
+        &[(Service::Inventory, target.url.clone())],
+        PUSH_PATH,
+    )
+    .await
+    .unwrap();
+    let poison = event(POISON_CUSTOMER);
+    for (envelope, request) in &good {
+        infra.publish_raw(envelope, request, 2).await;
+    }
+    infra.publish_raw(&poison.0, &poison.1, 1).await;
+
+    let ids: Vec<Uuid> = good.iter().map(|(e, _)| e.event_id).collect();
+    eventually("the faulty events' commits to fail", || async {
+        let failed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM message_failures WHERE event_id = ANY($1) AND kind = 'failing'",
+        )
+        .bind(&ids[..5])
+        .fetch_one(&target.pool)
+        .await
+        .unwrap();
+        (failed == 5).then_some(())
+    })
+    .await;
+    sqlx::query("DELETE FROM fail_commit")
+        .execute(&target.pool)
+        .await
+        .unwrap();
+    eventually_within(
+        Duration::from_secs(60),
+        "every good event to be applied",
+        || async {
+            let applied: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM processed_messages WHERE event_id = ANY($1)",
+            )
+            .bind(&ids)
+            .fetch_one(&target.pool)
+            .await
+            .unwrap();
+            (applied == 20).then_some(())
+        },
+    )
+    .await;
+    for (envelope, _) in &good {
+        assert_eq!(target.runs_of(envelope).await, 1, "applied once");
+    }
+    eventually_within(
+        Duration::from_secs(60),
+        "the poison to be dead-lettered",
+        || async {
+            let attempts: Option<i32> = sqlx::query_scalar(
+                "SELECT attempts FROM message_failures WHERE event_id = $1 AND kind = 'rejected'",
+            )
+            .bind(poison.0.event_id)
+            .fetch_optional(&target.pool)
+            .await
+            .unwrap();
+            (attempts >= Some(cartflow_events::topology::MAX_DELIVERY_ATTEMPTS)).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(target.runs_of(&poison.0).await, 0);
+}

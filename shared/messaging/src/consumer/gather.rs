@@ -1,0 +1,156 @@
+//! Push delivery's batches: messages that arrive one per HTTP request are gathered
+//! into the same batches that streaming pull forms, and go through the same
+//! [`Consumer::deliver_gathered`] (one transaction, one inbox statement, the
+//! handler's one-go apply). Each request is answered once its batch has committed
+//! (and, with `OUTBOX_PUBLISH_BEFORE_RESPONSE`, published).
+//!
+//! One gatherer serves every subscription of a service, because Pub/Sub keeps few
+//! pushes in flight per subscription (the emulator: two, measured in BENCHMARKS.md),
+//! so a batch per subscription would rarely hold more than two messages. Every
+//! subscription of a service has the same handler, and a handler's batch path is
+//! written for batches of any topics (`Together::pick_leading`).
+//!
+//! Batches form as pull's do: a message goes to a free worker at once, with whatever
+//! else has arrived; messages wait only while every worker is busy, and the next free
+//! worker takes them all (up to the batch size). A lone push therefore never waits
+//! for company.
+
+use super::{Consumer, Delivery, MAX_BATCH_SIZE, Outcome};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+/// One pushed message, owned (a request's body is gone once it is queued).
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub message_id: String,
+    pub attributes: HashMap<String, String>,
+    pub data: Vec<u8>,
+    /// Which delivery this is (1 = first), when the subscription has a dead-letter policy.
+    pub attempt: Option<i32>,
+}
+
+impl Pushed {
+    fn delivery(&self) -> Delivery<'_> {
+        Delivery {
+            message_id: &self.message_id,
+            attributes: &self.attributes,
+            data: &self.data,
+            attempt: self.attempt,
+        }
+    }
+}
+
+/// A pushed message waiting for its batch, and where to answer.
+struct Waiting {
+    /// Index of its subscription's consumer.
+    consumer: usize,
+    message: Pushed,
+    answer: oneshot::Sender<Outcome>,
+}
+
+/// Hands pushed messages to the batches of one service's consumers. Cheap to clone.
+#[derive(Clone)]
+pub struct Gatherer {
+    queue: mpsc::UnboundedSender<Waiting>,
+    /// Full subscription path → index of its consumer.
+    subscriptions: Arc<HashMap<String, usize>>,
+    /// Messages given and not yet answered.
+    pending: Arc<AtomicUsize>,
+}
+
+impl Gatherer {
+    /// A gatherer for `consumers` (every consumer of one service: same handler, same
+    /// outbox), and the task that forms and applies its batches. The task ends once
+    /// every clone of the gatherer is dropped and what it was given is answered.
+    pub fn new(consumers: Vec<Consumer>) -> (Gatherer, impl Future<Output = ()> + Send) {
+        let subscriptions = consumers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.subscription().to_string(), i))
+            .collect();
+        let (queue, received) = mpsc::unbounded_channel();
+        let gatherer = Gatherer {
+            queue,
+            subscriptions: Arc::new(subscriptions),
+            pending: Arc::default(),
+        };
+        (gatherer, run(consumers.into(), received))
+    }
+
+    /// Whether this service consumes `subscription` (its full path).
+    pub fn consumes(&self, subscription: &str) -> bool {
+        self.subscriptions.contains_key(subscription)
+    }
+
+    /// Messages given to [`Gatherer::deliver`] and not yet answered.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Processes `message`, pushed for `subscription`, in the next batch; `None` if
+    /// this service does not consume that subscription. A message the gatherer could
+    /// not take (the service is stopping) is `Failed`: Pub/Sub redelivers it.
+    pub async fn deliver(&self, subscription: &str, message: Pushed) -> Option<Outcome> {
+        let &consumer = self.subscriptions.get(subscription)?;
+        let (answer, outcome) = oneshot::channel();
+        let waiting = Waiting {
+            consumer,
+            message,
+            answer,
+        };
+        if self.queue.send(waiting).is_err() {
+            return Some(Outcome::Failed);
+        }
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let outcome = outcome.await.unwrap_or(Outcome::Failed);
+        self.pending.fetch_sub(1, Ordering::Relaxed);
+        Some(outcome)
+    }
+}
+
+/// Forms batches as workers free up, until the queue closes and all is answered.
+async fn run(consumers: Arc<[Consumer]>, mut queue: mpsc::UnboundedReceiver<Waiting>) {
+    let Some(first) = consumers.first() else {
+        return;
+    };
+    let batch_size = first.settings.batch_size.clamp(1, MAX_BATCH_SIZE);
+    let max_concurrency = first.settings.max_concurrency.max(1);
+    let mut waiting: VecDeque<Waiting> = VecDeque::new();
+    let mut in_flight = JoinSet::new();
+    let mut open = true;
+    loop {
+        while in_flight.len() < max_concurrency && !waiting.is_empty() {
+            let batch: Vec<_> = waiting.drain(..waiting.len().min(batch_size)).collect();
+            in_flight.spawn(apply(consumers.clone(), batch));
+        }
+        tokio::select! {
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            received = queue.recv(), if open => match received {
+                Some(message) => {
+                    waiting.push_back(message);
+                    // Take what has already arrived, without waiting for more.
+                    while let Ok(message) = queue.try_recv() {
+                        waiting.push_back(message);
+                    }
+                }
+                None => open = false,
+            },
+            else => return,
+        }
+    }
+}
+
+/// Applies one gathered batch and answers each of its requests.
+async fn apply(consumers: Arc<[Consumer]>, batch: Vec<Waiting>) {
+    let deliveries: Vec<_> = batch.iter().map(|w| w.message.delivery()).collect();
+    let of: Vec<&Consumer> = batch.iter().map(|w| &consumers[w.consumer]).collect();
+    let outcomes = Consumer::deliver_gathered(&of, &deliveries).await;
+    for (waiting, outcome) in batch.into_iter().zip(outcomes) {
+        // The request may have gone (its caller timed out): Pub/Sub redelivers, and
+        // the inbox makes that a duplicate.
+        let _ = waiting.answer.send(outcome);
+    }
+}
