@@ -32,6 +32,22 @@ def expect(condition: bool, message: str) -> None:
         problems.append(message)
 
 
+def unquote(value):
+    """One shape whichever `hcl2` module is imported: python-hcl2 8 keeps the quotes of
+    block labels and string literals ("\"name\""); bc-python-hcl2 (checkov's fork,
+    which installs over it in the same venv) wraps every attribute value in a
+    one-element list. Labels and strings lose their quotes, lone values their list."""
+    if isinstance(value, dict):
+        return {unquote(k): unquote(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) == 1 and not isinstance(value[0], dict):
+            return unquote(value[0])
+        return [unquote(v) for v in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
 def resources(parsed: dict, kind: str) -> dict:
     found = {}
     for block in parsed.get("resource", []):
@@ -46,7 +62,7 @@ def check_terraform(manifest: dict) -> None:
     expect(len(files) >= 5, "terraform/: expected the module's .tf files")
     for path in files:
         try:
-            tree = hcl2.loads(path.read_text())
+            tree = unquote(hcl2.loads(path.read_text()))
         except Exception as err:  # the parser's errors have no common base class
             problems.append(f"{path.name}: does not parse as HCL: {err}")
             continue
