@@ -101,7 +101,6 @@ def check_terraform(manifest: dict) -> None:
         ("google_cloud_run_v2_service", "service", "local.services"),
         ("google_sql_database", "service", "local.services"),
         ("google_sql_user", "service", "local.services"),
-        ("google_secret_manager_secret", "database_url", "local.services"),
     ]:
         body = resources(parsed, kind).get(name)
         expect(body is not None, f"missing {kind}.{name}")
@@ -111,6 +110,8 @@ def check_terraform(manifest: dict) -> None:
         resources(parsed, "google_pubsub_subscription_iam_member"))
     expect("roles/pubsub.admin" not in roles and "roles/pubsub.editor" not in roles,
            "services must not get Pub/Sub admin or editor roles")
+
+    check_database_isolation(parsed)
 
     variables = {k: v for block in parsed["variable"] for k, v in block.items()}
     for name, body in variables.items():
@@ -125,6 +126,62 @@ def check_terraform(manifest: dict) -> None:
     for service in manifest["services"]:
         expect(re.fullmatch(r"[a-z][a-z0-9-]{0,40}", service["name"]) is not None,
                f"service name {service['name']} is not a valid Cloud Run name")
+
+
+IAM_SQL_USER_TYPES = {"CLOUD_IAM_SERVICE_ACCOUNT", "CLOUD_IAM_USER", "CLOUD_IAM_GROUP"}
+BOOTSTRAP_SQL = ROOT / "terraform" / "sql" / "bootstrap-database.sql"
+
+
+def check_database_isolation(parsed: dict) -> None:
+    """#40: every database user signs in with IAM (no built-in users: Cloud SQL puts
+    those in cloudsqlsuperuser, which has CREATEROLE), no database password exists in
+    the state or in Secret Manager, and the grants Terraform cannot express are applied
+    by the deploy from terraform/sql/bootstrap-database.sql."""
+    text = json.dumps
+    users = resources(parsed, "google_sql_user")
+    for name, body in users.items():
+        expect(body.get("type") in IAM_SQL_USER_TYPES,
+               f"google_sql_user.{name}: type must be one of {sorted(IAM_SQL_USER_TYPES)} (IAM database "
+               f"authentication), not {body.get('type') or 'BUILT_IN (the default)'}")
+        for field in ("password", "password_wo"):
+            expect(field not in body, f"google_sql_user.{name}: IAM users have no {field}")
+    expect(not resources(parsed, "random_password"),
+           "random_password: no database password may be generated (it would sit in the state)")
+    for name, body in resources(parsed, "google_secret_manager_secret").items():
+        expect("database" not in (name + text(body.get("secret_id"))).lower(),
+               f"google_secret_manager_secret.{name}: no database credentials in Secret Manager")
+    for name, body in resources(parsed, "google_secret_manager_secret_version").items():
+        expect("sql" not in text(body).lower() and "database" not in text(body).lower(),
+               f"google_secret_manager_secret_version.{name}: no database credentials in Secret Manager")
+    instance = resources(parsed, "google_sql_database_instance").get("main") or {}
+    flags = {f.get("name"): f.get("value") for settings in instance.get("settings", [])
+             for f in settings.get("database_flags", [])}
+    expect(flags.get("cloudsql.iam_authentication") == "on",
+           "google_sql_database_instance.main: database flag cloudsql.iam_authentication must be on")
+    # The services' URLs: through the proxy sidecar, as their IAM user, no password.
+    locals_ = {k: v for block in parsed["locals"] for k, v in block.items()}
+    url = text(locals_.get("database_url"))
+    expect("127.0.0.1:5432" in url and "database_user" in url and ":%s@" not in url,
+           "locals.database_url: the services connect to the proxy sidecar as their IAM user, without a password")
+    run = text(resources(parsed, "google_cloud_run_v2_service"))
+    expect("--auto-iam-authn" in run, "Cloud Run: the Cloud SQL Auth Proxy sidecar must run with --auto-iam-authn")
+    expect("database_url" not in run.replace("local.database_url", ""),
+           "Cloud Run: <SVC>_DATABASE_URL comes from local.database_url, not from a secret")
+
+    sql = BOOTSTRAP_SQL.read_text() if BOOTSTRAP_SQL.exists() else ""
+    expect(bool(sql), f"{BOOTSTRAP_SQL.relative_to(ROOT)} is missing")
+    flat = re.sub(r"\s+", " ", re.sub(r"--[^\n]*", "", sql))
+    for statement, why in [
+        ('REVOKE ALL ON DATABASE :"db" FROM PUBLIC', "no other service may connect"),
+        ('ALTER DATABASE :"db" OWNER TO :"owner"', "the owner role (migrations) owns the database"),
+        ('REVOKE ALL ON SCHEMA public FROM PUBLIC', "PUBLIC gets nothing in the schema"),
+        ('GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO :"app"', "CONNECT only to the owning service's role"),
+        ("rolcreaterole", "the script must fail when a service role has CREATEROLE"),
+        ("cloudsqlsuperuser", "the script must fail when a service role is in cloudsqlsuperuser"),
+    ]:
+        expect(statement in flat, f"{BOOTSTRAP_SQL.name}: missing `{statement}` ({why})")
+    expect(not re.search(r"\bCREATEROLE\b|\bCREATEDB\b|\bSUPERUSER\b", flat.replace("NOCREATEROLE", "").replace("NOCREATEDB", "")),
+           f"{BOOTSTRAP_SQL.name}: grants no CREATEROLE, CREATEDB or SUPERUSER")
 
 
 VALID_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}

@@ -23,6 +23,21 @@ output "database_instance" {
   value       = google_sql_database_instance.main.connection_name
 }
 
+output "database_users" {
+  description = "Each service's database and its IAM database user: what the deploy workflow passes to terraform/sql/bootstrap-database.sql."
+  value = {
+    for name, s in local.services : name => {
+      database = google_sql_database.service[name].name
+      user     = google_sql_user.service[name].name
+    }
+  }
+}
+
+output "database_deployer_user" {
+  description = "The deployer's IAM database user, which applies terraform/sql/bootstrap-database.sql."
+  value       = google_sql_user.deployer.name
+}
+
 output "topics" {
   description = "Every Pub/Sub topic, saga and dead-letter."
   value       = sort([for t in google_pubsub_topic.topic : t.name])

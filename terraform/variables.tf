@@ -134,6 +134,12 @@ variable "tracing" {
   }
 }
 
+variable "cloud_sql_proxy_image" {
+  description = "The Cloud SQL Auth Proxy sidecar of every service (pinned version): it signs the service in to its database with IAM database authentication."
+  type        = string
+  default     = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3"
+}
+
 variable "alert_emails" {
   description = "Addresses that get the Cloud Monitoring alerts (dead letters, subscription backlog age, outbox age). Empty: the alerts exist but notify nobody."
   type        = list(string)
