@@ -112,6 +112,7 @@ def check_terraform(manifest: dict) -> None:
            "services must not get Pub/Sub admin or editor roles")
 
     check_database_isolation(parsed)
+    check_github_identity(parsed)
 
     variables = {k: v for block in parsed["variable"] for k, v in block.items()}
     for name, body in variables.items():
@@ -182,6 +183,99 @@ def check_database_isolation(parsed: dict) -> None:
         expect(statement in flat, f"{BOOTSTRAP_SQL.name}: missing `{statement}` ({why})")
     expect(not re.search(r"\bCREATEROLE\b|\bCREATEDB\b|\bSUPERUSER\b", flat.replace("NOCREATEROLE", "").replace("NOCREATEDB", "")),
            f"{BOOTSTRAP_SQL.name}: grants no CREATEROLE, CREATEDB or SUPERUSER")
+
+
+def check_github_identity(parsed: dict) -> None:
+    """#40: GitHub Actions signs in through a provider bound to the repository's numeric
+    id; a read-only planner for main and pull requests; the deployer only for the
+    production environment."""
+    text = json.dumps
+    variables = {k: v for block in parsed["variable"] for k, v in block.items()}
+    expect("number" in text((variables.get("github_repository_id") or {}).get("type")),
+           "variable github_repository_id (number) is missing")
+    expect("github_repository" not in variables,
+           "variable github_repository: bind the federation to the numeric repository_id, not the name")
+    providers = resources(parsed, "google_iam_workload_identity_pool_provider")
+    for name, body in providers.items():
+        condition = text(body.get("attribute_condition"))
+        expect("assertion.repository_id" in condition and "var.github_repository_id" in condition,
+               f"workload identity provider {name}: attribute_condition must pin assertion.repository_id")
+        expect("assertion.repository " not in condition and "assertion.sub" not in condition,
+               f"workload identity provider {name}: the condition must not rely on the repository name")
+    accounts = resources(parsed, "google_service_account")
+    expect("planner" in accounts and "deployer" in accounts, "github.tf: a planner and a deployer service account")
+    bindings = resources(parsed, "google_service_account_iam_member")
+    deployer = [b for b in bindings.values() if "google_service_account.deployer" in text(b.get("service_account_id"))]
+    expect(len(deployer) == 1 and "attribute.environment/production" in text(deployer[0].get("member")),
+           "the deployer may be impersonated only from the production environment")
+    planner_roles = text([b.get("role") for b in resources(parsed, "google_project_iam_member").values()
+                          if "google_service_account.planner" in text(b.get("member"))]
+                         + [b.get("for_each") for b in resources(parsed, "google_project_iam_member").values()
+                            if "google_service_account.planner" in text(b.get("member"))])
+    expect(bool(planner_roles) and not re.search(r"admin|editor|owner|roles/iam\.serviceAccountUser|writer|accessor",
+                                                 planner_roles, re.I),
+           f"the planner must hold read-only roles only: {planner_roles}")
+
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+# The only jobs that may ask GitHub for an OIDC token (Workload Identity Federation).
+ID_TOKEN_JOBS = {("ci.yml", "delivery"), ("deploy.yml", "plan"), ("deploy.yml", "deploy")}
+
+
+def check_workflows() -> None:
+    """#40: OIDC tokens only where a job signs in, the deployer only in the production
+    environment, deploy only after CI, and the committed production.tfvars passed to
+    every plan."""
+    flows = {path.name: yaml.safe_load(path.read_text()) for path in sorted(WORKFLOWS.glob("*.yml"))}
+    for name, flow in flows.items():
+        expect("id-token" not in json.dumps(flow.get("permissions")),
+               f"{name}: id-token: write belongs on the jobs that sign in, not on the workflow")
+        for job_name, job in (flow.get("jobs") or {}).items():
+            perms = job.get("permissions")
+            expect(perms is not None, f"{name}: job {job_name} must declare its permissions")
+            if isinstance(perms, dict) and perms.get("id-token") == "write":
+                expect((name, job_name) in ID_TOKEN_JOBS,
+                       f"{name}: job {job_name} may not have id-token: write (allowed: {sorted(ID_TOKEN_JOBS)})")
+            uses_deployer = "GCP_DEPLOYER_SERVICE_ACCOUNT" in json.dumps(job.get("steps"))
+            expect(not uses_deployer or job.get("environment") == "production",
+                   f"{name}: job {job_name} signs in as the deployer outside the production environment")
+    deploy = flows.get("deploy.yml") or {}
+    triggers = deploy.get(True, deploy.get("on")) or {}
+    expect(set(triggers) == {"workflow_call"},
+           f"deploy.yml: only ci.yml may start it, after the tests (on: workflow_call), not {sorted(triggers)}")
+    callers = [(name, job) for name, flow in flows.items() for job in (flow.get("jobs") or {}).values()
+               if str(job.get("uses", "")).endswith("workflows/deploy.yml")]
+    expect(len(callers) == 1 and callers[0][0] == "ci.yml" and "test" in str(callers[0][1].get("needs")),
+           "ci.yml must call deploy.yml from a job that needs the test job")
+    deploy_text = (WORKFLOWS / "deploy.yml").read_text()
+    joined = deploy_text.replace("\\\n", " ")  # shell line continuations
+    plans = re.findall(r"^\s*terraform plan [^\n]*", joined, re.M)
+    expect(bool(plans), "deploy.yml: no terraform plan command found")
+    for plan in plans:
+        expect("-var-file=production.tfvars" in plan, "deploy.yml: `terraform plan` must pass -var-file=production.tfvars")
+    expect(" -var=\"project_id" not in deploy_text, "deploy.yml: settings come from production.tfvars, not -var")
+    grants = [m.start() for m in re.finditer(r"scripts/apply-database-grants\.sh", deploy_text)]
+    apply = deploy_text.find("terraform apply -input")
+    expect(len(grants) == 2 and grants[0] < apply < grants[1],
+           "deploy.yml: scripts/apply-database-grants.sh must run before and after terraform apply")
+    expect("terraform/sql/bootstrap-database.sql" in (ROOT / "scripts" / "apply-database-grants.sh").read_text(),
+           "scripts/apply-database-grants.sh must apply terraform/sql/bootstrap-database.sql")
+    tfvars = (ROOT / "terraform" / "production.tfvars").read_text() if (ROOT / "terraform" / "production.tfvars").exists() else ""
+    expect(bool(tfvars), "terraform/production.tfvars (committed, no secrets) is missing")
+    try:
+        settings = unquote(hcl2.loads(tfvars)) if tfvars else {}
+    except Exception as err:  # the parser's errors have no common base class
+        problems.append(f"production.tfvars: does not parse: {err}")
+        settings = {}
+    for key in ("project_id", "region", "state_bucket", "github_repository_id"):
+        expect(key in settings, f"production.tfvars must set {key}")
+    expect("image_tag" not in settings, "production.tfvars: image_tag is the commit, passed by the workflow")
+    for line in tfvars.splitlines():
+        if "=" not in line or line.lstrip().startswith("#"):
+            continue
+        key = line.split("=", 1)[0].strip().lower()
+        expect(not re.search(r"password|token|secret|private_key|api_key", key) or key.endswith("_secret_id"),
+               f"production.tfvars: `{key}` looks like a secret; name a Secret Manager secret (…_secret_id) instead")
 
 
 VALID_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -283,6 +377,7 @@ def main() -> int:
     check_terraform(manifest)
     check_compose(manifest)
     check_monitoring(manifest)
+    check_workflows()
     if problems:
         print(f"{len(problems)} problem(s) in the delivery files:", file=sys.stderr)
         for p in problems:

@@ -13,8 +13,13 @@ output "workload_identity_provider" {
   value       = google_iam_workload_identity_pool_provider.github.name
 }
 
+output "planner_service_account" {
+  description = "Read-only account GitHub Actions plans as (main and pull requests): the GCP_PLANNER_SERVICE_ACCOUNT repository variable."
+  value       = google_service_account.planner.email
+}
+
 output "deployer_service_account" {
-  description = "Account GitHub Actions deploys as: the GCP_DEPLOYER_SERVICE_ACCOUNT repository variable."
+  description = "Account GitHub Actions deploys as, from the production environment only: the GCP_DEPLOYER_SERVICE_ACCOUNT variable."
   value       = google_service_account.deployer.email
 }
 

@@ -182,9 +182,14 @@ variable "smtp" {
   }
 }
 
-variable "github_repository" {
-  description = "The GitHub repository (owner/name) whose Actions may deploy, through Workload Identity Federation."
-  type        = string
+variable "github_repository_id" {
+  description = "Numeric id of the GitHub repository whose Actions may plan and deploy through Workload Identity Federation (`gh api repos/OWNER/NAME --jq .id`). An id, not owner/name: a deleted and re-created repository, or a renamed owner, gets a new id."
+  type        = number
+
+  validation {
+    condition     = var.github_repository_id > 0 && floor(var.github_repository_id) == var.github_repository_id
+    error_message = "github_repository_id is the repository's numeric id (gh api repos/OWNER/NAME --jq .id)."
+  }
 }
 
 variable "state_bucket" {

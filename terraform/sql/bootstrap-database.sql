@@ -1,6 +1,6 @@
 -- The PostgreSQL half of the data isolation that Terraform cannot express (the google
 -- provider creates databases and IAM users, not roles and grants). Idempotent: the
--- deploy workflow (.github/workflows/deploy.yml, "Database roles and grants") runs it
+-- deploy workflow (.github/workflows/deploy.yml, through scripts/apply-database-grants.sh) runs it
 -- once per service, before `terraform apply` and again after it, as the deployer's IAM
 -- database user (a member of cloudsqlsuperuser), through the Cloud SQL Auth Proxy:
 --
