@@ -278,6 +278,24 @@ def check_workflows() -> None:
                f"production.tfvars: `{key}` looks like a secret; name a Secret Manager secret (…_secret_id) instead")
 
 
+def check_rust_version() -> None:
+    """One Rust version: CI's RUST_VERSION, the Dockerfile's ARG RUST_VERSION and the
+    workspace's rust-version (the minimum it claims is the one CI builds with)."""
+    cargo = re.search(r'^\[workspace\.package\][^\[]*?^rust-version\s*=\s*"([^"]+)"',
+                      (ROOT / "Cargo.toml").read_text(), re.M | re.S)
+    docker = re.search(r"^ARG RUST_VERSION=(\S+)", (ROOT / "Dockerfile").read_text(), re.M)
+    ci = (yaml.safe_load((WORKFLOWS / "ci.yml").read_text()).get("env") or {}).get("RUST_VERSION")
+    found = {"Cargo.toml [workspace.package] rust-version": cargo and cargo.group(1),
+             "Dockerfile ARG RUST_VERSION": docker and docker.group(1),
+             "ci.yml env.RUST_VERSION": ci and str(ci)}
+    expect(all(found.values()) and len(set(found.values())) == 1, f"one Rust version everywhere: {found}")
+    ci_text = (WORKFLOWS / "ci.yml").read_text()
+    expect("rust-toolchain@" not in ci_text and "RUST_VERSION" in ci_text.split("steps:", 1)[-1],
+           "ci.yml must install env.RUST_VERSION, not a floating toolchain")
+    expect(re.search(r"^FROM rust:\$\{RUST_VERSION\}", (ROOT / "Dockerfile").read_text(), re.M) is not None,
+           "Dockerfile: the build stage must use rust:${RUST_VERSION}")
+
+
 VALID_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -378,6 +396,7 @@ def main() -> int:
     check_compose(manifest)
     check_monitoring(manifest)
     check_workflows()
+    check_rust_version()
     if problems:
         print(f"{len(problems)} problem(s) in the delivery files:", file=sys.stderr)
         for p in problems:
