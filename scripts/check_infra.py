@@ -239,6 +239,28 @@ def check_workflows() -> None:
             uses_deployer = "GCP_DEPLOYER_SERVICE_ACCOUNT" in json.dumps(job.get("steps"))
             expect(not uses_deployer or job.get("environment") == "production",
                    f"{name}: job {job_name} signs in as the deployer outside the production environment")
+    # Every action by commit SHA, the tag it is as a comment; no checkout leaves the
+    # token in .git/config for later steps (or an uploaded artifact) to find.
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            match = re.match(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$", line)
+            if not match or match.group(1).startswith("./"):
+                continue
+            expect(re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", match.group(1)) is not None
+                   and re.search(r"#\s*v\d+(\.\d+)*\b", match.group(2)) is not None,
+                   f"{path.name}:{number}: pin the action to a full commit SHA with its tag as a comment "
+                   f"(uses: owner/action@<40 hex> # vX.Y.Z), not {match.group(1)}")
+    for name, flow in flows.items():
+        for job_name, job in (flow.get("jobs") or {}).items():
+            for step in job.get("steps") or []:
+                if str(step.get("uses", "")).startswith("actions/checkout@"):
+                    expect((step.get("with") or {}).get("persist-credentials") is False,
+                           f"{name}: job {job_name}: actions/checkout needs persist-credentials: false")
+    requirements = (ROOT / "scripts" / "infra-requirements.txt").read_text()
+    expect(re.search(r"^zizmor==\S+$", requirements, re.M) is not None, "infra-requirements.txt: pin zizmor")
+    expect("zizmor --offline" in (ROOT / "scripts" / "check-infra.sh").read_text(),
+           "scripts/check-infra.sh must run zizmor --offline")
+
     deploy = flows.get("deploy.yml") or {}
     triggers = deploy.get(True, deploy.get("on")) or {}
     expect(set(triggers) == {"workflow_call"},
