@@ -351,11 +351,17 @@ def check_compose(manifest: dict) -> None:
                 built_service = "build" in target and (target["build"] or {}).get("target") in (None, "service")
                 expect("healthcheck" in target or (built_service and image_has_healthcheck),
                        f"compose: {name} waits for {dep} to be healthy, but {dep} has no health check")
-    published = [p for body in services.values() for p in body.get("ports", [])]
-    host_ports = [str(p).split(":")[0] for p in published]
+    published = [str(p) for body in services.values() for p in body.get("ports", [])]
+    # Header sign-in, a superuser with a known password, an open emulator: loopback only.
+    for name, body in services.items():
+        for port in body.get("ports", []):
+            expect(isinstance(port, str) and port.startswith("127.0.0.1:") and port.count(":") == 2,
+                   f"compose: {name} publishes {port!r}; bind it to the loopback interface (\"127.0.0.1:HOST:CONTAINER\")")
+        expect(body.get("network_mode") != "host", f"compose: {name} must not use the host network")
+    host_ports = [p.split(":")[-2] if p.count(":") >= 1 else p for p in published]
     expect(len(host_ports) == len(set(host_ports)), f"compose: a host port is published twice: {host_ports}")
     for service in manifest["services"]:
-        expect(f"{service['port']}:8080" in published,
+        expect(f"127.0.0.1:{service['port']}:8080" in published,
                f"compose: {service['name']} should be published on its SPEC port {service['port']}")
 
     # The console reaches every service by its compose name.
