@@ -300,6 +300,46 @@ def check_workflows() -> None:
                f"production.tfvars: `{key}` looks like a secret; name a Secret Manager secret (…_secret_id) instead")
 
 
+# Images that should be pinned by digest but are not yet: this machine is offline and
+# cannot resolve a tag to a digest, and no trustworthy digest was found for these
+# (prom/prometheus:v3.1.0 showed two different digests in public files, index and
+# platform manifest, so neither was taken). Pin each (`docker buildx imagetools
+# inspect IMAGE` prints the index digest) and delete it from this list; a new image
+# that is not pinned fails.
+KNOWN_UNPINNED_IMAGES = {
+    "rust:${RUST_VERSION}-slim-bookworm",
+    "gcr.io/distroless/cc-debian12:nonroot",
+    "gcr.io/google.com/cloudsdktool/google-cloud-cli:emulators",
+    "postgres:15",
+    "axllent/mailpit:v1.21",
+    "prom/prometheus:v3.1.0",
+    "jaegertracing/all-in-one:1.64.0",
+    "otel/opentelemetry-collector-contrib:0.115.1",
+    "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3",
+}
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def check_image_digests() -> None:
+    """Compose images, the Dockerfile's base images and the Cloud Run sidecars by digest,
+    apart from the known exceptions above."""
+    images = []
+    compose = yaml.safe_load((ROOT / "docker-compose.emulator.yml").read_text())
+    images += [("compose " + name, body["image"]) for name, body in compose.get("services", {}).items() if body.get("image")]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", dockerfile, re.M | re.I))
+    images += [("Dockerfile", ref) for ref in re.findall(r"^FROM\s+(?:--platform=\S+\s+)?(\S+)", dockerfile, re.M | re.I)
+               if ref not in stages]
+    variables = (ROOT / "terraform" / "variables.tf").read_text()
+    images += [("terraform/variables.tf", ref) for ref in re.findall(r'"((?:[\w.-]+/)+[\w.-]+:[\w.-]+(?:@sha256:[0-9a-f]{64})?)"', variables)]
+    for where, image in images:
+        if DIGEST.search(image):
+            continue
+        expect(image in KNOWN_UNPINNED_IMAGES, f"{where}: pin {image} by digest (image:tag@sha256:...)")
+    stale = KNOWN_UNPINNED_IMAGES - {image for _, image in images}
+    expect(not stale, f"KNOWN_UNPINNED_IMAGES lists images no longer used (remove them): {sorted(stale)}")
+
+
 def check_rust_version() -> None:
     """One Rust version: CI's RUST_VERSION, the Dockerfile's ARG RUST_VERSION and the
     workspace's rust-version (the minimum it claims is the one CI builds with)."""
@@ -425,6 +465,7 @@ def main() -> int:
     check_monitoring(manifest)
     check_workflows()
     check_rust_version()
+    check_image_digests()
     if problems:
         print(f"{len(problems)} problem(s) in the delivery files:", file=sys.stderr)
         for p in problems:
