@@ -10,6 +10,7 @@
 # Builds of different services share the build stage (BuildKit caches it), so the
 # workspace compiles once.
 
+# The same Rust as CI and Cargo.toml's rust-version (scripts/check_infra.py).
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS build

@@ -3,7 +3,7 @@
 # Terraform providers, no cloud account), and the live topology on the emulator:
 #
 #   1. hadolint on the Dockerfile
-#   2. actionlint on .github/workflows
+#   2. actionlint and zizmor (offline) on .github/workflows
 #   3. terraform/ parses as HCL and is built from topology.json; the compose file is
 #      consistent (scripts/check_infra.py); `terraform fmt -check` when terraform exists
 #   4. checkov over terraform/: every finding fixed or skipped with a reason in place
@@ -35,6 +35,13 @@ hadolint Dockerfile
 
 log "actionlint .github/workflows"
 actionlint
+
+# zizmor audits the workflows' security (unpinned actions, credentials persisted by
+# checkout, broad permissions, template injection...). --offline: no GitHub API. Any
+# finding fails, informational ones too: each is fixed or answered in place with
+# `# zizmor: ignore[<audit>]` and a reason (so high and medium ones certainly fail).
+log "zizmor .github/workflows"
+zizmor --offline --no-progress .github/workflows
 
 log "terraform/ and docker-compose.emulator.yml structure"
 python scripts/check_infra.py

@@ -1,6 +1,23 @@
-# One PostgreSQL instance; each service gets its own database and user, and its
-# connection URL (password included) lives in a Secret Manager secret only that
-# service can read.
+# One PostgreSQL instance; each service gets its own database, reached only by its own
+# identity. Cloud SQL IAM database authentication: the database user of a service IS
+# its service account (type CLOUD_IAM_SERVICE_ACCOUNT), and it signs in with a
+# short-lived OAuth token that the Cloud SQL Auth Proxy sidecar (run.tf) fetches for it.
+# No database password exists: none in the Terraform state, none in Secret Manager.
+#
+# Built-in users are deliberately absent: Cloud SQL makes every built-in user a member
+# of cloudsqlsuperuser (CREATEROLE), which on PostgreSQL 15 lets any service grant
+# itself another service's role. IAM users get no role memberships and no privileges.
+#
+# What Terraform cannot express (PostgreSQL roles and grants) is in
+# terraform/sql/bootstrap-database.sql, which the deploy workflow applies to every
+# service's database before each `terraform apply` and again after it (see that file):
+#   - REVOKE ALL (CONNECT included) ON DATABASE <db> FROM PUBLIC;
+#   - a NOLOGIN owner role per database (cartflow_<svc>_owner) owns the database, its
+#     schema and every table: migrations run as it;
+#   - a NOLOGIN role cartflow_<svc>_app with CONNECT and DML only;
+#   - the service's IAM user gets those roles of its own database and nothing else;
+#   - the script fails if any of these roles has CREATEROLE, CREATEDB or SUPERUSER, or
+#     is a member of cloudsqlsuperuser.
 
 resource "google_sql_database_instance" "main" {
   # checkov:skip=CKV_GCP_79: PostgreSQL 15 is what the test suite runs against; move both together.
@@ -31,6 +48,11 @@ resource "google_sql_database_instance" "main" {
       query_insights_enabled = true
     }
 
+    # Services sign in as their service accounts (IAM database authentication).
+    database_flags {
+      name  = "cloudsql.iam_authentication"
+      value = "on"
+    }
     # Sized for the services' pools; see the precondition below.
     database_flags {
       name  = "max_connections"
@@ -109,41 +131,40 @@ resource "google_sql_database" "service" {
   instance = google_sql_database_instance.main.name
 }
 
-resource "random_password" "database" {
-  for_each = local.services
-  length   = 32
-  # Letters and digits only: the password goes into a URL unescaped.
-  special = false
-}
-
+# The service's database user is its service account: Cloud SQL names a service
+# account's user by its e-mail without ".gserviceaccount.com".
 resource "google_sql_user" "service" {
   for_each = local.services
-  name     = "cartflow_${replace(each.key, "-", "_")}"
+  name     = local.database_user[each.key]
   instance = google_sql_database_instance.main.name
-  password = random_password.database[each.key].result
+  type     = "CLOUD_IAM_SERVICE_ACCOUNT"
 }
 
-resource "google_secret_manager_secret" "database_url" {
-  for_each  = local.services
-  secret_id = "${var.name}-${each.key}-database-url"
-  labels    = { app = "cartflow", service = each.key }
+# The deploy workflow's account applies terraform/sql/bootstrap-database.sql as this
+# user; the workflow makes it a member of cloudsqlsuperuser (it holds
+# roles/cloudsql.admin, which could do as much through the Admin API anyway).
+resource "google_sql_user" "deployer" {
+  name     = trimsuffix(google_service_account.deployer.email, ".gserviceaccount.com")
+  instance = google_sql_database_instance.main.name
+  type     = "CLOUD_IAM_SERVICE_ACCOUNT"
+}
 
-  replication {
-    auto {}
+locals {
+  database_user = {
+    for name, _ in local.services : name => trimsuffix(google_service_account.service[name].email, ".gserviceaccount.com")
   }
-
-  depends_on = [google_project_service.enabled]
-}
-
-resource "google_secret_manager_secret_version" "database_url" {
-  for_each = local.services
-  secret   = google_secret_manager_secret.database_url[each.key].id
-  # sqlx reads `host=/cloudsql/...` as the Unix socket directory Cloud Run mounts.
-  secret_data = format(
-    "postgres://%s:%s@localhost/%s?host=/cloudsql/%s",
-    google_sql_user.service[each.key].name,
-    random_password.database[each.key].result,
-    google_sql_database.service[each.key].name,
-    google_sql_database_instance.main.connection_name,
-  )
+  # What each service reads as <SVC>_DATABASE_URL. No secret in it, so it is a plain
+  # environment variable. The service connects to the Cloud SQL Auth Proxy sidecar on
+  # localhost (plain TCP inside the instance; the proxy speaks mTLS to Cloud SQL), and
+  # the proxy, started with --auto-iam-authn, signs in as the service account. The
+  # user name's "@" is percent-encoded; sqlx decodes it. Cloud Run's built-in Cloud SQL
+  # volume cannot do automatic IAM authentication (the client would have to send an
+  # OAuth token as password), hence the sidecar.
+  database_url = {
+    for name, s in local.services : name => format(
+      "postgres://%s@127.0.0.1:5432/%s?sslmode=disable",
+      replace(local.database_user[name], "@", "%40"),
+      s.database,
+    )
+  }
 }

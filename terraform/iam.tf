@@ -2,7 +2,8 @@
 # - publish only to the topics it owns, pull only from its own subscriptions
 #   (and read those topics, which its /ready probe does, and the retention of what
 #   it consumes);
-# - connect to Cloud SQL, and read only its own database secret (and the admin token).
+# - connect to Cloud SQL as its own IAM database user (no password), and read only
+#   the admin token secret.
 
 resource "google_service_account" "service" {
   for_each     = local.services
@@ -55,13 +56,21 @@ resource "google_pubsub_topic_iam_member" "retention_viewer" {
   member   = "serviceAccount:${google_service_account.service[each.value.service].email}"
 }
 
-# Cloud SQL's client role exists only at project level; it lets the Cloud Run
-# connector open a connection, and the database user and password (per service,
-# below) decide what that connection may touch.
+# Cloud SQL's client and instance-user roles exist only at project level: the first
+# lets the proxy sidecar open a connection, the second lets the account sign in as its
+# IAM database user. What that user may touch inside PostgreSQL is decided by
+# terraform/sql/bootstrap-database.sql: its own database, nothing else.
 resource "google_project_iam_member" "cloudsql_client" {
   for_each = local.services
   project  = var.project_id
   role     = "roles/cloudsql.client"
+  member   = "serviceAccount:${google_service_account.service[each.key].email}"
+}
+
+resource "google_project_iam_member" "cloudsql_instance_user" {
+  for_each = local.services
+  project  = var.project_id
+  role     = "roles/cloudsql.instanceUser"
   member   = "serviceAccount:${google_service_account.service[each.key].email}"
 }
 
@@ -79,13 +88,6 @@ resource "google_project_iam_member" "metric_writer" {
   project  = var.project_id
   role     = "roles/monitoring.metricWriter"
   member   = "serviceAccount:${google_service_account.service[each.key].email}"
-}
-
-resource "google_secret_manager_secret_iam_member" "database_url" {
-  for_each  = local.services
-  secret_id = google_secret_manager_secret.database_url[each.key].id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.service[each.key].email}"
 }
 
 resource "google_secret_manager_secret_iam_member" "admin_token" {

@@ -1,4 +1,5 @@
-# The seven services on Cloud Run, one image each, each as its own service account.
+# The seven services on Cloud Run, one image each, each as its own service account, with
+# a Cloud SQL Auth Proxy sidecar that signs it in to its database (cloudsql.tf).
 
 locals {
   # Services with timed work of their own, which no request triggers: cart's checkout
@@ -128,17 +129,11 @@ resource "google_cloud_run_v2_service" "service" {
       max_instance_count = var.max_instances
     }
 
-    volumes {
-      name = "cloudsql"
-      cloud_sql_instance {
-        instances = [google_sql_database_instance.main.connection_name]
-      }
-    }
-
     containers {
-      name       = each.key
-      image      = "${local.image_base}/${each.key}:${var.image_tag}"
-      depends_on = local.collector ? ["otel-collector"] : []
+      name  = each.key
+      image = "${local.image_base}/${each.key}:${var.image_tag}"
+      # The proxy must answer before the service connects (and migrates) at start.
+      depends_on = concat(["cloud-sql-proxy"], local.collector ? ["otel-collector"] : [])
 
       ports {
         container_port = 8080
@@ -164,14 +159,11 @@ resource "google_cloud_run_v2_service" "service" {
         }
       }
 
+      # No password in it (IAM database authentication through the proxy sidecar
+      # below), so not a secret: see local.database_url in cloudsql.tf.
       env {
-        name = "${upper(replace(each.key, "-", "_"))}_DATABASE_URL"
-        value_source {
-          secret_key_ref {
-            secret  = google_secret_manager_secret.database_url[each.key].secret_id
-            version = "latest"
-          }
-        }
+        name  = "${upper(replace(each.key, "-", "_"))}_DATABASE_URL"
+        value = local.database_url[each.key]
       }
 
       dynamic "env" {
@@ -200,11 +192,6 @@ resource "google_cloud_run_v2_service" "service" {
         }
       }
 
-      volume_mounts {
-        name       = "cloudsql"
-        mount_path = "/cloudsql"
-      }
-
       # /health: the process answers. /ready (database and Pub/Sub) is for the deploy
       # smoke test; restarting on a database outage would not help.
       startup_probe {
@@ -220,6 +207,41 @@ resource "google_cloud_run_v2_service" "service" {
           path = "/health"
         }
         period_seconds = 15
+      }
+    }
+
+    # The Cloud SQL Auth Proxy: 127.0.0.1:5432 → the instance over mTLS, signed in as
+    # this revision's service account (--auto-iam-authn: IAM database authentication,
+    # no password anywhere). Its health endpoints serve the startup probe.
+    containers {
+      name  = "cloud-sql-proxy"
+      image = var.cloud_sql_proxy_image
+      args = [
+        "--auto-iam-authn",
+        "--structured-logs",
+        "--address=127.0.0.1",
+        "--port=5432",
+        "--health-check",
+        "--http-address=0.0.0.0",
+        "--http-port=9801",
+        # Let in-flight queries finish when Cloud Run stops the instance.
+        "--max-sigterm-delay=10s",
+        google_sql_database_instance.main.connection_name,
+      ]
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "256Mi"
+        }
+        cpu_idle = local.throttle_cpu[each.key]
+      }
+      startup_probe {
+        http_get {
+          path = "/startup"
+          port = 9801
+        }
+        period_seconds    = 2
+        failure_threshold = 30
       }
     }
 
@@ -256,10 +278,10 @@ resource "google_cloud_run_v2_service" "service" {
 
   depends_on = [
     google_project_service.enabled,
-    google_secret_manager_secret_iam_member.database_url,
     google_secret_manager_secret_iam_member.admin_token,
-    google_secret_manager_secret_version.database_url,
+    google_sql_user.service,
     google_project_iam_member.cloudsql_client,
+    google_project_iam_member.cloudsql_instance_user,
     google_project_iam_member.cloudtrace_agent,
     google_project_iam_member.metric_writer,
   ]

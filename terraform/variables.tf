@@ -134,6 +134,12 @@ variable "tracing" {
   }
 }
 
+variable "cloud_sql_proxy_image" {
+  description = "The Cloud SQL Auth Proxy sidecar of every service (pinned version): it signs the service in to its database with IAM database authentication."
+  type        = string
+  default     = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3"
+}
+
 variable "alert_emails" {
   description = "Addresses that get the Cloud Monitoring alerts (dead letters, subscription backlog age, outbox age). Empty: the alerts exist but notify nobody."
   type        = list(string)
@@ -176,9 +182,14 @@ variable "smtp" {
   }
 }
 
-variable "github_repository" {
-  description = "The GitHub repository (owner/name) whose Actions may deploy, through Workload Identity Federation."
-  type        = string
+variable "github_repository_id" {
+  description = "Numeric id of the GitHub repository whose Actions may plan and deploy through Workload Identity Federation (`gh api repos/OWNER/NAME --jq .id`). An id, not owner/name: a deleted and re-created repository, or a renamed owner, gets a new id."
+  type        = number
+
+  validation {
+    condition     = var.github_repository_id > 0 && floor(var.github_repository_id) == var.github_repository_id
+    error_message = "github_repository_id is the repository's numeric id (gh api repos/OWNER/NAME --jq .id)."
+  }
 }
 
 variable "state_bucket" {
