@@ -9,6 +9,7 @@ mod admin;
 mod auth;
 mod batches;
 mod cancel;
+mod catalog;
 mod checkout;
 mod console;
 mod crash;

@@ -110,6 +110,7 @@ async fn after_a_checkout_every_service_shows_its_counters_and_histograms_move()
         (Service::Inventory, "stock-available"),
         (Service::Order, "order.created"),
         (Service::Customer, "customer.created"),
+        (Service::Product, "product.changed"),
     ] {
         let scrape = Scrape::of(&app, service).await;
         at_least_one(
@@ -122,7 +123,7 @@ async fn after_a_checkout_every_service_shows_its_counters_and_histograms_move()
     at_least_one(
         &product,
         "cartflow_http_requests_total",
-        &[("service", "product"), ("route", "/products/{sku}")],
+        &[("service", "product"), ("route", "/products")],
     );
     assert!(
         product

@@ -31,6 +31,30 @@ impl CartStatus {
     }
 }
 
+/// A line as the cart shows it: the price snapshot it was added at (the contract), and
+/// the product's current price when that has changed since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    #[serde(flatten)]
+    pub item: LineItem,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_unit_price_cents: Option<i64>,
+}
+
+impl std::ops::Deref for CartLine {
+    type Target = LineItem;
+    fn deref(&self) -> &LineItem {
+        &self.item
+    }
+}
+
+impl Cart {
+    /// The lines as the checkout's events carry them (the snapshots).
+    pub fn line_items(&self) -> Vec<LineItem> {
+        self.items.iter().map(|line| line.item.clone()).collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
     pub reason: String,
@@ -42,7 +66,7 @@ pub struct Cart {
     pub id: Uuid,
     pub customer_id: Uuid,
     pub status: CartStatus,
-    pub items: Vec<LineItem>,
+    pub items: Vec<CartLine>,
     pub total_cents: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<Uuid>,

@@ -1,10 +1,10 @@
 //! Cart's reactions to the end of its checkout: rejected or given up (unlock), or
-//! ordered (convert).
+//! ordered (convert); and to catalog changes (its copy of the catalog).
 
 use crate::domain::{CheckoutEnd, Rejection};
 use crate::{metrics, store};
 use async_trait::async_trait;
-use cartflow_events::{CheckoutExpired, OrderCreated, StockRejected, Topic};
+use cartflow_events::{CheckoutExpired, OrderCreated, ProductChanged, StockRejected, Topic};
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
 use std::collections::HashMap;
@@ -50,6 +50,14 @@ impl EventHandler for CartHandler {
                 Ok(())
             }
             Some(Topic::CustomerDeleted) => deleted::on_customer_deleted(tx, event).await,
+            Some(Topic::ProductChanged) => {
+                let changed: ProductChanged = event.decode()?;
+                if !crate::catalog::remember(tx.conn(), &changed).await? {
+                    tracing::info!(sku = %changed.sku, version = changed.version,
+                        "catalog change older than the copy's; ignored");
+                }
+                Ok(())
+            }
             _ => Err(event.unexpected()),
         }
     }

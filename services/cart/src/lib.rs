@@ -1,7 +1,7 @@
-//! Cart service: the customer's cart, with a price snapshot per line taken from the
-//! product service. Converting locks the cart and starts the checkout saga
-//! (`order-requested`); `stock.rejected` or `checkout.expired` unlocks it,
-//! `order.created` converts it.
+//! Cart service: the customer's cart, with a price snapshot per line taken from its
+//! own copy of the catalog (kept from `product.changed`). Converting locks the cart
+//! and starts the checkout saga (`order-requested`); `stock.rejected` or
+//! `checkout.expired` unlocks it, `order.created` converts it.
 
 pub mod catalog;
 pub mod domain;
@@ -68,6 +68,7 @@ impl ServiceApp for CartApp {
             outbox: ctx.outbox,
             settings: self.deadline.clone(),
         };
-        vec![Box::pin(watchdog.run(ctx.shutdown))]
+        let backfill = catalog::backfill(self.catalog.clone(), ctx.pool, ctx.shutdown.clone());
+        vec![Box::pin(watchdog.run(ctx.shutdown)), Box::pin(backfill)]
     }
 }

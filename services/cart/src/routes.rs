@@ -14,8 +14,8 @@ use cartflow_messaging::{Cause, Outbox};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-/// What cart's routes work with: its pool for reads, its outbox for changes, the
-/// product service for prices, and the checkout's expiry.
+/// What cart's routes work with: its pool for reads, its outbox for changes, its copy
+/// of the catalog for prices, and the checkout's expiry.
 #[derive(Clone)]
 pub struct CartState {
     pub pool: PgPool,
@@ -55,7 +55,7 @@ async fn show(
     Ok(Json(store::load(&mut conn, id).await?))
 }
 
-/// Adds a line (or more of a line) with the product's current price.
+/// Adds a line (or more of a line) with the product's current price (cart's copy).
 #[tracing::instrument(skip_all, fields(customer_id = %customer))]
 async fn add_item(
     State(state): State<CartState>,
@@ -63,8 +63,8 @@ async fn add_item(
     ApiJson(body): ApiJson<AddItem>,
 ) -> ApiResult<Json<Cart>> {
     let line = body.parse().map_err(ApiError::Unprocessable)?;
-    // Asked before the transaction: no row lock is held while waiting on the network.
-    let price = state.catalog.price_cents(&line.sku).await?;
+    // Read before the transaction: no row lock is held while product may be asked.
+    let price = state.catalog.price_cents(&state.pool, &line.sku).await?;
     // Most adds find an open cart that nobody else is changing: one statement, no
     // transaction around it. The rest (contended, reopened or refused) lock the cart.
     let added = store::add_line_at_once(

@@ -1,6 +1,6 @@
 //! SQL for carts and their lines.
 
-use crate::domain::{Cart, CartStatus, CheckoutEnd, Rejection};
+use crate::domain::{Cart, CartLine, CartStatus, CheckoutEnd, Rejection};
 use cartflow_events::{LineItem, Sku, total_cents};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
@@ -11,13 +11,13 @@ fn status_of(raw: &str) -> sqlx::Result<CartStatus> {
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown cart status {raw}").into()))
 }
 
-/// What [`cart_from_rows`] reads: the cart `c` and its line `i`. A macro, so the
-/// queries that use it stay `concat!`-ed literals.
+/// What [`cart_from_rows`] reads: the cart `c`, its line `i` and the line's catalog
+/// entry `p`. A macro, so the queries that use it stay `concat!`-ed literals.
 macro_rules! cart_columns {
     () => {
         "c.id, c.customer_id, c.status, c.order_id, c.rejection,
          c.checkout_id, c.checkout_expires_at,
-         i.product_sku, i.quantity, i.unit_price_cents"
+         i.product_sku, i.quantity, i.unit_price_cents, p.price_cents AS current_price_cents"
     };
 }
 
@@ -28,7 +28,8 @@ macro_rules! cart_with_lines {
         concat!(
             "SELECT ",
             cart_columns!(),
-            " FROM carts c LEFT JOIN cart_items i ON i.cart_id = c.id"
+            " FROM carts c LEFT JOIN cart_items i ON i.cart_id = c.id",
+            " LEFT JOIN catalog p ON p.sku = i.product_sku"
         )
     };
 }
@@ -38,12 +39,27 @@ fn cart_from_rows(rows: Vec<sqlx::postgres::PgRow>) -> sqlx::Result<Option<Cart>
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let items = lines_from_rows(&rows)?;
+    let snapshots = lines_from_rows(&rows)?;
+    let total_cents = total_cents(&snapshots);
+    let with_lines = rows.iter().filter(|r| {
+        r.try_get::<Option<String>, _>("product_sku")
+            .ok()
+            .flatten()
+            .is_some()
+    });
+    let mut items = Vec::with_capacity(snapshots.len());
+    for (item, row) in snapshots.into_iter().zip(with_lines) {
+        let current: Option<i64> = row.try_get("current_price_cents")?;
+        items.push(CartLine {
+            current_unit_price_cents: current.filter(|&price| price != item.unit_price_cents),
+            item,
+        });
+    }
     Ok(Some(Cart {
         id: first.try_get("id")?,
         customer_id: first.try_get("customer_id")?,
         status: status_of(first.try_get("status")?)?,
-        total_cents: total_cents(&items),
+        total_cents,
         items,
         order_id: first.try_get("order_id")?,
         checkout_id: first.try_get("checkout_id")?,
@@ -217,7 +233,7 @@ pub async fn add_line_at_once(
          SELECT ",
         cart_columns!(),
         ", EXISTS (SELECT 1 FROM added) AS added
-         FROM c LEFT JOIN i ON true
+         FROM c LEFT JOIN i ON true LEFT JOIN catalog p ON p.sku = i.product_sku
          ORDER BY i.added_at, i.product_sku"
     ))
     .bind(customer_id)
@@ -281,7 +297,8 @@ pub async fn add_to_line(
          SELECT ",
         cart_columns!(),
         ", (SELECT created FROM added) AS created
-         FROM carts c LEFT JOIN i ON true WHERE c.id = $1
+         FROM carts c LEFT JOIN i ON true LEFT JOIN catalog p ON p.sku = i.product_sku
+         WHERE c.id = $1
          ORDER BY i.added_at, i.product_sku"
     ))
     .bind(cart_id)

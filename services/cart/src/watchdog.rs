@@ -92,7 +92,7 @@ impl Watchdog {
                     checkout_id,
                     cart_id,
                     customer_id: cart.customer_id,
-                    items: cart.items,
+                    items: cart.line_items(),
                 };
                 tx.publish_caused_by(&cause, &give_up).await?;
                 tracing::warn!(%cart_id, %checkout_id, requests, "checkout expired; asking order to give it up");
@@ -102,7 +102,7 @@ impl Watchdog {
                     checkout_id: Some(checkout_id),
                     expires_at: Some(checkout.expires_at),
                     customer_id: cart.customer_id,
-                    items: cart.items,
+                    items: cart.line_items(),
                 };
                 tx.publish_caused_by(&cause, &request).await?;
                 tracing::warn!(%cart_id, %checkout_id, requests, "checkout overdue; request sent again");

@@ -1,6 +1,6 @@
 //! Catalog entries that have been checked once, at the edge.
 
-use cartflow_events::Sku;
+use cartflow_events::{ProductChanged, Sku};
 use serde::{Deserialize, Serialize};
 
 pub const MAX_NAME_LEN: usize = 200;
@@ -15,6 +15,21 @@ pub struct Product {
     pub name: String,
     pub description: Option<String>,
     pub price_cents: i64,
+    /// The catalog version of its last change (see `product.changed`); 0 until stored.
+    pub version: i64,
+}
+
+impl Product {
+    /// The event announcing this product as it now is (`active: false` once deleted).
+    pub fn changed(&self, active: bool) -> Result<ProductChanged, String> {
+        Ok(ProductChanged {
+            sku: Sku::parse(&self.sku)?,
+            name: self.name.clone(),
+            price_cents: self.price_cents,
+            active,
+            version: self.version,
+        })
+    }
 }
 
 /// The editable part of a product (PUT body; POST adds the SKU).
@@ -67,6 +82,7 @@ impl ProductFields {
             name: name.to_string(),
             description,
             price_cents: self.price_cents,
+            version: 0,
         })
     }
 }

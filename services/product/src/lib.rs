@@ -1,5 +1,5 @@
-//! Product service: the catalog (SKU, name, description, price in cents).
-//! The cart reads prices from here when an item is added.
+//! Product service: the catalog (SKU, name, description, price in cents). Every
+//! change is published as `product.changed`, from which the cart keeps its own copy.
 
 pub mod domain;
 pub mod routes;
@@ -25,6 +25,6 @@ impl ServiceApp for ProductApp {
     }
 
     fn router(&self, ctx: AppContext) -> Router {
-        routes::router(ctx.pool)
+        routes::router(ctx)
     }
 }

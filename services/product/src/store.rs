@@ -1,54 +1,62 @@
-//! SQL for the catalog.
+//! SQL for the catalog. Every change takes the next catalog version (one sequence),
+//! which `product.changed` carries.
 
 use crate::domain::Product;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<Product>> {
-    sqlx::query_as("SELECT sku, name, description, price_cents FROM products ORDER BY sku")
+    sqlx::query_as("SELECT sku, name, description, price_cents, version FROM products ORDER BY sku")
         .fetch_all(pool)
         .await
 }
 
 pub async fn get(pool: &PgPool, sku: &str) -> sqlx::Result<Option<Product>> {
-    sqlx::query_as("SELECT sku, name, description, price_cents FROM products WHERE sku = $1")
-        .bind(sku)
-        .fetch_optional(pool)
-        .await
-}
-
-pub async fn insert(pool: &PgPool, p: &Product) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO products (sku, name, description, price_cents) VALUES ($1, $2, $3, $4)",
+    sqlx::query_as(
+        "SELECT sku, name, description, price_cents, version FROM products WHERE sku = $1",
     )
-    .bind(&p.sku)
-    .bind(&p.name)
-    .bind(&p.description)
-    .bind(p.price_cents)
-    .execute(pool)
+    .bind(sku)
+    .fetch_optional(pool)
     .await
-    .map(drop)
 }
 
-/// Returns false when there is no such product.
-pub async fn update(pool: &PgPool, p: &Product) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE products SET name = $2, description = $3, price_cents = $4, updated_at = now()
-         WHERE sku = $1",
+/// Returns the new product's version.
+pub async fn insert(conn: &mut PgConnection, p: &Product) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO products (sku, name, description, price_cents) VALUES ($1, $2, $3, $4)
+         RETURNING version",
     )
     .bind(&p.sku)
     .bind(&p.name)
     .bind(&p.description)
     .bind(p.price_cents)
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .fetch_one(conn)
+    .await
 }
 
-/// Returns false when there is no such product.
-pub async fn delete(pool: &PgPool, sku: &str) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM products WHERE sku = $1")
-        .bind(sku)
-        .execute(pool)
-        .await?;
-    Ok(result.rows_affected() == 1)
+/// Returns the product's new version; `None` when there is no such product.
+pub async fn update(conn: &mut PgConnection, p: &Product) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "UPDATE products SET name = $2, description = $3, price_cents = $4,
+                version = nextval('product_versions'), updated_at = now()
+         WHERE sku = $1
+         RETURNING version",
+    )
+    .bind(&p.sku)
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(p.price_cents)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Returns what was deleted, with the version of its deletion; `None` when there is
+/// no such product.
+pub async fn delete(conn: &mut PgConnection, sku: &str) -> sqlx::Result<Option<Product>> {
+    sqlx::query_as(
+        "DELETE FROM products WHERE sku = $1
+         RETURNING sku, name, description, price_cents, nextval('product_versions') AS version",
+    )
+    .bind(sku)
+    .fetch_optional(conn)
+    .await
 }

@@ -217,6 +217,19 @@ pub struct LowStock {
     pub threshold: i32,
 }
 
+/// product → cart: a catalog entry as it is now, on every create, update and delete
+/// (`active: false`). `version` grows with every change of any SKU (one sequence, so a
+/// SKU deleted and created again still moves forward): a consumer keeps the highest it
+/// has seen and ignores an older or repeated one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductChanged {
+    pub sku: Sku,
+    pub name: String,
+    pub price_cents: i64,
+    pub active: bool,
+    pub version: i64,
+}
+
 crate::string_enum! {
     /// The way a notification reaches a person.
     pub enum Channel ("channel") {
@@ -277,6 +290,7 @@ event!(CustomerCreated, Topic::CustomerCreated, |e| e.0.customer_id);
 event!(CustomerUpdated, Topic::CustomerUpdated, |e| e.0.customer_id);
 event!(CustomerDeleted, Topic::CustomerDeleted, |e| e.customer_id);
 event!(LowStock, Topic::LowStock, |e| e.product_sku.to_string());
+event!(ProductChanged, Topic::ProductChanged, |e| e.sku.to_string());
 event!(DeliveryRequested, Topic::DeliveryRequested, |e| e
     .notification_id);
 event!(DeliveryResult, Topic::DeliveryResult, |e| e.notification_id);

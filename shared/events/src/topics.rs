@@ -20,10 +20,11 @@ pub enum Topic {
     DeliveryResult,
     CheckoutExpireRequested,
     CheckoutExpired,
+    ProductChanged,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 15] = [
+    pub const ALL: [Topic; 16] = [
         Topic::OrderRequested,
         Topic::StockAvailable,
         Topic::StockRejected,
@@ -39,6 +40,7 @@ impl Topic {
         Topic::DeliveryResult,
         Topic::CheckoutExpireRequested,
         Topic::CheckoutExpired,
+        Topic::ProductChanged,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -58,6 +60,7 @@ impl Topic {
             Topic::DeliveryResult => "delivery.result",
             Topic::CheckoutExpireRequested => "checkout.expire-requested",
             Topic::CheckoutExpired => "checkout.expired",
+            Topic::ProductChanged => "product.changed",
         }
     }
 
@@ -77,6 +80,7 @@ impl Topic {
             }
             Topic::DeliveryRequested => Service::Notification,
             Topic::DeliveryResult => Service::EmailPush,
+            Topic::ProductChanged => Service::Product,
         }
     }
 

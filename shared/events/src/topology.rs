@@ -44,6 +44,8 @@ pub const CONSUMERS: &[(Topic, Service)] = &[
     // Delivery by email or push, and its outcome.
     (Topic::DeliveryRequested, Service::EmailPush),
     (Topic::DeliveryResult, Service::Notification),
+    // Cart keeps its own copy of the catalog: adding to a cart needs no call to product.
+    (Topic::ProductChanged, Service::Cart),
 ];
 
 /// Exponential redelivery backoff between `minimum` and `maximum`.

@@ -53,7 +53,10 @@ async function cart() {
   document.getElementById("cart-id").textContent = c ? c.id : "–";
   document.getElementById("cart-total").textContent = c ? money(c.total_cents) : "–";
   document.getElementById("cart-lines").replaceChildren(...(c ? c.items : []).map((i) =>
-    el("li", {}, `${i.quantity} × ${i.product_sku} at ${money(i.unit_price_cents)}`)));
+    el("li", {}, `${i.quantity} × ${i.product_sku} at ${money(i.unit_price_cents)}`,
+      // The line keeps the price it was added at; the catalog's price now, if it moved.
+      i.current_unit_price_cents == null ? "" :
+        el("span", { class: "muted", "data-current-price": i.current_unit_price_cents }, ` (now ${money(i.current_unit_price_cents)})`))));
   document.getElementById("explore-cart").href = c ? "/explorer?q=" + c.id : "/explorer";
 }
 
