@@ -2,6 +2,7 @@
 # Checks the delivery files that cannot be run for real here (no Docker engine, no
 # Terraform providers, no cloud account), and the live topology on the emulator:
 #
+#   0. the workspace's layers point down (scripts/check_layers.py, from cargo metadata)
 #   1. hadolint on the Dockerfile
 #   2. actionlint and zizmor (offline) on .github/workflows
 #   3. terraform/ parses as HCL and is built from topology.json; the compose file is
@@ -29,6 +30,21 @@ if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
   cp "$requirements" "$venv/requirements.txt"
 fi
 PATH="$venv/bin:$PATH"
+
+log "workspace layers (scripts/check_layers.py)"
+cargo metadata --format-version 1 --no-deps --offline > "$WORK_DIR/metadata.json"
+python3 scripts/check_layers.py --metadata "$WORK_DIR/metadata.json"
+# The check must be able to fail: give the foundation's events crate a service.
+python3 - "$WORK_DIR/metadata.json" > "$WORK_DIR/metadata-upward.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+events = next(p for p in m["packages"] if p["name"] == "cartflow-events")
+events["dependencies"].append({"name": "cart-service", "kind": "dev"})
+print(json.dumps(m))
+PY
+if python3 scripts/check_layers.py --metadata "$WORK_DIR/metadata-upward.json" 2>/dev/null; then
+  die "the layer check did not notice a foundation crate depending on a service"
+fi
 
 log "hadolint Dockerfile"
 hadolint Dockerfile

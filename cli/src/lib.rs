@@ -4,7 +4,7 @@
 //! [`cartflow_platform::Platform`] hosts every service in one process, each on its own
 //! port with its own database, exactly as the separate binaries would run them; the
 //! local stack (`cartflow dev`) runs it, and so do the end-to-end tests (through
-//! `cartflow_testkit::platform`).
+//! `cartflow_e2e`).
 
 pub mod commands;
 pub mod console;

@@ -7,7 +7,7 @@ use cartflow_events::{
 };
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::Outcome;
-use cartflow_testkit::platform::eventually;
+use cartflow_testkit::eventually;
 use cartflow_testkit::{HandlerHarness, envelope_for, message};
 use inventory_service::InventoryApp;
 use inventory_service::handlers::InventoryHandler;

@@ -2,43 +2,10 @@
 //! reaches the person, how a delivery result settles it, and what a notification sent
 //! by hand may say. The handlers and routes load, decide here, save and publish.
 
-use cartflow_events::{Channel, string_enum};
+use cartflow_events::Channel;
 use uuid::Uuid;
 
-string_enum! {
-    /// What a notification is about.
-    pub enum Kind ("notification kind") {
-        OrderConfirmed = "order_confirmed",
-        StockRejected = "stock_rejected",
-        CheckoutExpired = "checkout_expired",
-        OrderCancelled = "order_cancelled",
-        OrderShipped = "order_shipped",
-        OrderDelivered = "order_delivered",
-        LowStock = "low_stock",
-        /// Sent by hand through `POST /notifications`.
-        Manual = "manual",
-    }
-}
-
-string_enum! {
-    /// pending → sent, or pending → failed; failed at once when there is no address.
-    pub enum Status ("notification status") {
-        Pending = "pending",
-        Sent = "sent",
-        Failed = "failed",
-    }
-}
-
-impl Status {
-    /// The status a delivery result settles a pending notification in.
-    pub fn settled(delivered: bool) -> Status {
-        if delivered {
-            Status::Sent
-        } else {
-            Status::Failed
-        }
-    }
-}
+pub use cartflow_api::notification::{Kind, Status};
 
 /// A rendered notification: the email subject and body; push uses the subject as its
 /// title and the first line of the body as its text.

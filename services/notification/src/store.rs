@@ -3,28 +3,49 @@
 use crate::domain::{Kind, Status};
 use cartflow_events::{Channel, CustomerDetails, DeliveryResult};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
-pub struct Notification {
-    pub id: Uuid,
-    pub customer_id: Option<Uuid>,
+pub use cartflow_api::notification::Notification;
+
+/// A `notifications` row, as [`COLUMNS`] reads it; mapped into the API type.
+#[derive(sqlx::FromRow)]
+struct NotificationRow {
+    id: Uuid,
+    customer_id: Option<Uuid>,
     #[sqlx(try_from = "String")]
-    pub kind: Kind,
+    kind: Kind,
     #[sqlx(try_from = "String")]
-    pub channel: Channel,
-    pub recipient: Option<String>,
-    pub subject: String,
-    pub body: String,
+    channel: Channel,
+    recipient: Option<String>,
+    subject: String,
+    body: String,
     #[sqlx(try_from = "String")]
-    pub status: Status,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    status: Status,
+    attempts: i32,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<NotificationRow> for Notification {
+    fn from(r: NotificationRow) -> Self {
+        Notification {
+            id: r.id,
+            customer_id: r.customer_id,
+            kind: r.kind,
+            channel: r.channel,
+            recipient: r.recipient,
+            subject: r.subject,
+            body: r.body,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
 }
 
 const COLUMNS: &str = "id, customer_id, kind, channel, recipient, subject, body, status, attempts, last_error, created_at, updated_at";
@@ -128,7 +149,7 @@ pub async fn insert(
     let column = |f: &dyn Fn(&NewNotification<'_>) -> Option<String>| -> Vec<Option<String>> {
         new.iter().map(f).collect()
     };
-    sqlx::query_as(&format!(
+    let rows: Vec<NotificationRow> = sqlx::query_as(&format!(
         "INSERT INTO notifications (id, customer_id, kind, channel, recipient, subject, body, status, last_error, source_event_id)
          SELECT id, customer_id, kind, channel, recipient, subject, body, status, last_error, source_event_id
          FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
@@ -150,7 +171,8 @@ pub async fn insert(
     .bind(column(&|n| n.refused.map(str::to_string)))
     .bind(new.iter().map(|n| n.source_event_id).collect::<Vec<_>>())
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(Notification::from).collect())
 }
 
 /// Settles pending notifications from their delivery results, with one statement:
@@ -194,20 +216,22 @@ pub async fn record_results(
 }
 
 pub async fn list(pool: &PgPool, customer_id: Option<Uuid>) -> sqlx::Result<Vec<Notification>> {
-    sqlx::query_as(&format!(
+    let rows: Vec<NotificationRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM notifications WHERE ($1::uuid IS NULL OR customer_id = $1)
          ORDER BY created_at DESC LIMIT 500"
     ))
     .bind(customer_id)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(Notification::from).collect())
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Notification>> {
-    sqlx::query_as(&format!(
+    let row: Option<NotificationRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM notifications WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(Notification::from))
 }

@@ -1,18 +1,10 @@
 //! Orders and the transitions between their statuses.
 
-use cartflow_events::LineItem;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
-cartflow_events::string_enum! {
-    pub enum OrderStatus ("order status") {
-        Confirmed = "confirmed",
-        Shipped = "shipped",
-        Delivered = "delivered",
-        Cancelled = "cancelled",
-    }
-}
+pub use cartflow_api::order::{Order, OrderStatus};
 
 /// Why a requested transition is refused (409).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,22 +89,6 @@ pub fn on_expire_requested(record: CheckoutRecord) -> Ruling {
     Option::<Ruling>::from(record).unwrap_or(Ruling::Expire)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Order {
-    pub id: Uuid,
-    pub cart_id: Uuid,
-    /// The checkout attempt the order came from.
-    pub checkout_id: Uuid,
-    pub customer_id: Uuid,
-    pub status: OrderStatus,
-    pub items: Vec<LineItem>,
-    pub total_cents: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cancel_reason: Option<String>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
@@ -157,6 +133,7 @@ impl StatusRequest {
 mod tests {
     use super::OrderStatus::*;
     use super::*;
+    use cartflow_events::LineItem;
 
     #[test]
     fn the_arbiter_decides_each_checkout_once() {

@@ -4,9 +4,9 @@
 //! three, the load generator the cart's, and the seeder and the console share
 //! [`as_staff`] and [`as_customer`].
 
-use cart_service::domain::Cart;
-use notification_service::store::Notification;
-use order_service::domain::Order;
+use cartflow_api::cart::Cart;
+use cartflow_api::notification::Notification;
+use cartflow_api::order::Order;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::json;
 use std::fmt;

@@ -59,3 +59,14 @@ pub async fn drop(server_url: &str, name: &str) -> anyhow::Result<()> {
     .with_context(|| format!("dropping database {name}"))?;
     Ok(())
 }
+
+/// The databases whose names start with `prefix` (a test's, or a stack's).
+pub async fn with_prefix(server_url: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+    let mut conn = admin_connection(server_url).await?;
+    Ok(
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+            .bind(prefix)
+            .fetch_all(&mut conn)
+            .await?,
+    )
+}

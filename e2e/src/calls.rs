@@ -4,10 +4,10 @@
 //! the calls whose status and problem body a test checks return the raw `Response`.
 
 use super::{TestApp, eventually, eventually_within};
-use cart_service::domain::{Cart, CartStatus};
+use cartflow_api::cart::{Cart, CartStatus};
+use cartflow_api::notification::Notification;
+use cartflow_api::order::Order;
 use cartflow_events::Service;
-use notification_service::store::Notification;
-use order_service::domain::Order;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -25,7 +25,7 @@ async fn a_service_process_honours_port_logs_json_and_stops_cleanly_on_sigterm()
         .set("PORT", port.to_string())
         .set("LOG_FORMAT", "json")
         .set("RUST_LOG", "info");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cartflow"))
+    let mut child = Command::new(crate::helpers::cartflow_binary())
         .args(["serve", "order"])
         .envs(env.vars())
         .stdout(Stdio::piped())

@@ -3,16 +3,17 @@
 //! the kit's push route (as Pub/Sub's wrapped format), on real PostgreSQL; the last
 //! test lets the real emulator push and redeliver.
 
-use crate::batches::{
-    FLAKY_CUSTOMER, POISON_CUSTOMER, RecordingHandler, request, scratch_consumer,
-};
-use crate::helpers::{TestInfra, count, eventually, eventually_within};
 use base64::Engine;
 use cartflow_events::{Envelope, OrderRequested, Service};
 use cartflow_kit::push::{self, PUSH_PATH, PushAuth};
 use cartflow_messaging::consumer::Gatherer;
 use cartflow_messaging::{Consumer, ConsumerSettings, Outbox};
 use cartflow_testkit::envelope_for;
+use cartflow_testkit::scratch::{
+    FLAKY_CUSTOMER, POISON_CUSTOMER, RecordingHandler, fail_commits_of_listed_carts,
+    refuse_commits_for, request_of, scratch_consumer,
+};
+use cartflow_testkit::{TestInfra, count, eventually, eventually_within};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
@@ -32,24 +33,11 @@ struct PushTarget {
 async fn push_target(infra: &TestInfra) -> PushTarget {
     // The helper's consumer has four workers; this test's has one.
     let (pool, _four_workers) = scratch_consumer(infra, Arc::new(RecordingHandler)).await;
-    sqlx::raw_sql(
-        "ALTER TABLE handled ADD COLUMN xact BIGINT NOT NULL DEFAULT txid_current();
-         -- A deferred trigger fails the COMMIT of any batch that handled a cart listed
-         -- here: every statement of the batch succeeds, its commit does not.
-         CREATE TABLE fail_commit (cart_id UUID PRIMARY KEY);
-         CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-           IF EXISTS (SELECT 1 FROM fail_commit WHERE cart_id = NEW.cart_id) THEN
-             RAISE EXCEPTION 'commit refused (test fault)';
-           END IF;
-           RETURN NULL;
-         END $$;
-         CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON handled
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    sqlx::query("ALTER TABLE handled ADD COLUMN xact BIGINT NOT NULL DEFAULT txid_current()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    fail_commits_of_listed_carts(&pool).await;
     let one_worker = ConsumerSettings {
         max_concurrency: 1,
         ..ConsumerSettings::default()
@@ -109,6 +97,40 @@ impl PushTarget {
         lock
     }
 
+    /// Pushes `leader` alone and holds its batch on a lock, pushes `burst` at once so
+    /// that it queues behind, then lets go: the leader's status, and each burst push's.
+    async fn push_behind_a_held_batch(
+        self: &Arc<Self>,
+        leader: &(Envelope, OrderRequested),
+        burst: &[(Envelope, OrderRequested)],
+    ) -> (StatusCode, Vec<StatusCode>) {
+        let lock = self.hold_batches().await;
+        let leading = {
+            let (target, (envelope, request)) = (self.clone(), leader.clone());
+            tokio::spawn(async move { target.push(&envelope, &request).await })
+        };
+        self.batch_waiting_on_lock().await;
+        let answers: Vec<_> = burst
+            .iter()
+            .cloned()
+            .map(|(envelope, request)| {
+                let target = self.clone();
+                tokio::spawn(async move { target.push(&envelope, &request).await })
+            })
+            .collect();
+        eventually("the burst to queue behind the held batch", || async {
+            (self.gatherer.pending() == 1 + burst.len()).then_some(())
+        })
+        .await;
+        lock.commit().await.unwrap();
+        let leader = leading.await.unwrap();
+        let mut statuses = Vec::new();
+        for answer in answers {
+            statuses.push(answer.await.unwrap());
+        }
+        (leader, statuses)
+    }
+
     /// Waits until a batch is blocked on [`PushTarget::hold_batches`]'s lock.
     async fn batch_waiting_on_lock(&self) {
         eventually("a batch to wait on the lock", || async {
@@ -137,7 +159,7 @@ impl PushTarget {
 }
 
 fn event(customer: Uuid) -> (Envelope, OrderRequested) {
-    let request = request(customer);
+    let request = request_of(customer);
     (envelope_for::<OrderRequested>(request.cart_id), request)
 }
 
@@ -146,17 +168,10 @@ async fn concurrent_pushes_share_one_transaction_and_each_is_answered_for_its_ow
     let infra = TestInfra::new().await;
     let target = Arc::new(push_target(&infra).await);
 
-    // The first push takes the one worker and waits on the lock.
-    let lock = target.hold_batches().await;
+    // The first push takes the one worker and waits on a lock. A burst queues behind
+    // it: good events (one pushed three times), a poison one and one whose handler
+    // fails for now.
     let first = event(Uuid::new_v4());
-    let leader = {
-        let (target, first) = (target.clone(), first.clone());
-        tokio::spawn(async move { target.push(&first.0, &first.1).await })
-    };
-    target.batch_waiting_on_lock().await;
-
-    // A burst queues behind it: good events (one pushed three times), a poison one
-    // and one whose handler fails for now.
     let good: Vec<_> = (0..12).map(|_| event(Uuid::new_v4())).collect();
     let poison = event(POISON_CUSTOMER);
     let flaky = event(FLAKY_CUSTOMER);
@@ -167,25 +182,9 @@ async fn concurrent_pushes_share_one_transaction_and_each_is_answered_for_its_ow
         poison.clone(),
         flaky.clone(),
     ]);
-    let answers: Vec<_> = burst
-        .iter()
-        .cloned()
-        .map(|(envelope, request)| {
-            let target = target.clone();
-            tokio::spawn(async move { target.push(&envelope, &request).await })
-        })
-        .collect();
-    eventually("the burst to queue behind the first batch", || async {
-        (target.gatherer.pending() == 1 + burst.len()).then_some(())
-    })
-    .await;
-    lock.commit().await.unwrap();
+    let (leader, statuses) = target.push_behind_a_held_batch(&first, &burst).await;
 
-    assert_eq!(leader.await.unwrap(), StatusCode::NO_CONTENT);
-    let mut statuses = Vec::new();
-    for answer in answers {
-        statuses.push(answer.await.unwrap());
-    }
+    assert_eq!(leader, StatusCode::NO_CONTENT);
     let expected: Vec<_> = burst
         .iter()
         .map(|(_, request)| match request.customer_id {
@@ -223,43 +222,20 @@ async fn a_push_whose_batch_fails_at_commit_is_not_acknowledged_and_is_applied_o
     let infra = TestInfra::new().await;
     let target = Arc::new(push_target(&infra).await);
     let bomb = event(Uuid::new_v4());
-    sqlx::query("INSERT INTO fail_commit VALUES ($1)")
-        .bind(bomb.1.cart_id)
-        .execute(&target.pool)
-        .await
-        .unwrap();
+    refuse_commits_for(&target.pool, &[bomb.1.cart_id]).await;
 
-    let lock = target.hold_batches().await;
-    let leader = event(Uuid::new_v4());
-    let leading = {
-        let (target, leader) = (target.clone(), leader.clone());
-        tokio::spawn(async move { target.push(&leader.0, &leader.1).await })
-    };
-    target.batch_waiting_on_lock().await;
     // The bomb's companions: their own work is fine, their batch's commit is not.
     let companions: Vec<_> = (0..5).map(|_| event(Uuid::new_v4())).collect();
     let batch: Vec<_> = companions.iter().chain([&bomb]).cloned().collect();
-    let answers: Vec<_> = batch
-        .iter()
-        .cloned()
-        .map(|(envelope, request)| {
-            let target = target.clone();
-            tokio::spawn(async move { target.push(&envelope, &request).await })
-        })
-        .collect();
-    eventually("the batch to queue", || async {
-        (target.gatherer.pending() == 1 + batch.len()).then_some(())
-    })
-    .await;
-    lock.commit().await.unwrap();
-    assert_eq!(leading.await.unwrap(), StatusCode::NO_CONTENT);
-    for answer in answers {
-        assert_eq!(
-            answer.await.unwrap(),
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no 2xx for work that did not commit"
-        );
-    }
+    let (leader, statuses) = target
+        .push_behind_a_held_batch(&event(Uuid::new_v4()), &batch)
+        .await;
+    assert_eq!(leader, StatusCode::NO_CONTENT);
+    assert_eq!(
+        statuses,
+        vec![StatusCode::SERVICE_UNAVAILABLE; batch.len()],
+        "no 2xx for work that did not commit"
+    );
     for (envelope, _) in &batch {
         assert_eq!(target.runs_of(envelope).await, 0);
     }
@@ -317,13 +293,8 @@ async fn the_emulator_pushes_a_burst_through_failed_commits_and_every_good_event
     let infra = TestInfra::new().await;
     let target = push_target(&infra).await;
     let good: Vec<_> = (0..20).map(|_| event(Uuid::new_v4())).collect();
-    for (_, request) in &good[..5] {
-        sqlx::query("INSERT INTO fail_commit VALUES ($1)")
-            .bind(request.cart_id)
-            .execute(&target.pool)
-            .await
-            .unwrap();
-    }
+    let faulty: Vec<Uuid> = good[..5].iter().map(|(_, r)| r.cart_id).collect();
+    refuse_commits_for(&target.pool, &faulty).await;
     cartflow_messaging::provision::set_push_endpoints(
         infra.pubsub(),
         &[(Service::Inventory, target.url.clone())],

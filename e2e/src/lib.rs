@@ -7,22 +7,47 @@
 //! - `calls`: the REST calls the tests make, as a client would;
 //! - `duplicator`: every message published twice, from outside the platform;
 //! - `issuer`: a test OpenID Connect issuer, for the platform in `AUTH_MODE=oidc`;
-//! - `wait`: waiting on a condition with a deadline, and checking problem responses.
+//!
+//! The testkit (below the services) gives the waiting helpers and the typed clients;
+//! they are re-exported here so an end-to-end test needs one import.
 
 mod app;
 mod calls;
 mod duplicator;
 mod infra;
 pub mod issuer;
-mod wait;
 
 pub use app::{
     spawn_app, spawn_app_duplicating, spawn_app_on, spawn_app_signed_in, spawn_app_with,
 };
+pub use cartflow_testkit::client;
+pub use cartflow_testkit::{
+    CartClient, NotificationClient, OrderClient, assert_problem, count, eventually,
+    eventually_within,
+};
 pub use infra::{TestInfra, free_port};
-pub use wait::{assert_problem, count, eventually, eventually_within};
 
 use cartflow_platform::Platform;
+use std::path::PathBuf;
+
+/// The workspace's `cartflow` binary, beside the test executable's directory
+/// (`target/<profile>/`). Cargo names a binary to tests only in its own package
+/// (`CARGO_BIN_EXE_*`); `cargo nextest run --workspace` (scripts/test.sh) builds it.
+pub fn cartflow_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    // target/<profile>/deps/<test> → target/<profile>/cartflow
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("a test executable under target/<profile>/deps");
+    let binary = profile_dir.join(format!("cartflow{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is not built: run the suite through scripts/test.sh, or `cargo build -p cartflow` first",
+        binary.display()
+    );
+    binary
+}
 use cartflow_platform::smtp_catcher::{Restartable, SmtpCatcher};
 
 /// The running platform of one test, with its own SMTP server.

@@ -24,7 +24,7 @@ const STOCK: i32 = 70;
 
 /// Starts `cartflow serve <service>` with the platform's settings for it, on its port.
 async fn stand_in(app: &TestApp, service: Service) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_cartflow"))
+    let child = Command::new(crate::helpers::cartflow_binary())
         .args(["serve", service.name()])
         .envs(app.platform().env_of(service).vars())
         .env("RUST_LOG", "warn")

@@ -1,35 +1,22 @@
 //! The shared messaging path on its own, against the real emulator and PostgreSQL:
 //! outbox crash safety, the inbox's duplicate detection, and poison messages.
 
-use crate::helpers::{TestInfra, count, eventually};
 use async_trait::async_trait;
-use cartflow_events::{LineItem, OrderRequested, Service};
+use cartflow_events::{OrderRequested, Service};
 use cartflow_messaging::relay::DrainReport;
 use cartflow_messaging::{
     Cause, EventHandler, HandlerError, Incoming, Outbox, OutboxRelay, RelaySettings, Tx,
     migrator_with,
 };
 use cartflow_testkit::envelope_for;
+use cartflow_testkit::scratch::{CountingHandler, request_for, scratch_consumer};
+use cartflow_testkit::{TestInfra, count, eventually};
 use google_cloud_pubsub::model::Message;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-pub(crate) fn request(cart_id: Uuid) -> OrderRequested {
-    OrderRequested {
-        checkout_id: None,
-        expires_at: None,
-        cart_id,
-        customer_id: Uuid::new_v4(),
-        items: vec![LineItem {
-            product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
-            quantity: 1,
-            unit_price_cents: 100,
-        }],
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_committed_while_the_relay_is_down_is_published_once_when_it_returns() {
@@ -55,7 +42,7 @@ async fn an_event_committed_while_the_relay_is_down_is_published_once_when_it_re
     // The business transaction commits; the relay is "down" (not running).
     let outbox = Outbox::new(Service::Cart, pool.clone());
     let cart_id = Uuid::new_v4();
-    let request = request(cart_id);
+    let request = request_for(cart_id);
     let mut tx = outbox.begin().await.unwrap();
     let event_id = tx
         .publish_caused_by(&Cause::command(cart_id), &request)
@@ -148,23 +135,6 @@ async fn an_event_committed_while_the_relay_is_down_is_published_once_when_it_re
     stream.shutdown_token().shutdown().await;
 }
 
-/// A handler with no domain guard of its own: it records every run, so only the
-/// inbox stands between a duplicate delivery and a second effect.
-pub(crate) struct CountingHandler;
-
-#[async_trait]
-impl EventHandler for CountingHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        let request: OrderRequested = event.decode()?;
-        sqlx::query("INSERT INTO handled (event_id, cart_id) VALUES ($1, $2)")
-            .bind(event.envelope.event_id)
-            .bind(request.cart_id)
-            .execute(tx.conn())
-            .await?;
-        Ok(())
-    }
-}
-
 /// Like `CountingHandler`, but fails while the `broken` table has a row: a bug that
 /// an operator fixes later.
 struct FixableHandler;
@@ -193,7 +163,7 @@ async fn counting_consumer(infra: &TestInfra) -> RunningConsumer {
 }
 
 async fn consumer_with(infra: &TestInfra, handler: Arc<dyn EventHandler>) -> RunningConsumer {
-    let (pool, consumer) = crate::batches::scratch_consumer(infra, handler).await;
+    let (pool, consumer) = scratch_consumer(infra, handler).await;
     sqlx::query("CREATE TABLE broken (since TIMESTAMPTZ NOT NULL DEFAULT now())")
         .execute(&pool)
         .await
@@ -219,7 +189,7 @@ async fn the_inbox_runs_the_handler_once_per_event_id() {
     let cart_id = Uuid::new_v4();
     let envelope = envelope_for::<OrderRequested>(cart_id);
 
-    infra.publish_raw(&envelope, &request(cart_id), 3).await;
+    infra.publish_raw(&envelope, &request_for(cart_id), 3).await;
     eventually("two duplicates to be recognised", || async {
         let duplicates: Option<i32> = sqlx::query_scalar(
             "SELECT duplicate_deliveries FROM processed_messages WHERE event_id = $1",
@@ -235,7 +205,7 @@ async fn the_inbox_runs_the_handler_once_per_event_id() {
 
     // A different event about the same cart is a different event: it runs.
     let second = envelope_for::<OrderRequested>(cart_id);
-    infra.publish_raw(&second, &request(cart_id), 1).await;
+    infra.publish_raw(&second, &request_for(cart_id), 1).await;
     eventually("the second event", || async {
         (handled(&pool, cart_id).await == 2).then_some(())
     })
@@ -276,7 +246,7 @@ async fn a_poison_message_is_dead_lettered_while_good_ones_keep_flowing() {
         infra
             .publish_raw(
                 &envelope_for::<OrderRequested>(cart_id),
-                &request(cart_id),
+                &request_for(cart_id),
                 1,
             )
             .await;
@@ -344,7 +314,7 @@ async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
 
     let cart_id = Uuid::new_v4();
     let envelope = envelope_for::<OrderRequested>(cart_id);
-    infra.publish_raw(&envelope, &request(cart_id), 1).await;
+    infra.publish_raw(&envelope, &request_for(cart_id), 1).await;
     let event_id = envelope.event_id.to_string();
 
     // Five failed deliveries (1 s doubling backoff), then the dead-letter topic.
@@ -412,7 +382,7 @@ async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
     })
     .await;
     // Same event id as before: had it been replayed twice, the inbox would skip it.
-    infra.publish_raw(&envelope, &request(cart_id), 1).await;
+    infra.publish_raw(&envelope, &request_for(cart_id), 1).await;
     eventually("the copy to be recognised", || async {
         let duplicates: i32 = sqlx::query_scalar(
             "SELECT duplicate_deliveries FROM processed_messages WHERE event_id = $1",

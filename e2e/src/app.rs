@@ -182,7 +182,7 @@ impl TestApp {
     /// Runs the operator CLI (`program`: the `cartflow` binary the calling test
     /// crate was built with) on this test's databases; returns its stdout and stderr
     /// after checking that it succeeded.
-    pub async fn operator_cli(&self, program: &str, args: &[&str]) -> (String, String) {
+    pub async fn operator_cli(&self, program: &std::path::Path, args: &[&str]) -> (String, String) {
         let output = tokio::process::Command::new(program)
             .args(args)
             .args(["--database-prefix", &self.infra.settings.database_prefix])

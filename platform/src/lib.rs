@@ -1,7 +1,7 @@
 //! Every service of the saga in one process: each with its own port, database,
 //! outbox relay and consumers, configured through the same environment variables the
 //! standalone binaries read. `cartflow dev` and the end-to-end tests (through
-//! `cartflow_testkit::platform`) run it; [`serve`] runs one service as this process
+//! `cartflow_e2e`) run it; [`serve`] runs one service as this process
 //! (`cartflow serve <service>`); [`smtp_catcher`] is the mail server of `dev`, `stack`
 //! and the tests.
 

@@ -24,7 +24,7 @@ pub struct TestIssuer {
 impl TestIssuer {
     /// Serves the JWKS; `up` says whether it answers at first.
     pub async fn start(up: bool) -> Arc<TestIssuer> {
-        let jwks: Value = serde_json::from_str(crate::fixtures::AUTH_JWKS).unwrap();
+        let jwks: Value = serde_json::from_str(cartflow_testkit::fixtures::AUTH_JWKS).unwrap();
         let up = Arc::new(AtomicBool::new(up));
         let serving = up.clone();
         let router = axum::Router::new().route(
@@ -92,14 +92,14 @@ pub fn sign_with(claims: &Value, alg: Algorithm, kid: &str, key: &EncodingKey) -
 }
 
 pub fn rsa_key() -> EncodingKey {
-    EncodingKey::from_rsa_pem(crate::fixtures::PUSH_SIGNING_KEY).unwrap()
+    EncodingKey::from_rsa_pem(cartflow_testkit::fixtures::PUSH_SIGNING_KEY).unwrap()
 }
 
 pub fn ec_key() -> EncodingKey {
-    EncodingKey::from_ec_pem(crate::fixtures::AUTH_EC_KEY).unwrap()
+    EncodingKey::from_ec_pem(cartflow_testkit::fixtures::AUTH_EC_KEY).unwrap()
 }
 
 /// A key the issuer never published: what a forger signs with.
 pub fn forger_key() -> EncodingKey {
-    EncodingKey::from_rsa_pem(crate::fixtures::AUTH_FORGER_KEY).unwrap()
+    EncodingKey::from_rsa_pem(cartflow_testkit::fixtures::AUTH_FORGER_KEY).unwrap()
 }

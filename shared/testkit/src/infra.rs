@@ -1,20 +1,20 @@
-//! A test's own infrastructure on the shared emulator and PostgreSQL server.
+//! A test's own infrastructure on the shared emulator and PostgreSQL server: a topic
+//! prefix under which the declared topology is provisioned, and databases named with
+//! the test's prefix. Dropping it deletes both, even when the test failed.
 
 use cartflow_events::{Envelope, Event};
-use cartflow_kit::Env;
 use cartflow_kit::config::database_url_for;
 use cartflow_kit::databases;
 use cartflow_messaging::{PubSubConfig, provision};
-use cartflow_platform::{PlatformSettings, SERVICES};
 use google_cloud_pubsub::model::Message;
 use serde::Serialize;
 use sqlx::PgPool;
 use std::sync::Once;
 use uuid::Uuid;
 
-fn init_logs() {
+/// Quiet by default; `TEST_LOG=debug` (or any filter) shows what the code logs.
+pub fn init_logs() {
     static INIT: Once = Once::new();
-    // Quiet by default; TEST_LOG=debug (or any filter) shows the services' logs.
     INIT.call_once(|| {
         if let Ok(filter) = std::env::var("TEST_LOG") {
             cartflow_kit::telemetry::init_with(&filter);
@@ -22,14 +22,17 @@ fn init_logs() {
     });
 }
 
-/// Infrastructure of one test: a topic prefix and database names on the shared
-/// emulator and server. Dropping it deletes the topics, subscriptions and databases.
+/// One test's topic prefix and database names on the shared emulator and server.
 pub struct TestInfra {
-    pub settings: PlatformSettings,
+    pub server_url: String,
+    /// Every database of this test starts with it.
+    pub database_prefix: String,
+    pubsub: PubSubConfig,
 }
 
 impl TestInfra {
-    /// On the shared PostgreSQL server and emulator.
+    /// On the shared PostgreSQL server (`DATABASE_URL`) and emulator
+    /// (`PUBSUB_EMULATOR_HOST`).
     pub async fn new() -> TestInfra {
         TestInfra::on(
             std::env::var("DATABASE_URL")
@@ -39,35 +42,33 @@ impl TestInfra {
         .await
     }
 
-    /// On the given PostgreSQL server and emulator (a test's own, see `throwaway`).
+    /// On the given PostgreSQL server and emulator (a test's own).
     pub async fn on(server_url: String, emulator_host: String) -> TestInfra {
         init_logs();
         let id = &Uuid::new_v4().simple().to_string()[..10];
-        let settings = PlatformSettings {
-            server_url,
-            database_prefix: format!("t_{id}_"),
-            pubsub: PubSubConfig::emulator(emulator_host, "cartflow-local")
-                .with_prefix(format!("t-{id}-")),
-            port_override: Some(0),
-            env: Env::from_pairs([("DB_MAX_CONNECTIONS", "5"), ("OUTBOX_SWEEP_MS", "500")]),
-        };
-        provision::provision(&settings.pubsub)
+        let pubsub =
+            PubSubConfig::emulator(emulator_host, "cartflow-local").with_prefix(format!("t-{id}-"));
+        provision::provision(&pubsub)
             .await
             .expect("provisioning the test topology");
-        TestInfra { settings }
+        TestInfra {
+            server_url,
+            database_prefix: format!("t_{id}_"),
+            pubsub,
+        }
     }
 
     pub fn pubsub(&self) -> &PubSubConfig {
-        &self.settings.pubsub
+        &self.pubsub
     }
 
     /// A database of this test, created and migrated for `migrator`.
     pub async fn database(&self, name: &str, migrator: &sqlx::migrate::Migrator) -> PgPool {
-        let name = format!("{}{name}", self.settings.database_prefix);
-        databases::ensure(&self.settings.server_url, &name)
+        let name = format!("{}{name}", self.database_prefix);
+        databases::ensure(&self.server_url, &name)
             .await
             .expect("creating database");
-        let url = database_url_for(&self.settings.server_url, &name).unwrap();
+        let url = database_url_for(&self.server_url, &name).unwrap();
         let pool = cartflow_kit::db::connect(&url, 5)
             .await
             .expect("connecting");
@@ -99,25 +100,31 @@ impl TestInfra {
 
 impl Drop for TestInfra {
     fn drop(&mut self) {
-        // Runs even when the test failed. A thread of its own: we may be inside the
-        // test's runtime, which cannot block on itself.
-        let settings = self.settings.clone();
+        // A thread of its own: we may be inside the test's runtime, which cannot block
+        // on itself.
+        let (server_url, prefix, pubsub) = (
+            self.server_url.clone(),
+            self.database_prefix.clone(),
+            self.pubsub.clone(),
+        );
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                if let Err(e) = provision::teardown(&settings.pubsub).await {
+                if let Err(e) = provision::teardown(&pubsub).await {
                     eprintln!("cleanup: deleting topology: {e:#}");
                 }
-                let names = SERVICES.iter().map(|s| settings.database_name(*s)).chain(
-                    ["scratch".to_string()].map(|n| format!("{}{n}", settings.database_prefix)),
-                );
-                for name in names {
-                    if let Err(e) = databases::drop(&settings.server_url, &name).await {
-                        eprintln!("cleanup: {e:#}");
+                match databases::with_prefix(&server_url, &prefix).await {
+                    Ok(names) => {
+                        for name in names {
+                            if let Err(e) = databases::drop(&server_url, &name).await {
+                                eprintln!("cleanup: {e:#}");
+                            }
+                        }
                     }
+                    Err(e) => eprintln!("cleanup: listing databases: {e:#}"),
                 }
             });
         });

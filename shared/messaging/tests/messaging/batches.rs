@@ -1,75 +1,22 @@
 //! Batched consumption (one transaction per batch, a savepoint per message) against
 //! real PostgreSQL and, where redelivery matters, the real emulator: what a poison
-//! message, a duplicate and a failed commit do to the rest of their batch, and that
-//! concurrent batches over hot stock rows never deadlock.
+//! message, a duplicate and a failed commit do to the rest of their batch.
 
-use crate::helpers::{TestInfra, count, eventually};
-use crate::messaging::CountingHandler;
 use async_trait::async_trait;
-use cartflow_events::{Envelope, LineItem, OrderRequested, Service, StockAvailable};
-use cartflow_kit::ServiceApp;
+use cartflow_events::{Envelope, OrderRequested};
 use cartflow_messaging::consumer::{Delivery, Outcome};
-use cartflow_messaging::{
-    Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox, Together, Tx,
-    migrator_with,
-};
+use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
 use cartflow_testkit::envelope_for;
-use inventory_service::InventoryApp;
-use inventory_service::handlers::InventoryHandler;
+use cartflow_testkit::scratch::{
+    CountingHandler, FLAKY_CUSTOMER, POISON_CUSTOMER, RecordingHandler,
+    fail_commits_of_listed_carts, refuse_commits_for, reply_to, request_of, scratch_consumer,
+};
+use cartflow_testkit::{TestInfra, count, eventually};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-/// Customer ids that make [`RecordingHandler`] fail after it has written and staged.
-pub(crate) const POISON_CUSTOMER: Uuid = Uuid::from_u128(0xbad);
-pub(crate) const FLAKY_CUSTOMER: Uuid = Uuid::from_u128(0xf1a);
-
-/// Records every run in `handled` and stages a `stock-available`, then fails for the
-/// two marked customers: what it wrote before failing must not survive.
-pub(crate) struct RecordingHandler;
-
-#[async_trait]
-impl EventHandler for RecordingHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        CountingHandler.handle(tx, event).await?;
-        let request: OrderRequested = event.decode()?;
-        let customer_id = request.customer_id;
-        tx.publish(&reply_to(request)).await?;
-        match customer_id {
-            POISON_CUSTOMER => Err(HandlerError::Poison(
-                "a request no handler can serve".into(),
-            )),
-            FLAKY_CUSTOMER => Err(HandlerError::Transient(anyhow::anyhow!("a passing fault"))),
-            _ => Ok(()),
-        }
-    }
-}
-
-fn reply_to(request: OrderRequested) -> StockAvailable {
-    StockAvailable {
-        checkout_id: None,
-        expires_at: None,
-        cart_id: request.cart_id,
-        customer_id: request.customer_id,
-        items: request.items,
-    }
-}
-
-pub(crate) fn request(customer_id: Uuid) -> OrderRequested {
-    OrderRequested {
-        checkout_id: None,
-        expires_at: None,
-        cart_id: Uuid::new_v4(),
-        customer_id,
-        items: vec![LineItem {
-            product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
-            quantity: 1,
-            unit_price_cents: 100,
-        }],
-    }
-}
 
 /// A message as Pub/Sub would deliver it.
 struct Raw {
@@ -97,29 +44,6 @@ impl Raw {
     }
 }
 
-/// A scratch database with the plumbing tables and a `handled` log, and a consumer of
-/// `inventory.order-requested` on it.
-pub async fn scratch_consumer(
-    infra: &TestInfra,
-    handler: Arc<dyn EventHandler>,
-) -> (PgPool, Consumer) {
-    let pool = infra
-        .database("scratch", &migrator_with(sqlx::migrate::Migrator::DEFAULT))
-        .await;
-    sqlx::query("CREATE TABLE handled (event_id UUID NOT NULL, cart_id UUID NOT NULL)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let consumer = Consumer::new(
-        Outbox::new(Service::Inventory, pool.clone()),
-        handler,
-        infra.pubsub(),
-        "inventory.order-requested",
-        ConsumerSettings::default(),
-    );
-    (pool, consumer)
-}
-
 async fn runs_of(pool: &PgPool, event_id: Uuid) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM handled WHERE event_id = $1")
         .bind(event_id)
@@ -135,15 +59,15 @@ async fn a_batch_commits_its_good_messages_once_and_rolls_back_only_the_failing_
 
     let good: Vec<_> = (0..2)
         .map(|_| {
-            let r = request(Uuid::new_v4());
+            let r = request_of(Uuid::new_v4());
             (envelope_for::<OrderRequested>(r.cart_id), r)
         })
         .collect();
-    let earlier_request = request(Uuid::new_v4());
+    let earlier_request = request_of(Uuid::new_v4());
     let earlier = envelope_for::<OrderRequested>(earlier_request.cart_id);
-    let poison_request = request(POISON_CUSTOMER);
+    let poison_request = request_of(POISON_CUSTOMER);
     let poison = envelope_for::<OrderRequested>(poison_request.cart_id);
-    let flaky_request = request(FLAKY_CUSTOMER);
+    let flaky_request = request_of(FLAKY_CUSTOMER);
     let flaky = envelope_for::<OrderRequested>(flaky_request.cart_id);
 
     // One event already processed by an earlier batch.
@@ -238,7 +162,7 @@ async fn a_batch_without_failures_records_its_inbox_at_once_and_skips_every_copy
     let (pool, consumer) = scratch_consumer(&infra, Arc::new(RecordingHandler)).await;
     let events: Vec<_> = (0..3)
         .map(|_| {
-            let r = request(Uuid::new_v4());
+            let r = request_of(Uuid::new_v4());
             (envelope_for::<OrderRequested>(r.cart_id), r)
         })
         .collect();
@@ -377,7 +301,7 @@ async fn a_batch_applies_together_what_its_handler_can_and_else_one_by_one() {
     let events: Vec<_> = customers
         .iter()
         .map(|&customer| {
-            let r = request(customer);
+            let r = request_of(customer);
             (envelope_for::<OrderRequested>(r.cart_id), r)
         })
         .collect();
@@ -452,27 +376,12 @@ async fn replies_caused_by(pool: &PgPool, envelope: &Envelope) -> i64 {
 async fn a_batch_whose_commit_fails_is_redelivered_whole_and_processed_once() {
     let infra = TestInfra::new().await;
     let (pool, consumer) = scratch_consumer(&infra, Arc::new(RecordingHandler)).await;
-    // A deferred constraint trigger fails the COMMIT itself while `fail_commit` has a
-    // row: every statement of the batch succeeded, the commit does not.
-    sqlx::raw_sql(
-        "CREATE TABLE fail_commit (since TIMESTAMPTZ NOT NULL DEFAULT now());
-         INSERT INTO fail_commit DEFAULT VALUES;
-         CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-           IF EXISTS (SELECT 1 FROM fail_commit) THEN
-             RAISE EXCEPTION 'commit refused (test fault)';
-           END IF;
-           RETURN NULL;
-         END $$;
-         CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON handled
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    fail_commits_of_listed_carts(&pool).await;
 
     // Applied directly: the whole batch fails, nothing of it stands.
-    let requests: Vec<_> = (0..3).map(|_| request(Uuid::new_v4())).collect();
+    let requests: Vec<_> = (0..3).map(|_| request_of(Uuid::new_v4())).collect();
+    let carts: Vec<Uuid> = requests.iter().map(|r| r.cart_id).collect();
+    refuse_commits_for(&pool, &carts).await;
     let raws: Vec<_> = requests
         .iter()
         .map(|r| Raw::of(&envelope_for::<OrderRequested>(r.cart_id), r))
@@ -495,10 +404,12 @@ async fn a_batch_whose_commit_fails_is_redelivered_whole_and_processed_once() {
     let running = tokio::spawn(consumer.clone().run(subscriber, stop.clone()));
     let burst: Vec<_> = (0..20)
         .map(|_| {
-            let r = request(Uuid::new_v4());
+            let r = request_of(Uuid::new_v4());
             (envelope_for::<OrderRequested>(r.cart_id), r)
         })
         .collect();
+    let carts: Vec<Uuid> = burst.iter().map(|(_, r)| r.cart_id).collect();
+    refuse_commits_for(&pool, &carts).await;
     for (envelope, request) in &burst {
         infra.publish_raw(envelope, request, 1).await;
     }
@@ -535,94 +446,4 @@ async fn a_batch_whose_commit_fails_is_redelivered_whole_and_processed_once() {
     for id in &burst_ids {
         assert_eq!(runs_of(&pool, *id).await, 1, "event {id} applied once");
     }
-}
-
-/// Eight workers apply batches of reservations over four hot SKUs at once, the way
-/// eight busy subscriptions' batches would meet in inventory. Carts take two of the four
-/// SKUs each, so batches overlap in every order. Without the handler's batch locks
-/// (taken up front in SKU order) they deadlock, and PostgreSQL fails one side after
-/// `deadlock_timeout`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_inventory_batches_over_hot_skus_never_deadlock() {
-    let infra = TestInfra::new().await;
-    let pool = infra
-        .database("inventory", &migrator_with(InventoryApp::migrator()))
-        .await;
-    let skus = ["HOT-1", "HOT-2", "HOT-3", "HOT-4"];
-    for sku in skus {
-        sqlx::query("INSERT INTO stock_items (sku, available) VALUES ($1, 100000)")
-            .bind(sku)
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
-    let consumer = Consumer::new(
-        Outbox::new(Service::Inventory, pool.clone()),
-        Arc::new(InventoryHandler),
-        infra.pubsub(),
-        "inventory.order-requested",
-        ConsumerSettings::default(),
-    );
-    const WORKERS: usize = 8;
-    const BATCHES: usize = 6;
-    const PER_BATCH: usize = 10;
-    let mut workers = tokio::task::JoinSet::new();
-    for worker in 0..WORKERS {
-        let consumer = consumer.clone();
-        workers.spawn(async move {
-            let mut outcomes = Vec::new();
-            for batch in 0..BATCHES {
-                let incoming: Vec<Incoming> = (0..PER_BATCH)
-                    .map(|i| {
-                        // Two distinct SKUs, chosen so batches overlap in varied orders.
-                        let a = (worker + batch + i) % 4;
-                        let b = (a + 1 + (worker + i) % 3) % 4;
-                        let request = OrderRequested {
-                            checkout_id: None,
-                            expires_at: None,
-                            cart_id: Uuid::new_v4(),
-                            customer_id: Uuid::new_v4(),
-                            items: [a, b]
-                                .into_iter()
-                                .map(|s| LineItem {
-                                    product_sku: cartflow_events::Sku::parse(skus[s]).unwrap(),
-                                    quantity: 1,
-                                    unit_price_cents: 100,
-                                })
-                                .collect(),
-                        };
-                        Incoming::new(
-                            envelope_for::<OrderRequested>(request.cart_id),
-                            serde_json::to_vec(&request).unwrap(),
-                        )
-                    })
-                    .collect();
-                let refs: Vec<&Incoming> = incoming.iter().collect();
-                match consumer.apply_batch(&refs).await {
-                    Ok(applied) => outcomes.extend(applied.into_iter().map(|r| match r {
-                        Ok(outcome) => format!("{outcome:?}"),
-                        Err(err) => format!("error: {err}"),
-                    })),
-                    Err(err) => outcomes.push(format!("batch error: {err}")),
-                }
-            }
-            outcomes
-        });
-    }
-    let mut all = Vec::new();
-    while let Some(outcomes) = workers.join_next().await {
-        all.extend(outcomes.unwrap());
-    }
-    let failed: Vec<_> = all.iter().filter(|o| *o != "Processed").collect();
-    assert!(failed.is_empty(), "every reservation applied: {failed:?}");
-    assert_eq!(all.len(), WORKERS * BATCHES * PER_BATCH);
-    let reserved: i64 = sqlx::query_scalar("SELECT sum(reserved)::bigint FROM stock_items")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(reserved, (WORKERS * BATCHES * PER_BATCH * 2) as i64);
-    assert_eq!(
-        count(&pool, "SELECT count(*) FROM reservations").await,
-        (WORKERS * BATCHES * PER_BATCH) as i64
-    );
 }

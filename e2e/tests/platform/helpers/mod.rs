@@ -1,0 +1,14 @@
+//! The end-to-end tests' helpers: the e2e crate's platform harness (`spawn_app()` and
+//! what a test does with it), plus:
+//! - [`cartflow()`]: the operator CLI, the workspace's `cartflow` binary;
+//! - `browser`: headless Chromium over WebDriver, and the console, for its tests.
+
+pub mod browser;
+
+pub use cartflow_e2e::*;
+
+/// Runs the `cartflow` operator CLI on `app`'s databases; returns its stdout and
+/// stderr after checking that it succeeded.
+pub async fn cartflow(app: &TestApp, args: &[&str]) -> (String, String) {
+    app.operator_cli(&cartflow_binary(), args).await
+}

@@ -1,0 +1,78 @@
+"""The workspace's layers, from `cargo metadata`: every import points down.
+
+  foundation   shared/*     events, api, messaging, kit, client, testkit
+  services     services/*   each on the foundation only
+  composition  platform, cli, e2e (anything else at the top)
+
+Fails (exit 1, naming each arrow) when a foundation crate depends on a service or on
+the composition layer, or a service on another service or on the composition layer,
+in any dependency kind (normal, dev, build): a dev-dependency that points up is how
+a service's tests came to build the whole platform.
+
+Usage: python3 scripts/check_layers.py [--metadata FILE]   (default: runs cargo)
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def layer_of(rel_dir: str) -> str:
+    if rel_dir.startswith("shared" + os.sep) or rel_dir.startswith("shared/"):
+        return "foundation"
+    if rel_dir.startswith("services" + os.sep) or rel_dir.startswith("services/"):
+        return "service"
+    return "composition"
+
+
+def violations(metadata: dict) -> list[str]:
+    root = metadata["workspace_root"]
+    dirs = {
+        p["name"]: os.path.relpath(os.path.dirname(p["manifest_path"]), root)
+        for p in metadata["packages"]
+    }
+    found = []
+    for package in metadata["packages"]:
+        name = package["name"]
+        layer = layer_of(dirs[name])
+        for dep in package["dependencies"]:
+            target = dep["name"]
+            if target not in dirs or target == name:
+                continue
+            kind = dep.get("kind") or "normal"
+            target_layer = layer_of(dirs[target])
+            upward = (
+                (layer == "foundation" and target_layer != "foundation")
+                or (layer == "service" and target_layer != "foundation")
+            )
+            if upward:
+                found.append(
+                    f"{dirs[name]} ({layer}) -> {dirs[target]} ({target_layer}), {kind} dependency"
+                )
+    return found
+
+
+def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--metadata":
+        with open(sys.argv[2]) as f:
+            metadata = json.load(f)
+    else:
+        out = subprocess.run(
+            ["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        metadata = json.loads(out)
+    found = violations(metadata)
+    for line in found:
+        print(f"layer violation: {line}", file=sys.stderr)
+    if found:
+        return 1
+    print(f"layers: {len(metadata['packages'])} crates, every dependency points down")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
