@@ -8,13 +8,26 @@
 #   scripts/bench.sh -c 10 --duration 60          # one level
 #   scripts/bench.sh -c 50 --duration 60
 #   scripts/bench.sh --knee --p99-bound-ms 150    # raise C until p99 passes the bound
+#   scripts/bench.sh --push -c 50                 # push delivery (the emulator pushes)
 #
-# Options are `cartflow load`'s (cargo run -p cartflow -- load --help).
+# Options are `cartflow load`'s (cargo run -p cartflow -- load --help), after an
+# optional `--push` (PUBSUB_DELIVERY=push PUSH_AUTH=none). CARTFLOW_BIN runs that
+# binary instead of building this checkout (an A/B sitting of two builds).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if [[ "${1:-}" == "--push" ]]; then
+  shift
+  export PUBSUB_DELIVERY=push PUSH_AUTH=none
+fi
 start_infrastructure
-log "building cartflow (release)"
-cargo build --release --quiet -p cartflow
-bin="$REPO_ROOT/target/release/cartflow"
+if [[ -n "${CARTFLOW_BIN:-}" ]]; then
+  bin="$CARTFLOW_BIN"
+  log "using $bin (CARTFLOW_BIN)"
+else
+  log "building cartflow (release)"
+  cargo build --release --quiet -p cartflow
+  bin="$REPO_ROOT/target/release/cartflow"
+fi
+log "delivery: ${PUBSUB_DELIVERY:-pull}"
 mkdir -p "$WORK_DIR/bench"
 
 "$bin" stack > "$WORK_DIR/bench/stack.log" 2>&1 &
