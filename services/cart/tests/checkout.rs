@@ -172,6 +172,11 @@ async fn a_batch_of_orders_converts_each_cart_once() {
         assert_eq!(status(&cart, p.cart_id).await, "converted");
         assert_eq!(order_of(&cart, p.cart_id).await, Some(expected));
     }
+    assert_eq!(
+        cart.fallbacks(),
+        0,
+        "applied in one go, not message by message"
+    );
 }
 
 #[tokio::test]

@@ -174,6 +174,11 @@ async fn a_batch_queues_each_email_and_delivers_each_push_once() {
     let results = email_push.staged::<DeliveryResult>().await;
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0].notification_id, push.notification_id);
+    assert_eq!(
+        email_push.fallbacks(),
+        0,
+        "applied in one go, not message by message"
+    );
 
     let second = request(Channel::Push, &customer.to_string());
     let applied = email_push
@@ -190,6 +195,11 @@ async fn a_batch_queues_each_email_and_delivers_each_push_once() {
         "{applied:?}"
     );
     assert!(matches!(applied[2], Ok(Outcome::Processed)), "{applied:?}");
+    assert_eq!(
+        email_push.fallbacks(),
+        1,
+        "the poison sent this batch message by message"
+    );
     assert_eq!(count("SELECT count(*) FROM push_messages").await, 2);
     assert_eq!(
         count("SELECT count(*) FROM emails WHERE recipient = 'cy@example.com'").await,

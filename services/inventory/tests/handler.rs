@@ -222,6 +222,11 @@ async fn processed_together(inventory: &HandlerHarness, requests: &[OrderRequest
         applied.iter().all(|a| matches!(a, Ok(Outcome::Processed))),
         "{applied:?}"
     );
+    assert_eq!(
+        inventory.fallbacks(),
+        0,
+        "applied in one go, not message by message"
+    );
 }
 
 /// Checks that of three requests the first and last were reserved and the middle one
@@ -308,6 +313,11 @@ async fn a_request_after_an_expiry_in_one_batch_is_ruled_on_the_stock_it_returne
     assert_eq!(
         reserved,
         [held.checkout_id, before.checkout_id, after.checkout_id]
+    );
+    assert_eq!(
+        inventory.fallbacks(),
+        0,
+        "applied in one go, not message by message"
     );
 }
 

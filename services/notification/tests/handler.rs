@@ -223,6 +223,11 @@ async fn a_batch_of_delivery_results_settles_each_notification_once() {
         .unwrap();
     assert!(matches!(applied[0], Ok(Outcome::Processed)));
     assert_eq!(settled().await, expected, "settled before: nothing changes");
+    assert_eq!(
+        notification.fallbacks(),
+        0,
+        "applied in one go, not message by message"
+    );
 }
 
 /// A batch's news is told together: each customer addressed from their own contact (or,
@@ -301,4 +306,9 @@ async fn a_batch_of_orders_tells_each_customer_once_from_their_own_contact() {
         .find(|d| d.channel == Channel::Email)
         .unwrap();
     assert!(to_ann.body.contains("Ann"), "{}", to_ann.body);
+    assert_eq!(
+        notification.fallbacks(),
+        0,
+        "applied in one go, not message by message"
+    );
 }

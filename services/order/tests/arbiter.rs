@@ -209,6 +209,11 @@ async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
         expired,
         [given_up.checkout_id.unwrap(), late.checkout_id.unwrap()]
     );
+    assert_eq!(
+        order.fallbacks(),
+        0,
+        "applied in one go, not message by message"
+    );
 }
 
 /// A batch that mixes topics (none does today: each subscription has its own consumer)
@@ -224,6 +229,11 @@ async fn an_expiry_request_ahead_of_the_answer_in_one_batch_is_not_overtaken() {
             .await,
     );
     given_up_once_without_an_order(&order).await;
+    assert_eq!(
+        order.fallbacks(),
+        0,
+        "applied in one go, not message by message"
+    );
 }
 
 /// `store::create_all`, the batch's one statement, on its own (a failing statement
@@ -298,6 +308,11 @@ async fn the_batch_statement_creates_each_undecided_order_with_its_own_lines() {
     assert!(
         z_lines.contains(&(of_a, 2)) && z_lines.contains(&(of_b, 2)),
         "{lines:?}"
+    );
+    assert_eq!(
+        order.fallbacks(),
+        0,
+        "applied in one go, not message by message"
     );
 }
 

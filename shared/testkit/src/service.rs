@@ -191,6 +191,12 @@ impl HandlerHarness {
         &self.db.pool
     }
 
+    /// Batches applied again message by message after their one-go try failed
+    /// ([`Consumer::fallbacks`]): a test of the one-go path asserts it stays 0.
+    pub fn fallbacks(&self) -> u64 {
+        self.consumer.fallbacks()
+    }
+
     /// Applies `event` as a new message from its topic's publisher.
     pub async fn deliver<E: Event + Serialize>(&self, event: &E) -> Applied {
         self.deliver_as(&envelope_for::<E>(Uuid::new_v4()), event)

@@ -52,12 +52,24 @@ impl Consumer {
         match self.try_apply(batch, spans, false).await? {
             Attempt::Committed(applied) => Ok(applied),
             Attempt::Failed(result) if batch.len() == 1 => Ok(vec![result]),
-            Attempt::Failed(_) => match self.try_apply(batch, spans, true).await? {
-                Attempt::Committed(applied) => Ok(applied),
-                Attempt::Failed(_) => {
-                    unreachable!("with savepoints a failure is rolled back alone")
-                }
-            },
+            Attempt::Failed(_) => {
+                self.fallbacks
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.metrics.batch_fallbacks.increment(1);
+                self.apply_with_savepoints(batch, spans).await
+            }
+        }
+    }
+
+    /// The fallback: the batch again, a savepoint per message.
+    async fn apply_with_savepoints(
+        &self,
+        batch: &[&Incoming],
+        spans: &[tracing::Span],
+    ) -> Result<Vec<Applied>, HandlerError> {
+        match self.try_apply(batch, spans, true).await? {
+            Attempt::Committed(applied) => Ok(applied),
+            Attempt::Failed(_) => unreachable!("with savepoints a failure is rolled back alone"),
         }
     }
 

@@ -98,6 +98,9 @@ pub struct Consumer {
     settings: ConsumerSettings,
     /// Bumped when Pub/Sub came back (an emulator restart): open the stream again now.
     reopen: Option<watch::Receiver<u64>>,
+    /// Batches of more than one message that the one-go try could not apply, so they
+    /// were applied again with a savepoint per message (also a Prometheus counter).
+    fallbacks: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Consumer {
@@ -116,7 +119,15 @@ impl Consumer {
             metrics: Arc::new(ConsumerMetrics::new(service, subscription)),
             settings,
             reopen: None,
+            fallbacks: Arc::default(),
         }
+    }
+
+    /// How many batches (of more than one message) this consumer has applied again
+    /// message by message because the one-go try failed. Tests that mean the one-go
+    /// path assert it stays 0: both paths answer `Processed`.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Re-opens the stream whenever `signal` changes. For the emulator, whose restart

@@ -13,6 +13,8 @@ pub(super) struct ConsumerMetrics {
     pub(super) failed: metrics::Counter,
     pub(super) dead_lettered: metrics::Counter,
     pub(super) batch_seconds: metrics::Histogram,
+    /// Batches applied again message by message after the one-go try failed.
+    pub(super) batch_fallbacks: metrics::Counter,
     pub(super) event_age_seconds: metrics::Histogram,
 }
 
@@ -34,6 +36,7 @@ impl ConsumerMetrics {
             failed: messages("failed"),
             dead_lettered: metrics::counter!("cartflow_messages_dead_lettered_total", &labels),
             batch_seconds: metrics::histogram!("cartflow_consume_batch_duration_seconds", &labels),
+            batch_fallbacks: metrics::counter!("cartflow_consume_batch_fallbacks_total", &labels),
             event_age_seconds: metrics::histogram!("cartflow_event_age_seconds", &labels),
         }
     }
