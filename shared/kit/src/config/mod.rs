@@ -82,7 +82,7 @@ impl ServiceConfig {
     /// | `PUBSUB_DELIVERY` | `pull`; `push` serves `POST /pubsub/push` instead |
     /// | `PUSH_AUTH` | `oidc`; `none` only with the emulator |
     /// | `PUSH_AUDIENCE` | required for push with `oidc`: the token's `aud` |
-    /// | `PUSH_SERVICE_ACCOUNT` | unset; else the token's `email` must equal it |
+    /// | `PUSH_SERVICE_ACCOUNT` | required for push with `oidc`: the token's verified `email` |
     /// | `PUSH_JWKS_URL` | Google's signing keys |
     /// | `AUTH_MODE` | `oidc`; `header` (X-Customer-Id, X-Role) only with the emulator, where it is the default |
     /// | `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_JWKS_URL` | required with `oidc` |

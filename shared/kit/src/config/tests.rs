@@ -48,7 +48,7 @@ fn service_specific_names_win() {
 }
 
 #[test]
-fn push_needs_an_audience_or_the_emulator() {
+fn push_needs_an_audience_and_a_service_account_or_the_emulator() {
     let push = |pairs: &[(&str, &str)]| {
         let env = cloud(pairs.iter().copied().chain([("PUBSUB_DELIVERY", "push")]));
         ServiceConfig::from_env(Service::Order, &env).map(|c| c.delivery)
@@ -73,10 +73,16 @@ fn push_needs_an_audience_or_the_emulator() {
         .unwrap(),
         DeliveryMode::Push(PushAuth::Oidc {
             audience: "https://order.example".into(),
-            service_account: Some("a@b".into()),
+            service_account: "a@b".into(),
             jwks_url: None,
         })
     );
+    // Any Google-signed token for the audience would do without the service account.
+    let err = push(&[("PUSH_AUDIENCE", "https://order.example")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("PUSH_SERVICE_ACCOUNT: required"), "{err}");
+    assert!(!err.contains("PUSH_AUDIENCE"), "{err}");
     let env = cloud([("PUBSUB_DELIVERY", "carrier-pigeon")]);
     let err = ServiceConfig::from_env(Service::Order, &env).unwrap_err();
     assert!(err.to_string().contains("PUBSUB_DELIVERY='carrier-pigeon'"));
