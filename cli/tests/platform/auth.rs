@@ -692,3 +692,62 @@ async fn over_the_rate_limit_a_caller_gets_429_with_retry_after_and_others_do_no
     assert_eq!(health.status(), OK);
     app.stop().await;
 }
+
+/// The per-caller bucket belongs to a verified caller: made-up credentials (garbage or
+/// forged bearer tokens, `X-Customer-Id`, which means nothing in OIDC mode) all share
+/// their address's bucket, however often they change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_made_up_credentials_from_one_address_does_not_escape_its_limit() {
+    let issuer = TestIssuer::start(true).await;
+    let app = spawn_app_signed_in(
+        &issuer,
+        &[
+            ("RATE_LIMIT_CALLER_PER_SEC", "1"),
+            ("RATE_LIMIT_CALLER_BURST", "3"),
+            ("RATE_LIMIT_IP_PER_SEC", "0"),
+        ],
+    )
+    .await;
+    let cart = format!("{}/cart", app.url(Service::Cart));
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let someone = Uuid::new_v4();
+        let request = app
+            .http
+            .get(&cart)
+            .header("X-Customer-Id", someone.to_string());
+        let request = match i % 3 {
+            0 => request.bearer_auth(format!("garbage.{someone}.token")),
+            1 => request.bearer_auth(sign_with(
+                &TestIssuer::claims(&someone.to_string()),
+                Algorithm::RS256,
+                RSA_KID,
+                &forger_key(),
+            )),
+            _ => request,
+        };
+        statuses.push(request.send().await.unwrap().status());
+    }
+    let refused = statuses.iter().filter(|s| **s == UNAUTHORIZED).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(refused + limited, statuses.len(), "{statuses:?}");
+    assert!(
+        (3..=4).contains(&refused),
+        "one bucket of 3 for the address: {statuses:?}"
+    );
+    // A verified customer from the same address has a bucket of their own.
+    let (status, _) = call(
+        &app,
+        Who::Customer(Uuid::new_v4()),
+        Method::GET,
+        Service::Cart,
+        "/cart",
+        None,
+    )
+    .await;
+    assert_eq!(status, NOT_FOUND, "no cart yet, but let in");
+    app.stop().await;
+}
