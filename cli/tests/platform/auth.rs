@@ -20,6 +20,8 @@ const NOT_FOUND: StatusCode = StatusCode::NOT_FOUND;
 enum Who {
     Anonymous,
     Customer(Uuid),
+    /// A customer whose token carries this verified email.
+    Verified(Uuid, &'static str),
     Staff,
 }
 
@@ -38,6 +40,9 @@ async fn call(
     request = match who {
         Who::Anonymous => request,
         Who::Customer(id) => request.bearer_auth(TestIssuer::customer_token(id)),
+        Who::Verified(id, email) => {
+            request.bearer_auth(TestIssuer::customer_token_with_email(id, email))
+        }
         Who::Staff => request.bearer_auth(TestIssuer::staff_token()),
     };
     if let Some(body) = body {
@@ -94,12 +99,13 @@ async fn list(app: &TestApp, who: Who, service: Service, path: &str) -> Value {
     list
 }
 
-/// Signs up `id` the way a customer would: their own token, their own record.
-async fn sign_up(app: &TestApp, id: Uuid, name: &str) {
-    let body = json!({ "name": name, "email": format!("{}@example.com", name.to_lowercase()) });
+/// Signs up `id` the way a customer would: their own token (which verified `email`),
+/// their own record.
+async fn sign_up(app: &TestApp, id: Uuid, name: &str, email: &'static str) {
+    let body = json!({ "name": name, "email": email });
     let created = expect(
         app,
-        Who::Customer(id),
+        Who::Verified(id, email),
         Method::POST,
         Service::Customer,
         "/customers",
@@ -112,6 +118,22 @@ async fn sign_up(app: &TestApp, id: Uuid, name: &str) {
         id.to_string(),
         "the record takes the caller's id"
     );
+}
+
+/// `id` deletes their own record, as a customer would.
+async fn delete_account(app: &TestApp, id: Uuid) {
+    let own = format!("/customers/{id}");
+    let who = Who::Customer(id);
+    expect(
+        app,
+        who,
+        Method::DELETE,
+        Service::Customer,
+        &own,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
 }
 
 /// Every route that someone may not call: `caller method service path body status`.
@@ -213,7 +235,7 @@ fn body(name: &str, ann: Uuid) -> Option<Value> {
 /// Runs every line of `table` against `app`, with `{name}` filled from `names`.
 async fn run_table(app: &TestApp, table: &str, callers: &[(&str, Who)], names: &[(&str, String)]) {
     let ann = match callers.iter().find(|(n, _)| *n == "ann") {
-        Some((_, Who::Customer(id))) => *id,
+        Some((_, Who::Customer(id) | Who::Verified(id, _))) => *id,
         _ => panic!("the table needs ann"),
     };
     for line in table.lines().filter(|l| !l.trim().is_empty()) {
@@ -248,11 +270,11 @@ async fn every_route_answers_the_owner_refuses_the_others_and_refusals_change_no
     let issuer = TestIssuer::start(true).await;
     let app = spawn_app_signed_in(&issuer, &[]).await;
     let (ann, bob, cy) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    let (owner, other) = (Who::Customer(ann), Who::Customer(bob));
+    let (owner, other) = (Who::Verified(ann, "ann@example.com"), Who::Customer(bob));
     app.create_product("KB-1", 1000, 50).await;
-    sign_up(&app, ann, "Ann").await;
-    sign_up(&app, bob, "Bob").await;
-    sign_up(&app, cy, "Cy").await;
+    sign_up(&app, ann, "Ann", "ann@example.com").await;
+    sign_up(&app, bob, "Bob", "bob@example.com").await;
+    sign_up(&app, cy, "Cy", "cy@example.com").await;
     app.wait_for_contact(ann, "ann@example.com").await;
     let order = app.checkout(ann, "KB-1", 1).await;
     let other_order = app.checkout(ann, "KB-1", 1).await;
@@ -507,18 +529,9 @@ async fn a_deleted_customers_token_is_refused_everywhere_and_changes_nothing() {
     app.create_product("KB-1", 1000, 10).await;
     let gone = Uuid::new_v4();
     let who = Who::Customer(gone);
-    sign_up(&app, gone, "Gus").await;
+    sign_up(&app, gone, "Gus", "gus@example.com").await;
+    delete_account(&app, gone).await;
     let own = format!("/customers/{gone}");
-    expect(
-        &app,
-        who,
-        Method::DELETE,
-        Service::Customer,
-        &own,
-        None,
-        StatusCode::NO_CONTENT,
-    )
-    .await;
 
     let pushes = format!("/push/{gone}");
     let routes = [
@@ -690,6 +703,81 @@ async fn over_the_rate_limit_a_caller_gets_429_with_retry_after_and_others_do_no
         .await
         .unwrap();
     assert_eq!(health.status(), OK);
+    app.stop().await;
+}
+
+/// In OIDC mode a customer's record carries the address their token verified: nobody
+/// registers (or switches to) someone else's, and the 409 of a taken address does not
+/// say which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_takes_the_tokens_verified_email_only_and_a_conflict_does_not_echo_it() {
+    let issuer = TestIssuer::start(true).await;
+    let app = spawn_app_signed_in(&issuer, &[]).await;
+    let ann = Uuid::new_v4();
+    let body = |email: &str| Some(json!({ "name": "Ann", "email": email }));
+    let customers = "/customers";
+    let post = |who: Who, email: &str| {
+        call(
+            &app,
+            who,
+            Method::POST,
+            Service::Customer,
+            customers,
+            body(email),
+        )
+    };
+    // Someone else's address with Ann's verified token: refused, and not echoed.
+    let victim = "victim@example.com";
+    let (status, problem) = post(Who::Verified(ann, "ann@example.com"), victim).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert!(!problem.to_string().contains(victim), "{problem}");
+    // A token without an email, or with one not verified: refused.
+    let (status, _) = post(Who::Customer(ann), "ann@example.com").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut unverified = TestIssuer::claims(&ann.to_string());
+    unverified["email"] = json!("ann@example.com");
+    unverified["email_verified"] = json!(false);
+    let response = app
+        .http
+        .post(format!("{}/customers", app.url(Service::Customer)))
+        .bearer_auth(TestIssuer::sign_customer(&unverified))
+        .json(&json!({ "name": "Ann", "email": "ann@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN).await;
+    let count = "SELECT count(*) FROM customers";
+    assert_eq!(app.count(Service::Customer, count).await, 0);
+
+    // Her own address (whatever its case) is hers.
+    let ann_signed_in = Who::Verified(ann, "Ann@Example.com");
+    let (status, created) = post(ann_signed_in, "ann@example.com").await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    // Nor may she switch to someone else's address later.
+    let own = format!("/customers/{ann}");
+    let put = |email: &str| {
+        call(
+            &app,
+            ann_signed_in,
+            Method::PUT,
+            Service::Customer,
+            &own,
+            body(email),
+        )
+    };
+    assert_eq!(put(victim).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(put("ann@example.com").await.0, OK);
+
+    // A taken address: 409, without naming it.
+    let taken = "taken@example.com";
+    app.create_customer("Tess", taken).await;
+    let (status, problem) = post(Who::Verified(Uuid::new_v4(), taken), taken).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(
+        !problem.to_string().contains(taken),
+        "the address is echoed: {problem}"
+    );
+    assert_eq!(app.count(Service::Customer, count).await, 2);
     app.stop().await;
 }
 
