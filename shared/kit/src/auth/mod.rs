@@ -447,6 +447,16 @@ impl Authenticator {
     }
 }
 
+/// A route that re-checks a sign-in later (a long-lived stream) takes the service's
+/// `Authenticator` too.
+impl<S: Send + Sync> FromRequestParts<S> for Authenticator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Authenticator::of(parts)
+    }
+}
+
 /// A route that needs a caller takes `Caller`: anonymous requests get 401.
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
