@@ -61,6 +61,19 @@ pub fn apply(router: Router, limits: &RateLimits, stop: &CancellationToken) -> R
     router
 }
 
+/// Per-IP limits on `router` alone (the probes'), at a fixed rate.
+pub fn per_ip(
+    router: Router,
+    limit: Limit,
+    limits: &RateLimits,
+    stop: &CancellationToken,
+) -> Router {
+    let ip = ClientIp {
+        hops: limits.trusted_proxy_hops,
+    };
+    limited(router, ip, limit, stop)
+}
+
 /// Verifies the request's credential before the per-caller limit, and hands the
 /// result to the routes ([`Verified`]). A refused credential is left for the route to
 /// refuse (with its reason); its request counts against its IP's bucket.
