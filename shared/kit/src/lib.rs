@@ -12,6 +12,7 @@ pub mod db;
 pub mod http;
 pub mod metrics;
 pub mod push;
+pub mod redact;
 pub mod runtime;
 pub mod telemetry;
 pub mod upstream;

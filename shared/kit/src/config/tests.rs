@@ -264,3 +264,28 @@ fn rate_limits_are_on_in_the_cloud_and_off_on_the_emulator_unless_set() {
         "{err}"
     );
 }
+
+#[test]
+fn debug_output_hides_the_secrets() {
+    let env = cloud([
+        ("DATABASE_URL", "postgres://cart:pg-s3cret-pw@db:5432/x"),
+        ("ADMIN_TOKEN", "admin-token-0123456789"),
+        ("SMTP_PASSWORD", "smtp-s3cret-pw"),
+    ]);
+    let config = ServiceConfig::from_env(Service::Cart, &env).unwrap();
+    assert_eq!(
+        config.admin_token.as_deref(),
+        Some("admin-token-0123456789")
+    );
+    for shown in [
+        format!("{config:?}"),
+        format!("{config:#?}"),
+        format!("{env:?}"),
+    ] {
+        for secret in ["pg-s3cret-pw", "admin-token-0123456789", "smtp-s3cret-pw"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains(crate::redact::REDACTED), "{shown}");
+    }
+    assert!(format!("{config:?}").contains("postgres://cart:<redacted>@db:5432/cartflow_cart"));
+}
