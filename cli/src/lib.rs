@@ -37,14 +37,11 @@ mod tests {
         let server_url = format!("postgres://cartflow:{PASSWORD}@db:5432");
         let pubsub = PubSubConfig::emulator("127.0.0.1:8085", "cartflow-local");
         let env = Env::from_pairs([("ADMIN_TOKEN", TOKEN), ("SMTP_PASSWORD", PASSWORD)]);
+        let databases = crate::events::Databases {
+            server_url: server_url.clone(),
+            prefix: String::new(),
+        };
         let shown = [
-            format!(
-                "{:?}",
-                crate::events::Databases {
-                    server_url: server_url.clone(),
-                    prefix: String::new(),
-                }
-            ),
             format!(
                 "{:?}",
                 cartflow_platform::PlatformSettings {
@@ -72,6 +69,20 @@ mod tests {
                     customer_url: "http://127.0.0.1:3004".into(),
                     pubsub,
                     database_url: Some(server_url.clone()),
+                }
+            ),
+            format!(
+                "{:?}",
+                crate::console::ConsoleSettings {
+                    services: crate::console::ConsoleSettings::default_urls("127.0.0.1"),
+                    mail_view: None,
+                    databases,
+                    refresh: std::time::Duration::from_secs(1),
+                    public_url: None,
+                    operators: crate::console::Operators::Accounts {
+                        admin_token: TOKEN.into(),
+                        accounts: vec![("Ann".into(), format!("{PASSWORD}-personal"))],
+                    },
                 }
             ),
         ];
