@@ -18,12 +18,21 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// Where the services' databases are.
-#[derive(Debug, Clone)]
+/// Where the services' databases are. Its `Debug` hides the server URL's password.
+#[derive(Clone)]
 pub struct Databases {
     pub server_url: String,
     /// Prefix of the databases' names (test runs use one).
     pub prefix: String,
+}
+
+impl std::fmt::Debug for Databases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Databases")
+            .field("server_url", &cartflow_kit::redact::Url(&self.server_url))
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 impl Databases {

@@ -25,6 +25,74 @@ pub fn topology_json() -> String {
 
 #[cfg(test)]
 mod tests {
+    use cartflow_kit::Env;
+    use cartflow_messaging::PubSubConfig;
+
+    /// Every settings struct that holds a secret hides it in `Debug` (they end up in
+    /// logs and panic messages).
+    #[test]
+    fn settings_hide_their_secrets_in_debug_output() {
+        const PASSWORD: &str = "pg-s3cret-pw";
+        const TOKEN: &str = "admin-token-0123456789";
+        let server_url = format!("postgres://cartflow:{PASSWORD}@db:5432");
+        let pubsub = PubSubConfig::emulator("127.0.0.1:8085", "cartflow-local");
+        let env = Env::from_pairs([("ADMIN_TOKEN", TOKEN), ("SMTP_PASSWORD", PASSWORD)]);
+        let databases = crate::events::Databases {
+            server_url: server_url.clone(),
+            prefix: String::new(),
+        };
+        let shown = [
+            format!(
+                "{:?}",
+                cartflow_platform::PlatformSettings {
+                    server_url: server_url.clone(),
+                    database_prefix: String::new(),
+                    pubsub: pubsub.clone(),
+                    port_override: None,
+                    env: env.clone(),
+                }
+            ),
+            format!(
+                "{:?}",
+                crate::stack::StackSettings {
+                    server_url: server_url.clone(),
+                    pubsub: pubsub.clone(),
+                    env,
+                }
+            ),
+            format!(
+                "{:?}",
+                crate::load::Target {
+                    cart_url: "http://127.0.0.1:3005".into(),
+                    product_url: "http://127.0.0.1:3001".into(),
+                    inventory_url: "http://127.0.0.1:3002".into(),
+                    customer_url: "http://127.0.0.1:3004".into(),
+                    pubsub,
+                    database_url: Some(server_url.clone()),
+                }
+            ),
+            format!(
+                "{:?}",
+                crate::console::ConsoleSettings {
+                    services: crate::console::ConsoleSettings::default_urls("127.0.0.1"),
+                    mail_view: None,
+                    databases,
+                    refresh: std::time::Duration::from_secs(1),
+                    public_url: None,
+                    operators: crate::console::Operators::Accounts {
+                        admin_token: TOKEN.into(),
+                        accounts: vec![("Ann".into(), format!("{PASSWORD}-personal"))],
+                    },
+                }
+            ),
+        ];
+        for text in shown {
+            assert!(!text.contains(PASSWORD), "a password in: {text}");
+            assert!(!text.contains(TOKEN), "a token in: {text}");
+            assert!(text.contains(cartflow_kit::redact::REDACTED), "{text}");
+        }
+    }
+
     /// Terraform builds topics, subscriptions and IAM from `terraform/topology.json`;
     /// it must be exactly what the code declares.
     #[test]

@@ -15,14 +15,25 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-/// How to start the children.
-#[derive(Debug, Clone)]
+/// How to start the children. Its `Debug` hides the server URL's password and the
+/// secrets among `env`.
+#[derive(Clone)]
 pub struct StackSettings {
     /// PostgreSQL server URL; each service gets its database on it.
     pub server_url: String,
     pub pubsub: PubSubConfig,
     /// Extra environment for every child (e.g. `RUST_LOG`, pool sizes).
     pub env: Env,
+}
+
+impl std::fmt::Debug for StackSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackSettings")
+            .field("server_url", &cartflow_kit::redact::Url(&self.server_url))
+            .field("pubsub", &self.pubsub)
+            .field("env", &self.env)
+            .finish()
+    }
 }
 
 pub struct Stack {

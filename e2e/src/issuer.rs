@@ -74,8 +74,21 @@ impl TestIssuer {
 
     /// A customer's token (EC, to use both keys).
     pub fn customer_token(id: Uuid) -> String {
-        let claims = Self::claims(&id.to_string());
-        sign_with(&claims, Algorithm::ES256, EC_KID, &ec_key())
+        Self::sign_customer(&Self::claims(&id.to_string()))
+    }
+
+    /// A customer's token whose issuer verified `email` (`email_verified: true`), as
+    /// sign-up needs in OIDC mode.
+    pub fn customer_token_with_email(id: Uuid, email: &str) -> String {
+        let mut claims = Self::claims(&id.to_string());
+        claims["email"] = json!(email);
+        claims["email_verified"] = json!(true);
+        Self::sign_customer(&claims)
+    }
+
+    /// `claims` signed as customers' tokens are (ES256 with the EC key).
+    pub fn sign_customer(claims: &Value) -> String {
+        sign_with(claims, Algorithm::ES256, EC_KID, &ec_key())
     }
 
     pub fn staff_token() -> String {

@@ -28,7 +28,8 @@ pub const SERVICES: [Service; 7] = [
     Service::Cart,
 ];
 
-#[derive(Debug, Clone)]
+/// Its `Debug` hides the server URL's password and the secrets among `env`.
+#[derive(Clone)]
 pub struct PlatformSettings {
     /// PostgreSQL server URL; each service gets its own database on it.
     pub server_url: String,
@@ -39,6 +40,18 @@ pub struct PlatformSettings {
     pub port_override: Option<u16>,
     /// Extra settings passed to every service (e.g. `DB_MAX_CONNECTIONS`).
     pub env: Env,
+}
+
+impl std::fmt::Debug for PlatformSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformSettings")
+            .field("server_url", &cartflow_kit::redact::Url(&self.server_url))
+            .field("database_prefix", &self.database_prefix)
+            .field("pubsub", &self.pubsub)
+            .field("port_override", &self.port_override)
+            .field("env", &self.env)
+            .finish()
+    }
 }
 
 impl PlatformSettings {

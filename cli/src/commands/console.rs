@@ -1,7 +1,7 @@
 //! `cartflow console`: the web console on its own, against any running stack.
 
 use super::args::DatabaseArgs;
-use crate::console::{self, ConsoleSettings};
+use crate::console::{self, ConsoleSettings, Operators};
 use anyhow::Context;
 use cartflow_events::Service;
 use clap::Args;
@@ -22,6 +22,24 @@ pub struct ConsoleArgs {
     /// storefront shows email-push's record of sent emails.
     #[arg(long, env = "CONSOLE_MAIL_VIEW")]
     pub mail_view: Option<String>,
+    /// The console's URL as browsers reach it, when not its listening address (a proxy,
+    /// a port mapping): its host is allowed in `Host`; https marks the cookie `Secure`.
+    #[arg(long, env = "CONSOLE_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// Operators of a shared console, as `name=token` (repeatable, or comma-separated
+    /// in CONSOLE_OPERATORS); each signs in with their own token. Unset: the console
+    /// is one person's (CONSOLE_OPERATOR, else the OS user), who signs in with the
+    /// admin token.
+    #[arg(
+        long = "operator-account",
+        env = "CONSOLE_OPERATORS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub operator_accounts: Vec<String>,
+    /// The services' admin token, held by a shared console (with CONSOLE_OPERATORS).
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     #[command(flatten)]
     pub databases: DatabaseArgs,
 }
@@ -41,15 +59,23 @@ fn parse_service_url(raw: &str) -> Result<(Service, String), String> {
 }
 
 impl ConsoleArgs {
-    pub fn settings(&self) -> ConsoleSettings {
+    pub fn settings(&self) -> anyhow::Result<ConsoleSettings> {
         let mut services: BTreeMap<Service, String> = ConsoleSettings::default_urls("127.0.0.1");
         services.extend(self.service_urls.iter().cloned());
-        ConsoleSettings {
+        let operators = if self.operator_accounts.is_empty() {
+            Operators::local_from_env()
+        } else {
+            Operators::accounts(self.admin_token.clone(), &self.operator_accounts)
+                .map_err(anyhow::Error::msg)?
+        };
+        Ok(ConsoleSettings {
             services,
             mail_view: self.mail_view.clone(),
             databases: self.databases.databases(),
             refresh: Duration::from_secs(1),
-        }
+            public_url: self.public_url.clone(),
+            operators,
+        })
     }
 }
 
@@ -59,5 +85,5 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding the console on {}", args.listen))?;
     println!("cartflow console: http://{}", listener.local_addr()?);
     let stop = cartflow_kit::runtime::shutdown_on_signal();
-    console::serve(listener, args.settings(), stop).await
+    console::serve(listener, args.settings()?, stop).await
 }

@@ -98,6 +98,8 @@ async fn serve_console(
             prefix: settings.database_prefix.clone(),
         },
         refresh: std::time::Duration::from_secs(1),
+        public_url: None,
+        operators: crate::console::Operators::local_from_env(),
     };
     tokio::spawn(crate::console::serve(
         listener,

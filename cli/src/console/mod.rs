@@ -12,6 +12,12 @@
 //!
 //! Pages are server-rendered HTML with one small script each, embedded in the binary:
 //! no CDN, no frontend build.
+//!
+//! Who may reach it: requests must name the console in `Host` (the address it listens
+//! on, as `127.0.0.1`/`localhost`/`[::1]` with its port, or the host of its public URL),
+//! else 421: a page of another site whose name resolves to the console's address (DNS
+//! rebinding) gets nothing. Its session cookie is `Secure` when its public URL
+//! (`CONSOLE_PUBLIC_URL`) is `https://`; `X-Forwarded-Proto` is not consulted.
 
 mod dead_letters;
 mod explorer;
@@ -25,9 +31,11 @@ mod topology_graph;
 
 use crate::events::Databases;
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use cartflow_events::Service;
+pub use session::Operators;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -44,6 +52,12 @@ pub struct ConsoleSettings {
     pub databases: Databases,
     /// How often the live overview samples the services.
     pub refresh: Duration,
+    /// The console's address as browsers reach it, when that is not the address it
+    /// listens on (a proxy, a port mapping): its host is allowed in `Host`, and an
+    /// `https://` URL marks the session cookie `Secure`.
+    pub public_url: Option<url::Url>,
+    /// Who may sign in as an operator, and with what.
+    pub operators: session::Operators,
 }
 
 impl ConsoleSettings {
@@ -64,6 +78,8 @@ pub struct Console {
 
 struct Inner {
     settings: ConsoleSettings,
+    /// What `Host` may say (lower case, with the port).
+    allowed_hosts: Vec<String>,
     services: services::Services,
     live: live::Live,
     sessions: session::Sessions,
@@ -71,13 +87,18 @@ struct Inner {
 }
 
 impl Console {
-    /// Builds the console and starts sampling the services for the live overview,
-    /// until `stop`.
-    pub fn start(settings: ConsoleSettings, stop: CancellationToken) -> Console {
+    /// Builds the console listening on `listen` and starts sampling the services for
+    /// the live overview, until `stop`.
+    pub fn start(
+        settings: ConsoleSettings,
+        listen: SocketAddr,
+        stop: CancellationToken,
+    ) -> Console {
         let services = services::Services::new(settings.services.clone());
         let live = live::Live::start(services.clone(), settings.refresh, stop);
         Console {
             inner: Arc::new(Inner {
+                allowed_hosts: allowed_hosts(listen, settings.public_url.as_ref()),
                 settings,
                 services,
                 live,
@@ -97,8 +118,70 @@ impl Console {
             .merge(shop::router())
             .with_state(self.clone())
             .layer(axum::middleware::from_fn(same_origin_only))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                known_host_only,
+            ))
             .layer(axum::middleware::map_response(security_headers))
     }
+
+    /// Whether the session cookie must be `Secure`: the console is served over https.
+    fn over_https(&self) -> bool {
+        self.inner
+            .settings
+            .public_url
+            .as_ref()
+            .is_some_and(|url| url.scheme() == "https")
+    }
+}
+
+/// What `Host` may say: the listening port on the loopback names (and the listening
+/// address itself), and the public URL's host with its port.
+fn allowed_hosts(listen: SocketAddr, public_url: Option<&url::Url>) -> Vec<String> {
+    let port = listen.port();
+    let mut hosts = vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    if !listen.ip().is_unspecified() {
+        hosts.push(listen.to_string());
+    }
+    if let Some(url) = public_url
+        && let Some(host) = url.host_str()
+    {
+        let host = host.to_ascii_lowercase();
+        match url.port() {
+            // The browser leaves a default port out of `Host`.
+            None => hosts.push(host),
+            Some(port) => hosts.push(format!("{host}:{port}")),
+        }
+    }
+    hosts
+}
+
+/// 421 for a request whose `Host` is not the console's: a browser sends the name it
+/// resolved, so another site rebinding its name to this address is refused.
+async fn known_host_only(
+    axum::extract::State(console): axum::extract::State<Console>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let known = host.is_some_and(|h| console.inner.allowed_hosts.contains(&h));
+    if !known {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "421 Misdirected Request: this console is not served under that host name\n",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// Serves the console on `listener` until `stop`.
@@ -107,7 +190,7 @@ pub async fn serve(
     settings: ConsoleSettings,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let console = Console::start(settings, stop.clone());
+    let console = Console::start(settings, listener.local_addr()?, stop.clone());
     axum::serve(listener, console.router())
         .with_graceful_shutdown(stop.cancelled_owned())
         .await?;

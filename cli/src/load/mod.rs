@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Where the stack is.
-#[derive(Debug, Clone)]
+/// Where the stack is. Its `Debug` hides the database URL's password.
+#[derive(Clone)]
 pub struct Target {
     pub cart_url: String,
     pub product_url: String,
@@ -46,6 +46,20 @@ pub struct Target {
     pub pubsub: PubSubConfig,
     /// The PostgreSQL server, for commits/s and its processes' CPU (optional).
     pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let database_url = self.database_url.as_deref().map(cartflow_kit::redact::Url);
+        f.debug_struct("Target")
+            .field("cart_url", &self.cart_url)
+            .field("product_url", &self.product_url)
+            .field("inventory_url", &self.inventory_url)
+            .field("customer_url", &self.customer_url)
+            .field("pubsub", &self.pubsub)
+            .field("database_url", &database_url)
+            .finish()
+    }
 }
 
 /// What to run.

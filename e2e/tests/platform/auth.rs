@@ -3,12 +3,15 @@
 //! customer and staff; forged tokens; the issuer down; rate limits.
 
 use crate::helpers::issuer::{EC_KID, RSA_KID, TestIssuer, forger_key, rsa_key, sign_with};
-use crate::helpers::{TestApp, assert_problem, eventually, spawn_app_signed_in, spawn_app_with};
+use crate::helpers::{
+    TestApp, assert_problem, eventually, eventually_within, spawn_app_signed_in, spawn_app_with,
+};
 use base64::Engine;
 use cartflow_events::Service;
 use jsonwebtoken::Algorithm;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const OK: StatusCode = StatusCode::OK;
@@ -20,6 +23,8 @@ const NOT_FOUND: StatusCode = StatusCode::NOT_FOUND;
 enum Who {
     Anonymous,
     Customer(Uuid),
+    /// A customer whose token carries this verified email.
+    Verified(Uuid, &'static str),
     Staff,
 }
 
@@ -38,6 +43,9 @@ async fn call(
     request = match who {
         Who::Anonymous => request,
         Who::Customer(id) => request.bearer_auth(TestIssuer::customer_token(id)),
+        Who::Verified(id, email) => {
+            request.bearer_auth(TestIssuer::customer_token_with_email(id, email))
+        }
         Who::Staff => request.bearer_auth(TestIssuer::staff_token()),
     };
     if let Some(body) = body {
@@ -94,12 +102,13 @@ async fn list(app: &TestApp, who: Who, service: Service, path: &str) -> Value {
     list
 }
 
-/// Signs up `id` the way a customer would: their own token, their own record.
-async fn sign_up(app: &TestApp, id: Uuid, name: &str) {
-    let body = json!({ "name": name, "email": format!("{}@example.com", name.to_lowercase()) });
+/// Signs up `id` the way a customer would: their own token (which verified `email`),
+/// their own record.
+async fn sign_up(app: &TestApp, id: Uuid, name: &str, email: &'static str) {
+    let body = json!({ "name": name, "email": email });
     let created = expect(
         app,
-        Who::Customer(id),
+        Who::Verified(id, email),
         Method::POST,
         Service::Customer,
         "/customers",
@@ -112,6 +121,22 @@ async fn sign_up(app: &TestApp, id: Uuid, name: &str) {
         id.to_string(),
         "the record takes the caller's id"
     );
+}
+
+/// `id` deletes their own record, as a customer would.
+async fn delete_account(app: &TestApp, id: Uuid) {
+    let own = format!("/customers/{id}");
+    let who = Who::Customer(id);
+    expect(
+        app,
+        who,
+        Method::DELETE,
+        Service::Customer,
+        &own,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
 }
 
 /// Every route that someone may not call: `caller method service path body status`.
@@ -213,7 +238,7 @@ fn body(name: &str, ann: Uuid) -> Option<Value> {
 /// Runs every line of `table` against `app`, with `{name}` filled from `names`.
 async fn run_table(app: &TestApp, table: &str, callers: &[(&str, Who)], names: &[(&str, String)]) {
     let ann = match callers.iter().find(|(n, _)| *n == "ann") {
-        Some((_, Who::Customer(id))) => *id,
+        Some((_, Who::Customer(id) | Who::Verified(id, _))) => *id,
         _ => panic!("the table needs ann"),
     };
     for line in table.lines().filter(|l| !l.trim().is_empty()) {
@@ -248,11 +273,11 @@ async fn every_route_answers_the_owner_refuses_the_others_and_refusals_change_no
     let issuer = TestIssuer::start(true).await;
     let app = spawn_app_signed_in(&issuer, &[]).await;
     let (ann, bob, cy) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    let (owner, other) = (Who::Customer(ann), Who::Customer(bob));
+    let (owner, other) = (Who::Verified(ann, "ann@example.com"), Who::Customer(bob));
     app.create_product("KB-1", 1000, 50).await;
-    sign_up(&app, ann, "Ann").await;
-    sign_up(&app, bob, "Bob").await;
-    sign_up(&app, cy, "Cy").await;
+    sign_up(&app, ann, "Ann", "ann@example.com").await;
+    sign_up(&app, bob, "Bob", "bob@example.com").await;
+    sign_up(&app, cy, "Cy", "cy@example.com").await;
     app.wait_for_contact(ann, "ann@example.com").await;
     let order = app.checkout(ann, "KB-1", 1).await;
     let other_order = app.checkout(ann, "KB-1", 1).await;
@@ -507,18 +532,9 @@ async fn a_deleted_customers_token_is_refused_everywhere_and_changes_nothing() {
     app.create_product("KB-1", 1000, 10).await;
     let gone = Uuid::new_v4();
     let who = Who::Customer(gone);
-    sign_up(&app, gone, "Gus").await;
+    sign_up(&app, gone, "Gus", "gus@example.com").await;
+    delete_account(&app, gone).await;
     let own = format!("/customers/{gone}");
-    expect(
-        &app,
-        who,
-        Method::DELETE,
-        Service::Customer,
-        &own,
-        None,
-        StatusCode::NO_CONTENT,
-    )
-    .await;
 
     let pushes = format!("/push/{gone}");
     let routes = [
@@ -690,5 +706,241 @@ async fn over_the_rate_limit_a_caller_gets_429_with_retry_after_and_others_do_no
         .await
         .unwrap();
     assert_eq!(health.status(), OK);
+    app.stop().await;
+}
+
+/// In OIDC mode a customer's record carries the address their token verified: nobody
+/// registers (or switches to) someone else's, and the 409 of a taken address does not
+/// say which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_takes_the_tokens_verified_email_only_and_a_conflict_does_not_echo_it() {
+    let issuer = TestIssuer::start(true).await;
+    let app = spawn_app_signed_in(&issuer, &[]).await;
+    let ann = Uuid::new_v4();
+    let body = |email: &str| Some(json!({ "name": "Ann", "email": email }));
+    let customers = "/customers";
+    let post = |who: Who, email: &str| {
+        call(
+            &app,
+            who,
+            Method::POST,
+            Service::Customer,
+            customers,
+            body(email),
+        )
+    };
+    // Someone else's address with Ann's verified token: refused, and not echoed.
+    let victim = "victim@example.com";
+    let (status, problem) = post(Who::Verified(ann, "ann@example.com"), victim).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert!(!problem.to_string().contains(victim), "{problem}");
+    // A token without an email, or with one not verified: refused.
+    let (status, _) = post(Who::Customer(ann), "ann@example.com").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut unverified = TestIssuer::claims(&ann.to_string());
+    unverified["email"] = json!("ann@example.com");
+    unverified["email_verified"] = json!(false);
+    let response = app
+        .http
+        .post(format!("{}/customers", app.url(Service::Customer)))
+        .bearer_auth(TestIssuer::sign_customer(&unverified))
+        .json(&json!({ "name": "Ann", "email": "ann@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN).await;
+    let count = "SELECT count(*) FROM customers";
+    assert_eq!(app.count(Service::Customer, count).await, 0);
+
+    // Her own address (whatever its case) is hers.
+    let ann_signed_in = Who::Verified(ann, "Ann@Example.com");
+    let (status, created) = post(ann_signed_in, "ann@example.com").await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    // Nor may she switch to someone else's address later.
+    let own = format!("/customers/{ann}");
+    let put = |email: &str| {
+        call(
+            &app,
+            ann_signed_in,
+            Method::PUT,
+            Service::Customer,
+            &own,
+            body(email),
+        )
+    };
+    assert_eq!(put(victim).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(put("ann@example.com").await.0, OK);
+
+    // A taken address: 409, without naming it.
+    let taken = "taken@example.com";
+    app.create_customer("Tess", taken).await;
+    let (status, problem) = post(Who::Verified(Uuid::new_v4(), taken), taken).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(
+        !problem.to_string().contains(taken),
+        "the address is echoed: {problem}"
+    );
+    assert_eq!(app.count(Service::Customer, count).await, 2);
+    app.stop().await;
+}
+
+/// The per-caller bucket belongs to a verified caller: made-up credentials (garbage or
+/// forged bearer tokens, `X-Customer-Id`, which means nothing in OIDC mode) all share
+/// their address's bucket, however often they change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_made_up_credentials_from_one_address_does_not_escape_its_limit() {
+    let issuer = TestIssuer::start(true).await;
+    let app = spawn_app_signed_in(
+        &issuer,
+        &[
+            ("RATE_LIMIT_CALLER_PER_SEC", "1"),
+            ("RATE_LIMIT_CALLER_BURST", "3"),
+            ("RATE_LIMIT_IP_PER_SEC", "0"),
+        ],
+    )
+    .await;
+    let cart = format!("{}/cart", app.url(Service::Cart));
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let someone = Uuid::new_v4();
+        let request = app
+            .http
+            .get(&cart)
+            .header("X-Customer-Id", someone.to_string());
+        let request = match i % 3 {
+            0 => request.bearer_auth(format!("garbage.{someone}.token")),
+            1 => request.bearer_auth(sign_with(
+                &TestIssuer::claims(&someone.to_string()),
+                Algorithm::RS256,
+                RSA_KID,
+                &forger_key(),
+            )),
+            _ => request,
+        };
+        statuses.push(request.send().await.unwrap().status());
+    }
+    let refused = statuses.iter().filter(|s| **s == UNAUTHORIZED).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(refused + limited, statuses.len(), "{statuses:?}");
+    assert!(
+        (3..=4).contains(&refused),
+        "one bucket of 3 for the address: {statuses:?}"
+    );
+    // A verified customer from the same address has a bucket of their own.
+    let (status, _) = call(
+        &app,
+        Who::Customer(Uuid::new_v4()),
+        Method::GET,
+        Service::Cart,
+        "/cart",
+        None,
+    )
+    .await;
+    assert_eq!(status, NOT_FOUND, "no cart yet, but let in");
+    app.stop().await;
+}
+
+/// Reads `response` (a live stream) until the service ends it, failing after `limit`.
+async fn ends_within(mut response: reqwest::Response, limit: Duration, what: &str) {
+    tokio::time::timeout(limit, async {
+        while let Ok(Some(_)) = response.chunk().await {}
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what}: the stream still runs after {limit:?}"));
+}
+
+/// A push stream re-checks its caller's sign-in: it ends when the token expires, and
+/// within the re-check interval once the customer is deleted; a valid sign-in's
+/// stream stays open across re-checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_stream_ends_when_its_token_expires_or_its_customer_is_deleted() {
+    let issuer = TestIssuer::start(true).await;
+    let app = spawn_app_signed_in(
+        &issuer,
+        &[
+            ("AUTH_CLOCK_SKEW_SECS", "0"),
+            ("PUSH_STREAM_RECHECK_SECS", "1"),
+        ],
+    )
+    .await;
+    let stream_of = |id: Uuid, token: String| {
+        app.http
+            .get(format!("{}/push/{id}/stream", app.url(Service::EmailPush)))
+            .bearer_auth(token)
+            .send()
+    };
+
+    let short = Uuid::new_v4();
+    let mut claims = TestIssuer::claims(&short.to_string());
+    claims["exp"] = json!(chrono::Utc::now().timestamp() + 3);
+    let response = stream_of(short, TestIssuer::sign_customer(&claims))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), OK);
+    let opened = Instant::now();
+    ends_within(response, Duration::from_secs(10), "an expired token").await;
+    assert!(
+        opened.elapsed() >= Duration::from_secs(1),
+        "it lasted while the token did"
+    );
+
+    let gus = Uuid::new_v4();
+    sign_up(&app, gus, "Gus", "gus@example.com").await;
+    let mut response = stream_of(gus, TestIssuer::customer_token(gus))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), OK);
+    let quiet = tokio::time::timeout(Duration::from_millis(2500), response.chunk()).await;
+    assert!(quiet.is_err(), "still open after two re-checks: {quiet:?}");
+    delete_account(&app, gus).await;
+    ends_within(response, Duration::from_secs(30), "a deleted customer").await;
+    app.stop().await;
+}
+
+/// One caller holds at most five live push streams at once; the sixth is a 429 until
+/// one closes, and other callers are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_holds_at_most_five_push_streams_at_once() {
+    let issuer = TestIssuer::start(true).await;
+    let app = spawn_app_signed_in(&issuer, &[]).await;
+    let ann = Uuid::new_v4();
+    let path = format!("/push/{ann}/stream");
+    let url = format!("{}{path}", app.url(Service::EmailPush));
+    let open = || {
+        app.http
+            .get(&url)
+            .bearer_auth(TestIssuer::customer_token(ann))
+            .send()
+    };
+    let mut streams = Vec::new();
+    for _ in 0..5 {
+        let response = open().await.unwrap();
+        assert_eq!(response.status(), OK);
+        streams.push(response);
+    }
+    let sixth = open().await.unwrap();
+    assert!(sixth.headers().contains_key("retry-after"));
+    assert_problem(sixth, StatusCode::TOO_MANY_REQUESTS).await;
+    let (status, _) = call(
+        &app,
+        Who::Staff,
+        Method::GET,
+        Service::EmailPush,
+        &path,
+        None,
+    )
+    .await;
+    assert_eq!(status, OK, "staff watching Ann's inbox count as themselves");
+
+    drop(streams.pop());
+    eventually_within(
+        Duration::from_secs(30),
+        "the closed stream's place",
+        || async { (open().await.unwrap().status() == OK).then_some(()) },
+    )
+    .await;
     app.stop().await;
 }

@@ -1,7 +1,9 @@
 //! `/customers` REST routes. Every change is announced through the outbox in the same
 //! transaction. A customer signs up (creates their own record, whose id is theirs),
 //! reads, changes and deletes it; someone else's is a 404. Staff may do all of it for
-//! anyone, and list everyone.
+//! anyone, and list everyone. In OIDC mode a customer's record carries the email
+//! address their token verified (`email` with `email_verified: true`) and no other, so
+//! nobody registers or switches to someone else's address.
 
 use crate::domain::{Customer, CustomerFields};
 use crate::store;
@@ -12,6 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use cartflow_events::{CustomerCreated, CustomerDeleted, CustomerUpdated};
 use cartflow_kit::AppContext;
+use cartflow_kit::auth::SignIn;
 use cartflow_kit::db::is_unique_violation;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, Caller, Staff};
 use cartflow_messaging::Cause;
@@ -29,7 +32,8 @@ fn not_found(id: Uuid) -> ApiError {
     ApiError::NotFound(format!("no customer with id {id}"))
 }
 
-/// Maps a unique violation to 409: the id or the email is taken.
+/// Maps a unique violation to 409: the id or the email is taken. The email is not
+/// echoed: the answer says that an address is registered, not which one.
 fn conflict_on_duplicate(err: sqlx::Error, customer: &Customer) -> ApiError {
     if !is_unique_violation(&err) {
         return err.into();
@@ -39,10 +43,7 @@ fn conflict_on_duplicate(err: sqlx::Error, customer: &Customer) -> ApiError {
         .and_then(|e| e.constraint())
         .is_some_and(|c| c.contains("email"));
     if on_email {
-        ApiError::Conflict(format!(
-            "a customer with email {} already exists",
-            customer.email
-        ))
+        ApiError::Conflict("a customer with this email already exists".into())
     } else {
         ApiError::Conflict(format!("a customer with id {} already exists", customer.id))
     }
@@ -73,12 +74,14 @@ async fn show(
         .ok_or_else(|| not_found(id))
 }
 
-/// Sign-up: a customer's record takes the caller's id; staff choose any (or a new one).
+/// Sign-up: a customer's record takes the caller's id and verified email; staff
+/// choose any (or a new id).
 async fn create(
     State(app): State<AppContext>,
-    caller: Caller,
+    sign_in: SignIn,
     ApiJson(body): ApiJson<CustomerFields>,
 ) -> ApiResult<impl IntoResponse> {
+    let caller = sign_in.caller;
     let id = if caller.is_staff() {
         body.id.unwrap_or_else(Uuid::new_v4)
     } else {
@@ -91,6 +94,7 @@ async fn create(
         own
     };
     let customer = body.parse(id).map_err(ApiError::Unprocessable)?;
+    sign_in.may_use_email(&customer.email)?;
     let mut tx = app.outbox.begin_for(Cause::command(id)).await?;
     store::insert(tx.conn(), &customer)
         .await
@@ -104,19 +108,21 @@ async fn create(
     ))
 }
 
+/// A customer may change their record, but not to an address they did not verify.
 async fn replace(
     State(app): State<AppContext>,
-    caller: Caller,
+    sign_in: SignIn,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<CustomerFields>,
 ) -> ApiResult<Json<Customer>> {
-    own_record(&caller, id)?;
+    own_record(&sign_in.caller, id)?;
     if body.id.is_some_and(|body_id| body_id != id) {
         return Err(ApiError::Unprocessable(
             "the id in the body differs from the one in the path".into(),
         ));
     }
     let customer = body.parse(id).map_err(ApiError::Unprocessable)?;
+    sign_in.may_use_email(&customer.email)?;
     let mut tx = app.outbox.begin_for(Cause::command(id)).await?;
     let updated = store::update(tx.conn(), &customer)
         .await

@@ -29,6 +29,8 @@ pub struct EmailPushApp {
     /// `OUTBOX_BACKGROUND_RELAY=false` (tests only): no background sending either, as
     /// on a CPU throttled between requests.
     background: bool,
+    /// The live push streams: how many per caller, how often they re-check sign-in.
+    streams: routes::Streams,
 }
 
 impl EmailPushApp {
@@ -42,6 +44,24 @@ impl EmailPushApp {
             "true or false",
             &mut errors,
         );
+        let per_caller = env.parse_or(
+            &["PUSH_STREAMS_PER_CALLER"],
+            5,
+            "a whole number ≥ 1",
+            &mut errors,
+        );
+        if per_caller == 0 {
+            errors.push("PUSH_STREAMS_PER_CALLER='0': expected a whole number ≥ 1".into());
+        }
+        let recheck = env.parse_or(
+            &["PUSH_STREAM_RECHECK_SECS"],
+            30,
+            "seconds ≥ 1",
+            &mut errors,
+        );
+        if recheck == 0 {
+            errors.push("PUSH_STREAM_RECHECK_SECS='0': expected seconds ≥ 1".into());
+        }
         let app = EmailPushApp {
             smtp,
             live: live::Live::new(),
@@ -49,6 +69,7 @@ impl EmailPushApp {
             handed_off: std::sync::Mutex::new(Some(handed_off)),
             mailer: std::sync::OnceLock::new(),
             background,
+            streams: routes::Streams::new(per_caller, std::time::Duration::from_secs(recheck)),
         };
         ConfigError::check(errors, app)
     }
@@ -79,6 +100,7 @@ impl ServiceApp for EmailPushApp {
             pool: ctx.pool.clone(),
             live: self.live.clone(),
             shutdown: ctx.shutdown,
+            streams: self.streams.clone(),
         })
     }
 

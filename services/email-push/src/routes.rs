@@ -6,11 +6,15 @@ use crate::store::{self, Email, Push};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
+use cartflow_kit::auth::{Authenticator, SignIn};
 use cartflow_kit::{ApiError, ApiPath, ApiQuery, ApiResult, Caller};
 use futures::Stream;
 use serde::Deserialize;
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -20,6 +24,58 @@ pub struct State {
     pub pool: PgPool,
     pub live: Live,
     pub shutdown: CancellationToken,
+    pub streams: Streams,
+}
+
+/// The live streams this instance serves: at most `per_caller` open at once for one
+/// caller (429 beyond), each re-checking its caller's sign-in every `recheck`.
+#[derive(Clone)]
+pub struct Streams {
+    open: Arc<Mutex<HashMap<Caller, usize>>>,
+    per_caller: usize,
+    recheck: Duration,
+}
+
+impl Streams {
+    pub fn new(per_caller: usize, recheck: Duration) -> Streams {
+        Streams {
+            open: Arc::default(),
+            per_caller,
+            recheck,
+        }
+    }
+
+    /// A place for one more stream of `caller`, held until the stream ends.
+    fn take(&self, caller: Caller) -> Option<StreamSlot> {
+        let mut open = self.open.lock().expect("streams poisoned");
+        let count = open.entry(caller).or_default();
+        if *count >= self.per_caller {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot {
+            open: self.open.clone(),
+            caller,
+        })
+    }
+}
+
+/// One open stream; dropping it (the stream ended or the client left) frees its place.
+struct StreamSlot {
+    open: Arc<Mutex<HashMap<Caller, usize>>>,
+    caller: Caller,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().expect("streams poisoned");
+        if let Some(count) = open.get_mut(&self.caller) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.caller);
+            }
+        }
+    }
 }
 
 pub fn router(state: State) -> Router {
@@ -69,37 +125,85 @@ async fn inbox(
     Ok(Json(store::pushes(&s.pool, customer_id).await?))
 }
 
+/// Long enough to stand for "never" (a token without expiry: header mode).
+const NEVER: Duration = Duration::from_secs(365 * 86_400);
+
+/// What one stream carries along: where pushes come from, and what ends it.
+struct Watch {
+    receiver: tokio::sync::broadcast::Receiver<Push>,
+    shutdown: CancellationToken,
+    authenticator: Authenticator,
+    sign_in: SignIn,
+    recheck: tokio::time::Interval,
+    /// Fires when the caller's token expires (never in header mode).
+    expiry: std::pin::Pin<Box<tokio::time::Sleep>>,
+    _slot: StreamSlot,
+}
+
 /// `event: push` with the message as JSON, for every push to this customer from now
-/// on; ends when the service shuts down.
+/// on. Ends when the service shuts down, when the caller's token expires, or when a
+/// periodic re-check finds the sign-in no longer holds (the customer was deleted).
 async fn stream(
     axum::extract::State(s): axum::extract::State<State>,
-    caller: Caller,
+    sign_in: SignIn,
+    authenticator: Authenticator,
     ApiPath(customer_id): ApiPath<Uuid>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    own_inbox(&caller, customer_id)?;
-    let receiver = s.live.subscribe();
-    let events = futures::stream::unfold(
-        (receiver, s.shutdown),
-        move |(mut receiver, shutdown)| async move {
-            loop {
-                let next = tokio::select! {
-                    _ = shutdown.cancelled() => return None,
-                    next = receiver.recv() => next,
-                };
-                match next {
-                    Ok(push) if push.customer_id == customer_id => {
-                        let event = Event::default()
-                            .event("push")
-                            .id(push.id.to_string())
-                            .json_data(&push)
-                            .ok()?;
-                        return Some((Ok(event), (receiver, shutdown)));
-                    }
-                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return None,
+    own_inbox(&sign_in.caller, customer_id)?;
+    let slot = s
+        .streams
+        .take(sign_in.caller)
+        .ok_or_else(|| ApiError::TooManyRequests {
+            detail: format!(
+                "at most {} live streams at once per caller; close one first",
+                s.streams.per_caller
+            ),
+            retry_after: 5,
+        })?;
+    let left = sign_in
+        .expires_at
+        .map(|at| (at - chrono::Utc::now()).to_std().unwrap_or_default())
+        .unwrap_or(NEVER);
+    let recheck = s.streams.recheck.max(Duration::from_millis(100));
+    let watch = Watch {
+        receiver: s.live.subscribe(),
+        shutdown: s.shutdown,
+        authenticator,
+        sign_in,
+        recheck: tokio::time::interval_at(tokio::time::Instant::now() + recheck, recheck),
+        expiry: Box::pin(tokio::time::sleep(left)),
+        _slot: slot,
+    };
+    let events = futures::stream::unfold(watch, move |mut watch| async move {
+        loop {
+            let next = tokio::select! {
+                _ = watch.shutdown.cancelled() => return None,
+                _ = &mut watch.expiry => {
+                    tracing::info!(%customer_id, "push stream ended: the token expired");
+                    return None;
                 }
+                _ = watch.recheck.tick() => {
+                    if let Err(refused) = watch.authenticator.still_signed_in(&watch.sign_in).await {
+                        tracing::info!(%customer_id, reason = %refused, "push stream ended: the sign-in no longer holds");
+                        return None;
+                    }
+                    continue;
+                }
+                next = watch.receiver.recv() => next,
+            };
+            match next {
+                Ok(push) if push.customer_id == customer_id => {
+                    let event = Event::default()
+                        .event("push")
+                        .id(push.id.to_string())
+                        .json_data(&push)
+                        .ok()?;
+                    return Some((Ok(event), watch));
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
             }
-        },
-    );
+        }
+    });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

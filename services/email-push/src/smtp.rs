@@ -18,7 +18,8 @@ pub enum Security {
     Tls,
 }
 
-#[derive(Debug, Clone)]
+/// Its `Debug` shows the user name, never the password.
+#[derive(Clone)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
@@ -28,6 +29,24 @@ pub struct SmtpSettings {
     pub timeout: Duration,
     /// How failed sends are retried before an email is reported failed.
     pub retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let credentials = self
+            .credentials
+            .as_ref()
+            .map(|(user, _)| (user, cartflow_kit::redact::REDACTED));
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("credentials", &credentials)
+            .field("from", &self.from)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish()
+    }
 }
 
 impl SmtpSettings {
@@ -161,6 +180,18 @@ mod tests {
                 base: Duration::from_millis(100)
             }
         );
+    }
+
+    #[test]
+    fn debug_output_shows_the_user_but_not_the_password() {
+        let env = Env::from_pairs([
+            ("SMTP_USERNAME", "mailer"),
+            ("SMTP_PASSWORD", "smtp-s3cret-pw"),
+        ]);
+        let settings = SmtpSettings::from_env(&env).unwrap();
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("mailer"), "{shown}");
+        assert!(!shown.contains("smtp-s3cret-pw"), "{shown}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ async fn admin_connection(server_url: &str) -> anyhow::Result<PgConnection> {
     let url = database_url_for(server_url, "postgres").map_err(anyhow::Error::msg)?;
     PgConnection::connect(&url)
         .await
-        .with_context(|| format!("connecting to PostgreSQL at {}", crate::db::redact(&url)))
+        .with_context(|| format!("connecting to PostgreSQL at {}", crate::redact::url(&url)))
 }
 
 fn quoted(name: &str) -> anyhow::Result<String> {

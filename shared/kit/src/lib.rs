@@ -12,11 +12,12 @@ pub mod db;
 pub mod http;
 pub mod metrics;
 pub mod push;
+pub mod redact;
 pub mod runtime;
 pub mod telemetry;
 pub mod upstream;
 
-pub use auth::{Caller, CustomerId, Staff};
+pub use auth::{Caller, CustomerId, SignIn, Staff};
 pub use config::{ConfigError, Env, ServiceConfig};
 pub use http::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 pub use runtime::{AppContext, RunningService, ServiceApp};

@@ -7,10 +7,11 @@
 //!
 //! In Google Cloud every push request carries an OIDC token that Pub/Sub signs for
 //! the subscription's service account. It is verified here (signature against
-//! Google's keys, issuer, audience, and the service account's email) before anything
-//! else happens; a request without a valid token gets 401 and changes nothing. The
-//! emulator sends no tokens, so unauthenticated push is allowed only with the
-//! emulator (the configuration refuses it otherwise).
+//! Google's keys, issuer, audience, and the service account's email, which the
+//! configuration requires) before anything else happens; a request without a valid
+//! token gets 401 and changes nothing. The emulator sends no tokens, so
+//! unauthenticated push is allowed only with the emulator (the configuration refuses
+//! it otherwise).
 
 use crate::auth::jwks::Jwks;
 use crate::auth::token::{TokenError, TokenVerifier};
@@ -56,8 +57,9 @@ pub enum PushAuth {
     Oidc {
         /// The `aud` the subscription's push config puts in the token (the service URL).
         audience: String,
-        /// The `email` of the service account the subscription signs as, if checked.
-        service_account: Option<String>,
+        /// The `email` of the service account the subscription signs as (required: any
+        /// Google-signed token for the audience would pass otherwise).
+        service_account: String,
         /// Where the signing keys are published; Google's by default (tests serve their own).
         jwks_url: Option<String>,
     },
@@ -93,11 +95,11 @@ struct PushState {
     verifier: Option<Arc<PushVerifier>>,
 }
 
-/// Pub/Sub's token: Google-signed, for this audience, and (if configured) for the
-/// subscription's service account, with a verified email.
+/// Pub/Sub's token: Google-signed, for this audience, and for the subscription's
+/// service account, with a verified email.
 struct PushVerifier {
     token: TokenVerifier,
-    service_account: Option<String>,
+    service_account: String,
 }
 
 /// The push route for the gatherer's consumers, guarded as `auth` says.
@@ -191,12 +193,10 @@ async fn authenticate(verifier: &PushVerifier, headers: &HeaderMap) -> ApiResult
         .map_err(|e| match e {
             TokenError::Invalid(reason) | TokenError::KeysUnavailable(reason) => refuse(reason),
         })?;
-    if let Some(expected) = &verifier.service_account {
-        let email = claims.get("email").and_then(|v| v.as_str());
-        let verified = claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
-        if email != Some(expected.as_str()) || !verified {
-            return Err(refuse("signed for another service account".into()));
-        }
+    let email = claims.get("email").and_then(|v| v.as_str());
+    let verified = claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
+    if email != Some(verifier.service_account.as_str()) || !verified {
+        return Err(refuse("signed for another service account".into()));
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! installs them when missing), and the console itself, serving one test's platform.
 
 use super::{TestApp, eventually_within, free_port};
-use cartflow::console::ConsoleSettings;
+use cartflow::console::{ConsoleSettings, Operators};
 use cartflow::events::Databases;
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::path::PathBuf;
@@ -27,8 +27,19 @@ impl Drop for ConsoleUnderTest {
 }
 
 pub async fn start_console(app: &TestApp) -> ConsoleUnderTest {
+    start_console_with(app, |_| {}).await
+}
+
+/// The operator of the console [`start_console`] serves (a console of one's own).
+pub const OPERATOR: &str = "Olga Operator";
+
+/// [`start_console`] with its settings changed by `change` first.
+pub async fn start_console_with(
+    app: &TestApp,
+    change: impl FnOnce(&mut ConsoleSettings),
+) -> ConsoleUnderTest {
     let settings = &app.infra.settings;
-    let console = ConsoleSettings {
+    let mut console = ConsoleSettings {
         services: cartflow_platform::SERVICES
             .iter()
             .map(|&s| (s, app.url(s)))
@@ -39,7 +50,10 @@ pub async fn start_console(app: &TestApp) -> ConsoleUnderTest {
             prefix: settings.database_prefix.clone(),
         },
         refresh: Duration::from_millis(500),
+        public_url: None,
+        operators: Operators::Local(OPERATOR.into()),
     };
+    change(&mut console);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let stop = CancellationToken::new();

@@ -19,6 +19,7 @@ use crate::http::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use chrono::{DateTime, Utc};
 use jwks::Jwks;
 use serde_json::{Map, Value};
 use sqlx::PgPool;
@@ -62,7 +63,7 @@ pub struct OidcSettings {
 }
 
 /// The verified caller of one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Caller {
     customer: Option<Uuid>,
     staff: bool,
@@ -124,6 +125,61 @@ impl Caller {
     }
 }
 
+/// What a verified credential says: who calls, the email address the issuer verified,
+/// and until when the credential holds. Routes that need more than [`Caller`] (sign-up
+/// binds the email; a long-lived stream ends when the token does) take this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub caller: Caller,
+    pub email: EmailClaim,
+    /// When the token stops being accepted (its `exp` plus the allowed clock skew);
+    /// `None` in header mode, where nothing expires.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The email address a credential vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailClaim {
+    /// Header mode (emulator only): nothing is verified, so nothing is bound.
+    Unchecked,
+    /// The token's `email`, with `email_verified: true`.
+    Verified(String),
+    /// A token without an email, or with `email_verified` not true.
+    Unverified,
+}
+
+impl SignIn {
+    /// A customer acting for themselves may only use the address their sign-in
+    /// verified (compared without case); staff may use any. 403 otherwise, without
+    /// echoing either address.
+    pub fn may_use_email(&self, email: &str) -> Result<(), ApiError> {
+        if self.caller.is_staff() {
+            return Ok(());
+        }
+        match &self.email {
+            EmailClaim::Unchecked => Ok(()),
+            EmailClaim::Verified(own) if own.trim().eq_ignore_ascii_case(email.trim()) => Ok(()),
+            EmailClaim::Verified(_) => Err(ApiError::Forbidden(
+                "the email must be the address your sign-in verified".into(),
+            )),
+            EmailClaim::Unverified => Err(ApiError::Forbidden(
+                "sign in with a verified email address (email_verified) first".into(),
+            )),
+        }
+    }
+
+    /// Whether the credential has expired by now.
+    pub fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| Utc::now() >= at)
+    }
+}
+
+/// A request's credential as verified before the routes run (signature and claims;
+/// not yet whether the account was deleted), so that the per-caller rate limit keys
+/// on who the caller proved to be, and the routes do not verify it twice.
+#[derive(Debug, Clone)]
+pub(crate) struct Verified(pub(crate) SignIn);
+
 /// A listing the caller may see nothing of: answered with an empty list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NothingVisible;
@@ -174,16 +230,42 @@ impl Authenticator {
         }
     }
 
-    /// The caller, `None` for an anonymous request, or why the credentials are refused.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
+    /// The sign-in of a request, `None` for an anonymous one, or why the credentials
+    /// are refused; a deleted customer's valid token is refused too.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<SignIn>, ApiError> {
+        let Some(sign_in) = self.verify(headers).await? else {
+            return Ok(None);
+        };
+        self.still_signed_in(&sign_in).await?;
+        Ok(Some(sign_in))
+    }
+
+    /// For a long-lived response (a stream): whether `sign_in` still holds. It does
+    /// not once the token has expired or (OIDC) the customer has been deleted since.
+    pub async fn still_signed_in(&self, sign_in: &SignIn) -> Result<(), ApiError> {
+        if sign_in.expired() {
+            return Err(ApiError::Unauthorized("invalid token: expired".into()));
+        }
         match self {
-            Authenticator::Header => from_headers(headers),
+            Authenticator::Header => Ok(()),
+            Authenticator::Oidc(oidc) => oidc.not_deleted(&sign_in.caller).await,
+        }
+    }
+
+    /// The credential's signature and claims only (no database read).
+    pub(crate) async fn verify(&self, headers: &HeaderMap) -> Result<Option<SignIn>, ApiError> {
+        match self {
+            Authenticator::Header => Ok(from_headers(headers)?.map(|caller| SignIn {
+                caller,
+                email: EmailClaim::Unchecked,
+                expires_at: None,
+            })),
             Authenticator::Oidc(oidc) => {
                 let Some(token) = bearer(headers)? else {
                     return Ok(None);
                 };
                 match oidc.verifier.verify(token).await {
-                    Ok(claims) => oidc.signed_in(&claims).await.map(Some),
+                    Ok(claims) => oidc.sign_in(&claims).map(Some),
                     Err(TokenError::Invalid(reason)) => {
                         tracing::info!(%reason, "request refused: invalid token");
                         Err(ApiError::Unauthorized(format!("invalid token: {reason}")))
@@ -212,9 +294,8 @@ impl Authenticator {
 }
 
 impl OidcAuthenticator {
-    /// The caller of valid claims, unless their account has been deleted.
-    async fn signed_in(&self, claims: &Map<String, Value>) -> Result<Caller, ApiError> {
-        let caller = self.caller(claims)?;
+    /// 401 if the caller's account has been deleted.
+    async fn not_deleted(&self, caller: &Caller) -> Result<(), ApiError> {
         let id = caller.customer.expect("a signed-in caller has an id");
         if deleted::is_deleted(&self.pool, id).await? {
             tracing::info!(customer_id = %id, "request refused: the customer was deleted");
@@ -222,7 +303,31 @@ impl OidcAuthenticator {
                 "this customer account has been deleted".into(),
             ));
         }
-        Ok(caller)
+        Ok(())
+    }
+
+    /// The sign-in valid claims stand for.
+    fn sign_in(&self, claims: &Map<String, Value>) -> Result<SignIn, ApiError> {
+        let caller = self.caller(claims)?;
+        let verified = claims.get("email_verified").and_then(Value::as_bool) == Some(true);
+        let email = match claims.get("email").and_then(Value::as_str) {
+            Some(email) if verified && !email.trim().is_empty() => {
+                EmailClaim::Verified(email.trim().to_string())
+            }
+            _ => EmailClaim::Unverified,
+        };
+        // `exp` is required by the verifier; the skew it allowed applies here too.
+        let skew = chrono::TimeDelta::from_std(self.settings.clock_skew).unwrap_or_default();
+        let expires_at = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .and_then(|exp| DateTime::from_timestamp(exp, 0))
+            .map(|exp| exp + skew);
+        Ok(SignIn {
+            caller,
+            email,
+            expires_at,
+        })
     }
 
     fn caller(&self, claims: &Map<String, Value>) -> Result<Caller, ApiError> {
@@ -307,12 +412,29 @@ fn from_headers(headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
     })
 }
 
-/// A route that needs a caller takes `Caller`: anonymous requests get 401.
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+/// A route that needs the sign-in's details takes `SignIn`: anonymous requests get 401.
+/// A credential already verified before the routes ([`Verified`]) is not verified
+/// again; whether the account was deleted is always checked.
+impl<S: Send + Sync> FromRequestParts<S> for SignIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let authenticator = parts
+        let authenticator = Authenticator::of(parts)?;
+        let sign_in = match parts.extensions.get::<Verified>() {
+            Some(Verified(sign_in)) => {
+                authenticator.still_signed_in(sign_in).await?;
+                Some(sign_in.clone())
+            }
+            None => authenticator.authenticate(&parts.headers).await?,
+        };
+        sign_in.ok_or_else(|| ApiError::Unauthorized(authenticator.how_to_sign_in().into()))
+    }
+}
+
+impl Authenticator {
+    /// The service's authenticator, from the request's extensions.
+    pub fn of(parts: &Parts) -> Result<Authenticator, ApiError> {
+        parts
             .extensions
             .get::<Authenticator>()
             .cloned()
@@ -321,13 +443,28 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 ApiError::Internal(anyhow::anyhow!(
                     "no Authenticator in the request extensions"
                 ))
-            })?;
-        match authenticator.authenticate(&parts.headers).await? {
-            Some(caller) => Ok(caller),
-            None => Err(ApiError::Unauthorized(
-                authenticator.how_to_sign_in().into(),
-            )),
-        }
+            })
+    }
+}
+
+/// A route that re-checks a sign-in later (a long-lived stream) takes the service's
+/// `Authenticator` too.
+impl<S: Send + Sync> FromRequestParts<S> for Authenticator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Authenticator::of(parts)
+    }
+}
+
+/// A route that needs a caller takes `Caller`: anonymous requests get 401.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        SignIn::from_request_parts(parts, state)
+            .await
+            .map(|sign_in| sign_in.caller)
     }
 }
 

@@ -2,19 +2,21 @@
 //! from `tower_governor`: one bucket per client IP and one per caller. Over a limit a
 //! request gets 429 problem+json with `Retry-After`, before any work is done.
 //!
-//! The caller's bucket is keyed on the credential as sent (the bearer token, or the
-//! development headers), hashed; a request without one falls back to its IP. Keying on
-//! the unverified credential means the limit applies before the signature is checked,
-//! and changing tokens to dodge it still meets the per-IP bucket.
+//! The caller's bucket is keyed on the verified credential only: the per-IP limit
+//! comes first, then the credential is verified (signature and claims, no database
+//! read; the routes reuse the result), and the caller's bucket is the customer it
+//! proved to be. A request without a valid credential (none, a garbage or forged
+//! bearer token, or `X-Customer-Id` in OIDC mode, where it means nothing) shares the
+//! bucket of its IP address, so rotating made-up credentials mints no fresh buckets.
+//! In header mode (emulator only) the development headers are the credential.
 
+use super::{Authenticator, Caller, Verified};
 use crate::http::ApiError;
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, Response, header};
+use axum::http::{HeaderMap, Request, Response};
 use axum::response::IntoResponse;
-use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tower_governor::GovernorLayer;
@@ -50,16 +52,42 @@ pub fn apply(router: Router, limits: &RateLimits, stop: &CancellationToken) -> R
     };
     let mut router = router;
     if let Some(limit) = limits.per_caller {
-        let key = CallerKey {
-            ip,
-            hasher: Arc::new(RandomState::new()),
-        };
-        router = limited(router, key, limit, stop);
+        router = limited(router, CallerKey { ip }, limit, stop)
+            .layer(axum::middleware::from_fn(verify_first));
     }
     if let Some(limit) = limits.per_ip {
         router = limited(router, ip, limit, stop);
     }
     router
+}
+
+/// Per-IP limits on `router` alone (the probes'), at a fixed rate.
+pub fn per_ip(
+    router: Router,
+    limit: Limit,
+    limits: &RateLimits,
+    stop: &CancellationToken,
+) -> Router {
+    let ip = ClientIp {
+        hops: limits.trusted_proxy_hops,
+    };
+    limited(router, ip, limit, stop)
+}
+
+/// Verifies the request's credential before the per-caller limit, and hands the
+/// result to the routes ([`Verified`]). A refused credential is left for the route to
+/// refuse (with its reason); its request counts against its IP's bucket.
+async fn verify_first(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let authenticator = request.extensions().get::<Authenticator>().cloned();
+    if let Some(authenticator) = authenticator
+        && let Ok(Some(sign_in)) = authenticator.verify(request.headers()).await
+    {
+        request.extensions_mut().insert(Verified(sign_in));
+    }
+    next.run(request).await
 }
 
 fn limited<K>(router: Router, key: K, limit: Limit, stop: &CancellationToken) -> Router
@@ -143,16 +171,15 @@ impl KeyExtractor for ClientIp {
     }
 }
 
-/// A caller's bucket: the credential's hash, else the IP.
+/// A caller's bucket: the verified caller, else the IP.
 #[derive(Debug, Clone)]
 struct CallerKey {
     ip: ClientIp,
-    hasher: Arc<RandomState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Bucket {
-    Credential(u64),
+    Caller(Caller),
     Ip(IpAddr),
 }
 
@@ -160,15 +187,8 @@ impl KeyExtractor for CallerKey {
     type Key = Bucket;
 
     fn extract<T>(&self, request: &Request<T>) -> Result<Bucket, GovernorError> {
-        let headers = request.headers();
-        let credential = [
-            header::AUTHORIZATION.as_str(),
-            super::CUSTOMER_HEADER,
-            super::ROLE_HEADER,
-        ]
-        .map(|name| headers.get(name).map(|v| v.as_bytes()));
-        if credential.iter().any(Option::is_some) {
-            return Ok(Bucket::Credential(self.hasher.hash_one(credential)));
+        if let Some(Verified(sign_in)) = request.extensions().get::<Verified>() {
+            return Ok(Bucket::Caller(sign_in.caller));
         }
         self.ip.extract(request).map(Bucket::Ip)
     }

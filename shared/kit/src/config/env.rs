@@ -5,9 +5,24 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-/// A snapshot of environment variables.
-#[derive(Debug, Clone, Default)]
+/// A snapshot of environment variables. Its `Debug` shows each value as
+/// [`crate::redact::setting`] does: no secret, no password in a URL.
+#[derive(Clone, Default)]
 pub struct Env(HashMap<String, String>);
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        f.debug_map()
+            .entries(
+                names
+                    .into_iter()
+                    .map(|name| (name, crate::redact::setting(name, &self.0[name]))),
+            )
+            .finish()
+    }
+}
 
 /// One or more bad configuration values, each named.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -176,23 +176,34 @@ pub(super) fn delivery_mode(env: &Env, emulator: bool, errors: &mut Vec<String>)
         }
     }
     let auth = match env.get("PUSH_AUTH").map(str::trim) {
-        None | Some("oidc") => match env.get("PUSH_AUDIENCE") {
-            Some(audience) => PushAuth::Oidc {
-                audience: audience.trim().to_string(),
-                service_account: env
-                    .get("PUSH_SERVICE_ACCOUNT")
-                    .map(|v| v.trim().to_string()),
-                jwks_url: env.get("PUSH_JWKS_URL").map(|v| v.trim().to_string()),
-            },
-            None => {
+        None | Some("oidc") => {
+            let audience = env.get("PUSH_AUDIENCE");
+            if audience.is_none() {
                 errors.push(
                     "PUSH_AUDIENCE: required with PUBSUB_DELIVERY=push (the audience the push \
                      subscription puts in its OIDC token, usually the service's URL)"
                         .into(),
                 );
-                PushAuth::Unauthenticated
             }
-        },
+            // Without it any Google-signed token for the audience would do, whoever
+            // had it minted.
+            let service_account = env.get("PUSH_SERVICE_ACCOUNT");
+            if service_account.is_none() {
+                errors.push(
+                    "PUSH_SERVICE_ACCOUNT: required with PUBSUB_DELIVERY=push and PUSH_AUTH=oidc \
+                     (the email of the service account the push subscription signs its tokens as)"
+                        .into(),
+                );
+            }
+            match (audience, service_account) {
+                (Some(audience), Some(service_account)) => PushAuth::Oidc {
+                    audience: audience.trim().to_string(),
+                    service_account: service_account.trim().to_string(),
+                    jwks_url: env.get("PUSH_JWKS_URL").map(|v| v.trim().to_string()),
+                },
+                _ => PushAuth::Unauthenticated,
+            }
+        }
         Some("none") if emulator => PushAuth::Unauthenticated,
         Some("none") => {
             errors.push(

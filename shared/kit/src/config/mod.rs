@@ -8,6 +8,7 @@
 use crate::auth::AuthSettings;
 use crate::auth::rate_limit::RateLimits;
 use crate::push::DeliveryMode;
+use crate::redact;
 use cartflow_events::Service;
 use cartflow_messaging::retention::RetentionSettings;
 use cartflow_messaging::{ConsumerSettings, PubSubConfig, RelaySettings};
@@ -25,8 +26,9 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432";
 /// Terraform checks services × instances × pool against Cloud SQL's `max_connections`.
 pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 5;
 
-/// Everything the kit needs to run one service.
-#[derive(Debug, Clone)]
+/// Everything the kit needs to run one service. Its `Debug` hides the secrets: the
+/// database URL's password and the admin token.
+#[derive(Clone)]
 pub struct ServiceConfig {
     pub service: Service,
     pub host: IpAddr,
@@ -48,6 +50,28 @@ pub struct ServiceConfig {
     /// Re-create the topology when the emulator has lost it (it keeps nothing across a
     /// restart). Only ever with the emulator: in Google Cloud, Terraform owns it.
     pub restore_topology: bool,
+}
+
+impl std::fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field("service", &self.service)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database_url", &redact::Url(&self.database_url))
+            .field("db_max_connections", &self.db_max_connections)
+            .field("pubsub", &self.pubsub)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("consumer", &self.consumer)
+            .field("relay", &self.relay)
+            .field("retention", &self.retention)
+            .field("delivery", &self.delivery)
+            .field("auth", &self.auth)
+            .field("rate_limits", &self.rate_limits)
+            .field("admin_token", &redact::secret(&self.admin_token))
+            .field("restore_topology", &self.restore_topology)
+            .finish()
+    }
 }
 
 impl ServiceConfig {
@@ -82,7 +106,7 @@ impl ServiceConfig {
     /// | `PUBSUB_DELIVERY` | `pull`; `push` serves `POST /pubsub/push` instead |
     /// | `PUSH_AUTH` | `oidc`; `none` only with the emulator |
     /// | `PUSH_AUDIENCE` | required for push with `oidc`: the token's `aud` |
-    /// | `PUSH_SERVICE_ACCOUNT` | unset; else the token's `email` must equal it |
+    /// | `PUSH_SERVICE_ACCOUNT` | required for push with `oidc`: the token's verified `email` |
     /// | `PUSH_JWKS_URL` | Google's signing keys |
     /// | `AUTH_MODE` | `oidc`; `header` (X-Customer-Id, X-Role) only with the emulator, where it is the default |
     /// | `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_JWKS_URL` | required with `oidc` |

@@ -48,7 +48,7 @@ fn service_specific_names_win() {
 }
 
 #[test]
-fn push_needs_an_audience_or_the_emulator() {
+fn push_needs_an_audience_and_a_service_account_or_the_emulator() {
     let push = |pairs: &[(&str, &str)]| {
         let env = cloud(pairs.iter().copied().chain([("PUBSUB_DELIVERY", "push")]));
         ServiceConfig::from_env(Service::Order, &env).map(|c| c.delivery)
@@ -73,10 +73,16 @@ fn push_needs_an_audience_or_the_emulator() {
         .unwrap(),
         DeliveryMode::Push(PushAuth::Oidc {
             audience: "https://order.example".into(),
-            service_account: Some("a@b".into()),
+            service_account: "a@b".into(),
             jwks_url: None,
         })
     );
+    // Any Google-signed token for the audience would do without the service account.
+    let err = push(&[("PUSH_AUDIENCE", "https://order.example")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("PUSH_SERVICE_ACCOUNT: required"), "{err}");
+    assert!(!err.contains("PUSH_AUDIENCE"), "{err}");
     let env = cloud([("PUBSUB_DELIVERY", "carrier-pigeon")]);
     let err = ServiceConfig::from_env(Service::Order, &env).unwrap_err();
     assert!(err.to_string().contains("PUBSUB_DELIVERY='carrier-pigeon'"));
@@ -257,4 +263,29 @@ fn rate_limits_are_on_in_the_cloud_and_off_on_the_emulator_unless_set() {
         err.to_string().contains("RATE_LIMIT_IP_PER_SEC='lots'"),
         "{err}"
     );
+}
+
+#[test]
+fn debug_output_hides_the_secrets() {
+    let env = cloud([
+        ("DATABASE_URL", "postgres://cart:pg-s3cret-pw@db:5432/x"),
+        ("ADMIN_TOKEN", "admin-token-0123456789"),
+        ("SMTP_PASSWORD", "smtp-s3cret-pw"),
+    ]);
+    let config = ServiceConfig::from_env(Service::Cart, &env).unwrap();
+    assert_eq!(
+        config.admin_token.as_deref(),
+        Some("admin-token-0123456789")
+    );
+    for shown in [
+        format!("{config:?}"),
+        format!("{config:#?}"),
+        format!("{env:?}"),
+    ] {
+        for secret in ["pg-s3cret-pw", "admin-token-0123456789", "smtp-s3cret-pw"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains(crate::redact::REDACTED), "{shown}");
+    }
+    assert!(format!("{config:?}").contains("postgres://cart:<redacted>@db:5432/cartflow_cart"));
 }

@@ -85,7 +85,7 @@ fn unavailable(err: anyhow::Error) -> ApiError {
 
 /// Compares without stopping at the first difference, so that response times do not
 /// tell how much of a guess was right.
-fn same_secret(given: &str, expected: &str) -> bool {
+pub fn same_secret(given: &str, expected: &str) -> bool {
     let (a, b) = (given.as_bytes(), expected.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -2,8 +2,15 @@
 //! otherwise 503 naming what is down, so an orchestrator stops routing to it. With
 //! OIDC sign-in, "identity" is down until the issuer's signing keys have been fetched
 //! (every token is refused until then).
+//!
+//! `/ready` is public, so it gives nothing away and costs little: it names what is down
+//! (`"down": ["database"]`) without the errors' text (those go to the log), its answer
+//! is reused for [`READY_CACHE`] however often it is asked (the checks run at most once
+//! per window, and concurrent requests wait for the same run), and each client address
+//! may ask at most [`READY_LIMIT`] times a second (429 beyond).
 
 use crate::auth::jwks::Jwks;
+use crate::auth::rate_limit::{self, Limit, RateLimits};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -13,7 +20,20 @@ use google_cloud_pubsub::client::TopicAdmin;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long one `/ready` answer is reused.
+pub const READY_CACHE: Duration = Duration::from_secs(1);
+/// Requests per second (burst twice that) one client address may send to `/ready`:
+/// far above any orchestrator's or test's polling, far below a flood.
+pub const READY_LIMIT: Limit = Limit {
+    per_second: 50,
+    burst: 100,
+};
 
 #[derive(Clone)]
 pub struct Probes {
@@ -26,13 +46,34 @@ pub struct Probes {
     pub own_topic: Option<&'static str>,
     /// The sign-in keys (OIDC mode only).
     pub identity: Option<Arc<Jwks>>,
+    /// The last answer, and how many times the checks have run.
+    pub cache: ReadyCache,
 }
 
-pub fn router(probes: Probes) -> Router {
+/// The last `/ready` answer and when it was made.
+#[derive(Clone, Default)]
+pub struct ReadyCache {
+    last: Arc<Mutex<Option<(Instant, StatusCode, Value)>>>,
+    runs: Arc<AtomicU64>,
+}
+
+impl ReadyCache {
+    /// How many times the checks have run (not how often `/ready` was asked).
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+}
+
+/// The probes' routes; `/ready` is rate limited per client address (as `limits`
+/// finds it) until `stop`.
+pub fn router(probes: Probes, limits: &RateLimits, stop: &CancellationToken) -> Router {
+    let ready = Router::new()
+        .route("/ready", get(ready))
+        .with_state(probes.clone());
     Router::new()
         .route("/health", get(health))
-        .route("/ready", get(ready))
         .with_state(probes)
+        .merge(rate_limit::per_ip(ready, READY_LIMIT, limits, stop))
 }
 
 async fn health(State(p): State<Probes>) -> Json<Value> {
@@ -42,6 +83,20 @@ async fn health(State(p): State<Probes>) -> Json<Value> {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn ready(State(p): State<Probes>) -> (StatusCode, Json<Value>) {
+    let mut last = p.cache.last.lock().await;
+    if let Some((at, status, body)) = last.as_ref()
+        && at.elapsed() < READY_CACHE
+    {
+        return (*status, Json(body.clone()));
+    }
+    p.cache.runs.fetch_add(1, Ordering::Relaxed);
+    let (status, body) = check(&p).await;
+    *last = Some((Instant::now(), status, body.clone()));
+    (status, Json(body))
+}
+
+/// Runs the checks. A failure's text goes to the log, not into the answer.
+async fn check(p: &Probes) -> (StatusCode, Value) {
     let database = async {
         sqlx::query("SELECT 1")
             .execute(&p.pool)
@@ -61,19 +116,30 @@ async fn ready(State(p): State<Probes>) -> (StatusCode, Json<Value>) {
         tokio::time::timeout(PROBE_TIMEOUT, database),
         tokio::time::timeout(PROBE_TIMEOUT, pubsub),
     );
-    let check = |result: Result<Result<(), String>, _>| match result {
-        Ok(Ok(())) => json!({ "status": "up" }),
-        Ok(Err(error)) => json!({ "status": "down", "error": error }),
-        Err(_) => json!({ "status": "down", "error": "timed out" }),
+    let service = p.service;
+    let check = |name: &str, result: Result<Result<(), String>, _>| {
+        let error = match result {
+            Ok(Ok(())) => return json!({ "status": "up" }),
+            Ok(Err(error)) => error,
+            Err(_) => "timed out".to_string(),
+        };
+        tracing::warn!(service, check = name, %error, "not ready");
+        json!({ "status": "down" })
     };
-    let mut checks = json!({ "database": check(database), "pubsub": check(pubsub) });
+    let mut checks = json!({
+        "database": check("database", database),
+        "pubsub": check("pubsub", pubsub),
+    });
     if p.own_topic.is_none() {
         checks["pubsub"]["note"] = "not used by this service".into();
     }
     if let Some(jwks) = &p.identity {
         checks["identity"] = match jwks.status() {
             Ok(keys) => json!({ "status": "up", "keys": keys }),
-            Err(error) => json!({ "status": "down", "error": error }),
+            Err(error) => {
+                tracing::warn!(service, check = "identity", %error, "not ready");
+                json!({ "status": "down" })
+            }
         };
     }
     let down: Vec<&str> = ["database", "pubsub", "identity"]
@@ -92,5 +158,82 @@ async fn ready(State(p): State<Probes>) -> (StatusCode, Json<Value>) {
         "down": down,
         "checks": checks,
     });
-    (status, Json(body))
+    (status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    /// Probes whose database cannot be reached (nothing listens on port 1), with a
+    /// password in its URL that must not come out.
+    async fn probes_of_a_dead_database() -> Probes {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_millis(500))
+            .connect_lazy("postgres://app:pg-s3cret@127.0.0.1:1/cartflow_cart")
+            .unwrap();
+        let pubsub = PubSubConfig::emulator("127.0.0.1:1", "cartflow-local");
+        Probes {
+            service: "cart",
+            pool,
+            topics: pubsub.topic_admin().await.unwrap(),
+            pubsub,
+            own_topic: None,
+            identity: None,
+            cache: ReadyCache::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn ready_names_what_is_down_without_error_text_and_reuses_its_answer() {
+        let probes = probes_of_a_dead_database().await;
+        let (status, Json(body)) = ready(State(probes.clone())).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["down"], json!(["database"]), "{body}");
+        assert_eq!(body["checks"]["database"], json!({ "status": "down" }));
+        let text = body.to_string();
+        for leak in ["error", "refused", "127.0.0.1", "pg-s3cret", "connect"] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+        assert_eq!(probes.cache.runs(), 1);
+
+        // Asked again within the window, nothing is checked again.
+        for _ in 0..5 {
+            let (again, Json(same)) = ready(State(probes.clone())).await;
+            assert_eq!((again, &same), (status, &body));
+        }
+        assert_eq!(probes.cache.runs(), 1, "the checks ran once per window");
+        tokio::time::sleep(READY_CACHE + Duration::from_millis(100)).await;
+        let _ = ready(State(probes.clone())).await;
+        assert_eq!(probes.cache.runs(), 2, "and again after it");
+    }
+
+    #[tokio::test]
+    async fn one_address_asking_too_often_gets_429() {
+        let probes = probes_of_a_dead_database().await;
+        let stop = CancellationToken::new();
+        let app = router(probes.clone(), &RateLimits::default(), &stop);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/ready", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        });
+        let http = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for _ in 0..(READY_LIMIT.burst + 20) {
+            statuses.push(http.get(&url).send().await.unwrap().status().as_u16());
+        }
+        assert!(statuses.contains(&429), "{statuses:?}");
+        assert!(statuses.contains(&503), "{statuses:?}");
+        assert!(
+            probes.cache.runs() <= 2,
+            "floods are answered from the cache"
+        );
+        stop.cancel();
+    }
 }

@@ -215,6 +215,7 @@ pub async fn start<A: ServiceApp>(
         topics: config.pubsub.topic_admin().await?,
         pubsub: config.pubsub.clone(),
         own_topic,
+        cache: Default::default(),
     };
     let admin = Admin {
         service,
@@ -227,7 +228,7 @@ pub async fn start<A: ServiceApp>(
     let own_routes = rate_limit::apply(app.router(ctx), &config.rate_limits, &shutdown)
         .layer(Extension(authenticator));
     let router = metrics::record_http(own_routes, service)
-        .merge(probes::router(probes))
+        .merge(probes::router(probes, &config.rate_limits, &shutdown))
         .merge(metrics::router())
         .merge(admin::router(admin))
         .merge(push_routes.unwrap_or_default())
