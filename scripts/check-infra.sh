@@ -8,7 +8,10 @@
 #   3. terraform/ parses as HCL and is built from topology.json; the compose file is
 #      consistent (scripts/check_infra.py); `terraform fmt -check` when terraform exists
 #   4. checkov over terraform/: every finding fixed or skipped with a reason in place
-#   5. a topology provisioned on the emulator, as `gcloud pubsub topics list` and
+#   5. data isolation: terraform/sql/bootstrap-database.sql applied to two throwaway
+#      databases on the local PostgreSQL keeps a cart's login out of the customer's
+#      (scripts/check-database-isolation.sh), and the check notices a missing REVOKE
+#   6. a topology provisioned on the emulator, as `gcloud pubsub topics list` and
 #      `gcloud pubsub subscriptions describe` show it, equals topology.json; and the
 #      comparison notices a deleted subscription
 #
@@ -72,6 +75,15 @@ log "checkov terraform/"
 checkov --directory terraform --framework terraform --quiet --compact --skip-download
 
 [ "${1:-}" = "--static" ] && exit 0
+
+: "${DATABASE_URL:?PostgreSQL is needed: run through scripts/test.sh, or pass --static}"
+log "database isolation on the local PostgreSQL (terraform/sql/bootstrap-database.sql)"
+scripts/check-database-isolation.sh
+# The check must be able to fail: without the REVOKE from PUBLIC, any login connects.
+grep -v "REVOKE ALL ON DATABASE" terraform/sql/bootstrap-database.sql > "$WORK_DIR/bootstrap-without-revoke.sql"
+if scripts/check-database-isolation.sh "$WORK_DIR/bootstrap-without-revoke.sql" >/dev/null 2>&1; then
+  die "the isolation check did not notice a database left open to every login"
+fi
 
 : "${PUBSUB_EMULATOR_HOST:?the emulator is needed: run through scripts/test.sh, or pass --static}"
 prefix="infra-$$-"
