@@ -6,7 +6,9 @@
 #   1. hadolint on the Dockerfile
 #   2. actionlint and zizmor (offline) on .github/workflows
 #   3. terraform/ parses as HCL and is built from topology.json; the compose file is
-#      consistent (scripts/check_infra.py); `terraform fmt -check` when terraform exists
+#      consistent (scripts/check_infra.py); `terraform fmt -check` when terraform exists;
+#      the relative links of README.md, BENCHMARKS.md, docs/ and bench/ resolve
+#      (scripts/check_links.py)
 #   4. checkov over terraform/: every finding fixed or skipped with a reason in place
 #   5. data isolation: terraform/sql/bootstrap-database.sql applied to two throwaway
 #      databases on the local PostgreSQL keeps a cart's login out of the customer's
@@ -64,6 +66,16 @@ zizmor --offline --no-progress .github/workflows
 
 log "terraform/ and docker-compose.emulator.yml structure"
 python scripts/check_infra.py
+
+log "links in README.md, BENCHMARKS.md, docs/ and bench/ (scripts/check_links.py)"
+python3 scripts/check_links.py
+# The check must be able to fail: a page with a missing file and a missing anchor.
+broken="docs/.broken-link-probe.md"
+printf '[gone](no-such-page.md) [anchor](../README.md#no-such-heading)\n' > "$broken"
+if python3 scripts/check_links.py "$broken" 2>/dev/null; then
+  rm -f "$broken"; die "the link check did not notice a broken link"
+fi
+rm -f "$broken"
 if command -v terraform >/dev/null 2>&1; then
   terraform -chdir=terraform fmt -check -recursive 2>/dev/null \
     || die "terraform/ is not formatted: run terraform -chdir=terraform fmt -recursive"

@@ -5,8 +5,10 @@ Docker engine, no Terraform provider download and no cloud account on CI machine
   Cloud Run services are built from topology.json (never from hand-written names); the
   subscriptions carry the dead-letter, retry and push settings from it.
 - compose/prometheus.yml scrapes every service; the Grafana dashboard parses and every
-  metric its queries use is documented in the README's metrics table; every image in
-  the compose file is pinned to a version.
+  metric its queries use is documented in the metrics table of docs/observability.md;
+  every image in the compose file is pinned to a version.
+- README.md's picture of the services and topics is the one drawn from topology.json
+  (`topology_mermaid`: print it with `--print-topology-mermaid`).
 - docker-compose.emulator.yml: one container per service of the topology, built from
   the Dockerfile with its SERVICE argument; every depends_on names a real service with
   a valid condition, and service_healthy only on services that have a health check;
@@ -425,8 +427,8 @@ def check_monitoring(manifest: dict) -> None:
     for service in manifest["services"]:
         expect(f"{service['name']}:8080" in targets, f"compose/prometheus.yml does not scrape {service['name']}")
 
-    readme = (ROOT / "README.md").read_text()
-    documented = set(re.findall(r"`(cartflow_[a-z_]+)`", readme))
+    metrics_page = ROOT / "docs" / "observability.md"
+    documented = set(re.findall(r"`(cartflow_[a-z_]+)`", metrics_page.read_text()))
     dashboard_path = ROOT / "compose" / "grafana" / "dashboards" / "cartflow.json"
     try:
         dashboard = json.loads(dashboard_path.read_text())
@@ -440,7 +442,7 @@ def check_monitoring(manifest: dict) -> None:
             for name in re.findall(r"\b(cartflow_[a-z_]+)", target.get("expr", "")):
                 base = re.sub(r"_(bucket|count|sum)$", "", name)
                 expect(base in documented,
-                       f"dashboard panel '{panel.get('title')}' uses {name}, which the README does not document")
+                       f"dashboard panel '{panel.get('title')}' uses {name}, which docs/observability.md does not document")
 
     compose = yaml.safe_load((ROOT / "docker-compose.emulator.yml").read_text())
     services = compose.get("services", {})
@@ -458,8 +460,38 @@ def check_monitoring(manifest: dict) -> None:
             expect(tag not in ("", "latest"), f"compose: {name} uses an unpinned image {image}")
 
 
+def topology_mermaid(manifest: dict) -> str:
+    """The README's picture: every service (with its port) → the topics it publishes →
+    the services that consume them, dead-letter topics left out."""
+    def node(kind: str, name: str) -> str:
+        return kind + "_" + re.sub(r"[^A-Za-z0-9]", "_", name)
+    lines = ["```mermaid", "flowchart LR"]
+    for service in manifest["services"]:
+        topics = [t["name"] for t in manifest["topics"] if t["publisher"] == service["name"] and not t["dead_letter_of"]]
+        targets = " & ".join(f'{node("t", topic)}(["{topic}"])' for topic in topics)
+        lines.append(f'    {node("s", service["name"])}["{service["name"]} :{service["port"]}"] --> {targets}')
+    for topic in manifest["topics"]:
+        if topic["dead_letter_of"]:
+            continue
+        consumers = [s["consumer"] for s in manifest["subscriptions"] if s["topic"] == topic["name"] and s["consumer"]]
+        if consumers:
+            lines.append(f'    {node("t", topic["name"])} --> ' + " & ".join(node("s", c) for c in consumers))
+    lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+def check_readme_picture(manifest: dict) -> None:
+    expect(topology_mermaid(manifest) in (ROOT / "README.md").read_text(),
+           "README.md: the services-and-topics picture differs from topology.json "
+           "(python3 scripts/check_infra.py --print-topology-mermaid prints the right one)")
+
+
 def main() -> int:
     manifest = json.loads((ROOT / "terraform" / "topology.json").read_text())
+    if sys.argv[1:] == ["--print-topology-mermaid"]:
+        print(topology_mermaid(manifest), end="")
+        return 0
+    check_readme_picture(manifest)
     check_terraform(manifest)
     check_compose(manifest)
     check_monitoring(manifest)
