@@ -1,5 +1,5 @@
 //! The web console: watch the saga live, explore a checkout, fix and replay dead
-//! letters, and a storefront to drive it all (README, "Console").
+//! letters, and a storefront to drive it all (docs/console.md).
 //!
 //! Where its reads go:
 //! - services' own routes (`/ready`, `/metrics`, the REST API) for the live overview,

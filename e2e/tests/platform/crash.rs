@@ -7,7 +7,7 @@
 //! The killed process's streaming pulls die with it. The messages it held come back
 //! when their lease runs out: at most `CONSUMER_LEASE_EXTENSION_SECS` (10 s) later.
 //! With the SDK's default of 60 s these tests took up to 66 s; with 10 s, 6–15 s. On
-//! the emulator as the scripts start it (with its stream-reset fix, README) nothing
+//! the emulator as the scripts start it (with its stream-reset fix, docs/emulator-shim.md) nothing
 //! else stalls. The deadlines below allow for the lease.
 
 use crate::burst::{assert_books, shop, shoppers};

@@ -1,4 +1,4 @@
-//! The checkout saga as cart sees it, in Prometheus metrics (README, "Metrics"):
+//! The checkout saga as cart sees it, in Prometheus metrics (docs/observability.md):
 //! checkouts started, how they ended and how long that took, requests re-sent by the
 //! watchdog, and how many are pending now. Counted after the commit that decided them,
 //! so a rolled-back batch counts nothing.

@@ -4,7 +4,7 @@
 //! The recorder is process-wide, so every series carries a `service` label: one
 //! process per service in production, and the in-process platform (`cartflow dev`,
 //! tests) still tells its services apart. Labels are bounded: routes are the matched
-//! templates (`/orders/{id}`), never ids. The README lists every metric.
+//! templates (`/orders/{id}`), never ids. docs/observability.md lists every metric.
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};

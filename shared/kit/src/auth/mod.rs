@@ -7,7 +7,7 @@
 //!   the customer and `X-Role: staff` marks staff, as plain curl can send them.
 //!
 //! Routes take a [`Caller`] and ask it what the caller may do; the rules of who may
-//! call which route are in the README's API table. A missing or bad credential is a
+//! call which route are in docs/api.md. A missing or bad credential is a
 //! 401, a known caller without the right a 403, someone else's resource a 404.
 
 pub mod deleted;

@@ -10,7 +10,7 @@
 //! - `POST /admin/events/replay`: re-publish logged events. Body: `{"event_ids": [..],
 //!   "event_type", "correlation_id", "since", "until", "dry_run"}`; at least one selector.
 //!
-//! Replays keep event ids, so they are safe to repeat (README, "When things fail").
+//! Replays keep event ids, so they are safe to repeat (docs/operations.md).
 //! Without `ADMIN_TOKEN` the routes answer 401 and say why.
 
 use crate::http::{ApiError, ApiJson, ApiQuery, ApiResult};

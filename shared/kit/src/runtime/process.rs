@@ -49,7 +49,7 @@ pub async fn main<A: ServiceApp>(build: impl FnOnce(&Env) -> Result<A, ConfigErr
                 "{service}: the cartflow {service} service.\n\n\
                  Usage: {service}-service [healthcheck]\n\n\
                  Without arguments, runs the service until SIGINT/SIGTERM. Settings come from\n\
-                 environment variables (see the README's configuration table), e.g. PORT,\n\
+                 environment variables (see docs/configuration.md), e.g. PORT,\n\
                  DATABASE_URL, PUBSUB_EMULATOR_HOST, PUBSUB_PROJECT_ID, PUBSUB_DELIVERY, LOG_FORMAT.\n\n\
                  healthcheck  GET /ready on the local port; exit 0 when ready, 1 otherwise.",
                 service = A::SERVICE
