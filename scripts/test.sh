@@ -14,12 +14,13 @@ export CARTFLOW_PG_FAST="${CARTFLOW_PG_FAST:-1}"
 start_infrastructure
 ensure_browser
 status=0
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
-else
-  log "cargo-nextest not found; using cargo test"
-  cargo test --workspace --no-fail-fast "$@" || status=$?
+# nextest runs each test in a process of its own, which the suite relies on (the
+# metrics recorder and the tracing exporter are per process): installed when missing.
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest (once; a few minutes)"
+  cargo install cargo-nextest --locked --quiet || die "could not install cargo-nextest"
 fi
+cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 # A full run (no test filter given) also checks the delivery files and the
 # emulator's view of the topology.
 if [ $# -eq 0 ]; then

@@ -90,7 +90,8 @@ pub enum Command {
     #[command(subcommand)]
     Events(events::Events),
     /// Show a saga's timeline across every service: what each published, consumed and
-    /// failed to consume, in time order. The correlation id of a checkout is its cart id.
+    /// failed to consume, in time order. The correlation id of a checkout is its cart
+    /// id; of a SKU's catalog changes, the SKU.
     Timeline(timeline::TimelineArgs),
 }
 

@@ -5,7 +5,7 @@ use clap::Args;
 
 #[derive(Args)]
 pub struct TimelineArgs {
-    /// The saga's id: for a checkout, the cart id.
+    /// The saga's id: for a checkout, the cart id; for a product's catalog changes, its SKU.
     correlation_id: String,
     #[command(flatten)]
     databases: DatabaseArgs,

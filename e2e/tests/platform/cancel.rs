@@ -131,3 +131,87 @@ async fn fulfilment_moves_forward_and_a_shipped_order_cannot_be_cancelled() {
     assert_eq!(app.stock("KB-1").await, (9, 1));
     app.stop().await;
 }
+
+/// `PUT /orders/{id}/status` as staff.
+async fn set_status(app: &TestApp, order_id: &str, status: &str) -> reqwest::Response {
+    app.staff
+        .put(format!(
+            "{}/orders/{order_id}/status",
+            app.url(Service::Order)
+        ))
+        .json(&json!({ "status": status }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Eight cancels of one order at once: exactly one succeeds, the others are 409, and
+/// the stock comes back once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cancels_of_one_order_return_the_stock_once() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1000, 10).await;
+    let order_id = ordered(&app, "KB-1", 4).await;
+    let statuses: Vec<StatusCode> =
+        futures::future::join_all((0..8).map(|_| app.cancel(&order_id, None)))
+            .await
+            .into_iter()
+            .map(|r| r.status())
+            .collect();
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let conflict = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((ok, conflict), (1, 7), "{statuses:?}");
+    eventually("stock to come back", || async {
+        (app.stock("KB-1").await == (10, 0)).then_some(())
+    })
+    .await;
+    let published = app
+        .count(
+            Service::Order,
+            "SELECT count(*) FROM outbox WHERE topic = 'order.cancelled'",
+        )
+        .await;
+    assert_eq!(published, 1, "one cancellation announced");
+    app.stop().await;
+}
+
+/// A cancel racing a shipment: one of them wins. Cancelled, the stock comes back and
+/// the shipment is refused; shipped, the cancel is refused and the stock stays sold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_racing_a_shipment_ends_one_way_only() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1000, 50).await;
+    for _ in 0..5 {
+        let order_id = ordered(&app, "KB-1", 1).await;
+        let (cancel, ship) = tokio::join!(
+            app.cancel(&order_id, None),
+            set_status(&app, &order_id, "shipped")
+        );
+        let order: Value = app
+            .get_json(Service::Order, &format!("/orders/{order_id}"))
+            .await;
+        match (cancel.status(), ship.status()) {
+            (StatusCode::OK, StatusCode::CONFLICT) => assert_eq!(order["status"], "cancelled"),
+            (StatusCode::CONFLICT, StatusCode::OK) => assert_eq!(order["status"], "shipped"),
+            other => panic!("both or neither won: {other:?}, order {order}"),
+        }
+    }
+    let cancelled = app
+        .count(
+            Service::Order,
+            "SELECT count(*) FROM orders WHERE status = 'cancelled'",
+        )
+        .await;
+    eventually(
+        "the cancelled orders' stock back, the shipped ones' sold",
+        || async {
+            let (available, reserved) = app.stock("KB-1").await;
+            (available == 45 + cancelled && reserved == 5 - cancelled).then_some(())
+        },
+    )
+    .await;
+    app.stop().await;
+}

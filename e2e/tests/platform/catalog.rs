@@ -51,6 +51,21 @@ async fn a_price_change_reaches_the_cart_within_a_second_and_lines_keep_their_sn
     .await;
     assert!(changed.elapsed() < Duration::from_secs(1));
 
+    // A SKU's catalog changes are a saga of their own: the timeline shows each one
+    // published by product and consumed by cart.
+    let (timeline, _) = crate::helpers::cartflow(&app, &["timeline", "KB-1", "--json"]).await;
+    let entries: Vec<Value> = serde_json::from_str(&timeline).unwrap();
+    let seen = |service: &str, what: &str| {
+        entries
+            .iter()
+            .filter(|e| {
+                e["service"] == service && e["what"] == what && e["event_type"] == "product.changed"
+            })
+            .count()
+    };
+    assert_eq!(seen("product", "published"), 2, "{timeline}");
+    assert_eq!(seen("cart", "consumed"), 2, "{timeline}");
+
     // The line keeps its snapshot and shows the current price beside it.
     let cart: Value = app.cart(customer).await.json().await.unwrap();
     assert_eq!(cart["items"][0]["unit_price_cents"], 1000);
@@ -101,11 +116,12 @@ async fn a_deleted_product_cannot_be_added_and_existing_lines_stay() {
 async fn with_product_hanging_known_skus_still_fill_carts_and_check_out() {
     let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
-    let timeout = Duration::from_millis(400);
+    let timeout = Duration::from_millis(1000);
     let app = spawn_app_with(&[
         ("PRODUCT_SERVICE_URL", hanging_url.as_str()),
-        ("PRODUCT_TIMEOUT_MS", "400"),
+        ("PRODUCT_TIMEOUT_MS", "1000"),
         ("PRODUCT_RETRIES", "0"),
+        ("PRODUCT_BREAKER_FAILURES", "1"),
     ])
     .await;
     // Created at the real product; the cart hears of it only by event.
@@ -135,13 +151,29 @@ async fn with_product_hanging_known_skus_still_fill_carts_and_check_out() {
     );
     assert_eq!(cart.total_cents, 10_000);
 
-    // Never heard of: product is asked, and does not answer in time.
+    // Never heard of: product is asked, and does not answer in time. The answer comes
+    // when the timeout fires (a margin for two busy cores), not later.
     let started = Instant::now();
     let response = app.add_item(Uuid::new_v4(), "NEW-1", 1).await;
     let retry_after = response.headers().get("retry-after").cloned();
     assert_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    let waited = started.elapsed();
     assert!(retry_after.is_some(), "503 without Retry-After");
-    assert!(started.elapsed() >= timeout, "it did not wait for product");
+    assert!(waited >= timeout, "it did not wait for product: {waited:?}");
+    assert!(
+        waited < timeout + Duration::from_secs(2),
+        "the timeout of {timeout:?} fired only after {waited:?}"
+    );
+    // That failure opened the breaker: the next unknown SKU is answered at once.
+    let started = Instant::now();
+    let response = app.add_item(Uuid::new_v4(), "NEW-2", 1).await;
+    let detail = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    let waited = started.elapsed();
+    assert!(detail.contains("circuit open"), "{detail}");
+    assert!(
+        waited < timeout / 2,
+        "with the breaker open it still waited {waited:?}"
+    );
     assert_eq!(
         count(
             app.pool(Service::Cart),

@@ -40,6 +40,24 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
         (browser.texts("#cart-lines li").await.len() == 2).then_some(())
     })
     .await;
+    // A price change at product reaches the cart's catalog: the line keeps the price
+    // it was added at and shows the new one beside it.
+    let repriced = app
+        .staff
+        .put(format!("{}/products/CON-1", app.url(Service::Product)))
+        .json(&json!({ "name": "Product CON-1", "price_cents": 1300 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(repriced.status(), StatusCode::OK);
+    eventually_within(PAGE_DEADLINE, "the line's current price", || async {
+        let lines = browser.texts("#cart-lines li").await;
+        lines
+            .iter()
+            .any(|l| l.contains("CON-1 at $12.50") && l.contains("(now $13.00)"))
+            .then_some(())
+    })
+    .await;
     browser.click("#checkout").await;
     browser
         .wait_text("#cart-status", "the cart to convert on the page", |s| {

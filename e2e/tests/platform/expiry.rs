@@ -17,6 +17,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Re-sends every 300 ms, gives up after 1.5 s.
+const EXPIRE: Duration = Duration::from_millis(1500);
 const QUICK_EXPIRY: &[(&str, &str)] = &[
     ("CHECKOUT_DEADLINE_MS", "300"),
     ("CHECKOUT_WATCH_MS", "100"),
@@ -73,9 +74,21 @@ async fn with_inventory_down_the_checkout_expires_and_its_late_request_reserves_
         .unwrap();
 
     app.add(customer, "EXP-1", 2).await;
+    let converted = std::time::Instant::now();
     assert_eq!(app.convert(customer).await.status(), StatusCode::ACCEPTED);
     let cart = app.settled_cart(customer).await;
     assert_eq!(cart.status, CartStatus::CheckoutExpired, "{cart:?}");
+    // It ends by its expiry (1.5 s), give or take the watchdog's look (100 ms), two
+    // hops through order and a margin for two busy cores; not before it.
+    let took = converted.elapsed();
+    assert!(
+        took >= EXPIRE,
+        "ended {took:?} after the convert, before its expiry"
+    );
+    assert!(
+        took < EXPIRE + Duration::from_secs(5),
+        "ended {took:?} after the convert; CHECKOUT_EXPIRE_MS is {EXPIRE:?}"
+    );
     eventually("the customer told by email and push", || async {
         (told(&app, customer, "checkout_expired").await == (1, 1)).then_some(())
     })
