@@ -63,16 +63,16 @@ async fn add_item(
     ApiJson(body): ApiJson<AddItem>,
 ) -> ApiResult<Json<Cart>> {
     let line = body.parse().map_err(ApiError::Unprocessable)?;
-    // Read before the transaction: no row lock is held while product may be asked.
-    let price = state.catalog.price_cents(&state.pool, &line.sku).await?;
-    // Most adds find an open cart that nobody else is changing: one statement, no
-    // transaction around it. The rest (contended, reopened or refused) lock the cart.
+    // Most adds find an open cart that nobody else is changing and a SKU the catalog
+    // copy has on sale: one statement, priced from the copy inside it, no transaction
+    // around it. The rest (an unknown or withdrawn SKU; a contended, reopened or full
+    // cart) are priced first, then added under the cart's lock.
     let added = store::add_line_at_once(
         &mut *state.pool.acquire().await?,
         customer,
         line.sku.as_str(),
         line.quantity,
-        price,
+        None,
         MAX_LINES,
         MAX_LINE_QUANTITY,
     )
@@ -82,7 +82,9 @@ async fn add_item(
         state.outbox.publish_leftovers().await;
         return Ok(Json(cart));
     }
-    tracing::debug!("cart busy, not open or full: adding under its lock");
+    // Before the transaction: no row lock is held while product may be asked.
+    let price = state.catalog.price_cents(&state.pool, &line.sku).await?;
+    tracing::debug!("SKU not in the copy, or cart busy, not open or full: adding under its lock");
     let mut tx = state.outbox.begin().await?;
     let (cart_id, status) = store::lock_or_create_active(tx.conn(), customer).await?;
     let edit = domain::edit(status)?;

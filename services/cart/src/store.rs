@@ -187,21 +187,29 @@ pub async fn add_line_at_once(
     customer_id: Uuid,
     sku: &str,
     quantity: i32,
-    unit_price_cents: i64,
+    unit_price_cents: Option<i64>,
     max_lines: usize,
     max_quantity: i32,
 ) -> sqlx::Result<Option<Cart>> {
+    // Without a price given, the line takes the cart's catalog copy's price for an
+    // active SKU, read in this same statement; a SKU the copy does not have on sale
+    // changes nothing (the caller prices it the slow way).
     // The conflict target repeats the partial index's predicate (its migration), which
     // must be written out, not bound. The rest of a statement does not see what its
     // data-modifying CTEs wrote, so the cart comes from their `RETURNING` and the lines
     // are the cart's others plus the one the upsert returns.
     let rows = sqlx::query(concat!(
-        "WITH seen AS (
+        "WITH priced AS (
+             SELECT COALESCE($6::bigint,
+                             (SELECT price_cents FROM catalog WHERE sku = $4 AND active)) AS price
+         ), seen AS (
              SELECT id, xmin AS version FROM carts
              WHERE customer_id = $1 AND status <> 'converted'
+               AND (SELECT price FROM priced) IS NOT NULL
          ), created AS (
              INSERT INTO carts (id, customer_id, status)
              SELECT $2, $1, $3 WHERE NOT EXISTS (SELECT 1 FROM seen)
+               AND (SELECT price FROM priced) IS NOT NULL
              ON CONFLICT (customer_id) WHERE status <> 'converted' DO NOTHING
              RETURNING id, customer_id, status, order_id, rejection, checkout_id, checkout_expires_at
          ), touched AS (
@@ -218,7 +226,7 @@ pub async fn add_line_at_once(
              SELECT * FROM created UNION ALL SELECT * FROM touched
          ), added AS (
              INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
-             SELECT id, $4, $5, $6 FROM c
+             SELECT id, $4, $5, (SELECT price FROM priced) FROM c
              ON CONFLICT (cart_id, product_sku) DO UPDATE
              SET quantity = cart_items.quantity + EXCLUDED.quantity,
                  unit_price_cents = EXCLUDED.unit_price_cents
