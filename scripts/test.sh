@@ -20,6 +20,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest (once; a few minutes)"
   cargo install cargo-nextest --locked --quiet || die "could not install cargo-nextest"
 fi
+# The end-to-end tests run the operator CLI as a process (the `cartflow` binary of the
+# cli crate, which is not their own package, so cargo does not build it for them).
+cargo build --quiet -p cartflow
 cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 # A full run (no test filter given) also checks the delivery files and the
 # emulator's view of the topology.
