@@ -101,11 +101,12 @@ impl Gatherer {
             message,
             answer,
         };
-        if self.queue.send(waiting).is_err() {
-            return Some(Outcome::Failed);
-        }
+        // Counted before it is queued, so the answer can never come first.
         self.pending.fetch_add(1, Ordering::Relaxed);
-        let outcome = outcome.await.unwrap_or(Outcome::Failed);
+        let outcome = match self.queue.send(waiting) {
+            Ok(()) => outcome.await.unwrap_or(Outcome::Failed),
+            Err(_) => Outcome::Failed,
+        };
         self.pending.fetch_sub(1, Ordering::Relaxed);
         Some(outcome)
     }
