@@ -58,6 +58,13 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
             .then_some(())
     })
     .await;
+    browser
+        .wait_text(
+            "tr[data-sku='CON-1'] .price",
+            "the catalog's new price",
+            |s| s == "$13.00",
+        )
+        .await;
     browser.click("#checkout").await;
     browser
         .wait_text("#cart-status", "the cart to convert on the page", |s| {

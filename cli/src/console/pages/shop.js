@@ -26,12 +26,14 @@ async function catalog() {
   const items = await cf.api("/api/shop/catalog");
   cf.rows(document.getElementById("catalog"), items, (p) => p.sku, (p) => el("tr", { "data-sku": p.sku },
     el("th", { scope: "row" }, p.name, " ", el("span", { class: "mono muted", text: p.sku })),
-    el("td", { class: "num", text: money(p.price_cents) }),
+    el("td", { class: "num price" }),
     el("td", { class: "num available" }),
     el("td", { class: "num reserved" }),
     el("td", {}, el("button", { type: "button", class: "add", "data-sku": p.sku, "aria-label": "Add " + p.name + " to the cart",
       onclick: () => act(`Added ${p.name}.`, () => cf.api(base() + "/cart/items", { method: "POST", body: { product_sku: p.sku, quantity: 1 } })) }, "Add"))),
   (row, p) => {
+    // The catalog's price now; a cart line keeps the price it was added at.
+    row.querySelector(".price").textContent = money(p.price_cents);
     row.querySelector(".available").textContent = p.available ?? "–";
     row.querySelector(".reserved").textContent = p.reserved ?? "–";
   });
