@@ -12,7 +12,6 @@ use cartflow_events::Sku;
 use cartflow_kit::db::is_unique_violation;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, AppContext, Staff};
 use cartflow_messaging::{Cause, Outbox, Tx};
-use sqlx::PgPool;
 
 /// The routes, on the service's context: its pool for reads, its outbox for changes.
 pub fn router(app: AppContext) -> Router {
@@ -46,8 +45,7 @@ async fn show(
     State(app): State<AppContext>,
     ApiPath(sku): ApiPath<Sku>,
 ) -> ApiResult<Json<Product>> {
-    let pool: &PgPool = &app.pool;
-    store::get(pool, sku.as_str())
+    store::get(&app.pool, sku.as_str())
         .await?
         .map(Json)
         .ok_or_else(|| not_found(sku.as_str()))

@@ -5,7 +5,9 @@
 //! once), up to `batch_size`, in ONE database transaction. For each message of it:
 //! `(event_id, service)` recorded in `processed_messages`, the service's handler (which
 //! changes state and may stage events in the same transaction). Then one commit for the
-//! whole batch, then the acks.
+//! whole batch, then the acks. Pushed messages (one per HTTP request) join the same
+//! batches through [`Gatherer`], across a service's subscriptions, and go through the
+//! same [`Consumer::deliver_gathered`]; their requests are the acks.
 //!
 //! - A duplicate (same `event_id` already recorded) is counted and acked; the handler
 //!   does not run. Concurrent duplicates serialise on the primary key; a batch applies
