@@ -1,6 +1,6 @@
 """The workspace's layers, from `cargo metadata`: every import points down.
 
-  foundation   shared/*     events, api, messaging, kit, client, testkit
+  foundation   shared/*     events, api, messaging, kit, client, testkit, gateway-sandbox
   services     services/*   each on the foundation only
   composition  platform, cli, e2e (anything else at the top)
 
