@@ -6,7 +6,7 @@
 #   docker build --target cli -t cartflow-cli .                  # the operator CLI
 #   docker build --target console -t cartflow-console .          # the web console
 #
-# SERVICE is one of: order product inventory notification email-push cart customer.
+# SERVICE is one of: order product inventory notification email-push cart customer payment.
 # Builds of different services share the build stage (BuildKit caches it), so the
 # workspace compiles once.
 

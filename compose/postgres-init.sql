@@ -8,3 +8,4 @@ CREATE DATABASE cartflow_notification;
 CREATE DATABASE cartflow_email_push;
 CREATE DATABASE cartflow_cart;
 CREATE DATABASE cartflow_customer;
+CREATE DATABASE cartflow_payment;

@@ -104,6 +104,13 @@ resource "google_secret_manager_secret_iam_member" "smtp_password" {
   member    = "serviceAccount:${google_service_account.service["email-push"].email}"
 }
 
+# The payment provider's secret key: only the payment service reads it.
+resource "google_secret_manager_secret_iam_member" "payment_provider_key" {
+  secret_id = var.payment_provider.key_secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.service["payment"].email}"
+}
+
 # The cart asks the product service for prices, with an ID token for its URL.
 resource "google_cloud_run_v2_service_iam_member" "cart_calls_product" {
   name     = google_cloud_run_v2_service.service["product"].name

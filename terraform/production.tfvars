@@ -18,6 +18,14 @@ smtp = {
   password_secret_id = "cartflow-smtp-password"
 }
 
+# Stripe's secret key (sk_live_...), in a secret only the payment service may read:
+#   printf %s "$STRIPE_SECRET_KEY" | gcloud secrets create cartflow-stripe-key --data-file=-
+payment_provider = {
+  url           = "https://api.stripe.com"
+  key_secret_id = "cartflow-stripe-key"
+  currency      = "usd"
+}
+
 # Bearer token of the services' /admin routes, in a secret created beforehand:
 #   openssl rand -hex 32 | gcloud secrets create cartflow-admin-token --data-file=-
 admin_token_secret_id = "cartflow-admin-token"

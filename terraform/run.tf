@@ -1,12 +1,13 @@
-# The seven services on Cloud Run, one image each, each as its own service account, with
+# The eight services on Cloud Run, one image each, each as its own service account, with
 # a Cloud SQL Auth Proxy sidecar that signs it in to its database (cloudsql.tf).
 
 locals {
   # Services with timed work of their own, which no request triggers: cart's checkout
   # watchdog re-sends overdue requests and gives expired checkouts up (#18); email-push
-  # retries failed sends with backoff. These keep CPU and one instance in push mode too;
-  # the rest publish before they answer and may scale to zero (README, pull or push).
-  timed_work = ["cart", "email-push"]
+  # retries failed sends with backoff; payment's worker calls the provider and retries
+  # it. These keep CPU and one instance in push mode too; the rest publish before they
+  # answer and may scale to zero (README, pull or push).
+  timed_work = ["cart", "email-push", "payment"]
   keep_one_instance = {
     for name, s in local.services : name =>
     var.delivery_mode == "pull" ? length(s.consumes) > 0 : contains(local.timed_work, name)
@@ -97,6 +98,10 @@ locals {
         PRODUCT_SERVICE_URL = local.service_url["product"]
         PRODUCT_AUDIENCE    = local.service_url["product"]
       } : {},
+      name == "payment" ? {
+        PAYMENT_PROVIDER_URL = var.payment_provider.url
+        PAYMENT_CURRENCY     = var.payment_provider.currency
+      } : {},
       name == "email-push" ? merge(
         {
           SMTP_HOST     = var.smtp.host
@@ -170,6 +175,20 @@ resource "google_cloud_run_v2_service" "service" {
         for_each = each.key == "email-push" && var.smtp.password_secret_id != null ? [var.smtp.password_secret_id] : []
         content {
           name = "SMTP_PASSWORD"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+
+      # The provider's secret key: the payment service's alone.
+      dynamic "env" {
+        for_each = each.key == "payment" ? [var.payment_provider.key_secret_id] : []
+        content {
+          name = "PAYMENT_PROVIDER_KEY"
           value_source {
             secret_key_ref {
               secret  = env.value

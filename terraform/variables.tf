@@ -90,6 +90,20 @@ variable "deletion_protection" {
   default     = true
 }
 
+variable "payment_provider" {
+  description = "The payment provider the payment service charges through (Stripe's PaymentIntents API; the sandbox speaks the same subset). The secret key is read from the Secret Manager secret named by key_secret_id, created outside Terraform so it never enters the state; only the payment service's account may read it."
+  type = object({
+    url           = optional(string, "https://api.stripe.com")
+    key_secret_id = string
+    currency      = optional(string, "usd")
+  })
+
+  validation {
+    condition     = startswith(var.payment_provider.url, "https://")
+    error_message = "payment_provider.url must be an https:// URL (Stripe: https://api.stripe.com)."
+  }
+}
+
 variable "admin_token_secret_id" {
   description = "Secret Manager secret holding the bearer token of every service's /admin routes (dead-letter and event-log replay). Created outside Terraform so the token never enters the state. Null leaves those routes answering 401."
   type        = string

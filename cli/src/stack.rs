@@ -9,6 +9,7 @@ use cartflow_kit::Env;
 use cartflow_kit::databases;
 use cartflow_messaging::{PubSubConfig, provision};
 use cartflow_platform::SERVICES;
+use cartflow_platform::gateway::GatewaySandbox;
 use cartflow_platform::smtp_catcher::SmtpCatcher;
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -39,6 +40,7 @@ impl std::fmt::Debug for StackSettings {
 pub struct Stack {
     children: BTreeMap<Service, Child>,
     pub catcher: Option<SmtpCatcher>,
+    pub gateway: Option<GatewaySandbox>,
 }
 
 impl Stack {
@@ -66,6 +68,8 @@ impl Stack {
 
         let mut env = settings.env.clone();
         let catcher = SmtpCatcher::unless_configured(&mut env).await?;
+        // The payment provider: the sandbox on :12111 unless PAYMENT_PROVIDER_URL is set.
+        let gateway = GatewaySandbox::unless_configured(&mut env).await?;
         env.set("DATABASE_URL", &settings.server_url)
             .set("PUBSUB_PROJECT_ID", &settings.pubsub.project_id)
             .set("CARTFLOW_TOPIC_PREFIX", &settings.pubsub.topic_prefix)
@@ -80,6 +84,7 @@ impl Stack {
         let mut stack = Stack {
             children: BTreeMap::new(),
             catcher,
+            gateway,
         };
         for service in SERVICES {
             let child = Command::new(&exe)

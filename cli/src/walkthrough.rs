@@ -12,6 +12,7 @@ pub struct Addresses<'a> {
     pub inventory: &'a str,
     pub notification: &'a str,
     pub email_push: &'a str,
+    pub payment: &'a str,
     /// The mail catcher's view; `None` when mail goes to a real SMTP server (the lines
     /// that read the catcher are left out).
     pub mail_view: Option<&'a str>,
@@ -31,6 +32,7 @@ pub fn render(at: &Addresses<'_>) -> String {
             .replace("{inventory}", at.inventory)
             .replace("{notification}", at.notification)
             .replace("{email_push}", at.email_push)
+            .replace("{payment}", at.payment)
             .replace("{mail_view}", at.mail_view.unwrap_or_default());
         out.push_str(&line);
         out.push('\n');
@@ -48,6 +50,7 @@ mod tests {
         inventory: "localhost:3002",
         notification: "localhost:3003",
         email_push: "localhost:3004",
+        payment: "localhost:3007",
         mail_view: Some("localhost:8025"),
     };
 

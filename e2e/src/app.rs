@@ -6,6 +6,7 @@ use super::issuer::TestIssuer;
 use super::{SmtpState, TestApp, TestInfra, count, eventually};
 use cartflow_events::Service;
 use cartflow_platform::Platform;
+use cartflow_platform::gateway::GatewaySandbox;
 use cartflow_platform::smtp_catcher::{CaughtMail, SmtpCatcher};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -56,6 +57,23 @@ pub async fn spawn_app_on(mut infra: TestInfra, settings: &[(&str, &str)]) -> Te
         .set("SMTP_MAX_ATTEMPTS", "3")
         .set("SMTP_RETRY_BASE_MS", "100")
         .set("SMTP_TIMEOUT_MS", "2000");
+    // The slow test card answers past the payment service's timeout (2 s by default;
+    // a test that shortens it passes PROVIDER_TIMEOUT_MS, and the card stays slower).
+    let slow_ms = settings
+        .iter()
+        .find(|(k, _)| *k == "PROVIDER_TIMEOUT_MS")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .map_or(3000, |timeout| timeout * 3 / 2);
+    let gateway = GatewaySandbox::start(
+        ([127, 0, 0, 1], 0).into(),
+        cartflow_gateway_sandbox::SandboxSettings {
+            slow_ms,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("starting the payment sandbox");
+    gateway.configure(env);
     for (key, value) in settings {
         env.set(*key, *value);
     }
@@ -69,6 +87,7 @@ pub async fn spawn_app_on(mut infra: TestInfra, settings: &[(&str, &str)]) -> Te
         staff_token: None,
         tokens: None,
         smtp: SmtpState::Up(smtp),
+        gateway,
         duplicator: None,
         infra,
     }

@@ -104,12 +104,23 @@ impl TestApp {
         .unwrap()
     }
 
+    /// Converts the customer's cart, paid with the sandbox's approving test card.
     pub async fn convert(&self, customer: Uuid) -> Response {
+        let checkout = cartflow_api::cart::CheckoutRequest::paid_with(
+            cartflow_api::cart::CheckoutRequest::TEST_CARD,
+        );
+        self.convert_with(customer, &serde_json::to_value(checkout).unwrap())
+            .await
+    }
+
+    /// Converts the customer's cart with `body` as the checkout's request.
+    pub async fn convert_with(&self, customer: Uuid, body: &serde_json::Value) -> Response {
         self.as_customer(
             self.http
                 .post(format!("{}/cart/convert-to-order", self.url(Service::Cart))),
             customer,
         )
+        .json(body)
         .send()
         .await
         .unwrap()
@@ -239,8 +250,5 @@ impl TestApp {
 
 /// The checkout has ended, one way or the other.
 fn settled(cart: &Cart) -> bool {
-    matches!(
-        cart.status,
-        CartStatus::Converted | CartStatus::StockUnavailable | CartStatus::CheckoutExpired
-    )
+    cart.status.is_an_ending()
 }

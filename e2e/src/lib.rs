@@ -64,6 +64,8 @@ pub struct TestApp {
     /// call with `X-Customer-Id`.
     tokens: Option<crate::client::TokenSigner>,
     smtp: SmtpState,
+    /// The payment provider: Stripe's API subset, with its ledger and outage switch.
+    pub gateway: cartflow_platform::gateway::GatewaySandbox,
     /// Publishes every saga message a second time, for the tests that want each event
     /// delivered twice.
     duplicator: Option<duplicator::Duplicator>,

@@ -5,6 +5,7 @@
 //! (`cartflow serve <service>`); [`smtp_catcher`] is the mail server of `dev`, `stack`
 //! and the tests.
 
+pub mod gateway;
 pub mod smtp_catcher;
 
 use anyhow::Context;
@@ -18,13 +19,14 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 /// The services this platform runs, in start order (cart needs product's URL).
-pub const SERVICES: [Service; 7] = [
+pub const SERVICES: [Service; 8] = [
     Service::Product,
     Service::Customer,
     Service::Inventory,
     Service::Order,
     Service::Notification,
     Service::EmailPush,
+    Service::Payment,
     Service::Cart,
 ];
 
@@ -300,6 +302,7 @@ async fn with_app<W: WithApp>(service: Service, work: W) -> W::Output {
         }
         Service::EmailPush => work.with(email_push_service::EmailPushApp::from_env).await,
         Service::Cart => work.with(cart_service::CartApp::from_env).await,
+        Service::Payment => work.with(payment_service::PaymentApp::from_env).await,
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_kit::Env;
 use cartflow_messaging::{PubSubConfig, provision};
+use cartflow_platform::gateway::GatewaySandbox;
 use cartflow_platform::smtp_catcher::SmtpCatcher;
 use cartflow_platform::{Platform, PlatformSettings, SERVICES};
 
@@ -48,6 +49,8 @@ pub async fn run(
         let router = catcher.router();
         tokio::spawn(async move { axum::serve(view, router).await });
     }
+    // The payment provider: the sandbox on :12111 unless PAYMENT_PROVIDER_URL is set.
+    let _gateway = GatewaySandbox::unless_configured(&mut env).await?;
     let settings = PlatformSettings {
         server_url: target.database_url().to_string(),
         database_prefix: String::new(),
@@ -128,12 +131,14 @@ fn print_banner(platform: &Platform, pubsub: &PubSubConfig, catching_mail: bool,
         url(Service::Inventory),
     );
     let (notification, email_push) = (url(Service::Notification), url(Service::EmailPush));
+    let payment = url(Service::Payment);
     let walkthrough = walkthrough::render(&Addresses {
         cart: &cart,
         order: &order,
         inventory: &inventory,
         notification: &notification,
         email_push: &email_push,
+        payment: &payment,
         mail_view: catching_mail.then_some(MAIL_VIEW),
     });
     println!("\nWalk-through (copy and paste):\n\n{walkthrough}");

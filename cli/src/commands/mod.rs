@@ -7,6 +7,7 @@ pub mod dev;
 pub mod dlq;
 pub mod events;
 pub mod load;
+pub mod payments;
 pub mod provision;
 pub mod stack;
 pub mod timeline;
@@ -67,7 +68,7 @@ pub enum Command {
     /// Run one service in this process, configured from the environment like its own
     /// binary (`<service>-service`): e.g. `cartflow serve inventory`.
     Serve {
-        /// order, product, inventory, notification, email-push, cart or customer.
+        /// order, product, inventory, notification, email-push, cart, customer or payment.
         service: Service,
     },
     /// Delete every topic and subscription under a prefix (which must not be empty):
@@ -89,6 +90,22 @@ pub enum Command {
     /// the consumed events that failed and were never processed.
     #[command(subcommand)]
     Events(events::Events),
+    /// Serve the payment gateway sandbox: Stripe's PaymentIntents subset (manual
+    /// capture, refunds, lists) with test cards (pm_card_visa approves,
+    /// pm_card_chargeDeclined declines, ...) and a ledger at /sandbox/ledger. `dev` and
+    /// `stack` start one on 127.0.0.1:12111 unless PAYMENT_PROVIDER_URL is set.
+    GatewaySandbox {
+        /// Where to listen.
+        #[arg(long, env = "SANDBOX_ADDR", default_value = "127.0.0.1:12111")]
+        addr: std::net::SocketAddr,
+        /// How long pm_card_slow keeps its first request waiting (ms): longer than the
+        /// payment service's provider timeout, so its retry is exercised.
+        #[arg(long, env = "SANDBOX_SLOW_MS", default_value_t = 3000)]
+        slow_ms: u64,
+    },
+    /// Payments: reconcile the payment service's records with the provider's ledger.
+    #[command(subcommand)]
+    Payments(payments::Payments),
     /// Show a saga's timeline across every service: what each published, consumed and
     /// failed to consume, in time order. The correlation id of a checkout is its cart
     /// id; of a SKU's catalog changes, the SKU.
@@ -116,6 +133,10 @@ impl Command {
             Command::Load(args) => load::run(args).await,
             Command::Stack { target } => stack::run(target).await,
             Command::Timeline(args) => timeline::run(args).await,
+            Command::Payments(command) => payments::run(command).await,
+            Command::GatewaySandbox { addr, slow_ms } => {
+                payments::serve_sandbox(addr, slow_ms).await
+            }
         }
     }
 }

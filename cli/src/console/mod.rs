@@ -23,6 +23,7 @@ mod dead_letters;
 mod explorer;
 mod live;
 mod pages;
+mod payments;
 mod series;
 mod services;
 mod session;
@@ -116,6 +117,7 @@ impl Console {
             .merge(dead_letters::router())
             .merge(session::router())
             .merge(shop::router())
+            .merge(payments::router())
             .with_state(self.clone())
             .layer(axum::middleware::from_fn(same_origin_only))
             .layer(axum::middleware::from_fn_with_state(

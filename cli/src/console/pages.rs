@@ -15,7 +15,7 @@ struct Page {
     script: &'static str,
 }
 
-const PAGES: [Page; 5] = [
+const PAGES: [Page; 6] = [
     Page {
         path: "/",
         title: "Overview",
@@ -46,9 +46,15 @@ const PAGES: [Page; 5] = [
         body: include_str!("pages/shop.html"),
         script: "shop.js",
     },
+    Page {
+        path: "/payments",
+        title: "Payments",
+        body: include_str!("pages/payments.html"),
+        script: "payments.js",
+    },
 ];
 
-const ASSETS: [(&str, &str, &str); 7] = [
+const ASSETS: [(&str, &str, &str); 8] = [
     ("console.css", "text/css", include_str!("pages/console.css")),
     (
         "common.js",
@@ -76,6 +82,11 @@ const ASSETS: [(&str, &str, &str); 7] = [
         include_str!("pages/dead_letters.js"),
     ),
     ("shop.js", "text/javascript", include_str!("pages/shop.js")),
+    (
+        "payments.js",
+        "text/javascript",
+        include_str!("pages/payments.js"),
+    ),
 ];
 
 pub fn router() -> Router<Console> {

@@ -24,6 +24,7 @@ fn colour(service: Service) -> &'static str {
         Service::EmailPush => "#a3d9a5",
         Service::Cart => "#f2e394",
         Service::Customer => "#b5c7f2",
+        Service::Payment => "#f4b8a0",
     }
 }
 

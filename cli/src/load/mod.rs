@@ -326,13 +326,17 @@ async fn run_level(
             .collect(),
         _ => BTreeMap::new(),
     };
-    let total = |all: &Option<BTreeMap<String, (i64, i64)>>| {
-        all.as_ref()
-            .map(|m| m.values().map(|(c, _)| c).sum::<i64>())
-    };
-    let commits = total(&commits_before)
-        .zip(total(&commits_after))
-        .map(|(a, b)| (b - a) as f64);
+    // Over the databases there at both ends: one created or dropped meanwhile (another
+    // stack's, a test's) would count its whole history, or take it away.
+    let commits = commits_before
+        .as_ref()
+        .zip(commits_after.as_ref())
+        .map(|(before, after)| {
+            after
+                .iter()
+                .filter_map(|(name, &(c, _))| before.get(name).map(|&(c0, _)| c - c0))
+                .sum::<i64>() as f64
+        });
     Ok(LevelReport {
         concurrency,
         measured_seconds: (seconds * 100.0).round() / 100.0,

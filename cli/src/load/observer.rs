@@ -1,10 +1,13 @@
 //! Watches the saga's outcomes the way a client that cares would: its own Pub/Sub
-//! subscriptions to `order.created`, `stock.rejected` and `delivery.result`, matched
+//! subscriptions to `order.created`, `stock.rejected`, `payment.declined` and
+//! `delivery.result`, matched
 //! to checkouts by cart id (the saga's correlation id). No database is read.
 
 use anyhow::Context;
 use cartflow_events::envelope::CORRELATION_ID;
-use cartflow_events::{Channel, DeliveryResult, Event, OrderCreated, StockRejected, Topic};
+use cartflow_events::{
+    Channel, DeliveryResult, Event, OrderCreated, PaymentDeclined, StockRejected, Topic,
+};
 use cartflow_messaging::PubSubConfig;
 use google_cloud_pubsub::client::SubscriptionAdmin;
 use google_cloud_pubsub::model::Message;
@@ -80,9 +83,10 @@ impl Ledger {
     }
 }
 
-const WATCHED: [Topic; 3] = [
+const WATCHED: [Topic; 4] = [
     Topic::OrderCreated,
     Topic::StockRejected,
+    Topic::PaymentDeclined,
     Topic::DeliveryResult,
 ];
 
@@ -172,11 +176,14 @@ fn record(ledger: &Ledger, topic: Topic, message: &Message, at: Instant) {
             Topic::StockRejected => serde_json::from_slice::<StockRejected>(data)
                 .ok()
                 .map(|e| e.cart_id),
+            Topic::PaymentDeclined => serde_json::from_slice::<PaymentDeclined>(data)
+                .ok()
+                .map(|e| e.cart_id),
             _ => None,
         }
     };
     match topic {
-        Topic::OrderCreated | Topic::StockRejected => {
+        Topic::OrderCreated | Topic::StockRejected | Topic::PaymentDeclined => {
             let ending = if topic == OrderCreated::TOPIC {
                 Ending::Confirmed
             } else {

@@ -3,6 +3,7 @@
 
 use crate::helpers::{TestApp, count, eventually_within};
 use cart_service::domain::{Cart, CartStatus};
+use cartflow_api::cart::CheckoutRequest;
 use cartflow_events::Service;
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -26,6 +27,18 @@ pub async fn shoppers(app: &TestApp, n: usize) -> Vec<Uuid> {
 /// failing, and takes a 409 on convert to mean an earlier attempt got through.
 /// Counts the accepted checkout in `accepted`.
 pub async fn shop(app: &TestApp, customer: Uuid, sku: &str, accepted: &AtomicUsize) {
+    shop_paying(app, customer, sku, CheckoutRequest::TEST_CARD, accepted).await
+}
+
+/// [`shop`], paying with `payment_method`.
+pub async fn shop_paying(
+    app: &TestApp,
+    customer: Uuid,
+    sku: &str,
+    payment_method: &str,
+    accepted: &AtomicUsize,
+) {
+    let checkout = CheckoutRequest::paid_with(payment_method);
     let deadline = Instant::now() + Duration::from_secs(60);
     let cart = app.cart_client();
     loop {
@@ -36,7 +49,7 @@ pub async fn shop(app: &TestApp, customer: Uuid, sku: &str, accepted: &AtomicUsi
         }
     }
     loop {
-        match cart.convert(customer).await {
+        match cart.convert_with(customer, &checkout).await {
             Ok(_) => break,
             Err(e) if e.status() == Some(StatusCode::CONFLICT) => break,
             _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -64,7 +77,11 @@ pub async fn assert_books(app: &TestApp, sku: &str, stock: i32, carts: &[Cart]) 
         .iter()
         .filter(|c| c.status == CartStatus::Converted)
         .count();
-    let rejected = shoppers - converted;
+    let declined = carts
+        .iter()
+        .filter(|c| c.status == CartStatus::PaymentDeclined)
+        .count();
+    let rejected = shoppers - converted - declined;
     let (available, reserved) = app.stock(sku).await;
     assert_eq!(
         available + reserved,
@@ -94,18 +111,102 @@ pub async fn assert_books(app: &TestApp, sku: &str, stock: i32, carts: &[Cart]) 
         };
         let confirmed = sent("order_confirmed").await;
         let rejections = sent("stock_rejected").await;
+        let receipts = sent("payment_receipt").await;
+        let declines = sent("payment_declined").await;
         (confirmed == 2 * converted as i64
             && rejections == 2 * rejected as i64
-            && shopper_mails(app) == shoppers)
+            && declines == 2 * declined as i64
+            && receipts == 2 * converted as i64
+            && shopper_mails(app) == shoppers + converted)
             .then_some(())
     })
     .await;
     let all = app
         .count(
             Service::Notification,
-            "SELECT count(*) FROM notifications WHERE kind IN ('order_confirmed', 'stock_rejected')",
+            "SELECT count(*) FROM notifications WHERE kind IN ('order_confirmed', 'stock_rejected', 'payment_declined')",
         )
         .await;
     assert_eq!(all, 2 * shoppers as i64, "no notification twice");
-    assert_eq!(shopper_mails(app), shoppers, "no email twice");
+    assert_eq!(
+        shopper_mails(app),
+        shoppers + converted,
+        "no email twice: an outcome each, and a receipt per order"
+    );
+    assert_payment_books(app).await;
+}
+
+/// Once the saga has settled, the books balance three ways: the provider's ledger,
+/// the payment service's records and the orders agree (captured − refunded = the
+/// totals of the orders that are not cancelled), every order was made with a captured
+/// (or, cancelled, refunded) payment, and nothing stays held at the provider.
+pub async fn assert_payment_books(app: &TestApp) {
+    let orders_net = || async {
+        count(
+            app.pool(Service::Order),
+            "SELECT coalesce(sum(total_cents), 0)::bigint FROM orders WHERE status <> 'cancelled'",
+        )
+        .await
+    };
+    let records_net = || async {
+        count(
+            app.pool(Service::Payment),
+            "SELECT coalesce(sum(captured_cents - refunded_cents), 0)::bigint FROM payments",
+        )
+        .await
+    };
+    let pending = || async {
+        count(
+            app.pool(Service::Payment),
+            "SELECT count(*) FROM payments WHERE status IN ('authorizing', 'capturing', 'voiding', 'refunding')",
+        )
+        .await
+    };
+    eventually_within(
+        Duration::from_secs(60),
+        "the payments to settle and balance",
+        || async {
+            let ledger = app.gateway.sandbox().ledger();
+            let (orders, records) = (orders_net().await, records_net().await);
+            (pending().await == 0
+                && ledger.totals.capturable == 0
+                && ledger.totals.net == records
+                && records == orders)
+                .then_some(())
+        },
+    )
+    .await;
+    let ledger = app.gateway.sandbox().ledger();
+    let orders = count(app.pool(Service::Order), "SELECT count(*) FROM orders").await;
+    let paid = count(
+        app.pool(Service::Payment),
+        "SELECT count(*) FROM payments WHERE order_id IS NOT NULL AND status IN ('captured', 'refunded', 'voided')",
+    )
+    .await;
+    assert_eq!(paid, orders, "every order was made with its payment");
+    let without_payment = count(
+        app.pool(Service::Order),
+        "SELECT count(*) FROM orders WHERE payment_id IS NULL",
+    )
+    .await;
+    assert_eq!(without_payment, 0, "no order without a payment");
+    assert_eq!(
+        ledger.counts.captures as i64,
+        count(
+            app.pool(Service::Payment),
+            "SELECT count(*) FROM payments WHERE captured_cents > 0"
+        )
+        .await,
+        "one capture per captured payment: {ledger:?}"
+    );
+    // At most one authorization per checkout at the provider, whatever was retried.
+    let mut checkouts: Vec<&String> = ledger
+        .intents
+        .iter()
+        .filter_map(|i| i.metadata.get("checkout_id"))
+        .collect();
+    let all = checkouts.len();
+    checkouts.sort();
+    checkouts.dedup();
+    assert_eq!(checkouts.len(), all, "one intent per checkout");
 }

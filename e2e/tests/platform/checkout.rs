@@ -276,6 +276,7 @@ async fn insufficient_stock_rejects_everything_and_the_cart_can_be_fixed_and_ret
                 requested: 3,
                 available: 1,
             }],
+            decline_code: None,
         })
     );
     // Nothing was reserved, not even the line that was available.

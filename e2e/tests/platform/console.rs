@@ -65,6 +65,23 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
             |s| s == "$13.00",
         )
         .await;
+    // A declined test card: the page says so, the stock is back, the cart is open.
+    browser
+        .select("#card", "pm_card_chargeDeclinedInsufficientFunds")
+        .await;
+    browser.click("#checkout").await;
+    browser
+        .wait_text("#cart-status", "the decline on the page", |s| {
+            s == "payment_declined (insufficient_funds)"
+        })
+        .await;
+    browser
+        .wait_text("#shop-status", "the decline said", |s| {
+            s.starts_with("The checkout ended: the card was declined")
+        })
+        .await;
+    // Another card: it converts.
+    browser.select("#card", "pm_card_visa").await;
     browser.click("#checkout").await;
     browser
         .wait_text("#cart-status", "the cart to convert on the page", |s| {
@@ -137,7 +154,14 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
         .await;
     let expected = [
         ("inventory", "order-requested"),
-        ("order", "stock-available"),
+        ("payment", "stock-available"),
+        // The declined card first: the stock back, the cart unlocked.
+        ("inventory", "payment.declined"),
+        ("cart", "payment.declined"),
+        ("order", "payment.authorized"),
+        ("payment", "order.created"),
+        ("notification", "payment.captured"),
+        ("payment", "order.cancelled"),
         ("cart", "order.created"),
         ("notification", "order.created"),
         ("email-push", "delivery.requested"),
@@ -244,10 +268,27 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
         .await;
     assert!(browser.texts("section[data-saga]").await.is_empty());
 
-    // The overview: seven services ready, the checkout counted.
+    // The payments page: the captured and refunded payment, and the books reconciled
+    // with the provider.
+    browser.goto(&format!("{}/payments", console.url)).await;
+    browser
+        .wait_text(
+            "tr[data-payment] .payment-status",
+            "the refunded payment",
+            |s| s == "refunded",
+        )
+        .await;
+    browser.click("#reconcile").await;
+    browser
+        .wait_text("#recon-status", "the reconciliation", |s| {
+            s.starts_with("No differences")
+        })
+        .await;
+
+    // The overview: eight services ready, the checkout counted.
     browser.goto(&format!("{}/", console.url)).await;
-    eventually_within(PAGE_DEADLINE, "seven ready services", || async {
-        (browser.texts("#services td.ready").await.len() == 7).then_some(())
+    eventually_within(PAGE_DEADLINE, "eight ready services", || async {
+        (browser.texts("#services td.ready").await.len() == 8).then_some(())
     })
     .await;
     browser

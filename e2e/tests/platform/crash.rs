@@ -10,7 +10,7 @@
 //! the emulator as the scripts start it (with its stream-reset fix, docs/emulator-shim.md) nothing
 //! else stalls. The deadlines below allow for the lease.
 
-use crate::burst::{assert_books, shop, shoppers};
+use crate::burst::{assert_books, shop_paying, shoppers};
 use crate::helpers::{TestApp, eventually_within, spawn_app};
 use cartflow_events::Service;
 use futures::future::join_all;
@@ -54,6 +54,11 @@ async fn sigkill(child: &mut Child) {
 }
 
 async fn a_burst_survives_a_sigkill_of(service: Service) {
+    a_burst_paying_with_survives_a_sigkill_of(service, &["pm_card_visa"]).await
+}
+
+/// The burst's shoppers pay with `cards`, in turn.
+async fn a_burst_paying_with_survives_a_sigkill_of(service: Service, cards: &[&str]) {
     let mut app = spawn_app().await;
     app.create_product("KB-1", 1000, STOCK).await;
     let customers = shoppers(&app, SHOPPERS).await;
@@ -63,7 +68,12 @@ async fn a_burst_survives_a_sigkill_of(service: Service) {
     let mut process = stand_in(&app, service).await;
 
     let accepted = AtomicUsize::new(0);
-    let burst = join_all(customers.iter().map(|&c| shop(&app, c, "KB-1", &accepted)));
+    let burst = join_all(
+        customers
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| shop_paying(&app, c, "KB-1", cards[i % cards.len()], &accepted)),
+    );
     let crash = async {
         // Kill it once about a third of the checkouts are under way.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -105,4 +115,22 @@ async fn sigkill_of_order_during_a_burst_loses_and_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_cart_during_a_burst_loses_and_doubles_nothing() {
     a_burst_survives_a_sigkill_of(Service::Cart).await;
+}
+
+/// Payment's worker is killed with provider calls out and answers unrecorded: the
+/// calls are made again under the same idempotency keys, so every checkout ends, no
+/// card is charged twice, and the books balance three ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_payment_during_a_burst_charges_once_and_balances() {
+    a_burst_paying_with_survives_a_sigkill_of(
+        Service::Payment,
+        &[
+            "pm_card_visa",
+            "pm_card_mastercard",
+            "pm_card_chargeDeclinedInsufficientFunds",
+            "pm_card_flaky",
+            "pm_card_chargeDeclined",
+        ],
+    )
+    .await;
 }

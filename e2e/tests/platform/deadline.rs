@@ -49,15 +49,22 @@ async fn an_overdue_checkout_is_requested_again_and_completes_once_when_the_orde
         .unwrap();
     let cart = app.settled_cart(customer).await;
     assert_eq!(cart.status, CartStatus::Converted);
-    // However many answers were waiting, one order.
+    // However many answers were waiting, one order, and one authorization: payment
+    // answers a re-sent reservation from the payment it holds.
     let cart_id = cart.id;
+    let authorized = "SELECT count(*) FROM outbox WHERE topic = 'payment.authorized'";
     eventually("every waiting answer consumed", || async {
         let consumed =
-            "SELECT count(*) FROM processed_messages WHERE event_type = 'stock-available'";
-        let answered = app.count(Service::Inventory, answers).await;
+            "SELECT count(*) FROM processed_messages WHERE event_type = 'payment.authorized'";
+        let answered = app.count(Service::Payment, authorized).await;
         (app.count(Service::Order, consumed).await >= answered).then_some(())
     })
     .await;
+    assert!(
+        app.count(Service::Payment, authorized).await >= 2,
+        "authorization announced again"
+    );
+    assert_eq!(app.gateway.sandbox().ledger().counts.authorizations, 1);
     assert_eq!(app.orders(&format!("cart_id={cart_id}")).await.len(), 1);
     assert_eq!(app.stock("KB-1").await, (8, 2));
     app.stop().await;

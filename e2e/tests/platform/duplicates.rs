@@ -5,8 +5,8 @@
 use crate::burst::{assert_books, shop, shoppers};
 use crate::helpers::{eventually, spawn_app, spawn_app_duplicating};
 use cartflow_events::{
-    INSUFFICIENT_STOCK, LineItem, OrderCancelled, OrderCreated, OrderRequested, Service, Shortage,
-    StockAvailable, StockRejected,
+    INSUFFICIENT_STOCK, LineItem, OrderCancelled, OrderCreated, OrderRequested, PaymentAuthorized,
+    Service, Shortage, StockAvailable, StockRejected,
 };
 use cartflow_testkit::envelope_for;
 use reqwest::StatusCode;
@@ -34,6 +34,8 @@ async fn inventory_reserves_once_for_a_duplicated_order_request() {
         cart_id,
         customer_id: Uuid::new_v4(),
         items: vec![line("KB-1", 4, 1000)],
+        payment_method: Some("pm_card_visa".into()),
+        shipping_address: None,
     };
     let envelope = envelope_for::<OrderRequested>(cart_id);
 
@@ -92,17 +94,61 @@ async fn inventory_returns_stock_once_for_a_duplicated_cancellation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn order_is_created_once_for_a_duplicated_stock_available() {
+async fn payment_authorizes_once_for_a_duplicated_stock_available() {
     let app = spawn_app().await;
     let cart_id = Uuid::new_v4();
     let available = StockAvailable {
-        checkout_id: None,
+        checkout_id: Some(Uuid::new_v4()),
         expires_at: None,
         cart_id,
         customer_id: Uuid::new_v4(),
-        items: vec![line("KB-1", 2, 1000), line("MS-1", 1, 5)],
+        items: vec![line("KB-1", 2, 1000)],
+        payment_method: Some("pm_card_visa".into()),
+        total_cents: Some(2000),
+        shipping_address: None,
     };
     let envelope = envelope_for::<StockAvailable>(cart_id);
+    app.infra.publish_raw(&envelope, &available, 2).await;
+    app.wait_for_duplicates(Service::Payment, envelope.event_id, 1)
+        .await;
+    eventually("the authorization", || async {
+        (app.gateway.sandbox().ledger().counts.authorizations == 1).then_some(())
+    })
+    .await;
+    let announced = "SELECT count(*) FROM outbox WHERE topic = 'payment.authorized'";
+    eventually("the authorization announced", || async {
+        (app.count(Service::Payment, announced).await == 1).then_some(())
+    })
+    .await;
+    // Downstream, one order.
+    eventually("the order", || async {
+        (app.orders(&format!("cart_id={cart_id}")).await.len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.gateway.sandbox().ledger().intents.len(),
+        1,
+        "one authorization"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_is_created_once_for_a_duplicated_payment_authorization() {
+    let app = spawn_app().await;
+    let cart_id = Uuid::new_v4();
+    let available = PaymentAuthorized {
+        checkout_id: Uuid::new_v4(),
+        expires_at: None,
+        cart_id,
+        customer_id: Uuid::new_v4(),
+        payment_id: Uuid::new_v4(),
+        amount_cents: 2005,
+        items: vec![line("KB-1", 2, 1000), line("MS-1", 1, 5)],
+        shipping_address: None,
+        card: None,
+    };
+    let envelope = envelope_for::<PaymentAuthorized>(cart_id);
 
     app.infra.publish_raw(&envelope, &available, 2).await;
     app.wait_for_duplicates(Service::Order, envelope.event_id, 1)
@@ -167,6 +213,7 @@ async fn cart_applies_duplicated_outcomes_once() {
         customer_id: customer,
         items: vec![],
         total_cents: 0,
+        shipping_address: None,
     };
     let envelope = envelope_for::<OrderCreated>(cart_id);
     app.infra.publish_raw(&envelope, &created, 2).await;

@@ -3,7 +3,7 @@
 //! records the checkout expired and announces it: the cart unlocks, the customer is
 //! told once, and inventory releases (or never makes) the checkout's reservation.
 
-use crate::burst::{shop, shoppers};
+use crate::burst::{assert_payment_books, shop, shoppers};
 use crate::helpers::{
     TestApp, cartflow, eventually, eventually_within, spawn_app_duplicating, spawn_app_with,
 };
@@ -102,7 +102,13 @@ async fn with_inventory_down_the_checkout_expires_and_its_late_request_reserves_
         .unwrap();
     backlog_consumed(&app, Service::Cart, Service::Inventory, "order-requested").await;
     backlog_consumed(&app, Service::Order, Service::Inventory, "checkout.expired").await;
-    backlog_consumed(&app, Service::Inventory, Service::Order, "stock-available").await;
+    backlog_consumed(
+        &app,
+        Service::Inventory,
+        Service::Payment,
+        "stock-available",
+    )
+    .await;
     assert_eq!(held_reservations(&app).await, 0);
     assert_eq!(app.stock("EXP-1").await, (10, 0));
     let cart_id = &cart.id.to_string();
@@ -126,7 +132,10 @@ async fn with_inventory_down_the_checkout_expires_and_its_late_request_reserves_
         .iter()
         .filter(|m| m.to.iter().any(|to| to == "eve@example.com"))
         .count();
-    assert_eq!(mails, 2, "one expiry and one confirmation email");
+    assert_eq!(
+        mails, 3,
+        "one expiry email, one confirmation and one receipt"
+    );
 
     // The timeline of the given-up checkout shows the expiry and the compensation.
     let (timeline, _) = cartflow(&app, &["timeline", cart_id]).await;
@@ -177,11 +186,14 @@ async fn with_order_down_past_the_expiry_the_reservation_is_released_and_no_orde
         (app.stock("EXP-2").await == (10, 0)).then_some(())
     })
     .await;
-    backlog_consumed(&app, Service::Inventory, Service::Order, "stock-available").await;
+    backlog_consumed(&app, Service::Payment, Service::Order, "payment.authorized").await;
     backlog_consumed(&app, Service::Order, Service::Inventory, "checkout.expired").await;
+    backlog_consumed(&app, Service::Order, Service::Payment, "checkout.expired").await;
     assert_eq!(app.stock("EXP-2").await, (10, 0));
     assert_eq!(held_reservations(&app).await, 0);
     assert!(app.orders("").await.is_empty());
+    // The authorization made while order was down is released: nothing held, nothing taken.
+    assert_payment_books(&app).await;
 
     // The timeline shows the compensation: inventory consumed the expiry and released.
     let cart_id = &cart.id.to_string();
@@ -341,6 +353,16 @@ async fn expiry_races_order_creation(every_message_twice: bool) {
             && sent("checkout_expired").await == 2 * expired as i64)
             .then_some(())
     })
+    .await;
+    // The race spans the authorization too (payment authorizes between the
+    // reservation and the order): every converted checkout captured once, every
+    // expired one's authorization voided, nothing held, the three books agreeing.
+    assert_payment_books(&app).await;
+    let released = "SELECT count(*) FROM payments WHERE status IN ('voided', 'abandoned')";
+    eventually(
+        "each expired checkout's payment released, or never asked",
+        || async { (app.count(Service::Payment, released).await == expired as i64).then_some(()) },
+    )
     .await;
     app.stop().await;
 }

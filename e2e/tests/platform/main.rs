@@ -19,6 +19,7 @@ mod load;
 mod metrics;
 mod notifications;
 mod oversell;
+mod payment;
 mod poison;
 mod process;
 mod push;

@@ -89,7 +89,8 @@ async fn after_a_checkout_every_service_shows_its_counters_and_histograms_move()
     );
     for (service, subscription) in [
         (Service::Inventory, "inventory.order-requested"),
-        (Service::Order, "order.stock-available"),
+        (Service::Payment, "payment.stock-available"),
+        (Service::Order, "order.payment.authorized"),
         (Service::Cart, "cart.order.created"),
         (Service::Notification, "notification.order.created"),
         (Service::EmailPush, "email-push.delivery.requested"),
@@ -109,6 +110,7 @@ async fn after_a_checkout_every_service_shows_its_counters_and_histograms_move()
         (Service::Cart, "order-requested"),
         (Service::Inventory, "stock-available"),
         (Service::Order, "order.created"),
+        (Service::Payment, "payment.authorized"),
         (Service::Customer, "customer.created"),
         (Service::Product, "product.changed"),
     ] {
@@ -119,6 +121,27 @@ async fn after_a_checkout_every_service_shows_its_counters_and_histograms_move()
             &[("service", service.name()), ("topic", topic)],
         );
     }
+    // Payment: the authorization and the capture, and the provider's calls and latency.
+    let payment = eventually("the capture counted", || async {
+        let scrape = Scrape::of(&app, Service::Payment).await;
+        (scrape.sum("cartflow_payment_captures_total", &[]) >= 1.0).then_some(scrape)
+    })
+    .await;
+    at_least_one(
+        &payment,
+        "cartflow_payment_authorizations_total",
+        &[("outcome", "approved")],
+    );
+    at_least_one(
+        &payment,
+        "cartflow_payment_provider_calls_total",
+        &[("call", "authorize"), ("outcome", "approved")],
+    );
+    at_least_one(
+        &payment,
+        "cartflow_payment_provider_seconds_count",
+        &[("call", "capture")],
+    );
     let product = Scrape::of(&app, Service::Product).await;
     at_least_one(
         &product,

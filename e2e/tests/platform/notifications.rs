@@ -55,10 +55,13 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
         assert_eq!(response.status(), StatusCode::OK);
     }
 
-    // Two confirmations and one of everything else, on both channels, all sent, and
-    // every duplicate delivery already seen and skipped (so none can add a copy later).
+    // Two confirmations and two receipts, one of everything else (the cancelled order's
+    // refund too), on both channels, all sent, and every duplicate delivery already
+    // seen and skipped (so none can add a copy later).
     let expected: HashMap<(Kind, Channel), usize> = [
         (Kind::OrderConfirmed, 2),
+        (Kind::PaymentReceipt, 2),
+        (Kind::PaymentRefunded, 1),
         (Kind::StockRejected, 1),
         (Kind::OrderCancelled, 1),
         (Kind::OrderShipped, 1),
@@ -80,7 +83,7 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
                 "SELECT count(*) FROM processed_messages WHERE duplicate_deliveries = 0";
             let pending = app.count(Service::Notification, unduplicated).await
                 + app.count(Service::EmailPush, unduplicated).await;
-            (settled && pending == 0 && app.mails().len() == 6).then_some(())
+            (settled && pending == 0 && app.mails().len() == 9).then_some(())
         },
     )
     .await;
@@ -95,8 +98,8 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
     subjects.dedup();
     assert_eq!(
         subjects.len(),
-        6,
-        "six distinct emails, no copies: {subjects:?}"
+        9,
+        "nine distinct emails, no copies: {subjects:?}"
     );
     let confirmation = mails
         .iter()
@@ -113,6 +116,24 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
         confirmation.body
     );
     assert!(confirmation.body.contains("Total: $25.00"));
+    assert!(
+        confirmation
+            .body
+            .contains("Ships to: Jane Doe, 1 Market Street, Springfield 12345, US"),
+        "{}",
+        confirmation.body
+    );
+    let receipt = mails
+        .iter()
+        .find(|m| m.subject == format!("Receipt for order {cancelled}"))
+        .expect("the receipt");
+    assert!(
+        receipt
+            .body
+            .contains("We charged $25.00 to visa ending 4242"),
+        "{}",
+        receipt.body
+    );
     let rejection = mails
         .iter()
         .find(|m| m.subject.contains("could not place"))
@@ -143,11 +164,11 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
     let inbox = app
         .get_json(Service::EmailPush, &format!("/push/{customer}"))
         .await;
-    assert_eq!(inbox.as_array().unwrap().len(), 6);
+    assert_eq!(inbox.as_array().unwrap().len(), 9);
     let sent = app
         .get_json(Service::EmailPush, "/emails?to=ann@example.com")
         .await;
-    assert_eq!(sent.as_array().unwrap().len(), 6);
+    assert_eq!(sent.as_array().unwrap().len(), 9);
     app.stop().await;
 }
 
@@ -158,8 +179,8 @@ async fn a_changed_email_address_is_used_for_the_next_notification() {
     let customer = app.create_customer("Bo", "bo@old.example").await;
     app.wait_for_contact(customer, "bo@old.example").await;
     let first = app.checkout(customer, "KB-1", 1).await;
-    eventually("the first email", || async {
-        (app.mails().len() == 1).then_some(())
+    eventually("the first confirmation and receipt", || async {
+        (app.mails().len() == 2).then_some(())
     })
     .await;
 
@@ -176,8 +197,8 @@ async fn a_changed_email_address_is_used_for_the_next_notification() {
     assert_eq!(response.status(), StatusCode::OK);
     app.wait_for_contact(customer, "bo@new.example").await;
     let second = app.checkout(customer, "KB-1", 1).await;
-    eventually("the second email", || async {
-        (app.mails().len() == 2).then_some(())
+    eventually("the second confirmation and receipt", || async {
+        (app.mails().len() == 4).then_some(())
     })
     .await;
 
@@ -204,11 +225,15 @@ async fn with_smtp_down_email_fails_after_its_retries_and_flows_again_when_it_is
 
     app.smtp_down().await;
     let lost = app.checkout(customer, "KB-1", 1).await;
-    let failed = eventually("the email to fail", || async {
+    // Both its emails (the confirmation and the receipt) fail after their retries.
+    let failed = eventually("the emails to fail", || async {
         let notes = app.notifications(customer).await;
-        notes
+        let failed: Vec<_> = notes
             .into_iter()
-            .find(|n| n.channel == Channel::Email && n.status == Status::Failed)
+            .filter(|n| n.channel == Channel::Email && n.status == Status::Failed)
+            .collect();
+        (failed.len() == 2).then_some(())?;
+        failed.into_iter().find(|n| n.kind == Kind::OrderConfirmed)
     })
     .await;
     assert_eq!(
@@ -227,11 +252,11 @@ async fn with_smtp_down_email_fails_after_its_retries_and_flows_again_when_it_is
 
     app.smtp_up().await;
     let delivered = app.checkout(customer, "KB-1", 1).await;
-    eventually("the next email", || async {
-        (app.mails().len() == 1).then_some(())
+    eventually("the next confirmation and receipt", || async {
+        (app.mails().len() == 2).then_some(())
     })
     .await;
-    assert!(app.mails()[0].subject.contains(&delivered));
+    assert!(app.mails().iter().all(|m| m.subject.contains(&delivered)));
     let kinds = eventually("the next notification settled", || async {
         let kinds = by_kind(&app, customer).await;
         (kinds[&(Kind::OrderConfirmed, Channel::Email)].contains(&Status::Sent)).then_some(kinds)

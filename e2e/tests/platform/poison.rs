@@ -292,13 +292,14 @@ async fn poison_in_a_burst_is_parked_and_after_the_fix_replayed_once() {
         GOOD_STOCK as usize + 2,
         "one order per converted cart"
     );
+    // An email per outcome, and a receipt per order.
     eventually_within(Duration::from_secs(30), "one email per outcome", || async {
         let mails = app.mails();
         let shoppers = mails
             .iter()
             .filter(|m| m.to.iter().any(|to| to.starts_with("shopper")))
             .count();
-        (shoppers == SHOPPERS + 2).then_some(())
+        (shoppers == SHOPPERS + 2 + orders.len()).then_some(())
     })
     .await;
     let pushes = app

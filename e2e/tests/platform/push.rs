@@ -12,7 +12,7 @@ use crate::helpers::{
 use crate::throwaway::app_on_own_emulator;
 use axum::routing::get;
 use base64::Engine;
-use cartflow_events::{LineItem, Service, StockAvailable};
+use cartflow_events::{LineItem, PaymentAuthorized, Service};
 use cartflow_testkit::envelope_for;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use notification_service::domain::{Kind, Status};
@@ -35,19 +35,38 @@ async fn the_saga_runs_on_push_delivery_alone_even_with_every_message_pushed_twi
         app.orders(&format!("customer_id={customer}")).await.len(),
         1
     );
-    eventually("the confirmation email and push", || async {
-        let sent: Vec<_> = app
-            .notifications(customer)
-            .await
-            .into_iter()
-            .filter(|n| n.kind == Kind::OrderConfirmed && n.status == Status::Sent)
-            .collect();
-        (sent.len() == 2).then_some(())
-    })
+    eventually(
+        "the confirmation and the receipt, by email and push",
+        || async {
+            let sent: Vec<_> = app
+                .notifications(customer)
+                .await
+                .into_iter()
+                .filter(|n| {
+                    matches!(n.kind, Kind::OrderConfirmed | Kind::PaymentReceipt)
+                        && n.status == Status::Sent
+                })
+                .collect();
+            (sent.len() == 4).then_some(())
+        },
+    )
     .await;
     let mails = app.mails();
-    assert_eq!(mails.len(), 1, "one email despite every event pushed twice");
-    assert_eq!(mails[0].subject, format!("Order {order_id} confirmed"));
+    assert_eq!(
+        mails.len(),
+        2,
+        "one email each despite every event pushed twice"
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject == format!("Order {order_id} confirmed"))
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject == format!("Receipt for order {order_id}"))
+    );
     let duplicates = app
         .count(
             Service::Inventory,
@@ -81,24 +100,35 @@ async fn in_push_mode_every_request_publishes_what_it_wrote_before_answering() {
 
     let order_id = app.checkout(customer, "KB-1", 2).await;
     assert_eq!(app.stock("KB-1").await, (8, 2));
-    eventually("the confirmation email and push", || async {
-        let sent = app
-            .notifications(customer)
-            .await
-            .into_iter()
-            .filter(|n| n.kind == Kind::OrderConfirmed && n.status == Status::Sent)
-            .count();
-        (sent == 2).then_some(())
-    })
+    eventually(
+        "the confirmation and the receipt, by email and push",
+        || async {
+            let sent = app
+                .notifications(customer)
+                .await
+                .into_iter()
+                .filter(|n| {
+                    matches!(n.kind, Kind::OrderConfirmed | Kind::PaymentReceipt)
+                        && n.status == Status::Sent
+                })
+                .count();
+            (sent == 4).then_some(())
+        },
+    )
     .await;
     let mails = app.mails();
-    assert_eq!(mails.len(), 1);
-    assert_eq!(mails[0].subject, format!("Order {order_id} confirmed"));
+    assert_eq!(mails.len(), 2);
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject == format!("Order {order_id} confirmed"))
+    );
     // Nothing waits for a background pass: every outbox row was published and marked
     // by the request (or delivery) that wrote it.
     for service in [
         Service::Cart,
         Service::Inventory,
+        Service::Payment,
         Service::Order,
         Service::Notification,
     ] {
@@ -136,7 +166,7 @@ async fn in_push_mode_every_request_publishes_what_it_wrote_before_answering() {
     let event_id: Uuid = replayed["event_ids"][0].as_str().unwrap().parse().unwrap();
     app.wait_for_duplicates(Service::Notification, event_id, 1)
         .await;
-    assert_eq!(app.mails().len(), 1, "the replay told nobody twice");
+    assert_eq!(app.mails().len(), 2, "the replay told nobody twice");
     app.stop().await;
 }
 
@@ -207,8 +237,8 @@ async fn in_push_mode_a_failed_publish_leaves_the_rows_to_the_next_request() {
     }
     eventually_within(
         Duration::from_secs(30),
-        "the confirmation emails",
-        || async { (app.mails().len() == 2).then_some(()) },
+        "the confirmation and receipt emails",
+        || async { (app.mails().len() == 4).then_some(()) },
     )
     .await;
     assert_eq!(
@@ -252,20 +282,24 @@ fn token(kid: &str, change: impl FnOnce(&mut Value)) -> String {
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
 }
 
-/// A push request body carrying a `stock-available` event for a new cart.
+/// A push request body carrying a `payment.authorized` event for a new cart.
 fn push_body(app: &TestApp, cart_id: Uuid) -> Value {
-    let event = StockAvailable {
-        checkout_id: None,
+    let event = PaymentAuthorized {
+        checkout_id: Uuid::new_v4(),
         expires_at: None,
         cart_id,
         customer_id: Uuid::new_v4(),
+        payment_id: Uuid::new_v4(),
+        amount_cents: 1250,
         items: vec![LineItem {
             product_sku: cartflow_events::Sku::parse("KB-1").unwrap(),
             quantity: 1,
             unit_price_cents: 1250,
         }],
+        shipping_address: None,
+        card: None,
     };
-    let envelope = envelope_for::<StockAvailable>(cart_id);
+    let envelope = envelope_for::<PaymentAuthorized>(cart_id);
     json!({
         "message": {
             "attributes": envelope.to_attributes(),
@@ -273,7 +307,7 @@ fn push_body(app: &TestApp, cart_id: Uuid) -> Value {
             "messageId": "4242",
             "publishTime": "2026-11-22T00:00:00Z",
         },
-        "subscription": app.infra.pubsub().subscription_path("order.stock-available"),
+        "subscription": app.infra.pubsub().subscription_path("order.payment.authorized"),
         "deliveryAttempt": 1,
     })
 }

@@ -98,6 +98,7 @@ async fn the_platform_rides_out_an_emulator_restart_and_restores_the_topology() 
     app.wait_for_contact(before, "before@example.com").await;
     app.wait_for_contact(during, "during@example.com").await;
     app.checkout(before, "EMU-1", 1).await;
+    // A checkout's confirmation and its receipt.
     let mailed = |to: &'static str| {
         let app = &app;
         move || async move {
@@ -106,7 +107,7 @@ async fn the_platform_rides_out_an_emulator_restart_and_restores_the_topology() 
                 .iter()
                 .filter(|m| m.to.iter().any(|t| t == to))
                 .count();
-            (n == 1).then_some(())
+            (n == 2).then_some(())
         }
     };
     eventually_within(

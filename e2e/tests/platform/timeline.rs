@@ -27,7 +27,8 @@ async fn a_checkout_timeline_shows_the_saga_in_order_across_services() {
             .iter()
             .filter(|e| e.what == "consumed" && e.event_type == "delivery.result")
             .count();
-        (results == 2).then_some(entries)
+        // Both channels of the confirmation and of the receipt.
+        (results == 4).then_some(entries)
     })
     .await;
     let position = |service: &str, what: &str, event_type: &str| {
@@ -40,7 +41,9 @@ async fn a_checkout_timeline_shows_the_saga_in_order_across_services() {
         position("cart", "published", "order-requested"),
         position("inventory", "consumed", "order-requested"),
         position("inventory", "published", "stock-available"),
-        position("order", "consumed", "stock-available"),
+        position("payment", "consumed", "stock-available"),
+        position("payment", "published", "payment.authorized"),
+        position("order", "consumed", "payment.authorized"),
         position("order", "published", "order.created"),
         position("notification", "consumed", "order.created"),
         position("notification", "published", "delivery.requested"),
@@ -52,7 +55,11 @@ async fn a_checkout_timeline_shows_the_saga_in_order_across_services() {
         saga.windows(2).all(|w| w[0] < w[1]),
         "out of order: {saga:?}\n{entries:#?}"
     );
-    assert!(position("cart", "consumed", "order.created") > saga[4]);
+    assert!(position("cart", "consumed", "order.created") > saga[6]);
+    assert!(
+        position("payment", "published", "payment.captured")
+            > position("payment", "consumed", "order.created")
+    );
     assert!(entries.iter().all(|e| e.what != "failed"), "{entries:#?}");
     assert!(entries.windows(2).all(|w| w[0].at <= w[1].at));
     // Another saga's id shows nothing of this one.

@@ -158,6 +158,9 @@ async fn one_checkout_is_one_trace_across_every_hop_and_the_outbox() {
             customer,
         )
         .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .json(&cartflow_api::cart::CheckoutRequest::paid_with(
+            cartflow_api::cart::CheckoutRequest::TEST_CARD,
+        ))
         .send()
         .await
         .unwrap();
@@ -176,6 +179,7 @@ async fn one_checkout_is_one_trace_across_every_hop_and_the_outbox() {
 
     let consumers = [
         Service::Inventory,
+        Service::Payment,
         Service::Order,
         Service::Cart,
         Service::Notification,
@@ -281,6 +285,33 @@ async fn one_checkout_is_one_trace_across_every_hop_and_the_outbox() {
         up.map(|s| s.span_id.as_str()),
         Some(convert.span_id.as_str())
     );
+
+    // The provider calls: each in a payment step continuing the trace of the event that
+    // asked for it (authorize after stock-available, capture after order.created).
+    for (step, call) in [
+        ("authorizing", "provider.authorize"),
+        ("capturing", "provider.capture"),
+    ] {
+        let provider = spans
+            .iter()
+            .find(|s| s.name == call)
+            .unwrap_or_else(|| panic!("no {call} span in the checkout's trace"));
+        let step_span = parent(provider).expect("the call's step");
+        assert_eq!(step_span.name, "payment.step");
+        assert_eq!(
+            step_span.attributes.get("step").map(String::as_str),
+            Some(step)
+        );
+        let mut up = parent(step_span);
+        while let Some(span) = up.filter(|s| s.kind != "consumer") {
+            up = parent(span);
+        }
+        let consumed = up.expect("the step continues a consumed event");
+        assert_eq!(
+            consumed.attributes.get("service").map(String::as_str),
+            Some("payment")
+        );
+    }
 
     // The email: sent under email-push's consumer of the delivery request.
     let smtp = spans.iter().find(|s| s.name == "smtp send").unwrap();

@@ -1,6 +1,8 @@
 //! Carts, their statuses, and the checks on what a customer sends.
 
-use cartflow_events::Sku;
+use crate::store::CheckoutPayment;
+use cartflow_api::payment::check_payment_method;
+use cartflow_events::{ShippingAddress, Sku};
 use serde::Deserialize;
 
 pub const MAX_LINE_QUANTITY: i32 = 1000;
@@ -35,6 +37,70 @@ impl AddItem {
             quantity: self.quantity,
         })
     }
+}
+
+/// `POST /cart/convert-to-order`: how the customer pays, and where the order goes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertRequest {
+    pub payment_method: Option<String>,
+    pub shipping_address: Option<ShippingAddress>,
+}
+
+/// The longest a field of an address may be.
+pub const MAX_ADDRESS_FIELD: usize = 200;
+
+impl ConvertRequest {
+    /// The checked payment method and address; each problem named.
+    pub fn parse(self) -> Result<CheckoutPayment, String> {
+        let Some(method) = self.payment_method.map(|m| m.trim().to_string()) else {
+            return Err(
+                "payment_method is required: the payment method token your payment provider issued, such as pm_card_visa".into(),
+            );
+        };
+        check_payment_method(&method)?;
+        let Some(address) = self.shipping_address else {
+            return Err(
+                "shipping_address is required: {name, line1, line2?, city, postal_code, country}"
+                    .into(),
+            );
+        };
+        Ok(CheckoutPayment {
+            payment_method: method,
+            shipping_address: check_address(address)?,
+        })
+    }
+}
+
+/// An address with every required field present, none too long, and an ISO 3166-1
+/// alpha-2 country (upper-cased).
+pub fn check_address(address: ShippingAddress) -> Result<ShippingAddress, String> {
+    let trimmed = |name: &str, value: String| -> Result<String, String> {
+        let value = value.trim().to_string();
+        if value.is_empty() {
+            return Err(format!("shipping_address.{name} must not be empty"));
+        }
+        if value.chars().count() > MAX_ADDRESS_FIELD {
+            return Err(format!(
+                "shipping_address.{name} must be at most {MAX_ADDRESS_FIELD} characters"
+            ));
+        }
+        Ok(value)
+    };
+    let country = address.country.trim().to_ascii_uppercase();
+    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(
+            "shipping_address.country must be an ISO 3166-1 alpha-2 code such as US".into(),
+        );
+    }
+    Ok(ShippingAddress {
+        name: trimmed("name", address.name)?,
+        line1: trimmed("line1", address.line1)?,
+        line2: address.line2.map(|l| trimmed("line2", l)).transpose()?,
+        city: trimmed("city", address.city)?,
+        postal_code: trimmed("postal_code", address.postal_code)?,
+        country,
+    })
 }
 
 /// Why a customer's request on a cart is refused. `Conflict` ones depend on the cart's
@@ -121,6 +187,7 @@ pub fn convert(status: CartStatus, lines: usize) -> Result<(), Refusal> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckoutEnd {
     Rejected,
+    Declined,
     Expired,
     Ordered,
 }
@@ -130,6 +197,7 @@ impl CheckoutEnd {
     pub fn to(self) -> CartStatus {
         match self {
             CheckoutEnd::Rejected => CartStatus::StockUnavailable,
+            CheckoutEnd::Declined => CartStatus::PaymentDeclined,
             CheckoutEnd::Expired => CartStatus::CheckoutExpired,
             CheckoutEnd::Ordered => CartStatus::Converted,
         }
@@ -156,6 +224,65 @@ mod tests {
     }
 
     #[test]
+    fn a_checkout_names_a_token_and_an_address() {
+        let address = || ShippingAddress {
+            name: " Jane Doe ".into(),
+            line1: "1 Main St".into(),
+            line2: None,
+            city: "Springfield".into(),
+            postal_code: "12345".into(),
+            country: "us".into(),
+        };
+        let request = |method: Option<&str>, address: Option<ShippingAddress>| ConvertRequest {
+            payment_method: method.map(str::to_string),
+            shipping_address: address,
+        };
+        let ok = request(Some("pm_card_visa"), Some(address()))
+            .parse()
+            .unwrap();
+        assert_eq!(ok.shipping_address.country, "US");
+        assert_eq!(ok.shipping_address.name, "Jane Doe");
+        assert!(
+            request(None, Some(address()))
+                .parse()
+                .unwrap_err()
+                .contains("payment_method is required")
+        );
+        assert!(
+            request(Some("4242 4242 4242 4242"), Some(address()))
+                .parse()
+                .unwrap_err()
+                .contains("not card data")
+        );
+        assert!(
+            request(Some("pm_card_visa"), None)
+                .parse()
+                .unwrap_err()
+                .contains("shipping_address is required")
+        );
+        let no_city = ShippingAddress {
+            city: " ".into(),
+            ..address()
+        };
+        assert!(
+            request(Some("pm_card_visa"), Some(no_city))
+                .parse()
+                .unwrap_err()
+                .contains("city")
+        );
+        let bad_country = ShippingAddress {
+            country: "USA".into(),
+            ..address()
+        };
+        assert!(
+            request(Some("pm_card_visa"), Some(bad_country))
+                .parse()
+                .unwrap_err()
+                .contains("ISO 3166-1")
+        );
+    }
+
+    #[test]
     fn statuses_round_trip() {
         for s in [
             "open",
@@ -163,6 +290,7 @@ mod tests {
             "converted",
             "stock_unavailable",
             "checkout_expired",
+            "payment_declined",
         ] {
             assert_eq!(CartStatus::parse(s).unwrap().as_str(), s);
         }
@@ -175,7 +303,11 @@ mod tests {
     fn a_pending_checkout_locks_the_cart_and_an_ended_one_reopens_it() {
         assert_eq!(edit(CartStatus::CheckoutPending), Err(Refusal::Locked));
         assert_eq!(edit(CartStatus::Open), Ok(Edit { reopen: false }));
-        for ended in [CartStatus::StockUnavailable, CartStatus::CheckoutExpired] {
+        for ended in [
+            CartStatus::StockUnavailable,
+            CartStatus::CheckoutExpired,
+            CartStatus::PaymentDeclined,
+        ] {
             assert_eq!(edit(ended), Ok(Edit { reopen: true }));
         }
     }
@@ -204,6 +336,7 @@ mod tests {
     fn each_checkout_end_has_its_status() {
         assert_eq!(CheckoutEnd::Rejected.to(), CartStatus::StockUnavailable);
         assert_eq!(CheckoutEnd::Expired.to(), CartStatus::CheckoutExpired);
+        assert_eq!(CheckoutEnd::Declined.to(), CartStatus::PaymentDeclined);
         assert_eq!(CheckoutEnd::Ordered.to(), CartStatus::Converted);
     }
 }

@@ -1,10 +1,12 @@
-//! Cart's reactions to the end of its checkout: rejected or given up (unlock), or
+//! Cart's reactions to the end of its checkout: rejected, declined or given up (unlock), or
 //! ordered (convert); and to catalog changes (its copy of the catalog).
 
 use crate::domain::{CheckoutEnd, Rejection};
 use crate::{metrics, store};
 use async_trait::async_trait;
-use cartflow_events::{CheckoutExpired, OrderCreated, ProductChanged, StockRejected, Topic};
+use cartflow_events::{
+    CheckoutExpired, OrderCreated, PaymentDeclined, ProductChanged, StockRejected, Topic,
+};
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
 use std::collections::HashMap;
@@ -21,12 +23,14 @@ impl EventHandler for CartHandler {
                 let rejection = Rejection {
                     reason: rejected.reason,
                     details: rejected.details,
+                    decline_code: None,
                 };
                 let ended = store::mark_rejected(
                     tx.conn(),
                     rejected.cart_id,
                     rejected.checkout_id,
                     &rejection,
+                    CheckoutEnd::Rejected,
                 )
                 .await?;
                 if let Some(ended) = ended {
@@ -34,6 +38,30 @@ impl EventHandler for CartHandler {
                     tracing::info!(cart_id = %rejected.cart_id, "cart unlocked: stock unavailable");
                 } else {
                     tracing::warn!(cart_id = %rejected.cart_id, "rejection for a cart that is not pending; ignored");
+                }
+                Ok(())
+            }
+            Some(Topic::PaymentDeclined) => {
+                let declined: PaymentDeclined = event.decode()?;
+                let rejection = Rejection {
+                    reason: declined.reason,
+                    details: Vec::new(),
+                    decline_code: declined.decline_code,
+                };
+                let (cart_id, checkout_id) = (declined.cart_id, declined.checkout_id);
+                let ended = store::mark_rejected(
+                    tx.conn(),
+                    cart_id,
+                    Some(checkout_id),
+                    &rejection,
+                    CheckoutEnd::Declined,
+                )
+                .await?;
+                if let Some(ended) = ended {
+                    count_on_commit(tx, CheckoutEnd::Declined, ended);
+                    tracing::info!(%cart_id, %checkout_id, "cart unlocked: payment declined");
+                } else {
+                    tracing::info!(%cart_id, %checkout_id, "decline for a checkout that is not pending; ignored");
                 }
                 Ok(())
             }

@@ -17,6 +17,7 @@ pub fn checkout_ended(how: CheckoutEnd, started_at: Option<DateTime<Utc>>) {
     let outcome = match how {
         CheckoutEnd::Ordered => "confirmed",
         CheckoutEnd::Rejected => "rejected",
+        CheckoutEnd::Declined => "declined",
         CheckoutEnd::Expired => "expired",
     };
     let labels = [SERVICE, ("outcome", outcome)];

@@ -2,12 +2,15 @@
 //! nobody can see or change another customer's cart.
 
 use crate::catalog::Catalog;
+use crate::domain::ConvertRequest;
 use crate::domain::{self, AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, MAX_LINES, Refusal};
-use crate::store::{self, Guard};
+use crate::store::{self, CheckoutPayment, Guard};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use cartflow_api::payment::holds_card_number;
 use cartflow_events::{OrderRequested, Sku};
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, CustomerId};
 use cartflow_messaging::{Cause, Outbox};
@@ -134,31 +137,68 @@ async fn remove_item(
     Ok(Json(cart))
 }
 
+/// Reads the checkout's body: `{payment_method, shipping_address}`. The raw text is
+/// searched for a card number before it is parsed, so that not even a parse error
+/// (which quotes what it could not read) can carry one into a response or a log.
+fn checkout_payment(headers: &HeaderMap, body: &[u8]) -> Result<CheckoutPayment, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim() == "application/json")
+        });
+    if !json {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected a request body with Content-Type: application/json".into(),
+        ));
+    }
+    if holds_card_number(&String::from_utf8_lossy(body)) {
+        return Err(ApiError::Unprocessable(
+            "the request holds something shaped like a card number: send the payment method token your payment provider issued (such as pm_card_visa), never card data".into(),
+        ));
+    }
+    let request: ConvertRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::Unprocessable(format!("the checkout's body: {e}")))?;
+    request.parse().map_err(ApiError::Unprocessable)
+}
+
 /// Starts a checkout, which holds the cart against edits while it is pending, and asks
-/// inventory to reserve it. The answer arrives as an event; `GET /cart` shows the
-/// outcome.
+/// inventory to reserve it (payment follows the reservation). The answer arrives as an
+/// event; `GET /cart` shows the outcome.
 #[tracing::instrument(skip_all, fields(customer_id = %customer))]
 async fn convert(
     State(state): State<CartState>,
     CustomerId(customer): CustomerId,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let payment = checkout_payment(&headers, &body)?;
     let mut tx = state.outbox.begin().await?;
     let expiry = state.checkout_expiry;
     // Started first and checked after, with the lines read in the same statement: a
     // refusal (rare) rolls the start back with the transaction. A cart changed while
     // the first statement waited for it is locked, then started.
-    let started = match store::begin_checkout(tx.conn(), customer, expiry, Guard::Unchanged).await?
-    {
-        Some(started) => started,
-        None => {
-            let (cart_id, _) = store::lock_active(tx.conn(), customer)
-                .await?
-                .ok_or_else(no_cart_to_convert)?;
-            store::begin_checkout(tx.conn(), customer, expiry, Guard::Locked(cart_id))
+    let started =
+        match store::begin_checkout(tx.conn(), customer, expiry, &payment, Guard::Unchanged).await?
+        {
+            Some(started) => started,
+            None => {
+                let (cart_id, _) = store::lock_active(tx.conn(), customer)
+                    .await?
+                    .ok_or_else(no_cart_to_convert)?;
+                store::begin_checkout(
+                    tx.conn(),
+                    customer,
+                    expiry,
+                    &payment,
+                    Guard::Locked(cart_id),
+                )
                 .await?
                 .ok_or_else(no_cart_to_convert)?
-        }
-    };
+            }
+        };
     domain::convert(started.status_before, started.items.len())?;
     let (cart_id, checkout, items) = (started.cart_id, started.checkout, started.items);
     let request = OrderRequested {
@@ -167,6 +207,8 @@ async fn convert(
         expires_at: Some(checkout.expires_at),
         customer_id: customer,
         items,
+        payment_method: Some(payment.payment_method),
+        shipping_address: Some(payment.shipping_address),
     };
     tx.publish_caused_by(&Cause::command(cart_id), &request)
         .await?;

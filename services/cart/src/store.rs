@@ -1,7 +1,7 @@
 //! SQL for carts and their lines.
 
 use crate::domain::{Cart, CartLine, CartStatus, CheckoutEnd, Rejection};
-use cartflow_events::{LineItem, Sku, total_cents};
+use cartflow_events::{LineItem, ShippingAddress, Sku, total_cents};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
 use uuid::Uuid;
@@ -361,14 +361,16 @@ pub struct Ended {
     pub started_at: Option<DateTime<Utc>>,
 }
 
-/// checkout_pending → stock_unavailable, for the pending checkout (or, for a rejection
-/// from before checkout ids, whichever is pending). `None` if that checkout is not
-/// pending (a late or repeated rejection), in which case nothing changes.
+/// checkout_pending → stock_unavailable or payment_declined (`how`), for the pending
+/// checkout (or, for a rejection from before checkout ids, whichever is pending).
+/// `None` if that checkout is not pending (a late or repeated answer), in which case
+/// nothing changes.
 pub async fn mark_rejected(
     conn: &mut PgConnection,
     cart_id: Uuid,
     checkout_id: Option<Uuid>,
     rejection: &Rejection,
+    how: CheckoutEnd,
 ) -> sqlx::Result<Option<Ended>> {
     let started_at = sqlx::query_scalar(
         "UPDATE carts SET status = $4, rejection = $2, updated_at = now()
@@ -378,7 +380,7 @@ pub async fn mark_rejected(
     .bind(cart_id)
     .bind(sqlx::types::Json(rejection))
     .bind(checkout_id)
-    .bind(CheckoutEnd::Rejected.to().as_str())
+    .bind(how.to().as_str())
     .bind(CartStatus::CheckoutPending.as_str())
     .fetch_optional(conn)
     .await?;
@@ -488,6 +490,7 @@ pub async fn begin_checkout(
     conn: &mut PgConnection,
     customer_id: Uuid,
     expire_after: std::time::Duration,
+    payment: &CheckoutPayment,
     guard: Guard,
 ) -> sqlx::Result<Option<Started>> {
     let checkout_id = Uuid::new_v4();
@@ -499,7 +502,8 @@ pub async fn begin_checkout(
              UPDATE carts c SET status = $4, rejection = NULL, updated_at = now(),
                     checkout_id = $2, checkout_expires_at = now() + $3,
                     checkout_requested_at = now(), checkout_requests = 1,
-                    checkout_started_at = now()
+                    checkout_started_at = now(), checkout_payment_method = $6,
+                    checkout_shipping_address = $7
              FROM seen
              WHERE c.id = seen.id AND ($5::uuid IS NOT NULL OR c.xmin = seen.version)
              RETURNING c.id, seen.status AS status_before, c.checkout_expires_at
@@ -516,6 +520,8 @@ pub async fn begin_checkout(
         Guard::Locked(cart_id) => Some(cart_id),
         Guard::Unchanged => None,
     })
+    .bind(&payment.payment_method)
+    .bind(sqlx::types::Json(&payment.shipping_address))
     .fetch_all(conn)
     .await?;
     let Some(first) = rows.first() else {
@@ -530,6 +536,30 @@ pub async fn begin_checkout(
         },
         items: lines_from_rows(&rows)?,
     }))
+}
+
+/// How a checkout pays and where its order goes: the provider's token (never card
+/// data) and the address, kept for the checkout so a request sent again carries them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckoutPayment {
+    pub payment_method: String,
+    pub shipping_address: ShippingAddress,
+}
+
+/// The pending checkout's payment method and address (none for a checkout begun
+/// before payment existed).
+pub async fn checkout_payment(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+) -> sqlx::Result<(Option<String>, Option<ShippingAddress>)> {
+    let (method, address): (Option<String>, Option<sqlx::types::Json<ShippingAddress>>) =
+        sqlx::query_as(
+            "SELECT checkout_payment_method, checkout_shipping_address FROM carts WHERE id = $1",
+        )
+        .bind(cart_id)
+        .fetch_one(conn)
+        .await?;
+    Ok((method, address.map(|a| a.0)))
 }
 
 /// A pending checkout the watchdog must act on.

@@ -97,12 +97,16 @@ impl Watchdog {
                 tx.publish_caused_by(&cause, &give_up).await?;
                 tracing::warn!(%cart_id, %checkout_id, requests, "checkout expired; asking order to give it up");
             } else {
+                let (payment_method, shipping_address) =
+                    store::checkout_payment(tx.conn(), cart_id).await?;
                 let request = OrderRequested {
                     cart_id,
                     checkout_id: Some(checkout_id),
                     expires_at: Some(checkout.expires_at),
                     customer_id: cart.customer_id,
                     items: cart.line_items(),
+                    payment_method,
+                    shipping_address,
                 };
                 tx.publish_caused_by(&cause, &request).await?;
                 tracing::warn!(%cart_id, %checkout_id, requests, "checkout overdue; request sent again");

@@ -129,6 +129,7 @@ fn order_for(p: &Pending) -> OrderCreated {
         customer_id: p.customer_id,
         items: vec![],
         total_cents: 200,
+        shipping_address: None,
     }
 }
 

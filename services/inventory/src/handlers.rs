@@ -1,11 +1,12 @@
-//! Inventory's reactions to `order-requested`, `order.cancelled` and `checkout.expired`.
+//! Inventory's reactions to `order-requested`, `payment.declined`, `order.cancelled` and
+//! `checkout.expired`.
 
 use crate::domain::{self, ReservationStatus, Ruling, requested_per_sku, rule_in_order};
 use crate::store::{self, CheckoutLines};
 use async_trait::async_trait;
 use cartflow_events::{
-    Checkout, CheckoutExpired, INSUFFICIENT_STOCK, LowStock, OrderCancelled, OrderRequested, Sku,
-    StockAvailable, StockRejected, Topic,
+    Checkout, CheckoutExpired, INSUFFICIENT_STOCK, LowStock, OrderCancelled, OrderRequested,
+    PaymentDeclined, Sku, StockAvailable, StockRejected, Topic, total_cents,
 };
 use cartflow_messaging::{Cause, EventHandler, HandlerError, Incoming, Together, Tx};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -26,6 +27,15 @@ impl EventHandler for InventoryHandler {
                 Ok(())
             }
             Some(Topic::OrderCancelled) => release(tx, event.decode()?).await,
+            Some(Topic::PaymentDeclined) => {
+                let declined: PaymentDeclined = event.decode()?;
+                if return_stock(tx, declined.checkout_id).await? {
+                    tracing::info!(checkout_id = %declined.checkout_id, "payment declined: stock returned");
+                } else {
+                    tracing::info!(checkout_id = %declined.checkout_id, "payment declined for a checkout that holds no stock (released before)");
+                }
+                Ok(())
+            }
             Some(Topic::CheckoutExpired) => expire(tx, event.decode()?).await,
             _ => Err(event.unexpected()),
         }
@@ -44,6 +54,7 @@ impl EventHandler for InventoryHandler {
                 Some(Topic::OrderRequested) => event.decode::<OrderRequested>().map(|r| r.items),
                 Some(Topic::OrderCancelled) => event.decode::<OrderCancelled>().map(|c| c.items),
                 Some(Topic::CheckoutExpired) => event.decode::<CheckoutExpired>().map(|e| e.items),
+                Some(Topic::PaymentDeclined) => event.decode::<PaymentDeclined>().map(|e| e.items),
                 _ => continue,
             };
             skus.extend(
@@ -192,6 +203,7 @@ async fn reserve(
                 replies.push((
                     k,
                     Reply::Available(StockAvailable {
+                        total_cents: Some(total_cents(&items)),
                         items,
                         ..available(&r.request)
                     }),
@@ -249,6 +261,9 @@ fn available(request: &OrderRequested) -> StockAvailable {
         expires_at: request.expires_at,
         customer_id: request.customer_id,
         items: request.items.clone(),
+        payment_method: request.payment_method.clone(),
+        total_cents: Some(total_cents(&request.items)),
+        shipping_address: request.shipping_address.clone(),
     }
 }
 

@@ -2,8 +2,8 @@
 //! other service). Each checkout is decided once, whatever arrives, in whatever order.
 
 use cartflow_events::{
-    CheckoutExpired, LineItem, LowStock, OrderCancelled, OrderRequested, StockAvailable,
-    StockRejected,
+    CheckoutExpired, LineItem, LowStock, OrderCancelled, OrderRequested, PaymentDeclined,
+    StockAvailable, StockRejected,
 };
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::Outcome;
@@ -54,6 +54,8 @@ fn request_of(lines: &[(&str, i32)]) -> OrderRequested {
                 unit_price_cents: 100,
             })
             .collect(),
+        payment_method: Some("pm_card_visa".into()),
+        shipping_address: None,
     }
 }
 
@@ -137,6 +139,34 @@ async fn an_expiry_after_the_reservation_returns_the_stock_once() {
     // A cancellation of the same checkout afterwards finds nothing to return.
     inventory.processed(&cancelled(&checkout)).await;
     assert_eq!(levels(&inventory, "A").await, (10, 0));
+}
+
+/// A reservation passes the checkout's payment method and total on to payment; a
+/// declined payment gives the stock back exactly once, however often it is said.
+#[tokio::test]
+async fn a_declined_payment_returns_the_reserved_stock_once() {
+    let inventory = inventory(&[("A", 10), ("B", 5)]).await;
+    let request = request_of(&[("A", 3), ("B", 1)]);
+    inventory.processed(&request).await;
+    assert_eq!(levels(&inventory, "A").await, (7, 3));
+    let available = inventory.staged::<StockAvailable>().await;
+    assert_eq!(available[0].payment_method.as_deref(), Some("pm_card_visa"));
+    assert_eq!(available[0].total_cents, Some(400));
+    let declined = PaymentDeclined {
+        checkout_id: request.checkout_id.unwrap(),
+        cart_id: request.cart_id,
+        customer_id: request.customer_id,
+        reason: "card_declined".into(),
+        decline_code: Some("insufficient_funds".into()),
+        items: request.items.clone(),
+    };
+    inventory.processed(&declined).await;
+    assert_eq!(levels(&inventory, "A").await, (10, 0));
+    assert_eq!(levels(&inventory, "B").await, (5, 0));
+    // Said again under another event id: nothing more comes back.
+    inventory.processed(&declined).await;
+    assert_eq!(levels(&inventory, "A").await, (10, 0));
+    assert_eq!(levels(&inventory, "B").await, (5, 0));
 }
 
 #[tokio::test]

@@ -64,6 +64,8 @@ async fn concurrent_inventory_batches_over_hot_skus_never_deadlock() {
                                     unit_price_cents: 100,
                                 })
                                 .collect(),
+                            payment_method: None,
+                            shipping_address: None,
                         };
                         Incoming::new(
                             envelope_for::<OrderRequested>(request.cart_id),

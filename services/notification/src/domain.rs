@@ -195,6 +195,6 @@ mod tests {
     fn kinds_keep_their_stored_names() {
         assert_eq!(Kind::OrderConfirmed.as_str(), "order_confirmed");
         assert_eq!("low_stock".parse::<Kind>(), Ok(Kind::LowStock));
-        assert_eq!(Kind::ALL.len(), 8);
+        assert_eq!(Kind::ALL.len(), 11);
     }
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use cartflow_events::{
     Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryRequested,
     DeliveryResult, LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped,
-    StockRejected, Topic,
+    PaymentCaptured, PaymentDeclined, PaymentRefunded, StockRejected, Topic,
 };
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
@@ -110,7 +110,10 @@ type Render = Box<dyn FnOnce(Option<&str>) -> Message + Send>;
 
 impl News {
     /// The topics that are news for a customer.
-    const TOPICS: [Topic; 6] = [
+    const TOPICS: [Topic; 9] = [
+        Topic::PaymentDeclined,
+        Topic::PaymentCaptured,
+        Topic::PaymentRefunded,
         Topic::OrderCreated,
         Topic::CheckoutExpired,
         Topic::StockRejected,
@@ -172,9 +175,36 @@ impl News {
                     templates::order_status(&e, name)
                 })
             }
+            // Once per checkout: payment announces a decline again for a re-sent request.
+            Some(Topic::PaymentDeclined) => {
+                let e: PaymentDeclined = event.decode()?;
+                news(e.checkout_id, e.customer_id, move |name| {
+                    templates::payment_declined(&e, name)
+                })
+            }
+            // Once per payment: captured once, refunded once.
+            Some(Topic::PaymentCaptured) => {
+                let e: PaymentCaptured = event.decode()?;
+                news(e.payment_id, e.customer_id, move |name| {
+                    templates::payment_receipt(&e, name)
+                })
+            }
+            Some(Topic::PaymentRefunded) => {
+                let e: PaymentRefunded = event.decode()?;
+                let source = refund_source(e.payment_id);
+                news(source, e.customer_id, move |name| {
+                    templates::payment_refunded(&e, name)
+                })
+            }
             _ => return Err(event.unexpected()),
         })
     }
+}
+
+/// The source of a payment's refund notice: derived from the payment id, so that it
+/// differs from the receipt's (the payment id itself) yet stays the same every time.
+fn refund_source(payment_id: Uuid) -> Uuid {
+    Uuid::new_v5(&payment_id, b"refund")
 }
 
 /// Records the notifications of `news`, addressed from the contact copy, with one

@@ -2,8 +2,9 @@
 //! carries the order id, the lines, the total or the rejection details.
 
 use cartflow_events::{
-    CheckoutExpired, LineItem, LowStock, OrderCancelled, OrderCreated, OrderStatusChanged,
-    StockRejected, total_cents,
+    CardSummary, CheckoutExpired, LineItem, LowStock, OrderCancelled, OrderCreated,
+    OrderStatusChanged, PaymentCaptured, PaymentDeclined, PaymentRefunded, StockRejected,
+    total_cents,
 };
 use std::fmt::Write;
 
@@ -43,12 +44,16 @@ pub fn order_confirmed(e: &OrderCreated, name: Option<&str>) -> Message {
         kind: Kind::OrderConfirmed,
         subject: format!("Order {} confirmed", e.order_id),
         body: format!(
-            "Your order {} is confirmed: {}.\n\n{}\n\n{}Total: {}\n",
+            "Your order {} is confirmed: {}.\n\n{}\n\n{}Total: {}\n{}",
             e.order_id,
             money(e.total_cents),
             greeting(name),
             lines(&e.items),
-            money(e.total_cents)
+            money(e.total_cents),
+            e.shipping_address
+                .as_ref()
+                .map(|a| format!("Ships to: {}\n", a.one_line()))
+                .unwrap_or_default()
         ),
     }
 }
@@ -116,6 +121,62 @@ pub fn order_status(e: &OrderStatusChanged, name: Option<&str>) -> Message {
     }
 }
 
+/// A card as a receipt names it: `visa ending 4242`.
+fn card(card: Option<&CardSummary>) -> String {
+    match card {
+        Some(c) => format!("{} ending {}", c.brand, c.last4),
+        None => "your payment method".into(),
+    }
+}
+
+pub fn payment_declined(e: &PaymentDeclined, name: Option<&str>) -> Message {
+    let why = match e.decline_code.as_deref() {
+        Some("insufficient_funds") => "the card has insufficient funds".to_string(),
+        Some(code) => format!("the card was declined ({code})"),
+        None => format!("the payment could not be made ({})", e.reason),
+    };
+    Message {
+        kind: Kind::PaymentDeclined,
+        subject: "Your payment was declined".into(),
+        body: format!(
+            "We could not take payment for your order: {why}. Nothing was charged, and your cart {} is open: check out again with another payment method.\n\n{}\n\n{}Total: {}\n",
+            e.cart_id,
+            greeting(name),
+            lines(&e.items),
+            money(total_cents(&e.items))
+        ),
+    }
+}
+
+pub fn payment_receipt(e: &PaymentCaptured, name: Option<&str>) -> Message {
+    Message {
+        kind: Kind::PaymentReceipt,
+        subject: format!("Receipt for order {}", e.order_id),
+        body: format!(
+            "We charged {} to {} for your order {}.\n\n{}\n\nPayment {}\n",
+            money(e.amount_cents),
+            card(e.card.as_ref()),
+            e.order_id,
+            greeting(name),
+            e.payment_id
+        ),
+    }
+}
+
+pub fn payment_refunded(e: &PaymentRefunded, name: Option<&str>) -> Message {
+    Message {
+        kind: Kind::PaymentRefunded,
+        subject: format!("Refund for order {}", e.order_id),
+        body: format!(
+            "We refunded {} for your cancelled order {}. It reaches your account in a few days.\n\n{}\n\nPayment {}\n",
+            money(e.amount_cents),
+            e.order_id,
+            greeting(name),
+            e.payment_id
+        ),
+    }
+}
+
 pub fn low_stock(e: &LowStock) -> Message {
     Message {
         kind: Kind::LowStock,
@@ -154,6 +215,7 @@ mod tests {
                 unit_price_cents: 1250,
             }],
             total_cents: 2500,
+            shipping_address: None,
         };
         let m = order_confirmed(&e, Some("Ann"));
         assert!(m.subject.contains(&Uuid::nil().to_string()));

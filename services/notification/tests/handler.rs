@@ -120,6 +120,7 @@ async fn each_fact_is_told_once_by_email_and_push_however_often_announced() {
         customer_id: customer,
         items,
         total_cents: 500,
+        shipping_address: None,
     };
     // Order announces each again when a re-sent expiry request reaches it.
     for _ in 0..2 {
@@ -164,6 +165,7 @@ async fn a_batch_of_delivery_results_settles_each_notification_once() {
                 unit_price_cents: 500,
             }],
             total_cents: 500,
+            shipping_address: None,
         })
         .await;
     let pool = notification.pool();
@@ -251,6 +253,7 @@ async fn a_batch_of_orders_tells_each_customer_once_from_their_own_contact() {
             unit_price_cents: 500,
         }],
         total_cents: 500,
+        shipping_address: None,
     };
     let (anns, strangers) = (order(ann), order(stranger));
     let applied = notification

@@ -215,6 +215,8 @@ mod tests {
                 }],
                 total_cents: 2500,
                 cancel_reason,
+                payment_id: Some(Uuid::new_v4()),
+                shipping_address: None,
                 created_at: Utc::now(),
                 updated_at: Utc::now(),
             };

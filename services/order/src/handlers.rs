@@ -1,4 +1,5 @@
-//! Order's part in the saga. It creates the order for a reserved checkout, and it is
+//! Order's part in the saga. It creates the order for a reserved and paid checkout
+//! (`payment.authorized`: stock reserved, the total held on the card), and it is
 //! the arbiter of how every checkout ends: with its order, or given up
 //! (`checkout.expired`) — never both. Both decisions about one checkout are taken under
 //! one lock (`store::lock_checkouts`, taken for the whole batch by `lock_batch`), and
@@ -8,7 +9,7 @@ use crate::domain::{CheckoutRecord, Ruling, on_expire_requested, on_stock_availa
 use crate::store::{self, NewOrder};
 use async_trait::async_trait;
 use cartflow_events::{
-    Checkout, CheckoutExpireRequested, CheckoutExpired, OrderCreated, StockAvailable, Topic,
+    Checkout, CheckoutExpireRequested, CheckoutExpired, OrderCreated, PaymentAuthorized, Topic,
     total_cents,
 };
 use cartflow_kit::auth::deleted;
@@ -22,7 +23,7 @@ pub struct OrderHandler;
 impl EventHandler for OrderHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
         match event.topic() {
-            Some(Topic::StockAvailable) => stock_available(tx, event.decode()?).await,
+            Some(Topic::PaymentAuthorized) => payment_authorized(tx, event.decode()?).await,
             Some(Topic::CheckoutExpireRequested) => expire_requested(tx, event.decode()?).await,
             Some(Topic::CustomerDeleted) => deleted::on_customer_deleted(tx, event).await,
             _ => Err(event.unexpected()),
@@ -37,9 +38,10 @@ impl EventHandler for OrderHandler {
         let checkouts: Vec<Uuid> = batch
             .iter()
             .filter_map(|event| match event.topic() {
-                Some(Topic::StockAvailable) => {
-                    event.decode::<StockAvailable>().ok().map(|s| s.checkout())
-                }
+                Some(Topic::PaymentAuthorized) => event
+                    .decode::<PaymentAuthorized>()
+                    .ok()
+                    .map(|s| s.checkout()),
                 Some(Topic::CheckoutExpireRequested) => event
                     .decode::<CheckoutExpireRequested>()
                     .ok()
@@ -65,7 +67,7 @@ impl EventHandler for OrderHandler {
 }
 
 /// Whether the reservation's lines can make an order: some, none empty or negative.
-fn lines_are_valid(reserved: &StockAvailable) -> bool {
+fn lines_are_valid(reserved: &PaymentAuthorized) -> bool {
     !reserved.items.is_empty()
         && reserved
             .items
@@ -73,10 +75,10 @@ fn lines_are_valid(reserved: &StockAvailable) -> bool {
             .all(|i| i.quantity > 0 && i.unit_price_cents >= 0)
 }
 
-async fn stock_available(tx: &mut Tx, reserved: StockAvailable) -> Result<(), HandlerError> {
+async fn payment_authorized(tx: &mut Tx, reserved: PaymentAuthorized) -> Result<(), HandlerError> {
     if !lines_are_valid(&reserved) {
         return Err(HandlerError::Poison(
-            "stock-available with empty or invalid lines".into(),
+            "payment.authorized with empty or invalid lines".into(),
         ));
     }
     let checkout_id = reserved.checkout();
@@ -118,7 +120,7 @@ async fn stock_available(tx: &mut Tx, reserved: StockAvailable) -> Result<(), Ha
 async fn create_order(
     tx: &mut Tx,
     checkout_id: Uuid,
-    reserved: &StockAvailable,
+    reserved: &PaymentAuthorized,
 ) -> Result<bool, HandlerError> {
     let Some(order_id) = store::create(tx.conn(), &new_order(checkout_id, reserved)).await? else {
         return Ok(false);
@@ -138,8 +140,8 @@ async fn create_order(
 async fn create_orders(tx: &mut Tx, batch: &Together<'_>) -> Result<Vec<usize>, HandlerError> {
     let now = chrono::Utc::now();
     let mut checkouts = HashSet::new();
-    let answers = batch.pick_leading(Topic::StockAvailable, |_, event| {
-        let reserved: StockAvailable = event.decode().ok()?;
+    let answers = batch.pick_leading(Topic::PaymentAuthorized, |_, event| {
+        let reserved: PaymentAuthorized = event.decode().ok()?;
         let usual = lines_are_valid(&reserved)
             && on_stock_available(CheckoutRecord::Undecided, reserved.expires_at, now)
                 == Ruling::CreateOrder;
@@ -171,17 +173,19 @@ async fn create_orders(tx: &mut Tx, batch: &Together<'_>) -> Result<Vec<usize>, 
     Ok(taken)
 }
 
-fn new_order(checkout_id: Uuid, reserved: &StockAvailable) -> NewOrder<'_> {
+fn new_order(checkout_id: Uuid, reserved: &PaymentAuthorized) -> NewOrder<'_> {
     NewOrder {
         checkout_id,
         cart_id: reserved.cart_id,
         customer_id: reserved.customer_id,
         items: &reserved.items,
         total_cents: total_cents(&reserved.items),
+        payment_id: Some(reserved.payment_id),
+        shipping_address: reserved.shipping_address.as_ref(),
     }
 }
 
-fn announcement(order_id: Uuid, checkout_id: Uuid, reserved: &StockAvailable) -> OrderCreated {
+fn announcement(order_id: Uuid, checkout_id: Uuid, reserved: &PaymentAuthorized) -> OrderCreated {
     OrderCreated {
         order_id,
         cart_id: reserved.cart_id,
@@ -189,6 +193,7 @@ fn announcement(order_id: Uuid, checkout_id: Uuid, reserved: &StockAvailable) ->
         customer_id: reserved.customer_id,
         items: reserved.items.clone(),
         total_cents: total_cents(&reserved.items),
+        shipping_address: reserved.shipping_address.clone(),
     }
 }
 
@@ -227,6 +232,7 @@ async fn expire_requested(
                 customer_id: order.customer_id,
                 items: order.items,
                 total_cents: order.total_cents,
+                shipping_address: order.shipping_address,
             };
             tx.publish(&created).await?;
             tracing::info!(%checkout_id, %order_id, "expiry refused: the checkout has its order; announced again");

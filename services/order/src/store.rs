@@ -1,7 +1,7 @@
 //! SQL for orders.
 
 use crate::domain::{CheckoutRecord, Order, OrderStatus};
-use cartflow_events::{CheckoutExpired, LineItem};
+use cartflow_events::{CheckoutExpired, LineItem, ShippingAddress};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ pub struct OrderFilter {
 
 const SELECT: &str =
     "SELECT o.id, o.cart_id, o.checkout_id, o.customer_id, o.status, o.total_cents, o.cancel_reason,
-        o.created_at, o.updated_at,
+        o.payment_id, o.shipping_address, o.created_at, o.updated_at,
         COALESCE(json_agg(json_build_object('product_sku', i.product_sku, 'quantity', i.quantity,
                  'unit_price_cents', i.unit_price_cents) ORDER BY i.line_no)
                  FILTER (WHERE i.order_id IS NOT NULL), '[]') AS items
@@ -37,6 +37,10 @@ fn from_row(row: sqlx::postgres::PgRow) -> sqlx::Result<Order> {
             .0,
         total_cents: row.try_get("total_cents")?,
         cancel_reason: row.try_get("cancel_reason")?,
+        payment_id: row.try_get("payment_id")?,
+        shipping_address: row
+            .try_get::<Option<sqlx::types::Json<ShippingAddress>>, _>("shipping_address")?
+            .map(|a| a.0),
         created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
         updated_at: row.try_get::<DateTime<Utc>, _>("updated_at")?,
     })
@@ -110,6 +114,9 @@ pub struct NewOrder<'a> {
     pub customer_id: Uuid,
     pub items: &'a [LineItem],
     pub total_cents: i64,
+    /// The held authorization the order is made with.
+    pub payment_id: Option<Uuid>,
+    pub shipping_address: Option<&'a ShippingAddress>,
 }
 
 /// Creates the checkout's order and its lines unless the checkout was decided before
@@ -140,11 +147,14 @@ pub async fn create_all(
     // The lines' insert joins the orders' RETURNING: no order (a conflict), no lines.
     let created: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "WITH asked AS (
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[])
-                 AS o(id, checkout_id, cart_id, customer_id, total_cents)
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],
+                                  $11::uuid[], $12::jsonb[])
+                 AS o(id, checkout_id, cart_id, customer_id, total_cents, payment_id, shipping_address)
          ), created AS (
-             INSERT INTO orders (id, checkout_id, cart_id, customer_id, status, total_cents)
-             SELECT id, checkout_id, cart_id, customer_id, 'confirmed', total_cents FROM asked
+             INSERT INTO orders (id, checkout_id, cart_id, customer_id, status, total_cents,
+                                 payment_id, shipping_address)
+             SELECT id, checkout_id, cart_id, customer_id, 'confirmed', total_cents, payment_id,
+                    shipping_address FROM asked
              WHERE NOT EXISTS
                  (SELECT 1 FROM expired_checkouts e WHERE e.checkout_id = asked.checkout_id)
              ON CONFLICT (checkout_id) DO NOTHING RETURNING id, checkout_id
@@ -166,6 +176,13 @@ pub async fn create_all(
     .bind(lines.skus)
     .bind(lines.quantities)
     .bind(lines.prices)
+    .bind(orders.iter().map(|o| o.payment_id).collect::<Vec<_>>())
+    .bind(
+        orders
+            .iter()
+            .map(|o| o.shipping_address.map(sqlx::types::Json))
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(conn)
     .await?;
     Ok(created.into_iter().collect())

@@ -2,7 +2,7 @@
 //! layer): a checkout gets its order or is given up, never both, whatever arrives.
 
 use cartflow_events::{
-    CheckoutExpireRequested, CheckoutExpired, LineItem, OrderCreated, StockAvailable,
+    CheckoutExpireRequested, CheckoutExpired, LineItem, OrderCreated, PaymentAuthorized,
 };
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::{Applied, Outcome};
@@ -18,23 +18,27 @@ async fn order() -> HandlerHarness {
     HandlerHarness::new::<OrderApp>(Arc::new(OrderHandler)).await
 }
 
-fn reserved(expires_in: Option<Duration>) -> StockAvailable {
-    StockAvailable {
+fn reserved(expires_in: Option<Duration>) -> PaymentAuthorized {
+    PaymentAuthorized {
         cart_id: Uuid::new_v4(),
-        checkout_id: Some(Uuid::new_v4()),
+        checkout_id: Uuid::new_v4(),
         expires_at: expires_in.map(|d| Utc::now() + d),
         customer_id: Uuid::new_v4(),
+        payment_id: Uuid::new_v4(),
+        amount_cents: 300,
         items: vec![LineItem {
             product_sku: cartflow_events::Sku::parse("A").unwrap(),
             quantity: 2,
             unit_price_cents: 150,
         }],
+        shipping_address: None,
+        card: None,
     }
 }
 
-fn give_up(reserved: &StockAvailable) -> CheckoutExpireRequested {
+fn give_up(reserved: &PaymentAuthorized) -> CheckoutExpireRequested {
     CheckoutExpireRequested {
-        checkout_id: reserved.checkout_id.unwrap(),
+        checkout_id: reserved.checkout_id,
         cart_id: reserved.cart_id,
         customer_id: reserved.customer_id,
         items: reserved.items.clone(),
@@ -73,7 +77,7 @@ async fn an_answer_in_time_creates_one_order_and_a_later_expiry_request_gets_it_
     let created = order.staged::<OrderCreated>().await;
     assert_eq!(created.len(), 2);
     assert_eq!(created[0].order_id, created[1].order_id);
-    assert_eq!(created[1].checkout_id, checkout.checkout_id);
+    assert_eq!(created[1].checkout_id, Some(checkout.checkout_id));
     assert_eq!(created[1].total_cents, 300);
     assert!(order.staged::<CheckoutExpired>().await.is_empty());
     assert_eq!(orders(&order).await, 1);
@@ -100,7 +104,7 @@ async fn an_expiry_request_first_leaves_the_late_answer_without_an_order() {
     assert!(
         expired
             .iter()
-            .all(|e| Some(e.checkout_id) == checkout.checkout_id)
+            .all(|e| e.checkout_id == checkout.checkout_id)
     );
 }
 
@@ -125,14 +129,14 @@ async fn two_checkouts_of_one_cart_are_decided_separately() {
     let first = reserved(Some(Duration::minutes(5)));
     order.processed(&give_up(&first)).await;
     // The cart, unlocked, is checked out again under a new checkout id.
-    let retry = StockAvailable {
-        checkout_id: Some(Uuid::new_v4()),
+    let retry = PaymentAuthorized {
+        checkout_id: Uuid::new_v4(),
         ..first.clone()
     };
     order.processed(&retry).await;
     assert_eq!(orders(&order).await, 1);
     let created = order.staged::<OrderCreated>().await;
-    assert_eq!(created[0].checkout_id, retry.checkout_id);
+    assert_eq!(created[0].checkout_id, Some(retry.checkout_id));
 }
 
 /// A batch of answers is ordered together, each as it would be alone: an order per
@@ -142,7 +146,7 @@ async fn two_checkouts_of_one_cart_are_decided_separately() {
 #[tokio::test]
 async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
     let order = order().await;
-    let two_lines = StockAvailable {
+    let two_lines = PaymentAuthorized {
         items: vec![
             LineItem {
                 product_sku: cartflow_events::Sku::parse("B").unwrap(),
@@ -176,7 +180,10 @@ async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
         .collect();
     assert_eq!(
         created,
-        [(two_lines.checkout_id, 1015), (one_line.checkout_id, 300)]
+        [
+            (Some(two_lines.checkout_id), 1015),
+            (Some(one_line.checkout_id), 300)
+        ]
     );
     let lines: Vec<(Uuid, i32, String, i32, i64)> = sqlx::query_as(
         "SELECT o.checkout_id, l.line_no, l.product_sku, l.quantity, l.unit_price_cents
@@ -187,10 +194,7 @@ async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
     .fetch_all(order.pool())
     .await
     .unwrap();
-    let (a, b) = (
-        two_lines.checkout_id.unwrap(),
-        one_line.checkout_id.unwrap(),
-    );
+    let (a, b) = (two_lines.checkout_id, one_line.checkout_id);
     assert_eq!(
         lines,
         [
@@ -205,10 +209,7 @@ async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
         .iter()
         .map(|e| e.checkout_id)
         .collect();
-    assert_eq!(
-        expired,
-        [given_up.checkout_id.unwrap(), late.checkout_id.unwrap()]
-    );
+    assert_eq!(expired, [given_up.checkout_id, late.checkout_id]);
     assert_eq!(
         order.fallbacks(),
         0,
@@ -243,7 +244,7 @@ async fn an_expiry_request_ahead_of_the_answer_in_one_batch_is_not_overtaken() {
 #[tokio::test]
 async fn the_batch_statement_creates_each_undecided_order_with_its_own_lines() {
     let order = order().await;
-    let with = |sku: &str, quantity: i32| StockAvailable {
+    let with = |sku: &str, quantity: i32| PaymentAuthorized {
         items: vec![
             LineItem {
                 product_sku: cartflow_events::Sku::parse(sku).unwrap(),
@@ -260,13 +261,15 @@ async fn the_batch_statement_creates_each_undecided_order_with_its_own_lines() {
     };
     let (a, b, decided) = (with("A", 1), with("B", 2), with("C", 3));
     order.processed(&give_up(&decided)).await;
-    fn new(r: &StockAvailable) -> NewOrder<'_> {
+    fn new(r: &PaymentAuthorized) -> NewOrder<'_> {
         NewOrder {
-            checkout_id: r.checkout_id.unwrap(),
+            checkout_id: r.checkout_id,
             cart_id: r.cart_id,
             customer_id: r.customer_id,
             items: &r.items,
             total_cents: 0,
+            payment_id: Some(r.payment_id),
+            shipping_address: None,
         }
     }
     let mut conn = order.pool().acquire().await.unwrap();
@@ -275,7 +278,7 @@ async fn the_batch_statement_creates_each_undecided_order_with_its_own_lines() {
         .unwrap();
     let mut checkouts: Vec<Uuid> = created.keys().copied().collect();
     checkouts.sort();
-    let mut expected = vec![a.checkout_id.unwrap(), b.checkout_id.unwrap()];
+    let mut expected = vec![a.checkout_id, b.checkout_id];
     expected.sort();
     assert_eq!(checkouts, expected);
     let lines: Vec<(Uuid, i32, String, i32)> = sqlx::query_as(
@@ -284,10 +287,7 @@ async fn the_batch_statement_creates_each_undecided_order_with_its_own_lines() {
     .fetch_all(&mut *conn)
     .await
     .unwrap();
-    let (of_a, of_b) = (
-        created[&a.checkout_id.unwrap()],
-        created[&b.checkout_id.unwrap()],
-    );
+    let (of_a, of_b) = (created[&a.checkout_id], created[&b.checkout_id]);
     let z_lines: Vec<_> = lines
         .iter()
         .filter(|l| l.2 == "Z")
@@ -322,7 +322,7 @@ async fn the_batch_statement_creates_each_undecided_order_with_its_own_lines() {
 async fn a_late_answer_is_not_overtaken_by_a_later_one_for_its_checkout() {
     let order = order().await;
     let late = reserved(Some(-Duration::seconds(1)));
-    let in_time = StockAvailable {
+    let in_time = PaymentAuthorized {
         expires_at: Some(Utc::now() + Duration::minutes(5)),
         ..late.clone()
     };

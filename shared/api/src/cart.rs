@@ -1,6 +1,6 @@
 //! `GET /cart` and the cart routes' answers.
 
-use cartflow_events::{LineItem, Shortage};
+use cartflow_events::{LineItem, ShippingAddress, Shortage};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,14 +17,26 @@ cartflow_events::string_enum! {
         StockUnavailable = "stock_unavailable",
         /// The checkout was given up past its expiry; unlocked, editable, retryable.
         CheckoutExpired = "checkout_expired",
+        /// The provider declined the payment (`rejection` says why); unlocked, editable,
+        /// retryable with another payment method.
+        PaymentDeclined = "payment_declined",
     }
 }
 
 impl CartStatus {
+    /// A checkout ended in this status: converted, or one of the endings that leave
+    /// the cart to edit and retry.
+    pub fn is_an_ending(self) -> bool {
+        self == Self::Converted || self.reopens_on_edit()
+    }
+
     /// A checkout that ended without an order leaves the cart to edit: the first
     /// change makes it open again.
     pub fn reopens_on_edit(self) -> bool {
-        matches!(self, Self::StockUnavailable | Self::CheckoutExpired)
+        matches!(
+            self,
+            Self::StockUnavailable | Self::CheckoutExpired | Self::PaymentDeclined
+        )
     }
 }
 
@@ -45,11 +57,15 @@ impl std::ops::Deref for CartLine {
     }
 }
 
-/// Why the last checkout found too little stock.
+/// Why the last checkout ended without an order: too little stock (`details` name the
+/// lines), or a declined payment (`decline_code` says why, as the provider put it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
     pub reason: String,
+    #[serde(default)]
     pub details: Vec<Shortage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,5 +90,33 @@ impl Cart {
     /// The lines as the checkout's events carry them (the snapshots).
     pub fn line_items(&self) -> Vec<LineItem> {
         self.items.iter().map(|line| line.item.clone()).collect()
+    }
+}
+
+/// `POST /cart/convert-to-order`'s body: how the checkout pays (a payment method token
+/// the provider issued, never card data) and where the order goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutRequest {
+    pub payment_method: String,
+    pub shipping_address: ShippingAddress,
+}
+
+impl CheckoutRequest {
+    /// The sandbox's approving test card, as demos, seeds and load runs pay.
+    pub const TEST_CARD: &'static str = "pm_card_visa";
+
+    /// Paid with `payment_method`, shipped to the demo address.
+    pub fn paid_with(payment_method: &str) -> CheckoutRequest {
+        CheckoutRequest {
+            payment_method: payment_method.into(),
+            shipping_address: ShippingAddress {
+                name: "Jane Doe".into(),
+                line1: "1 Market Street".into(),
+                line2: None,
+                city: "Springfield".into(),
+                postal_code: "12345".into(),
+                country: "US".into(),
+            },
+        }
     }
 }

@@ -6,3 +6,4 @@
 pub mod cart;
 pub mod notification;
 pub mod order;
+pub mod payment;

@@ -9,6 +9,9 @@ string_enum! {
     /// What a notification is about.
     pub enum Kind ("notification kind") {
         OrderConfirmed = "order_confirmed",
+        PaymentDeclined = "payment_declined",
+        PaymentReceipt = "payment_receipt",
+        PaymentRefunded = "payment_refunded",
         StockRejected = "stock_rejected",
         CheckoutExpired = "checkout_expired",
         OrderCancelled = "order_cancelled",

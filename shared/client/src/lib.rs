@@ -4,7 +4,7 @@
 //! three, the load generator the cart's, and the seeder and the console share
 //! [`as_staff`] and [`as_customer`].
 
-use cartflow_api::cart::Cart;
+use cartflow_api::cart::{Cart, CheckoutRequest};
 use cartflow_api::notification::Notification;
 use cartflow_api::order::Order;
 use reqwest::{RequestBuilder, StatusCode};
@@ -126,13 +126,28 @@ impl CartClient {
         parse(request.send().await, StatusCode::OK).await
     }
 
-    /// `POST /cart/convert-to-order`: starts the checkout.
+    /// `POST /cart/convert-to-order`, paid with the sandbox's approving test card.
     pub async fn convert(&self, customer: Uuid) -> Result<Accepted, CallError> {
-        let request = self.customer(
-            self.http
-                .post(format!("{}/cart/convert-to-order", self.base_url)),
+        self.convert_with(
             customer,
-        );
+            &CheckoutRequest::paid_with(CheckoutRequest::TEST_CARD),
+        )
+        .await
+    }
+
+    /// `POST /cart/convert-to-order`: starts the checkout, paid and shipped as `checkout` says.
+    pub async fn convert_with(
+        &self,
+        customer: Uuid,
+        checkout: &CheckoutRequest,
+    ) -> Result<Accepted, CallError> {
+        let request = self
+            .customer(
+                self.http
+                    .post(format!("{}/cart/convert-to-order", self.base_url)),
+                customer,
+            )
+            .json(checkout);
         let body: serde_json::Value = parse(request.send().await, StatusCode::ACCEPTED).await?;
         let id = |field: &str| {
             body[field]

@@ -38,9 +38,39 @@ pub struct OrderRequested {
     pub expires_at: Option<DateTime<Utc>>,
     pub customer_id: Uuid,
     pub items: Vec<LineItem>,
+    /// How the customer pays: the provider's payment method token (never card data).
+    /// Absent from events written before payment: payment declines those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
+    /// Where the order goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddress>,
 }
 
-/// inventory → order: every line was reserved.
+/// Where an order goes. `country` is an ISO 3166-1 alpha-2 code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingAddress {
+    pub name: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+impl ShippingAddress {
+    /// One line for a message or a page: `Jane Doe, 1 Main St, Springfield 12345, US`.
+    pub fn one_line(&self) -> String {
+        let mut parts = vec![self.name.clone(), self.line1.clone()];
+        parts.extend(self.line2.clone());
+        parts.push(format!("{} {}", self.city, self.postal_code));
+        parts.push(self.country.clone());
+        parts.join(", ")
+    }
+}
+
+/// inventory → payment: every line was reserved; pay for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockAvailable {
     pub cart_id: Uuid,
@@ -54,6 +84,14 @@ pub struct StockAvailable {
     pub expires_at: Option<DateTime<Utc>>,
     pub customer_id: Uuid,
     pub items: Vec<LineItem>,
+    /// The request's payment method, passed on to payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
+    /// What payment authorizes: the total of the reserved lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cents: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddress>,
 }
 
 /// Why a line could not be reserved.
@@ -94,6 +132,9 @@ pub struct OrderCreated {
     pub customer_id: Uuid,
     pub items: Vec<LineItem>,
     pub total_cents: i64,
+    /// Where the order goes (orders from before payment have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddress>,
 }
 
 /// order → inventory, notification: the order was cancelled; its stock goes back.
@@ -230,6 +271,88 @@ pub struct ProductChanged {
     pub version: i64,
 }
 
+/// The card behind a payment method, as the provider reports it: the brand and the
+/// last four digits are the most cartflow keeps of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardSummary {
+    pub brand: String,
+    pub last4: String,
+}
+
+/// payment → order: the checkout's total is authorized (held, not yet captured). The
+/// order is created from this, so it carries what the order keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAuthorized {
+    pub checkout_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub payment_id: Uuid,
+    pub amount_cents: i64,
+    /// When the cart gives the checkout up; order creates no order after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub items: Vec<LineItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardSummary>,
+}
+
+/// payment → inventory, cart, notification: the provider declined the payment (or the
+/// checkout had no payment method); the reservation is released, the cart unlocked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentDeclined {
+    pub checkout_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    /// `card_declined`, or `payment_method_missing`.
+    pub reason: String,
+    /// The provider's decline code, e.g. `generic_decline`, `insufficient_funds`.
+    pub decline_code: Option<String>,
+    /// The reserved lines, so inventory locks their stock rows with the batch's.
+    pub items: Vec<LineItem>,
+}
+
+/// payment → notification: the order's payment was captured (a receipt).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentCaptured {
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub checkout_id: Uuid,
+    pub customer_id: Uuid,
+    pub amount_cents: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardSummary>,
+}
+
+/// payment → notification: a cancelled order's payment was refunded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRefunded {
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub checkout_id: Uuid,
+    pub customer_id: Uuid,
+    pub amount_cents: i64,
+}
+
+impl Checkout for PaymentAuthorized {
+    fn cart_id(&self) -> Uuid {
+        self.cart_id
+    }
+    fn checkout_id(&self) -> Option<Uuid> {
+        Some(self.checkout_id)
+    }
+}
+
+impl Checkout for PaymentDeclined {
+    fn cart_id(&self) -> Uuid {
+        self.cart_id
+    }
+    fn checkout_id(&self) -> Option<Uuid> {
+        Some(self.checkout_id)
+    }
+}
+
 crate::string_enum! {
     /// The way a notification reaches a person.
     pub enum Channel ("channel") {
@@ -300,6 +423,10 @@ event!(
     |e| e.cart_id
 );
 event!(CheckoutExpired, Topic::CheckoutExpired, |e| e.cart_id);
+event!(PaymentAuthorized, Topic::PaymentAuthorized, |e| e.cart_id);
+event!(PaymentDeclined, Topic::PaymentDeclined, |e| e.cart_id);
+event!(PaymentCaptured, Topic::PaymentCaptured, |e| e.order_id);
+event!(PaymentRefunded, Topic::PaymentRefunded, |e| e.order_id);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// The seven services of cartflow. Each owns one PostgreSQL database.
+/// The eight services of cartflow. Each owns one PostgreSQL database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
     Order,
@@ -11,10 +11,11 @@ pub enum Service {
     EmailPush,
     Cart,
     Customer,
+    Payment,
 }
 
 impl Service {
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 8] = [
         Service::Order,
         Service::Product,
         Service::Inventory,
@@ -22,6 +23,7 @@ impl Service {
         Service::EmailPush,
         Service::Cart,
         Service::Customer,
+        Service::Payment,
     ];
 
     /// The name used in logs, the `producer` attribute, `processed_messages.service`,
@@ -35,6 +37,7 @@ impl Service {
             Service::EmailPush => "email-push",
             Service::Cart => "cart",
             Service::Customer => "customer",
+            Service::Payment => "payment",
         }
     }
 
@@ -48,6 +51,7 @@ impl Service {
             Service::EmailPush => 3004,
             Service::Cart => 3005,
             Service::Customer => 3006,
+            Service::Payment => 3007,
         }
     }
 

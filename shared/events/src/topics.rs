@@ -21,10 +21,14 @@ pub enum Topic {
     CheckoutExpireRequested,
     CheckoutExpired,
     ProductChanged,
+    PaymentAuthorized,
+    PaymentDeclined,
+    PaymentCaptured,
+    PaymentRefunded,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 16] = [
+    pub const ALL: [Topic; 20] = [
         Topic::OrderRequested,
         Topic::StockAvailable,
         Topic::StockRejected,
@@ -41,6 +45,10 @@ impl Topic {
         Topic::CheckoutExpireRequested,
         Topic::CheckoutExpired,
         Topic::ProductChanged,
+        Topic::PaymentAuthorized,
+        Topic::PaymentDeclined,
+        Topic::PaymentCaptured,
+        Topic::PaymentRefunded,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -61,6 +69,10 @@ impl Topic {
             Topic::CheckoutExpireRequested => "checkout.expire-requested",
             Topic::CheckoutExpired => "checkout.expired",
             Topic::ProductChanged => "product.changed",
+            Topic::PaymentAuthorized => "payment.authorized",
+            Topic::PaymentDeclined => "payment.declined",
+            Topic::PaymentCaptured => "payment.captured",
+            Topic::PaymentRefunded => "payment.refunded",
         }
     }
 
@@ -81,6 +93,10 @@ impl Topic {
             Topic::DeliveryRequested => Service::Notification,
             Topic::DeliveryResult => Service::EmailPush,
             Topic::ProductChanged => Service::Product,
+            Topic::PaymentAuthorized
+            | Topic::PaymentDeclined
+            | Topic::PaymentCaptured
+            | Topic::PaymentRefunded => Service::Payment,
         }
     }
 

@@ -16,7 +16,13 @@ pub const MAX_DELIVERY_ATTEMPTS: i32 = 5;
 /// Who consumes what. This table *is* the saga's choreography.
 pub const CONSUMERS: &[(Topic, Service)] = &[
     (Topic::OrderRequested, Service::Inventory),
-    (Topic::StockAvailable, Service::Order),
+    // Reserved stock is paid for: payment authorizes the total, and order makes the
+    // order only with a held authorization. A decline releases the stock and unlocks
+    // the cart.
+    (Topic::StockAvailable, Service::Payment),
+    (Topic::PaymentAuthorized, Service::Order),
+    (Topic::PaymentDeclined, Service::Inventory),
+    (Topic::PaymentDeclined, Service::Cart),
     (Topic::StockRejected, Service::Cart),
     (Topic::OrderCreated, Service::Cart),
     (Topic::OrderCancelled, Service::Inventory),
@@ -25,6 +31,11 @@ pub const CONSUMERS: &[(Topic, Service)] = &[
     (Topic::CheckoutExpireRequested, Service::Order),
     (Topic::CheckoutExpired, Service::Cart),
     (Topic::CheckoutExpired, Service::Inventory),
+    // Money follows the order: captured once it exists, voided when its checkout is
+    // given up, refunded (or voided) when it is cancelled.
+    (Topic::OrderCreated, Service::Payment),
+    (Topic::CheckoutExpired, Service::Payment),
+    (Topic::OrderCancelled, Service::Payment),
     // Every customer-facing outcome, and low stock, becomes a notification.
     (Topic::StockRejected, Service::Notification),
     (Topic::OrderCreated, Service::Notification),
@@ -33,6 +44,9 @@ pub const CONSUMERS: &[(Topic, Service)] = &[
     (Topic::OrderDelivered, Service::Notification),
     (Topic::LowStock, Service::Notification),
     (Topic::CheckoutExpired, Service::Notification),
+    (Topic::PaymentDeclined, Service::Notification),
+    (Topic::PaymentCaptured, Service::Notification),
+    (Topic::PaymentRefunded, Service::Notification),
     // Notification keeps its own copy of contact details.
     (Topic::CustomerCreated, Service::Notification),
     (Topic::CustomerUpdated, Service::Notification),
@@ -315,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn inventory_consumes_requests_cancellations_and_expiries() {
+    fn inventory_consumes_requests_declines_cancellations_and_expiries() {
         let topology = Topology::default();
         let topics: Vec<_> = topology
             .subscriptions_of(Service::Inventory)
@@ -325,6 +339,7 @@ mod tests {
             topics,
             vec![
                 Topic::OrderRequested,
+                Topic::PaymentDeclined,
                 Topic::OrderCancelled,
                 Topic::CheckoutExpired
             ]

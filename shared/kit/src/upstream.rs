@@ -243,7 +243,7 @@ impl Upstream {
 }
 
 /// `base` ± 50 %, so that callers retrying together do not stay in step.
-fn jittered(base: Duration) -> Duration {
+pub fn jittered(base: Duration) -> Duration {
     let random = RandomState::new().hash_one(Instant::now()) % 1000;
     base.mul_f64(0.5 + random as f64 / 1000.0)
 }

@@ -62,6 +62,9 @@ pub fn reply_to(request: OrderRequested) -> StockAvailable {
         cart_id: request.cart_id,
         customer_id: request.customer_id,
         items: request.items,
+        payment_method: None,
+        total_cents: None,
+        shipping_address: None,
     }
 }
 
@@ -86,6 +89,8 @@ fn request(cart_id: Uuid, customer_id: Uuid) -> OrderRequested {
             quantity: 1,
             unit_price_cents: 100,
         }],
+        payment_method: None,
+        shipping_address: None,
     }
 }
 

@@ -7,7 +7,13 @@ const ENDINGS = {
   converted: ["The checkout ended: converted, and the order is placed.", "ok"],
   stock_unavailable: ["The checkout ended: not enough stock, nothing reserved. Edit the cart and try again.", "error"],
   checkout_expired: ["The checkout ended: it expired before it could finish.", "error"],
+  payment_declined: ["The checkout ended: the card was declined, the stock went back. Pick another card and check out again.", "error"],
 };
+
+// Where the demo ships: the customer's name at one demo address.
+const shippingAddress = () => ({
+  name: current().name, line1: "1 Market Street", city: "Springfield", postal_code: "12345", country: "US",
+});
 
 const current = () => customers.find((c) => c.id === document.getElementById("customer").value);
 const base = () => "/api/shop/customers/" + encodeURIComponent(current().id);
@@ -43,7 +49,9 @@ async function cart() {
   let c = null;
   try { c = await cf.api(base() + "/cart"); } catch (error) { if (error.status !== 404) throw error; }
   const status = c ? c.status : "no cart yet";
-  document.getElementById("cart-status").textContent = status;
+  const declined = c && c.status === "payment_declined" && c.rejection ? ` (${c.rejection.decline_code || c.rejection.reason})` : "";
+  document.getElementById("cart-status").textContent = status + declined;
+  document.getElementById("ship-to").textContent = Object.values(shippingAddress()).join(", ");
   // As the cart's rules say: not while pending, not empty; a converted cart is spent
   // (the next add starts a new one).
   document.getElementById("checkout").disabled =
@@ -66,7 +74,8 @@ async function orders() {
   const list = await cf.api(base() + "/orders");
   list.sort((a, b) => b.created_at.localeCompare(a.created_at));
   cf.rows(document.getElementById("orders"), list, (o) => o.id, (o) => el("tr", { "data-order": o.id },
-    el("td", { class: "mono", text: o.id }),
+    el("td", {}, el("span", { class: "mono", text: o.id }),
+      o.shipping_address ? el("div", { class: "muted ships-to", text: "ships to " + [o.shipping_address.name, o.shipping_address.line1, o.shipping_address.city, o.shipping_address.country].join(", ") }) : ""),
     el("td", { class: "order-status" }),
     el("td", { class: "num", text: money(o.total_cents) }),
     el("td", { text: cf.time(o.created_at) }),
@@ -106,8 +115,9 @@ async function refresh() {
 }
 
 document.getElementById("checkout").addEventListener("click", () =>
-  act("Checking out: the cart is pending until inventory and order answer.", async () => {
-    await cf.api(base() + "/checkout", { method: "POST" });
+  act("Checking out: the cart is pending until inventory, payment and order answer.", async () => {
+    const payment_method = document.getElementById("card").value;
+    await cf.api(base() + "/checkout", { method: "POST", body: { payment_method, shipping_address: shippingAddress() } });
     checkingOut = true;
   }));
 document.getElementById("customer").addEventListener("change", () => {

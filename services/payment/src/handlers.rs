@@ -1,0 +1,294 @@
+//! Payment's part in the saga. Each consumed event records, in its own transaction,
+//! what must happen to the checkout's money (authorize, capture, void, refund); the
+//! provider worker ([`crate::worker`]) then asks the provider and announces the answer.
+//! Decisions on one checkout are taken under its row's lock ([`store::lock`]).
+
+use crate::domain::{self, OnCancelled, OnExpired, PaymentStatus};
+use crate::store::{self, NewPayment};
+use async_trait::async_trait;
+use cartflow_events::{
+    Checkout, CheckoutExpired, OrderCancelled, OrderCreated, PaymentAuthorized, PaymentDeclined,
+    StockAvailable, Topic, total_cents,
+};
+use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Why a checkout without a payment method is declined.
+pub const PAYMENT_METHOD_MISSING: &str = "payment_method_missing";
+
+pub struct PaymentHandler {
+    pub currency: String,
+    /// Wakes the provider worker once a transaction that gave it work commits.
+    pub work: Arc<Notify>,
+}
+
+#[async_trait]
+impl EventHandler for PaymentHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+        let cause = event.envelope.event_id.to_string();
+        match event.topic() {
+            Some(Topic::StockAvailable) => self.reserved(tx, event.decode()?, &cause).await,
+            Some(Topic::OrderCreated) => self.ordered(tx, event.decode()?, &cause).await,
+            Some(Topic::CheckoutExpired) => self.expired(tx, event.decode()?, &cause).await,
+            Some(Topic::OrderCancelled) => self.cancelled(tx, event.decode()?, &cause).await,
+            _ => Err(event.unexpected()),
+        }
+    }
+}
+
+impl PaymentHandler {
+    fn wake_worker(&self, tx: &mut Tx) {
+        let work = self.work.clone();
+        tx.after_commit(move || work.notify_one());
+    }
+
+    /// Stock is reserved: authorize the total, once per checkout. A checkout decided
+    /// before is announced again (the cart re-sent its request, so someone waits).
+    async fn reserved(
+        &self,
+        tx: &mut Tx,
+        reserved: StockAvailable,
+        cause: &str,
+    ) -> Result<(), HandlerError> {
+        let checkout_id = reserved.checkout();
+        let amount_cents = reserved
+            .total_cents
+            .unwrap_or_else(|| total_cents(&reserved.items));
+        if amount_cents <= 0 || reserved.items.is_empty() {
+            return Err(HandlerError::Poison(format!(
+                "stock-available for checkout {checkout_id} with nothing to pay"
+            )));
+        }
+        let method = reserved.payment_method.as_deref();
+        // A method that is missing (an event from before payment) or malformed is
+        // declined without asking the provider; a card number is never stored.
+        let refused = match method {
+            None => Some(PAYMENT_METHOD_MISSING),
+            Some(token) => domain::check_payment_method(token)
+                .err()
+                .map(|_| "payment_method_invalid"),
+        };
+        let new = NewPayment {
+            checkout_id,
+            cart_id: reserved.cart_id,
+            customer_id: reserved.customer_id,
+            amount_cents,
+            currency: &self.currency,
+            payment_method: method.filter(|_| refused.is_none()),
+            status: if refused.is_some() {
+                PaymentStatus::Declined
+            } else {
+                PaymentStatus::Authorizing
+            },
+            decline_code: refused,
+            expires_at: reserved.expires_at,
+            items: &reserved.items,
+            shipping_address: reserved.shipping_address.as_ref(),
+            caused_by: cause,
+            traceparent: cartflow_messaging::trace_context::current(),
+        };
+        if store::insert(tx.conn(), &new).await?.is_some() {
+            if let Some(reason) = refused {
+                tracing::info!(%checkout_id, reason, "payment declined without asking the provider");
+                tx.publish(&PaymentDeclined {
+                    checkout_id,
+                    cart_id: reserved.cart_id,
+                    customer_id: reserved.customer_id,
+                    reason: reason.into(),
+                    decline_code: None,
+                    items: reserved.items,
+                })
+                .await?;
+            } else {
+                tracing::info!(%checkout_id, amount_cents, "authorization requested");
+                self.wake_worker(tx);
+            }
+            return Ok(());
+        }
+        let record = store::lock(tx.conn(), checkout_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("payment of checkout {checkout_id} vanished"))?;
+        match record.status {
+            PaymentStatus::Authorized => {
+                tx.publish(&authorized(&record)).await?;
+                tracing::info!(%checkout_id, "repeated reservation: authorization announced again");
+            }
+            PaymentStatus::Declined => {
+                tx.publish(&declined(&record)).await?;
+                tracing::info!(%checkout_id, "repeated reservation: decline announced again");
+            }
+            status => {
+                tracing::info!(%checkout_id, %status, "repeated reservation; nothing to add");
+            }
+        }
+        Ok(())
+    }
+
+    /// The order exists: capture what is held, once.
+    async fn ordered(
+        &self,
+        tx: &mut Tx,
+        created: OrderCreated,
+        cause: &str,
+    ) -> Result<(), HandlerError> {
+        let checkout_id = created.checkout();
+        let Some(record) = store::lock(tx.conn(), checkout_id).await? else {
+            tracing::warn!(%checkout_id, order_id = %created.order_id, "order without a payment (placed before payment existed); nothing to capture");
+            return Ok(());
+        };
+        if record.status == PaymentStatus::Authorized {
+            let traceparent = cartflow_messaging::trace_context::current();
+            store::request(
+                tx.conn(),
+                record.id,
+                PaymentStatus::Capturing,
+                Some(created.order_id),
+                cause,
+                traceparent,
+            )
+            .await?;
+            self.wake_worker(tx);
+            tracing::info!(%checkout_id, order_id = %created.order_id, "capture requested");
+        } else {
+            tracing::info!(%checkout_id, status = %record.status, "order announced again; payment already past authorization");
+        }
+        Ok(())
+    }
+
+    /// The checkout was given up: whatever is held for it is released.
+    async fn expired(
+        &self,
+        tx: &mut Tx,
+        expired: CheckoutExpired,
+        cause: &str,
+    ) -> Result<(), HandlerError> {
+        let checkout_id = expired.checkout_id;
+        let record = store::lock(tx.conn(), checkout_id).await?;
+        match domain::on_expired(record.as_ref().map(|r| r.status)) {
+            OnExpired::Abandon => {
+                let new = NewPayment {
+                    checkout_id,
+                    cart_id: expired.cart_id,
+                    customer_id: expired.customer_id,
+                    amount_cents: 0,
+                    currency: &self.currency,
+                    payment_method: None,
+                    status: PaymentStatus::Abandoned,
+                    decline_code: None,
+                    expires_at: None,
+                    items: &expired.items,
+                    shipping_address: None,
+                    caused_by: cause,
+                    traceparent: None,
+                };
+                store::insert(tx.conn(), &new).await?;
+                tracing::info!(%checkout_id, "checkout given up before payment heard of it: it will authorize nothing");
+            }
+            OnExpired::VoidOnArrival => {
+                let id = record.expect("a status was read").id;
+                store::flag(tx.conn(), id, true, false).await?;
+                tracing::info!(%checkout_id, "checkout given up while its authorization is out: voided on arrival");
+            }
+            OnExpired::Void => {
+                let id = record.expect("a status was read").id;
+                let traceparent = cartflow_messaging::trace_context::current();
+                store::request(
+                    tx.conn(),
+                    id,
+                    PaymentStatus::Voiding,
+                    None,
+                    cause,
+                    traceparent,
+                )
+                .await?;
+                self.wake_worker(tx);
+                tracing::info!(%checkout_id, "checkout given up: its authorization is voided");
+            }
+            OnExpired::Nothing => {}
+        }
+        Ok(())
+    }
+
+    /// The order was cancelled: the money goes back, once.
+    async fn cancelled(
+        &self,
+        tx: &mut Tx,
+        cancelled: OrderCancelled,
+        cause: &str,
+    ) -> Result<(), HandlerError> {
+        let checkout_id = cancelled.checkout();
+        let Some(record) = store::lock(tx.conn(), checkout_id).await? else {
+            tracing::warn!(%checkout_id, order_id = %cancelled.order_id, "cancelled order without a payment; nothing to return");
+            return Ok(());
+        };
+        let traceparent = cartflow_messaging::trace_context::current();
+        match domain::on_cancelled(record.status, record.refund_requested) {
+            OnCancelled::Refund => {
+                store::request(
+                    tx.conn(),
+                    record.id,
+                    PaymentStatus::Refunding,
+                    None,
+                    cause,
+                    traceparent,
+                )
+                .await?;
+                self.wake_worker(tx);
+                tracing::info!(%checkout_id, order_id = %cancelled.order_id, "refund requested");
+            }
+            OnCancelled::Void => {
+                store::request(
+                    tx.conn(),
+                    record.id,
+                    PaymentStatus::Voiding,
+                    None,
+                    cause,
+                    traceparent,
+                )
+                .await?;
+                self.wake_worker(tx);
+                tracing::info!(%checkout_id, order_id = %cancelled.order_id, "void requested");
+            }
+            OnCancelled::RefundOnCapture => {
+                store::flag(tx.conn(), record.id, false, true).await?;
+                tracing::info!(%checkout_id, "order cancelled while its capture is out: refunded once captured");
+            }
+            OnCancelled::Nothing => {
+                tracing::info!(%checkout_id, status = %record.status, "cancellation repeated or nothing to return");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The announcement of a held authorization: what order makes the order from.
+pub fn authorized(record: &store::Record) -> PaymentAuthorized {
+    PaymentAuthorized {
+        checkout_id: record.checkout_id,
+        cart_id: record.cart_id,
+        customer_id: record.customer_id,
+        payment_id: record.id,
+        amount_cents: record.amount_cents,
+        expires_at: record.expires_at,
+        items: record.items.clone(),
+        shipping_address: record.shipping_address.clone(),
+        card: record.card.clone(),
+    }
+}
+
+/// The announcement of a decline: inventory releases, the cart unlocks.
+pub fn declined(record: &store::Record) -> PaymentDeclined {
+    let missing = record.payment_method.is_none();
+    PaymentDeclined {
+        checkout_id: record.checkout_id,
+        cart_id: record.cart_id,
+        customer_id: record.customer_id,
+        reason: match (&record.decline_code, missing) {
+            (Some(code), true) => code.clone(),
+            _ => "card_declined".into(),
+        },
+        decline_code: record.decline_code.clone().filter(|_| !missing),
+        items: record.items.clone(),
+    }
+}

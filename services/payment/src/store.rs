@@ -1,0 +1,355 @@
+//! SQL for payments. Every change is guarded by the status it expects, in the same
+//! statement, so two deliveries (or a delivery and the worker) racing each other
+//! cannot both apply.
+
+use crate::domain::{Payment, PaymentStatus};
+use cartflow_events::{CardSummary, LineItem, ShippingAddress};
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgExecutor, Row};
+use uuid::Uuid;
+
+const COLUMNS: &str = "id, checkout_id, cart_id, customer_id, order_id, status, amount_cents,
+    currency, captured_cents, refunded_cents, payment_method, card_brand, card_last4,
+    intent_id, decline_code, attempts, last_error, created_at, updated_at";
+
+fn status_of(text: String) -> sqlx::Result<PaymentStatus> {
+    text.parse()
+        .map_err(|e: String| sqlx::Error::Decode(e.into()))
+}
+
+fn from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Payment> {
+    let brand: Option<String> = row.try_get("card_brand")?;
+    let last4: Option<String> = row.try_get("card_last4")?;
+    Ok(Payment {
+        id: row.try_get("id")?,
+        checkout_id: row.try_get("checkout_id")?,
+        cart_id: row.try_get("cart_id")?,
+        customer_id: row.try_get("customer_id")?,
+        order_id: row.try_get("order_id")?,
+        status: status_of(row.try_get("status")?)?,
+        amount_cents: row.try_get("amount_cents")?,
+        currency: row.try_get("currency")?,
+        captured_cents: row.try_get("captured_cents")?,
+        refunded_cents: row.try_get("refunded_cents")?,
+        payment_method: row.try_get("payment_method")?,
+        card: brand
+            .zip(last4)
+            .map(|(brand, last4)| CardSummary { brand, last4 }),
+        intent_id: row.try_get("intent_id")?,
+        decline_code: row.try_get("decline_code")?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
+        updated_at: row.try_get::<DateTime<Utc>, _>("updated_at")?,
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct PaymentFilter {
+    pub customer_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    pub checkout_id: Option<Uuid>,
+}
+
+pub async fn list<'e>(
+    db: impl PgExecutor<'e>,
+    filter: &PaymentFilter,
+) -> sqlx::Result<Vec<Payment>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payments
+         WHERE ($1::uuid IS NULL OR customer_id = $1)
+           AND ($2::uuid IS NULL OR order_id = $2)
+           AND ($3::uuid IS NULL OR checkout_id = $3)
+         ORDER BY created_at DESC, id LIMIT 500"
+    ))
+    .bind(filter.customer_id)
+    .bind(filter.order_id)
+    .bind(filter.checkout_id)
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Every payment, for the reconciliation.
+pub async fn all<'e>(db: impl PgExecutor<'e>) -> sqlx::Result<Vec<Payment>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM payments ORDER BY created_at"
+    ))
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn get<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<Payment>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A checkout to authorize, as `stock-available` describes it.
+pub struct NewPayment<'a> {
+    pub checkout_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+    pub payment_method: Option<&'a str>,
+    pub status: PaymentStatus,
+    pub decline_code: Option<&'a str>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub items: &'a [LineItem],
+    pub shipping_address: Option<&'a ShippingAddress>,
+    pub caused_by: &'a str,
+    pub traceparent: Option<String>,
+}
+
+/// Records the checkout's payment, unless it has one: returns its id if this inserted it.
+pub async fn insert(conn: &mut PgConnection, new: &NewPayment<'_>) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "INSERT INTO payments (id, checkout_id, cart_id, customer_id, amount_cents, currency,
+             payment_method, status, decline_code, expires_at, items, shipping_address,
+             caused_by, traceparent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (checkout_id) DO NOTHING RETURNING id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(new.checkout_id)
+    .bind(new.cart_id)
+    .bind(new.customer_id)
+    .bind(new.amount_cents)
+    .bind(new.currency)
+    .bind(new.payment_method)
+    .bind(new.status.as_str())
+    .bind(new.decline_code)
+    .bind(new.expires_at)
+    .bind(Json(new.items))
+    .bind(new.shipping_address.map(Json))
+    .bind(new.caused_by)
+    .bind(&new.traceparent)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A payment as the handlers and the worker decide on it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: Uuid,
+    pub checkout_id: Uuid,
+    pub cart_id: Uuid,
+    pub customer_id: Uuid,
+    pub order_id: Option<Uuid>,
+    pub status: PaymentStatus,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub captured_cents: i64,
+    pub payment_method: Option<String>,
+    pub intent_id: Option<String>,
+    pub card: Option<CardSummary>,
+    pub decline_code: Option<String>,
+    pub void_requested: bool,
+    pub refund_requested: bool,
+    pub attempts: i32,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub items: Vec<LineItem>,
+    pub shipping_address: Option<ShippingAddress>,
+    pub caused_by: Option<String>,
+    pub traceparent: Option<String>,
+}
+
+const RECORD: &str = "id, checkout_id, cart_id, customer_id, order_id, status, amount_cents,
+    currency, captured_cents, payment_method, intent_id, card_brand, card_last4, decline_code,
+    void_requested, refund_requested, attempts, expires_at, items, shipping_address,
+    caused_by, traceparent";
+
+fn record_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Record> {
+    let brand: Option<String> = row.try_get("card_brand")?;
+    let last4: Option<String> = row.try_get("card_last4")?;
+    Ok(Record {
+        id: row.try_get("id")?,
+        checkout_id: row.try_get("checkout_id")?,
+        cart_id: row.try_get("cart_id")?,
+        customer_id: row.try_get("customer_id")?,
+        order_id: row.try_get("order_id")?,
+        status: status_of(row.try_get("status")?)?,
+        amount_cents: row.try_get("amount_cents")?,
+        currency: row.try_get("currency")?,
+        captured_cents: row.try_get("captured_cents")?,
+        payment_method: row.try_get("payment_method")?,
+        intent_id: row.try_get("intent_id")?,
+        card: brand
+            .zip(last4)
+            .map(|(brand, last4)| CardSummary { brand, last4 }),
+        decline_code: row.try_get("decline_code")?,
+        void_requested: row.try_get("void_requested")?,
+        refund_requested: row.try_get("refund_requested")?,
+        attempts: row.try_get("attempts")?,
+        expires_at: row.try_get("expires_at")?,
+        items: row.try_get::<Json<Vec<LineItem>>, _>("items")?.0,
+        shipping_address: row
+            .try_get::<Option<Json<ShippingAddress>>, _>("shipping_address")?
+            .map(|j| j.0),
+        caused_by: row.try_get("caused_by")?,
+        traceparent: row.try_get("traceparent")?,
+    })
+}
+
+/// Locks the checkout's payment, if it has one: every decision on it is taken under
+/// this lock, the worker's included.
+pub async fn lock(conn: &mut PgConnection, checkout_id: Uuid) -> sqlx::Result<Option<Record>> {
+    let row = sqlx::query(&format!(
+        "SELECT {RECORD} FROM payments WHERE checkout_id = $1 FOR UPDATE"
+    ))
+    .bind(checkout_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+/// The payments whose provider step is due, oldest first, leaving out those in hand.
+pub async fn due<'e>(
+    db: impl PgExecutor<'e>,
+    skip: &[Uuid],
+    limit: i64,
+) -> sqlx::Result<Vec<Record>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {RECORD} FROM payments
+         WHERE status IN ('authorizing', 'capturing', 'voiding', 'refunding')
+           AND next_attempt_at <= now() AND NOT (id = ANY($1))
+         ORDER BY next_attempt_at LIMIT $2"
+    ))
+    .bind(skip)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(record_from_row).collect()
+}
+
+/// Moves a payment to `to`, making it due now, on behalf of the event `caused_by`.
+pub async fn request(
+    conn: &mut PgConnection,
+    id: Uuid,
+    to: PaymentStatus,
+    order_id: Option<Uuid>,
+    caused_by: &str,
+    traceparent: Option<String>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE payments SET status = $2, order_id = COALESCE($3, order_id), caused_by = $4,
+             traceparent = $5, attempts = 0, last_error = NULL, next_attempt_at = now(),
+             updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(to.as_str())
+    .bind(order_id)
+    .bind(caused_by)
+    .bind(traceparent)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Flags a payment whose provider step is out: the checkout was given up (`void`) or
+/// the order cancelled (`refund`); the worker acts on the flag when the step lands.
+pub async fn flag(conn: &mut PgConnection, id: Uuid, void: bool, refund: bool) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE payments SET void_requested = void_requested OR $2,
+             refund_requested = refund_requested OR $3, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(void)
+    .bind(refund)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// What the provider's answer changes, applied only if the payment is still in the
+/// status the call was made for.
+#[derive(Debug, Default)]
+pub struct Settled<'a> {
+    pub status: Option<PaymentStatus>,
+    pub intent_id: Option<&'a str>,
+    pub card: Option<&'a CardSummary>,
+    pub decline_code: Option<&'a str>,
+    pub captured_cents: Option<i64>,
+    pub refunded_cents: Option<i64>,
+}
+
+/// Records a provider answer; false if the payment moved on meanwhile (another
+/// instance's worker answered first), in which case nothing changes.
+pub async fn settle(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: PaymentStatus,
+    settled: &Settled<'_>,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE payments SET status = COALESCE($3, status), intent_id = COALESCE($4, intent_id),
+             card_brand = COALESCE($5, card_brand), card_last4 = COALESCE($6, card_last4),
+             decline_code = COALESCE($7, decline_code),
+             captured_cents = COALESCE($8, captured_cents),
+             refunded_cents = COALESCE($9, refunded_cents),
+             attempts = attempts + 1, last_error = NULL, next_attempt_at = now(),
+             updated_at = now()
+         WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(settled.status.map(PaymentStatus::as_str))
+    .bind(settled.intent_id)
+    .bind(settled.card.map(|c| c.brand.as_str()))
+    .bind(settled.card.map(|c| c.last4.as_str()))
+    .bind(settled.decline_code)
+    .bind(settled.captured_cents)
+    .bind(settled.refunded_cents)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// A call that failed for a passing reason: try again after `delay`.
+pub async fn retry_later(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: PaymentStatus,
+    delay: std::time::Duration,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE payments SET attempts = attempts + 1, last_error = $3,
+             next_attempt_at = now() + $4, updated_at = now()
+         WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(error)
+    .bind(delay)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A provider step refused outright: the payment waits for an operator.
+pub async fn fail(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: PaymentStatus,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE payments SET status = 'failed', attempts = attempts + 1, last_error = $3,
+             updated_at = now()
+         WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(error)
+    .execute(conn)
+    .await
+    .map(drop)
+}

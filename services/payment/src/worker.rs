@@ -1,0 +1,366 @@
+//! The provider worker: asks the provider for what the consumed events recorded
+//! (authorize, capture, void, refund) and records each answer with the event it
+//! causes, in one transaction for the answers that arrived together.
+//!
+//! Why a worker and not a call inside the consumer's transaction: a provider call takes
+//! milliseconds to seconds (a slow card, a time-out and its retries), and a batch of
+//! messages waits for its slowest member; here each call runs on its own, concurrently,
+//! while the consumers go on. Every call carries the idempotency key of its step, so a
+//! call repeated after a time-out, a crash or by a second instance's worker gets the
+//! provider's first answer and never charges twice; the answer is recorded only if the
+//! payment is still in the status the call was made for.
+
+use crate::domain::{self, PaymentStatus};
+use crate::handlers::{authorized, declined};
+use crate::provider::{Authorization, Authorize, Provider, ProviderError};
+use crate::store::{self, Record, Settled};
+use cartflow_events::{PaymentCaptured, PaymentRefunded};
+use cartflow_messaging::{Cause, Outbox, trace_context};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Provider calls out at once.
+    pub concurrency: usize,
+    /// How often to look for due retries (new work wakes the worker at once).
+    pub poll: Duration,
+}
+
+pub struct Worker {
+    pub outbox: Outbox,
+    pub provider: Provider,
+    pub work: Arc<Notify>,
+    pub settings: WorkerSettings,
+}
+
+/// What the provider said to one step.
+enum Outcome {
+    Authorization(Authorization),
+    Captured(i64),
+    Voided,
+    Refunded(i64),
+}
+
+/// A step's call, answered.
+struct Answered {
+    record: Record,
+    outcome: Result<Outcome, ProviderError>,
+    span: tracing::Span,
+}
+
+impl Worker {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut in_hand: HashSet<Uuid> = HashSet::new();
+        let mut calls: JoinSet<Answered> = JoinSet::new();
+        loop {
+            let room = self.settings.concurrency.saturating_sub(in_hand.len());
+            if room > 0 && !shutdown.is_cancelled() {
+                let skip: Vec<Uuid> = in_hand.iter().copied().collect();
+                match store::due(self.outbox.pool(), &skip, room as i64).await {
+                    Ok(due) => {
+                        for record in due {
+                            in_hand.insert(record.id);
+                            calls.spawn(call(self.provider.clone(), record));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading due payments failed; trying again")
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled(), if calls.is_empty() => break,
+                _ = self.work.notified() => {}
+                _ = tokio::time::sleep(self.settings.poll) => {}
+                Some(first) = calls.join_next(), if !calls.is_empty() => {
+                    // Every answer that is in by now is recorded with this one.
+                    let mut answered = Vec::new();
+                    answered.extend(first.ok());
+                    while let Some(more) = calls.try_join_next() {
+                        answered.extend(more.ok());
+                    }
+                    let ids: Vec<Uuid> = answered.iter().map(|a| a.record.id).collect();
+                    if let Err(e) = self.record(answered).await {
+                        tracing::warn!(error = %e, "recording provider answers failed; the steps are asked again (same keys)");
+                    }
+                    for id in ids {
+                        in_hand.remove(&id);
+                    }
+                    // A panicked call leaves its id in hand until restart; none is expected.
+                }
+            }
+        }
+    }
+
+    /// Records the answers and the events they cause, in one transaction.
+    async fn record(&self, answered: Vec<Answered>) -> anyhow::Result<()> {
+        let mut tx = self.outbox.begin().await?;
+        let mut more_work = false;
+        for answer in answered {
+            let span = answer.span.clone();
+            more_work |= apply(&mut tx, answer).instrument(span).await?;
+        }
+        tx.commit().await?;
+        if more_work {
+            self.work.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// Makes the provider call for the record's pending step, in a span of the checkout's
+/// trace (continued from the event that asked for it).
+async fn call(provider: Provider, record: Record) -> Answered {
+    let step = record.status.as_str();
+    let span = tracing::info_span!("payment.step", step, checkout_id = %record.checkout_id, payment_id = %record.id);
+    trace_context::set_parent(&span, record.traceparent.as_deref());
+    let outcome = step_call(&provider, &record).instrument(span.clone()).await;
+    Answered {
+        record,
+        outcome,
+        span,
+    }
+}
+
+async fn step_call(provider: &Provider, record: &Record) -> Result<Outcome, ProviderError> {
+    let key = |step| domain::idempotency_key(step, record.checkout_id);
+    let intent = record.intent_id.as_deref();
+    match (record.status, intent) {
+        (PaymentStatus::Authorizing, _) => {
+            let method = record.payment_method.as_deref().unwrap_or_default();
+            provider
+                .authorize(&Authorize {
+                    idempotency_key: key("authorize"),
+                    amount_cents: record.amount_cents,
+                    currency: record.currency.clone(),
+                    payment_method: method.to_string(),
+                    checkout_id: record.checkout_id.to_string(),
+                })
+                .await
+                .map(Outcome::Authorization)
+        }
+        (PaymentStatus::Capturing, Some(intent)) => provider
+            .capture(intent, &key("capture"))
+            .await
+            .map(|i| Outcome::Captured(i.amount_received_cents)),
+        (PaymentStatus::Voiding, Some(intent)) => provider
+            .cancel(intent, &key("void"))
+            .await
+            .map(|_| Outcome::Voided),
+        // Nothing was ever held.
+        (PaymentStatus::Voiding, None) => Ok(Outcome::Voided),
+        (PaymentStatus::Refunding, Some(intent)) => provider
+            .refund(intent, record.captured_cents, &key("refund"))
+            .await
+            .map(|r| Outcome::Refunded(r.amount_cents)),
+        (status, _) => Err(ProviderError::Rejected {
+            status: 0,
+            code: Some("no_intent".into()),
+            message: format!("payment in {status} has no provider intent to act on"),
+        }),
+    }
+}
+
+fn count(name: &'static str, labels: &[(&'static str, String)]) {
+    metrics::counter!(name, labels).increment(1);
+}
+
+/// Records one answer; true if it left more provider work (a void or a refund).
+async fn apply(tx: &mut cartflow_messaging::Tx, answer: Answered) -> anyhow::Result<bool> {
+    let Answered {
+        record, outcome, ..
+    } = answer;
+    let from = record.status;
+    let checkout_id = record.checkout_id;
+    // The payment as it is now, locked: a handler may have flagged it while the call was
+    // out (the checkout given up, the order cancelled), and that flag decides what the
+    // answer leads to. If it moved on meanwhile (another instance's worker), nothing to do.
+    let Some(mut record) = store::lock(tx.conn(), checkout_id).await? else {
+        return Ok(false);
+    };
+    if record.status != from {
+        return Ok(false);
+    }
+    let cause = Cause {
+        correlation_id: record.cart_id.to_string(),
+        causation_id: record
+            .caused_by
+            .clone()
+            .unwrap_or_else(|| checkout_id.to_string()),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(ProviderError::Transient(error)) => {
+            let delay = domain::retry_delay(record.attempts + 1);
+            tracing::warn!(%checkout_id, step = %from, %error, retry_in_ms = delay.as_millis() as u64, "provider call failed; trying again later");
+            store::retry_later(tx.conn(), record.id, from, delay, &error).await?;
+            return Ok(false);
+        }
+        // A payment method the provider does not know is the customer's to fix: a decline.
+        Err(ProviderError::Rejected { code, message, .. })
+            if from == PaymentStatus::Authorizing =>
+        {
+            let code = code.unwrap_or_else(|| "payment_method_invalid".into());
+            tracing::info!(%checkout_id, %code, %message, "provider refused the payment method");
+            Outcome::Authorization(Authorization::Declined {
+                intent_id: None,
+                code: code.clone(),
+                decline_code: Some(code),
+                message,
+            })
+        }
+        Err(ProviderError::Rejected { code, message, .. }) => {
+            let code = code.unwrap_or_default();
+            tracing::error!(%checkout_id, step = %from, %code, %message, "provider refused the step; the payment waits for an operator");
+            count(
+                "cartflow_payment_failures_total",
+                &[("step", from.as_str().into())],
+            );
+            store::fail(tx.conn(), record.id, from, &format!("{code}: {message}")).await?;
+            return Ok(false);
+        }
+    };
+    match outcome {
+        Outcome::Authorization(Authorization::Approved {
+            intent_id,
+            brand,
+            last4,
+            ..
+        }) => {
+            let (status, announce) =
+                domain::after_authorization(domain::Answer::Approved, record.void_requested);
+            let card = brand
+                .zip(last4)
+                .map(|(brand, last4)| cartflow_events::CardSummary { brand, last4 });
+            let settled = Settled {
+                status: Some(status),
+                intent_id: Some(&intent_id),
+                card: card.as_ref(),
+                ..Settled::default()
+            };
+            if !store::settle(tx.conn(), record.id, from, &settled).await? {
+                return Ok(false);
+            }
+            count(
+                "cartflow_payment_authorizations_total",
+                &[("outcome", "approved".into())],
+            );
+            record.card = card.clone();
+            record.intent_id = Some(intent_id);
+            if announce {
+                tx.publish_caused_by(&cause, &authorized(&record)).await?;
+                tracing::info!(%checkout_id, amount_cents = record.amount_cents, "payment authorized");
+            } else {
+                tracing::info!(%checkout_id, "authorized after the checkout was given up: voiding it");
+            }
+            Ok(!announce)
+        }
+        Outcome::Authorization(Authorization::Declined {
+            intent_id,
+            decline_code,
+            code,
+            ..
+        }) => {
+            let (status, announce) =
+                domain::after_authorization(domain::Answer::Declined, record.void_requested);
+            let reported = decline_code.unwrap_or(code);
+            let settled = Settled {
+                status: Some(status),
+                intent_id: intent_id.as_deref(),
+                decline_code: Some(&reported),
+                ..Settled::default()
+            };
+            if !store::settle(tx.conn(), record.id, from, &settled).await? {
+                return Ok(false);
+            }
+            count(
+                "cartflow_payment_authorizations_total",
+                &[("outcome", "declined".into())],
+            );
+            count(
+                "cartflow_payment_declines_total",
+                &[("code", reported.clone())],
+            );
+            record.decline_code = Some(reported.clone());
+            if announce {
+                tx.publish_caused_by(&cause, &declined(&record)).await?;
+            }
+            tracing::info!(%checkout_id, decline_code = %reported, "payment declined");
+            Ok(false)
+        }
+        Outcome::Captured(amount) => {
+            let next = if record.refund_requested {
+                PaymentStatus::Refunding
+            } else {
+                PaymentStatus::Captured
+            };
+            let settled = Settled {
+                status: Some(next),
+                captured_cents: Some(amount),
+                ..Settled::default()
+            };
+            if !store::settle(tx.conn(), record.id, from, &settled).await? {
+                return Ok(false);
+            }
+            count("cartflow_payment_captures_total", &[]);
+            let order_id = record.order_id.unwrap_or_default();
+            tx.publish_caused_by(
+                &cause,
+                &PaymentCaptured {
+                    payment_id: record.id,
+                    order_id,
+                    checkout_id,
+                    customer_id: record.customer_id,
+                    amount_cents: amount,
+                    card: record.card.clone(),
+                },
+            )
+            .await?;
+            tracing::info!(%checkout_id, %order_id, amount_cents = amount, "payment captured");
+            Ok(record.refund_requested)
+        }
+        Outcome::Voided => {
+            let settled = Settled {
+                status: Some(PaymentStatus::Voided),
+                ..Settled::default()
+            };
+            if store::settle(tx.conn(), record.id, from, &settled).await? {
+                count("cartflow_payment_voids_total", &[]);
+                tracing::info!(%checkout_id, "authorization voided: nothing held");
+            }
+            Ok(false)
+        }
+        Outcome::Refunded(amount) => {
+            let settled = Settled {
+                status: Some(PaymentStatus::Refunded),
+                refunded_cents: Some(amount),
+                ..Settled::default()
+            };
+            if !store::settle(tx.conn(), record.id, from, &settled).await? {
+                return Ok(false);
+            }
+            count("cartflow_payment_refunds_total", &[]);
+            let order_id = record.order_id.unwrap_or_default();
+            tx.publish_caused_by(
+                &cause,
+                &PaymentRefunded {
+                    payment_id: record.id,
+                    order_id,
+                    checkout_id,
+                    customer_id: record.customer_id,
+                    amount_cents: amount,
+                },
+            )
+            .await?;
+            tracing::info!(%checkout_id, %order_id, amount_cents = amount, "payment refunded");
+            Ok(false)
+        }
+    }
+}
