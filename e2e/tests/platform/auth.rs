@@ -185,6 +185,11 @@ anonymous POST   inventory    /inventory                  stock     401
 ann       POST   inventory    /inventory                  stock     403
 ann       PUT    inventory    /inventory/KB-1             quantity  403
 ann       DELETE inventory    /inventory/KB-1             -         403
+anonymous GET    payment      /payments                   -         401
+anonymous GET    payment      /payments/{payment}         -         401
+bob       GET    payment      /payments/{payment}         -         404
+anonymous GET    payment      /payments/reconciliation    -         401
+ann       GET    payment      /payments/reconciliation    -         403
 ";
 
 /// What each caller may do, in this order (changes last). `cy` deletes herself.
@@ -202,6 +207,9 @@ ann       GET    email-push   /push/{ann}/stream          -         200
 staff     GET    order        /orders/{order}             -         200
 staff     GET    customer     /customers                  -         200
 staff     GET    email-push   /push/{ann}                 -         200
+ann       GET    payment      /payments/{payment}         -         200
+ann       GET    payment      /payments                   -         200
+staff     GET    payment      /payments/reconciliation    -         200
 ann       PUT    customer     /customers/{ann}            rename    200
 ann       POST   order        /orders/{other}/cancel      -         200
 cy        DELETE customer     /customers/{cy}             -         204
@@ -281,7 +289,14 @@ async fn every_route_answers_the_owner_refuses_the_others_and_refusals_change_no
     app.wait_for_contact(ann, "ann@example.com").await;
     let order = app.checkout(ann, "KB-1", 1).await;
     let other_order = app.checkout(ann, "KB-1", 1).await;
-    let note = eventually("Ann's confirmations", || async {
+    let payment = app
+        .get_json(Service::Order, &format!("/orders/{order}"))
+        .await["payment_id"]
+        .as_str()
+        .expect("the order's payment")
+        .to_string();
+    // Both orders' confirmations and receipts, by email and push: the saga has settled.
+    let note = eventually("Ann's confirmations and receipts", || async {
         let (_, list) = call(
             &app,
             owner,
@@ -292,7 +307,7 @@ async fn every_route_answers_the_owner_refuses_the_others_and_refusals_change_no
         )
         .await;
         let list = list.as_array().cloned().unwrap_or_default();
-        (list.len() >= 4).then(|| list[0]["id"].as_str().unwrap().to_string())
+        (list.len() >= 8).then(|| list[0]["id"].as_str().unwrap().to_string())
     })
     .await;
     let callers = [
@@ -305,6 +320,7 @@ async fn every_route_answers_the_owner_refuses_the_others_and_refusals_change_no
     let names = [
         ("order", order),
         ("other", other_order),
+        ("payment", payment),
         ("note", note),
         ("ann", ann.to_string()),
         ("cy", cy.to_string()),

@@ -268,6 +268,22 @@ async fn card_numbers_are_refused_and_kept_nowhere() {
             "the answer repeats no card data: {detail}"
         );
     }
+    // Escaped digits are digits: a card number spelled with \u escapes is refused too,
+    // and no answer quotes it.
+    let escaped = r#"{"payment_method":"pm_card_visa","shipping_address":{"name":"E","line1":"\u00344242424242424242","city":"C","postal_code":"1","country":"US"}}"#;
+    let response = app
+        .as_customer(
+            app.http
+                .post(format!("{}/cart/convert-to-order", app.url(Service::Cart))),
+            customer,
+        )
+        .header("content-type", "application/json")
+        .body(escaped)
+        .send()
+        .await
+        .unwrap();
+    let detail = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(detail.contains("card number"), "{detail}");
     let missing = assert_problem(
         app.convert_with(customer, &json!({ "shipping_address": address }))
             .await,

@@ -154,12 +154,21 @@ fn checkout_payment(headers: &HeaderMap, body: &[u8]) -> Result<CheckoutPayment,
             "expected a request body with Content-Type: application/json".into(),
         ));
     }
-    if holds_card_number(&String::from_utf8_lossy(body)) {
-        return Err(ApiError::Unprocessable(
+    let card_data = || {
+        ApiError::Unprocessable(
             "the request holds something shaped like a card number: send the payment method token your payment provider issued (such as pm_card_visa), never card data".into(),
-        ));
+        )
+    };
+    if holds_card_number(&String::from_utf8_lossy(body)) {
+        return Err(card_data());
     }
-    let request: ConvertRequest = serde_json::from_slice(body)
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::BadRequest("the checkout's body is not valid JSON".into()))?;
+    // Decoded, an escaped digit (`\u0034`) is a digit: look again at what was sent.
+    if holds_card_number(&value.to_string()) {
+        return Err(card_data());
+    }
+    let request: ConvertRequest = serde_json::from_value(value)
         .map_err(|e| ApiError::Unprocessable(format!("the checkout's body: {e}")))?;
     request.parse().map_err(ApiError::Unprocessable)
 }

@@ -109,7 +109,12 @@ async fn payment_authorized(tx: &mut Tx, reserved: PaymentAuthorized) -> Result<
             Ok(())
         }
         Ruling::AlreadyExpired => {
-            tracing::info!(%checkout_id, "stock reserved for a given-up checkout: no order; inventory releases it on checkout.expired");
+            // Said again, so that payment (which voids what it holds for a given-up
+            // checkout) hears it whatever raced what; every consumer takes it once.
+            if let Some(expired) = store::expired(tx.conn(), checkout_id).await? {
+                tx.publish(&expired).await?;
+            }
+            tracing::info!(%checkout_id, "authorization for a given-up checkout: no order; checkout.expired said again so payment voids it");
             Ok(())
         }
     }

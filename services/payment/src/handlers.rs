@@ -164,26 +164,37 @@ impl PaymentHandler {
         cause: &str,
     ) -> Result<(), HandlerError> {
         let checkout_id = expired.checkout_id;
-        let record = store::lock(tx.conn(), checkout_id).await?;
+        let mut record = store::lock(tx.conn(), checkout_id).await?;
+        if record.is_none() {
+            let new = NewPayment {
+                checkout_id,
+                cart_id: expired.cart_id,
+                customer_id: expired.customer_id,
+                amount_cents: 0,
+                currency: &self.currency,
+                payment_method: None,
+                status: PaymentStatus::Abandoned,
+                decline_code: None,
+                expires_at: None,
+                items: &expired.items,
+                shipping_address: None,
+                caused_by: cause,
+                traceparent: None,
+            };
+            if store::insert(tx.conn(), &new).await?.is_some() {
+                tracing::info!(%checkout_id, "checkout given up before payment heard of it: it will authorize nothing");
+                return Ok(());
+            }
+            // The reservation's payment went in while this looked (its insert had not
+            // committed, so the lock found nothing and the insert waited for it): decide
+            // on that payment, or its authorization would go unvoided.
+            record = store::lock(tx.conn(), checkout_id).await?;
+        }
         match domain::on_expired(record.as_ref().map(|r| r.status)) {
             OnExpired::Abandon => {
-                let new = NewPayment {
-                    checkout_id,
-                    cart_id: expired.cart_id,
-                    customer_id: expired.customer_id,
-                    amount_cents: 0,
-                    currency: &self.currency,
-                    payment_method: None,
-                    status: PaymentStatus::Abandoned,
-                    decline_code: None,
-                    expires_at: None,
-                    items: &expired.items,
-                    shipping_address: None,
-                    caused_by: cause,
-                    traceparent: None,
-                };
-                store::insert(tx.conn(), &new).await?;
-                tracing::info!(%checkout_id, "checkout given up before payment heard of it: it will authorize nothing");
+                return Err(HandlerError::Transient(anyhow::anyhow!(
+                    "payment of checkout {checkout_id} neither found nor recorded"
+                )));
             }
             OnExpired::VoidOnArrival => {
                 let id = record.expect("a status was read").id;

@@ -156,10 +156,21 @@ async fn step_call(provider: &Provider, record: &Record) -> Result<Outcome, Prov
             .map(|_| Outcome::Voided),
         // Nothing was ever held.
         (PaymentStatus::Voiding, None) => Ok(Outcome::Voided),
-        (PaymentStatus::Refunding, Some(intent)) => provider
-            .refund(intent, record.captured_cents, &key("refund"))
-            .await
-            .map(|r| Outcome::Refunded(r.amount_cents)),
+        (PaymentStatus::Refunding, Some(intent)) => {
+            let refund = provider
+                .refund(intent, record.captured_cents, &key("refund"))
+                .await?;
+            // A card refund is `succeeded` or, for a while, `pending`; a failed or
+            // canceled one returned nothing.
+            match refund.status.as_deref() {
+                Some("failed" | "canceled") => Err(ProviderError::Rejected {
+                    status: 200,
+                    code: refund.status.clone(),
+                    message: format!("refund {} {}", refund.id, refund.status.unwrap_or_default()),
+                }),
+                _ => Ok(Outcome::Refunded(refund.amount_cents)),
+            }
+        }
         (status, _) => Err(ProviderError::Rejected {
             status: 0,
             code: Some("no_intent".into()),
@@ -167,6 +178,10 @@ async fn step_call(provider: &Provider, record: &Record) -> Result<Outcome, Prov
         }),
     }
 }
+
+/// Refusals of the payment method itself: Stripe's for one it does not know (`No such
+/// PaymentMethod`), and the client's for one not shaped like a token (never sent).
+const PAYMENT_METHOD_REFUSED: [&str; 2] = ["resource_missing", "invalid_payment_method"];
 
 fn count(name: &'static str, labels: &[(&'static str, String)]) {
     metrics::counter!(name, labels).increment(1);
@@ -204,10 +219,16 @@ async fn apply(tx: &mut cartflow_messaging::Tx, answer: Answered) -> anyhow::Res
             return Ok(false);
         }
         // A payment method the provider does not know is the customer's to fix: a decline.
+        // Any other refusal of an authorization (a rotated key, a parameter, an answer
+        // that did not read) is ours: tried again later, with the same key, so that what
+        // the provider may have done is found out rather than announced as a decline.
         Err(ProviderError::Rejected { code, message, .. })
-            if from == PaymentStatus::Authorizing =>
+            if from == PaymentStatus::Authorizing
+                && code
+                    .as_deref()
+                    .is_some_and(|c| PAYMENT_METHOD_REFUSED.contains(&c)) =>
         {
-            let code = code.unwrap_or_else(|| "payment_method_invalid".into());
+            let code = code.unwrap_or_default();
             tracing::info!(%checkout_id, %code, %message, "provider refused the payment method");
             Outcome::Authorization(Authorization::Declined {
                 intent_id: None,
@@ -215,6 +236,21 @@ async fn apply(tx: &mut cartflow_messaging::Tx, answer: Answered) -> anyhow::Res
                 decline_code: Some(code),
                 message,
             })
+        }
+        Err(ProviderError::Rejected {
+            status,
+            code,
+            message,
+        }) if from == PaymentStatus::Authorizing => {
+            let delay = domain::retry_delay(record.attempts + 1);
+            let error = format!("{status} {}: {message}", code.unwrap_or_default());
+            tracing::error!(%checkout_id, %error, retry_in_ms = delay.as_millis() as u64, "provider refused the authorization; trying again later");
+            count(
+                "cartflow_payment_failures_total",
+                &[("step", from.as_str().into())],
+            );
+            store::retry_later(tx.conn(), record.id, from, delay, &error).await?;
+            return Ok(false);
         }
         Err(ProviderError::Rejected { code, message, .. }) => {
             let code = code.unwrap_or_default();

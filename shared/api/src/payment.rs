@@ -110,7 +110,8 @@ pub struct Reconciliation {
 }
 
 /// Whether `text` holds something shaped like a card number: 13 to 19 digits in a
-/// row (single spaces or dashes allowed between them), not part of a longer word. Payment data never reaches a log or a
+/// row (single spaces, dashes, dots or slashes allowed between them), not part of a
+/// longer word. Payment data never reaches a log or a
 /// table: a request that holds one is refused before anything of it is kept.
 pub fn holds_card_number(text: &str) -> bool {
     let chars: Vec<char> = text.chars().collect();
@@ -127,7 +128,7 @@ pub fn holds_card_number(text: &str) -> bool {
         while end < chars.len() {
             if chars[end].is_ascii_digit() {
                 *groups.last_mut().expect("one group at least") += 1;
-            } else if matches!(chars[end], ' ' | '-')
+            } else if matches!(chars[end], ' ' | '-' | '.' | '/')
                 && chars[end - 1].is_ascii_digit()
                 && chars.get(end + 1).is_some_and(char::is_ascii_digit)
             {
@@ -185,6 +186,8 @@ mod card_number_tests {
         assert!(!holds_card_number("12345678-1234-1234-1234-123456789012")); // 32 digits
         assert!(!holds_card_number("12345678901234567890")); // 20 digits
         assert!(holds_card_number("3782 822463 10005")); // an Amex's groups
+        assert!(holds_card_number("4242.4242.4242.4242"));
+        assert!(!holds_card_number("12/06/2026 19:29:52.869445"));
         // A UUID whose last two groups are digits: a 4-digit and a 12-digit group.
         assert!(!holds_card_number(
             "\"a1b2c3d4-e5f6-4a1b-8123-123456789012\""

@@ -24,6 +24,7 @@ pub(crate) const CREATE_INTENT_PARAMS: &[&str] = &[
     "payment_method",
     "capture_method",
     "confirm",
+    "payment_method_types",
     "metadata",
     "description",
     "expand",
@@ -168,6 +169,19 @@ fn create_request(params: &Params) -> Result<CreateRequest, StripeError> {
             None,
             "The gateway sandbox only creates confirmed PaymentIntents: send confirm=true.".into(),
             Some("confirm"),
+        ));
+    }
+    // The sandbox's tokens are cards: another payment method type is one it lacks.
+    if let Some(other) = params
+        .list("payment_method_types")
+        .into_iter()
+        .find(|t| *t != "card")
+    {
+        return Err(StripeError::invalid_request(
+            400,
+            Some("payment_method_type_unsupported"),
+            format!("The gateway sandbox supports only card payment methods, not {other}."),
+            Some("payment_method_types"),
         ));
     }
     let token = params.required("payment_method")?;

@@ -140,6 +140,15 @@ impl Params {
         Ok(metadata)
     }
 
+    /// The values of a list parameter (`name[]=a&name[]=b`, or `name[0]=a`).
+    pub fn list(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| Self::top_name(k) == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// Whether `expand[]` asks for `field`; any other expansion is refused, as Stripe
     /// refuses a property that cannot be expanded.
     pub fn expands(&self, field: Option<&str>) -> Result<bool, StripeError> {

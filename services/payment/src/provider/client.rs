@@ -232,6 +232,10 @@ impl Provider {
                 ("payment_method", &request.payment_method),
                 ("capture_method", "manual"),
                 ("confirm", "true"),
+                // Cards only: from API 2023-08-16 Stripe turns automatic payment methods
+                // on by default, and confirming one of those without a return_url is
+                // refused (400).
+                ("payment_method_types[]", "card"),
                 ("metadata[checkout_id]", &request.checkout_id),
                 ("description", &description),
                 ("expand[]", "latest_charge"),
