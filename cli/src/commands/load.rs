@@ -36,6 +36,11 @@ pub struct LoadArgs {
     /// Distinct products lines are picked from.
     #[arg(long, default_value_t = 100)]
     products: usize,
+    /// Every this many checkouts one pays with a declining test card
+    /// (pm_card_chargeDeclined); 0: every checkout pays with pm_card_visa. A declined
+    /// checkout ends payment_declined and is counted as rejected.
+    #[arg(long, default_value_t = 0)]
+    decline_every: usize,
     /// Host the services listen on (on their SPEC ports).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -81,6 +86,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             .then(|| std::time::Duration::from_millis(args.p99_bound_ms)),
         customers_per_shopper: args.customers_per_shopper.max(1),
         products: args.products,
+        decline_every: args.decline_every,
         progress: true,
         prefill_rows: args.prefill_rows,
         prefill_crossing: args

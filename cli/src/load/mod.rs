@@ -86,6 +86,9 @@ pub struct Plan {
     pub prefill_rows: u64,
     /// Spread the aged half so that it crosses the windows over this long instead.
     pub prefill_crossing: Option<std::time::Duration>,
+    /// Every this many checkouts one pays with a declining test card (0: none): a
+    /// declined checkout ends `payment_declined` and counts as rejected.
+    pub decline_every: usize,
 }
 
 /// What every shopper of a level shares.
@@ -96,6 +99,8 @@ struct Shared {
     ledger: Ledger,
     skus: Vec<String>,
     attempts: Mutex<Vec<Attempt>>,
+    /// Checkouts started, for `Plan::decline_every`.
+    checkouts: std::sync::atomic::AtomicUsize,
 }
 
 /// Runs `plan` against `target`.
@@ -135,6 +140,7 @@ pub async fn run(target: Target, plan: Plan) -> anyhow::Result<Report> {
         ledger,
         skus,
         attempts: Mutex::new(Vec::new()),
+        checkouts: std::sync::atomic::AtomicUsize::new(0),
     });
     if let (Some(server), true) = (&shared.target.database_url, plan.prefill_rows > 0) {
         tables::prefill(server, plan.prefill_rows, plan.prefill_crossing).await?;

@@ -2,6 +2,7 @@
 
 use super::Shared;
 use super::observer::Ending;
+use cartflow_api::cart::CheckoutRequest;
 use reqwest::StatusCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,8 +91,20 @@ pub(super) async fn checkout(
             }
         }
     }
+    // Every checkout pays with the sandbox's approving card, or every `decline_every`th
+    // with one it declines.
+    let n = shared
+        .checkouts
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let card = match shared.plan.decline_every {
+        every if every > 0 && n % every == every - 1 => "pm_card_chargeDeclined",
+        _ => CheckoutRequest::TEST_CARD,
+    };
     let converted_at = Instant::now();
-    let converted = shared.cart.convert(customer).await;
+    let converted = shared
+        .cart
+        .convert_with(customer, &CheckoutRequest::paid_with(card))
+        .await;
     let convert_answered_in = Some(converted_at.elapsed());
     let cart_id = match converted {
         Ok(accepted) => accepted.cart_id,
