@@ -2,23 +2,26 @@
 //! with zero errors and every confirmed order's email and push delivered. No timing is
 //! asserted; BENCHMARKS.md holds the measured numbers.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 use cartflow::load::{Plan, Target, run};
 use cartflow_events::Service;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_short_load_run_completes_with_zero_errors() {
-    let app = spawn_app().await;
-    let target = Target {
+/// The in-process stack as the load generator reaches it.
+fn target_of(app: &TestApp, database_url: Option<String>) -> Target {
+    Target {
         cart_url: app.url(Service::Cart),
         product_url: app.url(Service::Product),
         inventory_url: app.url(Service::Inventory),
         customer_url: app.url(Service::Customer),
         pubsub: app.infra.pubsub().clone(),
-        database_url: Some(app.infra.settings.server_url.clone()),
-    };
-    let plan = Plan {
+        database_url,
+    }
+}
+
+/// Three shoppers for three seconds after one of warm-up.
+fn short_plan(decline_every: usize) -> Plan {
+    Plan {
         levels: vec![3],
         warmup: Duration::from_secs(1),
         duration: Duration::from_secs(3),
@@ -29,8 +32,15 @@ async fn a_short_load_run_completes_with_zero_errors() {
         progress: false,
         prefill_rows: 0,
         prefill_crossing: None,
-        decline_every: 0,
-    };
+        decline_every,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_load_run_completes_with_zero_errors() {
+    let app = spawn_app().await;
+    let target = target_of(&app, Some(app.infra.settings.server_url.clone()));
+    let plan = short_plan(0);
     let report = run(target, plan).await.expect("the load run");
     let level = &report.levels[0];
     assert_eq!(level.errors, 0, "{level:#?}");
@@ -47,27 +57,8 @@ async fn a_short_load_run_completes_with_zero_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_load_run_with_declining_cards_counts_each_decline_as_an_ending() {
     let app = spawn_app().await;
-    let target = Target {
-        cart_url: app.url(Service::Cart),
-        product_url: app.url(Service::Product),
-        inventory_url: app.url(Service::Inventory),
-        customer_url: app.url(Service::Customer),
-        pubsub: app.infra.pubsub().clone(),
-        database_url: None,
-    };
-    let plan = Plan {
-        levels: vec![3],
-        warmup: Duration::from_secs(1),
-        duration: Duration::from_secs(3),
-        checkout_timeout: Duration::from_secs(15),
-        p99_bound: None,
-        customers_per_shopper: 2,
-        products: 4,
-        progress: false,
-        prefill_rows: 0,
-        prefill_crossing: None,
-        decline_every: 3,
-    };
+    let target = target_of(&app, None);
+    let plan = short_plan(3);
     let report = run(target, plan).await.expect("the load run");
     let level = &report.levels[0];
     assert!(level.rejected > 0, "declines seen: {level:#?}");
