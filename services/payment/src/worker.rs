@@ -150,10 +150,21 @@ async fn step_call(provider: &Provider, record: &Record) -> Result<Outcome, Prov
             .capture(intent, &key("capture"))
             .await
             .map(|i| Outcome::Captured(i.amount_received_cents)),
-        (PaymentStatus::Voiding, Some(intent)) => provider
-            .cancel(intent, &key("void"))
-            .await
-            .map(|_| Outcome::Voided),
+        (PaymentStatus::Voiding, Some(intent)) => match provider.cancel(intent, &key("void")).await
+        {
+            Ok(_) => Ok(Outcome::Voided),
+            // Refused: perhaps nothing is held any more (canceled by hand, or the
+            // authorization lapsed at the provider). Asked, the intent says.
+            Err(ProviderError::Rejected { .. })
+                if provider
+                    .retrieve(intent)
+                    .await
+                    .is_ok_and(|i| i.status == crate::provider::IntentStatus::Canceled) =>
+            {
+                Ok(Outcome::Voided)
+            }
+            Err(e) => Err(e),
+        },
         // Nothing was ever held.
         (PaymentStatus::Voiding, None) => Ok(Outcome::Voided),
         (PaymentStatus::Refunding, Some(intent)) => {
@@ -251,6 +262,25 @@ async fn apply(tx: &mut cartflow_messaging::Tx, answer: Answered) -> anyhow::Res
             );
             store::retry_later(tx.conn(), record.id, from, delay, &error).await?;
             return Ok(false);
+        }
+        // The capture was refused while the order was being cancelled: nothing was
+        // taken, so release the hold rather than wait for an operator.
+        Err(ProviderError::Rejected { code, message, .. })
+            if from == PaymentStatus::Capturing && record.refund_requested =>
+        {
+            tracing::warn!(%checkout_id, code = code.as_deref().unwrap_or_default(), %message, "capture refused for a cancelled order: voiding the hold");
+            let traceparent = record.traceparent.clone();
+            let caused_by = record.caused_by.clone().unwrap_or_default();
+            store::request(
+                tx.conn(),
+                record.id,
+                PaymentStatus::Voiding,
+                None,
+                &caused_by,
+                traceparent,
+            )
+            .await?;
+            return Ok(true);
         }
         Err(ProviderError::Rejected { code, message, .. }) => {
             let code = code.unwrap_or_default();

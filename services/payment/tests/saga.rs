@@ -137,6 +137,24 @@ impl Payments {
     fn ledger(&self) -> Ledger {
         self.sandbox.ledger()
     }
+
+    /// A client of the same provider with a key of its own: somebody acting by hand.
+    fn by_hand(&self) -> payment_service::provider::Provider {
+        let settings = payment_service::provider::ProviderSettings::from_env(&Env::from_pairs([
+            ("PAYMENT_PROVIDER_URL", self.url.as_str()),
+            ("PAYMENT_PROVIDER_KEY", "sk_test_by_hand"),
+        ]))
+        .unwrap();
+        payment_service::provider::Provider::new(settings).unwrap()
+    }
+
+    /// The provider's intent of the only payment.
+    async fn intent_id(&self) -> String {
+        sqlx::query_scalar("SELECT intent_id FROM payments")
+            .fetch_one(self.harness.pool())
+            .await
+            .unwrap()
+    }
 }
 
 #[tokio::test]
@@ -427,7 +445,7 @@ async fn holds_without_an_order_are_voided() {
 /// The reconciliation names money the provider took that no record knows.
 #[tokio::test]
 async fn the_reconciliation_names_a_stray_charge() {
-    use payment_service::provider::{Authorization, Authorize, Provider, ProviderSettings};
+    use payment_service::provider::{Authorization, Authorize};
     let payments = payments(&[], 3000).await;
     let checkout = reserved(Some("pm_card_visa"));
     payments.harness.processed(&checkout).await;
@@ -435,14 +453,7 @@ async fn the_reconciliation_names_a_stray_charge() {
         .reaches(checkout.checkout_id.unwrap(), "authorized")
         .await;
     // Somebody charged a card with the key by hand.
-    let by_hand = Provider::new(
-        ProviderSettings::from_env(&Env::from_pairs([
-            ("PAYMENT_PROVIDER_URL", payments.url.as_str()),
-            ("PAYMENT_PROVIDER_KEY", "sk_test_by_hand"),
-        ]))
-        .unwrap(),
-    )
-    .unwrap();
+    let by_hand = payments.by_hand();
     let Authorization::Approved { intent_id, .. } = by_hand
         .authorize(&Authorize {
             idempotency_key: "by-hand".into(),
@@ -492,4 +503,69 @@ async fn the_reconciliation_names_a_stray_charge() {
         )
         .await;
     assert_eq!(status, 403);
+}
+
+/// Released at the provider behind cartflow's back (by hand, or lapsed): the void is
+/// refused, the intent says canceled, and the payment is recorded voided.
+#[tokio::test]
+async fn a_void_of_an_intent_already_canceled_is_recorded_voided() {
+    let payments = payments(&[], 3000).await;
+    let checkout = reserved(Some("pm_card_visa"));
+    let checkout_id = checkout.checkout_id.unwrap();
+    payments.harness.processed(&checkout).await;
+    payments.reaches(checkout_id, "authorized").await;
+    let intent_id = payments.intent_id().await;
+    let by_hand = payments.by_hand();
+    by_hand.cancel(&intent_id, "by-hand-void").await.unwrap();
+    payments.harness.processed(&expired(&checkout)).await;
+    payments.reaches(checkout_id, "voided").await;
+    let (status, report) = payments
+        .harness
+        .request("GET", "/payments/reconciliation", None)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["differences"], serde_json::json!([]), "{report}");
+}
+
+/// The order is cancelled while its capture waits out an outage, and the provider then
+/// refuses the capture (the hold was released meanwhile): nothing was taken, so the
+/// payment ends voided, not failed, and no receipt goes out.
+#[tokio::test]
+async fn a_capture_refused_for_a_cancelled_order_ends_voided() {
+    let payments = payments(
+        &[
+            ("PROVIDER_RETRIES", "0"),
+            ("PROVIDER_BREAKER_OPEN_MS", "200"),
+        ],
+        3000,
+    )
+    .await;
+    let checkout = reserved(Some("pm_card_visa"));
+    let checkout_id = checkout.checkout_id.unwrap();
+    payments.harness.processed(&checkout).await;
+    payments.reaches(checkout_id, "authorized").await;
+    let intent_id = payments.intent_id().await;
+    let by_hand = payments.by_hand();
+    by_hand.cancel(&intent_id, "by-hand-void").await.unwrap();
+    payments.sandbox.set_down(true);
+    let order_id = Uuid::new_v4();
+    payments
+        .harness
+        .processed(&ordered(&checkout, order_id))
+        .await;
+    payments.reaches(checkout_id, "capturing").await;
+    payments
+        .harness
+        .processed(&cancelled(&checkout, order_id))
+        .await;
+    payments.sandbox.set_down(false);
+    payments.reaches(checkout_id, "voided").await;
+    assert!(
+        payments
+            .harness
+            .staged::<PaymentCaptured>()
+            .await
+            .is_empty()
+    );
+    assert_eq!(payments.ledger().totals.captured, 0);
 }
