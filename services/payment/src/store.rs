@@ -133,25 +133,13 @@ pub async fn insert(conn: &mut PgConnection, new: &NewPayment<'_>) -> sqlx::Resu
     .await
 }
 
-/// A payment as the handlers and the worker decide on it.
+/// A payment as the handlers and the worker decide on it: what `GET /payments` shows
+/// (reached through `Deref`), and what only the saga needs.
 #[derive(Debug, Clone)]
 pub struct Record {
-    pub id: Uuid,
-    pub checkout_id: Uuid,
-    pub cart_id: Uuid,
-    pub customer_id: Uuid,
-    pub order_id: Option<Uuid>,
-    pub status: PaymentStatus,
-    pub amount_cents: i64,
-    pub currency: String,
-    pub captured_cents: i64,
-    pub payment_method: Option<String>,
-    pub intent_id: Option<String>,
-    pub card: Option<CardSummary>,
-    pub decline_code: Option<String>,
+    pub payment: Payment,
     pub void_requested: bool,
     pub refund_requested: bool,
-    pub attempts: i32,
     pub expires_at: Option<DateTime<Utc>>,
     pub items: Vec<LineItem>,
     pub shipping_address: Option<ShippingAddress>,
@@ -159,33 +147,28 @@ pub struct Record {
     pub traceparent: Option<String>,
 }
 
-const RECORD: &str = "id, checkout_id, cart_id, customer_id, order_id, status, amount_cents,
-    currency, captured_cents, payment_method, intent_id, card_brand, card_last4, decline_code,
-    void_requested, refund_requested, attempts, expires_at, items, shipping_address,
+impl std::ops::Deref for Record {
+    type Target = Payment;
+    fn deref(&self) -> &Payment {
+        &self.payment
+    }
+}
+
+impl std::ops::DerefMut for Record {
+    fn deref_mut(&mut self) -> &mut Payment {
+        &mut self.payment
+    }
+}
+
+/// The saga's columns, read after [`COLUMNS`].
+const RECORD: &str = "void_requested, refund_requested, expires_at, items, shipping_address,
     caused_by, traceparent";
 
 fn record_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Record> {
-    let brand: Option<String> = row.try_get("card_brand")?;
-    let last4: Option<String> = row.try_get("card_last4")?;
     Ok(Record {
-        id: row.try_get("id")?,
-        checkout_id: row.try_get("checkout_id")?,
-        cart_id: row.try_get("cart_id")?,
-        customer_id: row.try_get("customer_id")?,
-        order_id: row.try_get("order_id")?,
-        status: status_of(row.try_get("status")?)?,
-        amount_cents: row.try_get("amount_cents")?,
-        currency: row.try_get("currency")?,
-        captured_cents: row.try_get("captured_cents")?,
-        payment_method: row.try_get("payment_method")?,
-        intent_id: row.try_get("intent_id")?,
-        card: brand
-            .zip(last4)
-            .map(|(brand, last4)| CardSummary { brand, last4 }),
-        decline_code: row.try_get("decline_code")?,
+        payment: from_row(row)?,
         void_requested: row.try_get("void_requested")?,
         refund_requested: row.try_get("refund_requested")?,
-        attempts: row.try_get("attempts")?,
         expires_at: row.try_get("expires_at")?,
         items: row.try_get::<Json<Vec<LineItem>>, _>("items")?.0,
         shipping_address: row
@@ -200,7 +183,7 @@ fn record_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Record> {
 /// this lock, the worker's included.
 pub async fn lock(conn: &mut PgConnection, checkout_id: Uuid) -> sqlx::Result<Option<Record>> {
     let row = sqlx::query(&format!(
-        "SELECT {RECORD} FROM payments WHERE checkout_id = $1 FOR UPDATE"
+        "SELECT {COLUMNS}, {RECORD} FROM payments WHERE checkout_id = $1 FOR UPDATE"
     ))
     .bind(checkout_id)
     .fetch_optional(conn)
@@ -215,7 +198,7 @@ pub async fn due<'e>(
     limit: i64,
 ) -> sqlx::Result<Vec<Record>> {
     let rows = sqlx::query(&format!(
-        "SELECT {RECORD} FROM payments
+        "SELECT {COLUMNS}, {RECORD} FROM payments
          WHERE status IN ('authorizing', 'capturing', 'voiding', 'refunding')
            AND next_attempt_at <= now() AND NOT (id = ANY($1))
          ORDER BY next_attempt_at LIMIT $2"
