@@ -249,11 +249,13 @@ impl PaymentHandler {
                 tracing::info!(%checkout_id, order_id = %cancelled.order_id, "refund requested");
             }
             OnCancelled::Void => {
+                // The cancellation can come before `order.created` (another
+                // subscription): the payment still names its order.
                 store::request(
                     tx.conn(),
                     record.id,
                     PaymentStatus::Voiding,
-                    None,
+                    Some(cancelled.order_id),
                     cause,
                     traceparent,
                 )
