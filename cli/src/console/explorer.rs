@@ -123,7 +123,7 @@ async fn resolve(console: &Console, id: Uuid) -> ApiResult<(&'static str, Vec<St
         carts.push(current.to_string());
     }
     let orders = services
-        .get(
+        .get_all(
             Service::Order,
             &format!("/orders?customer_id={id}"),
             Caller::Staff,

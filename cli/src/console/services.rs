@@ -142,6 +142,40 @@ impl Services {
             .await
     }
 
+    /// Every item of the list at `path` (which may carry filters), walking its pages:
+    /// an answer whose body is the items as one array, or the first refusal.
+    pub async fn get_all(
+        &self,
+        service: Service,
+        path: &str,
+        caller: Caller<'_>,
+    ) -> Result<Reply, ApiError> {
+        let joiner = if path.contains('?') { '&' } else { '?' };
+        let (mut items, mut token) = (Vec::new(), None::<String>);
+        loop {
+            let mut page = format!("{path}{joiner}page_size=500");
+            if let Some(token) = &token {
+                page.push_str(&format!("&page_token={token}"));
+            }
+            let reply = self.get(service, &page, caller).await?;
+            if !reply.is_success() {
+                return Ok(reply);
+            }
+            if let Some(more) = reply.body["items"].as_array() {
+                items.extend(more.iter().cloned());
+            }
+            match reply.body["next_page_token"].as_str() {
+                Some(next) => token = Some(next.to_string()),
+                None => {
+                    return Ok(Reply {
+                        status: reply.status,
+                        body: Value::Array(items),
+                    });
+                }
+            }
+        }
+    }
+
     /// Plain text of `path` (the metrics), or why not.
     pub async fn text(&self, service: Service, path: &str) -> Result<String, String> {
         let url = format!("{}{path}", self.url(service));

@@ -63,7 +63,7 @@ async fn customers(State(console): State<Console>) -> ApiResult<Reply> {
     console
         .inner
         .services
-        .get(Service::Customer, "/customers", Caller::Staff)
+        .get_all(Service::Customer, "/customers", Caller::Staff)
         .await
 }
 
@@ -71,8 +71,8 @@ async fn customers(State(console): State<Console>) -> ApiResult<Reply> {
 async fn catalog(State(console): State<Console>) -> ApiResult<Response> {
     let services = &console.inner.services;
     let (products, stock) = tokio::join!(
-        services.get(Service::Product, "/products", Caller::Public),
-        services.get(Service::Inventory, "/inventory", Caller::Public)
+        services.get_all(Service::Product, "/products", Caller::Public),
+        services.get_all(Service::Inventory, "/inventory", Caller::Public)
     );
     let products = match products?.into_ok() {
         Ok(p) => p,
@@ -227,7 +227,7 @@ async fn mail(
             detail: format!("email-push: {}", refused.detail()),
             retry_after: None,
         })?;
-    let theirs: Vec<Value> = sent
+    let theirs: Vec<Value> = sent["items"]
         .as_array()
         .into_iter()
         .flatten()

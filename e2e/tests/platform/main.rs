@@ -11,6 +11,7 @@ mod cancel;
 mod catalog;
 mod checkout;
 mod console;
+mod contract;
 mod crash;
 mod deadline;
 mod duplicates;

@@ -164,11 +164,11 @@ async fn every_outcome_is_emailed_and_pushed_once_even_when_every_message_comes_
     let inbox = app
         .get_json(Service::EmailPush, &format!("/push/{customer}"))
         .await;
-    assert_eq!(inbox.as_array().unwrap().len(), 9);
+    assert_eq!(inbox["items"].as_array().unwrap().len(), 9);
     let sent = app
         .get_json(Service::EmailPush, "/emails?to=ann@example.com")
         .await;
-    assert_eq!(sent.as_array().unwrap().len(), 9);
+    assert_eq!(sent["items"].as_array().unwrap().len(), 9);
     app.stop().await;
 }
 
@@ -417,7 +417,7 @@ async fn customers_are_validated_and_emails_unique() {
         crate::helpers::assert_problem(response, expected).await;
     }
     let listed = app.get_json(Service::Customer, "/customers").await;
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     let deleted = app
         .staff
         .delete(format!("{customers}/{id}"))

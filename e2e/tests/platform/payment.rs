@@ -22,11 +22,11 @@ fn paying_with(token: &str) -> Value {
 }
 
 async fn payments_of(app: &TestApp, query: &str) -> Vec<Payment> {
-    serde_json::from_value(
-        app.get_json(Service::Payment, &format!("/payments?{query}"))
-            .await,
-    )
-    .unwrap()
+    let page = app
+        .get_json(Service::Payment, &format!("/payments?{query}"))
+        .await;
+    assert!(page["next_page_token"].is_null(), "{page}");
+    serde_json::from_value(page["items"].clone()).unwrap()
 }
 
 /// Waits until the customer has `n` sent notifications of `kind` (email and push).

@@ -4,6 +4,7 @@
 //! (through the kit's `Upstream`: timeouts, retries, circuit breaker) and remembered.
 //! A new or emptied copy is filled from product's list at start-up ([`backfill`]).
 
+use cartflow_api::Page;
 use cartflow_events::{ProductChanged, Sku};
 use cartflow_kit::ApiError;
 use cartflow_kit::upstream::{Upstream, UpstreamSettings};
@@ -72,20 +73,31 @@ impl Catalog {
     }
 
     /// Every product product lists, remembered (an entry already newer stays).
+    /// Walks the list page by page (its tokens are URL-safe as they come).
     async fn fill_from_product(&self, pool: &PgPool) -> anyhow::Result<usize> {
-        let response = self.products.get("/products").await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "product answered {}",
-            response.status()
-        );
-        let products: Vec<ProductView> = response.json().await?;
-        let count = products.len();
-        for product in products {
-            let changed = product.changed().map_err(anyhow::Error::msg)?;
-            remember(pool, &changed).await?;
+        let (mut count, mut token) = (0, None::<String>);
+        loop {
+            let path = match &token {
+                None => "/products?page_size=500".to_string(),
+                Some(token) => format!("/products?page_size=500&page_token={token}"),
+            };
+            let response = self.products.get(&path).await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "product answered {}",
+                response.status()
+            );
+            let page: Page<ProductView> = response.json().await?;
+            count += page.items.len();
+            for product in page.items {
+                let changed = product.changed().map_err(anyhow::Error::msg)?;
+                remember(pool, &changed).await?;
+            }
+            match page.next_page_token {
+                Some(next) => token = Some(next),
+                None => return Ok(count),
+            }
         }
-        Ok(count)
     }
 }
 

@@ -10,7 +10,7 @@ pub const MAX_LINES: usize = 100;
 
 pub use cartflow_api::cart::{Cart, CartLine, CartStatus, Rejection};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddItem {
     pub product_sku: String,

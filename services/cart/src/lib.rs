@@ -11,8 +11,8 @@ pub mod routes;
 pub mod store;
 pub mod watchdog;
 
-use axum::Router;
 use cartflow_events::Service;
+use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
 use cartflow_messaging::EventHandler;
 use std::sync::Arc;
@@ -50,7 +50,7 @@ impl ServiceApp for CartApp {
         sqlx::migrate!("./migrations")
     }
 
-    fn router(&self, ctx: AppContext) -> Router {
+    fn router(&self, ctx: AppContext) -> ApiRouter {
         routes::router(routes::CartState {
             pool: ctx.pool,
             outbox: ctx.outbox,

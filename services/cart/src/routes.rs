@@ -5,17 +5,20 @@ use crate::catalog::Catalog;
 use crate::domain::ConvertRequest;
 use crate::domain::{self, AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, MAX_LINES, Refusal};
 use crate::store::{self, CheckoutPayment, Guard};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use cartflow_api::cart::{CheckoutAccepted, CheckoutRequest};
 use cartflow_api::payment::holds_card_number;
 use cartflow_events::{OrderRequested, Sku};
+use cartflow_kit::http::Problem;
+use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, CustomerId};
 use cartflow_messaging::{Cause, Outbox};
-use serde_json::{Value, json};
 use sqlx::PgPool;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// What cart's routes work with: its pool for reads, its outbox for changes, its copy
 /// of the catalog for prices, and the checkout's expiry.
@@ -28,12 +31,12 @@ pub struct CartState {
     pub checkout_expiry: std::time::Duration,
 }
 
-pub fn router(state: CartState) -> Router {
-    Router::new()
-        .route("/cart", get(show))
-        .route("/cart/items", post(add_item))
-        .route("/cart/items/{product_sku}", delete(remove_item))
-        .route("/cart/convert-to-order", post(convert))
+pub fn router(state: CartState) -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(show))
+        .routes(routes!(add_item))
+        .routes(routes!(remove_item))
+        .routes(routes!(convert))
         .with_state(state)
 }
 
@@ -47,6 +50,13 @@ impl From<Refusal> for ApiError {
     }
 }
 
+/// The caller's latest cart, with its last checkout's outcome. Customers only.
+#[utoipa::path(get, path = "/cart", tag = "cart",
+    security(("bearer" = []), ("customer_header" = [])),
+    responses(
+        (status = 200, description = "The cart", body = Cart),
+        (status = 403, description = "Not a customer (staff have no cart)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The customer has no cart yet", body = Problem, content_type = "application/problem+json")))]
 async fn show(
     State(state): State<CartState>,
     CustomerId(customer): CustomerId,
@@ -58,7 +68,17 @@ async fn show(
     Ok(Json(store::load(&mut conn, id).await?))
 }
 
-/// Adds a line (or more of a line) with the product's current price (cart's copy).
+/// Adds a line (or more of a line) with the product's current price (cart's copy of
+/// the catalog); opens a cart when the customer has none. Customers only.
+#[utoipa::path(post, path = "/cart/items", tag = "cart", request_body = AddItem,
+    security(("bearer" = []), ("customer_header" = [])),
+    responses(
+        (status = 200, description = "The cart with the line added", body = Cart),
+        (status = 403, description = "Not a customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No product with that SKU", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The cart is in checkout, or the line or cart is full", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The product service was needed for an unknown SKU and did not answer; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 #[tracing::instrument(skip_all, fields(customer_id = %customer))]
 async fn add_item(
     State(state): State<CartState>,
@@ -114,6 +134,15 @@ async fn add_item(
     Ok(Json(cart))
 }
 
+/// Removes a line. Customers only.
+#[utoipa::path(delete, path = "/cart/items/{product_sku}", tag = "cart",
+    params(("product_sku" = Sku, Path, description = "The line's SKU")),
+    security(("bearer" = []), ("customer_header" = [])),
+    responses(
+        (status = 200, description = "The cart without the line", body = Cart),
+        (status = 403, description = "Not a customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No open cart, or no line for that SKU", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The cart is in checkout", body = Problem, content_type = "application/problem+json")))]
 async fn remove_item(
     State(state): State<CartState>,
     CustomerId(customer): CustomerId,
@@ -175,14 +204,21 @@ fn checkout_payment(headers: &HeaderMap, body: &[u8]) -> Result<CheckoutPayment,
 
 /// Starts a checkout, which holds the cart against edits while it is pending, and asks
 /// inventory to reserve it (payment follows the reservation). The answer arrives as an
-/// event; `GET /cart` shows the outcome.
+/// event; `GET /cart` shows the outcome. Customers only. A body holding anything shaped
+/// like a card number is refused (422) and nothing of it is kept or quoted.
+#[utoipa::path(post, path = "/cart/convert-to-order", tag = "cart", request_body = CheckoutRequest,
+    security(("bearer" = []), ("customer_header" = [])),
+    responses(
+        (status = 202, description = "The checkout started", body = CheckoutAccepted),
+        (status = 403, description = "Not a customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No open cart with lines to convert, or one already in checkout", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(customer_id = %customer))]
 async fn convert(
     State(state): State<CartState>,
     CustomerId(customer): CustomerId,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CheckoutAccepted>)> {
     let payment = checkout_payment(&headers, &body)?;
     let mut tx = state.outbox.begin().await?;
     let expiry = state.checkout_expiry;
@@ -226,12 +262,12 @@ async fn convert(
     tracing::info!(%cart_id, checkout_id = %checkout.checkout_id, "checkout requested");
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "cart_id": cart_id,
-            "checkout_id": checkout.checkout_id,
-            "checkout_expires_at": checkout.expires_at,
-            "status": CartStatus::CheckoutPending,
-        })),
+        Json(CheckoutAccepted {
+            cart_id,
+            checkout_id: checkout.checkout_id,
+            checkout_expires_at: checkout.expires_at,
+            status: CartStatus::CheckoutPending,
+        }),
     ))
 }
 

@@ -45,7 +45,7 @@ impl fmt::Display for Email {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Customer {
     pub id: Uuid,
     pub name: String,
@@ -66,7 +66,7 @@ impl Customer {
 
 /// `POST` and `PUT` body. `id` may be chosen by the client on `POST` (seeding known
 /// ids); otherwise one is generated.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerFields {
     pub id: Option<Uuid>,

@@ -6,8 +6,8 @@ pub mod domain;
 pub mod routes;
 pub mod store;
 
-use axum::Router;
 use cartflow_events::Service;
+use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
 
 pub struct CustomerApp;
@@ -25,7 +25,7 @@ impl ServiceApp for CustomerApp {
         sqlx::migrate!("./migrations")
     }
 
-    fn router(&self, ctx: AppContext) -> Router {
+    fn router(&self, ctx: AppContext) -> ApiRouter {
         routes::router(ctx)
     }
 }

@@ -7,24 +7,29 @@
 
 use crate::domain::{Customer, CustomerFields};
 use crate::store;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use cartflow_api::Page;
 use cartflow_events::{CustomerCreated, CustomerDeleted, CustomerUpdated};
 use cartflow_kit::AppContext;
 use cartflow_kit::auth::SignIn;
 use cartflow_kit::db::is_unique_violation;
+use cartflow_kit::http::openapi::ApiRouter;
+use cartflow_kit::http::{Listing, NoFilters, PageParams, Problem};
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, Caller, Staff};
 use cartflow_messaging::Cause;
+use chrono::{DateTime, Utc};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// The routes, on the service's context: its pool for reads, its outbox for changes.
-pub fn router(app: AppContext) -> Router {
-    Router::new()
-        .route("/customers", get(list).post(create))
-        .route("/customers/{id}", get(show).put(replace).delete(remove))
+pub fn router(app: AppContext) -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, replace, remove))
         .with_state(app)
 }
 
@@ -49,8 +54,22 @@ fn conflict_on_duplicate(err: sqlx::Error, customer: &Customer) -> ApiError {
     }
 }
 
-async fn list(State(app): State<AppContext>, _: Staff) -> ApiResult<Json<Vec<Customer>>> {
-    Ok(Json(store::list(&app.pool).await?))
+/// Every customer, oldest sign-up first. Staff only.
+#[utoipa::path(get, path = "/customers", tag = "customers", params(PageParams),
+    security(("bearer" = []), ("staff_header" = [])),
+    responses(
+        (status = 200, description = "A page of customers, oldest first", body = Page<Customer>),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
+async fn list(
+    State(app): State<AppContext>,
+    _: Staff,
+    listing: Listing<NoFilters>,
+) -> ApiResult<Json<Page<Customer>>> {
+    let page = listing.page;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
+    let rows = store::list(&app.pool, after, page.fetch_limit()).await?;
+    let listed = page.page(rows, |row| (row.created_at, row.customer.id));
+    Ok(Json(listed.map(|row| row.customer)))
 }
 
 /// Someone else's record is answered as if it did not exist.
@@ -62,6 +81,13 @@ fn own_record(caller: &Caller, id: Uuid) -> ApiResult<()> {
     }
 }
 
+/// One customer: the caller's own record (someone else's is a 404), or any for staff.
+#[utoipa::path(get, path = "/customers/{id}", tag = "customers",
+    params(("id" = Uuid, Path, description = "The customer's id")),
+    security(("bearer" = []), ("customer_header" = []), ("staff_header" = [])),
+    responses(
+        (status = 200, description = "The customer", body = Customer),
+        (status = 404, description = "No such customer, or not the caller's", body = Problem, content_type = "application/problem+json")))]
 async fn show(
     State(app): State<AppContext>,
     caller: Caller,
@@ -75,7 +101,14 @@ async fn show(
 }
 
 /// Sign-up: a customer's record takes the caller's id and verified email; staff
-/// choose any (or a new id).
+/// choose any (or a new id). Announced as `customer.created`.
+#[utoipa::path(post, path = "/customers", tag = "customers", request_body = CustomerFields,
+    security(("bearer" = []), ("customer_header" = []), ("staff_header" = [])),
+    responses(
+        (status = 201, description = "Signed up; `Location` names the record", body = Customer,
+            headers(("Location" = String, description = "The customer's path"))),
+        (status = 403, description = "A customer signing up with another id, or an email their token did not verify", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The id or the email is registered (the email is not echoed)", body = Problem, content_type = "application/problem+json")))]
 async fn create(
     State(app): State<AppContext>,
     sign_in: SignIn,
@@ -109,6 +142,15 @@ async fn create(
 }
 
 /// A customer may change their record, but not to an address they did not verify.
+/// Announced as `customer.updated`.
+#[utoipa::path(put, path = "/customers/{id}", tag = "customers", request_body = CustomerFields,
+    params(("id" = Uuid, Path, description = "The customer's id")),
+    security(("bearer" = []), ("customer_header" = []), ("staff_header" = [])),
+    responses(
+        (status = 200, description = "The customer as it now is", body = Customer),
+        (status = 403, description = "An email the caller's token did not verify", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is registered to another customer", body = Problem, content_type = "application/problem+json")))]
 async fn replace(
     State(app): State<AppContext>,
     sign_in: SignIn,
@@ -135,6 +177,13 @@ async fn replace(
     Ok(Json(customer))
 }
 
+/// Deletes a customer (their sign-in stops working) and announces `customer.deleted`.
+#[utoipa::path(delete, path = "/customers/{id}", tag = "customers",
+    params(("id" = Uuid, Path, description = "The customer's id")),
+    security(("bearer" = []), ("customer_header" = []), ("staff_header" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such customer, or not the caller's", body = Problem, content_type = "application/problem+json")))]
 async fn remove(
     State(app): State<AppContext>,
     caller: Caller,

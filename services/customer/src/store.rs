@@ -1,15 +1,35 @@
 //! SQL for customers.
 
 use crate::domain::Customer;
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, name, email, phone";
 
-pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<Customer>> {
+/// A customer in the list, with the sign-up time the list is ordered by.
+#[derive(sqlx::FromRow)]
+pub struct Listed {
+    pub created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub customer: Customer,
+}
+
+/// Up to `limit` customers, oldest first, after the (created_at, id) given.
+pub async fn list(
+    pool: &PgPool,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Listed>> {
+    let (after_at, after_id) = after.unzip();
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM customers ORDER BY created_at, id"
+        "SELECT {COLUMNS}, created_at FROM customers
+         WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1, $2)
+         ORDER BY created_at, id LIMIT $3"
     ))
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(pool)
     .await
 }

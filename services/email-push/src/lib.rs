@@ -10,8 +10,8 @@ pub mod sender;
 pub mod smtp;
 pub mod store;
 
-use axum::Router;
 use cartflow_events::Service;
+use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::runtime::Worker;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
 use cartflow_messaging::EventHandler;
@@ -95,7 +95,7 @@ impl ServiceApp for EmailPushApp {
         sqlx::migrate!("./migrations")
     }
 
-    fn router(&self, ctx: AppContext) -> Router {
+    fn router(&self, ctx: AppContext) -> ApiRouter {
         routes::router(routes::State {
             pool: ctx.pool.clone(),
             live: self.live.clone(),

@@ -3,11 +3,14 @@
 
 use crate::live::Live;
 use crate::store::{self, Email, Push};
+use axum::Json;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::{Json, Router};
+use cartflow_api::Page;
 use cartflow_kit::auth::{Authenticator, SignIn};
-use cartflow_kit::{ApiError, ApiPath, ApiQuery, ApiResult, Caller};
+use cartflow_kit::http::openapi::ApiRouter;
+use cartflow_kit::http::{Listing, PageParams, Problem};
+use cartflow_kit::{ApiError, ApiPath, ApiResult, Caller};
+use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -17,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -78,31 +83,39 @@ impl Drop for StreamSlot {
     }
 }
 
-pub fn router(state: State) -> Router {
-    Router::new()
-        .route("/emails", get(emails))
-        .route("/push/{customer_id}", get(inbox))
-        .route("/push/{customer_id}/stream", get(stream))
+pub fn router(state: State) -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(emails))
+        .routes(routes!(inbox))
+        .routes(routes!(stream))
         .with_state(state)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct EmailQuery {
+    /// Only emails to this address.
     to: Option<String>,
 }
 
+/// Emails sent or being sent, newest first: the caller's own, or everyone's for staff.
+#[utoipa::path(get, path = "/emails", tag = "email", params(EmailQuery, PageParams),
+    security(("bearer" = []), ("customer_header" = []), ("staff_header" = [])),
+    responses((status = 200, description = "A page of emails, newest first", body = Page<Email>)))]
 async fn emails(
     axum::extract::State(s): axum::extract::State<State>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<EmailQuery>,
-) -> ApiResult<Json<Vec<Email>>> {
+    listing: Listing<EmailQuery>,
+) -> ApiResult<Json<Page<Email>>> {
     let Ok(customer) = caller.list_filter(None) else {
-        return Ok(Json(Vec::new()));
+        return Ok(Json(Page::last(Vec::new())));
     };
-    Ok(Json(
-        store::emails(&s.pool, q.to.as_deref(), customer).await?,
-    ))
+    let page = listing.page;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
+    let to = listing.filters.to.as_deref();
+    let rows = store::emails(&s.pool, to, customer, after, page.fetch_limit()).await?;
+    Ok(Json(page.page(rows, |e| (e.created_at, e.id))))
 }
 
 /// Someone else's inbox is answered as if it did not exist.
@@ -116,13 +129,24 @@ fn own_inbox(caller: &Caller, customer_id: Uuid) -> ApiResult<()> {
     }
 }
 
+/// A customer's push messages, newest first: the caller's own, or anyone's for staff.
+#[utoipa::path(get, path = "/push/{customer_id}", tag = "push",
+    params(("customer_id" = Uuid, Path, description = "The customer's id"), PageParams),
+    security(("bearer" = []), ("customer_header" = []), ("staff_header" = [])),
+    responses(
+        (status = 200, description = "A page of push messages, newest first", body = Page<Push>),
+        (status = 404, description = "Not the caller's inbox", body = Problem, content_type = "application/problem+json")))]
 async fn inbox(
     axum::extract::State(s): axum::extract::State<State>,
     caller: Caller,
     ApiPath(customer_id): ApiPath<Uuid>,
-) -> ApiResult<Json<Vec<Push>>> {
+    listing: Listing<cartflow_kit::http::NoFilters>,
+) -> ApiResult<Json<Page<Push>>> {
     own_inbox(&caller, customer_id)?;
-    Ok(Json(store::pushes(&s.pool, customer_id).await?))
+    let page = listing.page;
+    let after: Option<(DateTime<Utc>, Uuid)> = page.after()?;
+    let rows = store::pushes(&s.pool, customer_id, after, page.fetch_limit()).await?;
+    Ok(Json(page.page(rows, |p| (p.created_at, p.id))))
 }
 
 /// Long enough to stand for "never" (a token without expiry: header mode).
@@ -143,6 +167,14 @@ struct Watch {
 /// `event: push` with the message as JSON, for every push to this customer from now
 /// on. Ends when the service shuts down, when the caller's token expires, or when a
 /// periodic re-check finds the sign-in no longer holds (the customer was deleted).
+#[utoipa::path(get, path = "/push/{customer_id}/stream", tag = "push",
+    params(("customer_id" = Uuid, Path, description = "The customer's id")),
+    security(("bearer" = []), ("customer_header" = []), ("staff_header" = [])),
+    responses(
+        (status = 200, description = "Server-sent events: `event: push`, `id` the message's id, `data` the message (a `Push`) as JSON", content_type = "text/event-stream", body = String),
+        (status = 404, description = "Not the caller's inbox", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many live streams for this caller; close one first", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 async fn stream(
     axum::extract::State(s): axum::extract::State<State>,
     sign_in: SignIn,

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Email {
     pub id: Uuid,
     pub notification_id: Uuid,
@@ -26,7 +26,7 @@ pub struct Email {
 
 const EMAIL_COLUMNS: &str = "id, notification_id, customer_id, recipient, subject, body, status, attempts, last_error, created_at, sent_at";
 
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Push {
     pub id: Uuid,
     pub notification_id: Uuid,
@@ -244,27 +244,49 @@ pub async fn mark_attempt_failed(
 }
 
 /// The latest emails, to `to` if given, and of `customer` if given.
+/// Up to `limit` emails, to `to` if given and of `customer` if given, newest first,
+/// after the (created_at, id) given.
 pub async fn emails(
     pool: &PgPool,
     to: Option<&str>,
     customer: Option<Uuid>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
 ) -> sqlx::Result<Vec<Email>> {
+    let (after_at, after_id) = after.unzip();
     sqlx::query_as(&format!(
         "SELECT {EMAIL_COLUMNS} FROM emails WHERE ($1::text IS NULL OR recipient = lower($1))
            AND ($2::uuid IS NULL OR customer_id = $2)
-         ORDER BY created_at DESC LIMIT 500"
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+         ORDER BY created_at DESC, id DESC LIMIT $5"
     ))
     .bind(to)
     .bind(customer)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(pool)
     .await
 }
 
-pub async fn pushes(pool: &PgPool, customer_id: Uuid) -> sqlx::Result<Vec<Push>> {
+/// Up to `limit` of a customer's push messages, newest first, after the
+/// (created_at, id) given.
+pub async fn pushes(
+    pool: &PgPool,
+    customer_id: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Push>> {
+    let (after_at, after_id) = after.unzip();
     sqlx::query_as(&format!(
-        "SELECT {PUSH_COLUMNS} FROM push_messages WHERE customer_id = $1 ORDER BY created_at DESC LIMIT 500"
+        "SELECT {PUSH_COLUMNS} FROM push_messages WHERE customer_id = $1
+           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+         ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(customer_id)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(pool)
     .await
 }

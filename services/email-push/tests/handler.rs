@@ -40,8 +40,9 @@ async fn a_push_reaches_the_inbox_once_and_is_reported() {
         .request("GET", &format!("/push/{customer}"), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(inbox.as_array().unwrap().len(), 1, "{inbox}");
-    assert_eq!(inbox[0]["title"], "Order confirmed");
+    assert_eq!(inbox["items"].as_array().unwrap().len(), 1, "{inbox}");
+    assert_eq!(inbox["items"][0]["title"], "Order confirmed");
+    assert!(inbox["next_page_token"].is_null(), "{inbox}");
     let results = email_push.staged::<DeliveryResult>().await;
     assert_eq!(results.len(), 1);
     assert!(results[0].delivered);
@@ -58,8 +59,8 @@ async fn an_email_is_queued_once_for_the_sender() {
         .request("GET", "/emails?to=ann@example.com", None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(emails.as_array().unwrap().len(), 1, "{emails}");
-    assert_eq!(emails[0]["status"], "pending");
+    assert_eq!(emails["items"].as_array().unwrap().len(), 1, "{emails}");
+    assert_eq!(emails["items"][0]["status"], "pending");
     // Nothing is reported until the sender has tried.
     assert!(email_push.staged::<DeliveryResult>().await.is_empty());
 }

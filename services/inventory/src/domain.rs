@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 pub const MAX_QUANTITY: i32 = 1_000_000_000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StockItem {
     pub sku: String,
     /// Units that can be sold now.
@@ -18,7 +18,7 @@ pub struct StockItem {
     pub low_stock_threshold: i32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStockItem {
     pub sku: String,
@@ -26,7 +26,7 @@ pub struct NewStockItem {
     pub low_stock_threshold: Option<i32>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetQuantity {
     pub quantity: i32,

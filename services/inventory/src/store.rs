@@ -8,10 +8,16 @@ use uuid::Uuid;
 
 const COLUMNS: &str = "sku, available, reserved, low_stock_threshold";
 
-pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<StockItem>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM stock_items ORDER BY sku"))
-        .fetch_all(pool)
-        .await
+/// Up to `limit` stock items by SKU, after `after` when given (a page of the list).
+pub async fn list(pool: &PgPool, after: Option<&str>, limit: i64) -> sqlx::Result<Vec<StockItem>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM stock_items WHERE $1::text IS NULL OR sku > $1
+         ORDER BY sku LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }
 
 pub async fn get(pool: &PgPool, sku: &str) -> sqlx::Result<Option<StockItem>> {

@@ -10,8 +10,8 @@ pub mod routes;
 pub mod store;
 pub mod templates;
 
-use axum::Router;
 use cartflow_events::Service;
+use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
 use cartflow_messaging::EventHandler;
 use std::sync::Arc;
@@ -51,7 +51,7 @@ impl ServiceApp for NotificationApp {
         sqlx::migrate!("./migrations")
     }
 
-    fn router(&self, ctx: AppContext) -> Router {
+    fn router(&self, ctx: AppContext) -> ApiRouter {
         routes::router(ctx)
     }
 

@@ -215,12 +215,24 @@ pub async fn record_results(
         .collect())
 }
 
-pub async fn list(pool: &PgPool, customer_id: Option<Uuid>) -> sqlx::Result<Vec<Notification>> {
+/// Up to `limit` notifications (of one customer, or all), newest first, after the
+/// (created_at, id) given.
+pub async fn list(
+    pool: &PgPool,
+    customer_id: Option<Uuid>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Notification>> {
+    let (after_at, after_id) = after.unzip();
     let rows: Vec<NotificationRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM notifications WHERE ($1::uuid IS NULL OR customer_id = $1)
-         ORDER BY created_at DESC LIMIT 500"
+           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+         ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(customer_id)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(Notification::from).collect())

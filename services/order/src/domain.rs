@@ -89,7 +89,7 @@ pub fn on_expire_requested(record: CheckoutRecord) -> Ruling {
     Option::<Ruling>::from(record).unwrap_or(Ruling::Expire)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     pub reason: Option<String>,
@@ -113,9 +113,10 @@ impl CancelRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
+    /// `shipped` or `delivered`.
     pub status: String,
 }
 

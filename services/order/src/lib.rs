@@ -7,8 +7,8 @@ pub mod handlers;
 pub mod routes;
 pub mod store;
 
-use axum::Router;
 use cartflow_events::Service;
+use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
 use cartflow_messaging::EventHandler;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ impl ServiceApp for OrderApp {
         sqlx::migrate!("./migrations")
     }
 
-    fn router(&self, ctx: AppContext) -> Router {
+    fn router(&self, ctx: AppContext) -> ApiRouter {
         routes::router(ctx)
     }
 

@@ -46,17 +46,29 @@ fn from_row(row: sqlx::postgres::PgRow) -> sqlx::Result<Order> {
     })
 }
 
-pub async fn list<'e>(db: impl PgExecutor<'e>, filter: &OrderFilter) -> sqlx::Result<Vec<Order>> {
+/// Up to `limit` orders matching `filter`, newest first, after the (created_at, id)
+/// given.
+pub async fn list<'e>(
+    db: impl PgExecutor<'e>,
+    filter: &OrderFilter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Order>> {
+    let (after_at, after_id) = after.unzip();
     let sql = format!(
         "{SELECT} WHERE ($1::uuid IS NULL OR o.customer_id = $1)
            AND ($2::text IS NULL OR o.status = $2)
            AND ($3::uuid IS NULL OR o.cart_id = $3)
-         GROUP BY o.id ORDER BY o.created_at DESC, o.id LIMIT 500"
+           AND ($4::timestamptz IS NULL OR (o.created_at, o.id) < ($4, $5))
+         GROUP BY o.id ORDER BY o.created_at DESC, o.id DESC LIMIT $6"
     );
     let rows = sqlx::query(&sql)
         .bind(filter.customer_id)
         .bind(filter.status.map(OrderStatus::as_str))
         .bind(filter.cart_id)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit)
         .fetch_all(db)
         .await?;
     rows.into_iter().map(from_row).collect()

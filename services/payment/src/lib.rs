@@ -12,8 +12,8 @@ pub mod routes;
 pub mod store;
 pub mod worker;
 
-use axum::Router;
 use cartflow_events::Service;
+use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
 use cartflow_messaging::EventHandler;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ impl ServiceApp for PaymentApp {
         sqlx::migrate!("./migrations")
     }
 
-    fn router(&self, ctx: AppContext) -> Router {
+    fn router(&self, ctx: AppContext) -> ApiRouter {
         routes::router(routes::PaymentState {
             pool: ctx.pool,
             provider: self.provider.clone(),

@@ -52,20 +52,29 @@ pub struct PaymentFilter {
     pub checkout_id: Option<Uuid>,
 }
 
+/// Up to `limit` payments matching `filter`, newest first, after the (created_at, id)
+/// given.
 pub async fn list<'e>(
     db: impl PgExecutor<'e>,
     filter: &PaymentFilter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
 ) -> sqlx::Result<Vec<Payment>> {
+    let (after_at, after_id) = after.unzip();
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM payments
          WHERE ($1::uuid IS NULL OR customer_id = $1)
            AND ($2::uuid IS NULL OR order_id = $2)
            AND ($3::uuid IS NULL OR checkout_id = $3)
-         ORDER BY created_at DESC, id LIMIT 500"
+           AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5))
+         ORDER BY created_at DESC, id DESC LIMIT $6"
     ))
     .bind(filter.customer_id)
     .bind(filter.order_id)
     .bind(filter.checkout_id)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(db)
     .await?;
     rows.iter().map(from_row).collect()

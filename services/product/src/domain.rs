@@ -9,7 +9,7 @@ pub const MAX_DESCRIPTION_LEN: usize = 2000;
 pub const MAX_PRICE_CENTS: i64 = 1_000_000_000;
 
 /// A product as stored and returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Product {
     pub sku: String,
     pub name: String,
@@ -33,7 +33,7 @@ impl Product {
 }
 
 /// The editable part of a product (PUT body; POST adds the SKU).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductFields {
     pub name: String,
@@ -41,7 +41,7 @@ pub struct ProductFields {
     pub price_cents: i64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
     pub sku: String,

@@ -3,21 +3,25 @@
 
 use crate::domain::{NewProduct, Product, ProductFields};
 use crate::store;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use cartflow_api::Page;
 use cartflow_events::Sku;
 use cartflow_kit::db::is_unique_violation;
+use cartflow_kit::http::openapi::ApiRouter;
+use cartflow_kit::http::{Listing, NoFilters, PageParams, Problem};
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, AppContext, Staff};
 use cartflow_messaging::{Cause, Outbox, Tx};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The routes, on the service's context: its pool for reads, its outbox for changes.
-pub fn router(app: AppContext) -> Router {
-    Router::new()
-        .route("/products", get(list).post(create))
-        .route("/products/{sku}", get(show).put(replace).delete(remove))
+pub fn router(app: AppContext) -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, replace, remove))
         .with_state(app)
 }
 
@@ -37,10 +41,25 @@ fn not_found(sku: &str) -> ApiError {
     ApiError::NotFound(format!("no product with SKU '{sku}'"))
 }
 
-async fn list(State(app): State<AppContext>) -> ApiResult<Json<Vec<Product>>> {
-    Ok(Json(store::list(&app.pool).await?))
+/// The catalog, by SKU. Public.
+#[utoipa::path(get, path = "/products", tag = "products", params(PageParams),
+    responses((status = 200, description = "A page of products, by SKU", body = Page<Product>)))]
+async fn list(
+    State(app): State<AppContext>,
+    listing: Listing<NoFilters>,
+) -> ApiResult<Json<Page<Product>>> {
+    let page = listing.page;
+    let after: Option<String> = page.after()?;
+    let rows = store::list(&app.pool, after.as_deref(), page.fetch_limit()).await?;
+    Ok(Json(page.page(rows, |p| p.sku.clone())))
 }
 
+/// One product. Public.
+#[utoipa::path(get, path = "/products/{sku}", tag = "products",
+    params(("sku" = Sku, Path, description = "The product's SKU")),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 404, description = "No product with that SKU", body = Problem, content_type = "application/problem+json")))]
 async fn show(
     State(app): State<AppContext>,
     ApiPath(sku): ApiPath<Sku>,
@@ -51,6 +70,14 @@ async fn show(
         .ok_or_else(|| not_found(sku.as_str()))
 }
 
+/// Adds a product to the catalog and announces it (`product.changed`). Staff only.
+#[utoipa::path(post, path = "/products", tag = "products", request_body = NewProduct,
+    security(("bearer" = []), ("staff_header" = [])),
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = Product,
+            headers(("Location" = String, description = "The product's path"))),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A product with that SKU exists", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(sku = %body.sku))]
 async fn create(
     State(app): State<AppContext>,
@@ -77,6 +104,14 @@ async fn create(
     }
 }
 
+/// Replaces a product's name, description and price, and announces it. Staff only.
+#[utoipa::path(put, path = "/products/{sku}", tag = "products", request_body = ProductFields,
+    params(("sku" = Sku, Path, description = "The product's SKU")),
+    security(("bearer" = []), ("staff_header" = [])),
+    responses(
+        (status = 200, description = "The product as it now is", body = Product),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No product with that SKU", body = Problem, content_type = "application/problem+json")))]
 async fn replace(
     State(app): State<AppContext>,
     _: Staff,
@@ -92,6 +127,15 @@ async fn replace(
     Ok(Json(product))
 }
 
+/// Deletes a product and announces it (`active: false`); carts keep their lines'
+/// snapshots. Staff only.
+#[utoipa::path(delete, path = "/products/{sku}", tag = "products",
+    params(("sku" = Sku, Path, description = "The product's SKU")),
+    security(("bearer" = []), ("staff_header" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No product with that SKU", body = Problem, content_type = "application/problem+json")))]
 async fn remove(
     State(app): State<AppContext>,
     _: Staff,

@@ -4,10 +4,16 @@
 use crate::domain::Product;
 use sqlx::{PgConnection, PgPool};
 
-pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<Product>> {
-    sqlx::query_as("SELECT sku, name, description, price_cents, version FROM products ORDER BY sku")
-        .fetch_all(pool)
-        .await
+/// Up to `limit` products by SKU, after `after` when given (a page of the list).
+pub async fn list(pool: &PgPool, after: Option<&str>, limit: i64) -> sqlx::Result<Vec<Product>> {
+    sqlx::query_as(
+        "SELECT sku, name, description, price_cents, version FROM products
+         WHERE $1::text IS NULL OR sku > $1 ORDER BY sku LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }
 
 pub async fn get(pool: &PgPool, sku: &str) -> sqlx::Result<Option<Product>> {

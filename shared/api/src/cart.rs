@@ -42,7 +42,7 @@ impl CartStatus {
 
 /// A line as the cart shows it: the price snapshot it was added at (the contract), and
 /// the product's current price when that has changed since.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CartLine {
     #[serde(flatten)]
     pub item: LineItem,
@@ -59,7 +59,7 @@ impl std::ops::Deref for CartLine {
 
 /// Why the last checkout ended without an order: too little stock (`details` name the
 /// lines), or a declined payment (`decline_code` says why, as the provider put it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rejection {
     pub reason: String,
     #[serde(default)]
@@ -68,7 +68,7 @@ pub struct Rejection {
     pub decline_code: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Cart {
     pub id: Uuid,
     pub customer_id: Uuid,
@@ -93,9 +93,21 @@ impl Cart {
     }
 }
 
+/// `POST /cart/convert-to-order`'s answer (202): the checkout started; its outcome
+/// arrives as events, and `GET /cart` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CheckoutAccepted {
+    pub cart_id: Uuid,
+    pub checkout_id: Uuid,
+    /// When the checkout is given up (and compensated) if it has not finished.
+    pub checkout_expires_at: DateTime<Utc>,
+    /// `checkout_pending`.
+    pub status: CartStatus,
+}
+
 /// `POST /cart/convert-to-order`'s body: how the checkout pays (a payment method token
 /// the provider issued, never card data) and where the order goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckoutRequest {
     pub payment_method: String,
     pub shipping_address: ShippingAddress,

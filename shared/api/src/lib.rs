@@ -6,4 +6,7 @@
 pub mod cart;
 pub mod notification;
 pub mod order;
+mod page;
 pub mod payment;
+
+pub use page::Page;

@@ -50,7 +50,7 @@ impl PaymentStatus {
 
 /// A checkout's payment as the payment service keeps it: the provider's references,
 /// the token, and the card's brand and last four digits, never more of the card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Payment {
     pub id: Uuid,
     pub checkout_id: Uuid,
@@ -81,7 +81,7 @@ pub struct Payment {
 }
 
 /// One way the payment records and the provider's ledger disagree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Difference {
     /// The provider's PaymentIntent, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,7 +95,7 @@ pub struct Difference {
 }
 
 /// `GET /payments/reconciliation`: the records against the provider's ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reconciliation {
     /// Payments compared (settled ones; pending ones are listed apart).
     pub compared: usize,

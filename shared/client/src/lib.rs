@@ -4,6 +4,7 @@
 //! three, the load generator the cart's, and the seeder and the console share
 //! [`as_staff`] and [`as_customer`].
 
+use cartflow_api::Page;
 use cartflow_api::cart::{Cart, CheckoutRequest};
 use cartflow_api::notification::Notification;
 use cartflow_api::order::Order;
@@ -196,6 +197,32 @@ impl AsStaff {
         );
         parse(request.send().await, StatusCode::OK).await
     }
+
+    /// Every item of the list at `path` matching `filters` (a query string), walking
+    /// its pages (500 items each) until the last.
+    async fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        filters: &str,
+    ) -> Result<Vec<T>, CallError> {
+        let mut items = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let mut query = format!("page_size={}", Page::<T>::MAX_SIZE);
+            if !filters.is_empty() {
+                query = format!("{filters}&{query}");
+            }
+            if let Some(token) = &next {
+                query.push_str(&format!("&page_token={token}"));
+            }
+            let page: Page<T> = self.get(&format!("{path}?{query}")).await?;
+            items.extend(page.items);
+            match page.next_page_token {
+                Some(token) => next = Some(token),
+                None => return Ok(items),
+            }
+        }
+    }
 }
 
 /// The order service at `base_url`, as staff.
@@ -214,10 +241,16 @@ impl OrderClient {
         self
     }
 
-    /// `GET /orders?{query}`: the orders matching `query`, a query string of
-    /// `customer_id`, `status` and `cart_id` (empty: every order).
-    pub async fn list(&self, query: &str) -> Result<Vec<Order>, CallError> {
+    /// `GET /orders?{query}`: one page of the orders matching `query`, a query string
+    /// of `customer_id`, `status`, `cart_id`, `page_size` and `page_token` (empty: the
+    /// first page of every order).
+    pub async fn page(&self, query: &str) -> Result<Page<Order>, CallError> {
         self.0.get(&format!("/orders?{query}")).await
+    }
+
+    /// Every order matching `query` (filters only), newest first, page after page.
+    pub async fn list(&self, query: &str) -> Result<Vec<Order>, CallError> {
+        self.0.all("/orders", query).await
     }
 
     /// `GET /orders/{id}`: one order.
@@ -242,10 +275,11 @@ impl NotificationClient {
         self
     }
 
-    /// `GET /notifications?customer_id={customer}`: the customer's notifications.
+    /// `GET /notifications?customer_id={customer}`: every notification of the
+    /// customer, newest first, page after page.
     pub async fn list(&self, customer: Uuid) -> Result<Vec<Notification>, CallError> {
         self.0
-            .get(&format!("/notifications?customer_id={customer}"))
+            .all("/notifications", &format!("customer_id={customer}"))
             .await
     }
 }

@@ -22,6 +22,8 @@ pub use topology::{RetryPolicy, SubscriptionSpec, Topology};
 
 #[doc(hidden)]
 pub use serde as __serde;
+#[doc(hidden)]
+pub use utoipa as __utoipa;
 
 /// An event payload that travels on exactly one topic with one type and version.
 ///

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// One line of a cart or an order, with the price snapshot taken when it was added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineItem {
     pub product_sku: Sku,
     pub quantity: i32,
@@ -48,7 +48,7 @@ pub struct OrderRequested {
 }
 
 /// Where an order goes. `country` is an ISO 3166-1 alpha-2 code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShippingAddress {
     pub name: String,
     pub line1: String,
@@ -95,7 +95,7 @@ pub struct StockAvailable {
 }
 
 /// Why a line could not be reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Shortage {
     pub product_sku: Sku,
     pub requested: i32,
@@ -225,7 +225,7 @@ pub struct OrderShipped(pub OrderStatusChanged);
 pub struct OrderDelivered(pub OrderStatusChanged);
 
 /// A customer's contact details as the customer service holds them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CustomerDetails {
     pub customer_id: Uuid,
     pub name: String,
@@ -273,7 +273,7 @@ pub struct ProductChanged {
 
 /// The card behind a payment method, as the provider reports it: the brand and the
 /// last four digits are the most cartflow keeps of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CardSummary {
     pub brand: String,
     pub last4: String,

@@ -55,6 +55,20 @@ impl<'de> serde::Deserialize<'de> for Sku {
     }
 }
 
+/// In the OpenAPI description: the rule [`Sku::parse`] checks, as a pattern.
+impl utoipa::PartialSchema for Sku {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[A-Za-z0-9._-]{1,64}$"))
+            .examples([serde_json::json!("KB-101")])
+            .description(Some("A product's stock-keeping unit."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Sku {}
+
 /// `sku == "KB-101"`, for checks and tests.
 impl PartialEq<&str> for Sku {
     fn eq(&self, other: &&str) -> bool {

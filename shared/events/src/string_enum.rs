@@ -85,6 +85,23 @@ macro_rules! string_enum {
                 text.parse().map_err(<D::Error as $crate::__serde::de::Error>::custom)
             }
         }
+
+        /// In the OpenAPI description: a string, one of the names.
+        impl $crate::__utoipa::PartialSchema for $name {
+            fn schema() -> $crate::__utoipa::openapi::RefOr<$crate::__utoipa::openapi::schema::Schema> {
+                $crate::__utoipa::openapi::ObjectBuilder::new()
+                    .schema_type($crate::__utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(Self::ALL.iter().map(|v| v.as_str())))
+                    .description(Some(concat!("A ", $label, ".")))
+                    .into()
+            }
+        }
+
+        impl $crate::__utoipa::ToSchema for $name {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
     };
 }
 
@@ -112,5 +129,12 @@ mod tests {
             "{err}"
         );
         assert_eq!(Light::parse("Red"), None, "names are exact");
+    }
+
+    #[test]
+    fn the_openapi_schema_lists_the_names() {
+        let schema = serde_json::to_value(<Light as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["type"], "string");
+        assert_eq!(schema["enum"], serde_json::json!(["red", "amber_flashing"]));
     }
 }

@@ -30,6 +30,10 @@ use tokio_util::sync::CancellationToken;
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
+/// How long a POST's answer is kept for its `Idempotency-Key`: a client retrying within
+/// a day gets the first answer again.
+pub const IDEMPOTENCY_WINDOW: Duration = DAY;
+
 #[derive(Debug, Clone)]
 pub struct RetentionSettings {
     /// How long consumed event ids are remembered (the dedup window).
@@ -96,6 +100,8 @@ impl RetentionSettings {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RetentionReport {
     pub inbox_removed: u64,
+    /// Stored answers to idempotency keys past their day.
+    pub idempotency_removed: u64,
     pub outbox_removed: u64,
     pub failures_resolved: u64,
     pub failures_removed: u64,
@@ -155,8 +161,18 @@ pub async fn run_once_until(
         stop,
     )
     .await?;
+    let idempotency_removed = remove_batched(
+        pool,
+        settings,
+        "idempotency_keys",
+        "created_at < now() - $2::interval",
+        IDEMPOTENCY_WINDOW,
+        stop,
+    )
+    .await?;
     Ok(RetentionReport {
         inbox_removed,
+        idempotency_removed,
         outbox_removed,
         failures_resolved,
         failures_removed,
@@ -226,8 +242,10 @@ pub async fn run(
         match run_once_until(&pool, &settings, &shutdown).await {
             Ok(report) => {
                 let took_ms = started.elapsed().as_millis() as u64;
-                let removed =
-                    report.inbox_removed + report.outbox_removed + report.failures_removed;
+                let removed = report.inbox_removed
+                    + report.outbox_removed
+                    + report.failures_removed
+                    + report.idempotency_removed;
                 let tables = table_state(&pool).await.unwrap_or_default();
                 let tables: Vec<String> = tables
                     .iter()
@@ -240,6 +258,7 @@ pub async fn run(
                 if removed > 0 {
                     tracing::info!(%service, inbox = report.inbox_removed, outbox = report.outbox_removed,
                         failures = report.failures_removed, resolved = report.failures_resolved,
+                        idempotency_keys = report.idempotency_removed,
                         took_ms, %tables, "retention removed aged rows");
                 } else {
                     tracing::debug!(%service, took_ms, %tables, "retention: nothing aged");

@@ -106,6 +106,8 @@ impl HandlerHarness {
         // does with the emulator.
         let router = app
             .router(ctx)
+            .split_for_parts()
+            .0
             .layer(axum::Extension(cartflow_kit::auth::Authenticator::Header));
         Self::assemble::<A>(db, handler, router, shutdown)
     }

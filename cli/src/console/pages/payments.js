@@ -2,7 +2,10 @@
 const { el, money } = cf;
 
 async function payments() {
-  const list = await cf.api("/api/payments");
+  // The newest page: a console shows what is happening, the API pages through the rest.
+  const page = await cf.api("/api/payments");
+  const list = page.items;
+  document.getElementById("payments-more").hidden = !page.next_page_token;
   cf.rows(document.getElementById("payments"), list, (p) => p.id, (p) => el("tr", { "data-payment": p.id },
     el("td", { class: "mono", text: p.id }),
     el("td", { class: "payment-status" }),

@@ -71,7 +71,8 @@ async function cart() {
 }
 
 async function orders() {
-  const list = await cf.api(base() + "/orders");
+  // The newest page (50): a customer's recent orders.
+  const list = (await cf.api(base() + "/orders")).items;
   list.sort((a, b) => b.created_at.localeCompare(a.created_at));
   cf.rows(document.getElementById("orders"), list, (o) => o.id, (o) => el("tr", { "data-order": o.id },
     el("td", {}, el("span", { class: "mono", text: o.id }),
@@ -95,7 +96,7 @@ async function mail() {
 }
 
 async function push() {
-  const list = await cf.api(base() + "/push");
+  const list = (await cf.api(base() + "/push")).items;
   list.sort((a, b) => b.created_at.localeCompare(a.created_at));
   document.getElementById("push").replaceChildren(...list.map((p) => el("li", {},
     el("strong", { text: p.title }), " ", el("span", { text: p.body }), " ", el("span", { class: "muted", text: cf.time(p.created_at) }))));

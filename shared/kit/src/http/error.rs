@@ -1,9 +1,10 @@
 //! One error type for every route, rendered as RFC 9457 `application/problem+json`.
 //! Internal errors are logged with their cause chain and never leaked to the client.
+//! Every problem names its request in `instance` (the request id, also on the
+//! request's span and in its logs); a 422 lists what failed in `errors`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -13,6 +14,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// One named field failed its check (a 422 that says which, as a JSON pointer).
+    #[error("{detail}")]
+    InvalidField { field: String, detail: String },
     /// Missing or invalid credentials; answered with `WWW-Authenticate: Bearer`.
     #[error("{0}")]
     Unauthorized(String),
@@ -46,7 +50,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unprocessable(_) | ApiError::InvalidField { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -63,7 +69,7 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad-request",
-            ApiError::Unprocessable(_) => "validation-failed",
+            ApiError::Unprocessable(_) | ApiError::InvalidField { .. } => "validation-failed",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
@@ -76,6 +82,66 @@ impl ApiError {
             ApiError::Internal(_) => "internal-error",
         }
     }
+}
+
+impl ApiError {
+    /// A 422 for `field` (a body field, a path or query parameter).
+    pub fn invalid_field(field: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::InvalidField {
+            field: field.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    /// What failed, for a 422's `errors`: the field as a JSON pointer where known.
+    fn field_errors(&self) -> Option<Vec<FieldError>> {
+        match self {
+            ApiError::InvalidField { field, detail } => Some(vec![FieldError {
+                pointer: Some(format!("/{}", field.replace('.', "/"))),
+                detail: detail.clone(),
+            }]),
+            ApiError::Unprocessable(detail) => Some(vec![FieldError {
+                pointer: None,
+                detail: detail.clone(),
+            }]),
+            _ => None,
+        }
+    }
+}
+
+/// The body of every error answer (RFC 9457), as the OpenAPI description shows it.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "urn:cartflow:problem:not-found",
+    "title": "Not Found",
+    "status": 404,
+    "detail": "no order with id 0b0c…",
+    "instance": "urn:cartflow:request:6f1d2a8e-5a7c-4d3e-9a51-3c2f6b1e0d47"
+}))]
+pub struct Problem {
+    /// `urn:cartflow:problem:<kind>`; the kind is stable, the detail is for people.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request, as its id (`urn:cartflow:request:<x-request-id>`); the same id is
+    /// on the request's logs and trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// On a 422: each check that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// One failed check of a 422.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The field, as a JSON pointer into the body (or the parameter's name), when
+    /// one field is to blame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    pub detail: String,
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -94,12 +160,14 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = json!({
-            "type": format!("urn:cartflow:problem:{}", self.slug()),
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": detail,
-        });
+        let body = Problem {
+            kind: format!("urn:cartflow:problem:{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail,
+            instance: super::request_id::current().map(|id| format!("urn:cartflow:request:{id}")),
+            errors: self.field_errors(),
+        };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(

@@ -32,10 +32,32 @@ impl From<JsonRejection> for ApiError {
                 "expected a request body with Content-Type: application/json".into(),
             ),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(detail),
-            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(detail),
+            StatusCode::UNPROCESSABLE_ENTITY => body_field_error(&detail),
             _ => ApiError::BadRequest(detail),
         }
     }
+}
+
+/// A 422 naming the body field to blame, read from axum's message: serde_path_to_error
+/// puts the field's path first (`items[0].quantity: invalid type: …`), and a missing
+/// field is named in backquotes.
+fn body_field_error(detail: &str) -> ApiError {
+    let inner = detail
+        .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+        .unwrap_or(detail);
+    if let Some((path, why)) = inner.split_once(": ")
+        && !path.is_empty()
+        && !path.contains(' ')
+    {
+        let field = path.replace('[', ".").replace(']', "");
+        return ApiError::invalid_field(&field, why);
+    }
+    if let Some(rest) = inner.split_once("missing field `").map(|(_, rest)| rest)
+        && let Some((field, _)) = rest.split_once('`')
+    {
+        return ApiError::invalid_field(field, inner);
+    }
+    ApiError::Unprocessable(detail.to_string())
 }
 
 impl From<BytesRejection> for ApiError {
@@ -88,8 +110,37 @@ where
         }
         match serde_json::from_slice(&body) {
             Ok(value) => Ok(OptionalJson(value)),
-            Err(err) if err.is_data() => Err(ApiError::Unprocessable(err.to_string())),
+            Err(err) if err.is_data() => Err(body_field_error(&err.to_string())),
             Err(err) => Err(ApiError::BadRequest(err.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pointer(err: ApiError) -> Option<String> {
+        match err {
+            ApiError::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_422_names_the_body_field_to_blame() {
+        let prefix = "Failed to deserialize the JSON body into the target type: ";
+        let nested = format!("{prefix}items[0].quantity: invalid type: string \"x\", expected i32");
+        assert_eq!(
+            pointer(body_field_error(&nested)).as_deref(),
+            Some("items.0.quantity")
+        );
+        let missing = format!("{prefix}missing field `payment_method` at line 1 column 2");
+        assert_eq!(
+            pointer(body_field_error(&missing)).as_deref(),
+            Some("payment_method")
+        );
+        let whole = format!("{prefix}invalid type: integer `3`, expected a map");
+        assert_eq!(pointer(body_field_error(&whole)), None);
     }
 }

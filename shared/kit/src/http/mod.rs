@@ -5,8 +5,13 @@
 pub mod admin;
 mod error;
 mod extract;
+pub mod idempotency;
+pub mod openapi;
+pub mod paging;
 pub mod probes;
+pub mod request_id;
 pub mod trace;
 
-pub use error::{ApiError, ApiResult};
+pub use error::{ApiError, ApiResult, FieldError, Problem};
 pub use extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
+pub use paging::{Listing, NoFilters, PageParams, PageRequest};

@@ -32,7 +32,8 @@ impl<B> MakeSpan<B> for RequestSpan {
         let method = request.method();
         let path = request.uri().path();
         if !trace_context::enabled() {
-            return tracing::debug_span!("request", %method, uri = %request.uri());
+            return tracing::debug_span!("request", %method, uri = %request.uri(),
+                request_id = tracing::field::Empty);
         }
         let span = tracing::info_span!("http",
             service = %self.0,
@@ -42,7 +43,8 @@ impl<B> MakeSpan<B> for RequestSpan {
             http.request.method = %method,
             url.path = path,
             http.route = tracing::field::Empty,
-            http.response.status_code = tracing::field::Empty);
+            http.response.status_code = tracing::field::Empty,
+            request_id = tracing::field::Empty);
         let parent = request
             .headers()
             .get(trace_context::TRACEPARENT)

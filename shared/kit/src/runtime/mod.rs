@@ -19,13 +19,15 @@ use crate::auth::{Authenticator, rate_limit};
 use crate::config::ServiceConfig;
 use crate::http::ApiError;
 use crate::http::admin::{self, Admin};
+use crate::http::idempotency::{self, Idempotency};
+use crate::http::openapi::{self, ApiRouter};
 use crate::http::probes::{self, Probes};
 use crate::push::{self, DeliveryMode};
 use crate::{db, metrics};
 use anyhow::Context;
+use axum::Extension;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::{Extension, Router};
 use cartflow_events::{Service, Topic};
 use cartflow_messaging::consumer::Gatherer;
 use cartflow_messaging::{Consumer, EventHandler, Outbox, OutboxRelay, migrator_with};
@@ -57,8 +59,9 @@ pub trait ServiceApp: Send + Sync + 'static {
     /// The service's own migrations; the kit adds the inbox and outbox tables.
     fn migrator() -> Migrator;
 
-    /// The service's routes, with their state applied.
-    fn router(&self, ctx: AppContext) -> Router;
+    /// The service's routes with their state applied, each registered with its
+    /// OpenAPI description (`routes!` of handlers with `#[utoipa::path]`).
+    fn router(&self, ctx: AppContext) -> ApiRouter;
 
     /// The handler for every subscription the topology gives this service.
     fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
@@ -225,15 +228,26 @@ pub async fn start<A: ServiceApp>(
     };
     // Rate limits and sign-in cover the service's own routes; the probes, `/admin`
     // (its own token) and `/pubsub/push` (Pub/Sub's token) are outside them.
-    let own_routes = rate_limit::apply(app.router(ctx), &config.rate_limits, &shutdown)
+    let (own_routes, description) = app.router(ctx).split_for_parts();
+    let idempotency = Idempotency {
+        pool: pool.clone(),
+        body_limit: config.body_limit_bytes,
+    };
+    let own_routes = own_routes.layer(axum::middleware::from_fn_with_state(
+        idempotency,
+        idempotency::honour,
+    ));
+    let own_routes = rate_limit::apply(own_routes, &config.rate_limits, &shutdown)
         .layer(Extension(authenticator));
     let router = metrics::record_http(own_routes, service)
+        .merge(openapi::router(openapi::finish(service, description)))
         .merge(probes::router(probes, &config.rate_limits, &shutdown))
         .merge(metrics::router())
         .merge(admin::router(admin))
         .merge(push_routes.unwrap_or_default())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::http::request_id::assign))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(crate::http::trace::layer(service));
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
