@@ -7,7 +7,8 @@
 //! `cartflow asyncapi` prints it; `docs/asyncapi.json` is its checked-in copy and
 //! `scripts/check-infra.sh` fails when the two differ. The tests validate it against the
 //! official AsyncAPI 3.0.0 JSON Schema (vendored in `docs/schemas/`), and every example
-//! against its channel's payload schema ([`payload_schema`]).
+//! against its channel's payload and attributes schemas ([`payload_schema`],
+//! [`attributes_schema`]).
 //!
 //! Layout: one channel per topic (address = topic name) and per dead-letter topic; one
 //! message per topic in `components.messages`, its payload a `$ref` into
@@ -100,7 +101,7 @@ pub fn document(topology: &Topology) -> Value {
         .map(|topic| examples::payload(topic, &mut generator))
         .collect();
     let mut schemas = generator.take_definitions(true);
-    schemas.insert(ATTRIBUTES_SCHEMA.into(), attributes_schema());
+    schemas.insert(ATTRIBUTES_SCHEMA.into(), envelope_schema());
 
     let manifest = topology.manifest();
     let mut channels = Map::new();
@@ -161,13 +162,23 @@ pub fn document(topology: &Topology) -> Value {
 /// alone: the channel's message payload, with the document's `components.schemas` for its
 /// `$ref`s. `None` for a channel the document does not have.
 pub fn payload_schema(document: &Value, channel: &str) -> Option<Value> {
+    message_part_schema(document, channel, "payload")
+}
+
+/// The JSON Schema (draft 7) of the attributes on channel `channel` of `document`, as a
+/// JSON object of strings; standing alone like [`payload_schema`].
+pub fn attributes_schema(document: &Value, channel: &str) -> Option<Value> {
+    message_part_schema(document, channel, "headers")
+}
+
+fn message_part_schema(document: &Value, channel: &str, part: &str) -> Option<Value> {
     let channel = document.get("channels")?.get(channel)?;
     let message = channel.get("messages")?.as_object()?.values().next()?;
     let message = resolve(document, message)?;
-    let payload = message.get("payload")?.clone();
+    let schema = message.get(part)?.clone();
     Some(json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
-        "allOf": [payload],
+        "allOf": [schema],
         "components": { "schemas": document.pointer(SCHEMAS)?.clone() },
     }))
 }
@@ -296,7 +307,7 @@ fn servers() -> Value {
 
 /// The attributes every message carries, as [`Envelope::to_attributes`] writes them and
 /// [`Envelope::from_attributes`] requires them (each present and not empty).
-fn attributes_schema() -> Value {
+fn envelope_schema() -> Value {
     let text =
         |description: &str| json!({ "type": "string", "minLength": 1, "description": description });
     json!({
