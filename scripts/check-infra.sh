@@ -8,7 +8,8 @@
 #   3. terraform/ parses as HCL and is built from topology.json; the compose file is
 #      consistent (scripts/check_infra.py); `terraform fmt -check` when terraform exists;
 #      the relative links of README.md, BENCHMARKS.md, docs/ and bench/ resolve
-#      (scripts/check_links.py)
+#      (scripts/check_links.py); docs/asyncapi.json is what `cartflow asyncapi` generates
+#      (the cartflow binary scripts/test.sh built; `cargo run` builds it when missing)
 #   4. checkov over terraform/: every finding fixed or skipped with a reason in place
 #   5. data isolation: terraform/sql/bootstrap-database.sql applied to two throwaway
 #      databases on the local PostgreSQL keeps a cart's login out of the customer's
@@ -35,6 +36,7 @@ if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
   cp "$requirements" "$venv/requirements.txt"
 fi
 PATH="$venv/bin:$PATH"
+cartflow=(cargo run --quiet -p cartflow --)
 
 log "workspace layers (scripts/check_layers.py)"
 cargo metadata --format-version 1 --no-deps --offline > "$WORK_DIR/metadata.json"
@@ -81,6 +83,19 @@ if command -v terraform >/dev/null 2>&1; then
     || die "terraform/ is not formatted: run terraform -chdir=terraform fmt -recursive"
 fi
 
+log "docs/asyncapi.json is current (cartflow asyncapi --check)"
+"${cartflow[@]}" asyncapi --check docs/asyncapi.json
+# The check must be able to fail: a copy in which one subscription's attempts changed.
+python3 - docs/asyncapi.json > "$WORK_DIR/asyncapi-stale.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["operations"]["receive.cart.order.created"]["x-cartflow-subscription"]["max_delivery_attempts"] += 1
+print(json.dumps(d, indent=2))
+PY
+if "${cartflow[@]}" asyncapi --check "$WORK_DIR/asyncapi-stale.json" 2>/dev/null; then
+  die "the AsyncAPI check did not notice a stale docs/asyncapi.json"
+fi
+
 log "checkov terraform/"
 # --skip-download: no calls to Prisma Cloud (the machine is offline, and a check must
 # not depend on a vendor's API).
@@ -99,7 +114,6 @@ fi
 
 : "${PUBSUB_EMULATOR_HOST:?the emulator is needed: run through scripts/test.sh, or pass --static}"
 prefix="infra-$$-"
-cartflow=(cargo run --quiet -p cartflow --)
 cleanup() { "${cartflow[@]}" teardown --emulator "$PUBSUB_EMULATOR_HOST" --topic-prefix "$prefix" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 log "gcloud view of a provisioned topology (prefix $prefix)"

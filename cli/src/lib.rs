@@ -23,6 +23,13 @@ pub fn topology_json() -> String {
     serde_json::to_string_pretty(&manifest).expect("the manifest serialises")
 }
 
+/// The AsyncAPI document of the topics as pretty JSON: what `cartflow asyncapi` prints
+/// and `docs/asyncapi.json` holds.
+pub fn asyncapi_json() -> String {
+    let document = cartflow_events::asyncapi::document(&cartflow_events::Topology::default());
+    serde_json::to_string_pretty(&document).expect("the document serialises")
+}
+
 #[cfg(test)]
 mod tests {
     use cartflow_kit::Env;

@@ -2,6 +2,7 @@
 //! `run` and its output; `main.rs` only parses and dispatches.
 
 pub mod args;
+pub mod asyncapi;
 pub mod console;
 pub mod dev;
 pub mod dlq;
@@ -83,6 +84,13 @@ pub enum Command {
     /// this output (a test fails when they differ); `scripts/pubsub-topology.sh`
     /// compares it with a live emulator or project.
     Topology,
+    /// Print the AsyncAPI 3.0 document of the topics, generated from the declared
+    /// topology and the payload types: a channel per topic and dead-letter topic, who
+    /// publishes and who subscribes, the message attributes, the payload schemas with an
+    /// example each, and every subscription's dead-letter and retry policy.
+    /// `docs/asyncapi.json` is this output; `scripts/check-infra.sh` fails when it is
+    /// stale (`--check`).
+    Asyncapi(asyncapi::AsyncapiArgs),
     /// Inspect and replay dead-lettered messages.
     #[command(subcommand)]
     Dlq(dlq::Dlq),
@@ -128,6 +136,7 @@ impl Command {
             Command::Provision { target } => provision::run(target).await,
             Command::Teardown { target } => provision::teardown(target).await,
             Command::Topology => provision::topology(),
+            Command::Asyncapi(args) => asyncapi::run(args),
             Command::Dlq(command) => dlq::run(command).await,
             Command::Events(command) => events::run(command).await,
             Command::Load(args) => load::run(args).await,

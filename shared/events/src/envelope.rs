@@ -11,6 +11,9 @@ pub const CORRELATION_ID: &str = "correlation_id";
 pub const CAUSATION_ID: &str = "causation_id";
 pub const PRODUCER: &str = "producer";
 pub const OCCURRED_AT: &str = "occurred_at";
+/// The W3C `traceparent` of the publishing span, present while tracing is on. The name
+/// is the one Google's own Pub/Sub client libraries use, so traces join with theirs.
+pub const TRACE_PARENT: &str = "googclient_traceparent";
 
 /// Metadata of one event. `event_id` is fixed when the event is first written to an
 /// outbox and never changes, so consumers deduplicate on it even when the relay

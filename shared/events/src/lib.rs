@@ -5,6 +5,7 @@
 //! Nothing here talks to the network or a database; provisioning, the consumer, tests
 //! and Terraform all read these definitions.
 
+pub mod asyncapi;
 pub mod envelope;
 pub mod payloads;
 pub mod service;
@@ -21,6 +22,8 @@ pub use topics::Topic;
 pub use topology::{RetryPolicy, SubscriptionSpec, Topology};
 
 #[doc(hidden)]
+pub use schemars as __schemars;
+#[doc(hidden)]
 pub use serde as __serde;
 #[doc(hidden)]
 pub use utoipa as __utoipa;
@@ -29,7 +32,11 @@ pub use utoipa as __utoipa;
 ///
 /// The event type is the topic's name: one topic carries one kind of event, so a
 /// consumer can dispatch on either and they never disagree.
-pub trait Event: serde::Serialize + serde::de::DeserializeOwned + Send + Sync {
+///
+/// Its JSON Schema describes the payload in the AsyncAPI document ([`asyncapi`]).
+pub trait Event:
+    serde::Serialize + serde::de::DeserializeOwned + schemars::JsonSchema + Send + Sync
+{
     const TOPIC: Topic;
     const VERSION: u32 = 1;
 

@@ -3,11 +3,12 @@
 
 use crate::{Event, Sku, Topic};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// One line of a cart or an order, with the price snapshot taken when it was added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct LineItem {
     pub product_sku: Sku,
     pub quantity: i32,
@@ -25,7 +26,7 @@ pub fn total_cents(items: &[LineItem]) -> i64 {
 }
 
 /// cart → inventory: the customer converted this cart; reserve every line or none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderRequested {
     pub cart_id: Uuid,
     /// The checkout attempt this belongs to; a cart checked out again gets a new one.
@@ -48,7 +49,7 @@ pub struct OrderRequested {
 }
 
 /// Where an order goes. `country` is an ISO 3166-1 alpha-2 code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct ShippingAddress {
     pub name: String,
     pub line1: String,
@@ -71,7 +72,7 @@ impl ShippingAddress {
 }
 
 /// inventory → payment: every line was reserved; pay for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockAvailable {
     pub cart_id: Uuid,
     /// The checkout attempt this belongs to; a cart checked out again gets a new one.
@@ -95,7 +96,7 @@ pub struct StockAvailable {
 }
 
 /// Why a line could not be reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct Shortage {
     pub product_sku: Sku,
     pub requested: i32,
@@ -105,7 +106,7 @@ pub struct Shortage {
 pub const INSUFFICIENT_STOCK: &str = "insufficient_stock";
 
 /// inventory → cart, notification: nothing was reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockRejected {
     pub cart_id: Uuid,
     /// The checkout attempt this belongs to; a cart checked out again gets a new one.
@@ -120,7 +121,7 @@ pub struct StockRejected {
 }
 
 /// order → cart, notification: the order exists, status `confirmed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCreated {
     pub order_id: Uuid,
     pub cart_id: Uuid,
@@ -138,7 +139,7 @@ pub struct OrderCreated {
 }
 
 /// order → inventory, notification: the order was cancelled; its stock goes back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderCancelled {
     pub order_id: Uuid,
     /// The checkout (and so the reservation) the order came from.
@@ -186,7 +187,7 @@ checkout!(
 );
 
 /// cart → order: the checkout is past its expiry; give it up unless it has an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CheckoutExpireRequested {
     pub checkout_id: Uuid,
     pub cart_id: Uuid,
@@ -197,7 +198,7 @@ pub struct CheckoutExpireRequested {
 
 /// order → cart, inventory, notification: the checkout was given up and will never
 /// have an order. Inventory releases its reservation, or makes none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CheckoutExpired {
     pub checkout_id: Uuid,
     pub cart_id: Uuid,
@@ -206,7 +207,7 @@ pub struct CheckoutExpired {
 }
 
 /// order → notification: the order moved to `shipped` or `delivered`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderStatusChanged {
     pub order_id: Uuid,
     pub cart_id: Uuid,
@@ -215,17 +216,17 @@ pub struct OrderStatusChanged {
 }
 
 /// `order.shipped`: same body as every status change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct OrderShipped(pub OrderStatusChanged);
 
 /// `order.delivered`: same body as every status change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct OrderDelivered(pub OrderStatusChanged);
 
 /// A customer's contact details as the customer service holds them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct CustomerDetails {
     pub customer_id: Uuid,
     pub name: String,
@@ -234,24 +235,24 @@ pub struct CustomerDetails {
 }
 
 /// customer → notification: a customer was created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct CustomerCreated(pub CustomerDetails);
 
 /// customer → notification: a customer's details changed (the whole new record).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct CustomerUpdated(pub CustomerDetails);
 
 /// customer → notification: a customer was deleted; forget their details.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CustomerDeleted {
     pub customer_id: Uuid,
 }
 
 /// inventory → notification: available stock of a SKU fell to or below its
 /// threshold. Sent once per crossing, not on every later sale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LowStock {
     pub product_sku: Sku,
     pub available: i32,
@@ -262,7 +263,7 @@ pub struct LowStock {
 /// (`active: false`). `version` grows with every change of any SKU (one sequence, so a
 /// SKU deleted and created again still moves forward): a consumer keeps the highest it
 /// has seen and ignores an older or repeated one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductChanged {
     pub sku: Sku,
     pub name: String,
@@ -273,7 +274,7 @@ pub struct ProductChanged {
 
 /// The card behind a payment method, as the provider reports it: the brand and the
 /// last four digits are the most cartflow keeps of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct CardSummary {
     pub brand: String,
     pub last4: String,
@@ -281,7 +282,7 @@ pub struct CardSummary {
 
 /// payment → order: the checkout's total is authorized (held, not yet captured). The
 /// order is created from this, so it carries what the order keeps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentAuthorized {
     pub checkout_id: Uuid,
     pub cart_id: Uuid,
@@ -300,7 +301,7 @@ pub struct PaymentAuthorized {
 
 /// payment → inventory, cart, notification: the provider declined the payment (or the
 /// checkout had no payment method); the reservation is released, the cart unlocked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentDeclined {
     pub checkout_id: Uuid,
     pub cart_id: Uuid,
@@ -314,7 +315,7 @@ pub struct PaymentDeclined {
 }
 
 /// payment → notification: the order's payment was captured (a receipt).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentCaptured {
     pub payment_id: Uuid,
     pub order_id: Uuid,
@@ -326,7 +327,7 @@ pub struct PaymentCaptured {
 }
 
 /// payment → notification: a cancelled order's payment was refunded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentRefunded {
     pub payment_id: Uuid,
     pub order_id: Uuid,
@@ -366,7 +367,7 @@ impl Channel {
 }
 
 /// notification → email-push: deliver this rendered notification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DeliveryRequested {
     pub notification_id: Uuid,
     /// Whose it is (`None`: to staff, e.g. low stock); events older than this field
@@ -381,7 +382,7 @@ pub struct DeliveryRequested {
 }
 
 /// email-push → notification: how a delivery ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DeliveryResult {
     pub notification_id: Uuid,
     pub channel: Channel,

@@ -69,6 +69,24 @@ impl utoipa::PartialSchema for Sku {
 
 impl utoipa::ToSchema for Sku {}
 
+/// The schema says what [`Sku::parse`] accepts (as written: trimmed).
+impl schemars::JsonSchema for Sku {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Sku".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A product's stock-keeping unit: letters, digits, '-', '_' or '.'.",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": Sku::MAX_LEN,
+            "pattern": "^[A-Za-z0-9._-]+$",
+            "examples": ["KB-101"],
+        })
+    }
+}
+
 /// `sku == "KB-101"`, for checks and tests.
 impl PartialEq<&str> for Sku {
     fn eq(&self, other: &&str) -> bool {

@@ -1,7 +1,8 @@
 //! One idiom for the workspace's string enums (statuses, channels, kinds): each variant
 //! has exactly one name, used on the wire, in the database and in messages. The macro
 //! gives every such enum the same surface: `ALL`, `as_str`, `parse`, `Display`,
-//! `FromStr` (with an error that lists the names) and serde as that name.
+//! `FromStr` (with an error that lists the names), serde as that name, and a JSON
+//! Schema that lists the names.
 //!
 //! ```
 //! cartflow_events::string_enum! {
@@ -79,6 +80,18 @@ macro_rules! string_enum {
             }
         }
 
+        /// On the wire: one of the names.
+        impl $crate::__schemars::JsonSchema for $name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut $crate::__schemars::SchemaGenerator) -> $crate::__schemars::Schema {
+                let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                $crate::__schemars::json_schema!({ "type": "string", "enum": names })
+            }
+        }
+
         impl<'de> $crate::__serde::Deserialize<'de> for $name {
             fn deserialize<D: $crate::__serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let text = <String as $crate::__serde::Deserialize>::deserialize(deserializer)?;
@@ -129,6 +142,12 @@ mod tests {
             "{err}"
         );
         assert_eq!(Light::parse("Red"), None, "names are exact");
+        // The schema lists the same names.
+        let schema = schemars::schema_for!(Light);
+        assert_eq!(
+            schema.get("enum"),
+            Some(&serde_json::json!(["red", "amber_flashing"]))
+        );
     }
 
     #[test]

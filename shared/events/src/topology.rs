@@ -10,6 +10,9 @@
 use crate::{Service, Topic};
 use std::time::Duration;
 
+/// The emulator's project id unless one is given (SPEC).
+pub const DEFAULT_PROJECT: &str = "cartflow-local";
+
 /// After this many failed deliveries a message moves to the dead-letter topic.
 pub const MAX_DELIVERY_ATTEMPTS: i32 = 5;
 

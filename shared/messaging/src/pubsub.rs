@@ -9,7 +9,7 @@ use anyhow::Context;
 use cartflow_events::Topology;
 use google_cloud_pubsub::client::{BasePublisher, Subscriber, SubscriptionAdmin, TopicAdmin};
 
-pub const DEFAULT_PROJECT: &str = "cartflow-local";
+pub use cartflow_events::topology::DEFAULT_PROJECT;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PubSubConfig {

@@ -16,8 +16,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// The message attribute that carries the `traceparent`.
-pub const ATTRIBUTE: &str = "googclient_traceparent";
+/// The message attribute that carries the `traceparent` (declared with the other
+/// attributes, in the events crate).
+pub const ATTRIBUTE: &str = cartflow_events::envelope::TRACE_PARENT;
 
 /// The W3C header a caller's context comes in over HTTP (and the propagator's key).
 pub const TRACEPARENT: &str = "traceparent";

@@ -1,6 +1,8 @@
 //! What cartflow's tests stand on, below the services: one service (or the messaging
 //! plumbing) against real PostgreSQL and the real emulator. The whole platform's
 //! harness is the `cartflow-e2e` crate, above the services.
+//! - [`asyncapi`]: an event checked against the AsyncAPI document's schemas for its
+//!   topic (`asyncapi::validate_payload`);
 //! - [`service`]: one service's handlers and routes against a real PostgreSQL database
 //!   of the test's own (each service's `tests/` use it);
 //! - [`infra`]: a test's own topic prefix and databases on the shared emulator and
@@ -14,6 +16,7 @@
 //!   seeder and the console share.
 
 pub use cartflow_client as client;
+pub mod asyncapi;
 pub mod fixtures;
 pub mod infra;
 pub mod scratch;
