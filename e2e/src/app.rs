@@ -236,11 +236,37 @@ impl TestApp {
         .await
     }
 
-    /// Stops every service gracefully and checks that they all stopped cleanly.
+    /// Stops every service gracefully and checks that they all stopped cleanly, after
+    /// checking every event the test made the services publish against the AsyncAPI
+    /// document's schemas for its channel (payload and attributes).
     pub async fn stop(mut self) {
+        self.assert_events_match_the_asyncapi_document().await;
         if let Some(platform) = self.platform.take() {
             platform.stop().await.expect("graceful shutdown");
         }
+    }
+
+    async fn assert_events_match_the_asyncapi_document(&self) {
+        let mut violations = Vec::new();
+        for service in cartflow_platform::SERVICES {
+            let rows: Vec<(String, serde_json::Value, serde_json::Value)> =
+                sqlx::query_as("SELECT topic, attributes, payload FROM outbox")
+                    .fetch_all(self.pool(service))
+                    .await
+                    .unwrap_or_default();
+            for (topic, attributes, payload) in rows {
+                let checked = cartflow_testkit::asyncapi::validate_payload(&topic, &payload)
+                    .and(cartflow_testkit::asyncapi::validate_attributes(&topic, &attributes));
+                if let Err(why) = checked {
+                    violations.push(format!("{service} published {topic}: {why}"));
+                }
+            }
+        }
+        assert!(
+            violations.is_empty(),
+            "events that do not match docs/asyncapi.json:\n{}",
+            violations.join("\n")
+        );
     }
 
     /// Runs a `SELECT count(*) …` in a service's database.
