@@ -255,8 +255,9 @@ impl TestApp {
                     .await
                     .unwrap_or_default();
             for (topic, attributes, payload) in rows {
-                let checked = cartflow_testkit::asyncapi::validate_payload(&topic, &payload)
-                    .and(cartflow_testkit::asyncapi::validate_attributes(&topic, &attributes));
+                let checked = cartflow_testkit::asyncapi::validate_payload(&topic, &payload).and(
+                    cartflow_testkit::asyncapi::validate_attributes(&topic, &attributes),
+                );
                 if let Err(why) = checked {
                     violations.push(format!("{service} published {topic}: {why}"));
                 }

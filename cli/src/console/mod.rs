@@ -19,6 +19,7 @@
 //! rebinding) gets nothing. Its session cookie is `Secure` when its public URL
 //! (`CONSOLE_PUBLIC_URL`) is `https://`; `X-Forwarded-Proto` is not consulted.
 
+mod contract;
 mod dead_letters;
 mod explorer;
 mod live;
@@ -118,6 +119,7 @@ impl Console {
             .merge(session::router())
             .merge(shop::router())
             .merge(payments::router())
+            .merge(contract::router())
             .with_state(self.clone())
             .layer(axum::middleware::from_fn(same_origin_only))
             .layer(axum::middleware::from_fn_with_state(

@@ -15,7 +15,7 @@ struct Page {
     script: &'static str,
 }
 
-const PAGES: [Page; 6] = [
+const PAGES: [Page; 7] = [
     Page {
         path: "/",
         title: "Overview",
@@ -52,9 +52,15 @@ const PAGES: [Page; 6] = [
         body: include_str!("pages/payments.html"),
         script: "payments.js",
     },
+    Page {
+        path: "/api",
+        title: "API",
+        body: include_str!("pages/api.html"),
+        script: "api.js",
+    },
 ];
 
-const ASSETS: [(&str, &str, &str); 8] = [
+const ASSETS: [(&str, &str, &str); 9] = [
     ("console.css", "text/css", include_str!("pages/console.css")),
     (
         "common.js",
@@ -87,6 +93,7 @@ const ASSETS: [(&str, &str, &str); 8] = [
         "text/javascript",
         include_str!("pages/payments.js"),
     ),
+    ("api.js", "text/javascript", include_str!("pages/api.js")),
 ];
 
 pub fn router() -> Router<Console> {

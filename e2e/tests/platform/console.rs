@@ -316,6 +316,23 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
     assert_eq!(counts.len(), subscriptions);
     assert!(counts.iter().all(|c| c.contains("/s")), "{counts:?}");
     browser.screenshot("topology").await;
+
+    // The API page: the product service's routes from its OpenAPI document, the topics
+    // from the AsyncAPI document, rendered offline.
+    browser.goto(&format!("{}/api", console.url)).await;
+    browser
+        .wait_text("#api-status", "the product service's routes", |s| {
+            s.starts_with("product:") && s.ends_with("routes.")
+        })
+        .await;
+    let routes = browser.texts("#routes tr td:nth-child(2)").await;
+    assert!(routes.iter().any(|r| r == "/products/{sku}"), "{routes:?}");
+    eventually_within(PAGE_DEADLINE, "the topics", || async {
+        let topics = browser.texts("#channels tr td:first-child").await;
+        topics.iter().any(|t| t == "order.created").then_some(())
+    })
+    .await;
+    browser.screenshot("api").await;
     browser.close().await;
 }
 
