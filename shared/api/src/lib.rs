@@ -7,3 +7,4 @@ pub mod cart;
 pub mod notification;
 pub mod order;
 pub mod payment;
+pub mod webhook;
