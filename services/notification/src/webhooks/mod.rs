@@ -118,7 +118,7 @@ impl WebhookSettings {
             4 * 3_600_000,
             "milliseconds",
         ));
-        let attempts = positive("WEBHOOK_MAX_ATTEMPTS", 18, "a whole number").min(1_000) as i32;
+        let attempts = positive("WEBHOOK_MAX_ATTEMPTS", 18, "a whole number");
         let auto_pause_after =
             Duration::from_secs(positive("WEBHOOK_AUTO_PAUSE_SECS", 3 * 86_400, "seconds"));
         let secret_overlap =
@@ -132,6 +132,12 @@ impl WebhookSettings {
                 max.as_millis()
             ));
         }
+        if attempts > 100 {
+            errors.push(format!(
+                "WEBHOOK_MAX_ATTEMPTS='{attempts}': expected a whole number from 1 to 100"
+            ));
+        }
+        let attempts = attempts.min(100) as i32;
         let background = env.parse_or(&["OUTBOX_BACKGROUND_RELAY"], true, "true or false", errors);
         let alert_email = env
             .first(&["WEBHOOK_ALERT_EMAIL", "STOCK_MANAGER_EMAIL"])
@@ -201,9 +207,15 @@ mod tests {
             ("WEBHOOK_TIMEOUT_MS", "0"),
             ("WEBHOOK_RETRY_BASE_MS", "soon"),
             ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+            ("WEBHOOK_MAX_ATTEMPTS", "5000"),
         ])
         .unwrap_err();
-        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("WEBHOOK_MAX_ATTEMPTS='5000'"))
+        );
         assert!(errors[0].contains("WEBHOOK_ALLOW_LOOPBACK"), "{errors:?}");
         assert!(
             errors

@@ -15,7 +15,7 @@ use cartflow_events::Channel;
 use cartflow_messaging::{Cause, Outbox};
 use chrono::Utc;
 use sqlx::PgPool;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -145,14 +145,13 @@ pub async fn run(outbox: Outbox, settings: WebhookSettings, stop: CancellationTo
     // A lease outlives the call (and the recording after it): a delivery whose worker
     // died is taken again once its lease ends.
     let lease = settings.timeout * 2 + Duration::from_secs(5);
-    let mut in_flight: JoinSet<Uuid> = JoinSet::new();
-    let mut busy: HashSet<Uuid> = HashSet::new();
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    // The endpoint of each call in flight: one call per endpoint at a time.
+    let mut calling: HashMap<tokio::task::Id, Uuid> = HashMap::new();
     let mut upkeep_due = Instant::now();
     loop {
-        while let Some(done) = in_flight.try_join_next() {
-            if let Ok(endpoint) = done {
-                busy.remove(&endpoint);
-            }
+        while let Some(done) = in_flight.try_join_next_with_id() {
+            finished(done, &mut calling);
         }
         if upkeep_due <= Instant::now() {
             upkeep(&pool, &settings).await;
@@ -160,18 +159,17 @@ pub async fn run(outbox: Outbox, settings: WebhookSettings, stop: CancellationTo
         }
         let room = settings.max_concurrency.saturating_sub(in_flight.len());
         if room > 0 {
-            let skip: Vec<Uuid> = busy.iter().copied().collect();
-            match store::take_due(&pool, &skip, room as i64, lease).await {
+            let busy: Vec<Uuid> = calling.values().copied().collect();
+            match store::take_due(&pool, &busy, room as i64, lease).await {
                 Ok(taken) => {
                     for delivery in taken {
-                        busy.insert(delivery.endpoint_id);
+                        let endpoint = delivery.endpoint_id;
                         let (outbox, http, settings) =
                             (outbox.clone(), http.clone(), settings.clone());
-                        in_flight.spawn(async move {
-                            let endpoint = delivery.endpoint_id;
+                        let task = in_flight.spawn(async move {
                             deliver(&outbox, &http, &settings, delivery).await;
-                            endpoint
                         });
+                        calling.insert(task.id(), endpoint);
                     }
                 }
                 Err(err) => tracing::warn!(error = %err, "taking due webhook deliveries failed"),
@@ -179,15 +177,29 @@ pub async fn run(outbox: Outbox, settings: WebhookSettings, stop: CancellationTo
         }
         tokio::select! {
             _ = stop.cancelled() => break,
-            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Ok(endpoint) = done {
-                    busy.remove(&endpoint);
-                }
+            Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                finished(done, &mut calling);
             }
             _ = tokio::time::sleep(settings.poll) => {}
         }
     }
     while in_flight.join_next().await.is_some() {}
+}
+
+/// Forgets a call that ended (one that panicked too: its delivery is taken again once
+/// its lease ends).
+fn finished(
+    done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    calling: &mut HashMap<tokio::task::Id, Uuid>,
+) {
+    let id = match done {
+        Ok((id, ())) => id,
+        Err(err) => {
+            tracing::error!(error = %err, "a webhook call panicked; it is retried after its lease");
+            err.id()
+        }
+    };
+    calling.remove(&id);
 }
 
 /// One call of `delivery`, recorded.
