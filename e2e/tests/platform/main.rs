@@ -30,3 +30,4 @@ mod retention;
 mod throwaway;
 mod timeline;
 mod tracing;
+mod webhooks;

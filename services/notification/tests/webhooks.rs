@@ -1,198 +1,28 @@
 //! Outgoing webhooks against the real emulator and PostgreSQL: notification runs as it
 //! does in production (its consumers, its worker, its routes on a port), events are
 //! published to its topics, and the endpoints are real HTTP servers on loopback inside
-//! the test. Each receiver checks every signature with its own HMAC-SHA256 (not the
-//! signing crate) and deduplicates by `webhook-id`, as docs/webhooks.md tells receivers.
+//! the test (`cartflow_testkit::webhook_receiver`): each checks every signature with its
+//! own HMAC-SHA256 (not the signing crate) and deduplicates by `webhook-id`, as
+//! docs/webhooks.md tells receivers.
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use base64::Engine;
+use axum::http::StatusCode;
 use cartflow_events::{
     Event, LineItem, LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped,
     OrderStatusChanged, PaymentCaptured, PaymentRefunded, ProductChanged, Service, Sku,
 };
 use cartflow_kit::config::database_url_for;
 use cartflow_kit::{Env, RunningService, ServiceConfig, databases};
+use cartflow_testkit::webhook_receiver::{Behaviour, Receiver};
 use cartflow_testkit::{TestInfra, envelope_for, eventually, eventually_within};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use notification_service::NotificationApp;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-// ---------------------------------------------------------------------------------
-// The receiver: an independent Standard Webhooks verifier that counts what it got.
-
-/// What a receiver answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Behaviour {
-    Ok,
-    /// 500 with a short body.
-    Fail,
-    /// Never answers.
-    Hang,
-}
-
-/// One message as received (its first copy).
-#[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    body: Value,
-    /// Per `v1` signature in the header, the index of the known secret it verifies
-    /// with (`None`: none of them).
-    signatures: Vec<Option<usize>>,
-}
-
-#[derive(Default)]
-struct Inbox {
-    /// In order of first arrival.
-    messages: Vec<Received>,
-    /// Copies of a `webhook-id` already received.
-    copies: usize,
-    /// Calls answered, copies and failures included.
-    calls: usize,
-    /// Calls with a missing or stale timestamp, or no valid signature.
-    forged: usize,
-}
-
-#[derive(Clone)]
-struct Receiver {
-    url: String,
-    inbox: Arc<Mutex<Inbox>>,
-    behaviour: Arc<Mutex<Behaviour>>,
-    /// The secrets this receiver was given, oldest first.
-    secrets: Arc<Mutex<Vec<String>>>,
-}
-
-/// HMAC-SHA256 of `{id}.{timestamp}.{body}` with the key `whsec_<base64>` names, as
-/// the specification defines it, in base64.
-fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix("whsec_").expect("a whsec_ secret"))
-        .expect("base64");
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key length");
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-async fn receive(
-    State(r): State<Receiver>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, String) {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (id, timestamp, signature) = (
-        header("webhook-id"),
-        header("webhook-timestamp"),
-        header("webhook-signature"),
-    );
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    // Ownership check: echo the challenge (the secret is not known yet).
-    if json["type"] == "webhook.verification" {
-        return (
-            StatusCode::OK,
-            json!({ "challenge": json["challenge"] }).to_string(),
-        );
-    }
-    let behaviour = *r.behaviour.lock().unwrap();
-    if behaviour == Behaviour::Hang {
-        std::future::pending::<()>().await;
-    }
-    let secrets = r.secrets.lock().unwrap().clone();
-    let signatures: Vec<Option<usize>> = signature
-        .split(' ')
-        .filter_map(|s| s.strip_prefix("v1,"))
-        .map(|given| {
-            secrets
-                .iter()
-                .position(|secret| expected_signature(secret, &id, &timestamp, &body) == given)
-        })
-        .collect();
-    let fresh = timestamp
-        .parse::<i64>()
-        .is_ok_and(|t| (Utc::now().timestamp() - t).abs() <= 300);
-    let mut inbox = r.inbox.lock().unwrap();
-    inbox.calls += 1;
-    if !fresh || id.is_empty() || !signatures.iter().any(Option::is_some) {
-        inbox.forged += 1;
-        return (StatusCode::UNAUTHORIZED, "bad signature".into());
-    }
-    if behaviour == Behaviour::Fail {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "nope, not today".into());
-    }
-    if inbox.messages.iter().any(|m| m.id == id) {
-        inbox.copies += 1;
-    } else {
-        inbox.messages.push(Received {
-            id,
-            body: json,
-            signatures,
-        });
-    }
-    (StatusCode::NO_CONTENT, String::new())
-}
-
-impl Receiver {
-    async fn start(behaviour: Behaviour) -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let receiver = Receiver {
-            url: format!("http://{}/hooks", listener.local_addr().unwrap()),
-            inbox: Default::default(),
-            behaviour: Arc::new(Mutex::new(behaviour)),
-            secrets: Default::default(),
-        };
-        let app = Router::new()
-            .route("/hooks", post(receive))
-            .with_state(receiver.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        receiver
-    }
-
-    fn behave(&self, behaviour: Behaviour) {
-        *self.behaviour.lock().unwrap() = behaviour;
-    }
-
-    fn knows(&self, secret: &str) {
-        self.secrets.lock().unwrap().push(secret.to_string());
-    }
-
-    fn messages(&self) -> Vec<Received> {
-        self.inbox.lock().unwrap().messages.clone()
-    }
-
-    fn ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.messages().into_iter().map(|m| m.id).collect();
-        ids.sort();
-        ids
-    }
-
-    async fn has(&self, n: usize) -> Vec<Received> {
-        eventually(&format!("{n} messages at {}", self.url), || async {
-            let messages = self.messages();
-            (messages.len() >= n).then_some(messages)
-        })
-        .await
-    }
-}
 
 // ---------------------------------------------------------------------------------
 // Notification, running for real.
