@@ -29,6 +29,7 @@ mod services;
 mod session;
 mod shop;
 mod topology_graph;
+mod webhooks;
 
 use crate::events::Databases;
 use axum::Router;
@@ -118,6 +119,7 @@ impl Console {
             .merge(session::router())
             .merge(shop::router())
             .merge(payments::router())
+            .merge(webhooks::router())
             .with_state(self.clone())
             .layer(axum::middleware::from_fn(same_origin_only))
             .layer(axum::middleware::from_fn_with_state(

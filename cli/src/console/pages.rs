@@ -15,7 +15,7 @@ struct Page {
     script: &'static str,
 }
 
-const PAGES: [Page; 6] = [
+const PAGES: [Page; 7] = [
     Page {
         path: "/",
         title: "Overview",
@@ -52,9 +52,15 @@ const PAGES: [Page; 6] = [
         body: include_str!("pages/payments.html"),
         script: "payments.js",
     },
+    Page {
+        path: "/webhooks",
+        title: "Webhooks",
+        body: include_str!("pages/webhooks.html"),
+        script: "webhooks.js",
+    },
 ];
 
-const ASSETS: [(&str, &str, &str); 8] = [
+const ASSETS: [(&str, &str, &str); 9] = [
     ("console.css", "text/css", include_str!("pages/console.css")),
     (
         "common.js",
@@ -86,6 +92,11 @@ const ASSETS: [(&str, &str, &str); 8] = [
         "payments.js",
         "text/javascript",
         include_str!("pages/payments.js"),
+    ),
+    (
+        "webhooks.js",
+        "text/javascript",
+        include_str!("pages/webhooks.js"),
     ),
 ];
 
