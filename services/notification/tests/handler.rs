@@ -382,3 +382,65 @@ async fn webhooks_are_queued_in_the_consuming_transaction_once_per_subscribed_en
         "{body}"
     );
 }
+
+/// Delivered and parked webhook deliveries go with their attempts once past their
+/// retention; pending ones stay however old, and so do young settled ones.
+#[tokio::test]
+async fn settled_webhook_deliveries_past_their_retention_are_removed_with_their_attempts() {
+    let notification = notification().await;
+    let pool = notification.pool();
+    let endpoint = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, url, events, status, secret)
+         VALUES ($1, 'https://a.example/hook', '{order.created}', 'active', 'whsec_AAAA')",
+    )
+    .bind(endpoint)
+    .execute(pool)
+    .await
+    .unwrap();
+    for (status, age_days) in [
+        ("delivered", 40),
+        ("parked", 40),
+        ("pending", 40),
+        ("delivered", 1),
+    ] {
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, occurred_at, body, status, updated_at)
+             VALUES ($1, $2, $3, 'order.created', now(), '{}', $4, now() - $5 * interval '1 day')",
+        )
+        .bind(id)
+        .bind(endpoint)
+        .bind(Uuid::new_v4())
+        .bind(status)
+        .bind(age_days as f64)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO webhook_attempts (delivery_id, started_at, latency_ms, status_code)
+             VALUES ($1, now(), 3, 204)",
+        )
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let thirty_days = std::time::Duration::from_secs(30 * 86_400);
+    let removed = notification_service::webhooks::store::remove_settled(pool, thirty_days, 1000)
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM webhook_deliveries ORDER BY status")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(left, vec!["delivered", "pending"]);
+    assert_eq!(
+        notification
+            .count("SELECT count(*) FROM webhook_attempts")
+            .await,
+        2
+    );
+}

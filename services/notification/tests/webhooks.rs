@@ -519,6 +519,34 @@ async fn every_subscribed_event_reaches_each_endpoint_once_signed() {
         (duplicates >= 8).then_some(())
     })
     .await;
+    // Counted by outcome, and timed.
+    let metrics_url = format!("{}/metrics", notification.url);
+    eventually("twelve deliveries counted", || async {
+        let text = notification
+            .http
+            .get(&metrics_url)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let delivered: f64 = text
+            .lines()
+            .find(|l| {
+                l.starts_with("cartflow_webhook_deliveries_total{")
+                    && l.contains("outcome=\"delivered\"")
+            })?
+            .rsplit(' ')
+            .next()?
+            .parse()
+            .ok()?;
+        let timed = text
+            .lines()
+            .any(|l| l.starts_with("cartflow_webhook_call_duration_seconds_count"));
+        (delivered == 12.0 && timed).then_some(())
+    })
+    .await;
     for receiver in [&everything, &orders] {
         let inbox = receiver.inbox.lock().unwrap();
         assert_eq!((inbox.copies, inbox.forged), (0, 0), "{}", receiver.url);
