@@ -30,6 +30,7 @@ mod services;
 mod session;
 mod shop;
 mod topology_graph;
+mod webhooks;
 
 use crate::events::Databases;
 use axum::Router;
@@ -120,6 +121,7 @@ impl Console {
             .merge(shop::router())
             .merge(payments::router())
             .merge(contract::router())
+            .merge(webhooks::router())
             .with_state(self.clone())
             .layer(axum::middleware::from_fn(same_origin_only))
             .layer(axum::middleware::from_fn_with_state(

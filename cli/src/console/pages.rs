@@ -15,7 +15,7 @@ struct Page {
     script: &'static str,
 }
 
-const PAGES: [Page; 7] = [
+const PAGES: [Page; 8] = [
     Page {
         path: "/",
         title: "Overview",
@@ -58,9 +58,15 @@ const PAGES: [Page; 7] = [
         body: include_str!("pages/api.html"),
         script: "api.js",
     },
+    Page {
+        path: "/webhooks",
+        title: "Webhooks",
+        body: include_str!("pages/webhooks.html"),
+        script: "webhooks.js",
+    },
 ];
 
-const ASSETS: [(&str, &str, &str); 9] = [
+const ASSETS: [(&str, &str, &str); 10] = [
     ("console.css", "text/css", include_str!("pages/console.css")),
     (
         "common.js",
@@ -94,6 +100,11 @@ const ASSETS: [(&str, &str, &str); 9] = [
         include_str!("pages/payments.js"),
     ),
     ("api.js", "text/javascript", include_str!("pages/api.js")),
+    (
+        "webhooks.js",
+        "text/javascript",
+        include_str!("pages/webhooks.js"),
+    ),
 ];
 
 pub fn router() -> Router<Console> {

@@ -7,6 +7,7 @@
 
 use crate::helpers::{eventually, spawn_app};
 use cartflow_events::Service;
+use cartflow_testkit::webhook_receiver::{Behaviour, Receiver};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -643,6 +644,32 @@ async fn every_route_answers_as_its_openapi_document_says() {
     )
     .await;
 
+    // A partner's webhook endpoint, subscribed before the orders it hears of.
+    let partner = Receiver::start(Behaviour::Ok).await;
+    let subscription = json!({ "url": partner.url, "events": ["order.created"] });
+    c.expect(
+        As(ann),
+        post.clone(),
+        Notification,
+        "/webhooks",
+        Some(subscription.clone()),
+        403,
+    )
+    .await;
+    let endpoint = c
+        .expect(
+            Staff,
+            post.clone(),
+            Notification,
+            "/webhooks",
+            Some(subscription),
+            201,
+        )
+        .await;
+    partner.knows(endpoint["secret"].as_str().unwrap());
+    let hook = format!("/webhooks/{}", endpoint["id"].as_str().unwrap());
+    let no_hook = format!("/webhooks/{}", Uuid::new_v4());
+
     // The cart and a checkout.
     c.expect(As(ann), get.clone(), Cart, "/cart", None, 404)
         .await;
@@ -907,6 +934,124 @@ async fn every_route_answers_as_its_openapi_document_says() {
     c.expect(As(ann), get.clone(), EmailPush, &stream, None, 200)
         .await;
     c.expect(As(bob), get.clone(), EmailPush, &stream, None, 404)
+        .await;
+
+    // Operating the webhook endpoint: every route, as staff, for no endpoint, and as a
+    // customer.
+    c.expect(Staff, get.clone(), Notification, "/webhooks", None, 200)
+        .await;
+    c.expect(As(ann), get.clone(), Notification, "/webhooks", None, 403)
+        .await;
+    for (method, tail, ok) in [
+        (get.clone(), "", 200),
+        (post.clone(), "/pause", 200),
+        (post.clone(), "/resume", 200),
+        (post.clone(), "/rotate-secret", 200),
+        (get.clone(), "/deliveries", 200),
+    ] {
+        c.expect(
+            Staff,
+            method.clone(),
+            Notification,
+            &format!("{hook}{tail}"),
+            None,
+            ok,
+        )
+        .await;
+        c.expect(
+            Staff,
+            method.clone(),
+            Notification,
+            &format!("{no_hook}{tail}"),
+            None,
+            404,
+        )
+        .await;
+        c.expect(
+            As(ann),
+            method,
+            Notification,
+            &format!("{hook}{tail}"),
+            None,
+            403,
+        )
+        .await;
+    }
+    let deliveries_url = format!("{}{hook}/deliveries", app.url(Notification));
+    let delivered = eventually("the order.created delivered to the partner", || async {
+        let page: Value = app
+            .staff
+            .get(&deliveries_url)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        page["items"]
+            .as_array()?
+            .iter()
+            .find(|d| d["status"] == "delivered")
+            .and_then(|d| d["id"].as_str().map(str::to_string))
+    })
+    .await;
+    let delivery = format!("{hook}/deliveries/{delivered}");
+    let no_delivery = format!("{hook}/deliveries/{}", Uuid::new_v4());
+    c.expect(Staff, get.clone(), Notification, &delivery, None, 200)
+        .await;
+    c.expect(Staff, get.clone(), Notification, &no_delivery, None, 404)
+        .await;
+    c.expect(As(ann), get.clone(), Notification, &delivery, None, 403)
+        .await;
+    let replay = format!("{delivery}/replay");
+    c.expect(Staff, post.clone(), Notification, &replay, None, 202)
+        .await;
+    c.expect(Staff, post.clone(), Notification, &replay, None, 409)
+        .await;
+    c.expect(
+        Staff,
+        post.clone(),
+        Notification,
+        &format!("{no_delivery}/replay"),
+        None,
+        404,
+    )
+    .await;
+    c.expect(As(ann), post.clone(), Notification, &replay, None, 403)
+        .await;
+    let since = Some(json!({ "since": "2020-01-01T00:00:00Z" }));
+    c.expect(
+        Staff,
+        post.clone(),
+        Notification,
+        &format!("{hook}/replay"),
+        since.clone(),
+        202,
+    )
+    .await;
+    c.expect(
+        Staff,
+        post.clone(),
+        Notification,
+        &format!("{no_hook}/replay"),
+        since.clone(),
+        404,
+    )
+    .await;
+    c.expect(
+        As(ann),
+        post.clone(),
+        Notification,
+        &format!("{hook}/replay"),
+        since,
+        403,
+    )
+    .await;
+    c.expect(As(ann), delete.clone(), Notification, &hook, None, 403)
+        .await;
+    c.expect(Staff, delete.clone(), Notification, &hook, None, 204)
+        .await;
+    c.expect(Staff, delete.clone(), Notification, &hook, None, 404)
         .await;
 
     c.assert_covered();

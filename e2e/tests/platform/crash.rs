@@ -23,7 +23,7 @@ const SHOPPERS: usize = 100;
 const STOCK: i32 = 70;
 
 /// Starts `cartflow serve <service>` with the platform's settings for it, on its port.
-async fn stand_in(app: &TestApp, service: Service) -> Child {
+pub(crate) async fn stand_in(app: &TestApp, service: Service) -> Child {
     let child = Command::new(crate::helpers::cartflow_binary())
         .args(["serve", service.name()])
         .envs(app.platform().env_of(service).vars())
@@ -45,7 +45,20 @@ async fn stand_in(app: &TestApp, service: Service) -> Child {
     child
 }
 
-async fn sigkill(child: &mut Child) {
+/// Stops the stand-in `process` of `service` (SIGTERM: it must exit cleanly) and starts
+/// the service in the platform again.
+pub(crate) async fn back_in_process(app: &mut TestApp, mut process: Child, service: Service) {
+    let pid = process.id().unwrap().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(process.wait().await.unwrap().success());
+    app.platform_mut().start_service(service).await.unwrap();
+}
+
+pub(crate) async fn sigkill(child: &mut Child) {
     let pid = child.id().expect("running").to_string();
     let killed = Command::new("kill").args(["-KILL", &pid]).status().await;
     assert!(killed.unwrap().success());
@@ -88,15 +101,8 @@ async fn a_burst_paying_with_survives_a_sigkill_of(service: Service, cards: &[&s
 
     let carts = app.settled_carts(&customers, Duration::from_secs(90)).await;
 
-    // Back in-process (SIGTERM first), so the books can be read from its database.
-    let pid = process.id().unwrap().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(process.wait().await.unwrap().success());
-    app.platform_mut().start_service(service).await.unwrap();
+    // Back in-process, so the books can be read from its database.
+    back_in_process(&mut app, process, service).await;
 
     assert_books(&app, "KB-1", STOCK, &carts).await;
     app.stop().await;

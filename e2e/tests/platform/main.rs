@@ -31,3 +31,4 @@ mod retention;
 mod throwaway;
 mod timeline;
 mod tracing;
+mod webhooks;

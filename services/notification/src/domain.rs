@@ -195,6 +195,7 @@ mod tests {
     fn kinds_keep_their_stored_names() {
         assert_eq!(Kind::OrderConfirmed.as_str(), "order_confirmed");
         assert_eq!("low_stock".parse::<Kind>(), Ok(Kind::LowStock));
-        assert_eq!(Kind::ALL.len(), 11);
+        assert_eq!("webhook_paused".parse::<Kind>(), Ok(Kind::WebhookPaused));
+        assert_eq!(Kind::ALL.len(), 12);
     }
 }

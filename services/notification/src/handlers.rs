@@ -6,11 +6,12 @@ use crate::domain::{Message, To};
 use crate::notify::{self, Outgoing, send};
 use crate::store;
 use crate::templates;
+use crate::webhooks::store::{self as webhooks, Queued};
 use async_trait::async_trait;
 use cartflow_events::{
     Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryRequested,
     DeliveryResult, LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped,
-    PaymentCaptured, PaymentDeclined, PaymentRefunded, StockRejected, Topic,
+    PaymentCaptured, PaymentDeclined, PaymentRefunded, ProductChanged, StockRejected, Topic,
 };
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
@@ -24,6 +25,10 @@ pub struct NotificationHandler {
 impl EventHandler for NotificationHandler {
     async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
         let version = event.envelope.occurred_at;
+        // Queued for the webhook endpoints first; an event the match refuses rolls back.
+        if let Some(queued) = Queued::of(event) {
+            webhooks::enqueue(tx.conn(), &[queued]).await?;
+        }
         match event.topic() {
             Some(topic) if News::TOPICS.contains(&topic) => {
                 let news = News::of(event)?;
@@ -63,6 +68,8 @@ impl EventHandler for NotificationHandler {
                 deleted::on_customer_deleted(tx, event).await
             }
             Some(Topic::DeliveryResult) => settle(tx, vec![event.decode()?]).await,
+            // For the webhooks only (queued above), once it decodes.
+            Some(Topic::ProductChanged) => event.decode::<ProductChanged>().map(drop),
             _ => Err(event.unexpected()),
         }
     }
@@ -80,6 +87,14 @@ impl EventHandler for NotificationHandler {
             settle(tx, results.items).await?;
         }
         let news = batch.pick(|_, event| News::of(event).ok());
+        // The news taken here is queued for the webhook endpoints here, as `handle`
+        // queues what it applies.
+        let queued: Vec<Queued> = news
+            .positions
+            .iter()
+            .filter_map(|&i| Queued::of(batch.events()[i]))
+            .collect();
+        webhooks::enqueue(tx.conn(), &queued).await?;
         if !news.items.is_empty() {
             for (k, delivery) in tell_customers(tx, news.items).await? {
                 batch.publish(tx, news.positions[k], &delivery).await?;

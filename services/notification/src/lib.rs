@@ -1,7 +1,8 @@
 //! Notification service: turns every customer-facing saga outcome (and low stock) into
 //! one notification per channel, rendered with the facts, and asks email-push to deliver
 //! it (`delivery.requested`); records the outcome (`delivery.result`). Contact details
-//! come from customer events, kept in its own table.
+//! come from customer events, kept in its own table. It also sends the outgoing
+//! webhooks staff subscribe partners to ([`webhooks`]).
 
 pub mod domain;
 pub mod handlers;
@@ -9,15 +10,18 @@ pub mod notify;
 pub mod routes;
 pub mod store;
 pub mod templates;
+pub mod webhooks;
 
 use cartflow_events::Service;
 use cartflow_kit::http::openapi::ApiRouter;
+use cartflow_kit::runtime::Worker;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
 use cartflow_messaging::EventHandler;
 use std::sync::Arc;
 
 pub struct NotificationApp {
     settings: Settings,
+    webhooks: webhooks::WebhookSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -31,16 +35,22 @@ impl NotificationApp {
         let email = env
             .get("STOCK_MANAGER_EMAIL")
             .unwrap_or("stock-manager@cartflow.local");
+        let mut errors = Vec::new();
         if !email.contains('@') {
-            return Err(ConfigError(vec![format!(
+            errors.push(format!(
                 "STOCK_MANAGER_EMAIL='{email}': expected an email address"
-            )]));
+            ));
         }
-        Ok(NotificationApp {
-            settings: Settings {
-                stock_manager_email: email.to_string(),
+        let webhooks = webhooks::WebhookSettings::from_env(env, &mut errors);
+        ConfigError::check(
+            errors,
+            NotificationApp {
+                settings: Settings {
+                    stock_manager_email: email.to_string(),
+                },
+                webhooks,
             },
-        })
+        )
     }
 }
 
@@ -52,12 +62,28 @@ impl ServiceApp for NotificationApp {
     }
 
     fn router(&self, ctx: AppContext) -> ApiRouter {
-        routes::router(ctx)
+        let webhooks = webhooks::routes::router(webhooks::routes::WebhookState {
+            pool: ctx.pool.clone(),
+            settings: self.webhooks.clone(),
+            http: webhooks::worker::client(&self.webhooks),
+        });
+        routes::router(ctx).merge(webhooks)
     }
 
     fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
         Some(Arc::new(handlers::NotificationHandler {
             settings: self.settings.clone(),
         }))
+    }
+
+    fn workers(&self, ctx: AppContext) -> Vec<Worker> {
+        if !self.webhooks.background {
+            return Vec::new();
+        }
+        vec![Box::pin(webhooks::worker::run(
+            ctx.outbox,
+            self.webhooks.clone(),
+            ctx.shutdown,
+        ))]
     }
 }

@@ -188,6 +188,25 @@ pub fn low_stock(e: &LowStock) -> Message {
     }
 }
 
+/// To staff: an endpoint was paused after failing since `since`.
+pub fn webhook_paused(
+    endpoint_id: uuid::Uuid,
+    url: &str,
+    since: chrono::DateTime<chrono::Utc>,
+    last_error: &str,
+) -> Message {
+    Message {
+        kind: Kind::WebhookPaused,
+        subject: format!("Webhook endpoint paused: {url}"),
+        body: format!(
+            "Every call to {url} (endpoint {endpoint_id}) has failed since {since}; the last: \
+             {last_error}.\nIts events keep queueing. Fix the receiver, then resume the \
+             endpoint (POST /webhooks/{endpoint_id}/resume) to deliver them in order.\n",
+            since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

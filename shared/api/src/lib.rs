@@ -8,5 +8,6 @@ pub mod notification;
 pub mod order;
 mod page;
 pub mod payment;
+pub mod webhook;
 
 pub use page::Page;

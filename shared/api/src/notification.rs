@@ -18,6 +18,8 @@ string_enum! {
         OrderShipped = "order_shipped",
         OrderDelivered = "order_delivered",
         LowStock = "low_stock",
+        /// To staff: a webhook endpoint failed for too long and was paused.
+        WebhookPaused = "webhook_paused",
         /// Sent by hand through `POST /notifications`.
         Manual = "manual",
     }

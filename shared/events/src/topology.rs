@@ -63,6 +63,8 @@ pub const CONSUMERS: &[(Topic, Service)] = &[
     (Topic::DeliveryResult, Service::Notification),
     // Cart keeps its own copy of the catalog: adding to a cart needs no call to product.
     (Topic::ProductChanged, Service::Cart),
+    // Catalog changes go out to the partners' webhooks (notification sends them all).
+    (Topic::ProductChanged, Service::Notification),
 ];
 
 /// Exponential redelivery backoff between `minimum` and `maximum`.

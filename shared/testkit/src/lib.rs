@@ -10,6 +10,8 @@
 //! - [`scratch`]: a scratch consumer and handlers that record what they run, for the
 //!   plumbing's own tests (messaging, push delivery);
 //! - [`wait`]: waiting on a condition with a deadline, and checking problem responses;
+//! - [`webhook_receiver`]: a webhook endpoint on loopback that verifies signatures on
+//!   its own and deduplicates by `webhook-id`;
 //! - [`fixtures`]: the keys the test issuer signs with and the JWKS that publish them;
 //! - [`client`] (the `cartflow-client` crate, re-exported): the typed REST clients (`Cart`,
 //!   `Order`… rather than JSON) that the end-to-end tests, the load generator, the
@@ -22,6 +24,7 @@ pub mod infra;
 pub mod scratch;
 pub mod service;
 pub mod wait;
+pub mod webhook_receiver;
 
 pub use client::{Accepted, CallError, CartClient, NotificationClient, OrderClient};
 pub use infra::{TestInfra, free_port, init_logs};

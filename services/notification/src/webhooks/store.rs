@@ -1,0 +1,582 @@
+//! SQL for webhook endpoints, their deliveries and attempts.
+
+use super::sign::{Keys, Secret};
+use cartflow_api::webhook::{Attempt, Delivery, Endpoint};
+use cartflow_messaging::Incoming;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The most endpoints one listing shows (staff subscribe a handful), and the most
+/// deliveries one endpoint's listing shows (the newest).
+pub const LIST_CAP: i64 = 500;
+
+#[derive(sqlx::FromRow)]
+struct EndpointRow {
+    id: Uuid,
+    url: String,
+    description: Option<String>,
+    events: Vec<String>,
+    status: String,
+    paused_reason: Option<String>,
+    failing_since: Option<DateTime<Utc>>,
+    last_success_at: Option<DateTime<Utc>>,
+    previous_secret_expires_at: Option<DateTime<Utc>>,
+    pending: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl From<EndpointRow> for Endpoint {
+    fn from(r: EndpointRow) -> Self {
+        Endpoint {
+            id: r.id,
+            url: r.url,
+            description: r.description,
+            events: r.events,
+            status: r.status,
+            paused_reason: r.paused_reason,
+            failing_since: r.failing_since,
+            last_success_at: r.last_success_at,
+            previous_secret_expires_at: r.previous_secret_expires_at,
+            pending: r.pending,
+            created_at: r.created_at,
+        }
+    }
+}
+
+const ENDPOINT_COLUMNS: &str = "e.id, e.url, e.description, e.events, e.status, e.paused_reason,
+    e.failing_since, e.last_success_at, e.previous_secret_expires_at, e.created_at,
+    (SELECT count(*) FROM webhook_deliveries d
+     WHERE d.endpoint_id = e.id AND d.status = 'pending') AS pending";
+
+pub struct NewEndpoint<'a> {
+    pub id: Uuid,
+    pub url: &'a str,
+    pub description: Option<&'a str>,
+    pub events: &'a [String],
+    pub secret: &'a Secret,
+}
+
+pub async fn insert_endpoint(pool: &PgPool, new: &NewEndpoint<'_>) -> sqlx::Result<Endpoint> {
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, url, description, events, status, secret)
+         VALUES ($1, $2, $3, $4, 'active', $5)",
+    )
+    .bind(new.id)
+    .bind(new.url)
+    .bind(new.description)
+    .bind(new.events)
+    .bind(new.secret.expose())
+    .execute(pool)
+    .await?;
+    Ok(endpoint(pool, new.id).await?.expect("just inserted"))
+}
+
+pub async fn endpoint(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Endpoint>> {
+    let row: Option<EndpointRow> = sqlx::query_as(&format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE e.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(Endpoint::from))
+}
+
+/// Every endpoint, oldest first, at most [`LIST_CAP`].
+pub async fn endpoints(pool: &PgPool) -> sqlx::Result<Vec<Endpoint>> {
+    let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e ORDER BY e.created_at, e.id LIMIT $1"
+    ))
+    .bind(LIST_CAP)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Endpoint::from).collect())
+}
+
+/// Pauses (with a reason) or resumes; whether the endpoint exists. Resuming forgets
+/// the failure streak, so the automatic pause counts afresh.
+pub async fn set_paused(pool: &PgPool, id: Uuid, reason: Option<&str>) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints
+         SET status = CASE WHEN $2::text IS NULL THEN 'active' ELSE 'paused' END,
+             paused_reason = $2,
+             failing_since = CASE WHEN $2::text IS NULL THEN NULL ELSE failing_since END,
+             updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Makes `secret` the endpoint's secret; the one it replaces still signs for `overlap`.
+pub async fn rotate_secret(
+    pool: &PgPool,
+    id: Uuid,
+    secret: &Secret,
+    overlap: Duration,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints
+         SET previous_secret = secret, secret = $2,
+             previous_secret_expires_at = now() + $3 * interval '1 millisecond',
+             updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(secret.expose())
+    .bind(overlap.as_millis() as f64)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes the endpoint with its deliveries and attempts.
+pub async fn delete_endpoint(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One consumed event as every endpoint subscribed to its type receives it.
+pub struct Queued {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub body: String,
+}
+
+impl Queued {
+    /// The webhook body of `event`: its payload with `type`, `id` and `timestamp`;
+    /// `None` if its type is not one endpoints may subscribe to, or its payload is not
+    /// a JSON object (the handler refuses such an event anyway).
+    pub fn of(event: &Incoming) -> Option<Queued> {
+        let event_type = &event.envelope.event_type;
+        if !cartflow_api::webhook::EVENT_TYPES.contains(&event_type.as_str()) {
+            return None;
+        }
+        let serde_json::Value::Object(mut body) = serde_json::from_slice(&event.data).ok()? else {
+            return None;
+        };
+        let id = event.envelope.event_id;
+        let at = event.envelope.occurred_at;
+        body.insert("type".into(), event_type.as_str().into());
+        body.insert("id".into(), id.to_string().into());
+        body.insert(
+            "timestamp".into(),
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .into(),
+        );
+        Some(Queued {
+            event_id: id,
+            event_type: event_type.clone(),
+            occurred_at: at,
+            body: serde_json::Value::Object(body).to_string(),
+        })
+    }
+}
+
+/// Queues each event for every endpoint subscribed to its type, with one statement, in
+/// the consumer's transaction. An endpoint has an event once, however often queued.
+pub async fn enqueue(conn: &mut PgConnection, events: &[Queued]) -> sqlx::Result<u64> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
+        "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, occurred_at, body)
+         SELECT gen_random_uuid(), e.id, q.event_id, q.event_type, q.occurred_at, q.body
+         FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::text[]) WITH ORDINALITY
+              AS q(event_id, event_type, occurred_at, body, ord)
+         JOIN webhook_endpoints e ON q.event_type = ANY (e.events)
+         ORDER BY q.ord, e.id
+         ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+    )
+    .bind(events.iter().map(|q| q.event_id).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|q| q.event_type.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|q| q.occurred_at).collect::<Vec<_>>())
+    .bind(events.iter().map(|q| q.body.clone()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// A delivery a worker took, with what it needs to send it.
+pub struct Taken {
+    pub id: Uuid,
+    pub endpoint_id: Uuid,
+    pub event_id: Uuid,
+    pub url: String,
+    pub body: String,
+    pub keys: Keys,
+    /// Calls made before this one.
+    pub attempts: i32,
+    pub queued_at: DateTime<Utc>,
+}
+
+/// Takes, for up to `limit` active endpoints not in `busy` and with no call in flight
+/// anywhere, the head of their queue (the oldest pending event) if it is due, leased
+/// for `lease`. A later event of an endpoint waits for the head: events reach an
+/// endpoint in the order they happened.
+pub async fn take_due(
+    pool: &PgPool,
+    busy: &[Uuid],
+    limit: i64,
+    lease: Duration,
+) -> sqlx::Result<Vec<Taken>> {
+    type Row = (
+        Uuid,
+        Uuid,
+        Uuid,
+        String,
+        String,
+        i32,
+        DateTime<Utc>,
+        String,
+        Option<String>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "WITH heads AS (
+             SELECT DISTINCT ON (d.endpoint_id) d.id, d.endpoint_id, d.next_attempt_at, d.locked_until
+             FROM webhook_deliveries d
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'active'
+             WHERE d.status = 'pending' AND NOT (d.endpoint_id = ANY ($1))
+             ORDER BY d.endpoint_id, d.occurred_at, d.seq
+         ), due AS (
+             SELECT h.id FROM heads h
+             WHERE h.next_attempt_at <= now()
+               AND (h.locked_until IS NULL OR h.locked_until < now())
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries x
+                               WHERE x.endpoint_id = h.endpoint_id AND x.status = 'pending'
+                                 AND x.locked_until >= now())
+             ORDER BY h.next_attempt_at
+             LIMIT $2
+         )
+         UPDATE webhook_deliveries d
+         SET locked_until = now() + $3 * interval '1 millisecond'
+         FROM due, webhook_endpoints e
+         WHERE d.id = due.id AND e.id = d.endpoint_id AND d.status = 'pending'
+           AND (d.locked_until IS NULL OR d.locked_until < now())
+         RETURNING d.id, d.endpoint_id, d.event_id, e.url, d.body, d.attempts, d.created_at,
+                   e.secret, e.previous_secret, e.previous_secret_expires_at",
+    )
+    .bind(busy)
+    .bind(limit)
+    .bind(lease.as_millis() as f64)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                endpoint_id,
+                event_id,
+                url,
+                body,
+                attempts,
+                queued_at,
+                secret,
+                previous,
+                until,
+            )| {
+                Taken {
+                    id,
+                    endpoint_id,
+                    event_id,
+                    url,
+                    body,
+                    keys: Keys {
+                        current: Secret::from_stored(secret),
+                        previous: previous
+                            .zip(until)
+                            .map(|(s, u)| (Secret::from_stored(s), u)),
+                    },
+                    attempts,
+                    queued_at,
+                }
+            },
+        )
+        .collect())
+}
+
+/// What one call came to.
+pub struct CallRecord {
+    pub started_at: DateTime<Utc>,
+    pub latency_ms: i32,
+    pub status_code: Option<i32>,
+    pub response_head: Option<String>,
+    pub error: Option<String>,
+    pub delivered: bool,
+}
+
+/// What became of a delivery after a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Delivered,
+    /// To be retried after the given wait.
+    Retry,
+    Parked,
+}
+
+/// An endpoint this call paused: every call failed since `failing_since`.
+pub struct Paused {
+    pub url: String,
+    pub failing_since: DateTime<Utc>,
+}
+
+/// Records a call and its consequence, in the caller's transaction: the attempt; the
+/// delivery delivered, retried after `retry_in`, or parked (`retry_in` is `None`); the
+/// endpoint's health, and its automatic pause once it has failed for `pause_after`.
+pub async fn record_call(
+    conn: &mut PgConnection,
+    taken: &Taken,
+    call: &CallRecord,
+    retry_in: Option<Duration>,
+    pause_after: Duration,
+) -> sqlx::Result<(Settled, Option<Paused>)> {
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, started_at, latency_ms, status_code, response_head, error)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(taken.id)
+    .bind(call.started_at)
+    .bind(call.latency_ms)
+    .bind(call.status_code)
+    .bind(&call.response_head)
+    .bind(&call.error)
+    .execute(&mut *conn)
+    .await?;
+    let settled = match (call.delivered, retry_in) {
+        (true, _) => Settled::Delivered,
+        (false, Some(_)) => Settled::Retry,
+        (false, None) => Settled::Parked,
+    };
+    let status = match settled {
+        Settled::Delivered => "delivered",
+        Settled::Retry => "pending",
+        Settled::Parked => "parked",
+    };
+    sqlx::query(
+        "UPDATE webhook_deliveries
+         SET status = $2, attempts = attempts + 1, locked_until = NULL,
+             next_attempt_at = now() + $3 * interval '1 millisecond',
+             last_status_code = $4, last_error = $5,
+             delivered_at = CASE WHEN $2 = 'delivered' THEN now() END,
+             updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(taken.id)
+    .bind(status)
+    .bind(retry_in.unwrap_or_default().as_millis() as f64)
+    .bind(call.status_code)
+    .bind(&call.error)
+    .execute(&mut *conn)
+    .await?;
+    if call.delivered {
+        sqlx::query(
+            "UPDATE webhook_endpoints SET failing_since = NULL, last_success_at = now() WHERE id = $1",
+        )
+        .bind(taken.endpoint_id)
+        .execute(&mut *conn)
+        .await?;
+        return Ok((settled, None));
+    }
+    // Failing since the first failure in a row; paused by this call if it was active
+    // and that was at least `pause_after` ago.
+    let (url, status, since): (String, String, DateTime<Utc>) = sqlx::query_as(
+        "SELECT url, status, coalesce(failing_since, $2) FROM webhook_endpoints
+         WHERE id = $1 FOR UPDATE",
+    )
+    .bind(taken.endpoint_id)
+    .bind(call.started_at)
+    .fetch_one(&mut *conn)
+    .await?;
+    let pause = status == "active"
+        && chrono::Duration::from_std(pause_after).is_ok_and(|after| since <= Utc::now() - after);
+    sqlx::query(
+        "UPDATE webhook_endpoints
+         SET failing_since = $2,
+             status = CASE WHEN $3 THEN 'paused' ELSE status END,
+             paused_reason = CASE WHEN $3 THEN $4 ELSE paused_reason END,
+             updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(taken.endpoint_id)
+    .bind(since)
+    .bind(pause)
+    .bind(format!(
+        "every call failed since {}",
+        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
+    .execute(&mut *conn)
+    .await?;
+    let paused = pause.then_some((url, since));
+    Ok((
+        settled,
+        paused.map(|(url, failing_since)| Paused { url, failing_since }),
+    ))
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: Uuid,
+    endpoint_id: Uuid,
+    event_id: Uuid,
+    event_type: String,
+    status: String,
+    attempts: i32,
+    next_attempt_at: DateTime<Utc>,
+    last_status_code: Option<i32>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<DeliveryRow> for Delivery {
+    fn from(r: DeliveryRow) -> Self {
+        Delivery {
+            id: r.id,
+            endpoint_id: r.endpoint_id,
+            event_id: r.event_id,
+            event_type: r.event_type,
+            next_attempt_at: (r.status == "pending").then_some(r.next_attempt_at),
+            status: r.status,
+            attempts: r.attempts,
+            last_status_code: r.last_status_code,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            delivered_at: r.delivered_at,
+        }
+    }
+}
+
+const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_id, event_type, status, attempts,
+    next_attempt_at, last_status_code, last_error, created_at, delivered_at";
+
+/// An endpoint's newest deliveries, at most [`LIST_CAP`], optionally of one status.
+pub async fn deliveries(
+    pool: &PgPool,
+    endpoint_id: Uuid,
+    status: Option<&str>,
+) -> sqlx::Result<Vec<Delivery>> {
+    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
+         WHERE endpoint_id = $1 AND ($2::text IS NULL OR status = $2)
+         ORDER BY created_at DESC, seq DESC LIMIT $3"
+    ))
+    .bind(endpoint_id)
+    .bind(status)
+    .bind(LIST_CAP)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Delivery::from).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    started_at: DateTime<Utc>,
+    latency_ms: i32,
+    status_code: Option<i32>,
+    response_head: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn delivery(
+    pool: &PgPool,
+    endpoint_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<(Delivery, Vec<Attempt>)>> {
+    let row: Option<DeliveryRow> = sqlx::query_as(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2"
+    ))
+    .bind(endpoint_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let attempts: Vec<AttemptRow> = sqlx::query_as(
+        "SELECT started_at, latency_ms, status_code, response_head, error
+         FROM webhook_attempts WHERE delivery_id = $1 ORDER BY started_at, id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some((
+        row.into(),
+        attempts
+            .into_iter()
+            .map(|a| Attempt {
+                started_at: a.started_at,
+                latency_ms: a.latency_ms,
+                status_code: a.status_code,
+                response_head: a.response_head,
+                error: a.error,
+            })
+            .collect(),
+    )))
+}
+
+/// Queues deliveries of the endpoint again, due now with a fresh retry budget: one
+/// (`only`), or every parked one queued since `since`. A delivery delivered already is
+/// sent again only when named. Returns how many were queued again.
+pub async fn replay(
+    pool: &PgPool,
+    endpoint_id: Uuid,
+    only: Option<Uuid>,
+    since: Option<DateTime<Utc>>,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries
+         SET status = 'pending', attempts = 0, next_attempt_at = now(), locked_until = NULL,
+             delivered_at = NULL, updated_at = now()
+         WHERE endpoint_id = $1
+           AND CASE WHEN $2::uuid IS NOT NULL THEN id = $2 AND status <> 'pending'
+                    ELSE status = 'parked' AND created_at >= $3 END",
+    )
+    .bind(endpoint_id)
+    .bind(only)
+    .bind(since)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Removes settled deliveries (and their attempts) not touched for `retention`, at most
+/// `batch` at once; returns how many.
+pub async fn remove_settled(pool: &PgPool, retention: Duration, batch: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE id IN (
+             SELECT id FROM webhook_deliveries
+             WHERE status <> 'pending' AND updated_at < now() - $1 * interval '1 millisecond'
+             LIMIT $2)",
+    )
+    .bind(retention.as_millis() as f64)
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Per active endpoint, the age of its oldest pending delivery, in seconds.
+pub async fn queue_ages(pool: &PgPool) -> sqlx::Result<Vec<(Uuid, i64, f64)>> {
+    sqlx::query_as(
+        "SELECT e.id, count(d.id),
+                coalesce(extract(epoch FROM now() - min(d.created_at)), 0)::float8
+         FROM webhook_endpoints e
+         LEFT JOIN webhook_deliveries d ON d.endpoint_id = e.id AND d.status = 'pending'
+         GROUP BY e.id",
+    )
+    .fetch_all(pool)
+    .await
+}
