@@ -254,7 +254,11 @@ impl TestApp {
                     .fetch_all(self.pool(service))
                     .await
                     .unwrap_or_default();
-            for (topic, attributes, payload) in rows {
+            // Rows a test wrote by hand to fill the table (scratch::fill) are no events.
+            let events = rows
+                .into_iter()
+                .filter(|(_, a, _)| a.get("test_filler").is_none());
+            for (topic, attributes, payload) in events {
                 let checked = cartflow_testkit::asyncapi::validate_payload(&topic, &payload).and(
                     cartflow_testkit::asyncapi::validate_attributes(&topic, &attributes),
                 );
