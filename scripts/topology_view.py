@@ -28,6 +28,7 @@ def live_subscription(raw: dict, prefix: str) -> dict:
         "minimum_backoff_seconds": seconds(retry.get("minimumBackoff")),
         "maximum_backoff_seconds": seconds(retry.get("maximumBackoff")),
         "push_endpoint": (raw.get("pushConfig") or {}).get("pushEndpoint"),
+        "message_retention_seconds": seconds(raw.get("messageRetentionDuration")),
     }
 
 

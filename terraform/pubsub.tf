@@ -6,7 +6,7 @@ resource "google_pubsub_topic" "topic" {
 
   # checkov:skip=CKV_GCP_83: Google-managed encryption; customer-managed keys (CMEK) would need a KMS key ring this module does not create. Add kms_key_name here if policy requires it.
 
-  message_retention_duration = "604800s"
+  message_retention_duration = "${each.value.message_retention_seconds}s"
   labels = {
     app       = "cartflow"
     publisher = each.value.publisher == null ? "pubsub-dead-letter" : each.value.publisher
@@ -22,7 +22,7 @@ resource "google_pubsub_subscription" "subscription" {
 
   ack_deadline_seconds       = each.value.ack_deadline_seconds
   enable_message_ordering    = each.value.enable_message_ordering
-  message_retention_duration = "604800s"
+  message_retention_duration = "${each.value.message_retention_seconds}s"
   labels                     = { app = "cartflow" }
 
   # Subscriptions live as long as the topology; an idle one must not expire.

@@ -188,6 +188,8 @@ pub struct TopicEntry {
     pub publisher: Option<String>,
     /// For a dead-letter topic: the subscription whose failures it collects.
     pub dead_letter_of: Option<String>,
+    /// How long the topic keeps a message (a `seek` can replay that far back).
+    pub message_retention_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -202,7 +204,13 @@ pub struct SubscriptionEntry {
     pub maximum_backoff_seconds: Option<u64>,
     pub ack_deadline_seconds: i32,
     pub enable_message_ordering: bool,
+    /// How long an unacked message is kept (and so can be redelivered).
+    pub message_retention_seconds: u64,
 }
+
+/// How long every topic and subscription keeps a message (Terraform sets it; it is
+/// also Pub/Sub's default for a subscription, which the emulator's provisioning leaves).
+pub const MESSAGE_RETENTION_SECONDS: u64 = 7 * 24 * 3600;
 
 /// Ack deadline of a dead-letter topic's own subscription: short, so a message an
 /// operator looked at (and let go) is visible again soon.
@@ -233,11 +241,13 @@ impl Topology {
                 name: t.name().into(),
                 publisher: Some(t.publisher().name().into()),
                 dead_letter_of: None,
+                message_retention_seconds: MESSAGE_RETENTION_SECONDS,
             })
             .chain(self.subscriptions.iter().map(|s| TopicEntry {
                 name: s.dead_letter_topic.clone(),
                 publisher: None,
                 dead_letter_of: Some(s.name.clone()),
+                message_retention_seconds: MESSAGE_RETENTION_SECONDS,
             }))
             .collect();
         let subscriptions = self
@@ -255,6 +265,7 @@ impl Topology {
                         maximum_backoff_seconds: Some(s.retry.maximum_backoff.as_secs()),
                         ack_deadline_seconds: s.ack_deadline_seconds,
                         enable_message_ordering: false,
+                        message_retention_seconds: MESSAGE_RETENTION_SECONDS,
                     },
                     SubscriptionEntry {
                         name: s.dead_letter_topic.clone(),
@@ -266,6 +277,7 @@ impl Topology {
                         maximum_backoff_seconds: None,
                         ack_deadline_seconds: PARKING_ACK_DEADLINE_SECONDS,
                         enable_message_ordering: false,
+                        message_retention_seconds: MESSAGE_RETENTION_SECONDS,
                     },
                 ]
             })

@@ -49,6 +49,10 @@ pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport>
     let subscriptions = &config.subscription_admin().await?;
     let mut report = ProvisionReport::default();
 
+    let retention = google_cloud_wkt::Duration::clamp(
+        cartflow_events::topology::MESSAGE_RETENTION_SECONDS as i64,
+        0,
+    );
     let mut plan: Vec<(String, Vec<Subscription>)> = Vec::new();
     for sub in topology.subscriptions() {
         // The dead-letter topic's own subscription keeps dead-lettered messages for
@@ -57,7 +61,8 @@ pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport>
             .create_subscription()
             .set_name(config.subscription_path(&sub.dead_letter_topic))
             .set_topic(config.topic_path(&sub.dead_letter_topic))
-            .set_ack_deadline_seconds(cartflow_events::topology::PARKING_ACK_DEADLINE_SECONDS);
+            .set_ack_deadline_seconds(cartflow_events::topology::PARKING_ACK_DEADLINE_SECONDS)
+            .set_message_retention_duration(retention);
         plan.push((
             sub.dead_letter_topic.clone(),
             vec![(config.subscription_path(&sub.dead_letter_topic), parking)],
@@ -81,6 +86,7 @@ pub async fn provision(config: &PubSubConfig) -> anyhow::Result<ProvisionReport>
                 .set_name(config.subscription_path(&sub.name))
                 .set_topic(config.topic_path(sub.topic.name()))
                 .set_ack_deadline_seconds(sub.ack_deadline_seconds)
+                .set_message_retention_duration(retention)
                 .set_retry_policy(retry)
                 .set_dead_letter_policy(dead_letter);
             mains.push((config.subscription_path(&sub.name), main));
@@ -112,7 +118,17 @@ async fn create_with_subscriptions(
     subs: Vec<Subscription>,
 ) -> Vec<(String, google_cloud_pubsub::Result<()>)> {
     let path = config.topic_path(&topic);
-    let created = topics.create_topic().set_name(&path).send().await.map(drop);
+    let retention = google_cloud_wkt::Duration::clamp(
+        cartflow_events::topology::MESSAGE_RETENTION_SECONDS as i64,
+        0,
+    );
+    let created = topics
+        .create_topic()
+        .set_name(&path)
+        .set_message_retention_duration(retention)
+        .send()
+        .await
+        .map(drop);
     let exists = match &created {
         Ok(()) => true,
         Err(e) => is_status(e, Code::AlreadyExists, 409),

@@ -66,8 +66,10 @@ impl Default for RetentionSettings {
     }
 }
 
-/// Pub/Sub's default (and Terraform's) subscription message retention.
-pub const DEFAULT_SUBSCRIPTION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The topology's message retention (Terraform's, and Pub/Sub's default for a
+/// subscription).
+pub const DEFAULT_SUBSCRIPTION_RETENTION: Duration =
+    Duration::from_secs(cartflow_events::topology::MESSAGE_RETENTION_SECONDS);
 
 impl RetentionSettings {
     /// The refusal, if the dedup window does not outlast how long a message can come

@@ -422,6 +422,10 @@ fn channel(
             source.name(): { "$ref": format!("#/components/messages/{}", pointer_token(source.name())) },
         },
     });
+    // Pub/Sub's own channel binding (googlepubsub 0.2.0) requires Pub/Sub schema
+    // settings, which cartflow does not use: the retention goes in an extension.
+    channel["x-cartflow-message-retention"] =
+        json!(format!("{}s", topic.message_retention_seconds));
     if let Some(publisher) = &topic.publisher {
         channel["x-cartflow-publisher"] = json!(publisher);
     }
@@ -454,17 +458,22 @@ fn receive(subscription: &SubscriptionEntry, payload: &Payload) -> Value {
             "Subscription `{}`, consumed by {consumer} alone. A message is acked once its \
              handler's transaction has committed; a failure is redelivered with exponential \
              backoff from {}s to {}s, and after {} delivery attempts the message moves to \
-             `{dead_letter}`. Ack deadline {}s (extended while a message is in progress).",
+             `{dead_letter}`. Ack deadline {}s (extended while a message is in progress); \
+             an unacked message is kept {} days.",
             subscription.name,
             subscription.minimum_backoff_seconds.unwrap_or_default(),
             subscription.maximum_backoff_seconds.unwrap_or_default(),
             subscription.max_delivery_attempts.unwrap_or_default(),
             subscription.ack_deadline_seconds,
+            subscription.message_retention_seconds / 86_400,
         ),
         _ => format!(
             "Subscription `{}`, where dead letters wait for the operator: `cartflow dlq \
-             list` shows them, `cartflow dlq replay` publishes them back. Ack deadline {}s.",
-            subscription.name, subscription.ack_deadline_seconds,
+             list` shows them, `cartflow dlq replay` publishes them back. Ack deadline {}s; \
+             a dead letter is kept {} days.",
+            subscription.name,
+            subscription.ack_deadline_seconds,
+            subscription.message_retention_seconds / 86_400,
         ),
     };
     let mut operation = json!({

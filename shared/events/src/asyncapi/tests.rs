@@ -260,6 +260,14 @@ fn operations_follow_the_topology() {
             sub.retry.maximum_backoff.as_secs()
         );
         assert_eq!(policy["ack_deadline_seconds"], sub.ack_deadline_seconds);
+        assert_eq!(
+            policy["message_retention_seconds"],
+            crate::topology::MESSAGE_RETENTION_SECONDS
+        );
+        assert_eq!(
+            doc["channels"][sub.topic.name()]["x-cartflow-message-retention"],
+            "604800s"
+        );
         // The dead-letter topic is read by its own subscription.
         let parked = &operations[&format!("receive.{}", sub.dead_letter_topic)];
         assert_eq!(
