@@ -327,6 +327,19 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
         .await;
     let routes = browser.texts("#routes tr td:nth-child(2)").await;
     assert!(routes.iter().any(|r| r == "/products/{sku}"), "{routes:?}");
+    // The answers every route shares are one line per route, not a block each.
+    let shared = browser.texts("#routes .shared-answers").await;
+    assert!(
+        !shared.is_empty()
+            && shared
+                .iter()
+                .all(|s| s.starts_with("and the shared ") && s.contains("500")),
+        "{shared:?}"
+    );
+    // The service's own routes come before the kit's.
+    let at = |route: &str| routes.iter().position(|r| r == route);
+    assert!(at("/products/{sku}") < at("/admin/events"), "{routes:?}");
+    assert!(at("/admin/events").is_some(), "{routes:?}");
     eventually_within(PAGE_DEADLINE, "the topics", || async {
         let topics = browser.texts("#channels tr td:first-child").await;
         topics.iter().any(|t| t == "order.created").then_some(())

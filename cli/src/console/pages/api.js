@@ -20,23 +20,33 @@ function schemaBlock(title, schema) {
 async function openapi(service) {
   const doc = await cf.api(`/api/contract/openapi/${service}`);
   document.getElementById("raw-openapi").href = `/api/contract/openapi/${service}`;
+  // The service's own routes first; the kit's (probes, the operator's) after them.
+  const KIT_TAGS = ["probes", "operator"];
+  const kit = (op) => (op.tags || []).some((t) => KIT_TAGS.includes(t));
+  const operations = Object.entries(doc.paths || {}).flatMap(([route, item]) =>
+    METHODS.filter((m) => item[m]).map((method) => [route, method, item[method]]));
+  operations.sort((a, b) => kit(a[2]) - kit(b[2]));
   const rows = [];
-  for (const [route, item] of Object.entries(doc.paths || {})) {
-    for (const method of METHODS.filter((m) => item[m])) {
-      const op = item[method];
-      const answers = Object.entries(op.responses || {}).map(([status, answer]) => {
-        const resolved = resolve(doc, answer);
-        const content = resolved && resolved.content ? Object.values(resolved.content)[0] : null;
-        return schemaBlock(`${status} ${resolved ? resolved.description || "" : ""}`, content ? resolve(doc, content.schema) : {});
-      });
-      const body = op.requestBody && op.requestBody.content ? Object.values(op.requestBody.content)[0] : null;
-      rows.push(el("tr", { "data-route": `${method.toUpperCase()} ${route}` },
-        el("td", { class: "mono", text: method.toUpperCase() }),
-        el("td", { class: "mono", text: route }),
-        el("td", {}, op.summary || "", body ? schemaBlock("request body", resolve(doc, body.schema)) : ""),
-        el("td", {}, answers),
-        el("td", { text: (op.security || []).map((s) => Object.keys(s)[0]).join(", ") || "public" })));
+  for (const [route, method, op] of operations) {
+    // The route's own answers in full; the ones every route shares (a `$ref` to
+    // components/responses) on one line, each explained on hover.
+    const entries = Object.entries(op.responses || {});
+    const answers = entries.filter(([, answer]) => !answer.$ref).map(([status, answer]) => {
+      const content = answer.content ? Object.values(answer.content)[0] : null;
+      return schemaBlock(`${status} ${answer.description || ""}`, content ? resolve(doc, content.schema) : {});
+    });
+    const shared = entries.filter(([, answer]) => answer.$ref);
+    if (shared.length) {
+      answers.push(el("div", { class: "muted shared-answers" }, "and the shared ",
+        ...shared.map(([status, answer]) => el("abbr", { title: (resolve(doc, answer) || {}).description || "", text: `${status} ` }))));
     }
+    const body = op.requestBody && op.requestBody.content ? Object.values(op.requestBody.content)[0] : null;
+    rows.push(el("tr", { "data-route": `${method.toUpperCase()} ${route}` },
+      el("td", { class: "mono", text: method.toUpperCase() }),
+      el("td", { class: "mono", text: route }),
+      el("td", {}, op.summary || "", body ? schemaBlock("request body", resolve(doc, body.schema)) : ""),
+      el("td", {}, answers),
+      el("td", { text: (op.security || []).map((s) => Object.keys(s)[0]).join(", ") || "public" })));
   }
   document.getElementById("routes").replaceChildren(...rows);
 }
