@@ -90,7 +90,7 @@ pub async fn unresolved_failures(databases: &Databases) -> anyhow::Result<Vec<Fa
         let Some(pool) = databases.open(service).await? else {
             continue;
         };
-        let failures = event_log::unresolved_failures(&pool)
+        let failures = event_log::unresolved_failures(&pool, None, i64::MAX)
             .await
             .with_context(|| format!("reading the failure log of {service}"))?;
         all.extend(failures.into_iter().map(|failure| Failure {
@@ -136,7 +136,7 @@ pub async fn select(
         let Some(pool) = databases.open(service).await? else {
             continue;
         };
-        let events = event_log::published(&pool, &filter, i64::MAX)
+        let events = event_log::published(&pool, &filter, None, i64::MAX)
             .await
             .with_context(|| format!("reading the outbox of {service}"))?;
         if !events.is_empty() {

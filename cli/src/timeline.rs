@@ -79,7 +79,7 @@ pub async fn collect(
             correlation_id: Some(correlation_id.to_string()),
             ..EventFilter::default()
         };
-        let published = event_log::published(&conn, &saga, i64::MAX)
+        let published = event_log::published(&conn, &saga, None, i64::MAX)
             .await
             .with_context(|| format!("reading the outbox of {name}"))?;
         let ids: Vec<Uuid> = published.iter().map(|e| e.event_id).collect();

@@ -88,12 +88,13 @@ async fn list(State(console): State<Console>, headers: HeaderMap) -> ApiResult<J
                     ADMIN_TIMEOUT,
                 )
             };
-            let (letters, log) = tokio::join!(admin("/admin/dead-letters"), admin("/admin/events"));
+            let failures = services.get_all(service, "/admin/failures", Caller::Admin(token));
+            let (letters, failures) = tokio::join!(admin("/admin/dead-letters"), failures);
             // The error each letter failed with is in the consumer's failure log.
-            let errors = log
+            let errors = failures
                 .ok()
-                .and_then(|l| l.into_ok().ok())
-                .map(|log| failures_by_event(&log))
+                .and_then(|f| f.into_ok().ok())
+                .map(|failures| failures_by_event(&failures))
                 .unwrap_or_default();
             (
                 service,
@@ -132,9 +133,9 @@ async fn list(State(console): State<Console>, headers: HeaderMap) -> ApiResult<J
     ))
 }
 
-/// The consumer's unresolved failures (its `/admin/events`), by event id.
-fn failures_by_event(log: &Value) -> HashMap<String, Value> {
-    log["unresolved_failures"]
+/// The consumer's unresolved failures (its `/admin/failures`), by event id.
+fn failures_by_event(failures: &Value) -> HashMap<String, Value> {
+    failures
         .as_array()
         .into_iter()
         .flatten()

@@ -5,7 +5,7 @@
 //! fails the test; so does a documented route, or a problem documented for one route,
 //! that the drive never produced (unless `NOT_DRIVEN` says why).
 
-use crate::helpers::{eventually, spawn_app};
+use crate::helpers::{eventually, spawn_app, spawn_app_with};
 use cartflow_events::Service;
 use cartflow_testkit::webhook_receiver::{Behaviour, Receiver};
 use reqwest::Method;
@@ -45,11 +45,38 @@ const NOT_DRIVEN: &[(Service, &str, &str, u16, &str)] = &[
     ),
 ];
 
+/// Documented answers of the kit's routes (on every service) this test does not
+/// produce, and why.
+const KIT_NOT_DRIVEN: &[(&str, &str, u16, &str)] = &[
+    (
+        "get",
+        "/ready",
+        503,
+        "something the service needs down: reconnect::*, auth::with_the_issuer_down_*",
+    ),
+    (
+        "get",
+        "/admin/dead-letters",
+        503,
+        "Pub/Sub unreachable: needs the shared emulator stopped, which no admin test does",
+    ),
+    (
+        "post",
+        "/admin/dead-letters/replay",
+        503,
+        "Pub/Sub unreachable: needs the shared emulator stopped, which no admin test does",
+    ),
+];
+
+/// The operator's token the drive's platform runs with.
+const ADMIN_TOKEN: &str = "contract-admin-token-0123456789";
+
 #[derive(Clone, Copy, Debug)]
 enum Who {
     Anonymous,
     Customer(Uuid),
     Staff,
+    Operator,
 }
 
 struct Contract {
@@ -104,6 +131,7 @@ impl Contract {
             Who::Anonymous => request,
             Who::Customer(id) => request.header("x-customer-id", id.to_string()),
             Who::Staff => request.header("x-role", "staff"),
+            Who::Operator => request.bearer_auth(ADMIN_TOKEN),
         };
         if let Some(body) = body {
             request = request.json(&body);
@@ -213,7 +241,9 @@ impl Contract {
                                 .contains(&(*service, method.clone(), route.clone(), status));
                         let excused = NOT_DRIVEN.iter().any(|(s, m, r, st, _)| {
                             s == service && m == method && r == route && *st == status
-                        });
+                        }) || KIT_NOT_DRIVEN
+                            .iter()
+                            .any(|(m, r, st, _)| m == method && r == route && *st == status);
                         if own && !seen && !excused {
                             missing.push(format!(
                                 "{service} {method} {route}: {status} never produced"
@@ -275,7 +305,7 @@ fn validate(document: &Value, pointer: &str, body: &Value) -> Result<(), String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_as_its_openapi_document_says() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[("ADMIN_TOKEN", ADMIN_TOKEN)]).await;
     let urls = cartflow_platform::SERVICES
         .into_iter()
         .map(|s| (s, app.url(s)))
@@ -1054,12 +1084,113 @@ async fn every_route_answers_as_its_openapi_document_says() {
     c.expect(Staff, delete.clone(), Notification, &hook, None, 404)
         .await;
 
+    // The kit's routes, on every service: probes, metrics, the document itself and
+    // the operator's routes.
+    for service in cartflow_platform::SERVICES {
+        drive_kit_routes(&mut c, service).await;
+    }
+
     c.assert_covered();
     // The check can fail: a product with a numeric SKU is not what the document says.
     let product = "#/paths/~1products~1{sku}/get/responses/200/content/application~1json/schema";
     let wrong = json!({ "sku": 5, "name": "Keyboard", "price_cents": 1000, "version": 1 });
     assert!(validate(&c.documents[&Product], product, &wrong).is_err());
     app.stop().await;
+}
+
+/// Drives the routes every service gets from the kit.
+async fn drive_kit_routes(c: &mut Contract, service: Service) {
+    use Who::{Anonymous as Anon, Operator};
+    let (get, post) = (Method::GET, Method::POST);
+    for path in ["/health", "/ready", "/metrics", "/openapi.json"] {
+        c.expect(Anon, get.clone(), service, path, None, 200).await;
+    }
+    // `/ready` is limited per address: a flood meets 429 within its burst.
+    let mut limited = false;
+    for _ in 0..300 {
+        if c.call(Anon, get.clone(), service, "/ready", None).await.0 == 429 {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "{service}: /ready never answered 429");
+
+    let events = c
+        .expect(Operator, get.clone(), service, "/admin/events", None, 200)
+        .await;
+    if let Some(first) = events["items"][0]["event_id"].as_str() {
+        let log = format!(
+            "/admin/events?event_type={}&page_size=1",
+            events["items"][0]["event_type"].as_str().unwrap()
+        );
+        c.expect(Operator, get.clone(), service, &log, None, 200)
+            .await;
+        let replay = json!({ "event_ids": [first], "dry_run": true });
+        let answer = c
+            .expect(
+                Operator,
+                post.clone(),
+                service,
+                "/admin/events/replay",
+                Some(replay),
+                200,
+            )
+            .await;
+        assert_eq!(answer["matched"], 1, "{service}: {answer}");
+    } else {
+        let replay = json!({ "event_type": "order.created", "dry_run": true });
+        c.expect(
+            Operator,
+            post.clone(),
+            service,
+            "/admin/events/replay",
+            Some(replay),
+            200,
+        )
+        .await;
+    }
+    c.expect(
+        Operator,
+        post.clone(),
+        service,
+        "/admin/events/replay",
+        Some(json!({})),
+        422,
+    )
+    .await;
+    c.expect(Anon, get.clone(), service, "/admin/events", None, 401)
+        .await;
+    c.expect(Operator, get.clone(), service, "/admin/failures", None, 200)
+        .await;
+    c.expect(
+        Operator,
+        get.clone(),
+        service,
+        "/admin/dead-letters",
+        None,
+        200,
+    )
+    .await;
+    let dry = json!({ "dry_run": true });
+    c.expect(
+        Operator,
+        post.clone(),
+        service,
+        "/admin/dead-letters/replay",
+        Some(dry),
+        200,
+    )
+    .await;
+    let elsewhere = json!({ "subscription": "nobody.dead-letter", "dry_run": true });
+    c.expect(
+        Operator,
+        post,
+        service,
+        "/admin/dead-letters/replay",
+        Some(elsewhere),
+        422,
+    )
+    .await;
 }
 
 /// 1,234 orders of one customer, walked in pages of 100 while more are being created:

@@ -11,7 +11,6 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use cartflow_events::Service;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
@@ -53,21 +52,20 @@ pub fn install() -> PrometheusHandle {
 }
 
 /// `GET /metrics`, in the Prometheus text format.
-pub fn router() -> Router {
-    let handle = install();
-    Router::new().route(
-        "/metrics",
-        get(move || {
-            let handle = handle.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    handle.render(),
-                )
-                    .into_response()
-            }
-        }),
+pub fn router() -> crate::http::openapi::ApiRouter {
+    install();
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(scrape))
+}
+
+/// The service's metrics, for Prometheus to scrape.
+#[utoipa::path(get, path = "/metrics", tag = "probes",
+    responses((status = 200, description = "Every metric, in the Prometheus text format", body = String, content_type = "text/plain")))]
+async fn scrape() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        install().render(),
     )
+        .into_response()
 }
 
 /// Counts and times every request by route template, method and status.

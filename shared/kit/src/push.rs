@@ -15,17 +15,18 @@
 
 use crate::auth::jwks::Jwks;
 use crate::auth::token::{TokenError, TokenVerifier};
-use crate::http::{ApiError, ApiResult};
-use axum::Router;
+use crate::http::openapi::ApiRouter;
+use crate::http::{ApiError, ApiResult, Problem};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
 use base64::Engine;
 use cartflow_messaging::consumer::{Gatherer, Outcome, Pushed};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Where Google publishes the keys it signs ID tokens with.
 pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
@@ -68,7 +69,7 @@ pub enum PushAuth {
 }
 
 /// A push request as Pub/Sub sends it (the "wrapped" payload format).
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PushRequest {
     message: PushedMessage,
@@ -77,7 +78,7 @@ struct PushRequest {
     delivery_attempt: Option<i32>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PushedMessage {
     #[serde(default)]
@@ -103,7 +104,7 @@ struct PushVerifier {
 }
 
 /// The push route for the gatherer's consumers, guarded as `auth` says.
-pub fn router(gatherer: Gatherer, auth: &PushAuth) -> Router {
+pub fn router(gatherer: Gatherer, auth: &PushAuth) -> ApiRouter {
     let verifier = match auth {
         PushAuth::Oidc {
             audience,
@@ -127,11 +128,20 @@ pub fn router(gatherer: Gatherer, auth: &PushAuth) -> Router {
         }
         PushAuth::Unauthenticated => None,
     };
-    Router::new()
-        .route(PUSH_PATH, post(receive))
+    OpenApiRouter::new()
+        .routes(routes!(receive))
         .with_state(PushState { gatherer, verifier })
 }
 
+/// Pub/Sub pushes one message of a subscription this service consumes (push delivery
+/// only). A 2xx acks it; anything else makes Pub/Sub redeliver, then dead-letter.
+#[utoipa::path(post, path = "/pubsub/push", tag = "probes", request_body = PushRequest,
+    security(("pubsub_token" = [])),
+    responses(
+        (status = 204, description = "Processed, or a duplicate of one processed: acked"),
+        (status = 404, description = "Not a subscription of this service", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The message cannot be processed; left to the dead-letter policy", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Processing failed (its batch did not commit); Pub/Sub redelivers", body = Problem, content_type = "application/problem+json")))]
 async fn receive(
     State(state): State<PushState>,
     headers: HeaderMap,

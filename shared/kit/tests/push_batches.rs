@@ -52,7 +52,7 @@ async fn push_target(infra: &TestInfra) -> PushTarget {
     let subscription = consumer.subscription().to_string();
     let (gatherer, batches) = Gatherer::new(vec![consumer]);
     tokio::spawn(batches);
-    let router = push::router(gatherer.clone(), &PushAuth::Unauthenticated);
+    let router = axum::Router::from(push::router(gatherer.clone(), &PushAuth::Unauthenticated));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -24,7 +24,7 @@ pub const DEFAULT_IDLE: Duration = Duration::from_secs(2);
 const DEAD_LETTER_PREFIX: &str = "CloudPubSubDeadLetterSource";
 
 /// One dead-lettered message, as the operator sees it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeadLetter {
     pub message_id: String,
     pub event_id: Option<String>,
@@ -190,7 +190,7 @@ pub async fn list(
     Ok(letters)
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ReplayReport {
     pub matched: usize,
     pub replayed: usize,

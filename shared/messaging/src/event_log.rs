@@ -25,8 +25,11 @@ pub struct EventFilter {
 }
 
 /// One published (or still to be published) event of a service's outbox.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LoggedEvent {
+    /// The outbox row's position: the log's order, and where a page of it ends.
+    #[serde(skip)]
+    pub seq: i64,
     pub event_id: Uuid,
     pub event_type: String,
     pub correlation_id: String,
@@ -38,7 +41,7 @@ pub struct LoggedEvent {
 }
 
 /// A consumed event that failed and has not been processed since.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UnresolvedFailure {
     pub event_id: Uuid,
     pub event_type: Option<String>,
@@ -59,14 +62,16 @@ pub fn selects(filter: &EventFilter) -> bool {
         || filter.until.is_some()
 }
 
-/// The outbox rows matching `filter`, oldest first, at most `limit`.
+/// The outbox rows matching `filter`, oldest first, after the row `after` (a
+/// [`LoggedEvent::seq`]), at most `limit`.
 pub async fn published(
     pool: &PgPool,
     filter: &EventFilter,
+    after: Option<i64>,
     limit: i64,
 ) -> sqlx::Result<Vec<LoggedEvent>> {
     sqlx::query_as(
-        "SELECT event_id, attributes->>'event_type' AS event_type,
+        "SELECT id AS seq, event_id, attributes->>'event_type' AS event_type,
                 attributes->>'correlation_id' AS correlation_id, topic, created_at,
                 published_at, publish_attempts, last_error
          FROM outbox
@@ -75,13 +80,15 @@ pub async fn published(
            AND ($3::text IS NULL OR attributes->>'correlation_id' = $3)
            AND ($4::timestamptz IS NULL OR created_at >= $4)
            AND ($5::timestamptz IS NULL OR created_at <= $5)
-         ORDER BY id LIMIT $6",
+           AND ($6::bigint IS NULL OR id > $6)
+         ORDER BY id LIMIT $7",
     )
     .bind(&filter.event_ids)
     .bind(&filter.event_type)
     .bind(&filter.correlation_id)
     .bind(filter.since)
     .bind(filter.until)
+    .bind(after)
     .bind(limit)
     .fetch_all(pool)
     .await
@@ -110,8 +117,15 @@ pub async fn count_published(pool: &PgPool, event_ids: &[Uuid]) -> sqlx::Result<
     .await
 }
 
-/// The consumed events this database's service failed and has not processed since.
-pub async fn unresolved_failures(pool: &PgPool) -> sqlx::Result<Vec<UnresolvedFailure>> {
+/// The consumed events this database's service failed and has not processed since,
+/// oldest failure first, after `after` (the last one's `(last_failed_at, event_id)`),
+/// at most `limit`.
+pub async fn unresolved_failures(
+    pool: &PgPool,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<UnresolvedFailure>> {
+    let (after_at, after_id) = after.unzip();
     sqlx::query_as(
         "SELECT f.event_id, f.event_type, f.correlation_id, f.kind, f.attempts, f.last_error,
                 f.last_failed_at
@@ -119,8 +133,12 @@ pub async fn unresolved_failures(pool: &PgPool) -> sqlx::Result<Vec<UnresolvedFa
          WHERE f.event_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM processed_messages p
                            WHERE p.event_id = f.event_id AND p.service = f.service)
-         ORDER BY f.last_failed_at",
+           AND ($1::timestamptz IS NULL OR (f.last_failed_at, f.event_id) > ($1, $2))
+         ORDER BY f.last_failed_at, f.event_id LIMIT $3",
     )
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(pool)
     .await
 }

@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use cartflow_api::Page;
 use cartflow_api::webhook::{CreatedSecret, Delivery, DeliveryDetail, EVENT_TYPES, Endpoint};
-use cartflow_kit::http::Problem;
 use cartflow_kit::http::openapi::ApiRouter;
-use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Staff};
+use cartflow_kit::http::{Listing, NoFilters, PageParams, Problem};
+use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, Staff};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -41,11 +41,6 @@ pub fn router(state: WebhookState) -> ApiRouter {
         .routes(routes!(replay_one))
         .routes(routes!(replay_failed))
         .with_state(state)
-}
-
-/// A list as SPEC's lists answer; everything fits one page (the store's cap).
-fn page<T>(items: Vec<T>) -> Json<Page<T>> {
-    Json(Page::last(items))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -179,11 +174,17 @@ async fn verify_ownership(state: &WebhookState, url: &str, secret: &Secret) -> A
     )))
 }
 
-/// Every endpoint (at most 500, the store's cap). Staff only.
-#[utoipa::path(get, path = "/webhooks", tag = "webhooks", security(("bearer" = []), ("staff_header" = [])),
-    responses((status = 200, description = "The endpoints", body = Page<Endpoint>), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
-async fn list(State(state): State<WebhookState>, _: Staff) -> ApiResult<Json<Page<Endpoint>>> {
-    Ok(page(store::endpoints(&state.pool).await?))
+/// Every endpoint, oldest first, a page at a time. Staff only.
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks", params(PageParams), security(("bearer" = []), ("staff_header" = [])),
+    responses((status = 200, description = "A page of endpoints, oldest first", body = Page<Endpoint>), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
+async fn list(
+    State(state): State<WebhookState>,
+    _: Staff,
+    listing: Listing<NoFilters>,
+) -> ApiResult<Json<Page<Endpoint>>> {
+    let page = listing.page;
+    let rows = store::endpoints(&state.pool, page.after()?, page.fetch_limit()).await?;
+    Ok(Json(page.page(rows, |e| (e.created_at, e.id))))
 }
 
 async fn found(pool: &PgPool, id: Uuid) -> ApiResult<Endpoint> {
@@ -274,7 +275,7 @@ async fn rotate(
     }))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
@@ -282,15 +283,16 @@ struct DeliveriesQuery {
     status: Option<String>,
 }
 
-/// An endpoint's deliveries, newest first (at most 500, the store's cap). Staff only.
-#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = Uuid, Path, description = "The endpoint's id"), DeliveriesQuery), security(("bearer" = []), ("staff_header" = [])),
-    responses((status = 200, description = "The deliveries", body = Page<Delivery>), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json")))]
+/// An endpoint's deliveries, newest first, a page at a time. Staff only.
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = Uuid, Path, description = "The endpoint's id"), DeliveriesQuery, PageParams), security(("bearer" = []), ("staff_header" = [])),
+    responses((status = 200, description = "A page of deliveries, newest first", body = Page<Delivery>), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such endpoint", body = Problem, content_type = "application/problem+json")))]
 async fn deliveries(
     State(state): State<WebhookState>,
     _: Staff,
     ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(q): ApiQuery<DeliveriesQuery>,
+    listing: Listing<DeliveriesQuery>,
 ) -> ApiResult<Json<Page<Delivery>>> {
+    let (q, page) = (listing.filters, listing.page);
     if let Some(status) = &q.status
         && !["pending", "delivered", "parked"].contains(&status.as_str())
     {
@@ -299,9 +301,15 @@ async fn deliveries(
         )));
     }
     found(&state.pool, id).await?;
-    Ok(page(
-        store::deliveries(&state.pool, id, q.status.as_deref()).await?,
-    ))
+    let rows = store::deliveries(
+        &state.pool,
+        id,
+        q.status.as_deref(),
+        page.after()?,
+        page.fetch_limit(),
+    )
+    .await?;
+    Ok(Json(page.page(rows, |d| (d.created_at, d.id))))
 }
 
 /// One delivery with its attempts. Staff only.

@@ -8,10 +8,6 @@ use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
 use uuid::Uuid;
 
-/// The most endpoints one listing shows (staff subscribe a handful), and the most
-/// deliveries one endpoint's listing shows (the newest).
-pub const LIST_CAP: i64 = 500;
-
 #[derive(sqlx::FromRow)]
 struct EndpointRow {
     id: Uuid,
@@ -83,12 +79,21 @@ pub async fn endpoint(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Endpoint>>
     Ok(row.map(Endpoint::from))
 }
 
-/// Every endpoint, oldest first, at most [`LIST_CAP`].
-pub async fn endpoints(pool: &PgPool) -> sqlx::Result<Vec<Endpoint>> {
+/// Endpoints oldest first, from after `after` (the last one's `(created_at, id)`).
+pub async fn endpoints(
+    pool: &PgPool,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Endpoint>> {
+    let (after_at, after_id) = after.unzip();
     let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e ORDER BY e.created_at, e.id LIMIT $1"
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e
+         WHERE $1::timestamptz IS NULL OR (e.created_at, e.id) > ($1, $2)
+         ORDER BY e.created_at, e.id LIMIT $3"
     ))
-    .bind(LIST_CAP)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(Endpoint::from).collect())
@@ -464,20 +469,27 @@ impl From<DeliveryRow> for Delivery {
 const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_id, event_type, status, attempts,
     next_attempt_at, last_status_code, last_error, created_at, delivered_at";
 
-/// An endpoint's newest deliveries, at most [`LIST_CAP`], optionally of one status.
+/// An endpoint's deliveries newest first, optionally of one status, from after `after`
+/// (the last one's `(created_at, id)`).
 pub async fn deliveries(
     pool: &PgPool,
     endpoint_id: Uuid,
     status: Option<&str>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
 ) -> sqlx::Result<Vec<Delivery>> {
+    let (after_at, after_id) = after.unzip();
     let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
          WHERE endpoint_id = $1 AND ($2::text IS NULL OR status = $2)
-         ORDER BY created_at DESC, seq DESC LIMIT $3"
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+         ORDER BY created_at DESC, id DESC LIMIT $5"
     ))
     .bind(endpoint_id)
     .bind(status)
-    .bind(LIST_CAP)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(Delivery::from).collect())

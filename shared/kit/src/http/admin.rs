@@ -5,33 +5,34 @@
 //! - `POST /admin/dead-letters/replay`: publish matching dead letters back to their
 //!   topic. Body: `{"event_ids": [..], "event_type", "since", "until", "subscription",
 //!   "dry_run"}`, every field optional; `{}` replays them all.
-//! - `GET  /admin/events`: this service's outbox log, and the consumed events it failed
-//!   and has not processed since.
+//! - `GET  /admin/events`: this service's outbox log, a page at a time.
+//! - `GET  /admin/failures`: the consumed events it failed and has not processed since.
 //! - `POST /admin/events/replay`: re-publish logged events. Body: `{"event_ids": [..],
 //!   "event_type", "correlation_id", "since", "until", "dry_run"}`; at least one selector.
 //!
 //! Replays keep event ids, so they are safe to repeat (docs/operations.md).
 //! Without `ADMIN_TOKEN` the routes answer 401 and say why.
 
-use crate::http::{ApiError, ApiJson, ApiQuery, ApiResult};
+use crate::http::openapi::ApiRouter;
+use crate::http::{ApiError, ApiJson, Listing, PageParams, Problem};
+use crate::http::{ApiResult, NoFilters};
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use cartflow_api::Page;
 use cartflow_events::Service;
-use cartflow_messaging::dead_letters::{self, DeadLetter, Filter};
-use cartflow_messaging::event_log::{self, EventFilter};
+use cartflow_messaging::dead_letters::{self, DeadLetter, Filter, ReplayReport};
+use cartflow_messaging::event_log::{self, EventFilter, LoggedEvent, UnresolvedFailure};
 use cartflow_messaging::{Outbox, PubSubConfig};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
-
-/// Most logged events one listing returns.
-const LIST_LIMIT: i64 = 500;
 
 #[derive(Clone)]
 pub struct Admin {
@@ -41,12 +42,13 @@ pub struct Admin {
     pub outbox: Outbox,
 }
 
-pub fn router(admin: Admin) -> Router {
-    Router::new()
-        .route("/admin/dead-letters", get(list_dead_letters))
-        .route("/admin/dead-letters/replay", post(replay_dead_letters))
-        .route("/admin/events", get(list_events))
-        .route("/admin/events/replay", post(replay_events))
+pub fn router(admin: Admin) -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(list_dead_letters))
+        .routes(routes!(replay_dead_letters))
+        .routes(routes!(list_events))
+        .routes(routes!(list_failures))
+        .routes(routes!(replay_events))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token))
         .with_state(admin)
 }
@@ -90,48 +92,99 @@ pub fn same_secret(given: &str, expected: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn list_dead_letters(State(admin): State<Admin>) -> ApiResult<Json<Value>> {
-    let subscriptions = dead_letters::dead_letter_subscriptions_of(&admin.pubsub, admin.service);
-    let listed = futures::future::join_all(subscriptions.iter().map(|name| {
+/// What one dead-letter subscription holds.
+#[derive(Debug, Serialize, ToSchema)]
+struct HeldLetters {
+    subscription: String,
+    messages: Vec<DeadLetter>,
+}
+
+/// Everything this service's dead-letter subscriptions hold.
+#[derive(Debug, Serialize, ToSchema)]
+struct DeadLetters {
+    service: String,
+    subscriptions: Vec<HeldLetters>,
+}
+
+/// What this service's dead-letter subscriptions hold, every message of each (read and
+/// left in place: not a stored list, so not paged; a subscription is read until it has
+/// been quiet for two seconds).
+#[utoipa::path(get, path = "/admin/dead-letters", tag = "operator",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Every held message, by dead-letter subscription", body = DeadLetters),
+        (status = 503, description = "Pub/Sub did not answer", body = Problem, content_type = "application/problem+json")))]
+async fn list_dead_letters(State(admin): State<Admin>) -> ApiResult<Json<DeadLetters>> {
+    let names = dead_letters::dead_letter_subscriptions_of(&admin.pubsub, admin.service);
+    let listed = futures::future::join_all(names.iter().map(|name| {
         let pubsub = &admin.pubsub;
         async move { dead_letters::list(pubsub, name, dead_letters::DEFAULT_IDLE).await }
     }))
     .await;
-    let mut out = Vec::new();
-    for (name, letters) in subscriptions.iter().zip(listed) {
-        let letters: Vec<DeadLetter> = letters.map_err(unavailable)?;
-        out.push(json!({ "subscription": name, "messages": letters }));
+    let mut subscriptions = Vec::new();
+    for (name, letters) in names.into_iter().zip(listed) {
+        subscriptions.push(HeldLetters {
+            subscription: name,
+            messages: letters.map_err(unavailable)?,
+        });
     }
-    Ok(Json(
-        json!({ "service": admin.service.name(), "subscriptions": out }),
-    ))
+    Ok(Json(DeadLetters {
+        service: admin.service.name().into(),
+        subscriptions,
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Which dead letters to publish again; every field optional, `{}` replays them all.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 struct DeadLetterReplay {
+    /// One of this service's dead-letter subscriptions; all of them by default.
     subscription: Option<String>,
     event_ids: Vec<String>,
     event_type: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    /// Count what would be replayed and change nothing.
     dry_run: bool,
 }
 
+/// One subscription's replay.
+#[derive(Debug, Serialize, ToSchema)]
+struct SubscriptionReplay {
+    subscription: String,
+    report: ReplayReport,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct DeadLettersReplayed {
+    dry_run: bool,
+    subscriptions: Vec<SubscriptionReplay>,
+}
+
+/// Publishes matching dead letters back to the topic they came from (their event ids
+/// kept, so consumers that had them skip them).
+#[utoipa::path(post, path = "/admin/dead-letters/replay", tag = "operator",
+    security(("admin_token" = [])), request_body = DeadLetterReplay,
+    responses(
+        (status = 200, description = "What was (or, dry, would be) replayed, by subscription", body = DeadLettersReplayed),
+        (status = 503, description = "Pub/Sub did not answer", body = Problem, content_type = "application/problem+json")))]
 async fn replay_dead_letters(
     State(admin): State<Admin>,
     ApiJson(body): ApiJson<DeadLetterReplay>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeadLettersReplayed>> {
     let own = dead_letters::dead_letter_subscriptions_of(&admin.pubsub, admin.service);
     let chosen = match body.subscription {
         None => own,
         Some(name) if own.contains(&name) => vec![name],
         Some(name) => {
-            return Err(ApiError::Unprocessable(format!(
-                "{name} is not a dead-letter subscription of {}; its own are: {}",
-                admin.service,
-                own.join(", ")
-            )));
+            return Err(ApiError::invalid_field(
+                "subscription",
+                format!(
+                    "{name} is not a dead-letter subscription of {}; its own are: {}",
+                    admin.service,
+                    own.join(", ")
+                ),
+            ));
         }
     };
     let filter = Filter {
@@ -140,7 +193,7 @@ async fn replay_dead_letters(
         since: body.since,
         until: body.until,
     };
-    let mut reports = Vec::new();
+    let mut subscriptions = Vec::new();
     for name in chosen {
         let report = dead_letters::replay(
             &admin.pubsub,
@@ -155,26 +208,40 @@ async fn replay_dead_letters(
         )
         .await
         .map_err(unavailable)?;
-        reports.push(json!({ "subscription": name, "report": report }));
+        subscriptions.push(SubscriptionReplay {
+            subscription: name,
+            report,
+        });
     }
-    Ok(Json(
-        json!({ "dry_run": body.dry_run, "subscriptions": reports }),
-    ))
+    Ok(Json(DeadLettersReplayed {
+        dry_run: body.dry_run,
+        subscriptions,
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Which logged events to list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct EventQuery {
     event_type: Option<String>,
+    /// The saga's id (the cart's).
     correlation_id: Option<String>,
+    /// Created at or after.
     since: Option<DateTime<Utc>>,
+    /// Created at or before.
     until: Option<DateTime<Utc>>,
 }
 
+/// This service's outbox log (what it published, or has yet to), oldest first.
+#[utoipa::path(get, path = "/admin/events", tag = "operator",
+    params(EventQuery, PageParams), security(("admin_token" = [])),
+    responses((status = 200, description = "A page of logged events, oldest first", body = Page<LoggedEvent>)))]
 async fn list_events(
     State(admin): State<Admin>,
-    ApiQuery(query): ApiQuery<EventQuery>,
-) -> ApiResult<Json<Value>> {
+    listing: Listing<EventQuery>,
+) -> ApiResult<Json<Page<LoggedEvent>>> {
+    let (query, page) = (listing.filters, listing.page);
     let filter = EventFilter {
         event_ids: Vec::new(),
         event_type: query.event_type,
@@ -183,16 +250,27 @@ async fn list_events(
         until: query.until,
     };
     let pool = admin.outbox.pool();
-    let published = event_log::published(pool, &filter, LIST_LIMIT).await?;
-    let failures = event_log::unresolved_failures(pool).await?;
-    Ok(Json(json!({
-        "service": admin.service.name(),
-        "published": published,
-        "unresolved_failures": failures,
-    })))
+    let rows = event_log::published(pool, &filter, page.after()?, page.fetch_limit()).await?;
+    Ok(Json(page.page(rows, |e| e.seq)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The consumed events this service failed and has not processed since, oldest
+/// failure first.
+#[utoipa::path(get, path = "/admin/failures", tag = "operator",
+    params(PageParams), security(("admin_token" = [])),
+    responses((status = 200, description = "A page of unresolved failures, oldest first", body = Page<UnresolvedFailure>)))]
+async fn list_failures(
+    State(admin): State<Admin>,
+    listing: Listing<NoFilters>,
+) -> ApiResult<Json<Page<UnresolvedFailure>>> {
+    let page = listing.page;
+    let pool = admin.outbox.pool();
+    let rows = event_log::unresolved_failures(pool, page.after()?, page.fetch_limit()).await?;
+    Ok(Json(page.page(rows, |f| (f.last_failed_at, f.event_id))))
+}
+
+/// Which logged events to publish again: at least one selector.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 struct EventReplay {
     event_ids: Vec<Uuid>,
@@ -200,13 +278,30 @@ struct EventReplay {
     correlation_id: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    /// Count what would be replayed and change nothing.
     dry_run: bool,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+struct EventsReplayed {
+    dry_run: bool,
+    /// Logged events the selectors matched.
+    matched: usize,
+    /// Of those, how many were queued for publishing again (rows not yet published
+    /// are queued already).
+    requeued: u64,
+    event_ids: Vec<Uuid>,
+}
+
+/// Publishes logged events again, with their event ids (consumers that had them skip
+/// them).
+#[utoipa::path(post, path = "/admin/events/replay", tag = "operator",
+    security(("admin_token" = [])), request_body = EventReplay,
+    responses((status = 200, description = "What was (or, dry, would be) replayed", body = EventsReplayed)))]
 async fn replay_events(
     State(admin): State<Admin>,
     ApiJson(body): ApiJson<EventReplay>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventsReplayed>> {
     let filter = EventFilter {
         event_ids: body.event_ids,
         event_type: body.event_type,
@@ -221,7 +316,7 @@ async fn replay_events(
         ));
     }
     let pool = admin.outbox.pool();
-    let matched = event_log::published(pool, &filter, i64::MAX).await?;
+    let matched = event_log::published(pool, &filter, None, i64::MAX).await?;
     let ids: Vec<Uuid> = matched.iter().map(|e| e.event_id).collect();
     let requeued = if body.dry_run {
         0
@@ -231,12 +326,12 @@ async fn replay_events(
         tracing::info!(service = %admin.service, requeued = n, "logged events queued for publishing again");
         n
     };
-    Ok(Json(json!({
-        "dry_run": body.dry_run,
-        "matched": ids.len(),
-        "requeued": requeued,
-        "event_ids": ids,
-    })))
+    Ok(Json(EventsReplayed {
+        dry_run: body.dry_run,
+        matched: ids.len(),
+        requeued,
+        event_ids: ids,
+    }))
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! the security schemes, and the service's name and version.
 
 use super::error::{FieldError, Problem};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use axum::extract::State;
 use cartflow_events::Service;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -24,6 +24,10 @@ pub type ApiRouter = utoipa_axum::router::OpenApiRouter;
 pub const BEARER: &str = "bearer";
 pub const CUSTOMER_HEADER: &str = "customer_header";
 pub const STAFF_HEADER: &str = "staff_header";
+/// The operator's `/admin` routes.
+pub const ADMIN_TOKEN: &str = "admin_token";
+/// Pub/Sub's push requests.
+pub const PUBSUB_TOKEN: &str = "pubsub_token";
 
 /// Answers every route can give besides its own, by status: what the kit's
 /// extractors, sign-in, rate limits and error handling produce.
@@ -118,6 +122,14 @@ pub fn finish(service: Service, api: utoipa::openapi::OpenApi) -> Value {
             "type": "apiKey", "in": "header", "name": crate::auth::ROLE_HEADER,
             "description": "Emulator only: `staff` acts as staff. Refused unless the service runs against the Pub/Sub emulator (`AUTH_MODE=header`).",
         },
+        ADMIN_TOKEN: {
+            "type": "http", "scheme": "bearer",
+            "description": "The service's `ADMIN_TOKEN`, for the operator's `/admin` routes (off without it).",
+        },
+        PUBSUB_TOKEN: {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "The OIDC token Pub/Sub signs for the push subscription's service account (`PUSH_SERVICE_ACCOUNT`); none with the emulator.",
+        },
     });
     add_shared_answers(&mut doc);
     doc
@@ -182,10 +194,22 @@ fn add_shared_answers(doc: &mut Value) {
             if method == "post" {
                 add_idempotency_key(op);
             }
-            let signed_in = op
+            // Sign-in and its rate limits guard the service's own routes; the operator's
+            // token and Pub/Sub's refuse with 401 but are not rate limited.
+            let schemes: Vec<&str> = op
                 .get("security")
                 .and_then(Value::as_array)
-                .is_some_and(|s| !s.is_empty());
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_object)
+                .flat_map(|requirement| requirement.keys().map(String::as_str))
+                .collect();
+            let signed_in = schemes
+                .iter()
+                .any(|s| [BEARER, CUSTOMER_HEADER, STAFF_HEADER].contains(s));
+            let token = schemes
+                .iter()
+                .any(|s| [ADMIN_TOKEN, PUBSUB_TOKEN].contains(s));
             let responses = op
                 .entry("responses")
                 .or_insert_with(|| json!({}))
@@ -194,7 +218,8 @@ fn add_shared_answers(doc: &mut Value) {
             for (status, name, _) in SHARED_ANSWERS {
                 let applies = match *status {
                     "400" => has_params || has_body,
-                    "401" | "429" => signed_in,
+                    "401" => signed_in || token,
+                    "429" => signed_in,
                     "413" | "415" => has_body,
                     "422" => has_body || has_params,
                     _ => true,
@@ -210,16 +235,17 @@ fn add_shared_answers(doc: &mut Value) {
     }
 }
 
-/// `GET /openapi.json`: the finished description, public like the probes.
-pub fn router(document: Value) -> Router {
-    let document = Arc::new(document);
-    Router::new().route(
-        PATH,
-        get(move || {
-            let document = document.clone();
-            async move { Json(document.as_ref().clone()) }
-        }),
-    )
+/// `GET /openapi.json`, described in the document it serves: give the finished
+/// document to the router's `with_state`.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<Arc<Value>> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(document))
+}
+
+/// This service's OpenAPI 3.1 description (public like the probes).
+#[utoipa::path(get, path = "/openapi.json", tag = "probes",
+    responses((status = 200, description = "This document", body = Object)))]
+async fn document(State(document): State<Arc<Value>>) -> Json<Value> {
+    Json(document.as_ref().clone())
 }
 
 #[cfg(test)]

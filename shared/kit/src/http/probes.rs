@@ -11,12 +11,13 @@
 
 use crate::auth::jwks::Jwks;
 use crate::auth::rate_limit::{self, Limit, RateLimits};
+use crate::http::Problem;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use axum::{Json, Router};
 use cartflow_messaging::PubSubConfig;
 use google_cloud_pubsub::client::TopicAdmin;
+use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -25,6 +26,9 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// How long one `/ready` answer is reused.
 pub const READY_CACHE: Duration = Duration::from_secs(1);
@@ -53,7 +57,7 @@ pub struct Probes {
 /// The last `/ready` answer and when it was made.
 #[derive(Clone, Default)]
 pub struct ReadyCache {
-    last: Arc<Mutex<Option<(Instant, StatusCode, Value)>>>,
+    last: Arc<Mutex<Option<(Instant, StatusCode, Readiness)>>>,
     runs: Arc<AtomicU64>,
 }
 
@@ -64,25 +68,67 @@ impl ReadyCache {
     }
 }
 
-/// The probes' routes; `/ready` is rate limited per client address (as `limits`
-/// finds it) until `stop`.
-pub fn router(probes: Probes, limits: &RateLimits, stop: &CancellationToken) -> Router {
-    let ready = Router::new()
-        .route("/ready", get(ready))
-        .with_state(probes.clone());
-    Router::new()
-        .route("/health", get(health))
+/// The probes' routes and their description; `/ready` is rate limited per client
+/// address (as `limits` finds it) until `stop`.
+pub fn router(
+    probes: Probes,
+    limits: &RateLimits,
+    stop: &CancellationToken,
+) -> (Router, utoipa::openapi::OpenApi) {
+    let (ready, mut description) = OpenApiRouter::new()
+        .routes(routes!(ready))
+        .with_state(probes.clone())
+        .split_for_parts();
+    let (health, health_description) = OpenApiRouter::new()
+        .routes(routes!(health))
         .with_state(probes)
-        .merge(rate_limit::per_ip(ready, READY_LIMIT, limits, stop))
+        .split_for_parts();
+    description.merge(health_description);
+    let router = health.merge(rate_limit::per_ip(ready, READY_LIMIT, limits, stop));
+    (router, description)
 }
 
-async fn health(State(p): State<Probes>) -> Json<Value> {
-    Json(json!({ "status": "ok", "service": p.service }))
+/// The process answers.
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
+    service: &'static str,
+}
+
+/// Whether the service can do its work, and what is down if not.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    status: &'static str,
+    service: &'static str,
+    /// What is down: `database`, `pubsub`, `identity`.
+    down: Vec<&'static str>,
+    /// Each check's `status` (`up` or `down`), without the errors' text.
+    #[schema(value_type = Object)]
+    checks: Value,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/health", tag = "probes",
+    responses((status = 200, description = "The process answers", body = Health)))]
+async fn health(State(p): State<Probes>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        service: p.service,
+    })
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-async fn ready(State(p): State<Probes>) -> (StatusCode, Json<Value>) {
+/// Readiness: the database, Pub/Sub and (with OIDC sign-in) the issuer's keys answer.
+#[utoipa::path(get, path = "/ready", tag = "probes",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Something it needs is down; `down` names what", body = Readiness),
+        (status = 429, description = "This address asked too often (50 a second, bursts of 100)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
+async fn ready(State(p): State<Probes>) -> (StatusCode, Json<Readiness>) {
     let mut last = p.cache.last.lock().await;
     if let Some((at, status, body)) = last.as_ref()
         && at.elapsed() < READY_CACHE
@@ -96,7 +142,7 @@ async fn ready(State(p): State<Probes>) -> (StatusCode, Json<Value>) {
 }
 
 /// Runs the checks. A failure's text goes to the log, not into the answer.
-async fn check(p: &Probes) -> (StatusCode, Value) {
+async fn check(p: &Probes) -> (StatusCode, Readiness) {
     let database = async {
         sqlx::query("SELECT 1")
             .execute(&p.pool)
@@ -152,12 +198,16 @@ async fn check(p: &Probes) -> (StatusCode, Value) {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
-        "status": if down.is_empty() { "ready" } else { "unavailable" },
-        "service": p.service,
-        "down": down,
-        "checks": checks,
-    });
+    let body = Readiness {
+        status: if down.is_empty() {
+            "ready"
+        } else {
+            "unavailable"
+        },
+        service: p.service,
+        down,
+        checks,
+    };
     (status, body)
 }
 
@@ -188,7 +238,8 @@ mod tests {
     #[tokio::test]
     async fn ready_names_what_is_down_without_error_text_and_reuses_its_answer() {
         let probes = probes_of_a_dead_database().await;
-        let (status, Json(body)) = ready(State(probes.clone())).await;
+        let (status, Json(readiness)) = ready(State(probes.clone())).await;
+        let body = serde_json::to_value(&readiness).unwrap();
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["down"], json!(["database"]), "{body}");
         assert_eq!(body["checks"]["database"], json!({ "status": "down" }));
@@ -201,7 +252,7 @@ mod tests {
         // Asked again within the window, nothing is checked again.
         for _ in 0..5 {
             let (again, Json(same)) = ready(State(probes.clone())).await;
-            assert_eq!((again, &same), (status, &body));
+            assert_eq!((again, &same), (status, &readiness));
         }
         assert_eq!(probes.cache.runs(), 1, "the checks ran once per window");
         tokio::time::sleep(READY_CACHE + Duration::from_millis(100)).await;
@@ -213,7 +264,7 @@ mod tests {
     async fn one_address_asking_too_often_gets_429() {
         let probes = probes_of_a_dead_database().await;
         let stop = CancellationToken::new();
-        let app = router(probes.clone(), &RateLimits::default(), &stop);
+        let (app, _) = router(probes.clone(), &RateLimits::default(), &stop);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/ready", listener.local_addr().unwrap());
         tokio::spawn(async move {

@@ -239,12 +239,23 @@ pub async fn start<A: ServiceApp>(
     ));
     let own_routes = rate_limit::apply(own_routes, &config.rate_limits, &shutdown)
         .layer(Extension(authenticator));
+    // The kit's routes go into the same description as the service's own.
+    let mut description = description;
+    let (probe_routes, probes_described) = probes::router(probes, &config.rate_limits, &shutdown);
+    description.merge(probes_described);
+    let mut kit_routes = metrics::router().merge(admin::router(admin));
+    if let Some(push) = push_routes {
+        kit_routes = kit_routes.merge(push);
+    }
+    let (kit_routes, kit_described) = kit_routes.split_for_parts();
+    description.merge(kit_described);
+    let (document_route, document_described) = openapi::router().split_for_parts();
+    description.merge(document_described);
+    let document = Arc::new(openapi::finish(service, description));
     let router = metrics::record_http(own_routes, service)
-        .merge(openapi::router(openapi::finish(service, description)))
-        .merge(probes::router(probes, &config.rate_limits, &shutdown))
-        .merge(metrics::router())
-        .merge(admin::router(admin))
-        .merge(push_routes.unwrap_or_default())
+        .merge(document_route.with_state(document))
+        .merge(probe_routes)
+        .merge(kit_routes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(crate::http::request_id::assign))
