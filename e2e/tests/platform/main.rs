@@ -28,6 +28,7 @@ mod reconnect;
 mod resilience;
 mod rest_input;
 mod retention;
+mod seed;
 mod throwaway;
 mod timeline;
 mod tracing;
