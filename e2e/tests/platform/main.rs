@@ -19,6 +19,7 @@ mod expiry;
 mod load;
 mod metrics;
 mod notifications;
+mod operator_cli;
 mod oversell;
 mod payment;
 mod poison;
