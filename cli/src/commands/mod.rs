@@ -62,11 +62,13 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run every service in this process on its port (order 3000, product 3001,
-    /// inventory 3002, notification 3003, email-push 3004, cart 3005, customer 3006,
-    /// payment 3007), with the topology provisioned and demo data loaded, the console
-    /// on 127.0.0.1:8080, a mail catcher (SMTP 127.0.0.1:1025, view 127.0.0.1:8025)
-    /// and the payment sandbox on 127.0.0.1:12111. Needs PostgreSQL and the Pub/Sub
+    /// Run the whole platform in this process, with demo data and the console.
+    ///
+    /// Every service runs on its port (order 3000, product 3001, inventory 3002,
+    /// notification 3003, email-push 3004, cart 3005, customer 3006, payment 3007),
+    /// with the topology provisioned and demo data loaded, the console on
+    /// 127.0.0.1:8080, a mail catcher (SMTP 127.0.0.1:1025, view 127.0.0.1:8025) and
+    /// the payment sandbox on 127.0.0.1:12111. Needs PostgreSQL and the Pub/Sub
     /// emulator (scripts/dev.sh starts both). Ctrl-C stops cleanly.
     #[command(after_help = "Examples:
   scripts/dev.sh                                   # starts PostgreSQL and the emulator, then this
@@ -82,10 +84,12 @@ pub enum Command {
         #[arg(long, env = "CONSOLE_ADDR", default_value = "127.0.0.1:8080")]
         console_addr: std::net::SocketAddr,
     },
-    /// Serve the web console (live overview, topology, checkout explorer, dead
-    /// letters, storefront) against a running stack: its services on their ports on
-    /// 127.0.0.1 (order 3000 ... payment 3007) unless `--service-url` says otherwise.
-    /// `cartflow dev` serves it too.
+    /// Serve the web console against a running stack.
+    ///
+    /// The console (live overview, topology, checkout explorer, dead letters,
+    /// storefront) reaches the stack's services on their ports on 127.0.0.1 (order
+    /// 3000 ... payment 3007) unless `--service-url` says otherwise. `cartflow dev`
+    /// serves it too.
     #[command(after_help = "Examples:
   cartflow console                                  # on 127.0.0.1:8080, services on 127.0.0.1:3000-3007
   cartflow console --console-addr 127.0.0.1:8081 --service-url cart=http://10.0.0.5:3005
@@ -101,11 +105,12 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
-    /// Run every service as its own process (`cartflow serve <service>`) on its port
-    /// (order 3000 ... payment 3007), as in production: databases and topology
-    /// created, a mail catcher on 127.0.0.1:1025 unless SMTP_HOST is set. No demo data
-    /// (run `cartflow seed`). Ctrl-C stops them all. scripts/bench.sh runs the
-    /// benchmark against it.
+    /// Run every service as its own process, as in production.
+    ///
+    /// Each runs as `cartflow serve <service>` on its port (order 3000 ... payment
+    /// 3007): databases and topology created, a mail catcher on 127.0.0.1:1025 unless
+    /// SMTP_HOST is set. No demo data (run `cartflow seed`). Ctrl-C stops them all.
+    /// scripts/bench.sh runs the benchmark against it.
     #[command(after_help = "Examples:
   cartflow stack --emulator 127.0.0.1:8085      # then, in another terminal: cartflow seed
   PUBSUB_DELIVERY=push cartflow stack           # Pub/Sub pushes to each service's /pubsub/push")]
@@ -113,17 +118,20 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
-    /// Load the demo customers (John Smith, Jane Doe, ...) and catalog (KB-101, MS-201,
-    /// ..., the scarce LP-601) into a running stack through its HTTP APIs, as staff.
-    /// Idempotent: what is already there is left as it is, and a second run says that
-    /// nothing changed. Needs header sign-in (an emulator-backed stack).
+    /// Load the demo customers and catalog into a running stack (idempotent).
+    ///
+    /// The customers (John Smith, Jane Doe, ...) and catalog (KB-101, MS-201, ..., the
+    /// scarce LP-601) go through the services' HTTP APIs, as staff. What is already
+    /// there is left as it is, and a second run says that nothing changed. Needs
+    /// header sign-in (an emulator-backed stack).
     #[command(after_help = "Examples:
   cartflow seed                                     # services on 127.0.0.1:3006, :3001, :3002
   cartflow seed --service-url customer=http://customer:8080 --service-url product=http://product:8080 --service-url inventory=http://inventory:8080
   cartflow seed -o json                             # {\"created\":…,\"already_there\":…}")]
     Seed(seed::SeedArgs),
-    /// Drive a running stack with virtual shoppers and report throughput, latency,
-    /// errors, CPU and memory per process, and PostgreSQL commits (see BENCHMARKS.md).
+    /// Drive a running stack with virtual shoppers and report how it held up.
+    ///
+    /// Reports throughput, latency, errors, CPU and memory per process, and PostgreSQL commits (see BENCHMARKS.md).
     /// Each shopper adds two lines, converts, and waits for the outcome, which this
     /// command learns from its own Pub/Sub subscriptions. Writes <out>/<label>.json and
     /// an SVG plot. scripts/bench.sh starts a stack of separate processes and runs this.
@@ -132,8 +140,9 @@ pub enum Command {
   cartflow load --knee --levels 5,10,20,50
   scripts/bench.sh                                  # starts a stack of processes and runs this")]
     Load(load::LoadArgs),
-    /// Run one service in this process, configured from the environment like its own
-    /// binary (`<service>-service`): e.g. `cartflow serve inventory` (on 3002).
+    /// Run one service in this process, like its own binary.
+    ///
+    /// Configured from the environment like its own binary (`<service>-service`): e.g. `cartflow serve inventory` (on 3002).
     #[command(after_help = "Examples:
   cartflow serve inventory                          # on 127.0.0.1:3002
   INVENTORY_PORT=4002 cartflow serve inventory
@@ -143,8 +152,9 @@ Exit codes: 0 stopped cleanly, 1 failed while running, 2 usage or configuration 
         /// order, product, inventory, notification, email-push, cart, customer or payment.
         service: Service,
     },
-    /// Delete every topic and subscription under a prefix (which must not be empty):
-    /// for cleaning up test and scratch topologies. Asks first on a terminal; elsewhere
+    /// Delete every topic and subscription under a prefix (asks, or --yes).
+    ///
+    /// The prefix must not be empty: for cleaning up test and scratch topologies. Asks first on a terminal; elsewhere
     /// it needs --yes.
     #[command(after_help = "Examples:
   cartflow teardown --topic-prefix scratch-          # asks before deleting
@@ -156,7 +166,9 @@ Exit codes: 0 stopped cleanly, 1 failed while running, 2 usage or configuration 
         #[arg(short, long)]
         yes: bool,
     },
-    /// Print the Pub/Sub topology the code declares, as JSON: services with the topics
+    /// Print the Pub/Sub topology the code declares, as JSON.
+    ///
+    /// Services with the topics
     /// they publish and the subscriptions they consume, every topic, and every
     /// subscription with its dead-letter and retry policy. `terraform/topology.json` is
     /// this output (a test fails when they differ); `scripts/pubsub-topology.sh`
@@ -165,8 +177,9 @@ Exit codes: 0 stopped cleanly, 1 failed while running, 2 usage or configuration 
   cartflow topology > terraform/topology.json
   cartflow topology | jq '.services[] | .name'")]
     Topology,
-    /// Print the AsyncAPI 3.0 document of the topics, generated from the declared
-    /// topology and the payload types: a channel per topic and dead-letter topic, who
+    /// Print the AsyncAPI 3.0 document of the topics.
+    ///
+    /// Generated from the declared topology and the payload types: a channel per topic and dead-letter topic, who
     /// publishes and who subscribes, the message attributes, the payload schemas with an
     /// example each, and every subscription's dead-letter and retry policy.
     /// `docs/asyncapi.json` is this output; `scripts/check-infra.sh` fails when it is
@@ -176,12 +189,13 @@ Exit codes: 0 stopped cleanly, 1 failed while running, 2 usage or configuration 
   cartflow asyncapi --out docs/asyncapi.json         # after changing a topic, payload or subscription
   cartflow asyncapi --check docs/asyncapi.json       # exit 5 when the copy is stale")]
     Asyncapi(asyncapi::AsyncapiArgs),
-    /// Print the reference of every environment variable cartflow reads (name,
-    /// default, what it does), as Markdown or JSON; `docs/configuration.md` holds it
-    /// between markers, and a test fails when it is stale.
+    /// Print every environment variable cartflow reads, with default and meaning.
+    ///
+    /// As Markdown or JSON; `docs/configuration.md` holds it between markers, and a
+    /// test fails when it is stale.
     #[command(after_help = "Examples:
   cartflow config-reference                                  # the Markdown table
-  cartflow config-reference -o json | jq '.[].name'
+  cartflow config-reference -o json | jq '.[].names[]'
   cartflow config-reference --write docs/configuration.md    # refresh the page between its markers
   cartflow config-reference --check docs/configuration.md    # exit 5 when the page is stale")]
     ConfigReference(config_reference::ConfigReferenceArgs),
@@ -197,11 +211,15 @@ Exit codes: 0 stopped cleanly, 1 failed while running, 2 usage or configuration 
     /// Inspect and replay dead-lettered messages.
     #[command(subcommand)]
     Dlq(dlq::Dlq),
-    /// Inspect and replay the event log: what each service published (its outbox) and
+    /// Inspect and replay the event log.
+    ///
+    /// What each service published (its outbox) and
     /// the consumed events that failed and were never processed.
     #[command(subcommand)]
     Events(events::Events),
-    /// Serve the payment gateway sandbox: Stripe's PaymentIntents subset (manual
+    /// Serve the payment gateway sandbox on 127.0.0.1:12111.
+    ///
+    /// Stripe's PaymentIntents subset (manual
     /// capture, refunds, lists) with test cards (pm_card_visa approves,
     /// pm_card_chargeDeclined declines, ...) and a ledger at /sandbox/ledger. `dev` and
     /// `stack` start one on 127.0.0.1:12111 unless PAYMENT_PROVIDER_URL is set.
@@ -220,7 +238,9 @@ Exit codes: 0 stopped cleanly, 1 failed while running, 2 usage or configuration 
     /// Payments: reconcile the payment service's records with the provider's ledger.
     #[command(subcommand)]
     Payments(payments::Payments),
-    /// Show a saga's timeline across every service: what each published, consumed and
+    /// Show a saga's timeline across every service.
+    ///
+    /// What each published, consumed and
     /// failed to consume, in time order. The correlation id of a checkout is its cart
     /// id; of a SKU's catalog changes, the SKU. Exits 4 when nothing was recorded.
     #[command(after_help = "Examples:
