@@ -96,6 +96,9 @@ if "${cartflow[@]}" asyncapi --check "$WORK_DIR/asyncapi-stale.json" 2>/dev/null
   die "the AsyncAPI check did not notice a stale docs/asyncapi.json"
 fi
 
+log "docs/configuration.md is current (cartflow config-reference --check)"
+"${cartflow[@]}" config-reference --check docs/configuration.md
+
 log "checkov terraform/"
 # --skip-download: no calls to Prisma Cloud (the machine is offline, and a check must
 # not depend on a vendor's API).
@@ -114,7 +117,7 @@ fi
 
 : "${PUBSUB_EMULATOR_HOST:?the emulator is needed: run through scripts/test.sh, or pass --static}"
 prefix="infra-$$-"
-cleanup() { "${cartflow[@]}" teardown --emulator "$PUBSUB_EMULATOR_HOST" --topic-prefix "$prefix" >/dev/null 2>&1 || true; }
+cleanup() { "${cartflow[@]}" teardown --yes --emulator "$PUBSUB_EMULATOR_HOST" --topic-prefix "$prefix" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 log "gcloud view of a provisioned topology (prefix $prefix)"
 "${cartflow[@]}" provision --emulator "$PUBSUB_EMULATOR_HOST" --topic-prefix "$prefix" >/dev/null

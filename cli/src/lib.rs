@@ -7,6 +7,7 @@
 //! `cartflow_e2e`).
 
 pub mod commands;
+pub mod config_reference;
 pub mod console;
 pub mod events;
 pub mod load;

@@ -17,8 +17,11 @@ impl Progress {
         }
     }
 
-    /// Shows `done` of `total`, then `what` (the item just handled).
+    /// Shows `done` of `total`, then `what` (the item just handled); nothing with `-q`.
     pub fn show(&mut self, done: usize, total: usize, what: &str) {
+        if crate::commands::output::quiet() {
+            return;
+        }
         let line = format!("{} {what}", bar(done, total, 30));
         if self.terminal {
             eprint!("\r\x1b[2K{line}");

@@ -1,5 +1,6 @@
 //! Argument groups several commands share.
 
+use cartflow_events::Service;
 use cartflow_messaging::PubSubConfig;
 use clap::Args;
 
@@ -58,4 +59,42 @@ impl Target {
     pub fn database_url(&self) -> &str {
         &self.database.database_url
     }
+}
+
+/// Where the services answer: each on its own port on 127.0.0.1 (order 3000 ...
+/// payment 3007) unless named here.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ServiceUrls {
+    /// A service's base URL, as `<service>=<url>` (repeatable, or comma-separated); the
+    /// others are on their own ports on 127.0.0.1 (order 3000, product 3001, inventory
+    /// 3002, notification 3003, email-push 3004, cart 3005, customer 3006, payment 3007).
+    #[arg(long = "service-url", value_name = "SERVICE=URL", value_delimiter = ',', value_parser = parse_service_url)]
+    pub service_urls: Vec<(Service, String)>,
+}
+
+impl ServiceUrls {
+    /// The base URL of `service`: the one given, else its own port on 127.0.0.1.
+    pub fn url(&self, service: Service) -> String {
+        self.service_urls
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == service)
+            .map(|(_, url)| url.clone())
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", service.default_port()))
+    }
+}
+
+/// Parses `<service>=<url>` (`--service-url`).
+pub fn parse_service_url(raw: &str) -> Result<(Service, String), String> {
+    let (name, url) = raw.split_once('=').ok_or_else(|| {
+        format!("'{raw}' is not <service>=<url>, e.g. cart=http://127.0.0.1:3005")
+    })?;
+    let service: Service = name.trim().parse()?;
+    let url = url.trim().trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "the URL of {service} must start with http:// or https://: '{url}'"
+        ));
+    }
+    Ok((service, url.to_string()))
 }

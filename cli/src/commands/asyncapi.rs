@@ -11,7 +11,7 @@ pub struct AsyncapiArgs {
     /// Write the document to FILE instead of printing it.
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     out: Option<PathBuf>,
-    /// Compare FILE with the document and fail (exit status 1), naming the first
+    /// Compare FILE with the document and fail (exit code 5), naming the first
     /// difference, when it is stale.
     #[arg(long, value_name = "FILE")]
     check: Option<PathBuf>,
@@ -23,11 +23,11 @@ pub fn run(args: AsyncapiArgs) -> anyhow::Result<()> {
         (Some(path), _) => {
             std::fs::write(&path, format!("{text}\n"))
                 .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
+            super::output::note(format!("wrote {}", path.display()));
         }
         (None, Some(path)) => {
             check(&path, &text)?;
-            eprintln!("{} is up to date", path.display());
+            super::output::note(format!("{} is up to date", path.display()));
         }
         (None, None) => println!("{text}"),
     }
@@ -43,10 +43,11 @@ pub fn check(path: &Path, generated: &str) -> anyhow::Result<()> {
         serde_json::from_str(&text).with_context(|| format!("{shown} is not JSON"))?;
     let expected: Value = serde_json::from_str(generated).expect("the document is JSON");
     if let Some(difference) = first_difference("", &expected, &on_disk) {
-        anyhow::bail!(
+        return Err(super::exit::Outcome::Difference(format!(
             "{shown} is stale: it is not the document the code generates ({difference}); \
-             regenerate it with `cargo run -q -p cartflow -- asyncapi --out {shown}`"
-        );
+             regenerate it with `cartflow asyncapi --out {shown}`"
+        ))
+        .into());
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `cartflow console`: the web console on its own, against any running stack.
 
-use super::args::DatabaseArgs;
+use super::args::{DatabaseArgs, parse_service_url};
 use crate::console::{self, ConsoleSettings, Operators};
 use anyhow::Context;
 use cartflow_events::Service;
@@ -11,12 +11,14 @@ use std::time::Duration;
 
 #[derive(Args)]
 pub struct ConsoleArgs {
-    /// Address to serve the console on.
+    /// Address of the web console.
     #[arg(long, env = "CONSOLE_ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    pub console_addr: SocketAddr,
     /// A service's base URL, as `<service>=<url>` (repeatable, or comma-separated in
-    /// CONSOLE_SERVICE_URLS); the others are on their SPEC ports on 127.0.0.1.
-    #[arg(long = "service-url", env = "CONSOLE_SERVICE_URLS", value_delimiter = ',', value_parser = parse_service_url)]
+    /// CONSOLE_SERVICE_URLS); the others are on their own ports on 127.0.0.1 (order
+    /// 3000, product 3001, inventory 3002, notification 3003, email-push 3004, cart
+    /// 3005, customer 3006, payment 3007).
+    #[arg(long = "service-url", value_name = "SERVICE=URL", env = "CONSOLE_SERVICE_URLS", value_delimiter = ',', value_parser = parse_service_url)]
     pub service_urls: Vec<(Service, String)>,
     /// The local mail catcher's view (e.g. http://127.0.0.1:8025); without it the
     /// storefront shows email-push's record of sent emails.
@@ -44,20 +46,6 @@ pub struct ConsoleArgs {
     pub databases: DatabaseArgs,
 }
 
-fn parse_service_url(raw: &str) -> Result<(Service, String), String> {
-    let (name, url) = raw.split_once('=').ok_or_else(|| {
-        format!("'{raw}' is not <service>=<url>, e.g. cart=http://127.0.0.1:3005")
-    })?;
-    let service: Service = name.trim().parse()?;
-    let url = url.trim().trim_end_matches('/');
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(format!(
-            "the URL of {service} must start with http:// or https://: '{url}'"
-        ));
-    }
-    Ok((service, url.to_string()))
-}
-
 impl ConsoleArgs {
     pub fn settings(&self) -> anyhow::Result<ConsoleSettings> {
         let mut services: BTreeMap<Service, String> = ConsoleSettings::default_urls("127.0.0.1");
@@ -80,9 +68,9 @@ impl ConsoleArgs {
 }
 
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(args.console_addr)
         .await
-        .with_context(|| format!("binding the console on {}", args.listen))?;
+        .with_context(|| format!("binding the console on {}", args.console_addr))?;
     println!("cartflow console: http://{}", listener.local_addr()?);
     let stop = cartflow_kit::runtime::shutdown_on_signal();
     console::serve(listener, args.settings()?, stop).await

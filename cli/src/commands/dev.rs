@@ -90,7 +90,7 @@ async fn serve_console(
     stop: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-        format!("binding the console on {addr} (choose another with --console)")
+        format!("binding the console on {addr} (choose another with --console-addr)")
     })?;
     let url = format!("http://{}", listener.local_addr()?);
     let console_settings = ConsoleSettings {

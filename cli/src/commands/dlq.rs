@@ -1,6 +1,7 @@
 //! `cartflow dlq`: inspect and replay dead-lettered messages.
 
 use super::args::Target;
+use super::output::Output;
 use crate::progress::Progress;
 use cartflow_messaging::dead_letters as dlq;
 use clap::Subcommand;
@@ -9,19 +10,25 @@ use clap::Subcommand;
 pub enum Dlq {
     /// List what the dead-letter subscriptions hold (all of them, or one). Nothing is
     /// removed.
+    #[command(after_help = "Examples:
+  cartflow dlq list
+  cartflow dlq list --subscription inventory.order-requested.dead-letter -o json")]
     List {
         #[command(flatten)]
         target: Target,
         /// One dead-letter subscription, e.g. `inventory.order-requested.dead-letter`.
         #[arg(long)]
         subscription: Option<String>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Publish dead letters back to the topic they came from, once their cause is fixed.
     /// They keep their event ids, so consumers that already had them skip them: safe to
     /// repeat.
+    #[command(after_help = "Examples:
+  cartflow dlq replay --subscription inventory.order-requested.dead-letter --dry-run
+  cartflow dlq replay --subscription inventory.order-requested.dead-letter --event-id 6f1c7a52-0d7e-4c4e-9a51-1f3a0e2b9c11
+  cartflow dlq replay --subscription cart.order-created.dead-letter --type order.created --since 2026-01-01T00:00:00Z")]
     Replay {
         #[command(flatten)]
         target: Target,
@@ -43,6 +50,8 @@ pub enum Dlq {
         /// Show what would be replayed; change nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        output: Output,
     },
 }
 
@@ -51,8 +60,9 @@ pub async fn run(command: Dlq) -> anyhow::Result<()> {
         Dlq::List {
             target,
             subscription,
-            json,
+            output,
         } => {
+            let json = output.json();
             let pubsub = target.pubsub();
             let subscriptions = match subscription {
                 Some(one) => vec![one],
@@ -82,7 +92,7 @@ pub async fn run(command: Dlq) -> anyhow::Result<()> {
                 all.push(serde_json::json!({ "subscription": name, "messages": letters }));
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
+                Output::print_json(&all)?;
             }
             Ok(())
         }
@@ -94,6 +104,7 @@ pub async fn run(command: Dlq) -> anyhow::Result<()> {
             since,
             until,
             dry_run,
+            output,
         } => {
             let filter = dlq::Filter {
                 event_ids,
@@ -120,6 +131,15 @@ pub async fn run(command: Dlq) -> anyhow::Result<()> {
             )
             .await?;
             progress.finish();
+            if output.json() {
+                return Output::print_json(&serde_json::json!({
+                    "subscription": subscription,
+                    "matched": report.matched,
+                    "replayed": report.replayed,
+                    "left": report.left,
+                    "dry_run": dry_run,
+                }));
+            }
             println!(
                 "{subscription}: {} matched, {} replayed, {} left in place{}",
                 report.matched,

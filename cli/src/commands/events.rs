@@ -1,6 +1,7 @@
 //! `cartflow events`: inspect and replay the event log.
 
 use super::args::DatabaseArgs;
+use super::output::Output;
 use crate::events::{self, Selection};
 use crate::progress::Progress;
 use cartflow_events::Service;
@@ -56,17 +57,24 @@ impl EventSelection {
 pub enum Events {
     /// List logged events (published by the services) and, with --failed or alone, the
     /// consumed events that failed and were never processed.
+    #[command(after_help = "Examples:
+  cartflow events list                                   # consumed events that failed and were never processed
+  cartflow events list --correlation-id <cart id>        # what each service published for a checkout
+  cartflow events list --service cart --type order-requested --since 2026-01-01T00:00:00Z -o json")]
     List {
         #[command(flatten)]
         select: EventSelection,
-        /// Print JSON instead of lines.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Publish logged events again, with their original ids: consumers that had them
     /// skip them, one that failed or lost them processes them. Safe to repeat. Needs a
     /// selector (--failed, --event-id, --type, --correlation-id, --since or --until);
     /// the producing services must be running for their relays to publish.
+    #[command(after_help = "Examples:
+  cartflow events replay --failed --dry-run               # what a replay would publish again
+  cartflow events replay --failed                         # progress bar until the relays have published them
+  cartflow events replay --correlation-id <cart id> --type order.created")]
     Replay {
         #[command(flatten)]
         select: EventSelection,
@@ -76,12 +84,14 @@ pub enum Events {
         /// Seconds to wait for the producers' relays to publish.
         #[arg(long, default_value_t = 30)]
         wait: u64,
+        #[command(flatten)]
+        output: Output,
     },
 }
 
 pub async fn run(command: Events) -> anyhow::Result<()> {
     match command {
-        Events::List { select, json } => {
+        Events::List { select, output } => {
             let (databases, selection) = select.selection();
             // Without a selector the whole history would scroll by: show the failures.
             let only_failures = !selection.failed
@@ -93,15 +103,14 @@ pub async fn run(command: Events) -> anyhow::Result<()> {
             } else {
                 events::select(&databases, &selection).await?
             };
-            if json {
+            if output.json() {
                 let published: Vec<_> = picked
                     .iter()
                     .map(|(s, e)| serde_json::json!({ "service": s.name(), "events": e }))
                     .collect();
                 let out =
                     serde_json::json!({ "published": published, "unresolved_failures": failures });
-                println!("{}", serde_json::to_string_pretty(&out)?);
-                return Ok(());
+                return Output::print_json(&out);
             }
             for (service, logged) in &picked {
                 println!("{service}: {} event(s)", logged.len());
@@ -145,6 +154,7 @@ pub async fn run(command: Events) -> anyhow::Result<()> {
             select,
             dry_run,
             wait,
+            output,
         } => {
             let (databases, selection) = select.selection();
             anyhow::ensure!(
@@ -165,6 +175,11 @@ pub async fn run(command: Events) -> anyhow::Result<()> {
                     }
                 }
                 progress.finish();
+                if output.json() {
+                    return Output::print_json(
+                        &serde_json::json!({ "matched": matched, "published": 0, "dry_run": true }),
+                    );
+                }
                 println!("{matched} event(s) matched (dry run: nothing changed)");
                 return Ok(());
             }
@@ -177,10 +192,18 @@ pub async fn run(command: Events) -> anyhow::Result<()> {
             )
             .await?;
             progress.finish();
-            println!(
-                "{} event(s) matched, {} published again",
-                report.matched, report.published
-            );
+            if output.json() {
+                Output::print_json(&serde_json::json!({
+                    "matched": report.matched,
+                    "published": report.published,
+                    "dry_run": false,
+                }))?;
+            } else {
+                println!(
+                    "{} event(s) matched, {} published again",
+                    report.matched, report.published
+                );
+            }
             anyhow::ensure!(
                 report.published == report.matched,
                 "{} event(s) are queued but not yet published: is the producing service running?",

@@ -41,7 +41,8 @@ pub struct LoadArgs {
     /// checkout ends payment_declined and is counted as rejected.
     #[arg(long, default_value_t = 0)]
     decline_every: usize,
-    /// Host the services listen on (on their SPEC ports).
+    /// Host the services listen on, each on its own port (cart 3005, product 3001,
+    /// inventory 3002, customer 3006, ...).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Before the run, add this many rows to every service's inbox and outbox, half of

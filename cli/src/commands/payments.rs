@@ -1,40 +1,43 @@
 //! `cartflow payments reconcile`: the payment service's records against the
 //! provider's ledger, as the payment service (which alone holds the provider's key)
-//! compares them. Exits 1 when any difference is found.
+//! compares them. Exits 5 when any difference is found.
 
+use super::args::ServiceUrls;
+use super::exit::Outcome;
+use super::output::Output;
 use cartflow_api::payment::Reconciliation;
+use cartflow_events::Service;
 use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum Payments {
     /// Compare every payment record with the provider's ledger and list each
     /// difference (a settled payment whose intent disagrees, money the provider holds
-    /// or took that no record knows); exits 1 when there is one. Payments still
+    /// or took that no record knows); exits 5 when there is one. Payments still
     /// waiting for the provider are counted, not compared.
+    #[command(after_help = "Examples:
+  cartflow payments reconcile                        # the payment service on 127.0.0.1:3007
+  cartflow payments reconcile --service-url payment=https://payment-xyz.a.run.app --token \"$(gcloud auth print-identity-token)\" -o json")]
     Reconcile {
-        /// The payment service.
-        #[arg(
-            long,
-            env = "PAYMENT_SERVICE_URL",
-            default_value = "http://127.0.0.1:3007"
-        )]
-        payment_url: String,
+        // Where the payment service answers (`payment=<url>`; default 127.0.0.1:3007).
+        #[command(flatten)]
+        services: ServiceUrls,
         /// A staff ID token (Google Cloud); without one the call says `X-Role: staff`,
         /// which only an emulator-backed stack accepts.
         #[arg(long, env = "CARTFLOW_STAFF_TOKEN", hide_env_values = true)]
         token: Option<String>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
 }
 
 pub async fn run(command: Payments) -> anyhow::Result<()> {
     let Payments::Reconcile {
-        payment_url,
+        services,
         token,
-        json,
+        output,
     } = command;
+    let payment_url = services.url(Service::Payment);
     let url = format!(
         "{}/payments/reconciliation",
         payment_url.trim_end_matches('/')
@@ -54,16 +57,17 @@ pub async fn run(command: Payments) -> anyhow::Result<()> {
         anyhow::bail!("the payment service answered {status}: {body}");
     }
     let report: Reconciliation = response.json().await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if output.json() {
+        Output::print_json(&report)?;
     } else {
         print!("{}", render(&report));
     }
     if !report.differences.is_empty() {
-        anyhow::bail!(
+        return Err(Outcome::Difference(format!(
             "{} difference(s) between the payment records and the provider",
             report.differences.len()
-        );
+        ))
+        .into());
     }
     Ok(())
 }

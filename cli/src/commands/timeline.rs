@@ -1,6 +1,8 @@
 //! `cartflow timeline`: one saga across every service.
 
 use super::args::DatabaseArgs;
+use super::exit::Outcome;
+use super::output::Output;
 use clap::Args;
 
 #[derive(Args)]
@@ -9,16 +11,15 @@ pub struct TimelineArgs {
     correlation_id: String,
     #[command(flatten)]
     databases: DatabaseArgs,
-    /// Print JSON instead of lines.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    output: Output,
 }
 
 pub async fn run(args: TimelineArgs) -> anyhow::Result<()> {
     let TimelineArgs {
         correlation_id,
         databases,
-        json,
+        output,
     } = args;
     let entries = crate::timeline::collect(
         &databases.server.database_url,
@@ -26,12 +27,15 @@ pub async fn run(args: TimelineArgs) -> anyhow::Result<()> {
         &correlation_id,
     )
     .await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
-        return Ok(());
+    if output.json() {
+        Output::print_json(&entries)?;
     }
     if entries.is_empty() {
-        println!("nothing recorded for {correlation_id}");
+        // Scripts tell "no such saga" from a failure by the exit code (4).
+        return Err(Outcome::NothingFound(format!("nothing recorded for {correlation_id}")).into());
+    }
+    if output.json() {
+        return Ok(());
     }
     for e in entries {
         let id = e.event_id.map(|id| id.to_string()).unwrap_or_default();

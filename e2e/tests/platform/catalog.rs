@@ -53,7 +53,7 @@ async fn a_price_change_reaches_the_cart_within_a_second_and_lines_keep_their_sn
 
     // A SKU's catalog changes are a saga of their own: the timeline shows each one
     // published by product and consumed by cart.
-    let (timeline, _) = crate::helpers::cartflow(&app, &["timeline", "KB-1", "--json"]).await;
+    let (timeline, _) = crate::helpers::cartflow(&app, &["timeline", "KB-1", "-o", "json"]).await;
     let entries: Vec<Value> = serde_json::from_str(&timeline).unwrap();
     let seen = |service: &str, what: &str| {
         entries
