@@ -219,6 +219,54 @@ impl Contract {
         body
     }
 
+    /// Walks the list at `path` a page of one at a time and checks the walk gives what
+    /// one big page gives, in the same order, each item once (by id: an item's state may
+    /// move on meanwhile, and rows added meanwhile may appear too).
+    async fn walk_pages(&mut self, who: Who, service: Service, path: &str) {
+        let joiner = if path.contains('?') { '&' } else { '?' };
+        let whole = self
+            .expect(
+                who,
+                Method::GET,
+                service,
+                &format!("{path}{joiner}page_size=500"),
+                None,
+                200,
+            )
+            .await;
+        assert!(
+            whole["next_page_token"].is_null(),
+            "{service} {path}: {whole}"
+        );
+        let mut walked = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut page = format!("{path}{joiner}page_size=1");
+            if let Some(token) = &token {
+                page.push_str(&format!("&page_token={token}"));
+            }
+            let answer = self
+                .expect(who, Method::GET, service, &page, None, 200)
+                .await;
+            walked.extend(answer["items"].as_array().unwrap().iter().cloned());
+            match answer["next_page_token"].as_str() {
+                Some(next) => token = Some(next.to_string()),
+                None => break,
+            }
+            assert!(
+                walked.len() <= 500,
+                "{service} {path}: the walk does not end"
+            );
+        }
+        let id = |item: &Value| item.get("event_id").unwrap_or(&item["id"]).to_string();
+        let whole: Vec<String> = whole["items"].as_array().unwrap().iter().map(id).collect();
+        let walked: Vec<String> = walked.iter().map(id).collect();
+        let distinct: BTreeSet<&String> = walked.iter().collect();
+        assert_eq!(distinct.len(), walked.len(), "{service} {path}: {walked:?}");
+        let known: Vec<&String> = walked.iter().filter(|w| whole.contains(w)).collect();
+        assert_eq!(known, whole.iter().collect::<Vec<_>>(), "{service} {path}");
+    }
+
     /// Every documented route was called, and every problem a route documents itself
     /// was produced (the shared answers, by `$ref`, are checked wherever they occur).
     fn assert_covered(&self) {
@@ -1025,6 +1073,9 @@ async fn every_route_answers_as_its_openapi_document_says() {
             .and_then(|d| d["id"].as_str().map(str::to_string))
     })
     .await;
+    let deliveries = format!("{hook}/deliveries");
+    c.walk_pages(Staff, Notification, &deliveries).await;
+    c.walk_pages(Staff, Notification, "/webhooks").await;
     let delivery = format!("{hook}/deliveries/{delivered}");
     let no_delivery = format!("{hook}/deliveries/{}", Uuid::new_v4());
     c.expect(Staff, get.clone(), Notification, &delivery, None, 200)
@@ -1162,6 +1213,8 @@ async fn drive_kit_routes(c: &mut Contract, service: Service) {
         .await;
     c.expect(Operator, get.clone(), service, "/admin/failures", None, 200)
         .await;
+    c.walk_pages(Operator, service, "/admin/events").await;
+    c.walk_pages(Operator, service, "/admin/failures").await;
     c.expect(
         Operator,
         get.clone(),
