@@ -341,3 +341,136 @@ async fn card_numbers_are_refused_and_kept_nowhere() {
     }
     app.stop().await;
 }
+
+/// A checkout that names no address ships to the customer's saved one (the cart's copy,
+/// kept from the customer's events); a changed address is used from then on; with none
+/// saved the checkout is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_without_an_address_ships_to_the_customers_saved_one() {
+    let app = spawn_app().await;
+    app.create_product("KB-1", 1000, 10).await;
+    let address = |city: &str| {
+        json!({ "name": "Ann Saved", "line1": "2 Elm Street", "city": city,
+                "postal_code": "54321", "country": "us" })
+    };
+    let customers = format!("{}/customers", app.url(Service::Customer));
+    let created: Value = app
+        .staff
+        .post(&customers)
+        .json(&json!({ "name": "Ann", "email": "ann@example.com", "address": address("Shelbyville") }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        created["address"]["country"], "US",
+        "checked and normalised: {created}"
+    );
+    let ann: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let saved_city = |city: &'static str| {
+        let app = &app;
+        async move {
+            eventually(&format!("the cart's copy says {city}"), || async {
+                let sql = format!(
+                    "SELECT count(*) FROM saved_addresses WHERE customer_id = '{ann}'
+                       AND address->>'city' = '{city}'"
+                );
+                (app.count(Service::Cart, &sql).await == 1).then_some(())
+            })
+            .await
+        }
+    };
+    let pay_only = json!({ "payment_method": "pm_card_visa" });
+    let ships_to = |city: &'static str| {
+        let (app, pay_only) = (&app, pay_only.clone());
+        async move {
+            app.add(ann, "KB-1", 1).await;
+            let response = app.convert_with(ann, &pay_only).await;
+            assert_eq!(response.status(), StatusCode::ACCEPTED);
+            let cart = app.settled_cart(ann).await;
+            assert_eq!(cart.status, CartStatus::Converted, "{cart:?}");
+            let order = app
+                .get_json(
+                    Service::Order,
+                    &format!("/orders/{}", cart.order_id.unwrap()),
+                )
+                .await;
+            assert_eq!(order["shipping_address"]["city"], city, "{order}");
+            assert_eq!(order["shipping_address"]["name"], "Ann Saved", "{order}");
+        }
+    };
+    saved_city("Shelbyville").await;
+    ships_to("Shelbyville").await;
+
+    // Changed: the next checkout ships to the new address; one that names an address
+    // ships there.
+    let fields =
+        |address: Value| json!({ "name": "Ann", "email": "ann@example.com", "address": address });
+    let own = format!("{customers}/{ann}");
+    let put = app
+        .staff
+        .put(&own)
+        .json(&fields(address("Capital City")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    saved_city("Capital City").await;
+    ships_to("Capital City").await;
+    app.add(ann, "KB-1", 1).await;
+    assert_eq!(
+        app.convert_with(ann, &paying_with("pm_card_visa"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let order_id = app.settled_cart(ann).await.order_id.unwrap();
+    let order = app
+        .get_json(Service::Order, &format!("/orders/{order_id}"))
+        .await;
+    assert_eq!(
+        order["shipping_address"]["city"], "Springfield",
+        "the request's own: {order}"
+    );
+
+    // A card number in an address is refused, and nothing changes.
+    let mut carded = address("Capital City");
+    carded["line2"] = json!("4242 4242 4242 4242");
+    let refused = app
+        .staff
+        .put(&own)
+        .json(&fields(carded))
+        .send()
+        .await
+        .unwrap();
+    let detail = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(detail.contains("card number"), "{detail}");
+
+    // Removed: a checkout without an address is refused, naming the field, and the cart
+    // stays open.
+    let removed = json!({ "name": "Ann", "email": "ann@example.com" });
+    let put = app.staff.put(&own).json(&removed).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    eventually("the cart's copy forgets the address", || async {
+        let sql = format!(
+            "SELECT count(*) FROM saved_addresses WHERE customer_id = '{ann}' AND address IS NULL"
+        );
+        (app.count(Service::Cart, &sql).await == 1).then_some(())
+    })
+    .await;
+    app.add(ann, "KB-1", 1).await;
+    let response = app.convert_with(ann, &pay_only).await;
+    let problem: Value = {
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        response.json().await.unwrap()
+    };
+    assert_eq!(
+        problem["errors"][0]["pointer"], "/shipping_address",
+        "{problem}"
+    );
+    let cart = app.cart_client().cart(ann).await.unwrap();
+    assert_eq!(cart.status, CartStatus::Open, "nothing changed");
+    app.stop().await;
+}

@@ -47,60 +47,49 @@ pub struct ConvertRequest {
     pub shipping_address: Option<ShippingAddress>,
 }
 
-/// The longest a field of an address may be.
-pub const MAX_ADDRESS_FIELD: usize = 200;
+/// A checkout as asked: the checked payment method, and the address if the request
+/// named one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRequested {
+    pub payment_method: String,
+    pub shipping_address: Option<ShippingAddress>,
+}
+
+impl CheckoutRequested {
+    /// The checkout's payment and address: the one asked for, else the customer's
+    /// `saved` address; with neither, the problem to answer.
+    pub fn ship_to(self, saved: Option<ShippingAddress>) -> Result<CheckoutPayment, String> {
+        let Some(address) = self.shipping_address.or(saved) else {
+            return Err(
+                "shipping_address is required: this customer has no saved address; \
+                 send {name, line1, line2?, city, postal_code, country}"
+                    .into(),
+            );
+        };
+        Ok(CheckoutPayment {
+            payment_method: self.payment_method,
+            shipping_address: address,
+        })
+    }
+}
 
 impl ConvertRequest {
-    /// The checked payment method and address; each problem named.
-    pub fn parse(self) -> Result<CheckoutPayment, String> {
+    /// The checked payment method and address (if one was given); each problem named.
+    pub fn parse(self) -> Result<CheckoutRequested, String> {
         let Some(method) = self.payment_method.map(|m| m.trim().to_string()) else {
             return Err(
                 "payment_method is required: the payment method token your payment provider issued, such as pm_card_visa".into(),
             );
         };
         check_payment_method(&method)?;
-        let Some(address) = self.shipping_address else {
-            return Err(
-                "shipping_address is required: {name, line1, line2?, city, postal_code, country}"
-                    .into(),
-            );
-        };
-        Ok(CheckoutPayment {
+        Ok(CheckoutRequested {
             payment_method: method,
-            shipping_address: check_address(address)?,
+            shipping_address: self
+                .shipping_address
+                .map(|a| a.checked("shipping_address"))
+                .transpose()?,
         })
     }
-}
-
-/// An address with every required field present, none too long, and an ISO 3166-1
-/// alpha-2 country (upper-cased).
-pub fn check_address(address: ShippingAddress) -> Result<ShippingAddress, String> {
-    let trimmed = |name: &str, value: String| -> Result<String, String> {
-        let value = value.trim().to_string();
-        if value.is_empty() {
-            return Err(format!("shipping_address.{name} must not be empty"));
-        }
-        if value.chars().count() > MAX_ADDRESS_FIELD {
-            return Err(format!(
-                "shipping_address.{name} must be at most {MAX_ADDRESS_FIELD} characters"
-            ));
-        }
-        Ok(value)
-    };
-    let country = address.country.trim().to_ascii_uppercase();
-    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(
-            "shipping_address.country must be an ISO 3166-1 alpha-2 code such as US".into(),
-        );
-    }
-    Ok(ShippingAddress {
-        name: trimmed("name", address.name)?,
-        line1: trimmed("line1", address.line1)?,
-        line2: address.line2.map(|l| trimmed("line2", l)).transpose()?,
-        city: trimmed("city", address.city)?,
-        postal_code: trimmed("postal_code", address.postal_code)?,
-        country,
-    })
 }
 
 /// Why a customer's request on a cart is refused. `Conflict` ones depend on the cart's
@@ -239,9 +228,39 @@ mod tests {
         };
         let ok = request(Some("pm_card_visa"), Some(address()))
             .parse()
+            .unwrap()
+            .ship_to(None)
             .unwrap();
         assert_eq!(ok.shipping_address.country, "US");
         assert_eq!(ok.shipping_address.name, "Jane Doe");
+        // Without an address in the request, the saved one; without either, a refusal.
+        let saved = ShippingAddress {
+            city: "Shelbyville".into(),
+            ..address()
+        };
+        let unnamed = request(Some("pm_card_visa"), None).parse().unwrap();
+        assert_eq!(
+            unnamed
+                .clone()
+                .ship_to(Some(saved.clone()))
+                .unwrap()
+                .shipping_address,
+            saved
+        );
+        assert!(
+            unnamed
+                .ship_to(None)
+                .unwrap_err()
+                .contains("shipping_address is required")
+        );
+        let named = request(Some("pm_card_visa"), Some(address()))
+            .parse()
+            .unwrap();
+        assert_eq!(
+            named.ship_to(Some(saved)).unwrap().shipping_address.city,
+            "Springfield",
+            "the request's address wins over the saved one"
+        );
         assert!(
             request(None, Some(address()))
                 .parse()
@@ -253,12 +272,6 @@ mod tests {
                 .parse()
                 .unwrap_err()
                 .contains("not card data")
-        );
-        assert!(
-            request(Some("pm_card_visa"), None)
-                .parse()
-                .unwrap_err()
-                .contains("shipping_address is required")
         );
         let no_city = ShippingAddress {
             city: " ".into(),

@@ -1,11 +1,13 @@
 //! Cart's reactions to the end of its checkout: rejected, declined or given up (unlock), or
-//! ordered (convert); and to catalog changes (its copy of the catalog).
+//! ordered (convert); to catalog changes (its copy of the catalog); and to customers'
+//! details (its copy of their saved addresses).
 
 use crate::domain::{CheckoutEnd, Rejection};
-use crate::{metrics, store};
+use crate::{addresses, metrics, store};
 use async_trait::async_trait;
 use cartflow_events::{
-    CheckoutExpired, OrderCreated, PaymentDeclined, ProductChanged, StockRejected, Topic,
+    CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, OrderCreated,
+    PaymentDeclined, ProductChanged, StockRejected, Topic,
 };
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
@@ -77,7 +79,23 @@ impl EventHandler for CartHandler {
                 }
                 Ok(())
             }
-            Some(Topic::CustomerDeleted) => deleted::on_customer_deleted(tx, event).await,
+            Some(Topic::CustomerDeleted) => {
+                let gone: CustomerDeleted = event.decode()?;
+                addresses::forget(tx.conn(), gone.customer_id).await?;
+                deleted::on_customer_deleted(tx, event).await
+            }
+            Some(Topic::CustomerCreated | Topic::CustomerUpdated) => {
+                let details = match event.topic() {
+                    Some(Topic::CustomerCreated) => event.decode::<CustomerCreated>()?.0,
+                    _ => event.decode::<CustomerUpdated>()?.0,
+                };
+                let as_of = event.envelope.occurred_at;
+                if !addresses::remember(tx.conn(), &details, as_of).await? {
+                    tracing::info!(customer_id = %details.customer_id,
+                        "customer details older than the copy's, or of a deleted customer; ignored");
+                }
+                Ok(())
+            }
             Some(Topic::ProductChanged) => {
                 let changed: ProductChanged = event.decode()?;
                 if !crate::catalog::remember(tx.conn(), &changed).await? {

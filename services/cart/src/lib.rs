@@ -3,6 +3,7 @@
 //! and starts the checkout saga (`order-requested`); `stock.rejected` or
 //! `checkout.expired` unlocks it, `order.created` converts it.
 
+pub mod addresses;
 pub mod catalog;
 pub mod domain;
 pub mod handlers;

@@ -1,10 +1,11 @@
 //! `/cart` REST routes, each acting for the signed-in customer (their latest cart):
 //! nobody can see or change another customer's cart.
 
+use crate::addresses;
 use crate::catalog::Catalog;
-use crate::domain::ConvertRequest;
 use crate::domain::{self, AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, MAX_LINES, Refusal};
-use crate::store::{self, CheckoutPayment, Guard};
+use crate::domain::{CheckoutRequested, ConvertRequest};
+use crate::store::{self, Guard};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -166,10 +167,10 @@ async fn remove_item(
     Ok(Json(cart))
 }
 
-/// Reads the checkout's body: `{payment_method, shipping_address}`. The raw text is
+/// Reads the checkout's body: `{payment_method, shipping_address?}`. The raw text is
 /// searched for a card number before it is parsed, so that not even a parse error
 /// (which quotes what it could not read) can carry one into a response or a log.
-fn checkout_payment(headers: &HeaderMap, body: &[u8]) -> Result<CheckoutPayment, ApiError> {
+fn checkout_request(headers: &HeaderMap, body: &[u8]) -> Result<CheckoutRequested, ApiError> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -219,7 +220,14 @@ async fn convert(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<CheckoutAccepted>)> {
-    let payment = checkout_payment(&headers, &body)?;
+    let requested = checkout_request(&headers, &body)?;
+    let saved = match requested.shipping_address {
+        Some(_) => None,
+        None => addresses::saved(&state.pool, customer).await?,
+    };
+    let payment = requested
+        .ship_to(saved)
+        .map_err(|e| ApiError::invalid_field("shipping_address", e))?;
     let mut tx = state.outbox.begin().await?;
     let expiry = state.checkout_expiry;
     // Started first and checked after, with the lines read in the same statement: a

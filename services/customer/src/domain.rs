@@ -1,7 +1,9 @@
 //! Customers and the checks on what clients send.
 
-use cartflow_events::CustomerDetails;
+use cartflow_api::payment::holds_card_number;
+use cartflow_events::{CustomerDetails, ShippingAddress};
 use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
 use std::fmt;
 use uuid::Uuid;
 
@@ -51,6 +53,9 @@ pub struct Customer {
     pub name: String,
     pub email: String,
     pub phone: Option<String>,
+    /// Where the customer's orders go when a checkout names no address.
+    #[schema(value_type = Option<ShippingAddress>)]
+    pub address: Option<Json<ShippingAddress>>,
 }
 
 impl Customer {
@@ -60,6 +65,7 @@ impl Customer {
             name: self.name.clone(),
             email: self.email.clone(),
             phone: self.phone.clone(),
+            address: self.address.as_ref().map(|a| a.0.clone()),
         }
     }
 }
@@ -73,6 +79,8 @@ pub struct CustomerFields {
     pub name: String,
     pub email: String,
     pub phone: Option<String>,
+    /// The saved address; a `PUT` without one removes it.
+    pub address: Option<ShippingAddress>,
 }
 
 pub const MAX_NAME_LEN: usize = 200;
@@ -100,11 +108,21 @@ impl CustomerFields {
                 return Err(format!("'{phone}' is not a valid phone number"));
             }
         }
+        let address = self.address.map(|a| a.checked("address")).transpose()?;
+        if address
+            .as_ref()
+            .is_some_and(|a| holds_card_number(&a.one_line()))
+        {
+            return Err(
+                "address holds something shaped like a card number; card data is never kept".into(),
+            );
+        }
         Ok(Customer {
             id,
             name: name.to_string(),
             email: email.as_str().to_string(),
             phone,
+            address: address.map(Json),
         })
     }
 }
@@ -140,6 +158,7 @@ mod tests {
             name: name.into(),
             email: "a@b.co".into(),
             phone: phone.map(Into::into),
+            address: None,
         };
         assert!(
             fields("  ", None)

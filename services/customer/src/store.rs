@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-const COLUMNS: &str = "id, name, email, phone";
+const COLUMNS: &str = "id, name, email, phone, address";
 
 /// A customer in the list, with the sign-up time the list is ordered by.
 #[derive(sqlx::FromRow)]
@@ -42,25 +42,30 @@ pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Customer>> {
 }
 
 pub async fn insert(conn: &mut PgConnection, c: &Customer) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO customers (id, name, email, phone) VALUES ($1, $2, $3, $4)")
-        .bind(c.id)
-        .bind(&c.name)
-        .bind(&c.email)
-        .bind(&c.phone)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-/// Returns false when there is no such customer.
-pub async fn update(conn: &mut PgConnection, c: &Customer) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE customers SET name = $2, email = $3, phone = $4, updated_at = now() WHERE id = $1",
+    sqlx::query(
+        "INSERT INTO customers (id, name, email, phone, address) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(c.id)
     .bind(&c.name)
     .bind(&c.email)
     .bind(&c.phone)
+    .bind(&c.address)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Returns false when there is no such customer.
+pub async fn update(conn: &mut PgConnection, c: &Customer) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE customers SET name = $2, email = $3, phone = $4, address = $5, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(c.id)
+    .bind(&c.name)
+    .bind(&c.email)
+    .bind(&c.phone)
+    .bind(&c.address)
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)

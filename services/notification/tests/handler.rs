@@ -29,6 +29,7 @@ fn details(customer_id: Uuid, email: &str) -> CustomerDetails {
         name: "Ann".into(),
         email: email.into(),
         phone: None,
+        address: None,
     }
 }
 

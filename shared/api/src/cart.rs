@@ -110,7 +110,10 @@ pub struct CheckoutAccepted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckoutRequest {
     pub payment_method: String,
-    pub shipping_address: ShippingAddress,
+    /// Where the order goes; without one, the customer's saved address (422 when they
+    /// have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddress>,
 }
 
 impl CheckoutRequest {
@@ -121,14 +124,14 @@ impl CheckoutRequest {
     pub fn paid_with(payment_method: &str) -> CheckoutRequest {
         CheckoutRequest {
             payment_method: payment_method.into(),
-            shipping_address: ShippingAddress {
+            shipping_address: Some(ShippingAddress {
                 name: "Jane Doe".into(),
                 line1: "1 Market Street".into(),
                 line2: None,
                 city: "Springfield".into(),
                 postal_code: "12345".into(),
                 country: "US".into(),
-            },
+            }),
         }
     }
 }

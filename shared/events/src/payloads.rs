@@ -61,6 +61,42 @@ pub struct ShippingAddress {
 }
 
 impl ShippingAddress {
+    /// The longest a field of an address may be.
+    pub const MAX_FIELD: usize = 200;
+
+    /// The address with every required field present and trimmed, none too long, and
+    /// an ISO 3166-1 alpha-2 country (upper-cased); a problem names `field` (the
+    /// address's field in the request, such as `shipping_address`).
+    pub fn checked(self, field: &str) -> Result<ShippingAddress, String> {
+        let trimmed = |name: &str, value: String| -> Result<String, String> {
+            let value = value.trim().to_string();
+            if value.is_empty() {
+                return Err(format!("{field}.{name} must not be empty"));
+            }
+            if value.chars().count() > Self::MAX_FIELD {
+                return Err(format!(
+                    "{field}.{name} must be at most {} characters",
+                    Self::MAX_FIELD
+                ));
+            }
+            Ok(value)
+        };
+        let country = self.country.trim().to_ascii_uppercase();
+        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(format!(
+                "{field}.country must be an ISO 3166-1 alpha-2 code such as US"
+            ));
+        }
+        Ok(ShippingAddress {
+            name: trimmed("name", self.name)?,
+            line1: trimmed("line1", self.line1)?,
+            line2: self.line2.map(|l| trimmed("line2", l)).transpose()?,
+            city: trimmed("city", self.city)?,
+            postal_code: trimmed("postal_code", self.postal_code)?,
+            country,
+        })
+    }
+
     /// One line for a message or a page: `Jane Doe, 1 Main St, Springfield 12345, US`.
     pub fn one_line(&self) -> String {
         let mut parts = vec![self.name.clone(), self.line1.clone()];
@@ -232,14 +268,18 @@ pub struct CustomerDetails {
     pub name: String,
     pub email: String,
     pub phone: Option<String>,
+    /// Where the customer's orders go when a checkout names no address. Absent from
+    /// events written before customers had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<ShippingAddress>,
 }
 
-/// customer → notification: a customer was created.
+/// customer → notification, cart: a customer was created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct CustomerCreated(pub CustomerDetails);
 
-/// customer → notification: a customer's details changed (the whole new record).
+/// customer → notification, cart: a customer's details changed (the whole new record).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct CustomerUpdated(pub CustomerDetails);

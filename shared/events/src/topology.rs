@@ -56,6 +56,9 @@ pub const CONSUMERS: &[(Topic, Service)] = &[
     (Topic::CustomerDeleted, Service::Notification),
     // A deleted customer's sign-in is refused wherever they could call.
     (Topic::CustomerDeleted, Service::Cart),
+    // The cart keeps each customer's saved address, for a checkout that names none.
+    (Topic::CustomerCreated, Service::Cart),
+    (Topic::CustomerUpdated, Service::Cart),
     (Topic::CustomerDeleted, Service::Order),
     (Topic::CustomerDeleted, Service::EmailPush),
     // Delivery by email or push, and its outcome.

@@ -74,6 +74,7 @@ fn customer() -> CustomerDetails {
         name: "Jane Doe".into(),
         email: "jane@example.com".into(),
         phone: Some("+15555550100".into()),
+        address: Some(address()),
     }
 }
 
