@@ -1,6 +1,7 @@
 # The walk-through that `cartflow dev` prints and the README shows: this file is its one
 # source. {cart}, {order}, … stand for the services' addresses (cli/src/walkthrough.rs);
-# a test checks that the README's copy is this file with the local defaults.
+# a test checks that the README's copy is this file with the local defaults, and the
+# end-to-end test walkthrough::* runs it against a seeded platform.
 C=550e8400-e29b-41d4-a716-446655440000   # John Smith, a demo customer (locally X-Customer-Id says who calls)
 # How a checkout pays (a test card of the local payment sandbox: a token, never a card number) and where it ships
 PAY='{"payment_method":"pm_card_visa","shipping_address":{"name":"John Smith","line1":"1 Market Street","city":"Springfield","postal_code":"12345","country":"US"}}'
@@ -26,7 +27,7 @@ curl -s -w '\n' -X POST {cart}/cart/items -H "X-Customer-Id: $D" -H 'Content-Typ
 curl -s -w '\n' -X POST {cart}/cart/convert-to-order -H "X-Customer-Id: $D" -H 'Content-Type: application/json' -d "$PAY"
 
 # Cancel John's order: the stock comes back, once; a second cancel is 409
-ORDER=$(curl -s {order}/orders -H "X-Customer-Id: $C" | sed -n 's/^\[{"id":"\([^"]*\)".*/\1/p')
+ORDER=$(curl -s {order}/orders -H "X-Customer-Id: $C" | sed -n 's/^{"items":\[{"id":"\([^"]*\)".*/\1/p')
 curl -s -w '\n' -X POST {order}/orders/$ORDER/cancel -H "X-Customer-Id: $D"     # 404: not Jane's to see, or to cancel
 curl -s -w '\n' -X POST {order}/orders/$ORDER/cancel -H "X-Customer-Id: $C" -H 'Content-Type: application/json' -d '{"reason":"changed my mind"}'
 curl -s -w '\n' -X POST {order}/orders/$ORDER/cancel -H "X-Customer-Id: $C"     # 409 problem+json

@@ -33,4 +33,5 @@ mod seed;
 mod throwaway;
 mod timeline;
 mod tracing;
+mod walkthrough;
 mod webhooks;

@@ -7,7 +7,7 @@ use cartflow_events::Service;
 use serde_json::Value;
 
 /// Runs `cartflow seed` against `app`'s customer, product and inventory services.
-async fn seed(app: &crate::helpers::TestApp, extra: &[&str]) -> String {
+pub(crate) async fn seed(app: &crate::helpers::TestApp, extra: &[&str]) -> String {
     let urls: Vec<String> = [Service::Customer, Service::Product, Service::Inventory]
         .into_iter()
         .map(|s| format!("{}={}", s.name(), app.url(s)))
