@@ -2,6 +2,7 @@
 //! what a provider answer settles, and how long a failed call waits.
 
 pub use cartflow_api::payment::{Payment, PaymentStatus, check_payment_method};
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 /// What a given-up checkout (`checkout.expired`) does to its payment.
@@ -79,6 +80,20 @@ pub fn retry_delay(attempts: i32) -> Duration {
     (Duration::from_millis(250) * 2u32.pow(exponent)).min(Duration::from_secs(30))
 }
 
+/// How long an authorization is asked for with its key. Stripe keeps a key's answer
+/// for 24 hours; asked after that, the same key would make a new PaymentIntent and could
+/// hold the money twice. So an authorization still unanswered this long after it was
+/// first asked is not asked again: it fails for an operator, and the reconciliation
+/// names whatever the provider may hold for it. (Its checkout expired long before.)
+pub const AUTHORIZATION_ASK_WINDOW: Duration = Duration::from_secs(23 * 3600);
+
+/// Whether an authorization first asked at `first_asked` may be asked again at `now`.
+pub fn may_ask_again(first_asked: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now.signed_duration_since(first_asked)
+        .to_std()
+        .map_or(true, |elapsed| elapsed < AUTHORIZATION_ASK_WINDOW)
+}
+
 /// The provider's idempotency key for a step of a checkout's payment: a retried call
 /// (after a time-out, a crash, a redelivery) sends the same key and so never charges,
 /// captures or refunds twice.
@@ -90,6 +105,18 @@ pub fn idempotency_key(step: &str, checkout_id: uuid::Uuid) -> String {
 mod tests {
     use super::*;
     use PaymentStatus::*;
+
+    #[test]
+    fn an_authorization_is_asked_again_only_within_its_keys_lifetime() {
+        let first = chrono::Utc::now();
+        let hours = |h: i64| first + chrono::Duration::hours(h);
+        assert!(may_ask_again(first, first));
+        assert!(may_ask_again(first, hours(22)));
+        assert!(!may_ask_again(first, hours(23)));
+        assert!(!may_ask_again(first, hours(48)));
+        // A clock that went back asks again rather than giving up.
+        assert!(may_ask_again(first, hours(-1)));
+    }
 
     #[test]
     fn an_expiry_releases_what_is_held_and_blocks_what_is_not_yet_asked() {

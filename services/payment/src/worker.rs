@@ -194,6 +194,12 @@ async fn step_call(provider: &Provider, record: &Record) -> Result<Outcome, Prov
 /// PaymentMethod`), and the client's for one not shaped like a token (never sent).
 const PAYMENT_METHOD_REFUSED: [&str; 2] = ["resource_missing", "invalid_payment_method"];
 
+/// Whether the provider refused the payment method itself (an answer: a decline).
+fn refuses_the_payment_method(error: &ProviderError) -> bool {
+    matches!(error, ProviderError::Rejected { code: Some(code), .. }
+        if PAYMENT_METHOD_REFUSED.contains(&code.as_str()))
+}
+
 fn count(name: &'static str, labels: &[(&'static str, String)]) {
     metrics::counter!(name, labels).increment(1);
 }
@@ -223,6 +229,25 @@ async fn apply(tx: &mut cartflow_messaging::Tx, answer: Answered) -> anyhow::Res
     };
     let outcome = match outcome {
         Ok(outcome) => outcome,
+        // Unanswered for as long as its key lives: asking again could hold money twice.
+        Err(error)
+            if from == PaymentStatus::Authorizing
+                && !refuses_the_payment_method(&error)
+                && !domain::may_ask_again(record.created_at, chrono::Utc::now()) =>
+        {
+            let error = format!(
+                "no answer to the authorization within its idempotency key's lifetime ({} h); \
+                 not asked again, as a new call could hold the money twice; reconcile: {error}",
+                domain::AUTHORIZATION_ASK_WINDOW.as_secs() / 3600
+            );
+            tracing::error!(%checkout_id, %error, "authorization given up for an operator");
+            count(
+                "cartflow_payment_failures_total",
+                &[("step", from.as_str().into())],
+            );
+            store::fail(tx.conn(), record.id, from, &error).await?;
+            return Ok(false);
+        }
         Err(ProviderError::Transient(error)) => {
             let delay = domain::retry_delay(record.attempts + 1);
             tracing::warn!(%checkout_id, step = %from, %error, retry_in_ms = delay.as_millis() as u64, "provider call failed; trying again later");

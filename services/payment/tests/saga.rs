@@ -367,6 +367,54 @@ async fn an_authorization_waits_out_a_provider_outage() {
     assert_eq!(payments.ledger().counts.authorizations, 1);
 }
 
+/// An authorization the provider has not answered for its key's lifetime is not asked
+/// again (a call with a forgotten key could hold the money twice): it fails for an
+/// operator, and nothing is asked of the provider once it is back.
+#[tokio::test]
+async fn an_authorization_unanswered_for_its_keys_lifetime_is_not_asked_again() {
+    let payments = payments(
+        &[
+            ("PROVIDER_RETRIES", "0"),
+            ("PROVIDER_BREAKER_OPEN_MS", "200"),
+        ],
+        3000,
+    )
+    .await;
+    payments.sandbox.set_down(true);
+    let checkout = reserved(Some("pm_card_visa"));
+    let checkout_id = checkout.checkout_id.unwrap();
+    payments.harness.processed(&checkout).await;
+    eventually("a failed try recorded", || async {
+        let attempts: i32 =
+            sqlx::query_scalar("SELECT attempts FROM payments WHERE checkout_id = $1")
+                .bind(checkout_id)
+                .fetch_one(payments.harness.pool())
+                .await
+                .unwrap();
+        (attempts >= 1).then_some(())
+    })
+    .await;
+    // First asked 23 hours ago.
+    sqlx::query("UPDATE payments SET created_at = now() - interval '23 hours 1 minute'")
+        .execute(payments.harness.pool())
+        .await
+        .unwrap();
+    payments.reaches(checkout_id, "failed").await;
+    let error: String =
+        sqlx::query_scalar("SELECT last_error FROM payments WHERE checkout_id = $1")
+            .bind(checkout_id)
+            .fetch_one(payments.harness.pool())
+            .await
+            .unwrap();
+    assert!(error.contains("idempotency key's lifetime"), "{error}");
+    payments.sandbox.set_down(false);
+    assert_eq!(payments.ledger().counts.authorizations, 0);
+    assert_eq!(
+        payments.status(checkout_id).await.as_deref(),
+        Some("failed")
+    );
+}
+
 /// The checkout is given up while its authorization is out: the hold is released
 /// when it arrives and never announced, so no order can be made from it.
 #[tokio::test]
