@@ -334,3 +334,53 @@ async fn a_lost_event_is_replayed_from_the_log_and_takes_effect_once() {
     assert_eq!(pushes, 2, "one email and one push notification");
     app.stop().await;
 }
+
+/// docs/operations.md's admin examples (its `sh` block that calls `/admin/…`) run with
+/// bash and curl against a platform: every call answers 2xx. The page's local ports are
+/// the services' default ports; here each names the test's service on that port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operations_pages_admin_examples_answer_as_documented() {
+    let app = spawn_app_with(&[("ADMIN_TOKEN", TOKEN)]).await;
+    app.create_product("KB-1", 1000, 10).await;
+    let customer = Uuid::new_v4();
+    app.checkout(customer, "KB-1", 1).await;
+    let cart_id = app.settled_cart(customer).await.id;
+
+    let page = include_str!("../../../docs/operations.md");
+    let block = page
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("/admin/"))
+        .expect("docs/operations.md shows the admin routes in an sh block");
+    let mut script = block
+        .replace("$(openssl rand -hex 16)", TOKEN)
+        .replace("<cart_id>", &cart_id.to_string());
+    for service in cartflow_platform::SERVICES {
+        let local = format!("localhost:{}", service.default_port());
+        script = script.replace(&local, &app.url(service));
+    }
+    assert!(
+        !script.contains("localhost:"),
+        "a port no service has:\n{script}"
+    );
+    // `curl -f`: an answer outside 2xx fails the script.
+    let output = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -eu\ncurl() {{ command curl -f \"$@\"; }}\n{script}"
+        ))
+        .output()
+        .await
+        .expect("running bash");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the examples failed:\n{script}\n{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The log example found the checkout's order.created, and the replay matched it.
+    assert!(out.contains(r#""event_type":"order.created""#), "{out}");
+    assert!(out.contains(r#""matched":1"#), "{out}");
+    app.stop().await;
+}
