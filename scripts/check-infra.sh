@@ -52,6 +52,17 @@ PY
 if python3 scripts/check_layers.py --metadata "$WORK_DIR/metadata-upward.json" 2>/dev/null; then
   die "the layer check did not notice a foundation crate depending on a service"
 fi
+# Nor may the console link a service.
+python3 - "$WORK_DIR/metadata.json" > "$WORK_DIR/metadata-console.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+console = next(p for p in m["packages"] if p["name"] == "cartflow-console")
+console["dependencies"].append({"name": "inventory-service", "kind": "normal"})
+print(json.dumps(m))
+PY
+if python3 scripts/check_layers.py --metadata "$WORK_DIR/metadata-console.json" 2>/dev/null; then
+  die "the layer check did not notice the console linking a service"
+fi
 
 log "hadolint Dockerfile"
 hadolint Dockerfile

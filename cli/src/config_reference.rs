@@ -452,7 +452,7 @@ mod tests {
     /// `tests/`, `tests.rs`, the testkit, and everything after `#[cfg(test)]`) is left out.
     fn names_in_code() -> BTreeSet<(String, PathBuf)> {
         let mut found = BTreeSet::new();
-        for dir in ["services", "shared", "platform", "cli/src"] {
+        for dir in ["services", "shared", "platform", "console/src", "cli/src"] {
             walk(&Path::new(ROOT).join(dir), &mut |path| {
                 let text = std::fs::read_to_string(path).unwrap();
                 let code = text.split("#[cfg(test)]").next().unwrap_or("");

@@ -8,13 +8,14 @@
 
 pub mod commands;
 pub mod config_reference;
-pub mod console;
+/// The console and the event-log reads live in their own crate, which links no service.
+pub use cartflow_console as console;
+pub use cartflow_console::timeline;
 pub mod events;
 pub mod load;
 pub mod progress;
 pub mod seed;
 pub mod stack;
-pub mod timeline;
 pub mod walkthrough;
 
 /// The declared topology as pretty JSON: what `cartflow topology` prints and

@@ -4,11 +4,11 @@
 //! Inventory's reservations add what the saga did to stock, so that a compensation (a
 //! reservation released for an expired checkout or a cancelled order) shows too.
 
-use crate::events::Databases;
+use crate::databases::Databases;
 use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_messaging::event_log::{self, EventBody, EventFilter};
-use cartflow_platform::SERVICES;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -55,7 +55,7 @@ pub async fn collect(
         prefix: database_prefix.to_string(),
     };
     let mut entries = Vec::new();
-    for service in SERVICES {
+    for service in Service::ALL {
         let name = databases.name(service);
         let conn = match databases.open(service).await {
             Ok(Some(pool)) => pool,

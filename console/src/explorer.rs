@@ -94,7 +94,7 @@ async fn explore(
 /// correlation id itself (a cart id).
 async fn resolve(console: &Console, id: Uuid) -> ApiResult<(&'static str, Vec<String>)> {
     let databases = &console.inner.settings.databases;
-    for service in cartflow_platform::SERVICES {
+    for service in Service::ALL {
         let Ok(Some(pool)) = databases.open(service).await else {
             continue;
         };

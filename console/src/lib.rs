@@ -19,6 +19,9 @@
 //! rebinding) gets nothing. Its session cookie is `Secure` when its public URL
 //! (`CONSOLE_PUBLIC_URL`) is `https://`; `X-Forwarded-Proto` is not consulted.
 
+pub mod databases;
+pub mod timeline;
+
 mod contract;
 mod dead_letters;
 mod explorer;
@@ -32,7 +35,7 @@ mod shop;
 mod topology_graph;
 mod webhooks;
 
-use crate::events::Databases;
+use crate::databases::Databases;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use cartflow_events::Service;
