@@ -200,20 +200,30 @@ pub async fn lock(conn: &mut PgConnection, checkout_id: Uuid) -> sqlx::Result<Op
     row.as_ref().map(record_from_row).transpose()
 }
 
-/// The payments whose provider step is due, oldest first, leaving out those in hand.
-pub async fn due<'e>(
+/// Claims up to `limit` payments whose provider step is due, not in `skip`, for
+/// `lease`: they are not due again, for this worker or another instance's, until the
+/// lease ends or their answer is recorded (which sets the next step's time). A worker
+/// that dies with a call out leaves its claim to run out, and the step is asked again
+/// then, with the same key. Rows another claim holds are skipped, not waited for.
+pub async fn claim_due<'e>(
     db: impl PgExecutor<'e>,
     skip: &[Uuid],
     limit: i64,
+    lease: std::time::Duration,
 ) -> sqlx::Result<Vec<Record>> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS}, {RECORD} FROM payments
-         WHERE status IN ('authorizing', 'capturing', 'voiding', 'refunding')
-           AND next_attempt_at <= now() AND NOT (id = ANY($1))
-         ORDER BY next_attempt_at LIMIT $2"
+        "UPDATE payments SET next_attempt_at = now() + $3
+         WHERE id IN (
+             SELECT id FROM payments
+             WHERE status IN ('authorizing', 'capturing', 'voiding', 'refunding')
+               AND next_attempt_at <= now() AND NOT (id = ANY($1))
+             ORDER BY next_attempt_at LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+         RETURNING {COLUMNS}, {RECORD}"
     ))
     .bind(skip)
     .bind(limit)
+    .bind(lease)
     .fetch_all(db)
     .await?;
     rows.iter().map(record_from_row).collect()

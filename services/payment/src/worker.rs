@@ -8,7 +8,9 @@
 //! while the consumers go on. Every call carries the idempotency key of its step, so a
 //! call repeated after a time-out, a crash or by a second instance's worker gets the
 //! provider's first answer and never charges twice; the answer is recorded only if the
-//! payment is still in the status the call was made for.
+//! payment is still in the status the call was made for. A step is claimed for as long
+//! as its call can take, so another instance's worker does not make the same call
+//! meanwhile.
 
 use crate::domain::{self, PaymentStatus};
 use crate::handlers::{authorized, declined};
@@ -16,7 +18,7 @@ use crate::provider::{Authorization, Authorize, Provider, ProviderError};
 use crate::store::{self, Record, Settled};
 use cartflow_events::{PaymentCaptured, PaymentRefunded};
 use cartflow_messaging::{Cause, Outbox, trace_context};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -24,6 +26,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
+
+/// Added to the longest a call can take for a claim's lease: time to record the answer.
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -57,17 +62,21 @@ struct Answered {
 
 impl Worker {
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut in_hand: HashSet<Uuid> = HashSet::new();
+        // Which payment each call task is for: a task that panics is known by its id.
+        let mut in_hand: HashMap<tokio::task::Id, Uuid> = HashMap::new();
         let mut calls: JoinSet<Answered> = JoinSet::new();
+        // A claimed step is nobody else's until its answer is recorded or this runs out.
+        let lease = self.provider.longest_call() + LEASE_MARGIN;
         loop {
             let room = self.settings.concurrency.saturating_sub(in_hand.len());
             if room > 0 && !shutdown.is_cancelled() {
-                let skip: Vec<Uuid> = in_hand.iter().copied().collect();
-                match store::due(self.outbox.pool(), &skip, room as i64).await {
+                let skip: Vec<Uuid> = in_hand.values().copied().collect();
+                match store::claim_due(self.outbox.pool(), &skip, room as i64, lease).await {
                     Ok(due) => {
                         for record in due {
-                            in_hand.insert(record.id);
-                            calls.spawn(call(self.provider.clone(), record));
+                            let id = record.id;
+                            let task = calls.spawn(call(self.provider.clone(), record));
+                            in_hand.insert(task.id(), id);
                         }
                     }
                     Err(e) => {
@@ -79,21 +88,31 @@ impl Worker {
                 _ = shutdown.cancelled(), if calls.is_empty() => break,
                 _ = self.work.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
-                Some(first) = calls.join_next(), if !calls.is_empty() => {
+                Some(first) = calls.join_next_with_id(), if !calls.is_empty() => {
                     // Every answer that is in by now is recorded with this one.
+                    let mut done = vec![first];
+                    while let Some(more) = calls.try_join_next_with_id() {
+                        done.push(more);
+                    }
                     let mut answered = Vec::new();
-                    answered.extend(first.ok());
-                    while let Some(more) = calls.try_join_next() {
-                        answered.extend(more.ok());
+                    for call in done {
+                        match call {
+                            Ok((task, answer)) => {
+                                in_hand.remove(&task);
+                                answered.push(answer);
+                            }
+                            // Its claim runs out and the step is asked again (same key).
+                            Err(e) => {
+                                let payment = in_hand.remove(&e.id());
+                                tracing::error!(payment_id = ?payment, error = %e, lease_ms = lease.as_millis() as u64,
+                                    "a provider call failed to finish; asked again when its claim runs out");
+                            }
+                        }
                     }
-                    let ids: Vec<Uuid> = answered.iter().map(|a| a.record.id).collect();
                     if let Err(e) = self.record(answered).await {
-                        tracing::warn!(error = %e, "recording provider answers failed; the steps are asked again (same keys)");
+                        tracing::warn!(error = %e, lease_ms = lease.as_millis() as u64,
+                            "recording provider answers failed; the steps are asked again (same keys) when their claims run out");
                     }
-                    for id in ids {
-                        in_hand.remove(&id);
-                    }
-                    // A panicked call leaves its id in hand until restart; none is expected.
                 }
             }
         }

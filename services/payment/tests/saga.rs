@@ -332,6 +332,52 @@ async fn a_provider_slower_than_the_timeout_authorizes_once() {
     );
 }
 
+/// Two instances of the payment service, one database: a step one worker has claimed
+/// is not asked again by the other while its call is out (the provider sees each
+/// request once, none repeated under its key).
+#[tokio::test]
+async fn a_claimed_step_is_not_asked_again_by_another_instance() {
+    let payments = payments(&[], 600).await;
+    // A second instance: its own worker (polling every 50 ms) on the same database.
+    let env = Env::from_pairs([
+        ("PAYMENT_PROVIDER_URL", payments.url.as_str()),
+        ("PAYMENT_PROVIDER_KEY", "sk_test_payments"),
+        ("PAYMENT_WORKER_POLL_MS", "50"),
+    ]);
+    let second = PaymentApp::from_env(&env).expect("payment settings");
+    let stop = CancellationToken::new();
+    let ctx = AppContext {
+        service: PaymentApp::SERVICE,
+        pool: payments.harness.pool().clone(),
+        outbox: Outbox::new(PaymentApp::SERVICE, payments.harness.pool().clone()),
+        shutdown: stop.clone(),
+    };
+    for worker in second.workers(ctx) {
+        tokio::spawn(worker);
+    }
+    let _stop = stop.drop_guard();
+
+    let checkout = reserved(Some("pm_card_slow"));
+    let checkout_id = checkout.checkout_id.unwrap();
+    payments.harness.processed(&checkout).await;
+    payments.reaches(checkout_id, "authorized").await;
+    payments
+        .harness
+        .processed(&ordered(&checkout, Uuid::new_v4()))
+        .await;
+    payments.reaches(checkout_id, "captured").await;
+    let ledger = payments.ledger();
+    assert_eq!(
+        (ledger.counts.authorizations, ledger.counts.captures),
+        (1, 1),
+        "{ledger:?}"
+    );
+    assert_eq!(
+        ledger.counts.repeated, 0,
+        "no call was made twice while the first was out: {ledger:?}"
+    );
+}
+
 /// A provider that is down: the authorization waits and retries, and goes through
 /// once the provider is back.
 #[tokio::test]

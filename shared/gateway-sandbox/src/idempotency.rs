@@ -153,11 +153,18 @@ fn begin(shared: &Shared, key: &str, fingerprint: &str) -> Begin {
             inner.keys.insert(key.to_string(), KeyEntry::InFlight);
             Begin::Run
         }
-        Some(KeyEntry::InFlight) => Begin::InFlight,
+        Some(KeyEntry::InFlight) => {
+            inner.counts.repeated += 1;
+            Begin::InFlight
+        }
         Some(KeyEntry::Done {
             fingerprint: saved, ..
         }) if saved != fingerprint => Begin::Mismatch,
-        Some(KeyEntry::Done { answer, .. }) => Begin::Replay(answer.clone()),
+        Some(KeyEntry::Done { answer, .. }) => {
+            let answer = answer.clone();
+            inner.counts.repeated += 1;
+            Begin::Replay(answer)
+        }
     }
 }
 

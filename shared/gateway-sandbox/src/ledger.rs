@@ -90,6 +90,10 @@ pub struct LedgerCounts {
     /// Cancels of an authorized intent (money released).
     pub voids: u64,
     pub refunds: u64,
+    /// Requests with a key already used, answered from it (a replay) or refused while
+    /// its first request was in flight: a client asking the same thing again.
+    #[serde(default)]
+    pub repeated: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -210,6 +210,21 @@ impl Provider {
 
     /// Creates and confirms a PaymentIntent with manual capture: the amount is held, or
     /// the card is declined (a decline is an answer, not an error).
+    /// The longest one call can take: every attempt timing out, with the longest
+    /// backoffs between them (jitter included).
+    pub fn longest_call(&self) -> std::time::Duration {
+        let settings = &self.inner.settings;
+        let waits: std::time::Duration = (1..=settings.retries)
+            .map(|attempt| {
+                settings
+                    .backoff
+                    .saturating_mul(2u32.saturating_pow(attempt - 1))
+                    .min(MAX_BACKOFF)
+            })
+            .sum();
+        settings.timeout.saturating_mul(settings.retries + 1) + waits.mul_f64(1.5)
+    }
+
     pub async fn authorize(&self, request: &Authorize) -> Result<Authorization, ProviderError> {
         let call = Call::Authorize;
         let span = call.span();
