@@ -3,7 +3,9 @@
 //! between its markers. The tests below keep it complete: every variable name the
 //! code reads (a string literal such as `"SMTP_HOST"`, or a suffix such as
 //! `"{prefix}_RETRIES"`) must be in the table, and every name in the table must be
-//! read somewhere, so the page cannot drift from the code in either direction.
+//! read somewhere, so the page cannot drift from the code in either direction; and
+//! every default the services read a setting with (`Env::parse_or`, noted as each
+//! service reads its whole configuration) must be stated in its row.
 
 use serde::Serialize;
 
@@ -203,7 +205,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         &["RATE_LIMIT_CALLER_PER_SEC", "RATE_LIMIT_CALLER_BURST"],
         ALL,
-        "10, 2 × the rate; same defaults rule; the caller is the credential as sent",
+        "10, 2 × the rate in Google Cloud; 0 (off) with the emulator unless set; the caller is the credential as sent",
     ),
     s(
         &["RATE_LIMIT_TRUSTED_PROXY_HOPS"],
@@ -288,7 +290,7 @@ pub const SETTINGS: &[Setting] = &[
             "WEBHOOK_ALERT_EMAIL",
         ],
         "notification",
-        "outgoing webhooks: defaults and meaning in [webhooks.md](webhooks.md#settings)",
+        "outgoing webhooks ([webhooks.md](webhooks.md#settings)), in this order: loopback URLs allowed, `true` with the emulator (refused without it); 10000 ms per call; 16 calls at once; a 500 ms poll; retries from 5000 ms up to 14400000 ms (4 h) over 18 attempts; an automatic pause after 259200 s (3 days) of failures; both secrets signed for 86400 s (1 day) after a rotation; deliveries kept 30 days; the alert to `STOCK_MANAGER_EMAIL`'s value",
     ),
     s(
         &["SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY"],
@@ -556,6 +558,80 @@ mod tests {
         assert!(covers("RETRIES", "PRODUCT_RETRIES"));
         assert!(covers("RATE_LIMIT_IP", "RATE_LIMIT_IP_BURST"));
         assert!(!covers("IP", "RATE_LIMIT_IP_BURST"));
+    }
+
+    /// A table name matches a variable the code read: the same, or, for a name such
+    /// as `<SERVICE>_DB_MAX_CONNECTIONS`, any prefix in its place.
+    fn matches_name(table: &str, read: &str) -> bool {
+        match table.strip_prefix('<').and_then(|t| t.split_once('>')) {
+            Some((_, tail)) => read.ends_with(tail) && read.len() > tail.len(),
+            None => table == read,
+        }
+    }
+
+    /// Whether `doc` states `default`: as one of its words (`500`, `127.0.0.1`,
+    /// `true`), `_`-grouped digits as written in code read without the `_`.
+    fn states(doc: &str, default: &str) -> bool {
+        doc.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-'))
+            .map(|word| word.trim_end_matches('.').replace('_', ""))
+            .any(|word| word == default.replace('_', ""))
+    }
+
+    /// The defaults the code reads its settings with (every `Env::parse_or`, as each
+    /// service reads its whole configuration at start-up) are the ones the table
+    /// states: each appears in the row that names its variable.
+    #[tokio::test]
+    async fn the_table_states_the_defaults_the_code_reads_with() {
+        let env = cartflow_kit::Env::from_pairs([
+            ("PUBSUB_EMULATOR_HOST", "127.0.0.1:1"),
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1"),
+        ]);
+        for service in cartflow_events::Service::ALL {
+            cartflow_platform::read_settings(service, &env)
+                .await
+                .unwrap_or_else(|e| panic!("{service}'s settings: {e:#}"));
+        }
+        let read = env.defaults_read();
+        assert!(
+            read.len() >= 30,
+            "every service's settings were read: {read:?}"
+        );
+        let mut wrong = Vec::new();
+        for (name, default) in &read {
+            let row = SETTINGS
+                .iter()
+                .find(|s| s.names.contains(&name.as_str()))
+                .or_else(|| {
+                    SETTINGS
+                        .iter()
+                        .find(|s| s.names.iter().any(|n| matches_name(n, name)))
+                });
+            match row {
+                None => wrong.push(format!("{name}: not in the table")),
+                Some(row) if !states(row.doc, default) => wrong.push(format!(
+                    "{name}: the code's default is {default}; the table says \"{}\"",
+                    row.doc
+                )),
+                Some(_) => {}
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn a_default_is_found_as_a_word_of_the_doc() {
+        assert!(states("`127.0.0.1`: the address", "127.0.0.1"));
+        assert!(states("30000 (30 s): how long", "30_000"));
+        assert!(states("5: connections", "5"));
+        assert!(!states("50: connections", "5"));
+        assert!(matches_name(
+            "<SERVICE>_DB_MAX_CONNECTIONS",
+            "CART_DB_MAX_CONNECTIONS"
+        ));
+        assert!(!matches_name(
+            "<SERVICE>_DB_MAX_CONNECTIONS",
+            "_DB_MAX_CONNECTIONS"
+        ));
     }
 
     /// docs/configuration.md holds exactly the generated table between its markers.

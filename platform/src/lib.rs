@@ -306,6 +306,23 @@ async fn with_app<W: WithApp>(service: Service, work: W) -> W::Output {
     }
 }
 
+/// Reads a service's whole configuration from `env` as starting it would, and starts
+/// nothing: what a check of the settings (and their defaults) needs.
+pub async fn read_settings(service: Service, env: &Env) -> anyhow::Result<()> {
+    with_app(service, ReadSettings(env)).await
+}
+
+struct ReadSettings<'a>(&'a Env);
+
+impl WithApp for ReadSettings<'_> {
+    type Output = anyhow::Result<()>;
+    async fn with<A: ServiceApp>(self, build: AppBuilder<A>) -> Self::Output {
+        ServiceConfig::from_env(A::SERVICE, self.0)?;
+        build(self.0)?;
+        Ok(())
+    }
+}
+
 /// Hosts a service in this process until `shutdown`.
 struct Start<'a> {
     env: &'a Env,

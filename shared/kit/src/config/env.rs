@@ -1,14 +1,22 @@
 //! Reading settings: a snapshot of the environment, and errors that name every bad
 //! value at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 /// A snapshot of environment variables. Its `Debug` shows each value as
 /// [`crate::redact::setting`] does: no secret, no password in a URL.
+///
+/// It also notes the default of every setting read with [`Env::parse_or`], so that a
+/// check can hold the configuration reference (docs/configuration.md) to the defaults
+/// the code really uses ([`Env::defaults_read`]).
 #[derive(Clone, Default)]
-pub struct Env(HashMap<String, String>);
+pub struct Env(
+    HashMap<String, String>,
+    Arc<Mutex<BTreeMap<String, String>>>,
+);
 
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,16 +57,19 @@ impl ConfigError {
 
 impl Env {
     pub fn from_process() -> Self {
-        Env(std::env::vars().collect())
+        Env(std::env::vars().collect(), Arc::default())
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        Env(pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect())
+        Env(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            Arc::default(),
+        )
     }
 
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
@@ -74,6 +85,15 @@ impl Env {
     /// Every variable, e.g. to start a child process with them.
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Every setting read with [`Env::parse_or`] so far (through this `Env` or a clone
+    /// of it), with the default it was read with.
+    pub fn defaults_read(&self) -> BTreeMap<String, String> {
+        self.1
+            .lock()
+            .expect("the defaults' note is never poisoned")
+            .clone()
     }
 
     /// A non-empty value, if set.
@@ -93,13 +113,19 @@ impl Env {
 
     /// Parses the first set variable of `names`, or returns `default`; a value that
     /// does not parse is recorded in `errors` with `expected`.
-    pub fn parse_or<T: FromStr>(
+    pub fn parse_or<T: FromStr + fmt::Display>(
         &self,
         names: &[&str],
         default: T,
         expected: &str,
         errors: &mut Vec<String>,
     ) -> T {
+        {
+            let mut read = self.1.lock().expect("the defaults' note is never poisoned");
+            for name in names {
+                read.insert(name.to_string(), default.to_string());
+            }
+        }
         match self.first(names) {
             None => default,
             Some((name, raw)) => raw.trim().parse().unwrap_or_else(|_| {
