@@ -184,7 +184,9 @@ async fn in_push_mode_a_failed_publish_leaves_the_rows_to_the_next_request() {
     let (mut emulator, app) = app_on_own_emulator(&[
         ("PUBSUB_DELIVERY", "push"),
         ("PUSH_AUTH", "none"),
-        ("OUTBOX_PUBLISH_TIMEOUT_MS", "1000"),
+        // Long enough for the publisher to reconnect to the new emulator within the
+        // next request (a busy 2-core host took over 1 s), short beside the deadline.
+        ("OUTBOX_PUBLISH_TIMEOUT_MS", "4000"),
         ("OUTBOX_BACKGROUND_RELAY", "false"),
     ])
     .await;
@@ -197,7 +199,7 @@ async fn in_push_mode_a_failed_publish_leaves_the_rows_to_the_next_request() {
     app.add(second, "EMU-1", 1).await;
 
     emulator.kill();
-    // Bounded by the publish timeout (1 s here), not by the SDK's own retries: a
+    // Bounded by the publish timeout (4 s here), not by the SDK's own retries: a
     // request must not hang while Pub/Sub is away.
     let convert = tokio::time::timeout(Duration::from_secs(20), app.convert(first))
         .await
