@@ -41,28 +41,22 @@ cartflow=(cargo run --quiet -p cartflow --)
 log "workspace layers (scripts/check_layers.py)"
 cargo metadata --format-version 1 --no-deps --offline > "$WORK_DIR/metadata.json"
 python3 scripts/check_layers.py --metadata "$WORK_DIR/metadata.json"
-# The check must be able to fail: give the foundation's events crate a service.
-python3 - "$WORK_DIR/metadata.json" > "$WORK_DIR/metadata-upward.json" <<'PY'
+# The check must be able to fail: metadata doctored with one upward arrow
+# (package, dependency, kind) must be refused.
+refuses_arrow() {
+  python3 - "$WORK_DIR/metadata.json" "$1" "$2" "$3" > "$WORK_DIR/metadata-doctored.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-events = next(p for p in m["packages"] if p["name"] == "cartflow-events")
-events["dependencies"].append({"name": "cart-service", "kind": "dev"})
+package = next(p for p in m["packages"] if p["name"] == sys.argv[2])
+package["dependencies"].append({"name": sys.argv[3], "kind": sys.argv[4]})
 print(json.dumps(m))
 PY
-if python3 scripts/check_layers.py --metadata "$WORK_DIR/metadata-upward.json" 2>/dev/null; then
-  die "the layer check did not notice a foundation crate depending on a service"
-fi
-# Nor may the console link a service.
-python3 - "$WORK_DIR/metadata.json" > "$WORK_DIR/metadata-console.json" <<'PY'
-import json, sys
-m = json.load(open(sys.argv[1]))
-console = next(p for p in m["packages"] if p["name"] == "cartflow-console")
-console["dependencies"].append({"name": "inventory-service", "kind": "normal"})
-print(json.dumps(m))
-PY
-if python3 scripts/check_layers.py --metadata "$WORK_DIR/metadata-console.json" 2>/dev/null; then
-  die "the layer check did not notice the console linking a service"
-fi
+  ! python3 scripts/check_layers.py --metadata "$WORK_DIR/metadata-doctored.json" 2>/dev/null
+}
+refuses_arrow cartflow-events cart-service dev \
+  || die "the layer check did not notice a foundation crate depending on a service"
+refuses_arrow cartflow-console inventory-service normal \
+  || die "the layer check did not notice the console linking a service"
 
 log "hadolint Dockerfile"
 hadolint Dockerfile

@@ -3,7 +3,7 @@
 use super::args::Target;
 use crate::console::ConsoleSettings;
 use crate::seed;
-use crate::walkthrough::{self, Addresses};
+use crate::walkthrough;
 use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_kit::Env;
@@ -125,22 +125,7 @@ fn print_banner(platform: &Platform, pubsub: &PubSubConfig, catching_mail: bool,
             url(service)
         );
     }
-    let (cart, order, inventory) = (
-        url(Service::Cart),
-        url(Service::Order),
-        url(Service::Inventory),
-    );
-    let (notification, email_push) = (url(Service::Notification), url(Service::EmailPush));
-    let payment = url(Service::Payment);
-    let walkthrough = walkthrough::render(&Addresses {
-        cart: &cart,
-        order: &order,
-        inventory: &inventory,
-        notification: &notification,
-        email_push: &email_push,
-        payment: &payment,
-        mail_view: catching_mail.then_some(MAIL_VIEW),
-    });
+    let walkthrough = walkthrough::render(url, catching_mail.then_some(MAIL_VIEW));
     println!("\nWalk-through (copy and paste):\n\n{walkthrough}");
     if catching_mail {
         println!(

@@ -4,7 +4,7 @@
 
 use crate::helpers::{eventually, spawn_app};
 use cart_service::domain::CartStatus;
-use cartflow::walkthrough::{Addresses, render};
+use cartflow::walkthrough::render;
 use cartflow_events::Service;
 use serde_json::Value;
 use uuid::Uuid;
@@ -28,26 +28,8 @@ sleep() {
 async fn the_readmes_walk_through_answers_as_its_comments_say() {
     let app = spawn_app().await;
     crate::seed::seed(&app, &[]).await;
-    let url = |s: Service| app.url(s);
-    let (cart, order, inventory) = (
-        url(Service::Cart),
-        url(Service::Order),
-        url(Service::Inventory),
-    );
-    let (notification, email_push, payment) = (
-        url(Service::Notification),
-        url(Service::EmailPush),
-        url(Service::Payment),
-    );
-    let script = render(&Addresses {
-        cart: &cart,
-        order: &order,
-        inventory: &inventory,
-        notification: &notification,
-        email_push: &email_push,
-        payment: &payment,
-        mail_view: None,
-    });
+    let script = render(|service| app.url(service), None);
+    let cart = app.url(Service::Cart);
     let output = tokio::process::Command::new("bash")
         .arg("-c")
         .arg(format!("set -u\nCART={cart}\n{SETTLE}\n{script}"))
