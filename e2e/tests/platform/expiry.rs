@@ -122,16 +122,22 @@ async fn with_inventory_down_the_checkout_expires_and_its_late_request_reserves_
     assert_ne!(retried.checkout_id, cart.checkout_id);
     assert_eq!(app.orders(&format!("cart_id={cart_id}")).await.len(), 1);
     assert_eq!(app.stock("EXP-1").await, (8, 2));
-    eventually("the confirmation", || async {
-        (told(&app, customer, "order_confirmed").await == (1, 1)).then_some(())
+    // The receipt follows the capture, after the confirmation: wait for both.
+    let eves_mails = || {
+        app.mails()
+            .iter()
+            .filter(|m| m.to.iter().any(|to| to == "eve@example.com"))
+            .count()
+    };
+    eventually("the confirmation and the receipt", || async {
+        (told(&app, customer, "order_confirmed").await == (1, 1)
+            && told(&app, customer, "payment_receipt").await == (1, 1)
+            && eves_mails() >= 3)
+            .then_some(())
     })
     .await;
     assert_eq!(told(&app, customer, "checkout_expired").await, (1, 1));
-    let mails = app
-        .mails()
-        .iter()
-        .filter(|m| m.to.iter().any(|to| to == "eve@example.com"))
-        .count();
+    let mails = eves_mails();
     assert_eq!(
         mails, 3,
         "one expiry email, one confirmation and one receipt"
