@@ -15,7 +15,7 @@ pub mod watchdog;
 use cartflow_events::Service;
 use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
-use cartflow_messaging::EventHandler;
+use cartflow_messaging::AnyHandler;
 use std::sync::Arc;
 
 pub struct CartApp {
@@ -60,7 +60,7 @@ impl ServiceApp for CartApp {
         })
     }
 
-    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn AnyHandler>> {
         Some(Arc::new(handlers::CartHandler))
     }
 

@@ -1,14 +1,15 @@
 //! Email-push's reaction to `delivery.requested`: queue the email for the sender, or
 //! deliver the push at once and report it. A batch's requests go in with a statement
-//! per channel; a single message takes the same path with a batch of one.
+//! per channel; a single message is a batch of one.
 
 use crate::sender::{EmailHandoff, Mailer};
 use crate::store::{self, Due, EmailRequest, PushRequest};
 use async_trait::async_trait;
-use cartflow_events::{Channel, DeliveryRequested, DeliveryResult, Envelope, Topic};
+use cartflow_events::{Channel, CustomerDeleted, DeliveryRequested, DeliveryResult, Topic};
 use cartflow_kit::auth::deleted;
-use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx, trace_context};
+use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Run, Tx, trace_context};
 use std::sync::Arc;
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub struct DeliveryHandler {
@@ -19,52 +20,66 @@ pub struct DeliveryHandler {
     pub send_now: Option<Arc<Mailer>>,
 }
 
+/// What email-push consumes, decoded.
+pub enum DeliveryMessage {
+    Requested(Request),
+    CustomerDeleted(CustomerDeleted),
+}
+
 #[async_trait]
 impl EventHandler for DeliveryHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        match event.topic() {
-            Some(Topic::DeliveryRequested) => {}
-            Some(Topic::CustomerDeleted) => return deleted::on_customer_deleted(tx, event).await,
+    type Message = DeliveryMessage;
+
+    fn decode(&self, event: &Incoming) -> Result<DeliveryMessage, HandlerError> {
+        Ok(match event.topic() {
+            Some(Topic::DeliveryRequested) => DeliveryMessage::Requested(Request::of(event)?),
+            Some(Topic::CustomerDeleted) => DeliveryMessage::CustomerDeleted(event.decode()?),
             _ => return Err(event.unexpected()),
-        }
-        let request = Request::of(event, trace_context::current())?;
-        for (_, result) in self.deliver(tx, &[request]).await? {
-            tx.publish(&result).await?;
+        })
+    }
+
+    /// Consecutive delivery requests: their emails queued with one statement, their
+    /// pushes delivered with another.
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, DeliveryMessage>,
+    ) -> Result<(), HandlerError> {
+        for run in batch.runs_of(|m| match m {
+            DeliveryMessage::Requested(request) => Some(request),
+            DeliveryMessage::CustomerDeleted(_) => None,
+        }) {
+            match run {
+                Run::Picked(run, requests) => {
+                    for (k, result) in self.deliver(tx, &run, &requests).await? {
+                        run.get(k).publish(tx, &result).await?;
+                    }
+                }
+                Run::Rest(rest) => {
+                    for item in rest.iter() {
+                        if let DeliveryMessage::CustomerDeleted(gone) = item.message {
+                            deleted::on_customer_deleted(tx, gone)
+                                .instrument(item.span())
+                                .await?;
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }
-
-    /// A batch's delivery requests: its emails queued with one statement, its pushes
-    /// delivered with another. Any other event, and a request that cannot be
-    /// delivered, is left to `handle`, which refuses it alone.
-    async fn handle_together(
-        &self,
-        tx: &mut Tx,
-        batch: &Together<'_>,
-    ) -> Result<Vec<bool>, HandlerError> {
-        let requests = batch
-            .pick(|i, event| Request::of(event, batch.in_span(i, trace_context::current)).ok());
-        if !requests.items.is_empty() {
-            for (k, result) in self.deliver(tx, &requests.items).await? {
-                batch.publish(tx, requests.positions[k], &result).await?;
-            }
-        }
-        Ok(batch.taken(&[&requests.positions]))
-    }
 }
 
-/// A delivery request, checked, with what the email's sender needs of its message.
-struct Request<'a> {
+/// A delivery request, checked.
+pub struct Request {
     request: DeliveryRequested,
     /// For a push: the customer whose inbox it goes to.
     push_to: Option<Uuid>,
-    envelope: &'a Envelope,
-    trace_parent: Option<String>,
 }
 
-impl<'a> Request<'a> {
+impl Request {
     /// Decodes the request; poison if it can never be delivered.
-    fn of(event: &'a Incoming, trace_parent: Option<String>) -> Result<Self, HandlerError> {
+    fn of(event: &Incoming) -> Result<Self, HandlerError> {
         let request: DeliveryRequested = event.decode()?;
         let push_to = match request.channel {
             Channel::Email => None,
@@ -75,12 +90,7 @@ impl<'a> Request<'a> {
                 ))
             })?),
         };
-        Ok(Request {
-            request,
-            push_to,
-            envelope: &event.envelope,
-            trace_parent,
-        })
+        Ok(Request { request, push_to })
     }
 }
 
@@ -91,20 +101,23 @@ impl DeliveryHandler {
     async fn deliver(
         &self,
         tx: &mut Tx,
-        requests: &[Request<'_>],
+        run: &Batch<'_, DeliveryMessage>,
+        requests: &[&Request],
     ) -> Result<Vec<(usize, DeliveryResult)>, HandlerError> {
-        let emails: Vec<EmailRequest> = requests
+        let emails: Vec<EmailRequest> = run
             .iter()
-            .filter(|r| r.push_to.is_none())
-            .map(|r| EmailRequest {
+            .zip(requests)
+            .filter(|(_, r)| r.push_to.is_none())
+            .map(|(item, r)| EmailRequest {
                 notification_id: r.request.notification_id,
                 customer_id: r.request.customer_id,
                 recipient: &r.request.recipient,
                 subject: &r.request.subject,
                 body: &r.request.body,
-                correlation_id: &r.envelope.correlation_id,
-                request_event_id: r.envelope.event_id,
-                trace_parent: r.trace_parent.clone(),
+                correlation_id: &item.event.envelope.correlation_id,
+                request_event_id: item.event.envelope.event_id,
+                // The sender's attempts continue this message's trace.
+                trace_parent: item.in_span(trace_context::current),
             })
             .collect();
         if !emails.is_empty() {

@@ -14,7 +14,7 @@ use cartflow_events::Service;
 use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::runtime::Worker;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
-use cartflow_messaging::EventHandler;
+use cartflow_messaging::AnyHandler;
 use std::sync::Arc;
 
 pub struct EmailPushApp {
@@ -104,7 +104,7 @@ impl ServiceApp for EmailPushApp {
         })
     }
 
-    fn handler(&self, ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+    fn handler(&self, ctx: AppContext) -> Option<Arc<dyn AnyHandler>> {
         // Publish-before-response: the request that queues an email also sends it.
         let send_now = ctx
             .outbox

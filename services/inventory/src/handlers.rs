@@ -8,62 +8,63 @@ use cartflow_events::{
     Checkout, CheckoutExpired, INSUFFICIENT_STOCK, LowStock, OrderCancelled, OrderRequested,
     PaymentDeclined, Sku, StockAvailable, StockRejected, Topic, total_cents,
 };
-use cartflow_messaging::{Cause, EventHandler, HandlerError, Incoming, Together, Tx};
+use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Item, Run, Tx};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use tracing::Instrument;
 use uuid::Uuid;
 
 pub struct InventoryHandler;
 
-#[async_trait]
-impl EventHandler for InventoryHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        match event.topic() {
-            Some(Topic::OrderRequested) => {
-                let cause = event.cause();
-                for (_, reply) in reserve(tx, &[StockRequest::of(event)?]).await? {
-                    reply.stage(tx, &cause).await?;
-                }
-                Ok(())
-            }
-            Some(Topic::OrderCancelled) => release(tx, event.decode()?).await,
-            Some(Topic::PaymentDeclined) => {
-                let declined: PaymentDeclined = event.decode()?;
-                if return_stock(tx, declined.checkout_id).await? {
-                    tracing::info!(checkout_id = %declined.checkout_id, "payment declined: stock returned");
-                } else {
-                    tracing::info!(checkout_id = %declined.checkout_id, "payment declined for a checkout that holds no stock (released before)");
-                }
-                Ok(())
-            }
-            Some(Topic::CheckoutExpired) => expire(tx, event.decode()?).await,
-            _ => Err(event.unexpected()),
+/// What inventory consumes, decoded.
+pub enum StockMessage {
+    Requested(StockRequest),
+    Cancelled(OrderCancelled),
+    Declined(PaymentDeclined),
+    Expired(CheckoutExpired),
+}
+
+impl StockMessage {
+    /// The lines whose stock rows applying this message locks.
+    fn items(&self) -> &[cartflow_events::LineItem] {
+        match self {
+            StockMessage::Requested(r) => &r.request.items,
+            StockMessage::Cancelled(c) => &c.items,
+            StockMessage::Declined(d) => &d.items,
+            StockMessage::Expired(e) => &e.items,
         }
     }
+}
 
-    /// Locks the stock rows of every request and cancellation in the batch, in SKU
-    /// order, before any of them is applied. A batch that locked per message would hold
-    /// one cart's rows while waiting for rows another batch holds, which may be waiting
-    /// for these: a deadlock PostgreSQL breaks only after `deadlock_timeout` (1 s).
-    /// Also for a batch of one: [`reserve`] reads its checkout's decision relying on
-    /// its rows being locked by an earlier statement.
-    async fn lock_batch(&self, tx: &mut Tx, batch: &[&Incoming]) -> Result<(), HandlerError> {
-        let mut skus = BTreeSet::new();
-        for event in batch {
-            let items = match event.topic() {
-                Some(Topic::OrderRequested) => event.decode::<OrderRequested>().map(|r| r.items),
-                Some(Topic::OrderCancelled) => event.decode::<OrderCancelled>().map(|c| c.items),
-                Some(Topic::CheckoutExpired) => event.decode::<CheckoutExpired>().map(|e| e.items),
-                Some(Topic::PaymentDeclined) => event.decode::<PaymentDeclined>().map(|e| e.items),
-                _ => continue,
-            };
-            skus.extend(
-                items
-                    .into_iter()
-                    .flatten()
-                    .map(|line| line.product_sku.into_string()),
-            );
-        }
+#[async_trait]
+impl EventHandler for InventoryHandler {
+    type Message = StockMessage;
+
+    fn decode(&self, event: &Incoming) -> Result<StockMessage, HandlerError> {
+        Ok(match event.topic() {
+            Some(Topic::OrderRequested) => StockMessage::Requested(StockRequest::of(event)?),
+            Some(Topic::OrderCancelled) => StockMessage::Cancelled(event.decode()?),
+            Some(Topic::PaymentDeclined) => StockMessage::Declined(event.decode()?),
+            Some(Topic::CheckoutExpired) => StockMessage::Expired(event.decode()?),
+            _ => return Err(event.unexpected()),
+        })
+    }
+
+    /// Locks the stock rows of every message in the batch, in SKU order, before any of
+    /// them is applied. A batch that locked per message would hold one cart's rows
+    /// while waiting for rows another batch holds, which may be waiting for these: a
+    /// deadlock PostgreSQL breaks only after `deadlock_timeout` (1 s). Also for a batch
+    /// of one: [`reserve`] reads its checkout's decision relying on its rows being
+    /// locked by an earlier statement.
+    async fn lock_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, StockMessage>,
+    ) -> Result<(), HandlerError> {
+        let skus: BTreeSet<String> = batch
+            .iter()
+            .flat_map(|item| item.message.items())
+            .map(|line| line.product_sku.to_string())
+            .collect();
         let skus: Vec<String> = skus.into_iter().collect();
         if !skus.is_empty() {
             store::lock_levels(tx.conn(), &skus).await?;
@@ -71,35 +72,55 @@ impl EventHandler for InventoryHandler {
         Ok(())
     }
 
-    /// A batch's requests are ruled on together, with two statements for all of them.
-    /// What does not decode is left to `handle`, which refuses it alone. Only the
-    /// requests before the batch's first event of another topic are taken
-    /// ([`Together::pick_leading`]): a cancellation or expiry changes what a later
-    /// request is ruled on.
-    async fn handle_together(
+    /// Consecutive requests are ruled on together, with two statements for all of
+    /// them; a cancellation, decline or expiry between them is applied in its place,
+    /// since it changes what a later request is ruled on.
+    async fn handle_batch(
         &self,
         tx: &mut Tx,
-        batch: &Together<'_>,
-    ) -> Result<Vec<bool>, HandlerError> {
-        let requests = batch.pick_leading(Topic::OrderRequested, |_, event| {
-            StockRequest::of(event).ok()
-        });
-        if !requests.items.is_empty() {
-            for (k, reply) in reserve(tx, &requests.items).await? {
-                let i = requests.positions[k];
-                let cause = batch.events()[i].cause();
-                reply
-                    .stage(tx, &cause)
-                    .instrument(batch.span(i).clone())
-                    .await?;
+        batch: &Batch<'_, StockMessage>,
+    ) -> Result<(), HandlerError> {
+        for run in batch.runs_of(|m| match m {
+            StockMessage::Requested(request) => Some(request),
+            _ => None,
+        }) {
+            match run {
+                Run::Picked(run, requests) => {
+                    for (k, reply) in reserve(tx, &requests).await? {
+                        reply.stage(tx, &run.get(k)).await?;
+                    }
+                }
+                Run::Rest(rest) => {
+                    for item in rest.iter() {
+                        item.act_for(tx);
+                        apply_one(tx, item.message).instrument(item.span()).await?;
+                    }
+                }
             }
         }
-        Ok(batch.taken(&[&requests.positions]))
+        Ok(())
+    }
+}
+
+/// A cancellation, decline or expiry: stock goes back, once.
+async fn apply_one(tx: &mut Tx, message: &StockMessage) -> Result<(), HandlerError> {
+    match message {
+        StockMessage::Requested(_) => unreachable!("`runs_of` picks every request"),
+        StockMessage::Cancelled(cancelled) => release(tx, cancelled).await,
+        StockMessage::Declined(declined) => {
+            if return_stock(tx, declined.checkout_id).await? {
+                tracing::info!(checkout_id = %declined.checkout_id, "payment declined: stock returned");
+            } else {
+                tracing::info!(checkout_id = %declined.checkout_id, "payment declined for a checkout that holds no stock (released before)");
+            }
+            Ok(())
+        }
+        StockMessage::Expired(expired) => expire(tx, expired).await,
     }
 }
 
 /// A request for a checkout's stock, read and checked.
-struct StockRequest {
+pub struct StockRequest {
     request: OrderRequested,
     wanted: BTreeMap<Sku, i32>,
 }
@@ -138,11 +159,11 @@ enum Reply {
 
 impl Reply {
     /// Stages the reply as caused by its request.
-    async fn stage(&self, tx: &mut Tx, cause: &Cause) -> anyhow::Result<Uuid> {
+    async fn stage(&self, tx: &mut Tx, request: &Item<'_, StockMessage>) -> anyhow::Result<Uuid> {
         match self {
-            Reply::Available(event) => tx.publish_caused_by(cause, event).await,
-            Reply::Rejected(event) => tx.publish_caused_by(cause, event).await,
-            Reply::LowStock(event) => tx.publish_caused_by(cause, event).await,
+            Reply::Available(event) => request.publish(tx, event).await,
+            Reply::Rejected(event) => request.publish(tx, event).await,
+            Reply::LowStock(event) => request.publish(tx, event).await,
         }
     }
 }
@@ -159,7 +180,7 @@ impl Reply {
 /// for it there, and the read, begun after, sees its decision.
 async fn reserve(
     tx: &mut Tx,
-    requests: &[StockRequest],
+    requests: &[&StockRequest],
 ) -> Result<Vec<(usize, Reply)>, HandlerError> {
     let skus: BTreeSet<String> = requests
         .iter()
@@ -168,7 +189,7 @@ async fn reserve(
     let skus: Vec<String> = skus.into_iter().collect();
     let checkout_ids: Vec<Uuid> = requests.iter().map(|r| r.request.checkout()).collect();
     let (levels, decided) = store::levels_and_decisions(tx.conn(), &skus, &checkout_ids).await?;
-    let asked: Vec<domain::Request> = requests.iter().map(StockRequest::asked).collect();
+    let asked: Vec<domain::Request> = requests.iter().map(|r| r.asked()).collect();
     let rulings = rule_in_order(&asked, levels, decided);
     let decisions: Vec<store::Decision> = requests
         .iter()
@@ -269,7 +290,7 @@ fn available(request: &OrderRequested) -> StockAvailable {
 
 /// A given-up checkout holds no stock: its reservation is released (once), or, if its
 /// request has not arrived yet, recorded as expired so that it reserves nothing.
-async fn expire(tx: &mut Tx, expired: CheckoutExpired) -> Result<(), HandlerError> {
+async fn expire(tx: &mut Tx, expired: &CheckoutExpired) -> Result<(), HandlerError> {
     let checkout = CheckoutLines {
         checkout_id: expired.checkout_id,
         cart_id: expired.cart_id,
@@ -287,7 +308,7 @@ async fn expire(tx: &mut Tx, expired: CheckoutExpired) -> Result<(), HandlerErro
 }
 
 /// Returns a cancelled order's stock, once: only an active reservation is released.
-async fn release(tx: &mut Tx, cancelled: OrderCancelled) -> Result<(), HandlerError> {
+async fn release(tx: &mut Tx, cancelled: &OrderCancelled) -> Result<(), HandlerError> {
     if return_stock(tx, cancelled.checkout()).await? {
         tracing::info!(order_id = %cancelled.order_id, "stock returned");
     } else {

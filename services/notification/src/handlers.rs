@@ -9,104 +9,140 @@ use crate::templates;
 use crate::webhooks::store::{self as webhooks, Queued};
 use async_trait::async_trait;
 use cartflow_events::{
-    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryRequested,
-    DeliveryResult, LowStock, OrderCancelled, OrderCreated, OrderDelivered, OrderShipped,
-    PaymentCaptured, PaymentDeclined, PaymentRefunded, ProductChanged, StockRejected, Topic,
+    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerDetails, CustomerUpdated,
+    DeliveryRequested, DeliveryResult, LowStock, OrderCancelled, OrderCreated, OrderDelivered,
+    OrderShipped, PaymentCaptured, PaymentDeclined, PaymentRefunded, ProductChanged, StockRejected,
+    Topic,
 };
 use cartflow_kit::auth::deleted;
-use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
+use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Item, Run, Tx};
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub struct NotificationHandler {
     pub settings: Settings,
 }
 
+/// What notification consumes, decoded.
+pub enum NotificationMessage {
+    /// An outcome to tell its customer.
+    News(News),
+    LowStock(LowStock),
+    /// `customer.created` or `customer.updated`: the contact to keep.
+    Contact(CustomerDetails),
+    CustomerDeleted(CustomerDeleted),
+    DeliveryResult(DeliveryResult),
+    /// For the webhook endpoints only.
+    ProductChanged,
+}
+
 #[async_trait]
 impl EventHandler for NotificationHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        let version = event.envelope.occurred_at;
-        // Queued for the webhook endpoints first; an event the match refuses rolls back.
-        if let Some(queued) = Queued::of(event) {
-            webhooks::enqueue(tx.conn(), &[queued]).await?;
-        }
-        match event.topic() {
+    type Message = NotificationMessage;
+
+    fn decode(&self, event: &Incoming) -> Result<NotificationMessage, HandlerError> {
+        Ok(match event.topic() {
             Some(topic) if News::TOPICS.contains(&topic) => {
-                let news = News::of(event)?;
-                for (_, delivery) in tell_customers(tx, vec![news]).await? {
-                    tx.publish(&delivery).await?;
-                }
-                Ok(())
+                NotificationMessage::News(News::of(event)?)
             }
-            Some(Topic::LowStock) => {
-                let e: LowStock = event.decode()?;
+            Some(Topic::LowStock) => NotificationMessage::LowStock(event.decode()?),
+            Some(Topic::CustomerCreated) => {
+                NotificationMessage::Contact(event.decode::<CustomerCreated>()?.0)
+            }
+            Some(Topic::CustomerUpdated) => {
+                NotificationMessage::Contact(event.decode::<CustomerUpdated>()?.0)
+            }
+            Some(Topic::CustomerDeleted) => NotificationMessage::CustomerDeleted(event.decode()?),
+            Some(Topic::DeliveryResult) => NotificationMessage::DeliveryResult(event.decode()?),
+            Some(Topic::ProductChanged) => {
+                event.decode::<ProductChanged>()?;
+                NotificationMessage::ProductChanged
+            }
+            _ => return Err(event.unexpected()),
+        })
+    }
+
+    /// Every event the webhook endpoints subscribe to is queued for them, with one
+    /// statement for the batch. Then consecutive news is told with two (the contacts,
+    /// then the notifications), consecutive delivery results settle their
+    /// notifications with one, and the rest goes one by one.
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, NotificationMessage>,
+    ) -> Result<(), HandlerError> {
+        let queued: Vec<Queued> = batch.iter().filter_map(|i| Queued::of(i.event)).collect();
+        if !queued.is_empty() {
+            webhooks::enqueue(tx.conn(), &queued).await?;
+        }
+        for run in batch.runs_of(|m| match m {
+            NotificationMessage::News(news) => Some(news),
+            _ => None,
+        }) {
+            let rest = match run {
+                Run::Picked(run, news) => {
+                    for (k, delivery) in tell_customers(tx, &news).await? {
+                        run.get(k).publish(tx, &delivery).await?;
+                    }
+                    continue;
+                }
+                Run::Rest(rest) => rest,
+            };
+            for run in rest.runs_of(|m| match m {
+                NotificationMessage::DeliveryResult(result) => Some(result),
+                _ => None,
+            }) {
+                match run {
+                    Run::Picked(_, results) => settle(tx, &results).await?,
+                    Run::Rest(others) => {
+                        for item in others.iter() {
+                            item.act_for(tx);
+                            self.apply_one(tx, &item).instrument(item.span()).await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl NotificationHandler {
+    /// Applies a message that is neither news nor a delivery result.
+    async fn apply_one(
+        &self,
+        tx: &mut Tx,
+        item: &Item<'_, NotificationMessage>,
+    ) -> Result<(), HandlerError> {
+        let version = item.event.envelope.occurred_at;
+        match item.message {
+            NotificationMessage::LowStock(e) => {
                 let to = To {
                     customer_id: None,
                     email: Some(&self.settings.stock_manager_email),
                 };
-                let message = templates::low_stock(&e);
-                send(
-                    tx,
-                    Some(event.envelope.event_id),
-                    to,
-                    &message,
-                    &[Channel::Email],
-                )
-                .await?;
-                Ok(())
+                let message = templates::low_stock(e);
+                let source = Some(item.event.envelope.event_id);
+                send(tx, source, to, &message, &[Channel::Email]).await?;
             }
-            Some(Topic::CustomerCreated) => {
-                let CustomerCreated(c) = event.decode()?;
-                Ok(store::upsert_contact(tx.conn(), &c, version).await?)
-            }
-            Some(Topic::CustomerUpdated) => {
-                let CustomerUpdated(c) = event.decode()?;
-                Ok(store::upsert_contact(tx.conn(), &c, version).await?)
-            }
-            Some(Topic::CustomerDeleted) => {
-                let e: CustomerDeleted = event.decode()?;
+            NotificationMessage::Contact(c) => store::upsert_contact(tx.conn(), c, version).await?,
+            NotificationMessage::CustomerDeleted(e) => {
                 store::tombstone_contact(tx.conn(), e.customer_id, version).await?;
-                deleted::on_customer_deleted(tx, event).await
+                deleted::on_customer_deleted(tx, e).await?;
             }
-            Some(Topic::DeliveryResult) => settle(tx, vec![event.decode()?]).await,
-            // For the webhooks only (queued above), once it decodes.
-            Some(Topic::ProductChanged) => event.decode::<ProductChanged>().map(drop),
-            _ => Err(event.unexpected()),
-        }
-    }
-
-    /// A batch's delivery results settle their notifications with one statement; its
-    /// news for customers is told with two (their contacts, then the notifications).
-    /// What does not decode is left to `handle`, which refuses it alone.
-    async fn handle_together(
-        &self,
-        tx: &mut Tx,
-        batch: &Together<'_>,
-    ) -> Result<Vec<bool>, HandlerError> {
-        let results = batch.pick(|_, event| event.decode::<DeliveryResult>().ok());
-        if !results.items.is_empty() {
-            settle(tx, results.items).await?;
-        }
-        let news = batch.pick(|_, event| News::of(event).ok());
-        // The news taken here is queued for the webhook endpoints here, as `handle`
-        // queues what it applies.
-        let queued: Vec<Queued> = news
-            .positions
-            .iter()
-            .filter_map(|&i| Queued::of(batch.events()[i]))
-            .collect();
-        webhooks::enqueue(tx.conn(), &queued).await?;
-        if !news.items.is_empty() {
-            for (k, delivery) in tell_customers(tx, news.items).await? {
-                batch.publish(tx, news.positions[k], &delivery).await?;
+            // Queued for the webhooks, which is all it is for.
+            NotificationMessage::ProductChanged => {}
+            NotificationMessage::News(_) | NotificationMessage::DeliveryResult(_) => {
+                unreachable!("`runs_of` picks every news and every result")
             }
         }
-        Ok(batch.taken(&[&results.positions, &news.positions]))
+        Ok(())
     }
 }
 
 /// Settles the notifications these delivery results are about.
-async fn settle(tx: &mut Tx, results: Vec<DeliveryResult>) -> Result<(), HandlerError> {
-    for notification_id in store::record_results(tx.conn(), &results).await? {
+async fn settle(tx: &mut Tx, results: &[&DeliveryResult]) -> Result<(), HandlerError> {
+    for notification_id in store::record_results(tx.conn(), results).await? {
         tracing::warn!(%notification_id, "result for a notification that is not pending; ignored");
     }
     Ok(())
@@ -114,14 +150,14 @@ async fn settle(tx: &mut Tx, results: Vec<DeliveryResult>) -> Result<(), Handler
 
 /// An outcome to tell a customer by email and push, once per `source` (the event's
 /// id, or the fact it announces when that may be announced again).
-struct News {
+pub struct News {
     source: Uuid,
     customer_id: Uuid,
     render: Render,
 }
 
 /// Writes a message, given the customer's name if known.
-type Render = Box<dyn FnOnce(Option<&str>) -> Message + Send>;
+type Render = Box<dyn Fn(Option<&str>) -> Message + Send + Sync>;
 
 impl News {
     /// The topics that are news for a customer.
@@ -142,7 +178,7 @@ impl News {
         let event_id = event.envelope.event_id;
         fn news<F>(source: Uuid, customer_id: Uuid, render: F) -> News
         where
-            F: FnOnce(Option<&str>) -> Message + Send + 'static,
+            F: Fn(Option<&str>) -> Message + Send + Sync + 'static,
         {
             News {
                 source,
@@ -222,31 +258,29 @@ fn refund_source(payment_id: Uuid) -> Uuid {
     Uuid::new_v5(&payment_id, b"refund")
 }
 
-/// Records the notifications of `news`, addressed from the contact copy, with one
-/// statement for the contacts and one for the notifications. Returns the deliveries to
-/// ask for, by the position of their news.
+/// Records the notifications of a run of news, addressed from the contact copy, with
+/// one statement for the contacts and one for the notifications. Returns the
+/// deliveries to ask for, by the position of their news in the run.
 async fn tell_customers(
     tx: &mut Tx,
-    news: Vec<News>,
+    news: &[&News],
 ) -> Result<Vec<(usize, DeliveryRequested)>, HandlerError> {
     let customers: Vec<Uuid> = news.iter().map(|n| n.customer_id).collect();
     let contacts = store::contacts(tx.conn(), &customers).await?;
-    let (sources, messages): (Vec<Uuid>, Vec<Message>) = news
-        .into_iter()
-        .map(|n| {
-            let name = contacts.get(&n.customer_id).map(|c| c.name.as_str());
-            (n.source, (n.render)(name))
-        })
-        .unzip();
-    let outgoing: Vec<Outgoing> = customers
+    let messages: Vec<Message> = news
         .iter()
-        .zip(&sources)
+        .map(|n| (n.render)(contacts.get(&n.customer_id).map(|c| c.name.as_str())))
+        .collect();
+    let outgoing: Vec<Outgoing> = news
+        .iter()
         .zip(&messages)
-        .map(|((&customer_id, &source), message)| Outgoing {
-            source_event_id: Some(source),
+        .map(|(n, message)| Outgoing {
+            source_event_id: Some(n.source),
             to: To {
-                customer_id: Some(customer_id),
-                email: contacts.get(&customer_id).and_then(|c| c.email.as_deref()),
+                customer_id: Some(n.customer_id),
+                email: contacts
+                    .get(&n.customer_id)
+                    .and_then(|c| c.email.as_deref()),
             },
             message,
             channels: &Channel::BOTH,

@@ -16,7 +16,7 @@ use cartflow_events::Service;
 use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::runtime::Worker;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
-use cartflow_messaging::EventHandler;
+use cartflow_messaging::AnyHandler;
 use std::sync::Arc;
 
 pub struct NotificationApp {
@@ -70,7 +70,7 @@ impl ServiceApp for NotificationApp {
         routes::router(ctx).merge(webhooks)
     }
 
-    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn AnyHandler>> {
         Some(Arc::new(handlers::NotificationHandler {
             settings: self.settings.clone(),
         }))

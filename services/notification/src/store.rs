@@ -181,7 +181,7 @@ pub async fn insert(
 /// notification, the first settles it.
 pub async fn record_results(
     conn: &mut PgConnection,
-    results: &[DeliveryResult],
+    results: &[&DeliveryResult],
 ) -> sqlx::Result<Vec<Uuid>> {
     let mut first = HashSet::new();
     let (mut ids, mut statuses, mut attempts, mut errors) = (vec![], vec![], vec![], vec![]);

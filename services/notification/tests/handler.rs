@@ -332,13 +332,13 @@ async fn webhooks_are_queued_in_the_consuming_transaction_once_per_subscribed_en
         .await
         .unwrap();
     }
-    // Alone (`handle`), then twice as the same message (the inbox skips the copy).
+    // Alone (a batch of one), then twice as the same message (the inbox skips the copy).
     let alone = envelope_for::<OrderCreated>(Uuid::new_v4());
     let first = order(Uuid::new_v4());
     for _ in 0..2 {
         notification.deliver_as(&alone, &first).await.unwrap();
     }
-    // A batch (`handle_together`).
+    // A batch of two.
     let applied = notification
         .deliver_batch(&[order(Uuid::new_v4()), order(Uuid::new_v4())])
         .await

@@ -78,10 +78,16 @@ pub fn on_stock_available(
     expires_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Ruling {
-    Option::<Ruling>::from(record).unwrap_or(match expires_at {
-        Some(deadline) if now >= deadline => Ruling::Expire,
-        _ => Ruling::CreateOrder,
+    Option::<Ruling>::from(record).unwrap_or(match is_in_time(expires_at, now) {
+        true => Ruling::CreateOrder,
+        false => Ruling::Expire,
     })
+}
+
+/// Whether an answer at `now` comes within the checkout's expiry (one from before
+/// expiries existed always does): what makes an undecided checkout's order.
+pub fn is_in_time(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    expires_at.is_none_or(|deadline| now < deadline)
 }
 
 /// The cart asks to give the checkout up: granted unless the order exists.
@@ -152,6 +158,8 @@ mod tests {
             on_stock_available(Undecided, None, now),
             Ruling::CreateOrder
         );
+        assert!(is_in_time(Some(later), now) && is_in_time(None, now));
+        assert!(!is_in_time(Some(earlier), now) && !is_in_time(Some(now), now));
         // Late: given up, even if the cart has not asked yet.
         assert_eq!(
             on_stock_available(Undecided, Some(earlier), now),

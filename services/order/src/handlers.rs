@@ -5,64 +5,118 @@
 //! one lock (`store::lock_checkouts`, taken for the whole batch by `lock_batch`), and
 //! the rules are `domain::on_*`.
 
-use crate::domain::{CheckoutRecord, Ruling, on_expire_requested, on_stock_available};
+use crate::domain::{self, CheckoutRecord, Ruling, on_expire_requested, on_stock_available};
 use crate::store::{self, NewOrder};
 use async_trait::async_trait;
 use cartflow_events::{
-    Checkout, CheckoutExpireRequested, CheckoutExpired, OrderCreated, PaymentAuthorized, Topic,
-    total_cents,
+    Checkout, CheckoutExpireRequested, CheckoutExpired, CustomerDeleted, OrderCreated,
+    PaymentAuthorized, Topic, total_cents,
 };
 use cartflow_kit::auth::deleted;
-use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
+use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Run, Tx};
 use std::collections::HashSet;
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub struct OrderHandler;
 
+/// What order consumes, decoded.
+// The consumer keeps each decoded message in a box of its own already: boxing the
+// large variant again would cost a second allocation for nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum OrderMessage {
+    /// Stock reserved and the total held on the card; its lines checked.
+    Authorized(PaymentAuthorized),
+    ExpireRequested(CheckoutExpireRequested),
+    CustomerDeleted(CustomerDeleted),
+}
+
+impl OrderMessage {
+    /// The checkout whose decision applying this message takes.
+    fn checkout(&self) -> Option<Uuid> {
+        match self {
+            OrderMessage::Authorized(a) => Some(a.checkout()),
+            OrderMessage::ExpireRequested(r) => Some(r.checkout_id),
+            OrderMessage::CustomerDeleted(_) => None,
+        }
+    }
+}
+
 #[async_trait]
 impl EventHandler for OrderHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        match event.topic() {
-            Some(Topic::PaymentAuthorized) => payment_authorized(tx, event.decode()?).await,
-            Some(Topic::CheckoutExpireRequested) => expire_requested(tx, event.decode()?).await,
-            Some(Topic::CustomerDeleted) => deleted::on_customer_deleted(tx, event).await,
-            _ => Err(event.unexpected()),
-        }
+    type Message = OrderMessage;
+
+    fn decode(&self, event: &Incoming) -> Result<OrderMessage, HandlerError> {
+        Ok(match event.topic() {
+            Some(Topic::PaymentAuthorized) => {
+                let authorized: PaymentAuthorized = event.decode()?;
+                if !lines_are_valid(&authorized) {
+                    return Err(HandlerError::Poison(
+                        "payment.authorized with empty or invalid lines".into(),
+                    ));
+                }
+                OrderMessage::Authorized(authorized)
+            }
+            Some(Topic::CheckoutExpireRequested) => OrderMessage::ExpireRequested(event.decode()?),
+            Some(Topic::CustomerDeleted) => OrderMessage::CustomerDeleted(event.decode()?),
+            _ => return Err(event.unexpected()),
+        })
     }
 
     /// Locks every checkout of the batch, in one order, before any is decided: a
     /// batch of answers and a batch of expiry requests that share checkouts would
     /// otherwise each hold one lock while waiting for the other's. Also for a batch of
     /// one: this is the lock the handlers decide under.
-    async fn lock_batch(&self, tx: &mut Tx, batch: &[&Incoming]) -> Result<(), HandlerError> {
-        let checkouts: Vec<Uuid> = batch
-            .iter()
-            .filter_map(|event| match event.topic() {
-                Some(Topic::PaymentAuthorized) => event
-                    .decode::<PaymentAuthorized>()
-                    .ok()
-                    .map(|s| s.checkout()),
-                Some(Topic::CheckoutExpireRequested) => event
-                    .decode::<CheckoutExpireRequested>()
-                    .ok()
-                    .map(|r| r.checkout_id),
-                _ => None,
-            })
-            .collect();
+    async fn lock_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, OrderMessage>,
+    ) -> Result<(), HandlerError> {
+        let checkouts: Vec<Uuid> = batch.iter().filter_map(|i| i.message.checkout()).collect();
         if !checkouts.is_empty() {
             store::lock_checkouts(tx.conn(), &checkouts).await?;
         }
         Ok(())
     }
 
-    /// A batch's reservations become orders with one statement ([`create_orders`]).
-    async fn handle_together(
+    /// Consecutive authorizations become orders with one statement ([`create_orders`]);
+    /// an expiry request between them is decided in its place (it must not be
+    /// overtaken).
+    async fn handle_batch(
         &self,
         tx: &mut Tx,
-        batch: &Together<'_>,
-    ) -> Result<Vec<bool>, HandlerError> {
-        let created = create_orders(tx, batch).await?;
-        Ok(batch.taken(&[&created]))
+        batch: &Batch<'_, OrderMessage>,
+    ) -> Result<(), HandlerError> {
+        for run in batch.runs_of(|m| match m {
+            OrderMessage::Authorized(authorized) => Some(authorized),
+            _ => None,
+        }) {
+            let rest = match run {
+                Run::Picked(run, authorized) => {
+                    create_orders(tx, &run, &authorized).await?;
+                    continue;
+                }
+                Run::Rest(rest) => rest,
+            };
+            for item in rest.iter() {
+                item.act_for(tx);
+                let span = item.span();
+                match item.message {
+                    OrderMessage::ExpireRequested(request) => {
+                        expire_requested(tx, request).instrument(span).await?
+                    }
+                    OrderMessage::CustomerDeleted(gone) => {
+                        deleted::on_customer_deleted(tx, gone)
+                            .instrument(span)
+                            .await?
+                    }
+                    OrderMessage::Authorized(_) => {
+                        unreachable!("`runs_of` picks every authorization")
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -75,31 +129,85 @@ fn lines_are_valid(reserved: &PaymentAuthorized) -> bool {
             .all(|i| i.quantity > 0 && i.unit_price_cents >= 0)
 }
 
-async fn payment_authorized(tx: &mut Tx, reserved: PaymentAuthorized) -> Result<(), HandlerError> {
-    if !lines_are_valid(&reserved) {
-        return Err(HandlerError::Poison(
-            "payment.authorized with empty or invalid lines".into(),
-        ));
-    }
-    let checkout_id = reserved.checkout();
+/// The orders of a run of authorizations: those that are their checkout's first in
+/// the run and within the expiry go in with one statement; every other one (a
+/// checkout decided before, a late one, a repeated one) is ruled on after, one by one,
+/// on its checkout's record. That reads as applying them in order: the ones ruled on
+/// after are either of other checkouts or later answers for a checkout already
+/// decided here. The clock is read once for the run.
+async fn create_orders(
+    tx: &mut Tx,
+    run: &Batch<'_, OrderMessage>,
+    authorized: &[&PaymentAuthorized],
+) -> Result<(), HandlerError> {
     let now = chrono::Utc::now();
-    // The usual case in one statement: a checkout within its expiry gets its order
-    // unless it was decided before, which `create` checks; only then is the record read.
-    if on_stock_available(CheckoutRecord::Undecided, reserved.expires_at, now)
-        == Ruling::CreateOrder
-        && create_order(tx, checkout_id, &reserved).await?
-    {
-        return Ok(());
+    let authorized = |k: usize| authorized[k];
+    let mut checkouts = HashSet::new();
+    let in_time: Vec<usize> = (0..run.len())
+        .filter(|&k| {
+            let reserved = authorized(k);
+            // Only a checkout's first answer may go in at once: a later one overtaking
+            // an earlier one ruled on after (say, past the expiry) would change the
+            // outcome.
+            checkouts.insert(reserved.checkout()) && domain::is_in_time(reserved.expires_at, now)
+        })
+        .collect();
+    let orders: Vec<NewOrder> = in_time
+        .iter()
+        .map(|&k| new_order(authorized(k).checkout(), authorized(k)))
+        .collect();
+    let created = match orders.is_empty() {
+        true => Default::default(),
+        false => store::create_all(tx.conn(), &orders).await?,
+    };
+    let mut ordered = vec![false; run.len()];
+    for &k in &in_time {
+        let reserved = authorized(k);
+        let checkout_id = reserved.checkout();
+        let Some(&order_id) = created.get(&checkout_id) else {
+            continue;
+        };
+        let item = run.get(k);
+        let announced = announcement(order_id, checkout_id, reserved);
+        item.publish(tx, &announced).await?;
+        item.in_span(|| log_confirmed(&announced));
+        ordered[k] = true;
     }
+    for k in (0..run.len()).filter(|&k| !ordered[k]) {
+        let item = run.get(k);
+        item.act_for(tx);
+        rule_on(tx, authorized(k), now)
+            .instrument(item.span())
+            .await?;
+    }
+    Ok(())
+}
+
+/// An authorization that did not make its order at once: ruled on by what its checkout
+/// has on record (already ordered or given up, or past the expiry).
+async fn rule_on(
+    tx: &mut Tx,
+    reserved: &PaymentAuthorized,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), HandlerError> {
+    let checkout_id = reserved.checkout();
     let record = store::checkout_record(tx.conn(), checkout_id).await?;
     match on_stock_available(record, reserved.expires_at, now) {
-        Ruling::CreateOrder => create_order(tx, checkout_id, &reserved).await.map(drop),
+        Ruling::CreateOrder => {
+            let order_id = store::create(tx.conn(), &new_order(checkout_id, reserved))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("checkout {checkout_id} decided under its lock"))?;
+            let created = announcement(order_id, checkout_id, reserved);
+            tx.publish(&created).await?;
+            log_confirmed(&created);
+            Ok(())
+        }
         Ruling::Expire => {
             let expired = CheckoutExpired {
                 checkout_id,
                 cart_id: reserved.cart_id,
                 customer_id: reserved.customer_id,
-                items: reserved.items,
+                items: reserved.items.clone(),
             };
             tracing::info!(%checkout_id, cart_id = %expired.cart_id, "stock reserved past the checkout's expiry: given up");
             give_up(tx, expired).await
@@ -118,64 +226,6 @@ async fn payment_authorized(tx: &mut Tx, reserved: PaymentAuthorized) -> Result<
             Ok(())
         }
     }
-}
-
-/// Creates the checkout's order and announces it; false if the checkout was decided
-/// before (nothing changes).
-async fn create_order(
-    tx: &mut Tx,
-    checkout_id: Uuid,
-    reserved: &PaymentAuthorized,
-) -> Result<bool, HandlerError> {
-    let Some(order_id) = store::create(tx.conn(), &new_order(checkout_id, reserved)).await? else {
-        return Ok(false);
-    };
-    let created = announcement(order_id, checkout_id, reserved);
-    tx.publish(&created).await?;
-    log_confirmed(&created);
-    Ok(true)
-}
-
-/// The orders of a batch's reservations, all with one statement: each reservation
-/// that is its checkout's first answer in the batch, within the expiry, with valid
-/// lines, and before the batch's first event of another topic
-/// ([`Together::pick_leading`]: an expiry request must not be overtaken). Returns the
-/// positions whose order went in; `handle` rules on the rest one by one, as it would
-/// have. The clock is read once for the batch.
-async fn create_orders(tx: &mut Tx, batch: &Together<'_>) -> Result<Vec<usize>, HandlerError> {
-    let now = chrono::Utc::now();
-    let mut checkouts = HashSet::new();
-    let answers = batch.pick_leading(Topic::PaymentAuthorized, |_, event| {
-        let reserved: PaymentAuthorized = event.decode().ok()?;
-        let usual = lines_are_valid(&reserved)
-            && on_stock_available(CheckoutRecord::Undecided, reserved.expires_at, now)
-                == Ruling::CreateOrder;
-        // Only a checkout's first answer may be taken: a later one overtaking an earlier
-        // one left to `handle` (say, past the expiry) would change the outcome.
-        let first_for_its_checkout = checkouts.insert(reserved.checkout());
-        (first_for_its_checkout && usual).then_some(reserved)
-    });
-    if answers.items.is_empty() {
-        return Ok(Vec::new());
-    }
-    let orders: Vec<NewOrder> = answers
-        .items
-        .iter()
-        .map(|reserved| new_order(reserved.checkout(), reserved))
-        .collect();
-    let created = store::create_all(tx.conn(), &orders).await?;
-    let mut taken = Vec::with_capacity(created.len());
-    for (&i, reserved) in answers.positions.iter().zip(&answers.items) {
-        let checkout_id = reserved.checkout();
-        let Some(&order_id) = created.get(&checkout_id) else {
-            continue;
-        };
-        let announced = announcement(order_id, checkout_id, reserved);
-        batch.publish(tx, i, &announced).await?;
-        batch.in_span(i, || log_confirmed(&announced));
-        taken.push(i);
-    }
-    Ok(taken)
 }
 
 fn new_order(checkout_id: Uuid, reserved: &PaymentAuthorized) -> NewOrder<'_> {
@@ -210,7 +260,7 @@ fn log_confirmed(created: &OrderCreated) {
 /// The cart gave up waiting: expire the checkout, or answer with its order.
 async fn expire_requested(
     tx: &mut Tx,
-    request: CheckoutExpireRequested,
+    request: &CheckoutExpireRequested,
 ) -> Result<(), HandlerError> {
     let checkout_id = request.checkout_id;
     match on_expire_requested(locked_record(tx, checkout_id).await?) {
@@ -219,7 +269,7 @@ async fn expire_requested(
                 checkout_id,
                 cart_id: request.cart_id,
                 customer_id: request.customer_id,
-                items: request.items,
+                items: request.items.clone(),
             };
             tracing::info!(%checkout_id, cart_id = %expired.cart_id, "checkout given up");
             give_up(tx, expired).await

@@ -10,7 +10,7 @@ pub mod store;
 use cartflow_events::Service;
 use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
-use cartflow_messaging::EventHandler;
+use cartflow_messaging::AnyHandler;
 use std::sync::Arc;
 
 pub struct OrderApp;
@@ -32,7 +32,7 @@ impl ServiceApp for OrderApp {
         routes::router(ctx)
     }
 
-    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn AnyHandler>> {
         Some(Arc::new(handlers::OrderHandler))
     }
 }

@@ -10,9 +10,10 @@ use cartflow_events::{
     Checkout, CheckoutExpired, OrderCancelled, OrderCreated, PaymentAuthorized, PaymentDeclined,
     StockAvailable, Topic, total_cents,
 };
-use cartflow_messaging::{EventHandler, HandlerError, Incoming, Tx};
+use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Tx};
 use std::sync::Arc;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 /// Why a checkout without a payment method is declined.
 pub const PAYMENT_METHOD_MISSING: &str = "payment_method_missing";
@@ -23,17 +24,55 @@ pub struct PaymentHandler {
     pub work: Arc<Notify>,
 }
 
+/// What payment consumes, decoded.
+pub enum PaymentMessage {
+    StockAvailable(StockAvailable),
+    OrderCreated(OrderCreated),
+    CheckoutExpired(CheckoutExpired),
+    OrderCancelled(OrderCancelled),
+}
+
 #[async_trait]
 impl EventHandler for PaymentHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        let cause = event.envelope.event_id.to_string();
-        match event.topic() {
-            Some(Topic::StockAvailable) => self.reserved(tx, event.decode()?, &cause).await,
-            Some(Topic::OrderCreated) => self.ordered(tx, event.decode()?, &cause).await,
-            Some(Topic::CheckoutExpired) => self.expired(tx, event.decode()?, &cause).await,
-            Some(Topic::OrderCancelled) => self.cancelled(tx, event.decode()?, &cause).await,
-            _ => Err(event.unexpected()),
+    type Message = PaymentMessage;
+
+    fn decode(&self, event: &Incoming) -> Result<PaymentMessage, HandlerError> {
+        Ok(match event.topic() {
+            Some(Topic::StockAvailable) => PaymentMessage::StockAvailable(event.decode()?),
+            Some(Topic::OrderCreated) => PaymentMessage::OrderCreated(event.decode()?),
+            Some(Topic::CheckoutExpired) => PaymentMessage::CheckoutExpired(event.decode()?),
+            Some(Topic::OrderCancelled) => PaymentMessage::OrderCancelled(event.decode()?),
+            _ => return Err(event.unexpected()),
+        })
+    }
+
+    /// One by one: each message records what must happen to its checkout's money, under
+    /// that payment's lock; the provider worker does the rest.
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, PaymentMessage>,
+    ) -> Result<(), HandlerError> {
+        for item in batch.iter() {
+            item.act_for(tx);
+            let cause = item.event.envelope.event_id.to_string();
+            let span = item.span();
+            match item.message {
+                PaymentMessage::StockAvailable(e) => {
+                    self.reserved(tx, e, &cause).instrument(span).await?
+                }
+                PaymentMessage::OrderCreated(e) => {
+                    self.ordered(tx, e, &cause).instrument(span).await?
+                }
+                PaymentMessage::CheckoutExpired(e) => {
+                    self.expired(tx, e, &cause).instrument(span).await?
+                }
+                PaymentMessage::OrderCancelled(e) => {
+                    self.cancelled(tx, e, &cause).instrument(span).await?
+                }
+            }
         }
+        Ok(())
     }
 }
 
@@ -48,7 +87,7 @@ impl PaymentHandler {
     async fn reserved(
         &self,
         tx: &mut Tx,
-        reserved: StockAvailable,
+        reserved: &StockAvailable,
         cause: &str,
     ) -> Result<(), HandlerError> {
         let checkout_id = reserved.checkout();
@@ -97,7 +136,7 @@ impl PaymentHandler {
                     customer_id: reserved.customer_id,
                     reason: reason.into(),
                     decline_code: None,
-                    items: reserved.items,
+                    items: reserved.items.clone(),
                 })
                 .await?;
             } else {
@@ -129,7 +168,7 @@ impl PaymentHandler {
     async fn ordered(
         &self,
         tx: &mut Tx,
-        created: OrderCreated,
+        created: &OrderCreated,
         cause: &str,
     ) -> Result<(), HandlerError> {
         let checkout_id = created.checkout();
@@ -160,7 +199,7 @@ impl PaymentHandler {
     async fn expired(
         &self,
         tx: &mut Tx,
-        expired: CheckoutExpired,
+        expired: &CheckoutExpired,
         cause: &str,
     ) -> Result<(), HandlerError> {
         let checkout_id = expired.checkout_id;
@@ -225,7 +264,7 @@ impl PaymentHandler {
     async fn cancelled(
         &self,
         tx: &mut Tx,
-        cancelled: OrderCancelled,
+        cancelled: &OrderCancelled,
         cause: &str,
     ) -> Result<(), HandlerError> {
         let checkout_id = cancelled.checkout();

@@ -15,7 +15,7 @@ pub mod worker;
 use cartflow_events::Service;
 use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
-use cartflow_messaging::EventHandler;
+use cartflow_messaging::AnyHandler;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -96,7 +96,7 @@ impl ServiceApp for PaymentApp {
         })
     }
 
-    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn AnyHandler>> {
         Some(Arc::new(handlers::PaymentHandler {
             currency: self.currency.clone(),
             work: self.work.clone(),

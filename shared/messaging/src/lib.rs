@@ -23,7 +23,9 @@ pub mod relay;
 pub mod retention;
 pub mod trace_context;
 
-pub use consumer::{Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Together};
+pub use consumer::{
+    AnyHandler, Batch, Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Item, Run,
+};
 pub use outbox::{Cause, Outbox, Tx};
 pub use pubsub::PubSubConfig;
 pub use relay::{OutboxRelay, RelaySettings};

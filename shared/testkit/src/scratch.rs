@@ -6,7 +6,8 @@ use crate::TestInfra;
 use async_trait::async_trait;
 use cartflow_events::{LineItem, OrderRequested, Service, StockAvailable};
 use cartflow_messaging::{
-    Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox, Tx, migrator_with,
+    AnyHandler, Batch, Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Item,
+    Outbox, Tx, migrator_with,
 };
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -22,15 +23,32 @@ pub struct CountingHandler;
 
 #[async_trait]
 impl EventHandler for CountingHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        let request: OrderRequested = event.decode()?;
-        sqlx::query("INSERT INTO handled (event_id, cart_id) VALUES ($1, $2)")
-            .bind(event.envelope.event_id)
-            .bind(request.cart_id)
-            .execute(tx.conn())
-            .await?;
+    type Message = OrderRequested;
+
+    fn decode(&self, event: &Incoming) -> Result<OrderRequested, HandlerError> {
+        event.decode()
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, OrderRequested>,
+    ) -> Result<(), HandlerError> {
+        for item in batch.iter() {
+            record_run(tx, &item).await?;
+        }
         Ok(())
     }
+}
+
+/// A row in `handled` for this run of the message's handler.
+pub async fn record_run(tx: &mut Tx, item: &Item<'_, OrderRequested>) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO handled (event_id, cart_id) VALUES ($1, $2)")
+        .bind(item.event.envelope.event_id)
+        .bind(item.message.cart_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// Records every run in `handled` and stages a `stock-available`, then fails for the
@@ -39,18 +57,33 @@ pub struct RecordingHandler;
 
 #[async_trait]
 impl EventHandler for RecordingHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        CountingHandler.handle(tx, event).await?;
-        let request: OrderRequested = event.decode()?;
-        let customer_id = request.customer_id;
-        tx.publish(&reply_to(request)).await?;
-        match customer_id {
-            POISON_CUSTOMER => Err(HandlerError::Poison(
-                "a request no handler can serve".into(),
-            )),
-            FLAKY_CUSTOMER => Err(HandlerError::Transient(anyhow::anyhow!("a passing fault"))),
-            _ => Ok(()),
+    type Message = OrderRequested;
+
+    fn decode(&self, event: &Incoming) -> Result<OrderRequested, HandlerError> {
+        event.decode()
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, OrderRequested>,
+    ) -> Result<(), HandlerError> {
+        for item in batch.iter() {
+            record_run(tx, &item).await?;
+            item.publish(tx, &reply_to(item.message.clone())).await?;
+            match item.message.customer_id {
+                POISON_CUSTOMER => {
+                    return Err(HandlerError::Poison(
+                        "a request no handler can serve".into(),
+                    ));
+                }
+                FLAKY_CUSTOMER => {
+                    return Err(HandlerError::Transient(anyhow::anyhow!("a passing fault")));
+                }
+                _ => {}
+            }
         }
+        Ok(())
     }
 }
 
@@ -98,7 +131,7 @@ fn request(cart_id: Uuid, customer_id: Uuid) -> OrderRequested {
 /// `inventory.order-requested` on it.
 pub async fn scratch_consumer(
     infra: &TestInfra,
-    handler: Arc<dyn EventHandler>,
+    handler: Arc<dyn AnyHandler>,
 ) -> (PgPool, Consumer) {
     let pool = infra
         .database("scratch", &migrator_with(sqlx::migrate::Migrator::DEFAULT))

@@ -13,8 +13,8 @@ use cartflow_kit::databases;
 use cartflow_kit::{AppContext, ServiceApp};
 use cartflow_messaging::consumer::{Applied, Outcome};
 use cartflow_messaging::{
-    Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox, PubSubConfig,
-    migrator_with,
+    AnyHandler, Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox,
+    PubSubConfig, migrator_with,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -84,7 +84,7 @@ pub struct HandlerHarness {
 
 impl HandlerHarness {
     /// `handler` in place of the app's own (e.g. one built with test settings).
-    pub async fn new<A: ServiceApp>(handler: Arc<dyn EventHandler>) -> HandlerHarness {
+    pub async fn new<A: ServiceApp>(handler: Arc<dyn AnyHandler>) -> HandlerHarness {
         let db = ServiceDb::new::<A>().await;
         Self::assemble::<A>(db, handler, axum::Router::new(), CancellationToken::new())
     }
@@ -114,7 +114,7 @@ impl HandlerHarness {
 
     fn assemble<A: ServiceApp>(
         db: ServiceDb,
-        handler: Arc<dyn EventHandler>,
+        handler: Arc<dyn AnyHandler>,
         router: axum::Router,
         shutdown: CancellationToken,
     ) -> HandlerHarness {
@@ -298,12 +298,18 @@ struct NoHandler;
 
 #[async_trait::async_trait]
 impl EventHandler for NoHandler {
-    async fn handle(
+    type Message = ();
+
+    fn decode(&self, event: &Incoming) -> Result<(), cartflow_messaging::HandlerError> {
+        Err(event.unexpected())
+    }
+
+    async fn handle_batch(
         &self,
         _tx: &mut cartflow_messaging::Tx,
-        event: &Incoming,
+        _batch: &cartflow_messaging::Batch<'_, ()>,
     ) -> Result<(), cartflow_messaging::HandlerError> {
-        Err(event.unexpected())
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@
 //! another service.
 
 use cartflow_events::CustomerDeleted;
-use cartflow_messaging::{HandlerError, Incoming, Tx};
+use cartflow_messaging::{HandlerError, Tx};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -20,8 +20,10 @@ pub async fn record(conn: &mut PgConnection, customer: Uuid) -> sqlx::Result<()>
 }
 
 /// The `customer.deleted` arm of a service's handler.
-pub async fn on_customer_deleted(tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-    let deleted: CustomerDeleted = event.decode()?;
+pub async fn on_customer_deleted(
+    tx: &mut Tx,
+    deleted: &CustomerDeleted,
+) -> Result<(), HandlerError> {
     record(tx.conn(), deleted.customer_id).await?;
     tracing::info!(customer_id = %deleted.customer_id, "customer deleted: sign-in refused from now on");
     Ok(())

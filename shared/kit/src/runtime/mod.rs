@@ -30,7 +30,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use cartflow_events::{Service, Topic};
 use cartflow_messaging::consumer::Gatherer;
-use cartflow_messaging::{Consumer, EventHandler, Outbox, OutboxRelay, migrator_with};
+use cartflow_messaging::{AnyHandler, Consumer, Outbox, OutboxRelay, migrator_with};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use std::net::SocketAddr;
@@ -64,7 +64,7 @@ pub trait ServiceApp: Send + Sync + 'static {
     fn router(&self, ctx: AppContext) -> ApiRouter;
 
     /// The handler for every subscription the topology gives this service.
-    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn EventHandler>> {
+    fn handler(&self, _ctx: AppContext) -> Option<Arc<dyn AnyHandler>> {
         None
     }
 

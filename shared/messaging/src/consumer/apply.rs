@@ -1,21 +1,28 @@
-//! Applying a batch: one transaction, one inbox statement for its messages, what the
-//! handler applies together, then the handler per message; savepoints only when a
-//! message failed.
+//! Applying a batch: each message decoded once, one transaction, one inbox statement
+//! for its messages, one call of the handler; savepoints only when that failed.
 
-use super::{Applied, Consumer, HandlerError, Incoming, Outcome, Together};
+use super::{Applied, Batch, Consumer, Decoded, HandlerError, Incoming, Outcome};
 use crate::outbox::Tx;
 use crate::trace_context;
 use cartflow_events::Service;
 use std::collections::HashSet;
-use tracing::Instrument;
 use uuid::Uuid;
 
 /// One try at applying a batch.
 enum Attempt {
     /// Committed; one result per message.
     Committed(Vec<Applied>),
-    /// Rolled back whole because this message failed (a try without savepoints).
-    Failed(Applied),
+    /// Rolled back whole because the handler failed (a try without savepoints).
+    Failed(HandlerError),
+}
+
+/// A message the handler decoded: its position in the batch given, the event, what
+/// the handler made of it, and the span of its consumption.
+struct Ready<'a> {
+    position: usize,
+    incoming: &'a Incoming,
+    message: Decoded,
+    span: tracing::Span,
 }
 
 impl Consumer {
@@ -25,119 +32,180 @@ impl Consumer {
         applied.pop().expect("one result per message")
     }
 
-    /// Applies `batch` in one transaction: the handler's batch locks, the inbox records,
-    /// what the handler applies together, then the handler per message (in event-id
-    /// order); one commit. Returns one result per message, in the order given; `Err` if
-    /// the transaction itself failed, in which case nothing of the batch was committed.
+    /// Applies `batch` in one transaction: each message decoded by the handler (one it
+    /// refuses is rejected alone and joins nothing), the handler's batch locks, the
+    /// inbox records, the handler's one call for the first deliveries (in event-id
+    /// order); one commit. Returns one result per message, in the order given; `Err`
+    /// if the transaction itself failed, in which case nothing of the batch was
+    /// committed.
     ///
-    /// The batch is first applied without savepoints, the common case. If a message
-    /// fails, that transaction is rolled back and the batch applied again with a
-    /// savepoint per message, so the failing one is rolled back alone and the rest
-    /// commit. Savepoints on the hot path would cost a round trip per message and, worse,
-    /// turn every update of a row the batch had locked into a MultiXact (the lock is the
-    /// transaction's, the update a subtransaction's), which every later reader of that
-    /// row must resolve: it was PostgreSQL's top symbol in the inventory profile.
+    /// The batch is first applied without savepoints, the common case. If the handler
+    /// fails, that transaction is rolled back and each message applied again as a
+    /// batch of one in a savepoint of its own, so the failing one is rolled back alone
+    /// and the rest commit. Savepoints on the hot path would cost a round trip per
+    /// message and, worse, turn every update of a row the batch had locked into a
+    /// MultiXact (the lock is the transaction's, the update a subtransaction's), which
+    /// every later reader of that row must resolve: it was PostgreSQL's top symbol in
+    /// the inventory profile.
     pub async fn apply_batch(&self, batch: &[&Incoming]) -> Result<Vec<Applied>, HandlerError> {
         let service = self.outbox.service();
         let spans: Vec<_> = batch.iter().map(|m| consume_span(service, m)).collect();
-        self.apply_batch_in(batch, &spans).await
+        let (mut results, ready) = self.decode(batch, &spans);
+        for (applied, position) in self
+            .apply_ready(&ready)
+            .await?
+            .into_iter()
+            .zip(ready.iter().map(|r| r.position))
+        {
+            results[position] = Some(applied);
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every message decoded or refused"))
+            .collect())
     }
 
-    /// [`Consumer::apply_batch`] with each message's span given (one per message).
+    /// [`Consumer::apply_batch`] with each message's span given (one per message); a
+    /// failed transaction fails each message it held, and a message refused at
+    /// decoding stays refused.
     pub(super) async fn apply_batch_in(
         &self,
         batch: &[&Incoming],
         spans: &[tracing::Span],
-    ) -> Result<Vec<Applied>, HandlerError> {
-        match self.try_apply(batch, spans, false).await? {
+    ) -> Vec<Applied> {
+        let (mut results, ready) = self.decode(batch, spans);
+        match self.apply_ready(&ready).await {
+            Ok(applied) => {
+                for (applied, r) in applied.into_iter().zip(&ready) {
+                    results[r.position] = Some(applied);
+                }
+            }
+            // The transaction broke (database gone, commit failed): nothing of the
+            // batch stands, so every message of it is redelivered.
+            Err(err) => {
+                let error = format!("{err:#}");
+                for r in &ready {
+                    let err = HandlerError::Transient(anyhow::anyhow!(error.clone()));
+                    results[r.position] = Some(Err(err));
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every message decoded or refused"))
+            .collect()
+    }
+
+    /// Decodes each message, in its span: the refused ones' results, and the rest.
+    fn decode<'a>(
+        &self,
+        batch: &[&'a Incoming],
+        spans: &[tracing::Span],
+    ) -> (Vec<Option<Applied>>, Vec<Ready<'a>>) {
+        let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
+        let mut ready = Vec::with_capacity(batch.len());
+        for (position, (&incoming, span)) in batch.iter().zip(spans).enumerate() {
+            match span.in_scope(|| self.handler.decode_any(incoming)) {
+                Ok(message) => ready.push(Ready {
+                    position,
+                    incoming,
+                    message,
+                    span: span.clone(),
+                }),
+                Err(refused) => results[position] = Some(Err(refused)),
+            }
+        }
+        (results, ready)
+    }
+
+    /// Applies decoded messages: one try without savepoints, then, if the handler
+    /// failed on more than one message, the fallback. One result per message.
+    async fn apply_ready(&self, ready: &[Ready<'_>]) -> Result<Vec<Applied>, HandlerError> {
+        if ready.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.try_apply(ready, false).await? {
             Attempt::Committed(applied) => Ok(applied),
-            Attempt::Failed(result) if batch.len() == 1 => Ok(vec![result]),
+            Attempt::Failed(error) if ready.len() == 1 => Ok(vec![Err(error)]),
             Attempt::Failed(_) => {
                 self.fallbacks
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.metrics.batch_fallbacks.increment(1);
-                self.apply_with_savepoints(batch, spans).await
+                match self.try_apply(ready, true).await? {
+                    Attempt::Committed(applied) => Ok(applied),
+                    Attempt::Failed(_) => {
+                        unreachable!("with savepoints a failure is rolled back alone")
+                    }
+                }
             }
         }
     }
 
-    /// The fallback: the batch again, a savepoint per message.
-    async fn apply_with_savepoints(
-        &self,
-        batch: &[&Incoming],
-        spans: &[tracing::Span],
-    ) -> Result<Vec<Applied>, HandlerError> {
-        match self.try_apply(batch, spans, true).await? {
-            Attempt::Committed(applied) => Ok(applied),
-            Attempt::Failed(_) => unreachable!("with savepoints a failure is rolled back alone"),
-        }
-    }
-
-    /// One try at a batch. Without savepoints the first failing message ends the try
-    /// (dropping the transaction rolls it back); with them, it is rolled back alone.
+    /// One try at a batch. Without savepoints the handler gets the batch's first
+    /// deliveries in one call, and its failure ends the try (dropping the transaction
+    /// rolls it back); with them, each message goes alone, in a savepoint, as a batch
+    /// of one.
     async fn try_apply(
         &self,
-        batch: &[&Incoming],
-        spans: &[tracing::Span],
+        ready: &[Ready<'_>],
         savepoints: bool,
     ) -> Result<Attempt, HandlerError> {
         let mut tx = self.outbox.begin().await?;
-        self.handler.lock_batch(&mut tx, batch).await?;
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        order.sort_by_key(|&i| batch[i].envelope.event_id);
-        // Without savepoints the whole batch commits or none of it, so its inbox rows
-        // go in with one statement; with them, each message's row must roll back with
-        // its handler, so each goes in inside its own savepoint.
-        let first_times = match savepoints {
-            false => Some(self.record_batch(&mut tx, batch, &order).await?),
-            true => None,
+        let mut order: Vec<usize> = (0..ready.len()).collect();
+        order.sort_by_key(|&i| ready[i].incoming.envelope.event_id);
+        // One handle span per message: a child of its consume span.
+        let handles: Vec<tracing::Span> = ready.iter().map(|r| handle_span(&r.span)).collect();
+        let batch_of = |positions: &[usize]| {
+            Batch::new(
+                positions
+                    .iter()
+                    .map(|&i| (&ready[i].message, ready[i].incoming, handles[i].clone()))
+                    .collect(),
+            )
         };
-        let mut results: Vec<Option<Applied>> = batch.iter().map(|_| None).collect();
-        // One handle span per message, whether its handler applies it together or alone.
-        let handles: Vec<tracing::Span> = spans.iter().map(handle_span).collect();
-        if let Some(first_times) = &first_times {
+        self.handler.lock_any(&mut tx, &batch_of(&order)).await?;
+        let mut results: Vec<Option<Applied>> = ready.iter().map(|_| None).collect();
+        if !savepoints {
+            // The whole batch commits or none of it: its inbox rows go in with one
+            // statement.
+            let first_times = self.record_batch(&mut tx, ready, &order).await?;
             let fresh: Vec<usize> = order.iter().copied().filter(|&i| first_times[i]).collect();
-            let together = Together::new(
-                fresh.iter().map(|&i| batch[i]).collect(),
-                fresh.iter().map(|&i| handles[i].clone()).collect(),
-            );
-            match self.handler.handle_together(&mut tx, &together).await {
-                Ok(together) => {
-                    for (&i, _) in fresh.iter().zip(together).filter(|(_, done)| *done) {
-                        results[i] = Some(Ok(Outcome::Processed));
-                    }
-                }
-                Err(error) => return Ok(Attempt::Failed(Err(error))),
+            if !fresh.is_empty()
+                && let Err(error) = self.handler.handle_any(&mut tx, &batch_of(&fresh)).await
+            {
+                return Ok(Attempt::Failed(error));
             }
-        }
-        for i in order {
-            let incoming = batch[i];
-            if results[i].is_some() {
-                continue;
+            for (i, first) in first_times.into_iter().enumerate() {
+                results[i] = Some(Ok(if first {
+                    Outcome::Processed
+                } else {
+                    Outcome::Duplicate
+                }));
             }
-            if savepoints {
+        } else {
+            // Each message's inbox row rolls back with its handler: one savepoint each.
+            for &i in &order {
                 tx.savepoint().await?;
-            }
-            let handle = handles[i].clone();
-            let result = match &first_times {
-                Some(first_times) if !first_times[i] => Ok(Outcome::Duplicate),
-                Some(_) => self.handle_in(&mut tx, incoming).instrument(handle).await,
-                None => self.apply_in(&mut tx, incoming).instrument(handle).await,
-            };
-            if result.is_err() {
-                if !savepoints {
-                    return Ok(Attempt::Failed(result));
+                let result = match self.record_batch(&mut tx, ready, &[i]).await?[i] {
+                    false => Ok(Outcome::Duplicate),
+                    true => self
+                        .handler
+                        .handle_any(&mut tx, &batch_of(&[i]))
+                        .await
+                        .map(|()| Outcome::Processed),
+                };
+                if result.is_err() {
+                    tx.rollback_to_savepoint().await?;
                 }
-                tx.rollback_to_savepoint().await?;
+                results[i] = Some(result);
             }
-            results[i] = Some(result);
         }
         // One commit for the batch, shown in each message's trace; only while traces
         // are exported (spans cost a little even unexported).
         let _commit_spans: Vec<_> = match trace_context::enabled() {
-            true => spans
+            true => ready
                 .iter()
-                .map(|s| tracing::info_span!(parent: s, "commit", batch = batch.len()))
+                .map(|r| tracing::info_span!(parent: &r.span, "commit", batch = ready.len()))
                 .collect(),
             false => Vec::new(),
         };
@@ -150,22 +218,6 @@ impl Consumer {
         ))
     }
 
-    /// Records the event in the inbox (alone, for the savepoint path) and, the first
-    /// time, runs the handler.
-    async fn apply_in(&self, tx: &mut Tx, incoming: &Incoming) -> Applied {
-        if !self.record_batch(tx, &[incoming], &[0]).await?[0] {
-            return Ok(Outcome::Duplicate);
-        }
-        self.handle_in(tx, incoming).await
-    }
-
-    /// Runs the handler for an event recorded in the inbox for the first time.
-    async fn handle_in(&self, tx: &mut Tx, incoming: &Incoming) -> Applied {
-        tx.set_cause(incoming.cause());
-        self.handler.handle(tx, incoming).await?;
-        Ok(Outcome::Processed)
-    }
-
     /// Records every event of `batch` in the inbox with one statement, taking the keys
     /// in `order` (event-id order, so that batches holding copies of the same events
     /// take their keys in the same order). Returns, per message, whether this is the
@@ -175,13 +227,13 @@ impl Consumer {
     async fn record_batch(
         &self,
         tx: &mut Tx,
-        batch: &[&Incoming],
+        batch: &[Ready<'_>],
         order: &[usize],
     ) -> sqlx::Result<Vec<bool>> {
         let mut rows = InboxRows::default();
         let mut first_of_id = vec![true; batch.len()];
         for &i in order {
-            let envelope = &batch[i].envelope;
+            let envelope = &batch[i].incoming.envelope;
             if rows.ids.last() == Some(&envelope.event_id) {
                 *rows.extra_copies.last_mut().expect("a row per id") += 1;
                 first_of_id[i] = false;
@@ -217,7 +269,7 @@ impl Consumer {
             .filter_map(|(id, fresh)| fresh.then_some(id))
             .collect();
         Ok((0..batch.len())
-            .map(|i| first_of_id[i] && fresh.contains(&batch[i].envelope.event_id))
+            .map(|i| first_of_id[i] && fresh.contains(&batch[i].incoming.envelope.event_id))
             .collect())
     }
 }

@@ -1,14 +1,14 @@
 //! Push delivery's batches: messages that arrive one per HTTP request are gathered
 //! into the same batches that streaming pull forms, and go through the same
-//! [`Consumer::deliver_gathered`] (one transaction, one inbox statement, the
-//! handler's one-go apply). Each request is answered once its batch has committed
+//! [`Consumer::deliver_gathered`] (one transaction, one inbox statement, one call of
+//! the handler). Each request is answered once its batch has committed
 //! (and, with `OUTBOX_PUBLISH_BEFORE_RESPONSE`, published).
 //!
 //! One gatherer serves every subscription of a service, because Pub/Sub keeps few
 //! pushes in flight per subscription (the emulator: two, measured in BENCHMARKS.md),
 //! so a batch per subscription would rarely hold more than two messages. Every
-//! subscription of a service has the same handler, and a handler's batch path is
-//! written for batches of any topics (`Together::pick_leading`).
+//! subscription of a service has the same handler, and a handler applies a batch of
+//! any topics as if one message after another (`Batch::runs_of`).
 //!
 //! Batches form as pull's do: a message goes to a free worker at once, with whatever
 //! else has arrived; messages wait only while every worker is busy, and the next free

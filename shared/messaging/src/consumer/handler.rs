@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use cartflow_events::{Envelope, Event, Topic};
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::handler::Handler;
+use std::any::Any;
 use tracing::Instrument;
 
 /// Why a handler did not complete.
@@ -81,134 +82,214 @@ impl Incoming {
     }
 }
 
-/// A service's reaction to the events it consumes. Runs inside the consumer's
-/// transaction: write through `tx.conn()`, emit with `tx.publish(..)`.
+/// A service's reaction to the events it consumes: each delivered event is decoded
+/// once into the service's [`EventHandler::Message`], and the messages of a batch are
+/// applied with one call, [`EventHandler::handle_batch`], inside the consumer's
+/// transaction (write through `tx.conn()`, emit with [`Item::publish`]). A single
+/// message is a batch of one: there is no second path.
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError>;
+    /// What the service consumes, decoded (usually an enum with a variant per topic).
+    type Message: Send + Sync + 'static;
 
-    /// Runs once per batch, in its transaction, before any message of it is applied.
-    /// A handler whose messages lock rows that other batches lock too takes those locks
-    /// here, all at once in one global order: a batch then never holds some of them
-    /// while waiting for another batch that holds the rest (a deadlock). Messages that
-    /// do not decode are skipped here; applying them reports the error. It runs for a
-    /// batch of one too, so a handler may rely on these locks when it reads: its
-    /// statements begin after them and see what the lock's last holder committed.
-    async fn lock_batch(&self, _tx: &mut Tx, _batch: &[&Incoming]) -> Result<(), HandlerError> {
+    /// Reads a delivered event, before its batch's transaction begins. An event this
+    /// refuses (unknown type, bad body, a request that can never be served) is
+    /// rejected alone, left to the dead-letter policy; it never joins the batch.
+    fn decode(&self, event: &Incoming) -> Result<Self::Message, HandlerError>;
+
+    /// Runs first in each batch's transaction, with every message of the batch
+    /// (duplicates too). A handler whose messages lock rows that other batches lock
+    /// too takes those locks here, all at once in one global order: a batch then never
+    /// holds some of them while waiting for another batch that holds the rest (a
+    /// deadlock). Its statements in `handle_batch` begin after these locks and see
+    /// what their last holder committed.
+    async fn lock_batch(
+        &self,
+        _tx: &mut Tx,
+        _batch: &Batch<'_, Self::Message>,
+    ) -> Result<(), HandlerError> {
         Ok(())
     }
 
-    /// Applies, with a statement or two for all of them, the events of a batch that the
-    /// handler can apply together ([`Together::pick`]); returns, per event, whether it
-    /// did ([`Together::taken`]). `handle` applies
-    /// the others, one by one. `batch.events()` are first deliveries (recorded in the
-    /// inbox), in event-id order; what this does to each must be what `handle` would,
-    /// and not depend on the batch's other events. What an event causes is published
-    /// with [`Together::publish`], which gives it that event's cause and trace (`tx`
-    /// has no cause of its own here). Runs only on a batch's first try: if it fails,
-    /// the batch is applied again with a savepoint per message, through `handle`.
-    async fn handle_together(
-        &self,
-        _tx: &mut Tx,
-        batch: &Together<'_>,
-    ) -> Result<Vec<bool>, HandlerError> {
-        Ok(vec![false; batch.events().len()])
-    }
-}
-
-/// What [`EventHandler::handle_together`] is given: a batch's first deliveries, each
-/// with the span its handling belongs to.
-pub struct Together<'a> {
-    events: Vec<&'a Incoming>,
-    spans: Vec<tracing::Span>,
-}
-
-impl<'a> Together<'a> {
-    /// One span per event.
-    pub(crate) fn new(events: Vec<&'a Incoming>, spans: Vec<tracing::Span>) -> Self {
-        assert_eq!(events.len(), spans.len(), "one span per event");
-        Together { events, spans }
-    }
-
-    pub fn events(&self) -> &[&'a Incoming] {
-        &self.events
-    }
-
-    /// The events `take` accepts (it sees each with its position), in order: what a
-    /// handler applies together. An event it declines, such as one of another topic or
-    /// one that does not decode, is left to `handle`.
-    pub fn pick<T>(&self, mut take: impl FnMut(usize, &'a Incoming) -> Option<T>) -> Picked<T> {
-        let mut picked = Picked {
-            positions: Vec::new(),
-            items: Vec::new(),
-        };
-        for (i, &event) in self.events.iter().enumerate() {
-            if let Some(item) = take(i, event) {
-                picked.positions.push(i);
-                picked.items.push(item);
-            }
-        }
-        picked
-    }
-
-    /// [`Together::pick`] among the events of `topic` before the batch's first event of
-    /// another topic, for a handler whose other events change what these are decided
-    /// on: `handle` applies those after `handle_together`, so nothing after one may be
-    /// taken ahead of it. (Each subscription has a consumer of its own, so today a
-    /// batch holds one topic.)
-    pub fn pick_leading<T>(
-        &self,
-        topic: Topic,
-        mut take: impl FnMut(usize, &'a Incoming) -> Option<T>,
-    ) -> Picked<T> {
-        let leading = self
-            .events
-            .iter()
-            .take_while(|event| event.topic() == Some(topic))
-            .count();
-        self.pick(|i, event| if i < leading { take(i, event) } else { None })
-    }
-
-    /// Per event, whether one of these picks took it: what `handle_together` returns.
-    pub fn taken(&self, picks: &[&[usize]]) -> Vec<bool> {
-        let mut taken = vec![false; self.events.len()];
-        for &i in picks.iter().flat_map(|positions| positions.iter()) {
-            taken[i] = true;
-        }
-        taken
-    }
-
-    /// Runs `f` in the span of the batch's `i`-th event's handling: what it reads of
-    /// the current trace (`trace_context::current`) is that event's.
-    pub fn in_span<R>(&self, i: usize, f: impl FnOnce() -> R) -> R {
-        self.spans[i].in_scope(f)
-    }
-
-    /// The span of the batch's `i`-th event's handling, for work that
-    /// [`Together::publish`] does not cover (e.g. staging events of several types).
-    pub fn span(&self, i: usize) -> &tracing::Span {
-        &self.spans[i]
-    }
-
-    /// Stages `event` as caused by the batch's `i`-th event, as `tx.publish` would in
-    /// `handle`: same saga, and the trace of that event's consumption.
-    pub async fn publish<E: Event>(
+    /// Applies a batch's first deliveries (recorded in the inbox by this transaction),
+    /// in event-id order, as if one after another: what it does to each message must
+    /// not depend on which others share its batch, except through the order (a
+    /// handler may apply consecutive messages of one kind with one statement,
+    /// [`Batch::runs_of`]). If it fails, the transaction is rolled back and the consumer
+    /// applies each message again as a batch of one, inside a savepoint, so that the
+    /// failing message alone is rolled back and refused.
+    async fn handle_batch(
         &self,
         tx: &mut Tx,
-        i: usize,
-        event: &E,
-    ) -> anyhow::Result<uuid::Uuid> {
-        tx.publish_caused_by(&self.events[i].cause(), event)
-            .instrument(self.spans[i].clone())
-            .await
+        batch: &Batch<'_, Self::Message>,
+    ) -> Result<(), HandlerError>;
+}
+
+/// A decoded message whose type the consumer does not know ([`AnyHandler`]).
+pub type Decoded = Box<dyn Any + Send + Sync>;
+
+/// What the consumer holds: an [`EventHandler`] with its message type erased, so that
+/// consumers of different services share one type. Implemented for every
+/// `EventHandler`; nothing else implements it.
+#[async_trait]
+pub trait AnyHandler: Send + Sync + 'static {
+    fn decode_any(&self, event: &Incoming) -> Result<Decoded, HandlerError>;
+    async fn lock_any(&self, tx: &mut Tx, batch: &Batch<'_, Decoded>) -> Result<(), HandlerError>;
+    async fn handle_any(&self, tx: &mut Tx, batch: &Batch<'_, Decoded>)
+    -> Result<(), HandlerError>;
+}
+
+#[async_trait]
+impl<H: EventHandler> AnyHandler for H {
+    fn decode_any(&self, event: &Incoming) -> Result<Decoded, HandlerError> {
+        Ok(Box::new(self.decode(event)?))
+    }
+
+    async fn lock_any(&self, tx: &mut Tx, batch: &Batch<'_, Decoded>) -> Result<(), HandlerError> {
+        self.lock_batch(tx, &batch.downcast()).await
+    }
+
+    async fn handle_any(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, Decoded>,
+    ) -> Result<(), HandlerError> {
+        self.handle_batch(tx, &batch.downcast()).await
     }
 }
 
-/// What [`Together::pick`] took: the items, and the position of each one's event in
-/// the batch (for [`Together::publish`] and [`Together::taken`]).
-pub struct Picked<T> {
-    pub positions: Vec<usize>,
-    pub items: Vec<T>,
+/// Messages applied in one transaction, in event-id order, each with the event it was
+/// decoded from and the span its handling belongs to.
+pub struct Batch<'a, M> {
+    items: Vec<(&'a M, &'a Incoming, tracing::Span)>,
+}
+
+impl<M> Clone for Batch<'_, M> {
+    fn clone(&self) -> Self {
+        Batch {
+            items: self.items.clone(),
+        }
+    }
+}
+
+impl<'a, M> Batch<'a, M> {
+    /// A batch of these messages, one span each.
+    pub(crate) fn new(items: Vec<(&'a M, &'a Incoming, tracing::Span)>) -> Self {
+        Batch { items }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The messages, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Item<'_, M>> {
+        self.items.iter().map(|(message, event, span)| Item {
+            message: *message,
+            event,
+            span,
+        })
+    }
+
+    /// The batch's `i`-th message.
+    pub fn get(&self, i: usize) -> Item<'_, M> {
+        let (message, event, span) = &self.items[i];
+        Item {
+            message: *message,
+            event,
+            span,
+        }
+    }
+
+    /// The batch cut, in order, into runs of consecutive messages that `pick` takes
+    /// (each with what it took of it) and runs of those it does not: a handler applies
+    /// a picked run with one statement or two and the rest one by one, and the batch
+    /// still reads as applied one message after another.
+    pub fn runs_of<T: ?Sized>(&self, pick: impl Fn(&'a M) -> Option<&'a T>) -> Vec<Run<'a, M, T>> {
+        let mut runs: Vec<Run<'a, M, T>> = Vec::new();
+        for item in &self.items {
+            let one = || Batch {
+                items: vec![item.clone()],
+            };
+            match (pick(item.0), runs.last_mut()) {
+                (Some(taken), Some(Run::Picked(run, picked))) => {
+                    run.items.push(item.clone());
+                    picked.push(taken);
+                }
+                (Some(taken), _) => runs.push(Run::Picked(one(), vec![taken])),
+                (None, Some(Run::Rest(run))) => run.items.push(item.clone()),
+                (None, _) => runs.push(Run::Rest(one())),
+            }
+        }
+        runs
+    }
+}
+
+/// A run of a [`Batch`], from [`Batch::runs_of`].
+pub enum Run<'a, M, T: ?Sized> {
+    /// Consecutive messages the pick took, and what it took of each (in order).
+    Picked(Batch<'a, M>, Vec<&'a T>),
+    /// Consecutive messages it did not take.
+    Rest(Batch<'a, M>),
+}
+
+impl<'a> Batch<'a, Decoded> {
+    /// The same batch, typed: every message was decoded by the handler it goes to.
+    fn downcast<M: 'static>(&self) -> Batch<'a, M> {
+        Batch {
+            items: self
+                .items
+                .iter()
+                .map(|(message, event, span)| {
+                    let message: &'a Decoded = message;
+                    let message = message
+                        .as_ref()
+                        .downcast_ref::<M>()
+                        .expect("a batch goes to the handler that decoded it");
+                    (message, *event, span.clone())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One message of a [`Batch`].
+pub struct Item<'b, M> {
+    pub message: &'b M,
+    /// The event it was decoded from (its envelope: ids, saga, time).
+    pub event: &'b Incoming,
+    span: &'b tracing::Span,
+}
+
+impl<M> Item<'_, M> {
+    /// Makes `tx` act for this message: what [`Tx::publish`] stages from now on is
+    /// caused by it (same saga).
+    pub fn act_for(&self, tx: &mut Tx) {
+        tx.set_cause(self.event.cause());
+    }
+
+    /// The span of this message's handling: work done for it runs in it, so that what
+    /// it reads of the current trace (`trace_context::current`) is this message's.
+    pub fn span(&self) -> tracing::Span {
+        self.span.clone()
+    }
+
+    /// Runs `f` in this message's span.
+    pub fn in_span<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.span.in_scope(f)
+    }
+
+    /// Stages `event` as caused by this message: same saga, and the trace of its
+    /// handling.
+    pub async fn publish<E: Event>(&self, tx: &mut Tx, event: &E) -> anyhow::Result<uuid::Uuid> {
+        tx.publish_caused_by(&self.event.cause(), event)
+            .instrument(self.span.clone())
+            .await
+    }
 }
 
 /// What happened to one message; returned for logs and tests.

@@ -2,10 +2,13 @@
 //!
 //! Messages are applied in batches: what the stream has already delivered when a
 //! worker is free (never waiting for company, so a lone message at low load goes at
-//! once), up to `batch_size`, in ONE database transaction. For each message of it:
-//! `(event_id, service)` recorded in `processed_messages`, the service's handler (which
-//! changes state and may stage events in the same transaction). Then one commit for the
-//! whole batch, then the acks. Pushed messages (one per HTTP request) join the same
+//! once), up to `batch_size`, in ONE database transaction. Each message is decoded
+//! once, into the service's message type ([`EventHandler::decode`]); then, in the
+//! transaction, `(event_id, service)` of every message recorded in
+//! `processed_messages` with one statement, and the service's handler called once with
+//! the first deliveries ([`EventHandler::handle_batch`], which changes state and may
+//! stage events in the same transaction). A single message is a batch of one. Then one
+//! commit for the whole batch, then the acks. Pushed messages (one per HTTP request) join the same
 //! batches through [`Gatherer`], across a service's subscriptions, and go through the
 //! same [`Consumer::deliver_gathered`]; their requests are the acks.
 //!
@@ -13,13 +16,15 @@
 //!   does not run. Concurrent duplicates serialise on the primary key; a batch applies
 //!   its messages in event-id order, so two batches holding copies of the same events
 //!   take those keys in the same order.
-//! - A message whose handler fails is rolled back alone and nacked; the rest of the
-//!   batch commits. (The batch is then applied again with a savepoint per message; see
-//!   [`Consumer::apply_batch`].) A failed commit nacks the whole batch: Pub/Sub
-//!   redelivers every message of it, and the inbox makes the retry exact.
+//! - A message whose handling fails is rolled back alone and nacked; the rest of the
+//!   batch commits. (If the handler's call fails, the batch is applied again message by
+//!   message, each in a savepoint; see [`Consumer::apply_batch`].) A failed commit nacks
+//!   the whole batch: Pub/Sub redelivers every message of it, and the inbox makes the
+//!   retry exact.
 //! - A message that can never succeed (bad envelope, unknown type or version, body that
-//!   does not parse) is logged with its ids and nacked, so the subscription's dead-letter
-//!   policy moves it aside after its delivery budget; other messages keep flowing.
+//!   does not parse or that the handler's decode refuses) is logged with its ids and
+//!   nacked without joining the batch, so the subscription's dead-letter policy moves it
+//!   aside after its delivery budget; other messages keep flowing.
 //! - A crash after commit but before ack means a redelivery, which is a duplicate.
 
 mod apply;
@@ -30,7 +35,8 @@ mod series;
 pub use gather::{Gatherer, Pushed};
 
 pub use handler::{
-    Applied, Delivery, EventHandler, HandlerError, Incoming, Outcome, Picked, Together,
+    AnyHandler, Applied, Batch, Decoded, Delivery, EventHandler, HandlerError, Incoming, Item,
+    Outcome, Run,
 };
 
 use crate::PubSubConfig;
@@ -94,7 +100,7 @@ struct Failure {
 #[derive(Clone)]
 pub struct Consumer {
     outbox: Outbox,
-    handler: Arc<dyn EventHandler>,
+    handler: Arc<dyn AnyHandler>,
     subscription: String,
     metrics: Arc<ConsumerMetrics>,
     settings: ConsumerSettings,
@@ -108,7 +114,7 @@ pub struct Consumer {
 impl Consumer {
     pub fn new(
         outbox: Outbox,
-        handler: Arc<dyn EventHandler>,
+        handler: Arc<dyn AnyHandler>,
         config: &PubSubConfig,
         subscription: &str,
         settings: ConsumerSettings,
@@ -314,18 +320,6 @@ impl Consumer {
             this.metrics
                 .batch_seconds
                 .record(started.elapsed().as_secs_f64());
-            let applied = match applied {
-                Ok(applied) => applied,
-                // The transaction broke (database gone, commit failed): nothing of the
-                // batch stands, so every message of it is redelivered.
-                Err(err) => {
-                    let error = format!("{err:#}");
-                    batch
-                        .iter()
-                        .map(|_| Err(HandlerError::Transient(anyhow::anyhow!(error.clone()))))
-                        .collect()
-                }
-            };
             for (((index, incoming), result), span) in readable.iter().zip(applied).zip(&spans) {
                 let delivery = &deliveries[*index];
                 let (outcome, failure) = judge(span, incoming, delivery, result, batch.len());

@@ -5,11 +5,11 @@
 use async_trait::async_trait;
 use cartflow_events::{Envelope, OrderRequested};
 use cartflow_messaging::consumer::{Delivery, Outcome};
-use cartflow_messaging::{EventHandler, HandlerError, Incoming, Together, Tx};
+use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Tx};
 use cartflow_testkit::envelope_for;
 use cartflow_testkit::scratch::{
-    CountingHandler, FLAKY_CUSTOMER, POISON_CUSTOMER, RecordingHandler,
-    fail_commits_of_listed_carts, refuse_commits_for, reply_to, request_of, scratch_consumer,
+    FLAKY_CUSTOMER, POISON_CUSTOMER, RecordingHandler, fail_commits_of_listed_carts,
+    refuse_commits_for, reply_to, request_of, scratch_consumer,
 };
 use cartflow_testkit::{TestInfra, count, eventually};
 use sqlx::PgPool;
@@ -224,64 +224,56 @@ async fn a_batch_without_failures_records_its_inbox_at_once_and_skips_every_copy
     );
 }
 
-/// Applies a batch's order requests together, with one insert (and a row in
-/// `together_calls` saying how many) and a reply to each, unless one of them is the poison customer's: then
-/// it fails, and the consumer must fall back to `handle`, one message at a time.
+/// Applies a batch's order requests with one insert (and a row in `together_calls`
+/// saying how many) and a reply to each, unless one of them is the poison customer's:
+/// then it fails, and the consumer must apply each again alone.
 struct TogetherHandler;
 
 #[async_trait]
 impl EventHandler for TogetherHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
-        let request: OrderRequested = event.decode()?;
-        if request.customer_id == POISON_CUSTOMER {
+    type Message = OrderRequested;
+
+    fn decode(&self, event: &Incoming) -> Result<OrderRequested, HandlerError> {
+        event.decode()
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, OrderRequested>,
+    ) -> Result<(), HandlerError> {
+        if batch
+            .iter()
+            .any(|i| i.message.customer_id == POISON_CUSTOMER)
+        {
             return Err(HandlerError::Poison(
                 "a request no handler can serve".into(),
             ));
         }
-        CountingHandler.handle(tx, event).await?;
-        tx.publish(&reply_to(request)).await?;
-        Ok(())
-    }
-
-    async fn handle_together(
-        &self,
-        tx: &mut Tx,
-        batch: &Together<'_>,
-    ) -> Result<Vec<bool>, HandlerError> {
-        let events = batch.events();
-        let requests = events
-            .iter()
-            .map(|e| e.decode::<OrderRequested>())
-            .collect::<Result<Vec<_>, _>>()?;
-        if requests.iter().any(|r| r.customer_id == POISON_CUSTOMER) {
-            return Err(HandlerError::Poison(
-                "one request of the batch is bad".into(),
-            ));
-        }
-        let ids: Vec<Uuid> = events.iter().map(|e| e.envelope.event_id).collect();
-        let carts: Vec<Uuid> = requests.iter().map(|r| r.cart_id).collect();
+        let ids: Vec<Uuid> = batch.iter().map(|i| i.event.envelope.event_id).collect();
+        let carts: Vec<Uuid> = batch.iter().map(|i| i.message.cart_id).collect();
         sqlx::query("INSERT INTO handled SELECT * FROM UNNEST($1::uuid[], $2::uuid[])")
             .bind(ids)
             .bind(carts)
             .execute(tx.conn())
             .await?;
         sqlx::query("INSERT INTO together_calls (events) VALUES ($1)")
-            .bind(events.len() as i32)
+            .bind(batch.len() as i32)
             .execute(tx.conn())
             .await?;
-        for (i, request) in requests.into_iter().enumerate() {
-            batch.publish(tx, i, &reply_to(request)).await?;
+        for item in batch.iter() {
+            item.publish(tx, &reply_to(item.message.clone())).await?;
         }
-        Ok(vec![true; events.len()])
+        Ok(())
     }
 }
 
-/// What a handler applies together is applied once per batch, for the batch's first
-/// deliveries only (copies and events processed before are skipped). If applying them
-/// together fails, the batch is applied again one message at a time: the good ones
-/// commit once, the bad one alone is refused, and nothing of the failed try stands.
+/// The handler is called once per batch, with the batch's first deliveries only
+/// (copies and events processed before are skipped). If that call fails, the batch is
+/// applied again one message at a time: the good ones commit once, the bad one alone is
+/// refused, and nothing of the failed try stands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_applies_together_what_its_handler_can_and_else_one_by_one() {
+async fn a_batch_is_applied_with_one_call_of_its_handler_and_after_a_failure_one_by_one() {
     let infra = TestInfra::new().await;
     let (pool, consumer) = scratch_consumer(&infra, Arc::new(TogetherHandler)).await;
     sqlx::query("CREATE TABLE together_calls (n SERIAL, events INT NOT NULL)")
@@ -344,7 +336,12 @@ async fn a_batch_applies_together_what_its_handler_can_and_else_one_by_one() {
         outcomes,
         vec![Outcome::Processed, Outcome::Rejected, Outcome::Processed]
     );
-    assert_eq!(calls().await, vec![1, 2], "the failed try left nothing");
+    assert_eq!(
+        calls().await,
+        vec![1, 2, 1, 1],
+        "the failed try left nothing; each good request was then applied alone"
+    );
+    assert_eq!(consumer.fallbacks(), 1);
     let runs: Vec<i64> =
         futures::future::join_all(events[3..].iter().map(|(e, _)| runs_of(&pool, e.event_id)))
             .await;

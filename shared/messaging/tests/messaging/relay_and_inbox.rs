@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use cartflow_events::{OrderRequested, Service};
 use cartflow_messaging::relay::DrainReport;
 use cartflow_messaging::{
-    Cause, EventHandler, HandlerError, Incoming, Outbox, OutboxRelay, RelaySettings, Tx,
-    migrator_with,
+    AnyHandler, Batch, Cause, EventHandler, HandlerError, Incoming, Outbox, OutboxRelay,
+    RelaySettings, Tx, migrator_with,
 };
 use cartflow_testkit::envelope_for;
 use cartflow_testkit::scratch::{CountingHandler, request_for, scratch_consumer};
@@ -141,7 +141,17 @@ struct FixableHandler;
 
 #[async_trait]
 impl EventHandler for FixableHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Incoming) -> Result<(), HandlerError> {
+    type Message = OrderRequested;
+
+    fn decode(&self, event: &Incoming) -> Result<OrderRequested, HandlerError> {
+        event.decode()
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, OrderRequested>,
+    ) -> Result<(), HandlerError> {
         let broken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM broken)")
             .fetch_one(tx.conn())
             .await?;
@@ -150,7 +160,7 @@ impl EventHandler for FixableHandler {
                 "the handler has a bug"
             )));
         }
-        CountingHandler.handle(tx, event).await
+        CountingHandler.handle_batch(tx, batch).await
     }
 }
 
@@ -162,7 +172,7 @@ async fn counting_consumer(infra: &TestInfra) -> RunningConsumer {
     consumer_with(infra, Arc::new(CountingHandler)).await
 }
 
-async fn consumer_with(infra: &TestInfra, handler: Arc<dyn EventHandler>) -> RunningConsumer {
+async fn consumer_with(infra: &TestInfra, handler: Arc<dyn AnyHandler>) -> RunningConsumer {
     let (pool, consumer) = scratch_consumer(infra, handler).await;
     sqlx::query("CREATE TABLE broken (since TIMESTAMPTZ NOT NULL DEFAULT now())")
         .execute(&pool)
