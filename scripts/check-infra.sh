@@ -2,7 +2,8 @@
 # Checks the delivery files that cannot be run for real here (no Docker engine, no
 # Terraform providers, no cloud account), and the live topology on the emulator:
 #
-#   0. the workspace's layers point down (scripts/check_layers.py, from cargo metadata)
+#   0. the workspace's layers point down and the console runs no SQL of its own
+#      (scripts/check_layers.py, from cargo metadata and console/src)
 #   1. hadolint on the Dockerfile
 #   2. actionlint and zizmor (offline) on .github/workflows
 #   3. terraform/ parses as HCL and is built from topology.json; the compose file is
@@ -57,6 +58,11 @@ refuses_arrow cartflow-events cart-service dev \
   || die "the layer check did not notice a foundation crate depending on a service"
 refuses_arrow cartflow-console inventory-service normal \
   || die "the layer check did not notice the console linking a service"
+mkdir -p "$WORK_DIR/console-src"
+printf 'let _ = sqlx::query("SELECT * FROM reservations");\n' > "$WORK_DIR/console-src/timeline.rs"
+! python3 scripts/check_layers.py --metadata "$WORK_DIR/metadata.json" \
+  --console-src "$WORK_DIR/console-src" 2>/dev/null \
+  || die "the layer check did not notice the console reading a service's table"
 
 log "hadolint Dockerfile"
 hadolint Dockerfile

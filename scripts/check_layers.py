@@ -9,9 +9,13 @@
 Fails (exit 1, naming each arrow) when a foundation crate depends on a service or on
 the composition layer, or a service on another service or on the composition layer,
 in any dependency kind (normal, dev, build): a dev-dependency that points up is how
-a service's tests came to build the whole platform.
+a service's tests came to build the whole platform. Also fails when the console's
+sources run SQL of their own (`sqlx::query...`): the console reads the services'
+databases only through the foundation's event log (cartflow_messaging::event_log),
+never a service's own tables.
 
-Usage: python3 scripts/check_layers.py [--metadata FILE]   (default: runs cargo)
+Usage: python3 scripts/check_layers.py [--metadata FILE] [--console-src DIR]
+       (default: runs cargo; console/src)
 """
 
 import json
@@ -60,9 +64,25 @@ def violations(metadata: dict) -> list[str]:
     return found
 
 
+def sql_in_console(src: str) -> list[str]:
+    """Console source files that run SQL of their own."""
+    found = []
+    for folder, _, files in os.walk(src):
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            if name.endswith(".rs") and "sqlx::query" in open(path).read():
+                found.append(
+                    f"{path} runs SQL of its own: the console reads databases only "
+                    "through cartflow_messaging::event_log"
+                )
+    return found
+
+
 def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--metadata":
-        with open(sys.argv[2]) as f:
+    args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+    console_src = args.get("--console-src", "console/src")
+    if "--metadata" in args:
+        with open(args["--metadata"]) as f:
             metadata = json.load(f)
     else:
         out = subprocess.run(
@@ -72,7 +92,7 @@ def main() -> int:
             text=True,
         ).stdout
         metadata = json.loads(out)
-    found = violations(metadata)
+    found = violations(metadata) + sql_in_console(console_src)
     for line in found:
         print(f"layer violation: {line}", file=sys.stderr)
     if found:

@@ -1,8 +1,10 @@
 //! A saga's timeline across every service: what each published (its outbox), consumed
 //! (its inbox) and failed to consume (its failure log), for one correlation id, in
-//! time order. Reads each service's own database; no service needs to be running.
-//! Inventory's reservations add what the saga did to stock, so that a compensation (a
-//! reservation released for an expired checkout or a cancelled order) shows too.
+//! time order. Reads each service's event log (`cartflow_messaging::event_log`) in its
+//! own database, nothing else of it; no service needs to be running. A consumed event
+//! carries its handler's note where the handler left one, so that what the published
+//! events do not say shows too (a compensation: a reservation released for an expired
+//! checkout or a cancelled order).
 
 use crate::databases::Databases;
 use anyhow::Context;
@@ -13,15 +15,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-/// checkout_id, status, created_at, released_at
-type ReservationRow = (Uuid, String, DateTime<Utc>, Option<DateTime<Utc>>);
-
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Entry {
     pub at: DateTime<Utc>,
     pub service: String,
-    /// `consumed`, `failed`, `published`, or what a reservation did: `reserved`,
-    /// `rejected`, `expired` (given up before its request), `released`.
+    /// `consumed`, `failed` or `published`.
     pub what: &'static str,
     pub event_type: String,
     pub event_id: Option<Uuid>,
@@ -32,13 +30,12 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Within one transaction an event is consumed, then acted on, then what it causes is
-    /// published.
+    /// Within one transaction an event is consumed (and acted on), then what it causes
+    /// is published.
     fn rank(&self) -> u8 {
         match self.what {
-            "consumed" | "failed" => 0,
-            "published" => 2,
-            _ => 1,
+            "published" => 1,
+            _ => 0,
         }
     }
 }
@@ -65,15 +62,6 @@ pub async fn collect(
                 continue;
             }
         };
-        if service == Service::Inventory
-            && let Ok(cart_id) = correlation_id.parse::<Uuid>()
-        {
-            entries.extend(
-                reservation_entries(&conn, cart_id)
-                    .await
-                    .with_context(|| format!("reading the reservations of {name}"))?,
-            );
-        }
         let service = service.name().to_string();
         let saga = EventFilter {
             correlation_id: Some(correlation_id.to_string()),
@@ -114,10 +102,15 @@ pub async fn collect(
             .await
             .with_context(|| format!("reading the inbox of {name}"))?;
         for e in consumed {
-            let detail = match e.duplicate_deliveries {
-                0 => String::new(),
-                n => format!("{n} duplicate(s) skipped"),
+            let duplicates = match e.duplicate_deliveries {
+                0 => None,
+                n => Some(format!("{n} duplicate(s) skipped")),
             };
+            let detail = [e.note, duplicates]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>();
+            let detail = detail.join("; ");
             entries.push(Entry {
                 at: e.processed_at,
                 service: service.clone(),
@@ -144,45 +137,5 @@ pub async fn collect(
         }
     }
     entries.sort_by_key(|e| (e.at, e.rank()));
-    Ok(entries)
-}
-
-/// What inventory did for each checkout of cart `cart_id`: the decision when it was made
-/// and, later, the release that returned the stock.
-async fn reservation_entries(conn: &sqlx::PgPool, cart_id: Uuid) -> sqlx::Result<Vec<Entry>> {
-    let rows: Vec<ReservationRow> = sqlx::query_as(
-        "SELECT checkout_id, status, created_at, released_at FROM reservations WHERE cart_id = $1",
-    )
-    .bind(cart_id)
-    .fetch_all(conn)
-    .await?;
-    let mut entries = Vec::new();
-    for (checkout_id, status, created_at, released_at) in rows {
-        let (what, detail) = match status.as_str() {
-            "rejected" => ("rejected", "not enough stock: nothing reserved"),
-            "expired" => (
-                "expired",
-                "given up before its request came: nothing will be reserved",
-            ),
-            _ => ("reserved", "stock reserved"),
-        };
-        let entry = |at, what, detail: &str| Entry {
-            at,
-            service: Service::Inventory.name().to_string(),
-            what,
-            event_type: "reservation".into(),
-            event_id: None,
-            detail: format!("checkout {checkout_id}: {detail}"),
-            message: None,
-        };
-        entries.push(entry(created_at, what, detail));
-        if let Some(at) = released_at {
-            entries.push(entry(
-                at,
-                "released",
-                "reservation released, stock returned",
-            ));
-        }
-    }
     Ok(entries)
 }

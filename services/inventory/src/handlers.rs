@@ -93,7 +93,7 @@ impl EventHandler for InventoryHandler {
                 Run::Rest(rest) => {
                     for item in rest.iter() {
                         item.act_for(tx);
-                        apply_one(tx, item.message).instrument(item.span()).await?;
+                        apply_one(tx, &item).instrument(item.span()).await?;
                     }
                 }
             }
@@ -102,21 +102,25 @@ impl EventHandler for InventoryHandler {
     }
 }
 
-/// A cancellation, decline or expiry: stock goes back, once.
-async fn apply_one(tx: &mut Tx, message: &StockMessage) -> Result<(), HandlerError> {
-    match message {
+/// A cancellation, decline or expiry: stock goes back, once. What it did is noted for
+/// the saga's timeline (no event says it).
+async fn apply_one(tx: &mut Tx, item: &Item<'_, StockMessage>) -> Result<(), HandlerError> {
+    let note = match item.message {
         StockMessage::Requested(_) => unreachable!("`runs_of` picks every request"),
-        StockMessage::Cancelled(cancelled) => release(tx, cancelled).await,
+        StockMessage::Cancelled(cancelled) => release(tx, cancelled).await?,
         StockMessage::Declined(declined) => {
             if return_stock(tx, declined.checkout_id).await? {
                 tracing::info!(checkout_id = %declined.checkout_id, "payment declined: stock returned");
+                "payment declined: reservation released, stock returned"
             } else {
                 tracing::info!(checkout_id = %declined.checkout_id, "payment declined for a checkout that holds no stock (released before)");
+                "payment declined: nothing held (released before)"
             }
-            Ok(())
         }
-        StockMessage::Expired(expired) => expire(tx, expired).await,
-    }
+        StockMessage::Expired(expired) => expire(tx, expired).await?,
+    };
+    item.note(tx, note).await?;
+    Ok(())
 }
 
 /// A request for a checkout's stock, read and checked.
@@ -155,15 +159,18 @@ enum Reply {
     Available(StockAvailable),
     Rejected(StockRejected),
     LowStock(LowStock),
+    /// Nothing to announce: a note for the saga's timeline instead.
+    Note(String),
 }
 
 impl Reply {
     /// Stages the reply as caused by its request.
-    async fn stage(&self, tx: &mut Tx, request: &Item<'_, StockMessage>) -> anyhow::Result<Uuid> {
+    async fn stage(&self, tx: &mut Tx, request: &Item<'_, StockMessage>) -> anyhow::Result<()> {
         match self {
-            Reply::Available(event) => request.publish(tx, event).await,
-            Reply::Rejected(event) => request.publish(tx, event).await,
-            Reply::LowStock(event) => request.publish(tx, event).await,
+            Reply::Available(event) => request.publish(tx, event).await.map(drop),
+            Reply::Rejected(event) => request.publish(tx, event).await.map(drop),
+            Reply::LowStock(event) => request.publish(tx, event).await.map(drop),
+            Reply::Note(note) => Ok(request.note(tx, note).await?),
         }
     }
 }
@@ -233,6 +240,17 @@ async fn reserve(
             }
             Ruling::AlreadyDecided(status) => {
                 tracing::info!(%checkout_id, status = status.as_str(), "request for a checkout decided before; nothing reserved");
+                let note = match status {
+                    ReservationStatus::Expired => {
+                        "checkout given up before its request came: nothing will be reserved"
+                            .to_string()
+                    }
+                    status => format!(
+                        "checkout decided before ({}): nothing reserved",
+                        status.as_str()
+                    ),
+                };
+                replies.push((k, Reply::Note(note)));
             }
             // With none of its SKUs stocked there were no rows to lock: a repeated
             // request racing the first met it at the decision, and says nothing more.
@@ -289,8 +307,9 @@ fn available(request: &OrderRequested) -> StockAvailable {
 }
 
 /// A given-up checkout holds no stock: its reservation is released (once), or, if its
-/// request has not arrived yet, recorded as expired so that it reserves nothing.
-async fn expire(tx: &mut Tx, expired: &CheckoutExpired) -> Result<(), HandlerError> {
+/// request has not arrived yet, recorded as expired so that it reserves nothing. Says
+/// which, for the timeline.
+async fn expire(tx: &mut Tx, expired: &CheckoutExpired) -> Result<&'static str, HandlerError> {
     let checkout = CheckoutLines {
         checkout_id: expired.checkout_id,
         cart_id: expired.cart_id,
@@ -299,22 +318,24 @@ async fn expire(tx: &mut Tx, expired: &CheckoutExpired) -> Result<(), HandlerErr
     };
     if store::record_decision(tx.conn(), &checkout, ReservationStatus::Expired).await? {
         tracing::info!(checkout_id = %expired.checkout_id, "checkout given up before its request arrived; it will reserve nothing");
-        return Ok(());
+        return Ok("checkout given up before its request came: nothing will be reserved");
     }
     if return_stock(tx, expired.checkout_id).await? {
         tracing::info!(checkout_id = %expired.checkout_id, "given-up checkout: stock returned");
+        return Ok("checkout given up: reservation released, stock returned");
     }
-    Ok(())
+    Ok("checkout given up: nothing held")
 }
 
 /// Returns a cancelled order's stock, once: only an active reservation is released.
-async fn release(tx: &mut Tx, cancelled: &OrderCancelled) -> Result<(), HandlerError> {
+async fn release(tx: &mut Tx, cancelled: &OrderCancelled) -> Result<&'static str, HandlerError> {
     if return_stock(tx, cancelled.checkout()).await? {
         tracing::info!(order_id = %cancelled.order_id, "stock returned");
+        Ok("order cancelled: reservation released, stock returned")
     } else {
         tracing::warn!(order_id = %cancelled.order_id, "no active reservation to release");
+        Ok("order cancelled: no active reservation to release")
     }
-    Ok(())
 }
 
 /// Releases the checkout's reservation and moves its units back to available. False if

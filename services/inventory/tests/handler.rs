@@ -124,6 +124,25 @@ async fn an_expiry_before_the_request_makes_the_late_request_reserve_nothing() {
     assert_eq!(levels(&inventory, "A").await, (10, 0));
     assert!(inventory.staged::<StockAvailable>().await.is_empty());
     assert!(inventory.staged::<StockRejected>().await.is_empty());
+    // No event says what happened, so each consumption carries a note for the timeline.
+    let late_note = "checkout given up before its request came: nothing will be reserved";
+    let expected = [
+        ("checkout.expired", late_note),
+        ("order-requested", late_note),
+    ]
+    .map(|(topic, note)| (topic.to_string(), note.to_string()));
+    assert_eq!(notes(&inventory).await, expected);
+}
+
+/// The notes on inventory's inbox rows, oldest first (a row without one is left out).
+async fn notes(inventory: &HandlerHarness) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT event_type, note FROM processed_messages WHERE note IS NOT NULL
+         ORDER BY processed_at, event_type",
+    )
+    .fetch_all(inventory.pool())
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -139,6 +158,20 @@ async fn an_expiry_after_the_reservation_returns_the_stock_once() {
     // A cancellation of the same checkout afterwards finds nothing to return.
     inventory.processed(&cancelled(&checkout)).await;
     assert_eq!(levels(&inventory, "A").await, (10, 0));
+    let notes: Vec<String> = notes(&inventory)
+        .await
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "checkout given up: reservation released, stock returned",
+            "checkout given up: nothing held",
+            "order cancelled: no active reservation to release",
+        ],
+        "a note per compensation, none for the reservation (its event says it)"
+    );
 }
 
 /// A reservation passes the checkout's payment method and total on to payment; a

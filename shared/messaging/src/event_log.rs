@@ -151,13 +151,15 @@ pub struct ConsumedEvent {
     pub processed_at: DateTime<Utc>,
     /// Deliveries after the first, skipped.
     pub duplicate_deliveries: i32,
+    /// What its handling did, where its handler said ([`crate::Item::note`]).
+    pub note: Option<String>,
 }
 
 /// The events of saga `correlation_id` this database's service consumed.
 pub async fn consumed(pool: &PgPool, correlation_id: &str) -> sqlx::Result<Vec<ConsumedEvent>> {
     sqlx::query_as(
-        "SELECT event_id, event_type, processed_at, duplicate_deliveries FROM processed_messages
-         WHERE correlation_id = $1 ORDER BY processed_at",
+        "SELECT event_id, event_type, processed_at, duplicate_deliveries, note
+         FROM processed_messages WHERE correlation_id = $1 ORDER BY processed_at",
     )
     .bind(correlation_id)
     .fetch_all(pool)

@@ -238,6 +238,19 @@ impl Tx {
         self.after_commit.push(AfterCommit::Awaited(Box::pin(work)));
     }
 
+    /// Records `note` on the inbox row of the consumed event `event_id` (recorded by
+    /// this transaction): what its handling did, for the saga's timeline. One
+    /// statement; for what the published events do not say, not for every message.
+    pub(crate) async fn note(&mut self, event_id: Uuid, note: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE processed_messages SET note = $3 WHERE event_id = $1 AND service = $2")
+            .bind(event_id)
+            .bind(self.outbox.service.name())
+            .bind(note)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
     /// Opens a savepoint (closing the previous one, keeping what it covered):
     /// [`Tx::rollback_to_savepoint`] undoes everything since, staged events included.
     /// Used by the consumer, one per message of a batch; one round trip each.

@@ -283,6 +283,13 @@ impl<M> Item<'_, M> {
         self.span.in_scope(f)
     }
 
+    /// Records what handling this message did, in a line, beside its inbox record
+    /// (rolled back with it): the saga's timeline shows it. For what the events it
+    /// publishes do not say, such as a compensation.
+    pub async fn note(&self, tx: &mut Tx, note: &str) -> sqlx::Result<()> {
+        tx.note(self.event.envelope.event_id, note).await
+    }
+
     /// Stages `event` as caused by this message: same saga, and the trace of its
     /// handling.
     pub async fn publish<E: Event>(&self, tx: &mut Tx, event: &E) -> anyhow::Result<uuid::Uuid> {
