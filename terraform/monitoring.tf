@@ -95,6 +95,33 @@ resource "google_monitoring_alert_policy" "outbox_age" {
   depends_on = [google_project_service.enabled]
 }
 
+resource "google_monitoring_alert_policy" "payment_waits_for_an_operator" {
+  count                 = var.managed_prometheus ? 1 : 0
+  display_name          = "cartflow: a payment waits for an operator"
+  combiner              = "OR"
+  notification_channels = local.alert_channels
+  documentation {
+    content   = "The provider refused a payment step, or an authorization went unanswered for its idempotency key's lifetime (cartflow_payment_failures_total{step}). A refused authorization is tried again later with the same key (a rotated key or a bad parameter: ours to fix); a refused capture, void or refund, or an unanswered authorization, is marked `failed` and waits for an operator. See docs/payment.md: `cartflow payments reconcile` names the difference; the console's payments page shows the error."
+    mime_type = "text/markdown"
+  }
+  conditions {
+    display_name = "payments given up for an operator"
+    condition_threshold {
+      filter          = "metric.type = \"prometheus.googleapis.com/cartflow_payment_failures_total/counter\" AND resource.type = \"prometheus_target\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.step"]
+      }
+    }
+  }
+  depends_on = [google_project_service.enabled]
+}
+
 resource "google_monitoring_dashboard" "cartflow" {
   dashboard_json = jsonencode({
     displayName = "cartflow"
