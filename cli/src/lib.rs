@@ -59,6 +59,7 @@ mod tests {
                     pubsub: pubsub.clone(),
                     port_override: None,
                     env: env.clone(),
+                    own_logins: true,
                 }
             ),
             format!(

@@ -34,6 +34,7 @@ impl From<cartflow_testkit::TestInfra> for TestInfra {
             pubsub: base.pubsub().clone(),
             port_override: Some(0),
             env: Env::from_pairs([("DB_MAX_CONNECTIONS", "5"), ("OUTBOX_SWEEP_MS", "500")]),
+            own_logins: false,
         };
         TestInfra { settings, base }
     }

@@ -6,6 +6,7 @@
 //! and the tests.
 
 pub mod gateway;
+pub mod logins;
 pub mod smtp_catcher;
 
 use anyhow::Context;
@@ -42,6 +43,9 @@ pub struct PlatformSettings {
     pub port_override: Option<u16>,
     /// Extra settings passed to every service (e.g. `DB_MAX_CONNECTIONS`).
     pub env: Env,
+    /// Each service signs in as its own login, kept out of the other databases as in
+    /// Cloud SQL ([`logins`]); otherwise every service signs in as `server_url`'s user.
+    pub own_logins: bool,
 }
 
 impl std::fmt::Debug for PlatformSettings {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for PlatformSettings {
             .field("pubsub", &self.pubsub)
             .field("port_override", &self.port_override)
             .field("env", &self.env)
+            .field("own_logins", &self.own_logins)
             .finish()
     }
 }
@@ -65,7 +70,14 @@ impl PlatformSettings {
     pub fn service_env(&self, service: Service) -> anyhow::Result<Env> {
         let prefix = service.env_prefix();
         let mut env = self.env.clone();
-        let url = database_url_for(&self.server_url, &self.database_name(service))
+        let server_url = match self.own_logins {
+            true => {
+                let login = logins::login_of(&self.database_prefix, service);
+                logins::signed_in_as(&self.server_url, &login)?
+            }
+            false => self.server_url.clone(),
+        };
+        let url = database_url_for(&server_url, &self.database_name(service))
             .map_err(anyhow::Error::msg)?;
         env.set(format!("{prefix}_DATABASE_URL"), url)
             .set("PUBSUB_PROJECT_ID", &self.pubsub.project_id)
@@ -93,14 +105,23 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Creates the databases (if missing), provisions the topology, and starts every
-    /// service. Each service migrates its own database as it starts.
+    /// Creates the databases (if missing) and, with `own_logins`, each service's login
+    /// into its own; provisions the topology, and starts every service. Each service
+    /// migrates its own database as it starts.
     pub async fn start(settings: &PlatformSettings) -> anyhow::Result<Platform> {
         for service in SERVICES {
             let name = settings.database_name(service);
             if databases::ensure(&settings.server_url, &name).await? {
                 tracing::info!(database = %name, "database created");
             }
+            if settings.own_logins {
+                logins::isolate(&settings.server_url, &settings.database_prefix, service).await?;
+            }
+        }
+        if settings.own_logins {
+            tracing::info!(
+                "each service signs in as its own login (terraform/sql/bootstrap-database.sql)"
+            );
         }
         let report = cartflow_messaging::provision::provision(&settings.pubsub)
             .await

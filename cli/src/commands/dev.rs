@@ -19,6 +19,7 @@ pub async fn run(
     target: Target,
     seed_demo: bool,
     console_addr: std::net::SocketAddr,
+    own_logins: bool,
 ) -> anyhow::Result<()> {
     let pubsub = target.pubsub();
     let topics = pubsub.topic_admin().await?;
@@ -57,6 +58,7 @@ pub async fn run(
         pubsub: pubsub.clone(),
         port_override: None,
         env,
+        own_logins,
     };
     let platform = Platform::start(&settings).await?;
     if seed_demo {

@@ -73,7 +73,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   scripts/dev.sh                                   # starts PostgreSQL and the emulator, then this
   cartflow dev --emulator 127.0.0.1:8085 --database-url postgres://postgres@127.0.0.1:54329
-  cartflow dev --no-seed --console-addr 127.0.0.1:8081")]
+  cartflow dev --no-seed --console-addr 127.0.0.1:8081
+  cartflow dev --one-login --database-url postgres://me@db.internal:5432   # no roles created")]
     Dev {
         #[command(flatten)]
         target: Target,
@@ -83,6 +84,11 @@ pub enum Command {
         /// Address of the web console.
         #[arg(long, env = "CONSOLE_ADDR", default_value = "127.0.0.1:8080")]
         console_addr: std::net::SocketAddr,
+        /// Every service signs in as --database-url's user. Without it each signs in
+        /// as its own login, kept out of the other databases as in Cloud SQL, which
+        /// needs a user that may create roles and psql (PostgreSQL's client).
+        #[arg(long)]
+        one_login: bool,
     },
     /// Serve the web console against a running stack.
     ///
@@ -260,7 +266,8 @@ impl Command {
                 target,
                 no_seed,
                 console_addr,
-            } => dev::run(target, !no_seed, console_addr).await,
+                one_login,
+            } => dev::run(target, !no_seed, console_addr, !one_login).await,
             Command::Console(args) => console::run(args).await,
             Command::Provision { target, output } => provision::run(target, output).await,
             Command::Seed(args) => seed::run(args).await,

@@ -17,6 +17,7 @@ mod deadline;
 mod duplicates;
 mod expiry;
 mod load;
+mod logins;
 mod metrics;
 mod notifications;
 mod operator_cli;
