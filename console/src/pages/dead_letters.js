@@ -34,7 +34,7 @@ async function replaySelected(group) {
         section.querySelector(".waiting").textContent = waitingText(section.querySelectorAll("tbody tr").length);
       }
     } else {
-      cf.status("dl-status", "Nothing replayed: the letters are hidden for a few seconds after a look (or gone already). Try again shortly.", "error");
+      cf.status("dl-status", "Nothing replayed: another look is holding the letters at this moment, or they are gone already. Try again shortly.", "error");
     }
     loadReplays();
   } catch (error) {

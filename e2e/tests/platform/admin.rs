@@ -2,7 +2,9 @@
 //! events`: a consumer loses an event, the event is replayed from the producer's log,
 //! and it takes effect exactly once however often it is replayed.
 
-use crate::helpers::{TestApp, assert_problem, cartflow, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, assert_problem, cartflow, eventually, sh_block, spawn_app, spawn_app_with,
+};
 use cartflow_events::Service;
 use notification_service::domain::Status;
 use reqwest::{Method, StatusCode};
@@ -347,11 +349,7 @@ async fn the_operations_pages_admin_examples_answer_as_documented() {
     let cart_id = app.settled_cart(customer).await.id;
 
     let page = include_str!("../../../docs/operations.md");
-    let block = page
-        .split("```sh\n")
-        .skip(1)
-        .filter_map(|b| b.split("```").next())
-        .find(|b| b.contains("/admin/"))
+    let block = sh_block(page, "/admin/")
         .expect("docs/operations.md shows the admin routes in an sh block");
     let mut script = block
         .replace("$(openssl rand -hex 16)", TOKEN)

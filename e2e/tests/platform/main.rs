@@ -13,6 +13,7 @@ mod checkout;
 mod console;
 mod contract;
 mod crash;
+mod dead_letters;
 mod deadline;
 mod duplicates;
 mod expiry;

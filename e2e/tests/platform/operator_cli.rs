@@ -5,7 +5,7 @@ use crate::helpers::{cartflow_binary, spawn_app};
 use serde_json::Value;
 
 /// Runs `cartflow` against `app`'s databases and topics; returns exit code and stdout.
-async fn run_cli(app: &crate::helpers::TestApp, args: &[&str]) -> (i32, String) {
+pub(crate) async fn run_cli(app: &crate::helpers::TestApp, args: &[&str]) -> (i32, String) {
     let settings = &app.infra.settings;
     let output = tokio::process::Command::new(cartflow_binary())
         .args(args)

@@ -12,7 +12,7 @@ use cartflow_events::Service;
 use cartflow_events::envelope::{CORRELATION_ID, EVENT_ID, EVENT_TYPE, OCCURRED_AT};
 use chrono::{DateTime, Utc};
 use google_cloud_pubsub::model::Message;
-use google_cloud_pubsub::subscriber::MessageStream;
+use google_cloud_pubsub::subscriber::ShutdownToken;
 use google_cloud_pubsub::subscriber::handler::Handler;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -112,20 +112,25 @@ pub fn dead_letter_subscriptions_of(pubsub: &PubSubConfig, service: Service) -> 
         .collect()
 }
 
-/// Messages pulled from a subscription, held until acked or nacked.
+/// Messages pulled from a subscription whose stream is already closed, held until
+/// acked or nacked.
 struct Pulled {
-    stream: MessageStream,
+    shutdown: ShutdownToken,
     held: Vec<(Message, Handler)>,
 }
 
 impl Pulled {
-    /// Sends every ack and nack before returning. Measured on the emulator: a message a
-    /// finished `list` nacked still stays invisible to the next command until the
-    /// dead-letter subscription's ack deadline (10 s) passes.
+    /// Nacks what is still held, and sends every ack and nack before returning.
     async fn close(self) {
-        self.stream.shutdown_token().shutdown().await;
+        let Pulled { shutdown, held } = self;
+        drop(held);
+        shutdown.shutdown().await;
     }
 }
+
+/// How long a message delivered to a stream stays leased if the stream ends before
+/// handing it over: the least Pub/Sub allows (the client's default is 60 s).
+const STREAM_ACK_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Everything the subscription holds right now: pulls until nothing new arrives for
 /// `idle`. The caller acks or nacks each handler, then calls [`Pulled::close`].
@@ -156,19 +161,29 @@ async fn drain(
     let subscriber = pubsub.subscriber().await?;
     let mut stream = subscriber
         .subscribe(pubsub.subscription_path(subscription))
+        .set_max_lease_extension(STREAM_ACK_DEADLINE)
         .build();
     let mut seen = HashSet::new();
     let mut held = Vec::new();
+    let mut repeated = Vec::new();
     while let Ok(next) = tokio::time::timeout(idle, stream.next()).await {
         let Some(next) = next else { break };
         let (message, handler) = next.with_context(|| format!("pulling {subscription}"))?;
         if seen.insert(message.message_id.clone()) {
             held.push((message, handler));
         } else {
-            handler.nack();
+            repeated.push(handler);
         }
     }
-    Ok(Pulled { stream, held })
+    // Close the stream before anything is nacked. A nacked message goes straight back
+    // to an open stream, and one that ends without reading it leaves it leased for the
+    // stream's ack deadline: measured on the emulator, a letter a `list` had just let
+    // go of stayed hidden from the next commands for about 60 s. Acks and nacks go out
+    // by their own calls, so they still work once the stream is gone.
+    let shutdown = stream.shutdown_token();
+    drop(stream);
+    repeated.into_iter().for_each(Handler::nack);
+    Ok(Pulled { shutdown, held })
 }
 
 /// What `subscription` holds; leaves every message where it is.

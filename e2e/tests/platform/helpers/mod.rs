@@ -12,3 +12,11 @@ pub use cartflow_e2e::*;
 pub async fn cartflow(app: &TestApp, args: &[&str]) -> (String, String) {
     app.operator_cli(&cartflow_binary(), args).await
 }
+
+/// The first `sh` code block of a Markdown `page` that contains `text`.
+pub fn sh_block<'a>(page: &'a str, text: &str) -> Option<&'a str> {
+    page.split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains(text))
+}

@@ -1,5 +1,9 @@
+use super::authenticator::from_headers;
 use super::*;
+use crate::http::ApiError;
+use axum::http::HeaderMap;
 use axum::http::HeaderValue;
+use uuid::Uuid;
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
