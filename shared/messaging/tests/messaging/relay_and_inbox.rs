@@ -353,8 +353,8 @@ async fn a_dead_letter_is_listed_and_after_the_fix_replayed_exactly_once() {
     assert_eq!((attempts, kind.as_str()), (5, "failing"));
     assert!(error.contains("the handler has a bug"), "{error}");
 
-    // After any look, the emulator keeps a dead letter invisible for up to the
-    // subscription's 10 s ack deadline: each step waits until it sees the message.
+    // A look lets go of what it saw as it ends; each step still waits, with a deadline,
+    // until it sees the message (it may arrive just after a look).
     let only = Filter {
         event_ids: vec![event_id.clone()],
         ..Filter::default()
