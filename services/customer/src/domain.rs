@@ -3,7 +3,6 @@
 use cartflow_api::payment::holds_card_number;
 use cartflow_events::{CustomerDetails, ShippingAddress};
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
 use std::fmt;
 use uuid::Uuid;
 
@@ -47,15 +46,14 @@ impl fmt::Display for Email {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Customer {
     pub id: Uuid,
     pub name: String,
     pub email: String,
     pub phone: Option<String>,
     /// Where the customer's orders go when a checkout names no address.
-    #[schema(value_type = Option<ShippingAddress>)]
-    pub address: Option<Json<ShippingAddress>>,
+    pub address: Option<ShippingAddress>,
 }
 
 impl Customer {
@@ -65,7 +63,7 @@ impl Customer {
             name: self.name.clone(),
             email: self.email.clone(),
             phone: self.phone.clone(),
-            address: self.address.as_ref().map(|a| a.0.clone()),
+            address: self.address.clone(),
         }
     }
 }
@@ -122,7 +120,7 @@ impl CustomerFields {
             name: name.to_string(),
             email: email.as_str().to_string(),
             phone,
-            address: address.map(Json),
+            address,
         })
     }
 }

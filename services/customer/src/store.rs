@@ -1,18 +1,47 @@
 //! SQL for customers.
 
 use crate::domain::Customer;
+use cartflow_events::ShippingAddress;
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, name, email, phone, address";
 
-/// A customer in the list, with the sign-up time the list is ordered by.
+/// A `customers` row as read: the domain's `Customer` stays free of the database's types.
 #[derive(sqlx::FromRow)]
+struct CustomerRow {
+    id: Uuid,
+    name: String,
+    email: String,
+    phone: Option<String>,
+    address: Option<Json<ShippingAddress>>,
+}
+
+impl From<CustomerRow> for Customer {
+    fn from(row: CustomerRow) -> Customer {
+        Customer {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            phone: row.phone,
+            address: row.address.map(|a| a.0),
+        }
+    }
+}
+
+/// A customer in the list, with the sign-up time the list is ordered by.
 pub struct Listed {
     pub created_at: DateTime<Utc>,
-    #[sqlx(flatten)]
     pub customer: Customer,
+}
+
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    customer: CustomerRow,
 }
 
 /// Up to `limit` customers, oldest first, after the (created_at, id) given.
@@ -22,7 +51,7 @@ pub async fn list(
     limit: i64,
 ) -> sqlx::Result<Vec<Listed>> {
     let (after_at, after_id) = after.unzip();
-    sqlx::query_as(&format!(
+    let rows: Vec<ListedRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS}, created_at FROM customers
          WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1, $2)
          ORDER BY created_at, id LIMIT $3"
@@ -31,14 +60,23 @@ pub async fn list(
     .bind(after_id)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Listed {
+            created_at: row.created_at,
+            customer: row.customer.into(),
+        })
+        .collect())
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Customer>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    let row: Option<CustomerRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(Customer::from))
 }
 
 pub async fn insert(conn: &mut PgConnection, c: &Customer) -> sqlx::Result<()> {
@@ -49,7 +87,7 @@ pub async fn insert(conn: &mut PgConnection, c: &Customer) -> sqlx::Result<()> {
     .bind(&c.name)
     .bind(&c.email)
     .bind(&c.phone)
-    .bind(&c.address)
+    .bind(c.address.as_ref().map(Json))
     .execute(conn)
     .await
     .map(drop)
@@ -65,7 +103,7 @@ pub async fn update(conn: &mut PgConnection, c: &Customer) -> sqlx::Result<bool>
     .bind(&c.name)
     .bind(&c.email)
     .bind(&c.phone)
-    .bind(&c.address)
+    .bind(c.address.as_ref().map(Json))
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)

@@ -8,23 +8,39 @@ use uuid::Uuid;
 
 const COLUMNS: &str = "sku, available, reserved, low_stock_threshold";
 
+/// A `stock_items` row as read ([`COLUMNS`]): the domain's `StockItem` stays free of the
+/// database's traits.
+type StockRow = (String, i32, i32, i32);
+
+fn stock_item((sku, quantity, reserved, low_stock_threshold): StockRow) -> StockItem {
+    StockItem {
+        sku,
+        quantity,
+        reserved,
+        low_stock_threshold,
+    }
+}
+
 /// Up to `limit` stock items by SKU, after `after` when given (a page of the list).
 pub async fn list(pool: &PgPool, after: Option<&str>, limit: i64) -> sqlx::Result<Vec<StockItem>> {
-    sqlx::query_as(&format!(
+    let rows: Vec<StockRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM stock_items WHERE $1::text IS NULL OR sku > $1
          ORDER BY sku LIMIT $2"
     ))
     .bind(after)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(stock_item).collect())
 }
 
 pub async fn get(pool: &PgPool, sku: &str) -> sqlx::Result<Option<StockItem>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM stock_items WHERE sku = $1"))
-        .bind(sku)
-        .fetch_optional(pool)
-        .await
+    let row: Option<StockRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM stock_items WHERE sku = $1"))
+            .bind(sku)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(stock_item))
 }
 
 pub async fn insert(
@@ -33,7 +49,7 @@ pub async fn insert(
     quantity: i32,
     threshold: i32,
 ) -> sqlx::Result<StockItem> {
-    sqlx::query_as(&format!(
+    let row: StockRow = sqlx::query_as(&format!(
         "INSERT INTO stock_items (sku, available, low_stock_threshold) VALUES ($1, $2, $3)
          RETURNING {COLUMNS}"
     ))
@@ -41,7 +57,8 @@ pub async fn insert(
     .bind(quantity)
     .bind(threshold)
     .fetch_one(pool)
-    .await
+    .await?;
+    Ok(stock_item(row))
 }
 
 /// Sets the available units of a row locked by [`lock_levels`].
@@ -50,13 +67,14 @@ pub async fn set_available(
     sku: &str,
     quantity: i32,
 ) -> sqlx::Result<StockItem> {
-    sqlx::query_as(&format!(
+    let row: StockRow = sqlx::query_as(&format!(
         "UPDATE stock_items SET available = $2, updated_at = now() WHERE sku = $1 RETURNING {COLUMNS}"
     ))
     .bind(sku)
     .bind(quantity)
     .fetch_one(conn)
-    .await
+    .await?;
+    Ok(stock_item(row))
 }
 
 pub async fn delete(pool: &PgPool, sku: &str) -> sqlx::Result<bool> {

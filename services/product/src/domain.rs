@@ -9,7 +9,7 @@ pub const MAX_DESCRIPTION_LEN: usize = 2000;
 pub const MAX_PRICE_CENTS: i64 = 1_000_000_000;
 
 /// A product as stored and returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Product {
     pub sku: String,
     pub name: String,

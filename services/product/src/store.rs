@@ -4,25 +4,41 @@
 use crate::domain::Product;
 use sqlx::{PgConnection, PgPool};
 
+/// A `products` row as read (sku, name, description, price_cents, version): the
+/// domain's `Product` stays free of the database's traits.
+type ProductRow = (String, String, Option<String>, i64, i64);
+
+fn product((sku, name, description, price_cents, version): ProductRow) -> Product {
+    Product {
+        sku,
+        name,
+        description,
+        price_cents,
+        version,
+    }
+}
+
 /// Up to `limit` products by SKU, after `after` when given (a page of the list).
 pub async fn list(pool: &PgPool, after: Option<&str>, limit: i64) -> sqlx::Result<Vec<Product>> {
-    sqlx::query_as(
+    let rows: Vec<ProductRow> = sqlx::query_as(
         "SELECT sku, name, description, price_cents, version FROM products
          WHERE $1::text IS NULL OR sku > $1 ORDER BY sku LIMIT $2",
     )
     .bind(after)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(product).collect())
 }
 
 pub async fn get(pool: &PgPool, sku: &str) -> sqlx::Result<Option<Product>> {
-    sqlx::query_as(
+    let row: Option<ProductRow> = sqlx::query_as(
         "SELECT sku, name, description, price_cents, version FROM products WHERE sku = $1",
     )
     .bind(sku)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(product))
 }
 
 /// Returns the new product's version.
@@ -58,11 +74,12 @@ pub async fn update(conn: &mut PgConnection, p: &Product) -> sqlx::Result<Option
 /// Returns what was deleted, with the version of its deletion; `None` when there is
 /// no such product.
 pub async fn delete(conn: &mut PgConnection, sku: &str) -> sqlx::Result<Option<Product>> {
-    sqlx::query_as(
+    let row: Option<ProductRow> = sqlx::query_as(
         "DELETE FROM products WHERE sku = $1
          RETURNING sku, name, description, price_cents, nextval('product_versions') AS version",
     )
     .bind(sku)
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(row.map(product))
 }

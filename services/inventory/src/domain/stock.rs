@@ -5,11 +5,10 @@ use serde::{Deserialize, Serialize};
 
 pub const MAX_QUANTITY: i32 = 1_000_000_000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StockItem {
     pub sku: String,
-    /// Units that can be sold now.
-    #[sqlx(rename = "available")]
+    /// Units that can be sold now (the `available` column).
     pub quantity: i32,
     /// Units held for confirmed orders.
     pub reserved: i32,
