@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use cartflow_api::cart::{CheckoutAccepted, CheckoutRequest};
 use cartflow_api::payment::holds_card_number;
-use cartflow_events::{OrderRequested, Sku};
+use cartflow_events::Sku;
 use cartflow_kit::http::Problem;
 use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, CustomerId};
@@ -254,15 +254,13 @@ async fn convert(
         };
     domain::convert(started.status_before, started.items.len())?;
     let (cart_id, checkout, items) = (started.cart_id, started.checkout, started.items);
-    let request = OrderRequested {
+    let request = checkout.request(
         cart_id,
-        checkout_id: Some(checkout.checkout_id),
-        expires_at: Some(checkout.expires_at),
-        customer_id: customer,
+        customer,
         items,
-        payment_method: Some(payment.payment_method),
-        shipping_address: Some(payment.shipping_address),
-    };
+        Some(payment.payment_method),
+        Some(payment.shipping_address),
+    );
     tx.publish_caused_by(&Cause::command(cart_id), &request)
         .await?;
     tx.commit().await?;

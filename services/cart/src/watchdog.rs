@@ -10,7 +10,7 @@
 //! made the order first.
 
 use crate::store;
-use cartflow_events::{CheckoutExpireRequested, OrderRequested};
+use cartflow_events::CheckoutExpireRequested;
 use cartflow_kit::{ConfigError, Env};
 use cartflow_messaging::{Cause, Outbox};
 use std::time::Duration;
@@ -99,15 +99,17 @@ impl Watchdog {
             } else {
                 let (payment_method, shipping_address) =
                     store::checkout_payment(tx.conn(), cart_id).await?;
-                let request = OrderRequested {
+                let started = store::Checkout {
+                    checkout_id,
+                    expires_at: checkout.expires_at,
+                };
+                let request = started.request(
                     cart_id,
-                    checkout_id: Some(checkout_id),
-                    expires_at: Some(checkout.expires_at),
-                    customer_id: cart.customer_id,
-                    items: cart.line_items(),
+                    cart.customer_id,
+                    cart.line_items(),
                     payment_method,
                     shipping_address,
-                };
+                );
                 tx.publish_caused_by(&cause, &request).await?;
                 tracing::warn!(%cart_id, %checkout_id, requests, "checkout overdue; request sent again");
             }

@@ -9,7 +9,7 @@ use crate::domain::{self, CheckoutRecord, Ruling, on_expire_requested, on_stock_
 use crate::store::{self, NewOrder};
 use async_trait::async_trait;
 use cartflow_events::{
-    Checkout, CheckoutExpireRequested, CheckoutExpired, CustomerDeleted, OrderCreated,
+    Checkout, CheckoutExpireRequested, CheckoutExpired, CustomerDeleted, LineItem, OrderCreated,
     PaymentAuthorized, Topic, total_cents,
 };
 use cartflow_kit::auth::deleted;
@@ -203,14 +203,9 @@ async fn rule_on(
             Ok(())
         }
         Ruling::Expire => {
-            let expired = CheckoutExpired {
-                checkout_id,
-                cart_id: reserved.cart_id,
-                customer_id: reserved.customer_id,
-                items: reserved.items.clone(),
-            };
-            tracing::info!(%checkout_id, cart_id = %expired.cart_id, "stock reserved past the checkout's expiry: given up");
-            give_up(tx, expired).await
+            tracing::info!(%checkout_id, cart_id = %reserved.cart_id, "stock reserved past the checkout's expiry: given up");
+            let (cart_id, customer_id) = (reserved.cart_id, reserved.customer_id);
+            give_up(tx, checkout_id, cart_id, customer_id, &reserved.items).await
         }
         Ruling::AlreadyOrdered(order_id) => {
             tracing::warn!(%checkout_id, %order_id, "checkout already has an order; ignoring");
@@ -265,14 +260,9 @@ async fn expire_requested(
     let checkout_id = request.checkout_id;
     match on_expire_requested(locked_record(tx, checkout_id).await?) {
         Ruling::Expire => {
-            let expired = CheckoutExpired {
-                checkout_id,
-                cart_id: request.cart_id,
-                customer_id: request.customer_id,
-                items: request.items.clone(),
-            };
-            tracing::info!(%checkout_id, cart_id = %expired.cart_id, "checkout given up");
-            give_up(tx, expired).await
+            tracing::info!(%checkout_id, cart_id = %request.cart_id, "checkout given up");
+            let (cart_id, customer_id) = (request.cart_id, request.customer_id);
+            give_up(tx, checkout_id, cart_id, customer_id, &request.items).await
         }
         Ruling::AlreadyOrdered(order_id) => {
             // The cart has not seen `order.created` yet: say it again. Notification
@@ -310,7 +300,19 @@ async fn locked_record(tx: &mut Tx, checkout_id: Uuid) -> Result<CheckoutRecord,
 }
 
 /// Records the tombstone and announces the checkout's end.
-async fn give_up(tx: &mut Tx, expired: CheckoutExpired) -> Result<(), HandlerError> {
+async fn give_up(
+    tx: &mut Tx,
+    checkout_id: Uuid,
+    cart_id: Uuid,
+    customer_id: Uuid,
+    items: &[LineItem],
+) -> Result<(), HandlerError> {
+    let expired = CheckoutExpired {
+        checkout_id,
+        cart_id,
+        customer_id,
+        items: items.to_vec(),
+    };
     store::expire(tx.conn(), &expired).await?;
     tx.publish(&expired).await?;
     Ok(())

@@ -3,7 +3,7 @@
 
 use super::{lines_from_rows, status_of};
 use crate::domain::{CartStatus, CheckoutEnd, Rejection};
-use cartflow_events::{LineItem, ShippingAddress};
+use cartflow_events::{LineItem, OrderRequested, ShippingAddress};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -107,6 +107,29 @@ pub async fn pending_count(conn: &mut PgConnection) -> sqlx::Result<i64> {
 pub struct Checkout {
     pub checkout_id: Uuid,
     pub expires_at: DateTime<Utc>,
+}
+
+impl Checkout {
+    /// The request for this checkout's stock and payment: sent by the convert, and
+    /// again by the watchdog while nobody answers.
+    pub fn request(
+        &self,
+        cart_id: Uuid,
+        customer_id: Uuid,
+        items: Vec<LineItem>,
+        payment_method: Option<String>,
+        shipping_address: Option<ShippingAddress>,
+    ) -> OrderRequested {
+        OrderRequested {
+            cart_id,
+            checkout_id: Some(self.checkout_id),
+            expires_at: Some(self.expires_at),
+            customer_id,
+            items,
+            payment_method,
+            shipping_address,
+        }
+    }
 }
 
 /// A checkout that has started, on which cart, from which status.
