@@ -3,7 +3,7 @@
 
 use cartflow_events::{LineItem, OrderRequested, Service};
 use cartflow_kit::ServiceApp;
-use cartflow_messaging::{Consumer, ConsumerSettings, Incoming, Outbox, migrator_with};
+use cartflow_messaging::{Consumer, ConsumerSettings, Incoming, Outbox};
 use cartflow_testkit::{TestInfra, count, envelope_for};
 use inventory_service::InventoryApp;
 use inventory_service::handlers::InventoryHandler;
@@ -19,7 +19,10 @@ use uuid::Uuid;
 async fn concurrent_inventory_batches_over_hot_skus_never_deadlock() {
     let infra = TestInfra::new().await;
     let pool = infra
-        .database("inventory", &migrator_with(InventoryApp::migrator()))
+        .database(
+            "inventory",
+            &cartflow_kit::runtime::migrator_for(InventoryApp::migrator()),
+        )
         .await;
     let deadlocks_before = deadlocks(&pool).await;
     let skus = ["HOT-1", "HOT-2", "HOT-3", "HOT-4"];

@@ -14,7 +14,7 @@ use cartflow_kit::{AppContext, ServiceApp};
 use cartflow_messaging::consumer::{Applied, Outcome};
 use cartflow_messaging::{
     AnyHandler, Consumer, ConsumerSettings, EventHandler, HandlerError, Incoming, Outbox,
-    PubSubConfig, migrator_with,
+    PubSubConfig,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,7 +44,7 @@ impl ServiceDb {
         let pool = cartflow_kit::db::connect(&url, 4)
             .await
             .expect("connecting");
-        migrator_with(A::migrator())
+        cartflow_kit::runtime::migrator_for(A::migrator())
             .run(&pool)
             .await
             .expect("migrating");

@@ -99,7 +99,26 @@ const TOPOLOGY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_s
 
 /// Migrates the service's database to the latest version.
 pub async fn migrate<A: ServiceApp>(pool: &PgPool) -> anyhow::Result<()> {
-    db::migrate(pool, &migrator_with(A::migrator())).await
+    db::migrate(pool, &migrator_for(A::migrator())).await
+}
+
+/// A service's migrations with what every service's database holds besides: the
+/// plumbing's (inbox, outbox, failures: [`migrator_with`]) and the kit's own
+/// (`shared/kit/migrations`: `deleted_customers`, beside `auth/deleted.rs`, which fills
+/// and reads it). One migration history per database; the kit's versions are small
+/// integers apart from the plumbing's.
+pub fn migrator_for(service: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    let kit = sqlx::migrate!("./migrations");
+    let migrations: Vec<_> = service
+        .migrations
+        .iter()
+        .chain(kit.migrations.iter())
+        .cloned()
+        .collect();
+    migrator_with(sqlx::migrate::Migrator {
+        migrations: migrations.into(),
+        ..service
+    })
 }
 
 /// Starts `app` and returns once it is listening and consuming.
