@@ -31,7 +31,7 @@ const NOT_DRIVEN: &[(Service, &str, &str, u16, &str)] = &[
         "put",
         "/customers/{id}",
         403,
-        "an email the token did not verify: OIDC only, auth::a_customer_signs_up_only_with_the_email_their_token_verified",
+        "an email the token did not verify: OIDC only, auth::sign_up::sign_up_takes_the_tokens_verified_email_only_and_a_conflict_does_not_echo_it",
     ),
     (
         Service::Cart,
@@ -52,7 +52,7 @@ const NOT_DRIVEN: &[(Service, &str, &str, u16, &str)] = &[
         "get",
         "/push/{customer_id}/stream",
         429,
-        "a sixth live stream: auth::push_streams_are_capped_per_caller",
+        "a sixth live stream: auth::streams::a_caller_holds_at_most_five_push_streams_at_once",
     ),
 ];
 
@@ -63,7 +63,7 @@ const KIT_NOT_DRIVEN: &[(&str, &str, u16, &str)] = &[
         "get",
         "/ready",
         503,
-        "something the service needs down: reconnect::*, auth::with_the_issuer_down_*",
+        "something the service needs down: reconnect::*, auth::tokens::with_the_issuer_down_*",
     ),
     (
         "get",
