@@ -1,0 +1,150 @@
+//! A checkout's payment decided: approved and captured and refunded once each,
+//! declined with the provider's code, or declined without asking the provider.
+
+use super::{cancelled, ordered, payments, reserved};
+use cartflow_events::{PaymentAuthorized, PaymentCaptured, PaymentDeclined, PaymentRefunded};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn an_approved_checkout_is_authorized_captured_and_refunded_once_each() {
+    let payments = payments(&[], 3000).await;
+    let checkout = reserved(Some("pm_card_visa"));
+    let checkout_id = checkout.checkout_id.unwrap();
+    payments.harness.processed(&checkout).await;
+    payments.reaches(checkout_id, "authorized").await;
+    let authorized = payments.harness.staged::<PaymentAuthorized>().await;
+    assert_eq!(authorized.len(), 1);
+    assert_eq!(authorized[0].amount_cents, 2500);
+    let card = authorized[0]
+        .card
+        .clone()
+        .expect("the card's brand and last four");
+    assert_eq!((card.brand.as_str(), card.last4.as_str()), ("visa", "4242"));
+    assert_eq!(payments.ledger().totals.capturable, 2500);
+
+    // The cart re-sent its request: the authorization is announced again, not made again.
+    payments.harness.processed(&checkout).await;
+    assert_eq!(
+        payments.harness.staged::<PaymentAuthorized>().await.len(),
+        2
+    );
+
+    let order_id = Uuid::new_v4();
+    payments
+        .harness
+        .processed(&ordered(&checkout, order_id))
+        .await;
+    payments.reaches(checkout_id, "captured").await;
+    payments
+        .harness
+        .processed(&ordered(&checkout, order_id))
+        .await;
+    let captured = payments.harness.staged::<PaymentCaptured>().await;
+    assert_eq!(captured.len(), 1, "one receipt");
+    assert_eq!(
+        (captured[0].order_id, captured[0].amount_cents),
+        (order_id, 2500)
+    );
+
+    payments
+        .harness
+        .processed(&cancelled(&checkout, order_id))
+        .await;
+    payments.reaches(checkout_id, "refunded").await;
+    payments
+        .harness
+        .processed(&cancelled(&checkout, order_id))
+        .await;
+    let refunded = payments.harness.staged::<PaymentRefunded>().await;
+    assert_eq!(refunded.len(), 1, "one refund notice");
+
+    let ledger = payments.ledger();
+    assert_eq!(
+        (
+            ledger.counts.authorizations,
+            ledger.counts.captures,
+            ledger.counts.refunds
+        ),
+        (1, 1, 1),
+        "{ledger:?}"
+    );
+    assert_eq!(
+        (
+            ledger.totals.captured,
+            ledger.totals.refunded,
+            ledger.totals.net
+        ),
+        (2500, 2500, 0)
+    );
+    let (status, report) = payments
+        .harness
+        .request("GET", "/payments/reconciliation", None)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["differences"], serde_json::json!([]), "{report}");
+    assert_eq!(report["records_net_cents"], 0);
+}
+
+#[tokio::test]
+async fn declines_carry_the_providers_code_and_hold_nothing() {
+    let payments = payments(&[], 3000).await;
+    for (token, code) in [
+        ("pm_card_chargeDeclined", "generic_decline"),
+        (
+            "pm_card_chargeDeclinedInsufficientFunds",
+            "insufficient_funds",
+        ),
+    ] {
+        let checkout = reserved(Some(token));
+        payments.harness.processed(&checkout).await;
+        payments
+            .reaches(checkout.checkout_id.unwrap(), "declined")
+            .await;
+        let declined = payments.harness.staged::<PaymentDeclined>().await;
+        let this = declined
+            .iter()
+            .find(|d| Some(d.checkout_id) == checkout.checkout_id)
+            .expect("the decline is announced");
+        assert_eq!(this.reason, "card_declined");
+        assert_eq!(this.decline_code.as_deref(), Some(code));
+        assert_eq!(this.items, checkout.items, "inventory releases these lines");
+    }
+    let ledger = payments.ledger();
+    assert_eq!(
+        (ledger.counts.declines, ledger.counts.authorizations),
+        (2, 0)
+    );
+    assert_eq!(ledger.totals.capturable, 0);
+    assert!(
+        payments
+            .harness
+            .staged::<PaymentAuthorized>()
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_checkout_without_a_usable_payment_method_is_declined_without_asking_the_provider() {
+    let payments = payments(&[], 3000).await;
+    let missing = reserved(None);
+    let card_number = reserved(Some("4242424242424242"));
+    payments.harness.processed(&missing).await;
+    payments.harness.processed(&card_number).await;
+    let declined = payments.harness.staged::<PaymentDeclined>().await;
+    let reasons: Vec<&str> = declined.iter().map(|d| d.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["payment_method_missing", "payment_method_invalid"]
+    );
+    assert!(
+        payments.ledger().intents.is_empty(),
+        "the provider was not asked"
+    );
+    // Nothing shaped like a card number is kept, in any column.
+    let dump: String = sqlx::query_scalar("SELECT string_agg(p::text, ' ') FROM payments p")
+        .fetch_one(payments.harness.pool())
+        .await
+        .unwrap();
+    assert!(!cartflow_api::payment::holds_card_number(&dump), "{dump}");
+}
