@@ -38,7 +38,7 @@ const NOT_DRIVEN: &[(Service, &str, &str, u16, &str)] = &[
         "post",
         "/cart/items",
         503,
-        "product not answering: catalog::an_unknown_sku_is_a_503_once_the_timeout_fires",
+        "product not answering: catalog::with_product_hanging_known_skus_still_fill_carts_and_check_out and resilience::with_the_product_service_down_the_cart_answers_503_at_once_and_recovers",
     ),
     (
         Service::Payment,
