@@ -94,21 +94,21 @@ async fn inventory_returns_stock_once_for_a_duplicated_cancellation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn payment_authorizes_once_for_a_duplicated_stock_available() {
+async fn payment_authorizes_once_for_a_duplicated_order_request() {
     let app = spawn_app().await;
+    app.create_product("KB-1", 1000, 10).await;
     let cart_id = Uuid::new_v4();
-    let available = StockAvailable {
+    let requested = OrderRequested {
         checkout_id: Some(Uuid::new_v4()),
         expires_at: None,
         cart_id,
         customer_id: Uuid::new_v4(),
         items: vec![line("KB-1", 2, 1000)],
         payment_method: Some("pm_card_visa".into()),
-        total_cents: Some(2000),
         shipping_address: None,
     };
-    let envelope = envelope_for::<StockAvailable>(cart_id);
-    app.infra.publish_raw(&envelope, &available, 2).await;
+    let envelope = envelope_for::<OrderRequested>(cart_id);
+    app.infra.publish_raw(&envelope, &requested, 2).await;
     app.wait_for_duplicates(Service::Payment, envelope.event_id, 1)
         .await;
     eventually("the authorization", || async {
@@ -120,7 +120,7 @@ async fn payment_authorizes_once_for_a_duplicated_stock_available() {
         (app.count(Service::Payment, announced).await == 1).then_some(())
     })
     .await;
-    // Downstream, one order.
+    // Downstream (inventory reserved beside it), one order.
     eventually("the order", || async {
         (app.orders(&format!("cart_id={cart_id}")).await.len() == 1).then_some(())
     })
@@ -148,12 +148,29 @@ async fn order_is_created_once_for_a_duplicated_payment_authorization() {
         shipping_address: None,
         card: None,
     };
+    // Inventory's answer, once; the order waits for both.
+    let reserved = StockAvailable {
+        checkout_id: Some(available.checkout_id),
+        expires_at: None,
+        cart_id,
+        customer_id: available.customer_id,
+        items: available.items.clone(),
+        payment_method: None,
+        total_cents: Some(2005),
+        shipping_address: None,
+    };
+    app.infra
+        .publish_raw(&envelope_for::<StockAvailable>(cart_id), &reserved, 1)
+        .await;
     let envelope = envelope_for::<PaymentAuthorized>(cart_id);
-
     app.infra.publish_raw(&envelope, &available, 2).await;
     app.wait_for_duplicates(Service::Order, envelope.event_id, 1)
         .await;
 
+    eventually("the order", || async {
+        (!app.orders(&format!("cart_id={cart_id}")).await.is_empty()).then_some(())
+    })
+    .await;
     let orders = app.orders(&format!("cart_id={cart_id}")).await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].total_cents, 2005);

@@ -89,7 +89,8 @@ async fn after_a_checkout_every_service_shows_its_counters_and_histograms_move()
     );
     for (service, subscription) in [
         (Service::Inventory, "inventory.order-requested"),
-        (Service::Payment, "payment.stock-available"),
+        (Service::Payment, "payment.order-requested"),
+        (Service::Order, "order.stock-available"),
         (Service::Order, "order.payment.authorized"),
         (Service::Cart, "cart.order.created"),
         (Service::Notification, "notification.order.created"),

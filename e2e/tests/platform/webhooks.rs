@@ -100,6 +100,14 @@ async fn every_event_reaches_a_partner_once_through_duplicates_and_a_sigkill_of_
         }
     }
 
+    // The refunds follow the cancellations (after the captures, which may still be
+    // out): wait for both before reading what the producers wrote.
+    eventually_within(Duration::from_secs(60), "the two refunds", || async {
+        let refunds = "SELECT count(*) FROM outbox WHERE topic = 'payment.refunded'";
+        (app.count(Service::Payment, refunds).await >= 2).then_some(())
+    })
+    .await;
+
     // What the partner must get: every event of those types the producers wrote.
     let mut expected: Vec<String> = Vec::new();
     for service in [

@@ -108,15 +108,7 @@ async fn apply_one(tx: &mut Tx, item: &Item<'_, StockMessage>) -> Result<(), Han
     let note = match item.message {
         StockMessage::Requested(_) => unreachable!("`runs_of` picks every request"),
         StockMessage::Cancelled(cancelled) => release(tx, cancelled).await?,
-        StockMessage::Declined(declined) => {
-            if return_stock(tx, declined.checkout_id).await? {
-                tracing::info!(checkout_id = %declined.checkout_id, "payment declined: stock returned");
-                "payment declined: reservation released, stock returned"
-            } else {
-                tracing::info!(checkout_id = %declined.checkout_id, "payment declined for a checkout that holds no stock (released before)");
-                "payment declined: nothing held (released before)"
-            }
-        }
+        StockMessage::Declined(declined) => decline(tx, declined).await?,
         StockMessage::Expired(expired) => expire(tx, expired).await?,
     };
     item.note(tx, note).await?;
@@ -245,6 +237,9 @@ async fn reserve(
                         "checkout given up before its request came: nothing will be reserved"
                             .to_string()
                     }
+                    ReservationStatus::Declined => {
+                        "payment declined before the request came: nothing reserved".to_string()
+                    }
                     status => format!(
                         "checkout decided before ({}): nothing reserved",
                         status.as_str()
@@ -325,6 +320,30 @@ async fn expire(tx: &mut Tx, expired: &CheckoutExpired) -> Result<&'static str, 
         return Ok("checkout given up: reservation released, stock returned");
     }
     Ok("checkout given up: nothing held")
+}
+
+/// A declined checkout holds no stock: its reservation is released (once), or, if its
+/// request has not arrived yet (payment answers beside the reservation), recorded as
+/// declined so that it reserves nothing. Says which, for the timeline.
+async fn decline(tx: &mut Tx, declined: &PaymentDeclined) -> Result<&'static str, HandlerError> {
+    let checkout_id = declined.checkout_id;
+    let checkout = CheckoutLines {
+        checkout_id,
+        cart_id: declined.cart_id,
+        customer_id: declined.customer_id,
+        items: &declined.items,
+    };
+    if store::record_decision(tx.conn(), &checkout, ReservationStatus::Declined).await? {
+        tracing::info!(%checkout_id, "payment declined before the request arrived; it will reserve nothing");
+        return Ok("payment declined before the request came: nothing will be reserved");
+    }
+    if return_stock(tx, checkout_id).await? {
+        tracing::info!(%checkout_id, "payment declined: stock returned");
+        Ok("payment declined: reservation released, stock returned")
+    } else {
+        tracing::info!(%checkout_id, "payment declined for a checkout that holds no stock (rejected or released before)");
+        Ok("payment declined: nothing held")
+    }
 }
 
 /// Returns a cancelled order's stock, once: only an active reservation is released.

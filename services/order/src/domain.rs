@@ -50,8 +50,9 @@ pub enum CheckoutRecord {
 /// Order's ruling as the checkout arbiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ruling {
-    /// Create the order and announce `order.created`.
-    CreateOrder,
+    /// Record the answer; with both answers in, create the order and announce
+    /// `order.created`.
+    Record,
     /// Record the checkout as given up and announce `checkout.expired`.
     Expire,
     /// Decided before: the order exists.
@@ -70,16 +71,17 @@ impl From<CheckoutRecord> for Option<Ruling> {
     }
 }
 
-/// Stock was reserved for the checkout: its order, unless it was decided before or
-/// arrives past the checkout's expiry (then the checkout is given up, and inventory
-/// releases the reservation on `checkout.expired`).
-pub fn on_stock_available(
+/// An answer for the checkout (its stock reserved, or its total held): recorded
+/// towards its order, unless the checkout was decided before or the answer comes past
+/// its expiry (then the checkout is given up: inventory releases the reservation and
+/// payment voids the authorization on `checkout.expired`).
+pub fn on_answer(
     record: CheckoutRecord,
     expires_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Ruling {
     Option::<Ruling>::from(record).unwrap_or(match is_in_time(expires_at, now) {
-        true => Ruling::CreateOrder,
+        true => Ruling::Record,
         false => Ruling::Expire,
     })
 }
@@ -150,35 +152,20 @@ mod tests {
         let earlier = now - chrono::Duration::seconds(1);
         let order = Uuid::new_v4();
         // In time (or from before expiries existed): the order.
-        assert_eq!(
-            on_stock_available(Undecided, Some(later), now),
-            Ruling::CreateOrder
-        );
-        assert_eq!(
-            on_stock_available(Undecided, None, now),
-            Ruling::CreateOrder
-        );
+        assert_eq!(on_answer(Undecided, Some(later), now), Ruling::Record);
+        assert_eq!(on_answer(Undecided, None, now), Ruling::Record);
         assert!(is_in_time(Some(later), now) && is_in_time(None, now));
         assert!(!is_in_time(Some(earlier), now) && !is_in_time(Some(now), now));
         // Late: given up, even if the cart has not asked yet.
-        assert_eq!(
-            on_stock_available(Undecided, Some(earlier), now),
-            Ruling::Expire
-        );
-        assert_eq!(
-            on_stock_available(Undecided, Some(now), now),
-            Ruling::Expire
-        );
+        assert_eq!(on_answer(Undecided, Some(earlier), now), Ruling::Expire);
+        assert_eq!(on_answer(Undecided, Some(now), now), Ruling::Expire);
         // A decision stands, whatever arrives next.
         for expires in [None, Some(earlier), Some(later)] {
             assert_eq!(
-                on_stock_available(Ordered(order), expires, now),
+                on_answer(Ordered(order), expires, now),
                 Ruling::AlreadyOrdered(order)
             );
-            assert_eq!(
-                on_stock_available(Expired, expires, now),
-                Ruling::AlreadyExpired
-            );
+            assert_eq!(on_answer(Expired, expires, now), Ruling::AlreadyExpired);
         }
         assert_eq!(on_expire_requested(Undecided), Ruling::Expire);
         assert_eq!(

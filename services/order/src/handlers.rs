@@ -1,20 +1,20 @@
-//! Order's part in the saga. It creates the order for a reserved and paid checkout
-//! (`payment.authorized`: stock reserved, the total held on the card), and it is
-//! the arbiter of how every checkout ends: with its order, or given up
-//! (`checkout.expired`) — never both. Both decisions about one checkout are taken under
+//! Order's part in the saga. It creates the order for a checkout that holds both
+//! answers to its request, given side by side: inventory's (`stock-available`: every
+//! line reserved) and payment's (`payment.authorized`: the total held on the card). It
+//! is the arbiter of how every checkout ends: with its order, or given up
+//! (`checkout.expired`) — never both. Every decision about one checkout is taken under
 //! one lock (`store::lock_checkouts`, taken for the whole batch by `lock_batch`), and
 //! the rules are `domain::on_*`.
 
-use crate::domain::{self, CheckoutRecord, Ruling, on_expire_requested, on_stock_available};
-use crate::store::{self, NewOrder};
+use crate::domain::{CheckoutRecord, Ruling, on_answer, on_expire_requested};
+use crate::store::{self, Answer, NewOrder};
 use async_trait::async_trait;
 use cartflow_events::{
     Checkout, CheckoutExpireRequested, CheckoutExpired, CustomerDeleted, LineItem, OrderCreated,
-    PaymentAuthorized, Topic, total_cents,
+    PaymentAuthorized, StockAvailable, Topic, total_cents,
 };
 use cartflow_kit::auth::deleted;
-use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Run, Tx};
-use std::collections::HashSet;
+use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Tx};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -25,7 +25,9 @@ pub struct OrderHandler;
 // large variant again would cost a second allocation for nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum OrderMessage {
-    /// Stock reserved and the total held on the card; its lines checked.
+    /// Every line reserved.
+    Reserved(StockAvailable),
+    /// The total held on the card; its lines checked.
     Authorized(PaymentAuthorized),
     ExpireRequested(CheckoutExpireRequested),
     CustomerDeleted(CustomerDeleted),
@@ -35,6 +37,7 @@ impl OrderMessage {
     /// The checkout whose decision applying this message takes.
     fn checkout(&self) -> Option<Uuid> {
         match self {
+            OrderMessage::Reserved(r) => Some(r.checkout()),
             OrderMessage::Authorized(a) => Some(a.checkout()),
             OrderMessage::ExpireRequested(r) => Some(r.checkout_id),
             OrderMessage::CustomerDeleted(_) => None,
@@ -48,9 +51,10 @@ impl EventHandler for OrderHandler {
 
     fn decode(&self, event: &Incoming) -> Result<OrderMessage, HandlerError> {
         Ok(match event.topic() {
+            Some(Topic::StockAvailable) => OrderMessage::Reserved(event.decode()?),
             Some(Topic::PaymentAuthorized) => {
                 let authorized: PaymentAuthorized = event.decode()?;
-                if !lines_are_valid(&authorized) {
+                if !lines_are_valid(&authorized.items) {
                     return Err(HandlerError::Poison(
                         "payment.authorized with empty or invalid lines".into(),
                     ));
@@ -79,40 +83,34 @@ impl EventHandler for OrderHandler {
         Ok(())
     }
 
-    /// Consecutive authorizations become orders with one statement ([`create_orders`]);
-    /// an expiry request between them is decided in its place (it must not be
-    /// overtaken).
+    /// One by one, in order: each answer is recorded (and makes its order when it is
+    /// the second), each expiry request ruled on, under the batch's locks. The clock is
+    /// read once for the batch.
     async fn handle_batch(
         &self,
         tx: &mut Tx,
         batch: &Batch<'_, OrderMessage>,
     ) -> Result<(), HandlerError> {
-        for run in batch.runs_of(|m| match m {
-            OrderMessage::Authorized(authorized) => Some(authorized),
-            _ => None,
-        }) {
-            let rest = match run {
-                Run::Picked(run, authorized) => {
-                    create_orders(tx, &run, &authorized).await?;
-                    continue;
+        let now = chrono::Utc::now();
+        for item in batch.iter() {
+            item.act_for(tx);
+            let span = item.span();
+            match item.message {
+                OrderMessage::Reserved(reserved) => {
+                    let answer = Answered::Stock(reserved);
+                    answered(tx, answer, now).instrument(span).await?
                 }
-                Run::Rest(rest) => rest,
-            };
-            for item in rest.iter() {
-                item.act_for(tx);
-                let span = item.span();
-                match item.message {
-                    OrderMessage::ExpireRequested(request) => {
-                        expire_requested(tx, request).instrument(span).await?
-                    }
-                    OrderMessage::CustomerDeleted(gone) => {
-                        deleted::on_customer_deleted(tx, gone)
-                            .instrument(span)
-                            .await?
-                    }
-                    OrderMessage::Authorized(_) => {
-                        unreachable!("`runs_of` picks every authorization")
-                    }
+                OrderMessage::Authorized(authorized) => {
+                    let answer = Answered::Payment(authorized);
+                    answered(tx, answer, now).instrument(span).await?
+                }
+                OrderMessage::ExpireRequested(request) => {
+                    expire_requested(tx, request).instrument(span).await?
+                }
+                OrderMessage::CustomerDeleted(gone) => {
+                    deleted::on_customer_deleted(tx, gone)
+                        .instrument(span)
+                        .await?
                 }
             }
         }
@@ -120,92 +118,87 @@ impl EventHandler for OrderHandler {
     }
 }
 
-/// Whether the reservation's lines can make an order: some, none empty or negative.
-fn lines_are_valid(reserved: &PaymentAuthorized) -> bool {
-    !reserved.items.is_empty()
-        && reserved
-            .items
+/// Whether the lines can make an order: some, none empty or negative.
+fn lines_are_valid(items: &[LineItem]) -> bool {
+    !items.is_empty()
+        && items
             .iter()
             .all(|i| i.quantity > 0 && i.unit_price_cents >= 0)
 }
 
-/// The orders of a run of authorizations: those that are their checkout's first in
-/// the run and within the expiry go in with one statement; every other one (a
-/// checkout decided before, a late one, a repeated one) is ruled on after, one by one,
-/// on its checkout's record. That reads as applying them in order: the ones ruled on
-/// after are either of other checkouts or later answers for a checkout already
-/// decided here. The clock is read once for the run.
-async fn create_orders(
-    tx: &mut Tx,
-    run: &Batch<'_, OrderMessage>,
-    authorized: &[&PaymentAuthorized],
-) -> Result<(), HandlerError> {
-    let now = chrono::Utc::now();
-    let authorized = |k: usize| authorized[k];
-    let mut checkouts = HashSet::new();
-    let in_time: Vec<usize> = (0..run.len())
-        .filter(|&k| {
-            let reserved = authorized(k);
-            // Only a checkout's first answer may go in at once: a later one overtaking
-            // an earlier one ruled on after (say, past the expiry) would change the
-            // outcome.
-            checkouts.insert(reserved.checkout()) && domain::is_in_time(reserved.expires_at, now)
-        })
-        .collect();
-    let orders: Vec<NewOrder> = in_time
-        .iter()
-        .map(|&k| new_order(authorized(k).checkout(), authorized(k)))
-        .collect();
-    let created = match orders.is_empty() {
-        true => Default::default(),
-        false => store::create_all(tx.conn(), &orders).await?,
-    };
-    let mut ordered = vec![false; run.len()];
-    for &k in &in_time {
-        let reserved = authorized(k);
-        let checkout_id = reserved.checkout();
-        let Some(&order_id) = created.get(&checkout_id) else {
-            continue;
-        };
-        let item = run.get(k);
-        let announced = announcement(order_id, checkout_id, reserved);
-        item.publish(tx, &announced).await?;
-        item.in_span(|| log_confirmed(&announced));
-        ordered[k] = true;
-    }
-    for k in (0..run.len()).filter(|&k| !ordered[k]) {
-        let item = run.get(k);
-        item.act_for(tx);
-        rule_on(tx, authorized(k), now)
-            .instrument(item.span())
-            .await?;
-    }
-    Ok(())
+/// One of the two answers to a checkout's request, as it came.
+#[derive(Clone, Copy)]
+enum Answered<'a> {
+    Stock(&'a StockAvailable),
+    Payment(&'a PaymentAuthorized),
 }
 
-/// An authorization that did not make its order at once: ruled on by what its checkout
-/// has on record (already ordered or given up, or past the expiry).
-async fn rule_on(
+impl Answered<'_> {
+    fn checkout(&self) -> Uuid {
+        match self {
+            Answered::Stock(s) => s.checkout(),
+            Answered::Payment(p) => p.checkout(),
+        }
+    }
+
+    fn expires_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Answered::Stock(s) => s.expires_at,
+            Answered::Payment(p) => p.expires_at,
+        }
+    }
+
+    /// What a checkout given up on this answer announces.
+    fn expired(&self) -> CheckoutExpired {
+        let (cart_id, customer_id, items) = match self {
+            Answered::Stock(s) => (s.cart_id, s.customer_id, &s.items),
+            Answered::Payment(p) => (p.cart_id, p.customer_id, &p.items),
+        };
+        CheckoutExpired {
+            checkout_id: self.checkout(),
+            cart_id,
+            customer_id,
+            items: items.clone(),
+        }
+    }
+}
+
+/// An answer to a checkout's request, ruled on by what its checkout has on record: the
+/// order once both answers are in (in time), the checkout given up when one comes past
+/// the expiry, nothing more for a checkout decided before.
+async fn answered(
     tx: &mut Tx,
-    reserved: &PaymentAuthorized,
+    answer: Answered<'_>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), HandlerError> {
-    let checkout_id = reserved.checkout();
+    let checkout_id = answer.checkout();
     let record = store::checkout_record(tx.conn(), checkout_id).await?;
-    match on_stock_available(record, reserved.expires_at, now) {
-        Ruling::CreateOrder => {
-            let order_id = store::create(tx.conn(), &new_order(checkout_id, reserved))
+    match on_answer(record, answer.expires_at(), now) {
+        Ruling::Record => {
+            let stored = match answer {
+                Answered::Stock(_) => Answer::StockReserved,
+                Answered::Payment(p) => Answer::Authorized(p),
+            };
+            let Some(authorized) = store::record_answer(tx.conn(), checkout_id, stored).await?
+            else {
+                tracing::info!(%checkout_id, waiting_for = match answer {
+                    Answered::Stock(_) => "payment",
+                    Answered::Payment(_) => "stock",
+                }, "answer recorded; the order waits for the other");
+                return Ok(());
+            };
+            let order_id = store::create(tx.conn(), &new_order(checkout_id, &authorized))
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("checkout {checkout_id} decided under its lock"))?;
-            let created = announcement(order_id, checkout_id, reserved);
+            let created = announcement(order_id, checkout_id, &authorized);
             tx.publish(&created).await?;
             log_confirmed(&created);
             Ok(())
         }
         Ruling::Expire => {
-            tracing::info!(%checkout_id, cart_id = %reserved.cart_id, "stock reserved past the checkout's expiry: given up");
-            let (cart_id, customer_id) = (reserved.cart_id, reserved.customer_id);
-            give_up(tx, checkout_id, cart_id, customer_id, &reserved.items).await
+            let expired = answer.expired();
+            tracing::info!(%checkout_id, cart_id = %expired.cart_id, "answer past the checkout's expiry: given up");
+            give_up(tx, expired).await
         }
         Ruling::AlreadyOrdered(order_id) => {
             tracing::warn!(%checkout_id, %order_id, "checkout already has an order; ignoring");
@@ -213,11 +206,12 @@ async fn rule_on(
         }
         Ruling::AlreadyExpired => {
             // Said again, so that payment (which voids what it holds for a given-up
-            // checkout) hears it whatever raced what; every consumer takes it once.
+            // checkout) and inventory hear it whatever raced what; every consumer takes
+            // it once.
             if let Some(expired) = store::expired(tx.conn(), checkout_id).await? {
                 tx.publish(&expired).await?;
             }
-            tracing::info!(%checkout_id, "authorization for a given-up checkout: no order; checkout.expired said again so payment voids it");
+            tracing::info!(%checkout_id, "answer for a given-up checkout: no order; checkout.expired said again");
             Ok(())
         }
     }
@@ -261,8 +255,13 @@ async fn expire_requested(
     match on_expire_requested(locked_record(tx, checkout_id).await?) {
         Ruling::Expire => {
             tracing::info!(%checkout_id, cart_id = %request.cart_id, "checkout given up");
-            let (cart_id, customer_id) = (request.cart_id, request.customer_id);
-            give_up(tx, checkout_id, cart_id, customer_id, &request.items).await
+            let expired = CheckoutExpired {
+                checkout_id,
+                cart_id: request.cart_id,
+                customer_id: request.customer_id,
+                items: request.items.clone(),
+            };
+            give_up(tx, expired).await
         }
         Ruling::AlreadyOrdered(order_id) => {
             // The cart has not seen `order.created` yet: say it again. Notification
@@ -290,7 +289,7 @@ async fn expire_requested(
             tracing::info!(%checkout_id, "checkout already given up; announced again");
             Ok(())
         }
-        Ruling::CreateOrder => unreachable!("an expiry request never creates an order"),
+        Ruling::Record => unreachable!("an expiry request is no answer"),
     }
 }
 
@@ -300,19 +299,7 @@ async fn locked_record(tx: &mut Tx, checkout_id: Uuid) -> Result<CheckoutRecord,
 }
 
 /// Records the tombstone and announces the checkout's end.
-async fn give_up(
-    tx: &mut Tx,
-    checkout_id: Uuid,
-    cart_id: Uuid,
-    customer_id: Uuid,
-    items: &[LineItem],
-) -> Result<(), HandlerError> {
-    let expired = CheckoutExpired {
-        checkout_id,
-        cart_id,
-        customer_id,
-        items: items.to_vec(),
-    };
+async fn give_up(tx: &mut Tx, expired: CheckoutExpired) -> Result<(), HandlerError> {
     store::expire(tx.conn(), &expired).await?;
     tx.publish(&expired).await?;
     Ok(())

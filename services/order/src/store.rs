@@ -1,7 +1,7 @@
 //! SQL for orders.
 
 use crate::domain::{CheckoutRecord, Order, OrderStatus};
-use cartflow_events::{CheckoutExpired, LineItem, ShippingAddress};
+use cartflow_events::{CheckoutExpired, LineItem, PaymentAuthorized, ShippingAddress};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Row};
 use std::collections::HashMap;
@@ -246,6 +246,60 @@ pub async fn checkout_record(
         None => CheckoutRecord::Undecided,
         Some((Some(order_id),)) => CheckoutRecord::Ordered(order_id),
         Some((None,)) => CheckoutRecord::Expired,
+    })
+}
+
+/// One of the two answers a checkout's order waits for.
+#[derive(Clone, Copy)]
+pub enum Answer<'a> {
+    /// Inventory reserved every line.
+    StockReserved,
+    /// Payment holds the total.
+    Authorized(&'a PaymentAuthorized),
+}
+
+/// Records an answer for an undecided checkout (call with it locked). If the other
+/// answer was in already, the row is taken away and the authorization the order is
+/// made from is returned; otherwise the answer waits (a repeated one changes nothing).
+/// One statement.
+pub async fn record_answer(
+    conn: &mut PgConnection,
+    checkout_id: Uuid,
+    answer: Answer<'_>,
+) -> sqlx::Result<Option<PaymentAuthorized>> {
+    let authorized = match answer {
+        Answer::StockReserved => None,
+        Answer::Authorized(a) => Some(sqlx::types::Json(a)),
+    };
+    let is_stock = authorized.is_none();
+    // Every data-modifying CTE runs against one snapshot: the insert goes in only
+    // when the delete found nothing to complete.
+    let (completed, held): (bool, Option<sqlx::types::Json<PaymentAuthorized>>) = sqlx::query_as(
+        "WITH done AS (
+                 DELETE FROM checkout_answers
+                 WHERE checkout_id = $1
+                   AND CASE WHEN $2 THEN authorized IS NOT NULL ELSE stock_reserved END
+                 RETURNING authorized
+             ), kept AS (
+                 INSERT INTO checkout_answers (checkout_id, stock_reserved, authorized)
+                 SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM done)
+                 ON CONFLICT (checkout_id) DO UPDATE
+                     SET stock_reserved = checkout_answers.stock_reserved
+                                          OR EXCLUDED.stock_reserved,
+                         authorized = COALESCE(checkout_answers.authorized,
+                                               EXCLUDED.authorized)
+             )
+             SELECT EXISTS (SELECT 1 FROM done), (SELECT authorized FROM done)",
+    )
+    .bind(checkout_id)
+    .bind(is_stock)
+    .bind(authorized)
+    .fetch_one(conn)
+    .await?;
+    Ok(match (completed, answer) {
+        (false, _) => None,
+        (true, Answer::Authorized(a)) => Some(a.clone()),
+        (true, Answer::StockReserved) => held.map(|a| a.0),
     })
 }
 

@@ -1,8 +1,10 @@
 //! Order as the arbiter of every checkout, on a database of its own (the per-service
-//! layer): a checkout gets its order or is given up, never both, whatever arrives.
+//! layer): a checkout gets its order once it holds both answers (stock and payment, in
+//! either order) or is given up, never both, whatever arrives.
 
 use cartflow_events::{
     CheckoutExpireRequested, CheckoutExpired, LineItem, OrderCreated, PaymentAuthorized,
+    StockAvailable,
 };
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::{Applied, Outcome};
@@ -33,6 +35,20 @@ fn reserved(expires_in: Option<Duration>) -> PaymentAuthorized {
         }],
         shipping_address: None,
         card: None,
+    }
+}
+
+/// Inventory's answer to the same checkout: every line reserved.
+fn stock(authorized: &PaymentAuthorized) -> StockAvailable {
+    StockAvailable {
+        cart_id: authorized.cart_id,
+        checkout_id: Some(authorized.checkout_id),
+        expires_at: authorized.expires_at,
+        customer_id: authorized.customer_id,
+        items: authorized.items.clone(),
+        payment_method: None,
+        total_cents: Some(authorized.amount_cents),
+        shipping_address: None,
     }
 }
 
@@ -81,8 +97,10 @@ async fn given_up_once_without_an_order(order: &HandlerHarness) {
 async fn an_answer_in_time_creates_one_order_and_a_later_expiry_request_gets_it_again() {
     let order = order().await;
     let checkout = reserved(Some(Duration::minutes(5)));
+    order.processed(&stock(&checkout)).await;
     order.processed(&checkout).await;
-    order.processed(&checkout).await; // re-announced by inventory
+    order.processed(&checkout).await; // re-announced by payment
+    order.processed(&stock(&checkout)).await; // and by inventory
     assert_eq!(orders(&order).await, 1);
     // The cart gave up waiting before it saw order.created: answered with the order.
     order.processed(&give_up(&checkout)).await;
@@ -147,6 +165,9 @@ async fn two_checkouts_of_one_cart_are_decided_separately() {
         ..first.clone()
     };
     order.processed(&retry).await;
+    order.processed(&stock(&first)).await; // the first attempt's stock, late
+    assert_eq!(orders(&order).await, 0, "the retry's stock is not in yet");
+    order.processed(&stock(&retry)).await;
     assert_eq!(orders(&order).await, 1);
     let created = order.staged::<OrderCreated>().await;
     assert_eq!(created[0].checkout_id, Some(retry.checkout_id));
@@ -178,6 +199,11 @@ async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
     let late = reserved(Some(-Duration::seconds(1)));
     let given_up = reserved(Some(Duration::minutes(5)));
     order.processed(&give_up(&given_up)).await;
+    all_processed(
+        order
+            .deliver_batch(&[stock(&two_lines), stock(&one_line)])
+            .await,
+    );
     let batch = [
         two_lines.clone(),
         one_line.clone(),
@@ -232,6 +258,84 @@ async fn a_batch_of_answers_orders_each_checkout_once_with_its_own_lines() {
         order.fallbacks(),
         0,
         "applied in one go, not message by message"
+    );
+    assert_eq!(
+        order.count("SELECT count(*) FROM checkout_answers").await,
+        0,
+        "an ordered checkout's answers are taken away"
+    );
+}
+
+/// The order waits for both answers, whichever comes first, and is made from the
+/// authorization (its payment); one answer alone makes nothing.
+#[tokio::test]
+async fn the_order_waits_for_both_answers_in_either_order() {
+    let order = order().await;
+    let (stock_first, payment_first) = (
+        reserved(Some(Duration::minutes(5))),
+        reserved(Some(Duration::minutes(5))),
+    );
+    order.processed(&stock(&stock_first)).await;
+    order.processed(&payment_first).await;
+    order.processed(&stock(&stock_first)).await; // repeated: still waits
+    assert_eq!(orders(&order).await, 0);
+    assert_eq!(
+        order.count("SELECT count(*) FROM checkout_answers").await,
+        2
+    );
+    order.processed(&stock_first).await;
+    order.processed(&stock(&payment_first)).await;
+    let created = order.staged::<OrderCreated>().await;
+    let checkouts: Vec<_> = created.iter().map(|c| c.checkout_id).collect();
+    assert_eq!(
+        checkouts,
+        [
+            Some(stock_first.checkout_id),
+            Some(payment_first.checkout_id)
+        ]
+    );
+    let paid_by: Vec<(Uuid, Option<Uuid>)> =
+        sqlx::query_as("SELECT checkout_id, payment_id FROM orders ORDER BY created_at")
+            .fetch_all(order.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        paid_by,
+        [
+            (stock_first.checkout_id, Some(stock_first.payment_id)),
+            (payment_first.checkout_id, Some(payment_first.payment_id))
+        ]
+    );
+    assert_eq!(
+        order.count("SELECT count(*) FROM checkout_answers").await,
+        0
+    );
+    // A stock answer past the expiry gives its checkout up, like a payment one.
+    let late = reserved(Some(-Duration::seconds(1)));
+    order.processed(&stock(&late)).await;
+    let expired = order.staged::<CheckoutExpired>().await;
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].checkout_id, late.checkout_id);
+}
+
+/// The two answers of each checkout arrive at once, in transactions of their own: the
+/// checkout's lock lets exactly one of them make the order.
+#[tokio::test]
+async fn answers_racing_in_two_transactions_make_one_order_each() {
+    let order = order().await;
+    let checkouts: Vec<PaymentAuthorized> = (0..20)
+        .map(|_| reserved(Some(Duration::minutes(5))))
+        .collect();
+    let answers = checkouts.iter().map(|c| async {
+        let reserved = stock(c);
+        tokio::join!(order.processed(&reserved), order.processed(c));
+    });
+    futures::future::join_all(answers).await;
+    assert_eq!(orders(&order).await, 20);
+    assert_eq!(order.staged::<OrderCreated>().await.len(), 20);
+    assert_eq!(
+        order.count("SELECT count(*) FROM checkout_answers").await,
+        0
     );
 }
 

@@ -5,10 +5,12 @@ pub use cartflow_api::payment::{Payment, PaymentStatus, check_payment_method};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-/// What a given-up checkout (`checkout.expired`) does to its payment.
+/// What a checkout that ends without its order does to its payment: given up
+/// (`checkout.expired`), or its stock short (`stock.rejected`, which can come before
+/// or after the authorization: payment runs beside the reservation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnExpired {
-    /// Nothing heard of it yet: record it abandoned, so a late `stock-available`
+pub enum OnGivenUp {
+    /// Nothing heard of it yet: record it abandoned, so a late `order-requested`
     /// authorizes nothing.
     Abandon,
     /// The authorization is out: void it when it answers.
@@ -19,15 +21,15 @@ pub enum OnExpired {
     Nothing,
 }
 
-pub fn on_expired(status: Option<PaymentStatus>) -> OnExpired {
+pub fn on_given_up(status: Option<PaymentStatus>) -> OnGivenUp {
     use PaymentStatus::*;
     match status {
-        None => OnExpired::Abandon,
-        Some(Authorizing) => OnExpired::VoidOnArrival,
-        Some(Authorized) => OnExpired::Void,
+        None => OnGivenUp::Abandon,
+        Some(Authorizing) => OnGivenUp::VoidOnArrival,
+        Some(Authorized) => OnGivenUp::Void,
         // A checkout with an order is not given up (order is the arbiter); the money
         // follows the order's own events.
-        Some(_) => OnExpired::Nothing,
+        Some(_) => OnGivenUp::Nothing,
     }
 }
 
@@ -120,11 +122,11 @@ mod tests {
 
     #[test]
     fn an_expiry_releases_what_is_held_and_blocks_what_is_not_yet_asked() {
-        assert_eq!(on_expired(None), OnExpired::Abandon);
-        assert_eq!(on_expired(Some(Authorizing)), OnExpired::VoidOnArrival);
-        assert_eq!(on_expired(Some(Authorized)), OnExpired::Void);
+        assert_eq!(on_given_up(None), OnGivenUp::Abandon);
+        assert_eq!(on_given_up(Some(Authorizing)), OnGivenUp::VoidOnArrival);
+        assert_eq!(on_given_up(Some(Authorized)), OnGivenUp::Void);
         for settled in [Declined, Voided, Voiding, Abandoned, Captured, Refunded] {
-            assert_eq!(on_expired(Some(settled)), OnExpired::Nothing, "{settled}");
+            assert_eq!(on_given_up(Some(settled)), OnGivenUp::Nothing, "{settled}");
         }
     }
 

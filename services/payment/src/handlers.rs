@@ -2,13 +2,19 @@
 //! what must happen to the checkout's money (authorize, capture, void, refund); the
 //! provider worker ([`crate::worker`]) then asks the provider and announces the answer.
 //! Decisions on one checkout are taken under its row's lock ([`store::lock`]).
+//!
+//! Payment runs beside the reservation: it authorizes on the cart's `order-requested`
+//! while inventory reserves, and order makes the order once it holds both answers. A
+//! short stock (`stock.rejected`) voids what was held, like a given-up checkout; a
+//! decline releases the reservation (inventory) or keeps it from being made. Measured
+//! against payment after the reservation in BENCHMARKS.md.
 
-use crate::domain::{self, OnCancelled, OnExpired, PaymentStatus};
+use crate::domain::{self, OnCancelled, OnGivenUp, PaymentStatus};
 use crate::store::{self, NewPayment};
 use async_trait::async_trait;
 use cartflow_events::{
-    Checkout, CheckoutExpired, OrderCancelled, OrderCreated, PaymentAuthorized, PaymentDeclined,
-    StockAvailable, Topic, total_cents,
+    Checkout, CheckoutExpired, LineItem, OrderCancelled, OrderCreated, OrderRequested,
+    PaymentAuthorized, PaymentDeclined, StockRejected, Topic, total_cents,
 };
 use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Tx};
 use std::sync::Arc;
@@ -26,7 +32,8 @@ pub struct PaymentHandler {
 
 /// What payment consumes, decoded.
 pub enum PaymentMessage {
-    StockAvailable(StockAvailable),
+    OrderRequested(OrderRequested),
+    StockRejected(StockRejected),
     OrderCreated(OrderCreated),
     CheckoutExpired(CheckoutExpired),
     OrderCancelled(OrderCancelled),
@@ -38,7 +45,8 @@ impl EventHandler for PaymentHandler {
 
     fn decode(&self, event: &Incoming) -> Result<PaymentMessage, HandlerError> {
         Ok(match event.topic() {
-            Some(Topic::StockAvailable) => PaymentMessage::StockAvailable(event.decode()?),
+            Some(Topic::OrderRequested) => PaymentMessage::OrderRequested(event.decode()?),
+            Some(Topic::StockRejected) => PaymentMessage::StockRejected(event.decode()?),
             Some(Topic::OrderCreated) => PaymentMessage::OrderCreated(event.decode()?),
             Some(Topic::CheckoutExpired) => PaymentMessage::CheckoutExpired(event.decode()?),
             Some(Topic::OrderCancelled) => PaymentMessage::OrderCancelled(event.decode()?),
@@ -58,14 +66,25 @@ impl EventHandler for PaymentHandler {
             let cause = item.event.envelope.event_id.to_string();
             let span = item.span();
             match item.message {
-                PaymentMessage::StockAvailable(e) => {
-                    self.reserved(tx, e, &cause).instrument(span).await?
+                PaymentMessage::OrderRequested(e) => {
+                    self.requested(tx, e, &cause).instrument(span).await?
+                }
+                PaymentMessage::StockRejected(e) => {
+                    let gone = GivenUp {
+                        checkout_id: e.checkout(),
+                        cart_id: e.cart_id,
+                        customer_id: e.customer_id,
+                        items: &[],
+                        why: "stock short",
+                    };
+                    self.given_up(tx, gone, &cause).instrument(span).await?
                 }
                 PaymentMessage::OrderCreated(e) => {
                     self.ordered(tx, e, &cause).instrument(span).await?
                 }
                 PaymentMessage::CheckoutExpired(e) => {
-                    self.expired(tx, e, &cause).instrument(span).await?
+                    let gone = GivenUp::expired(e);
+                    self.given_up(tx, gone, &cause).instrument(span).await?
                 }
                 PaymentMessage::OrderCancelled(e) => {
                     self.cancelled(tx, e, &cause).instrument(span).await?
@@ -82,21 +101,24 @@ impl PaymentHandler {
         tx.after_commit(move || work.notify_one());
     }
 
-    /// Stock is reserved: authorize the total, once per checkout. A checkout decided
-    /// before is announced again (the cart re-sent its request, so someone waits).
-    async fn reserved(
+    /// The customer checks out: authorize the total, once per checkout, while inventory
+    /// reserves. A checkout decided before is announced again (the cart re-sent its
+    /// request, so someone waits).
+    async fn requested(
         &self,
         tx: &mut Tx,
-        reserved: &StockAvailable,
+        reserved: &OrderRequested,
         cause: &str,
     ) -> Result<(), HandlerError> {
         let checkout_id = reserved.checkout();
-        let amount_cents = reserved
-            .total_cents
-            .unwrap_or_else(|| total_cents(&reserved.items));
-        if amount_cents <= 0 || reserved.items.is_empty() {
+        let amount_cents = total_cents(&reserved.items);
+        let lines_valid = reserved
+            .items
+            .iter()
+            .all(|i| i.quantity > 0 && i.unit_price_cents >= 0);
+        if amount_cents <= 0 || reserved.items.is_empty() || !lines_valid {
             return Err(HandlerError::Poison(format!(
-                "stock-available for checkout {checkout_id} with nothing to pay"
+                "order-requested for checkout {checkout_id} with nothing to pay"
             )));
         }
         let method = reserved.payment_method.as_deref();
@@ -151,14 +173,14 @@ impl PaymentHandler {
         match record.status {
             PaymentStatus::Authorized => {
                 tx.publish(&authorized(&record)).await?;
-                tracing::info!(%checkout_id, "repeated reservation: authorization announced again");
+                tracing::info!(%checkout_id, "repeated request: authorization announced again");
             }
             PaymentStatus::Declined => {
                 tx.publish(&declined(&record)).await?;
-                tracing::info!(%checkout_id, "repeated reservation: decline announced again");
+                tracing::info!(%checkout_id, "repeated request: decline announced again");
             }
             status => {
-                tracing::info!(%checkout_id, %status, "repeated reservation; nothing to add");
+                tracing::info!(%checkout_id, %status, "repeated request; nothing to add");
             }
         }
         Ok(())
@@ -195,52 +217,56 @@ impl PaymentHandler {
         Ok(())
     }
 
-    /// The checkout was given up: whatever is held for it is released.
-    async fn expired(
+    /// The checkout ends without its order (given up, or its stock short): whatever is
+    /// held for it is released, and if payment has not heard of it yet, nothing will be
+    /// authorized for it.
+    async fn given_up(
         &self,
         tx: &mut Tx,
-        expired: &CheckoutExpired,
+        gone: GivenUp<'_>,
         cause: &str,
     ) -> Result<(), HandlerError> {
-        let checkout_id = expired.checkout_id;
+        let GivenUp {
+            checkout_id, why, ..
+        } = gone;
         let mut record = store::lock(tx.conn(), checkout_id).await?;
         if record.is_none() {
             let new = NewPayment {
                 checkout_id,
-                cart_id: expired.cart_id,
-                customer_id: expired.customer_id,
+                cart_id: gone.cart_id,
+                customer_id: gone.customer_id,
                 amount_cents: 0,
                 currency: &self.currency,
                 payment_method: None,
                 status: PaymentStatus::Abandoned,
                 decline_code: None,
                 expires_at: None,
-                items: &expired.items,
+                items: gone.items,
                 shipping_address: None,
                 caused_by: cause,
                 traceparent: None,
             };
             if store::insert(tx.conn(), &new).await?.is_some() {
-                tracing::info!(%checkout_id, "checkout given up before payment heard of it: it will authorize nothing");
+                tracing::info!(%checkout_id, why, "checkout ended before payment heard of it: it will authorize nothing");
                 return Ok(());
             }
-            // The reservation's payment went in while this looked (its insert had not
+            // The request's payment went in while this looked (its insert had not
             // committed, so the lock found nothing and the insert waited for it): decide
             // on that payment, or its authorization would go unvoided.
             record = store::lock(tx.conn(), checkout_id).await?;
         }
-        match domain::on_expired(record.as_ref().map(|r| r.status)) {
-            OnExpired::Abandon => {
+        match domain::on_given_up(record.as_ref().map(|r| r.status)) {
+            OnGivenUp::Abandon => {
                 return Err(HandlerError::Transient(anyhow::anyhow!(
                     "payment of checkout {checkout_id} neither found nor recorded"
                 )));
             }
-            OnExpired::VoidOnArrival => {
+            OnGivenUp::VoidOnArrival => {
                 let id = record.expect("a status was read").id;
                 store::flag(tx.conn(), id, true, false).await?;
-                tracing::info!(%checkout_id, "checkout given up while its authorization is out: voided on arrival");
+                tracing::info!(%checkout_id, why, "checkout ended while its authorization is out: voided on arrival");
             }
-            OnExpired::Void => {
+            OnGivenUp::Void => {
                 let id = record.expect("a status was read").id;
                 let traceparent = cartflow_messaging::trace_context::current();
                 store::request(
@@ -253,9 +279,9 @@ impl PaymentHandler {
                 )
                 .await?;
                 self.wake_worker(tx);
-                tracing::info!(%checkout_id, "checkout given up: its authorization is voided");
+                tracing::info!(%checkout_id, why, "checkout ended without its order: its authorization is voided");
             }
-            OnExpired::Nothing => {}
+            OnGivenUp::Nothing => {}
         }
         Ok(())
     }
@@ -311,6 +337,28 @@ impl PaymentHandler {
             }
         }
         Ok(())
+    }
+}
+
+/// A checkout that ends without its order, from either event that says so.
+struct GivenUp<'a> {
+    checkout_id: uuid::Uuid,
+    cart_id: uuid::Uuid,
+    customer_id: uuid::Uuid,
+    items: &'a [LineItem],
+    /// For the log.
+    why: &'static str,
+}
+
+impl<'a> GivenUp<'a> {
+    fn expired(e: &'a CheckoutExpired) -> Self {
+        GivenUp {
+            checkout_id: e.checkout_id,
+            cart_id: e.cart_id,
+            customer_id: e.customer_id,
+            items: &e.items,
+            why: "given up",
+        }
     }
 }
 

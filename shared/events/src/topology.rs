@@ -18,15 +18,18 @@ pub const MAX_DELIVERY_ATTEMPTS: i32 = 5;
 
 /// Who consumes what. This table *is* the saga's choreography.
 pub const CONSUMERS: &[(Topic, Service)] = &[
+    // Inventory reserves and payment authorizes the total side by side; order makes
+    // the order once it holds both answers. A decline releases the stock (or keeps it
+    // from being reserved) and unlocks the cart; short stock voids the authorization
+    // and unlocks the cart.
     (Topic::OrderRequested, Service::Inventory),
-    // Reserved stock is paid for: payment authorizes the total, and order makes the
-    // order only with a held authorization. A decline releases the stock and unlocks
-    // the cart.
-    (Topic::StockAvailable, Service::Payment),
+    (Topic::OrderRequested, Service::Payment),
+    (Topic::StockAvailable, Service::Order),
     (Topic::PaymentAuthorized, Service::Order),
     (Topic::PaymentDeclined, Service::Inventory),
     (Topic::PaymentDeclined, Service::Cart),
     (Topic::StockRejected, Service::Cart),
+    (Topic::StockRejected, Service::Payment),
     (Topic::OrderCreated, Service::Cart),
     (Topic::OrderCancelled, Service::Inventory),
     // A checkout past its expiry: order decides (it may already have the order), and

@@ -147,7 +147,8 @@ async fn the_storefront_checks_out_and_cancels_and_the_explorer_shows_every_hop(
         .await;
     let expected = [
         ("inventory", "order-requested"),
-        ("payment", "stock-available"),
+        ("payment", "order-requested"),
+        ("order", "stock-available"),
         // The declined card first: the stock back, the cart unlocked.
         ("inventory", "payment.declined"),
         ("cart", "payment.declined"),

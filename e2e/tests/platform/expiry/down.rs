@@ -50,13 +50,7 @@ async fn with_inventory_down_the_checkout_expires_and_its_late_request_reserves_
         .unwrap();
     backlog_consumed(&app, Service::Cart, Service::Inventory, "order-requested").await;
     backlog_consumed(&app, Service::Order, Service::Inventory, "checkout.expired").await;
-    backlog_consumed(
-        &app,
-        Service::Inventory,
-        Service::Payment,
-        "stock-available",
-    )
-    .await;
+    backlog_consumed(&app, Service::Inventory, Service::Order, "stock-available").await;
     assert_eq!(held_reservations(&app).await, 0);
     assert_eq!(app.stock("EXP-1").await, (10, 0));
     let cart_id = &cart.id.to_string();

@@ -17,6 +17,9 @@ cartflow_events::string_enum! {
         Rejected = "rejected",
         /// Order gave the checkout up before inventory saw its request.
         Expired = "expired",
+        /// Payment declined the checkout before inventory saw its request (payment runs
+        /// beside the reservation).
+        Declined = "declined",
     }
 }
 

@@ -74,6 +74,11 @@ async fn notes(inventory: &HandlerHarness) -> Vec<(String, String)> {
     .unwrap()
 }
 
+/// The notes alone, oldest first.
+async fn note_texts(inventory: &HandlerHarness) -> Vec<String> {
+    notes(inventory).await.into_iter().map(|(_, n)| n).collect()
+}
+
 #[tokio::test]
 async fn an_expiry_after_the_reservation_returns_the_stock_once() {
     let inventory = inventory(&[("A", 10)]).await;
@@ -87,11 +92,7 @@ async fn an_expiry_after_the_reservation_returns_the_stock_once() {
     // A cancellation of the same checkout afterwards finds nothing to return.
     inventory.processed(&cancelled(&checkout)).await;
     assert_eq!(levels(&inventory, "A").await, (10, 0));
-    let notes: Vec<String> = notes(&inventory)
-        .await
-        .into_iter()
-        .map(|(_, n)| n)
-        .collect();
+    let notes = note_texts(&inventory).await;
     assert_eq!(
         notes,
         [
@@ -114,14 +115,7 @@ async fn a_declined_payment_returns_the_reserved_stock_once() {
     let available = inventory.staged::<StockAvailable>().await;
     assert_eq!(available[0].payment_method.as_deref(), Some("pm_card_visa"));
     assert_eq!(available[0].total_cents, Some(400));
-    let declined = PaymentDeclined {
-        checkout_id: request.checkout_id.unwrap(),
-        cart_id: request.cart_id,
-        customer_id: request.customer_id,
-        reason: "card_declined".into(),
-        decline_code: Some("insufficient_funds".into()),
-        items: request.items.clone(),
-    };
+    let declined = declined(&request);
     inventory.processed(&declined).await;
     assert_eq!(levels(&inventory, "A").await, (10, 0));
     assert_eq!(levels(&inventory, "B").await, (5, 0));
@@ -129,6 +123,41 @@ async fn a_declined_payment_returns_the_reserved_stock_once() {
     inventory.processed(&declined).await;
     assert_eq!(levels(&inventory, "A").await, (10, 0));
     assert_eq!(levels(&inventory, "B").await, (5, 0));
+}
+
+fn declined(request: &OrderRequested) -> PaymentDeclined {
+    PaymentDeclined {
+        checkout_id: request.checkout_id.unwrap(),
+        cart_id: request.cart_id,
+        customer_id: request.customer_id,
+        reason: "card_declined".into(),
+        decline_code: Some("insufficient_funds".into()),
+        items: request.items.clone(),
+    }
+}
+
+/// Payment answers beside the reservation, so its decline can come first: the request,
+/// when it comes, reserves nothing and says nothing (the cart was unlocked by the
+/// decline), and a later expiry finds nothing to return.
+#[tokio::test]
+async fn a_decline_before_the_request_makes_the_late_request_reserve_nothing() {
+    let inventory = inventory(&[("A", 10)]).await;
+    let late = request("A", 4);
+    inventory.processed(&declined(&late)).await;
+    inventory.processed(&late).await;
+    inventory.processed(&expired(&late)).await;
+    assert_eq!(levels(&inventory, "A").await, (10, 0));
+    assert!(inventory.staged::<StockAvailable>().await.is_empty());
+    assert!(inventory.staged::<StockRejected>().await.is_empty());
+    let notes = note_texts(&inventory).await;
+    assert_eq!(
+        notes,
+        [
+            "payment declined before the request came: nothing will be reserved",
+            "payment declined before the request came: nothing reserved",
+            "checkout given up: nothing held",
+        ]
+    );
 }
 
 #[tokio::test]

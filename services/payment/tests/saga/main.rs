@@ -12,7 +12,7 @@ mod provider;
 mod reconciliation;
 mod releases;
 
-use cartflow_events::{CheckoutExpired, LineItem, OrderCancelled, OrderCreated, StockAvailable};
+use cartflow_events::{CheckoutExpired, LineItem, OrderCancelled, OrderCreated, OrderRequested};
 use cartflow_gateway_sandbox::{Ledger, Sandbox, SandboxSettings};
 use cartflow_kit::{AppContext, Env, ServiceApp};
 use cartflow_messaging::Outbox;
@@ -75,8 +75,8 @@ async fn payments(settings: &[(&str, &str)], slow_ms: u64) -> Payments {
     }
 }
 
-fn reserved(payment_method: Option<&str>) -> StockAvailable {
-    StockAvailable {
+fn requested(payment_method: Option<&str>) -> OrderRequested {
+    OrderRequested {
         cart_id: Uuid::new_v4(),
         checkout_id: Some(Uuid::new_v4()),
         expires_at: None,
@@ -87,40 +87,39 @@ fn reserved(payment_method: Option<&str>) -> StockAvailable {
             unit_price_cents: 1250,
         }],
         payment_method: payment_method.map(str::to_string),
-        total_cents: Some(2500),
         shipping_address: None,
     }
 }
 
-fn ordered(reserved: &StockAvailable, order_id: Uuid) -> OrderCreated {
+fn ordered(checkout: &OrderRequested, order_id: Uuid) -> OrderCreated {
     OrderCreated {
         order_id,
-        cart_id: reserved.cart_id,
-        checkout_id: reserved.checkout_id,
-        customer_id: reserved.customer_id,
-        items: reserved.items.clone(),
+        cart_id: checkout.cart_id,
+        checkout_id: checkout.checkout_id,
+        customer_id: checkout.customer_id,
+        items: checkout.items.clone(),
         total_cents: 2500,
         shipping_address: None,
     }
 }
 
-fn cancelled(reserved: &StockAvailable, order_id: Uuid) -> OrderCancelled {
+fn cancelled(checkout: &OrderRequested, order_id: Uuid) -> OrderCancelled {
     OrderCancelled {
         order_id,
-        cart_id: reserved.cart_id,
-        checkout_id: reserved.checkout_id,
-        customer_id: reserved.customer_id,
-        items: reserved.items.clone(),
+        cart_id: checkout.cart_id,
+        checkout_id: checkout.checkout_id,
+        customer_id: checkout.customer_id,
+        items: checkout.items.clone(),
         reason: "changed my mind".into(),
     }
 }
 
-fn expired(reserved: &StockAvailable) -> CheckoutExpired {
+fn expired(checkout: &OrderRequested) -> CheckoutExpired {
     CheckoutExpired {
-        checkout_id: reserved.checkout_id.unwrap(),
-        cart_id: reserved.cart_id,
-        customer_id: reserved.customer_id,
-        items: reserved.items.clone(),
+        checkout_id: checkout.checkout_id.unwrap(),
+        cart_id: checkout.cart_id,
+        customer_id: checkout.customer_id,
+        items: checkout.items.clone(),
     }
 }
 

@@ -1,14 +1,14 @@
 //! A checkout's payment decided: approved and captured and refunded once each,
 //! declined with the provider's code, or declined without asking the provider.
 
-use super::{cancelled, ordered, payments, reserved};
+use super::{cancelled, ordered, payments, requested};
 use cartflow_events::{PaymentAuthorized, PaymentCaptured, PaymentDeclined, PaymentRefunded};
 use uuid::Uuid;
 
 #[tokio::test]
 async fn an_approved_checkout_is_authorized_captured_and_refunded_once_each() {
     let payments = payments(&[], 3000).await;
-    let checkout = reserved(Some("pm_card_visa"));
+    let checkout = requested(Some("pm_card_visa"));
     let checkout_id = checkout.checkout_id.unwrap();
     payments.harness.processed(&checkout).await;
     payments.reaches(checkout_id, "authorized").await;
@@ -95,7 +95,7 @@ async fn declines_carry_the_providers_code_and_hold_nothing() {
             "insufficient_funds",
         ),
     ] {
-        let checkout = reserved(Some(token));
+        let checkout = requested(Some(token));
         payments.harness.processed(&checkout).await;
         payments
             .reaches(checkout.checkout_id.unwrap(), "declined")
@@ -127,8 +127,8 @@ async fn declines_carry_the_providers_code_and_hold_nothing() {
 #[tokio::test]
 async fn a_checkout_without_a_usable_payment_method_is_declined_without_asking_the_provider() {
     let payments = payments(&[], 3000).await;
-    let missing = reserved(None);
-    let card_number = reserved(Some("4242424242424242"));
+    let missing = requested(None);
+    let card_number = requested(Some("4242424242424242"));
     payments.harness.processed(&missing).await;
     payments.harness.processed(&card_number).await;
     let declined = payments.harness.staged::<PaymentDeclined>().await;

@@ -1,7 +1,7 @@
 //! A provider that is slow, down or never answers, and two instances of the service
 //! sharing its calls: each step asked once.
 
-use super::{ordered, payments, reserved};
+use super::{ordered, payments, requested};
 use cartflow_events::PaymentAuthorized;
 use cartflow_kit::{AppContext, Env, ServiceApp};
 use cartflow_messaging::Outbox;
@@ -19,7 +19,7 @@ async fn a_provider_slower_than_the_timeout_authorizes_once() {
         800,
     )
     .await;
-    let checkout = reserved(Some("pm_card_slow"));
+    let checkout = requested(Some("pm_card_slow"));
     payments.harness.processed(&checkout).await;
     payments
         .reaches(checkout.checkout_id.unwrap(), "authorized")
@@ -66,7 +66,7 @@ async fn a_claimed_step_is_not_asked_again_by_another_instance() {
     }
     let _stop = stop.drop_guard();
 
-    let checkout = reserved(Some("pm_card_slow"));
+    let checkout = requested(Some("pm_card_slow"));
     let checkout_id = checkout.checkout_id.unwrap();
     payments.harness.processed(&checkout).await;
     payments.reaches(checkout_id, "authorized").await;
@@ -100,7 +100,7 @@ async fn an_authorization_waits_out_a_provider_outage() {
     )
     .await;
     payments.sandbox.set_down(true);
-    let checkout = reserved(Some("pm_card_mastercard"));
+    let checkout = requested(Some("pm_card_mastercard"));
     let checkout_id = checkout.checkout_id.unwrap();
     payments.harness.processed(&checkout).await;
     eventually("a failed try recorded", || async {
@@ -136,7 +136,7 @@ async fn an_authorization_unanswered_for_its_keys_lifetime_is_not_asked_again() 
     )
     .await;
     payments.sandbox.set_down(true);
-    let checkout = reserved(Some("pm_card_visa"));
+    let checkout = requested(Some("pm_card_visa"));
     let checkout_id = checkout.checkout_id.unwrap();
     payments.harness.processed(&checkout).await;
     eventually("a failed try recorded", || async {

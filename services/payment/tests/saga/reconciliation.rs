@@ -1,6 +1,6 @@
 //! The reconciliation of cartflow's records with the provider's ledger.
 
-use super::{payments, reserved};
+use super::{payments, requested};
 use uuid::Uuid;
 
 /// The reconciliation names money the provider took that no record knows.
@@ -8,7 +8,7 @@ use uuid::Uuid;
 async fn the_reconciliation_names_a_stray_charge() {
     use payment_service::provider::{Authorization, Authorize};
     let payments = payments(&[], 3000).await;
-    let checkout = reserved(Some("pm_card_visa"));
+    let checkout = requested(Some("pm_card_visa"));
     payments.harness.processed(&checkout).await;
     payments
         .reaches(checkout.checkout_id.unwrap(), "authorized")

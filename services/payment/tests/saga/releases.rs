@@ -2,8 +2,8 @@
 //! hold without an order, an intent already released, a capture refused after a
 //! cancellation.
 
-use super::{cancelled, expired, ordered, payments, reserved};
-use cartflow_events::{PaymentAuthorized, PaymentCaptured};
+use super::{cancelled, expired, ordered, payments, requested};
+use cartflow_events::{PaymentAuthorized, PaymentCaptured, StockRejected};
 use cartflow_testkit::eventually;
 use std::time::Duration;
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 #[tokio::test]
 async fn an_authorization_that_lands_after_the_expiry_is_voided_not_announced() {
     let payments = payments(&[("PROVIDER_TIMEOUT_MS", "2000")], 700).await;
-    let checkout = reserved(Some("pm_card_slow"));
+    let checkout = requested(Some("pm_card_slow"));
     let checkout_id = checkout.checkout_id.unwrap();
     payments.harness.processed(&checkout).await;
     eventually("the authorization is out", || async {
@@ -43,7 +43,7 @@ async fn an_authorization_that_lands_after_the_expiry_is_voided_not_announced() 
 #[tokio::test]
 async fn a_checkout_given_up_first_is_never_authorized() {
     let payments = payments(&[], 3000).await;
-    let checkout = reserved(Some("pm_card_visa"));
+    let checkout = requested(Some("pm_card_visa"));
     payments.harness.processed(&expired(&checkout)).await;
     payments.harness.processed(&checkout).await;
     assert_eq!(
@@ -63,7 +63,7 @@ async fn a_checkout_given_up_first_is_never_authorized() {
 #[tokio::test]
 async fn holds_without_an_order_are_voided() {
     let payments = payments(&[], 3000).await;
-    let checkout = reserved(Some("pm_card_visa"));
+    let checkout = requested(Some("pm_card_visa"));
     payments.harness.processed(&checkout).await;
     payments
         .reaches(checkout.checkout_id.unwrap(), "authorized")
@@ -88,7 +88,7 @@ async fn holds_without_an_order_are_voided() {
 #[tokio::test]
 async fn a_void_of_an_intent_already_canceled_is_recorded_voided() {
     let payments = payments(&[], 3000).await;
-    let checkout = reserved(Some("pm_card_visa"));
+    let checkout = requested(Some("pm_card_visa"));
     let checkout_id = checkout.checkout_id.unwrap();
     payments.harness.processed(&checkout).await;
     payments.reaches(checkout_id, "authorized").await;
@@ -118,7 +118,7 @@ async fn a_capture_refused_for_a_cancelled_order_ends_voided() {
         3000,
     )
     .await;
-    let checkout = reserved(Some("pm_card_visa"));
+    let checkout = requested(Some("pm_card_visa"));
     let checkout_id = checkout.checkout_id.unwrap();
     payments.harness.processed(&checkout).await;
     payments.reaches(checkout_id, "authorized").await;
@@ -146,4 +146,40 @@ async fn a_capture_refused_for_a_cancelled_order_ends_voided() {
             .is_empty()
     );
     assert_eq!(payments.ledger().totals.captured, 0);
+}
+
+/// Payment runs beside the reservation, so short stock can come after the hold or
+/// before payment heard of the checkout: the hold is voided, or nothing is authorized.
+#[tokio::test]
+async fn short_stock_voids_the_hold_or_keeps_it_from_being_made() {
+    let payments = payments(&[], 3000).await;
+    let short = |checkout: &cartflow_events::OrderRequested| StockRejected {
+        cart_id: checkout.cart_id,
+        checkout_id: checkout.checkout_id,
+        customer_id: checkout.customer_id,
+        reason: cartflow_events::INSUFFICIENT_STOCK.into(),
+        details: Vec::new(),
+    };
+    let held = requested(Some("pm_card_visa"));
+    let held_id = held.checkout_id.unwrap();
+    payments.harness.processed(&held).await;
+    payments.reaches(held_id, "authorized").await;
+    payments.harness.processed(&short(&held)).await;
+    payments.reaches(held_id, "voided").await;
+
+    let never = requested(Some("pm_card_visa"));
+    let never_id = never.checkout_id.unwrap();
+    payments.harness.processed(&short(&never)).await;
+    payments.harness.processed(&never).await;
+    assert_eq!(
+        payments.status(never_id).await.as_deref(),
+        Some("abandoned")
+    );
+    let ledger = payments.ledger();
+    assert_eq!(
+        (ledger.counts.authorizations, ledger.counts.voids),
+        (1, 1),
+        "one hold, for the first checkout, released: {ledger:?}"
+    );
+    assert_eq!(ledger.totals.capturable, 0, "nothing held");
 }

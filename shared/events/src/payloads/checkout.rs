@@ -32,7 +32,8 @@ pub struct OrderRequested {
     pub shipping_address: Option<ShippingAddress>,
 }
 
-/// inventory → payment: every line was reserved; pay for it.
+/// inventory → order: every line was reserved. Order makes the order once payment's
+/// answer (`payment.authorized`, given beside this one) is in too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StockAvailable {
     pub cart_id: Uuid,
@@ -46,10 +47,11 @@ pub struct StockAvailable {
     pub expires_at: Option<DateTime<Utc>>,
     pub customer_id: Uuid,
     pub items: Vec<LineItem>,
-    /// The request's payment method, passed on to payment.
+    /// The request's payment method. Payment reads it from the request itself (it
+    /// authorizes beside the reservation); kept for consumers of the earlier contract.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
-    /// What payment authorizes: the total of the reserved lines.
+    /// The total of the reserved lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cents: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
