@@ -303,10 +303,11 @@ pub async fn record_answer(
     })
 }
 
-/// Records the checkout as given up.
+/// Records the checkout as given up; an answer it kept waiting goes with it.
 pub async fn expire(conn: &mut PgConnection, expired: &CheckoutExpired) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO expired_checkouts (checkout_id, cart_id, customer_id, items)
+        "WITH answer AS (DELETE FROM checkout_answers WHERE checkout_id = $1)
+         INSERT INTO expired_checkouts (checkout_id, cart_id, customer_id, items)
          VALUES ($1, $2, $3, $4) ON CONFLICT (checkout_id) DO NOTHING",
     )
     .bind(expired.checkout_id)

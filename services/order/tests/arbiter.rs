@@ -318,6 +318,21 @@ async fn the_order_waits_for_both_answers_in_either_order() {
     assert_eq!(expired[0].checkout_id, late.checkout_id);
 }
 
+/// A checkout given up while one answer waits takes that answer with it.
+#[tokio::test]
+async fn a_given_up_checkout_keeps_no_waiting_answer() {
+    let order = order().await;
+    let checkout = reserved(Some(Duration::minutes(5)));
+    order.processed(&checkout).await;
+    order.processed(&give_up(&checkout)).await;
+    order.processed(&stock(&checkout)).await; // late: answered with the expiry again
+    given_up_once_without_an_order(&order).await;
+    assert_eq!(
+        order.count("SELECT count(*) FROM checkout_answers").await,
+        0
+    );
+}
+
 /// The two answers of each checkout arrive at once, in transactions of their own: the
 /// checkout's lock lets exactly one of them make the order.
 #[tokio::test]
