@@ -11,14 +11,13 @@
 
 use crate::domain::{self, OnCancelled, OnGivenUp, PaymentStatus};
 use crate::store::{self, NewPayment};
+use crate::worker::Work;
 use async_trait::async_trait;
 use cartflow_events::{
     Checkout, CheckoutExpired, LineItem, OrderCancelled, OrderCreated, OrderRequested,
     PaymentAuthorized, PaymentDeclined, StockRejected, Topic, total_cents,
 };
 use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Tx};
-use std::sync::Arc;
-use tokio::sync::Notify;
 use tracing::Instrument;
 
 /// Why a checkout without a payment method is declined.
@@ -26,8 +25,8 @@ pub const PAYMENT_METHOD_MISSING: &str = "payment_method_missing";
 
 pub struct PaymentHandler {
     pub currency: String,
-    /// Wakes the provider worker once a transaction that gave it work commits.
-    pub work: Arc<Notify>,
+    /// The provider worker, handed each step recorded here once its transaction commits.
+    pub work: Work,
 }
 
 /// What payment consumes, decoded.
@@ -96,9 +95,10 @@ impl EventHandler for PaymentHandler {
 }
 
 impl PaymentHandler {
-    fn wake_worker(&self, tx: &mut Tx) {
+    /// Hands the step just recorded (and claimed) to the worker once `tx` commits.
+    fn hand_over(&self, tx: &mut Tx, step: store::Record) {
         let work = self.work.clone();
-        tx.after_commit(move || work.notify_one());
+        tx.after_commit(move || work.hand_over(step));
     }
 
     /// The customer checks out: authorize the total, once per checkout, while inventory
@@ -149,7 +149,11 @@ impl PaymentHandler {
             caused_by: cause,
             traceparent: cartflow_messaging::trace_context::current(),
         };
-        if store::insert(tx.conn(), &new).await?.is_some() {
+        let claim = match refused {
+            None => self.work.lease(),
+            Some(_) => std::time::Duration::ZERO,
+        };
+        if let Some(step) = store::insert(tx.conn(), &new, claim).await? {
             if let Some(reason) = refused {
                 tracing::info!(%checkout_id, reason, "payment declined without asking the provider");
                 tx.publish(&PaymentDeclined {
@@ -163,7 +167,7 @@ impl PaymentHandler {
                 .await?;
             } else {
                 tracing::info!(%checkout_id, amount_cents, "authorization requested");
-                self.wake_worker(tx);
+                self.hand_over(tx, step);
             }
             return Ok(());
         }
@@ -200,16 +204,17 @@ impl PaymentHandler {
         };
         if record.status == PaymentStatus::Authorized {
             let traceparent = cartflow_messaging::trace_context::current();
-            store::request(
+            let step = store::request(
                 tx.conn(),
                 record.id,
                 PaymentStatus::Capturing,
                 Some(created.order_id),
                 cause,
                 traceparent,
+                self.work.lease(),
             )
             .await?;
-            self.wake_worker(tx);
+            self.hand_over(tx, step);
             tracing::info!(%checkout_id, order_id = %created.order_id, "capture requested");
         } else {
             tracing::info!(%checkout_id, status = %record.status, "order announced again; payment already past authorization");
@@ -246,7 +251,8 @@ impl PaymentHandler {
                 caused_by: cause,
                 traceparent: None,
             };
-            if store::insert(tx.conn(), &new).await?.is_some() {
+            let abandoned = store::insert(tx.conn(), &new, std::time::Duration::ZERO).await?;
+            if abandoned.is_some() {
                 tracing::info!(%checkout_id, why, "checkout ended before payment heard of it: it will authorize nothing");
                 return Ok(());
             }
@@ -269,16 +275,17 @@ impl PaymentHandler {
             OnGivenUp::Void => {
                 let id = record.expect("a status was read").id;
                 let traceparent = cartflow_messaging::trace_context::current();
-                store::request(
+                let step = store::request(
                     tx.conn(),
                     id,
                     PaymentStatus::Voiding,
                     None,
                     cause,
                     traceparent,
+                    self.work.lease(),
                 )
                 .await?;
-                self.wake_worker(tx);
+                self.hand_over(tx, step);
                 tracing::info!(%checkout_id, why, "checkout ended without its order: its authorization is voided");
             }
             OnGivenUp::Nothing => {}
@@ -301,31 +308,33 @@ impl PaymentHandler {
         let traceparent = cartflow_messaging::trace_context::current();
         match domain::on_cancelled(record.status, record.refund_requested) {
             OnCancelled::Refund => {
-                store::request(
+                let step = store::request(
                     tx.conn(),
                     record.id,
                     PaymentStatus::Refunding,
                     None,
                     cause,
                     traceparent,
+                    self.work.lease(),
                 )
                 .await?;
-                self.wake_worker(tx);
+                self.hand_over(tx, step);
                 tracing::info!(%checkout_id, order_id = %cancelled.order_id, "refund requested");
             }
             OnCancelled::Void => {
                 // The cancellation can come before `order.created` (another
                 // subscription): the payment still names its order.
-                store::request(
+                let step = store::request(
                     tx.conn(),
                     record.id,
                     PaymentStatus::Voiding,
                     Some(cancelled.order_id),
                     cause,
                     traceparent,
+                    self.work.lease(),
                 )
                 .await?;
-                self.wake_worker(tx);
+                self.hand_over(tx, step);
                 tracing::info!(%checkout_id, order_id = %cancelled.order_id, "void requested");
             }
             OnCancelled::RefundOnCapture => {

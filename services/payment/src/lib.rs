@@ -18,14 +18,13 @@ use cartflow_kit::{AppContext, ConfigError, Env, ServiceApp};
 use cartflow_messaging::AnyHandler;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 pub struct PaymentApp {
     provider: provider::Provider,
     currency: String,
     worker: worker::WorkerSettings,
     /// Shared by the handler (which records work) and the worker (which does it).
-    work: Arc<Notify>,
+    work: worker::Work,
 }
 
 impl PaymentApp {
@@ -70,14 +69,15 @@ impl PaymentApp {
             }
         };
         ConfigError::check(errors, ())?;
+        let provider = provider.expect("no errors, so the provider was built");
         Ok(PaymentApp {
-            provider: provider.expect("no errors, so the provider was built"),
+            work: worker::Work::new(provider.longest_call()),
+            provider,
             currency,
             worker: worker::WorkerSettings {
                 concurrency: concurrency.max(1),
                 poll: Duration::from_millis(poll_ms.max(10)),
             },
-            work: Arc::new(Notify::new()),
         })
     }
 }

@@ -115,15 +115,21 @@ pub struct NewPayment<'a> {
     pub traceparent: Option<String>,
 }
 
-/// Records the checkout's payment, unless it has one: returns its id if this inserted it.
-pub async fn insert(conn: &mut PgConnection, new: &NewPayment<'_>) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
+/// Records the checkout's payment, unless it has one: returns it if this inserted it.
+/// A step to make (`authorizing`) is claimed for `claim` by whoever writes it (see
+/// [`request`]).
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewPayment<'_>,
+    claim: std::time::Duration,
+) -> sqlx::Result<Option<Record>> {
+    let row = sqlx::query(&format!(
         "INSERT INTO payments (id, checkout_id, cart_id, customer_id, amount_cents, currency,
              payment_method, status, decline_code, expires_at, items, shipping_address,
-             caused_by, traceparent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         ON CONFLICT (checkout_id) DO NOTHING RETURNING id",
-    )
+             caused_by, traceparent, next_attempt_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now() + $15)
+         ON CONFLICT (checkout_id) DO NOTHING RETURNING {COLUMNS}, {RECORD}"
+    ))
     .bind(Uuid::new_v4())
     .bind(new.checkout_id)
     .bind(new.cart_id)
@@ -138,8 +144,10 @@ pub async fn insert(conn: &mut PgConnection, new: &NewPayment<'_>) -> sqlx::Resu
     .bind(new.shipping_address.map(Json))
     .bind(new.caused_by)
     .bind(&new.traceparent)
+    .bind(claim)
     .fetch_optional(conn)
-    .await
+    .await?;
+    row.as_ref().map(record_from_row).transpose()
 }
 
 /// A payment as the handlers and the worker decide on it: what `GET /payments` shows
@@ -229,7 +237,12 @@ pub async fn claim_due<'e>(
     rows.iter().map(record_from_row).collect()
 }
 
-/// Moves a payment to `to`, making it due now, on behalf of the event `caused_by`.
+/// Moves a payment to `to` on behalf of the event `caused_by`, and returns it. The
+/// step is due once `claim` has passed: a handler claims it for as long as a call can
+/// take and hands it to the worker in memory once its transaction commits (so no
+/// second statement claims it, and no poll waits for it); the worker asks with
+/// `Duration::ZERO` for its own next poll. A claim whose holder died runs out and the
+/// step is due again (same idempotency key).
 pub async fn request(
     conn: &mut PgConnection,
     id: Uuid,
@@ -237,21 +250,23 @@ pub async fn request(
     order_id: Option<Uuid>,
     caused_by: &str,
     traceparent: Option<String>,
-) -> sqlx::Result<()> {
-    sqlx::query(
+    claim: std::time::Duration,
+) -> sqlx::Result<Record> {
+    let row = sqlx::query(&format!(
         "UPDATE payments SET status = $2, order_id = COALESCE($3, order_id), caused_by = $4,
-             traceparent = $5, attempts = 0, last_error = NULL, next_attempt_at = now(),
+             traceparent = $5, attempts = 0, last_error = NULL, next_attempt_at = now() + $6,
              updated_at = now()
-         WHERE id = $1",
-    )
+         WHERE id = $1 RETURNING {COLUMNS}, {RECORD}"
+    ))
     .bind(id)
     .bind(to.as_str())
     .bind(order_id)
     .bind(caused_by)
     .bind(traceparent)
-    .execute(conn)
-    .await
-    .map(drop)
+    .bind(claim)
+    .fetch_one(conn)
+    .await?;
+    record_from_row(&row)
 }
 
 /// Flags a payment whose provider step is out: the checkout was given up (`void`) or

@@ -19,8 +19,8 @@ use crate::provider::{Authorization, Authorize, Provider, ProviderError};
 use crate::store::{self, Record};
 use cartflow_messaging::{Outbox, trace_context};
 use record::apply;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -39,10 +39,56 @@ pub struct WorkerSettings {
     pub poll: Duration,
 }
 
+/// What the handlers give the worker. A step a handler records is claimed in its own
+/// transaction (for [`Work::lease`]) and handed over in memory once that commits: the
+/// worker calls at once, with no claim statement (a commit) of its own and no wait for
+/// its poll. If the process dies first, the claim runs out and any instance's worker
+/// takes the step up (same idempotency key), as for a call that was out.
+#[derive(Clone)]
+pub struct Work {
+    handed: Arc<Mutex<VecDeque<Record>>>,
+    wake: Arc<Notify>,
+    lease: Duration,
+}
+
+impl Work {
+    /// For steps whose call takes at most `longest_call`.
+    pub fn new(longest_call: Duration) -> Work {
+        Work {
+            handed: Arc::default(),
+            wake: Arc::new(Notify::new()),
+            lease: longest_call + LEASE_MARGIN,
+        }
+    }
+
+    /// How long a claimed step is nobody else's: the longest a call can take, and time
+    /// to record its answer.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Gives the worker a step claimed for it (call once its transaction committed).
+    pub fn hand_over(&self, record: Record) {
+        self.handed.lock().unwrap().push_back(record);
+        self.wake.notify_one();
+    }
+
+    /// Tells the worker to look for due steps now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn take(&self, at_most: usize) -> Vec<Record> {
+        let mut handed = self.handed.lock().unwrap();
+        let n = at_most.min(handed.len());
+        handed.drain(..n).collect()
+    }
+}
+
 pub struct Worker {
     pub outbox: Outbox,
     pub provider: Provider,
-    pub work: Arc<Notify>,
+    pub work: Work,
     pub settings: WorkerSettings,
 }
 
@@ -67,9 +113,18 @@ impl Worker {
         let mut in_hand: HashMap<tokio::task::Id, Uuid> = HashMap::new();
         let mut calls: JoinSet<Answered> = JoinSet::new();
         // A claimed step is nobody else's until its answer is recorded or this runs out.
-        let lease = self.provider.longest_call() + LEASE_MARGIN;
+        let lease = self.work.lease();
         loop {
-            let room = self.settings.concurrency.saturating_sub(in_hand.len());
+            let mut room = self.settings.concurrency.saturating_sub(in_hand.len());
+            if room > 0 && !shutdown.is_cancelled() {
+                // Steps the handlers claimed for this worker first, then any due.
+                for record in self.work.take(room) {
+                    let id = record.id;
+                    let task = calls.spawn(call(self.provider.clone(), record));
+                    in_hand.insert(task.id(), id);
+                    room -= 1;
+                }
+            }
             if room > 0 && !shutdown.is_cancelled() {
                 let skip: Vec<Uuid> = in_hand.values().copied().collect();
                 match store::claim_due(self.outbox.pool(), &skip, room as i64, lease).await {
@@ -87,7 +142,7 @@ impl Worker {
             }
             tokio::select! {
                 _ = shutdown.cancelled(), if calls.is_empty() => break,
-                _ = self.work.notified() => {}
+                _ = self.work.wake.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
                 Some(first) = calls.join_next_with_id(), if !calls.is_empty() => {
                     // Every answer that is in by now is recorded with this one.
@@ -129,7 +184,7 @@ impl Worker {
         }
         tx.commit().await?;
         if more_work {
-            self.work.notify_one();
+            self.work.wake();
         }
         Ok(())
     }

@@ -119,6 +119,7 @@ pub(super) async fn apply(
             tracing::warn!(%checkout_id, code = code.as_deref().unwrap_or_default(), %message, "capture refused for a cancelled order: voiding the hold");
             let traceparent = record.traceparent.clone();
             let caused_by = record.caused_by.clone().unwrap_or_default();
+            // Due at once: the worker's next look claims it.
             store::request(
                 tx.conn(),
                 record.id,
@@ -126,6 +127,7 @@ pub(super) async fn apply(
                 None,
                 &caused_by,
                 traceparent,
+                std::time::Duration::ZERO,
             )
             .await?;
             return Ok(true);

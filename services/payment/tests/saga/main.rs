@@ -3,10 +3,12 @@
 //! ledger as the provider's word on what was held, taken and given back.
 //!
 //! This file holds the service under test and the events it is fed; the tests are in
-//! `outcomes` (approved, declined, no usable method), `provider` (slow, down or
+//! `outcomes` (approved, declined, no usable method), `handover` (steps claimed by the
+//! handler and handed to the worker), `provider` (slow, down or
 //! unanswered, and two instances), `releases` (holds voided after an expiry or a
 //! cancellation) and `reconciliation` (a stray charge named).
 
+mod handover;
 mod outcomes;
 mod provider;
 mod reconciliation;
@@ -137,6 +139,17 @@ impl Payments {
             (self.status(checkout_id).await.as_deref() == Some(status)).then_some(())
         })
         .await
+    }
+
+    /// The checkout's request, then its order: authorized, then captured.
+    async fn authorized_then_captured(&self, checkout: &OrderRequested) {
+        let checkout_id = checkout.checkout_id.unwrap();
+        self.harness.processed(checkout).await;
+        self.reaches(checkout_id, "authorized").await;
+        self.harness
+            .processed(&ordered(checkout, Uuid::new_v4()))
+            .await;
+        self.reaches(checkout_id, "captured").await;
     }
 
     fn ledger(&self) -> Ledger {

@@ -1,14 +1,13 @@
 //! A provider that is slow, down or never answers, and two instances of the service
 //! sharing its calls: each step asked once.
 
-use super::{ordered, payments, requested};
+use super::{payments, requested};
 use cartflow_events::PaymentAuthorized;
 use cartflow_kit::{AppContext, Env, ServiceApp};
 use cartflow_messaging::Outbox;
 use cartflow_testkit::eventually;
 use payment_service::PaymentApp;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 /// The provider answers past the client's time-out: the call is retried with the same
 /// idempotency key, and the provider authorizes once.
@@ -67,14 +66,7 @@ async fn a_claimed_step_is_not_asked_again_by_another_instance() {
     let _stop = stop.drop_guard();
 
     let checkout = requested(Some("pm_card_slow"));
-    let checkout_id = checkout.checkout_id.unwrap();
-    payments.harness.processed(&checkout).await;
-    payments.reaches(checkout_id, "authorized").await;
-    payments
-        .harness
-        .processed(&ordered(&checkout, Uuid::new_v4()))
-        .await;
-    payments.reaches(checkout_id, "captured").await;
+    payments.authorized_then_captured(&checkout).await;
     let ledger = payments.ledger();
     assert_eq!(
         (ledger.counts.authorizations, ledger.counts.captures),

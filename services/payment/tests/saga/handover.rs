@@ -1,0 +1,67 @@
+//! Each step a handler records is claimed in its own transaction and handed to the
+//! worker in memory once that commits: called at once, with no claim statement of the
+//! worker's, and nobody else's until the claim runs out.
+
+use super::{payments, requested};
+use cartflow_kit::Env;
+use cartflow_testkit::HandlerHarness;
+use payment_service::{PaymentApp, store};
+use std::time::{Duration, Instant};
+
+/// The worker's poll is a minute here: only the hand-over can make the calls this soon.
+#[tokio::test]
+async fn a_recorded_step_is_handed_to_the_worker_and_called_at_once() {
+    let payments = payments(&[("PAYMENT_WORKER_POLL_MS", "60000")], 3000).await;
+    let checkout = requested(Some("pm_card_visa"));
+    let started = Instant::now();
+    payments.authorized_then_captured(&checkout).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "authorized and captured {took:?} after the request, with a poll of a minute"
+    );
+    let ledger = payments.ledger();
+    assert_eq!(
+        (ledger.counts.authorizations, ledger.counts.captures),
+        (1, 1)
+    );
+}
+
+/// No worker runs here: the step the handler recorded is claimed, so another
+/// instance's worker looking for due steps does not take it; a step made due at once
+/// (as the worker's own follow-ups are) is taken.
+#[tokio::test]
+async fn a_handed_step_is_nobody_elses_until_its_claim_runs_out() {
+    let app = PaymentApp::from_env(&Env::from_pairs([
+        ("PAYMENT_PROVIDER_URL", "http://127.0.0.1:9"),
+        ("PAYMENT_PROVIDER_KEY", "sk_test_handover"),
+    ]))
+    .unwrap();
+    let harness = HandlerHarness::for_app(&app).await;
+    let checkout = requested(Some("pm_card_visa"));
+    harness.processed(&checkout).await;
+    let lease = Duration::from_secs(30);
+    let pool = harness.pool();
+    let due = store::claim_due(pool, &[], 10, lease).await.unwrap();
+    assert!(due.is_empty(), "claimed by the handler: {due:?}");
+
+    let mut conn = pool.acquire().await.unwrap();
+    let record = store::lock(&mut conn, checkout.checkout_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    store::request(
+        &mut conn,
+        record.id,
+        record.status,
+        None,
+        "test",
+        None,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    let due = store::claim_due(pool, &[], 10, lease).await.unwrap();
+    assert_eq!(due.len(), 1, "due at once");
+    assert_eq!(due[0].id, record.id);
+}
