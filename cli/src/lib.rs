@@ -68,6 +68,7 @@ mod tests {
                     server_url: server_url.clone(),
                     pubsub: pubsub.clone(),
                     env,
+                    own_logins: true,
                 }
             ),
             format!(

@@ -6,10 +6,12 @@
 use anyhow::Context;
 use cartflow_events::Service;
 use cartflow_kit::Env;
+use cartflow_kit::config::database_url_for;
 use cartflow_kit::databases;
 use cartflow_messaging::{PubSubConfig, provision};
 use cartflow_platform::SERVICES;
 use cartflow_platform::gateway::GatewaySandbox;
+use cartflow_platform::logins;
 use cartflow_platform::smtp_catcher::SmtpCatcher;
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -25,6 +27,8 @@ pub struct StackSettings {
     pub pubsub: PubSubConfig,
     /// Extra environment for every child (e.g. `RUST_LOG`, pool sizes).
     pub env: Env,
+    /// Each service signs in as its own login (`cartflow_platform::logins`).
+    pub own_logins: bool,
 }
 
 impl std::fmt::Debug for StackSettings {
@@ -33,8 +37,16 @@ impl std::fmt::Debug for StackSettings {
             .field("server_url", &cartflow_kit::redact::Url(&self.server_url))
             .field("pubsub", &self.pubsub)
             .field("env", &self.env)
+            .field("own_logins", &self.own_logins)
             .finish()
     }
+}
+
+/// The service's own database, signed in as its own login.
+fn own_database_url(server_url: &str, service: Service) -> anyhow::Result<String> {
+    let login = logins::login_of("", service);
+    let server_url = logins::signed_in_as(server_url, &login)?;
+    database_url_for(&server_url, &service.database_name()).map_err(anyhow::Error::msg)
 }
 
 pub struct Stack {
@@ -49,6 +61,9 @@ impl Stack {
     pub async fn start(settings: &StackSettings) -> anyhow::Result<Stack> {
         for service in SERVICES {
             databases::ensure(&settings.server_url, &service.database_name()).await?;
+            if settings.own_logins {
+                logins::isolate(&settings.server_url, "", service).await?;
+            }
         }
         provision::provision(&settings.pubsub)
             .await
@@ -87,9 +102,14 @@ impl Stack {
             gateway,
         };
         for service in SERVICES {
+            let own_login = match settings.own_logins {
+                true => Some(own_database_url(&settings.server_url, service)?),
+                false => None,
+            };
             let child = Command::new(&exe)
                 .args(["serve", service.name()])
                 .envs(env.vars())
+                .envs(own_login.map(|url| (format!("{}_DATABASE_URL", service.env_prefix()), url)))
                 .stdin(Stdio::null())
                 .kill_on_drop(true)
                 .spawn()

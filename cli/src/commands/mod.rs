@@ -114,15 +114,22 @@ pub enum Command {
     /// Run every service as its own process, as in production.
     ///
     /// Each runs as `cartflow serve <service>` on its port (order 3000 ... payment
-    /// 3007): databases and topology created, a mail catcher on 127.0.0.1:1025 unless
-    /// SMTP_HOST is set. No demo data (run `cartflow seed`). Ctrl-C stops them all.
+    /// 3007) and signs in as its own PostgreSQL login (as in Cloud SQL): databases,
+    /// logins and topology created, a mail catcher on 127.0.0.1:1025 unless SMTP_HOST
+    /// is set. No demo data (run `cartflow seed`). Ctrl-C stops them all.
     /// scripts/bench.sh runs the benchmark against it.
     #[command(after_help = "Examples:
   cartflow stack --emulator 127.0.0.1:8085      # then, in another terminal: cartflow seed
-  PUBSUB_DELIVERY=push cartflow stack           # Pub/Sub pushes to each service's /pubsub/push")]
+  PUBSUB_DELIVERY=push cartflow stack           # Pub/Sub pushes to each service's /pubsub/push
+  cartflow stack --one-login                    # every service as --database-url's user")]
     Stack {
         #[command(flatten)]
         target: Target,
+        /// Every service signs in as --database-url's user. Without it each signs in
+        /// as its own login, kept out of the other databases as in Cloud SQL, which
+        /// needs a user that may create roles and psql (PostgreSQL's client).
+        #[arg(long)]
+        one_login: bool,
     },
     /// Load the demo customers and catalog into a running stack (idempotent).
     ///
@@ -279,7 +286,7 @@ impl Command {
             Command::Dlq(command) => dlq::run(command).await,
             Command::Events(command) => events::run(command).await,
             Command::Load(args) => load::run(args).await,
-            Command::Stack { target } => stack::run(target).await,
+            Command::Stack { target, one_login } => stack::run(target, !one_login).await,
             Command::Timeline(args) => timeline::run(args).await,
             Command::Payments(command) => payments::run(command).await,
             Command::GatewaySandbox { addr, slow_ms } => {

@@ -3,9 +3,10 @@
 use super::args::Target;
 use cartflow_kit::Env;
 
-pub async fn run(target: Target) -> anyhow::Result<()> {
+pub async fn run(target: Target, own_logins: bool) -> anyhow::Result<()> {
     let settings = crate::stack::StackSettings {
         server_url: target.database_url().to_string(),
+        own_logins,
         pubsub: target.pubsub(),
         // The services inherit this environment anyway; the stack reads it too
         // (`PUBSUB_DELIVERY=push` routes every subscription to its service).
