@@ -1,12 +1,13 @@
 //! Watches the saga's outcomes the way a client that cares would: its own Pub/Sub
 //! subscriptions to `order.created`, `stock.rejected`, `payment.declined` and
-//! `delivery.result`, matched
-//! to checkouts by cart id (the saga's correlation id). No database is read.
+//! `delivery.result`, matched to checkouts by checkout id and deliveries by cart id
+//! (the saga's correlation id). No database is read.
 
 use anyhow::Context;
 use cartflow_events::envelope::CORRELATION_ID;
 use cartflow_events::{
-    Channel, DeliveryResult, Event, OrderCreated, PaymentDeclined, StockRejected, Topic,
+    Channel, Checkout as _, DeliveryResult, Event, OrderCreated, PaymentDeclined, StockRejected,
+    Topic,
 };
 use cartflow_messaging::PubSubConfig;
 use google_cloud_pubsub::client::SubscriptionAdmin;
@@ -25,51 +26,78 @@ pub enum Ending {
     Rejected,
 }
 
-/// What is known of one checkout.
+/// What is known of a cart's latest checkout: when it was converted, and when its
+/// email and push arrived.
 #[derive(Default)]
 pub struct Checkout {
     pub converted_at: Option<Instant>,
-    pub ended: Option<(Ending, Instant)>,
     pub emailed_at: Option<Instant>,
     pub pushed_at: Option<Instant>,
+}
+
+/// How one checkout ended, or who waits for it.
+#[derive(Default)]
+struct Outcome {
+    ended: Option<Ending>,
     waiter: Option<oneshot::Sender<Ending>>,
 }
 
-/// Checkouts by cart id; outcomes may arrive before the shopper has registered.
+/// Endings by checkout id (a declined cart is checked out again under a new one, and
+/// must not inherit the decline); deliveries by cart id (the correlation id they
+/// carry). Outcomes may arrive before the shopper has registered.
+#[derive(Default)]
+struct Books {
+    outcomes: HashMap<Uuid, Outcome>,
+    carts: HashMap<Uuid, Checkout>,
+}
+
 #[derive(Clone, Default)]
-pub struct Ledger(Arc<Mutex<HashMap<Uuid, Checkout>>>);
+pub struct Ledger(Arc<Mutex<Books>>);
 
 impl Ledger {
     /// Records the convert and returns a receiver for the ending (ready at once if it
     /// already arrived).
-    pub fn converted(&self, cart_id: Uuid, at: Instant) -> oneshot::Receiver<Ending> {
+    pub fn converted(
+        &self,
+        cart_id: Uuid,
+        checkout_id: Uuid,
+        at: Instant,
+    ) -> oneshot::Receiver<Ending> {
         let (sender, receiver) = oneshot::channel();
-        let mut all = self.0.lock().unwrap();
-        let checkout = all.entry(cart_id).or_default();
-        checkout.converted_at = Some(at);
-        match checkout.ended {
-            Some((ending, _)) => {
+        let mut books = self.0.lock().unwrap();
+        // The cart's deliveries count from this checkout on (an earlier one's decline
+        // notice was for that one).
+        books.carts.insert(
+            cart_id,
+            Checkout {
+                converted_at: Some(at),
+                ..Checkout::default()
+            },
+        );
+        let outcome = books.outcomes.entry(checkout_id).or_default();
+        match outcome.ended {
+            Some(ending) => {
                 let _ = sender.send(ending);
             }
-            None => checkout.waiter = Some(sender),
+            None => outcome.waiter = Some(sender),
         }
         receiver
     }
 
-    fn ended(&self, cart_id: Uuid, ending: Ending, at: Instant) {
-        let mut all = self.0.lock().unwrap();
-        let checkout = all.entry(cart_id).or_default();
-        if checkout.ended.is_none() {
-            checkout.ended = Some((ending, at));
-            if let Some(waiter) = checkout.waiter.take() {
+    fn ended(&self, checkout_id: Uuid, ending: Ending) {
+        let mut books = self.0.lock().unwrap();
+        let outcome = books.outcomes.entry(checkout_id).or_default();
+        if outcome.ended.is_none() {
+            outcome.ended = Some(ending);
+            if let Some(waiter) = outcome.waiter.take() {
                 let _ = waiter.send(ending);
             }
         }
     }
 
     fn delivered(&self, cart_id: Uuid, channel: Channel, at: Instant) {
-        let mut all = self.0.lock().unwrap();
-        let checkout = all.entry(cart_id).or_default();
+        let mut books = self.0.lock().unwrap();
+        let checkout = books.carts.entry(cart_id).or_default();
         let slot = match channel {
             Channel::Email => &mut checkout.emailed_at,
             Channel::Push => &mut checkout.pushed_at,
@@ -77,9 +105,9 @@ impl Ledger {
         slot.get_or_insert(at);
     }
 
-    /// Runs `f` over every checkout.
+    /// Runs `f` over every cart's latest checkout.
     pub fn with<T>(&self, f: impl FnOnce(&HashMap<Uuid, Checkout>) -> T) -> T {
-        f(&self.0.lock().unwrap())
+        f(&self.0.lock().unwrap().carts)
     }
 }
 
@@ -172,13 +200,13 @@ fn record(ledger: &Ledger, topic: Topic, message: &Message, at: Instant) {
         match topic {
             Topic::OrderCreated => serde_json::from_slice::<OrderCreated>(data)
                 .ok()
-                .map(|e| e.cart_id),
+                .map(|e| e.checkout()),
             Topic::StockRejected => serde_json::from_slice::<StockRejected>(data)
                 .ok()
-                .map(|e| e.cart_id),
+                .map(|e| e.checkout()),
             Topic::PaymentDeclined => serde_json::from_slice::<PaymentDeclined>(data)
                 .ok()
-                .map(|e| e.cart_id),
+                .map(|e| e.checkout_id),
             _ => None,
         }
     };
@@ -189,8 +217,8 @@ fn record(ledger: &Ledger, topic: Topic, message: &Message, at: Instant) {
             } else {
                 Ending::Rejected
             };
-            if let Some(cart_id) = decode(&message.data) {
-                ledger.ended(cart_id, ending, at);
+            if let Some(checkout_id) = decode(&message.data) {
+                ledger.ended(checkout_id, ending);
             }
         }
         Topic::DeliveryResult => {
@@ -206,5 +234,33 @@ fn record(ledger: &Ledger, topic: Topic, message: &Message, at: Instant) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cart declined and checked out again waits for its new checkout's ending, not
+    /// the decline; an ending that came before the shopper registered is not lost.
+    #[test]
+    fn each_checkout_of_a_cart_has_its_own_ending() {
+        let ledger = Ledger::default();
+        let (cart, first, second) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut declined = ledger.converted(cart, first, Instant::now());
+        ledger.ended(first, Ending::Rejected);
+        assert_eq!(declined.try_recv(), Ok(Ending::Rejected));
+
+        let mut retried = ledger.converted(cart, second, Instant::now());
+        assert!(retried.try_recv().is_err(), "the decline is the first's");
+        ledger.ended(first, Ending::Rejected); // a duplicate of the old decline
+        assert!(retried.try_recv().is_err());
+        ledger.ended(second, Ending::Confirmed);
+        assert_eq!(retried.try_recv(), Ok(Ending::Confirmed));
+
+        let early = Uuid::new_v4();
+        ledger.ended(early, Ending::Confirmed);
+        let mut late = ledger.converted(Uuid::new_v4(), early, Instant::now());
+        assert_eq!(late.try_recv(), Ok(Ending::Confirmed));
     }
 }

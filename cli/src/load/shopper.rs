@@ -106,11 +106,11 @@ pub(super) async fn checkout(
         .convert_with(customer, &CheckoutRequest::paid_with(card))
         .await;
     let convert_answered_in = Some(converted_at.elapsed());
-    let cart_id = match converted {
-        Ok(accepted) => accepted.cart_id,
+    let (cart_id, checkout_id) = match converted {
+        Ok(accepted) => (accepted.cart_id, accepted.checkout_id),
         Err(e) => return failed(format!("convert: {e}")),
     };
-    let ended = shared.ledger.converted(cart_id, converted_at);
+    let ended = shared.ledger.converted(cart_id, checkout_id, converted_at);
     let result = match tokio::time::timeout(shared.plan.checkout_timeout, ended).await {
         Ok(Ok(Ending::Confirmed)) => Ok(converted_at.elapsed()),
         Ok(Ok(Ending::Rejected)) => Err(Failure::Rejected),
