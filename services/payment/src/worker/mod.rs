@@ -47,7 +47,10 @@ pub struct WorkerSettings {
 #[derive(Clone)]
 pub struct Work {
     handed: Arc<Mutex<VecDeque<Record>>>,
-    wake: Arc<Notify>,
+    /// Rung by a hand-over: take what was handed (no statement).
+    handed_over: Arc<Notify>,
+    /// Rung when steps may be due: look for them (a claim statement).
+    due: Arc<Notify>,
     lease: Duration,
 }
 
@@ -56,7 +59,8 @@ impl Work {
     pub fn new(longest_call: Duration) -> Work {
         Work {
             handed: Arc::default(),
-            wake: Arc::new(Notify::new()),
+            handed_over: Arc::new(Notify::new()),
+            due: Arc::new(Notify::new()),
             lease: longest_call + LEASE_MARGIN,
         }
     }
@@ -70,12 +74,12 @@ impl Work {
     /// Gives the worker a step claimed for it (call once its transaction committed).
     pub fn hand_over(&self, record: Record) {
         self.handed.lock().unwrap().push_back(record);
-        self.wake.notify_one();
+        self.handed_over.notify_one();
     }
 
     /// Tells the worker to look for due steps now.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.due.notify_one();
     }
 
     fn take(&self, at_most: usize) -> Vec<Record> {
@@ -114,6 +118,11 @@ impl Worker {
         let mut calls: JoinSet<Answered> = JoinSet::new();
         // A claimed step is nobody else's until its answer is recorded or this runs out.
         let lease = self.work.lease();
+        // Due steps are looked for at start (what an earlier run left), when woken for
+        // them, every poll, and while the last look filled every free slot; a hand-over
+        // alone needs no look.
+        let mut look_for_due = true;
+        let mut next_look = tokio::time::Instant::now() + self.settings.poll;
         loop {
             let mut room = self.settings.concurrency.saturating_sub(in_hand.len());
             if room > 0 && !shutdown.is_cancelled() {
@@ -125,10 +134,13 @@ impl Worker {
                     room -= 1;
                 }
             }
-            if room > 0 && !shutdown.is_cancelled() {
+            if look_for_due && room > 0 && !shutdown.is_cancelled() {
+                look_for_due = false;
+                next_look = tokio::time::Instant::now() + self.settings.poll;
                 let skip: Vec<Uuid> = in_hand.values().copied().collect();
                 match store::claim_due(self.outbox.pool(), &skip, room as i64, lease).await {
                     Ok(due) => {
+                        look_for_due = due.len() == room;
                         for record in due {
                             let id = record.id;
                             let task = calls.spawn(call(self.provider.clone(), record));
@@ -142,8 +154,12 @@ impl Worker {
             }
             tokio::select! {
                 _ = shutdown.cancelled(), if calls.is_empty() => break,
-                _ = self.work.wake.notified() => {}
-                _ = tokio::time::sleep(self.settings.poll) => {}
+                _ = self.work.handed_over.notified() => {}
+                _ = self.work.due.notified() => look_for_due = true,
+                _ = tokio::time::sleep_until(next_look) => {
+                    look_for_due = true;
+                    next_look = tokio::time::Instant::now() + self.settings.poll;
+                }
                 Some(first) = calls.join_next_with_id(), if !calls.is_empty() => {
                     // Every answer that is in by now is recorded with this one.
                     let mut done = vec![first];
