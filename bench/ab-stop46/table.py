@@ -1,9 +1,11 @@
-"""The sitting's table from its JSON files: python3 bench/ab-stop46/table.py"""
+"""A sitting's table from its JSON files: python3 bench/ab-stop46/table.py [folder]
+(this sitting's folder unless another is named)."""
 import glob
 import json
 import os
+import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
+here = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 print("label | checkouts/s | confirmed p50, p99 ms | commits/checkout | CPU ms/checkout (all) | PostgreSQL | emulator | services | peak RSS MiB | missing email/push")
 for path in sorted(glob.glob(os.path.join(here, "*.json"))):
     level = json.load(open(path))["report"]["levels"][0]

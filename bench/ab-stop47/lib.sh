@@ -1,0 +1,18 @@
+# The sitting's shared steps: a durable private PostgreSQL, fresh databases per run,
+# one `scripts/bench.sh` run per call of `run <build> <concurrency> <rep>` with the
+# build's release binary from /work/bench-bin/<build>/cartflow.
+cd /work/main
+source scripts/lib.sh
+pg_isready -q -h 127.0.0.1 -p 54329 || pg_cluster_start /work/main/.work/pg-bench 54329
+export DATABASE_URL=postgres://postgres@127.0.0.1:54329
+drop_dbs() {
+  psql -h 127.0.0.1 -p 54329 -U postgres -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'cartflow%'" \
+    | while read -r db; do psql -h 127.0.0.1 -p 54329 -U postgres -d postgres -qc "DROP DATABASE \"$db\" WITH (FORCE)"; done
+}
+run() { # build concurrency rep; LABEL_PREFIX tells part 2's files from part 1's
+  drop_dbs
+  CARTFLOW_BIN=/work/bench-bin/$1/cartflow CARTFLOW_EMULATOR_PORT=8185 \
+    scripts/bench.sh -c $2 --duration 30 --warmup 10 --out bench/ab-stop47 --label ${LABEL_PREFIX}pull-c$2-$1-$3 \
+    > /tmp/sitting-$1-c$2-$3.log 2>&1
+  echo "$(date +%T) done $1 c$2 rep$3 exit $?"
+}
