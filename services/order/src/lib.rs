@@ -1,5 +1,5 @@
-//! Order service: creates the order when stock is reserved (`stock-available` →
-//! `order.created`), cancels it (`order.cancelled`, which returns the stock), and moves
+//! Order service: creates the order once stock is reserved and the total held
+//! (`stock-available` and `payment.authorized` → `order.created`), cancels it (`order.cancelled`, which returns the stock), and moves
 //! it through shipped and delivered.
 
 pub mod domain;

@@ -107,21 +107,21 @@ impl PaymentHandler {
     async fn requested(
         &self,
         tx: &mut Tx,
-        reserved: &OrderRequested,
+        request: &OrderRequested,
         cause: &str,
     ) -> Result<(), HandlerError> {
-        let checkout_id = reserved.checkout();
-        let amount_cents = total_cents(&reserved.items);
-        let lines_valid = reserved
+        let checkout_id = request.checkout();
+        let amount_cents = total_cents(&request.items);
+        let lines_valid = request
             .items
             .iter()
             .all(|i| i.quantity > 0 && i.unit_price_cents >= 0);
-        if amount_cents <= 0 || reserved.items.is_empty() || !lines_valid {
+        if amount_cents <= 0 || request.items.is_empty() || !lines_valid {
             return Err(HandlerError::Poison(format!(
                 "order-requested for checkout {checkout_id} with nothing to pay"
             )));
         }
-        let method = reserved.payment_method.as_deref();
+        let method = request.payment_method.as_deref();
         // A method that is missing (an event from before payment) or malformed is
         // declined without asking the provider; a card number is never stored.
         let refused = match method {
@@ -132,8 +132,8 @@ impl PaymentHandler {
         };
         let new = NewPayment {
             checkout_id,
-            cart_id: reserved.cart_id,
-            customer_id: reserved.customer_id,
+            cart_id: request.cart_id,
+            customer_id: request.customer_id,
             amount_cents,
             currency: &self.currency,
             payment_method: method.filter(|_| refused.is_none()),
@@ -143,9 +143,9 @@ impl PaymentHandler {
                 PaymentStatus::Authorizing
             },
             decline_code: refused,
-            expires_at: reserved.expires_at,
-            items: &reserved.items,
-            shipping_address: reserved.shipping_address.as_ref(),
+            expires_at: request.expires_at,
+            items: &request.items,
+            shipping_address: request.shipping_address.as_ref(),
             caused_by: cause,
             traceparent: cartflow_messaging::trace_context::current(),
         };
@@ -158,11 +158,11 @@ impl PaymentHandler {
                 tracing::info!(%checkout_id, reason, "payment declined without asking the provider");
                 tx.publish(&PaymentDeclined {
                     checkout_id,
-                    cart_id: reserved.cart_id,
-                    customer_id: reserved.customer_id,
+                    cart_id: request.cart_id,
+                    customer_id: request.customer_id,
                     reason: reason.into(),
                     decline_code: None,
-                    items: reserved.items.clone(),
+                    items: request.items.clone(),
                 })
                 .await?;
             } else {

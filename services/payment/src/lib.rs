@@ -1,7 +1,8 @@
-//! Payment service: the checkout's money. It authorizes the total when stock is
-//! reserved (`stock-available` → `payment.authorized` or `payment.declined`), captures
+//! Payment service: the checkout's money. It authorizes the total while inventory
+//! reserves (`order-requested` → `payment.authorized` or `payment.declined`), captures
 //! it once the order exists (`order.created` → `payment.captured`), voids a hold whose
-//! checkout was given up (`checkout.expired`), and refunds a cancelled order
+//! checkout was given up or whose stock was short (`checkout.expired`,
+//! `stock.rejected`), and refunds a cancelled order
 //! (`order.cancelled` → `payment.refunded`). It alone holds the provider's key.
 
 pub mod domain;

@@ -98,7 +98,7 @@ pub async fn get<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<P
     row.as_ref().map(from_row).transpose()
 }
 
-/// A checkout to authorize, as `stock-available` describes it.
+/// A checkout to authorize, as `order-requested` describes it.
 pub struct NewPayment<'a> {
     pub checkout_id: Uuid,
     pub cart_id: Uuid,
