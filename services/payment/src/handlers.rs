@@ -38,6 +38,19 @@ pub enum PaymentMessage {
     OrderCancelled(OrderCancelled),
 }
 
+impl PaymentMessage {
+    /// The checkout whose money this message decides on.
+    fn checkout(&self) -> uuid::Uuid {
+        match self {
+            PaymentMessage::OrderRequested(e) => e.checkout(),
+            PaymentMessage::StockRejected(e) => e.checkout(),
+            PaymentMessage::OrderCreated(e) => e.checkout(),
+            PaymentMessage::CheckoutExpired(e) => e.checkout_id,
+            PaymentMessage::OrderCancelled(e) => e.checkout(),
+        }
+    }
+}
+
 #[async_trait]
 impl EventHandler for PaymentHandler {
     type Message = PaymentMessage;
@@ -51,6 +64,18 @@ impl EventHandler for PaymentHandler {
             Some(Topic::OrderCancelled) => PaymentMessage::OrderCancelled(event.decode()?),
             _ => return Err(event.unexpected()),
         })
+    }
+
+    /// Locks the batch's payments in checkout order before any is decided
+    /// ([`store::lock_all`]).
+    async fn lock_batch(
+        &self,
+        tx: &mut Tx,
+        batch: &Batch<'_, PaymentMessage>,
+    ) -> Result<(), HandlerError> {
+        let checkouts: Vec<uuid::Uuid> = batch.iter().map(|i| i.message.checkout()).collect();
+        store::lock_all(tx.conn(), &checkouts).await?;
+        Ok(())
     }
 
     /// One by one: each message records what must happen to its checkout's money, under

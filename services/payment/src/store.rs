@@ -196,6 +196,20 @@ fn record_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Record> {
     })
 }
 
+/// Locks the payments of these checkouts that exist, in checkout order: a consumer's
+/// batch and the worker's answers take their rows in the same order, so they queue
+/// instead of deadlocking (PostgreSQL would break a deadlock only after a second, and
+/// the loser's work would wait for a retry).
+pub async fn lock_all(conn: &mut PgConnection, checkout_ids: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query(
+        "SELECT 1 FROM payments WHERE checkout_id = ANY($1) ORDER BY checkout_id FOR UPDATE",
+    )
+    .bind(checkout_ids)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
 /// Locks the checkout's payment, if it has one: every decision on it is taken under
 /// this lock, the worker's included.
 pub async fn lock(conn: &mut PgConnection, checkout_id: Uuid) -> sqlx::Result<Option<Record>> {

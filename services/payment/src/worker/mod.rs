@@ -97,6 +97,7 @@ pub struct Worker {
 }
 
 /// What the provider said to one step.
+#[derive(Clone)]
 pub(super) enum Outcome {
     Authorization(Authorization),
     Captured(i64),
@@ -105,6 +106,7 @@ pub(super) enum Outcome {
 }
 
 /// A step's call, answered.
+#[derive(Clone)]
 pub(super) struct Answered {
     record: Record,
     outcome: Result<Outcome, ProviderError>,
@@ -190,13 +192,35 @@ impl Worker {
         }
     }
 
-    /// Records the answers and the events they cause, in one transaction.
-    async fn record(&self, answered: Vec<Answered>) -> anyhow::Result<()> {
+    /// Records the answers and the events they cause, in one transaction, their
+    /// payments locked in checkout order (as the consumers lock theirs). If that fails,
+    /// each answer is recorded in a transaction of its own, so one bad answer does not
+    /// leave the others to wait for their claims to run out.
+    async fn record(&self, mut answered: Vec<Answered>) -> anyhow::Result<()> {
+        answered.sort_by_key(|a| a.record.checkout_id);
+        let together = self.record_together(&answered).await;
+        let Err(e) = together else {
+            return Ok(());
+        };
+        if answered.len() == 1 {
+            return Err(e);
+        }
+        tracing::warn!(error = %e, answers = answered.len(), "recording answers together failed; recording each alone");
+        let mut last = Ok(());
+        for answer in answered {
+            if let Err(e) = self.record_together(std::slice::from_ref(&answer)).await {
+                last = Err(e);
+            }
+        }
+        last
+    }
+
+    async fn record_together(&self, answered: &[Answered]) -> anyhow::Result<()> {
         let mut tx = self.outbox.begin().await?;
         let mut more_work = false;
         for answer in answered {
             let span = answer.span.clone();
-            more_work |= apply(&mut tx, answer).instrument(span).await?;
+            more_work |= apply(&mut tx, answer.clone()).instrument(span).await?;
         }
         tx.commit().await?;
         if more_work {
