@@ -90,7 +90,8 @@ async fn expiry_races_order_creation(every_message_twice: bool) {
         burst(&app, round).await;
         let (round_converted, round_expired) = race_outcomes(&app, round).await;
         eprintln!(
-            "racing an expiry of {expire_after:?}: {round_converted} converted, {round_expired} expired"
+            "racing an expiry of {expire_after:?}: {round_converted} converted, {round_expired} expired; payments: {}",
+            payment_states(&app).await
         );
         converted += round_converted;
         expired += round_expired;
@@ -167,6 +168,30 @@ async fn expiry_races_order_creation(every_message_twice: bool) {
     )
     .await;
     app.stop().await;
+}
+
+/// Payment's rows by status, with their provider attempts and last errors: what a
+/// round that went all one way needs to be explained (a stalled provider, a breaker).
+async fn payment_states(app: &TestApp) -> String {
+    let rows: Vec<(String, i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT status, count(*), coalesce(sum(attempts), 0)::bigint, max(last_error)
+         FROM payments GROUP BY status ORDER BY status",
+    )
+    .fetch_all(app.pool(Service::Payment))
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|(status, n, attempts, error)| {
+            format!(
+                "{status} {n} ({attempts} attempts{})",
+                match error {
+                    Some(e) => format!(", e.g. {e}"),
+                    None => String::new(),
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How the checkouts of `customers` ended, as (converted, expired); panics on a
