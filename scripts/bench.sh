@@ -30,6 +30,9 @@ fi
 log "delivery: ${PUBSUB_DELIVERY:-pull}"
 mkdir -p "$WORK_DIR/bench"
 
+# Emptied here, not by the redirection below: that happens in the background job, and
+# the wait for "is running" could read the previous run's log first.
+: > "$WORK_DIR/bench/stack.log"
 "$bin" stack > "$WORK_DIR/bench/stack.log" 2>&1 &
 stack=$!
 trap 'kill -INT $stack 2>/dev/null; wait $stack 2>/dev/null; stop_started' EXIT

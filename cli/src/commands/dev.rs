@@ -40,6 +40,9 @@ pub async fn run(
         }
     })?;
 
+    // Signals are handled from here on: scripts/dev.sh runs this in the background and
+    // forwards Ctrl-C, which would be ignored until a handler is installed.
+    let stop = cartflow_kit::runtime::shutdown_on_signal();
     let mut env = Env::from_process();
     // A mail catcher (with its view on :8025) unless SMTP_HOST names a real server.
     let catcher = SmtpCatcher::unless_configured(&mut env).await?;
@@ -74,7 +77,6 @@ pub async fn run(
             "demo customers and catalog loaded"
         );
     }
-    let stop = cartflow_kit::runtime::shutdown_on_signal();
     let console_url =
         serve_console(&platform, &settings, catcher.is_some(), console_addr, &stop).await?;
     print_banner(&platform, &pubsub, catcher.is_some(), &console_url);

@@ -4,6 +4,10 @@ use super::args::Target;
 use cartflow_kit::Env;
 
 pub async fn run(target: Target, own_logins: bool) -> anyhow::Result<()> {
+    // Listening for Ctrl-C and SIGTERM before anything starts: a script that starts the
+    // stack in the background (where SIGINT is ignored until a handler is installed)
+    // may stop it as soon as it says it is running.
+    let shutdown = cartflow_kit::runtime::shutdown_on_signal();
     let settings = crate::stack::StackSettings {
         server_url: target.database_url().to_string(),
         own_logins,
@@ -23,9 +27,7 @@ pub async fn run(target: Target, own_logins: bool) -> anyhow::Result<()> {
         );
     }
     println!("Ctrl-C stops them all.");
-    cartflow_kit::runtime::shutdown_on_signal()
-        .cancelled()
-        .await;
+    shutdown.cancelled().await;
     stack.stop().await;
     Ok(())
 }
