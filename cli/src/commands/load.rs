@@ -55,6 +55,12 @@ pub struct LoadArgs {
     /// steady rate all through the run (a steady-state soak) rather than in one catch-up.
     #[arg(long)]
     prefill_crossing_secs: Option<u64>,
+    /// Measure without first analyzing the services' databases at the end of the
+    /// warm-up (by default they are analyzed, as autovacuum would have done in a
+    /// deployment that has run for a minute: on tables created seconds before, the
+    /// services' cached plans scan whole tables for look-ups by key).
+    #[arg(long)]
+    no_analyze: bool,
     /// Where to write <label>.json and <label>.svg.
     #[arg(long, default_value = ".work/bench")]
     out: std::path::PathBuf,
@@ -93,6 +99,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         prefill_crossing: args
             .prefill_crossing_secs
             .map(std::time::Duration::from_secs),
+        analyze_after_warmup: !args.no_analyze,
     };
     let report = load::run(target, plan.clone()).await?;
     let label = args.label.clone().unwrap_or_else(|| {

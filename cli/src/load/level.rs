@@ -45,6 +45,11 @@ pub(super) async fn run_level(
     });
 
     tokio::time::sleep(plan.warmup).await;
+    if let (true, Some(server)) = (plan.analyze_after_warmup, &shared.target.database_url)
+        && let Err(err) = super::tables::analyze(server).await
+    {
+        eprintln!("could not analyze the services' databases ({err:#}); measuring without");
+    }
     let window_start = Instant::now();
     let cpu_before = Snapshot::take(postmaster);
     let commits_before = commits(pool).await;

@@ -90,6 +90,12 @@ pub struct Plan {
     /// Every this many checkouts one pays with a declining test card (0: none): a
     /// declined checkout ends `payment_declined` and counts as rejected.
     pub decline_every: usize,
+    /// At the end of each warm-up, `ANALYZE` every service's database. The run's
+    /// databases are minutes old: until autovacuum first reaches a table, the
+    /// services' cached plans were made when it was empty, and their look-ups by key
+    /// scan it whole. A deployment that has run for more than a minute has its
+    /// statistics; this measures that.
+    pub analyze_after_warmup: bool,
 }
 
 /// What every shopper of a level shares.

@@ -22,6 +22,18 @@ async fn connect(server_url: &str, service: Service) -> anyhow::Result<sqlx::PgP
     cartflow_kit::db::connect(&url, 1).await
 }
 
+/// Gathers fresh statistics in every service's database (`ANALYZE`). Analyzing a
+/// table also makes every session re-plan its cached statements on it, so plans made
+/// while the table was empty are dropped.
+pub async fn analyze(server_url: &str) -> anyhow::Result<()> {
+    for service in Service::ALL {
+        let pool = connect(server_url, service).await?;
+        sqlx::query("ANALYZE").execute(&pool).await?;
+        pool.close().await;
+    }
+    Ok(())
+}
+
 /// Adds `rows` rows to each service's inbox and outbox (published), each the size of a
 /// real one (an envelope's attributes, an order's payload): a soak deletes them while
 /// traffic adds real rows, so smaller rows would make the tables grow by themselves.
