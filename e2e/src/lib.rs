@@ -23,7 +23,7 @@ pub use app::{
 pub use cartflow_testkit::client;
 pub use cartflow_testkit::{
     CartClient, NotificationClient, OrderClient, assert_problem, count, eventually,
-    eventually_within,
+    eventually_within, eventually_within_showing,
 };
 pub use infra::{TestInfra, free_port};
 

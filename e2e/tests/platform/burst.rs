@@ -1,7 +1,7 @@
 //! A burst of shoppers checking out one product, as the fault tests run it, and the
 //! books they check afterwards.
 
-use crate::helpers::{TestApp, count, eventually_within};
+use crate::helpers::{TestApp, count, eventually_within, eventually_within_showing};
 use cart_service::domain::{Cart, CartStatus};
 use cartflow_api::cart::CheckoutRequest;
 use cartflow_events::Service;
@@ -101,7 +101,10 @@ pub async fn assert_books(app: &TestApp, sku: &str, stock: i32, carts: &[Cart]) 
         "{converted} converted"
     );
 
-    eventually_within(Duration::from_secs(60), "every notification sent", || async {
+    // Receipts follow captures, which may come last: a capture handed over in memory to
+    // a payment process that is then killed (or stopped) waits for its claim to run out
+    // (about 16 s) before another process asks; the payment crash test does both.
+    eventually_within_showing(Duration::from_secs(120), "every notification sent", || async {
         let sent = |kind: &'static str| async move {
             app.count(
                 Service::Notification,
@@ -113,12 +116,26 @@ pub async fn assert_books(app: &TestApp, sku: &str, stock: i32, carts: &[Cart]) 
         let rejections = sent("stock_rejected").await;
         let receipts = sent("payment_receipt").await;
         let declines = sent("payment_declined").await;
-        (confirmed == 2 * converted as i64
+        let mails = shopper_mails(app);
+        if confirmed == 2 * converted as i64
             && rejections == 2 * rejected as i64
             && declines == 2 * declined as i64
             && receipts == 2 * converted as i64
-            && shopper_mails(app) == shoppers + converted)
-            .then_some(())
+            && mails == shoppers + converted
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "sent: {confirmed} confirmations of {}, {rejections} rejections of {}, \
+             {declines} declines of {}, {receipts} receipts of {}; {mails} mails of {}; \
+             payment's unfinished steps: {}",
+            2 * converted,
+            2 * rejected,
+            2 * declined,
+            2 * converted,
+            shoppers + converted,
+            unfinished_payments(app).await
+        ))
     })
     .await;
     let all = app
@@ -134,6 +151,26 @@ pub async fn assert_books(app: &TestApp, sku: &str, stock: i32, carts: &[Cart]) 
         "no email twice: an outcome each, and a receipt per order"
     );
     assert_payment_books(app).await;
+}
+
+/// Payment's steps not yet settled, by status, with their attempts and last error.
+async fn unfinished_payments(app: &TestApp) -> String {
+    let rows: Vec<(String, i64, i32, Option<String>)> = sqlx::query_as(
+        "SELECT status, count(*), max(attempts), max(last_error) FROM payments
+         WHERE status IN ('authorizing', 'capturing', 'voiding', 'refunding') GROUP BY status",
+    )
+    .fetch_all(app.pool(Service::Payment))
+    .await
+    .unwrap();
+    if rows.is_empty() {
+        return "none".into();
+    }
+    rows.iter()
+        .map(|(status, n, attempts, error)| {
+            format!("{status} {n} (up to {attempts} attempts; {error:?})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Once the saga has settled, the books balance three ways: the provider's ledger,

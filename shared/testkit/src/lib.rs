@@ -29,4 +29,4 @@ pub mod webhook_receiver;
 pub use client::{Accepted, CallError, CartClient, NotificationClient, OrderClient};
 pub use infra::{TestInfra, free_port, init_logs};
 pub use service::{HandlerHarness, ServiceDb, envelope_for, message};
-pub use wait::{assert_problem, count, eventually, eventually_within};
+pub use wait::{assert_problem, count, eventually, eventually_within, eventually_within_showing};

@@ -41,6 +41,28 @@ where
     }
 }
 
+/// Like [`eventually_within`], for a probe that says what it sees while the condition
+/// does not hold yet (`Err`): a time-out reports the last of it, so a failure names
+/// what was missing.
+pub async fn eventually_within_showing<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        let seen = match probe().await {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}; last seen: {seen}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Asserts an RFC 9457 problem response with `status`, and returns its detail.
 pub async fn assert_problem(response: Response, status: StatusCode) -> String {
     assert_eq!(response.status(), status);
