@@ -251,6 +251,20 @@ pub async fn claim_due<'e>(
     rows.iter().map(record_from_row).collect()
 }
 
+/// Gives up this process's claims on steps it was handed but did not start (it is
+/// stopping): they are due at once, for another instance's worker or this one's next
+/// start, instead of when their claims would have run out.
+pub async fn release<'e>(db: impl PgExecutor<'e>, ids: &[Uuid]) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE payments SET next_attempt_at = now()
+         WHERE id = ANY($1) AND status IN ('authorizing', 'capturing', 'voiding', 'refunding')",
+    )
+    .bind(ids)
+    .execute(db)
+    .await
+    .map(|done| done.rows_affected())
+}
+
 /// Moves a payment to `to` on behalf of the event `caused_by`, and returns it. The
 /// step is due once `claim` has passed: a handler claims it for as long as a call can
 /// take and hands it to the worker in memory once its transaction commits (so no

@@ -190,6 +190,26 @@ impl Worker {
                 }
             }
         }
+        self.release_unstarted().await;
+    }
+
+    /// Stopping with steps handed over but not started (a rolling deploy stops the
+    /// process while its consumers still hand work over): their claims are released, so
+    /// another instance asks now rather than when the claims run out (`lease`). A step
+    /// handed over after this has run still waits for its claim.
+    async fn release_unstarted(&self) {
+        let unstarted: Vec<Uuid> = self.work.take(usize::MAX).iter().map(|r| r.id).collect();
+        if unstarted.is_empty() {
+            return;
+        }
+        match store::release(self.outbox.pool(), &unstarted).await {
+            Ok(released) => tracing::info!(
+                released,
+                "stopping: unstarted provider steps left to the next worker"
+            ),
+            Err(e) => tracing::warn!(error = %e, steps = unstarted.len(),
+                "stopping: could not release unstarted provider steps; they are asked when their claims run out"),
+        }
     }
 
     /// Records the answers and the events they cause, in one transaction, their
