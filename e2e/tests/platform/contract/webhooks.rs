@@ -132,9 +132,17 @@ pub(super) async fn operate(c: &mut Contract, app: &TestApp, ann: Uuid, partner:
     c.expect(As(ann), get.clone(), Notification, &delivery, None, 403)
         .await;
     let replay = format!("{delivery}/replay");
+    // Paused, so that the replayed delivery is still pending for the second replay
+    // (an active endpoint may be called again in between: then 202 twice).
+    let pause = format!("{hook}/pause");
+    c.expect(Staff, post.clone(), Notification, &pause, None, 200)
+        .await;
     c.expect(Staff, post.clone(), Notification, &replay, None, 202)
         .await;
     c.expect(Staff, post.clone(), Notification, &replay, None, 409)
+        .await;
+    let resume = format!("{hook}/resume");
+    c.expect(Staff, post.clone(), Notification, &resume, None, 200)
         .await;
     c.expect(
         Staff,
