@@ -102,8 +102,8 @@ pub async fn assert_books(app: &TestApp, sku: &str, stock: i32, carts: &[Cart]) 
     );
 
     // Receipts follow captures, which may come last: a capture handed over in memory to
-    // a payment process that is then killed (or stopped) waits for its claim to run out
-    // (about 16 s) before another process asks; the payment crash test does both.
+    // a payment process that is then killed waits for its claim to run out (about 16 s)
+    // before another process asks, and its retries back off up to 30 s apart.
     eventually_within_showing(Duration::from_secs(120), "every notification sent", || async {
         let sent = |kind: &'static str| async move {
             app.count(
