@@ -222,6 +222,10 @@ pub async fn lock(conn: &mut PgConnection, checkout_id: Uuid) -> sqlx::Result<Op
     row.as_ref().map(record_from_row).transpose()
 }
 
+/// A payment whose provider step is to be made. Written into the statements, not bound:
+/// only a literal lets the planner use the partial index `payments_due`.
+const STEP_PENDING: &str = "status IN ('authorizing', 'capturing', 'voiding', 'refunding')";
+
 /// Claims up to `limit` payments whose provider step is due, not in `skip`, for
 /// `lease`: they are not due again, for this worker or another instance's, until the
 /// lease ends or their answer is recorded (which sets the next step's time). A worker
@@ -237,7 +241,7 @@ pub async fn claim_due<'e>(
         "UPDATE payments SET next_attempt_at = now() + $3
          WHERE id IN (
              SELECT id FROM payments
-             WHERE status IN ('authorizing', 'capturing', 'voiding', 'refunding')
+             WHERE {STEP_PENDING}
                AND next_attempt_at <= now() AND NOT (id = ANY($1))
              ORDER BY next_attempt_at LIMIT $2
              FOR UPDATE SKIP LOCKED)
@@ -255,10 +259,9 @@ pub async fn claim_due<'e>(
 /// stopping): they are due at once, for another instance's worker or this one's next
 /// start, instead of when their claims would have run out.
 pub async fn release<'e>(db: impl PgExecutor<'e>, ids: &[Uuid]) -> sqlx::Result<u64> {
-    sqlx::query(
-        "UPDATE payments SET next_attempt_at = now()
-         WHERE id = ANY($1) AND status IN ('authorizing', 'capturing', 'voiding', 'refunding')",
-    )
+    sqlx::query(&format!(
+        "UPDATE payments SET next_attempt_at = now() WHERE id = ANY($1) AND {STEP_PENDING}"
+    ))
     .bind(ids)
     .execute(db)
     .await
