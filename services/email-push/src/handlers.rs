@@ -1,11 +1,13 @@
-//! Email-push's reaction to `delivery.requested`: queue the email for the sender, or
-//! deliver the push at once and report it. A batch's requests go in with a statement
+//! Email-push's reaction to `delivery.requested`: queue each email for the sender, and
+//! deliver each push at once and report it. A batch's requests go in with a statement
 //! per channel; a single message is a batch of one.
 
 use crate::sender::{EmailHandoff, Mailer};
 use crate::store::{self, Due, EmailRequest, PushRequest};
 use async_trait::async_trait;
-use cartflow_events::{Channel, CustomerDeleted, DeliveryRequested, DeliveryResult, Topic};
+use cartflow_events::{
+    Channel, CustomerDeleted, Delivery, DeliveryRequested, DeliveryResult, Topic,
+};
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Run, Tx, trace_context};
 use std::sync::Arc;
@@ -73,24 +75,36 @@ impl EventHandler for DeliveryHandler {
 /// A delivery request, checked.
 pub struct Request {
     request: DeliveryRequested,
-    /// For a push: the customer whose inbox it goes to.
-    push_to: Option<Uuid>,
+    /// Per delivery, for a push: the customer whose inbox it goes to.
+    push_to: Vec<Option<Uuid>>,
 }
 
 impl Request {
-    /// Decodes the request; poison if it can never be delivered.
+    /// Decodes the request; poison if any of its deliveries can never be made.
     fn of(event: &Incoming) -> Result<Self, HandlerError> {
         let request: DeliveryRequested = event.decode()?;
-        let push_to = match request.channel {
-            Channel::Email => None,
-            Channel::Push => Some(request.recipient.parse().map_err(|_| {
-                HandlerError::Poison(format!(
-                    "push recipient '{}' is not a customer id",
-                    request.recipient
-                ))
-            })?),
-        };
+        let push_to = request
+            .deliveries
+            .iter()
+            .map(|d| match d.channel {
+                Channel::Email => Ok(None),
+                Channel::Push => d.recipient.parse().map(Some).map_err(|_| {
+                    HandlerError::Poison(format!(
+                        "push recipient '{}' is not a customer id",
+                        d.recipient
+                    ))
+                }),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Request { request, push_to })
+    }
+
+    /// Its deliveries, each with its push recipient (`None` for an email).
+    fn deliveries(&self) -> impl Iterator<Item = (&Delivery, Option<Uuid>)> {
+        self.request
+            .deliveries
+            .iter()
+            .zip(self.push_to.iter().copied())
     }
 }
 
@@ -104,22 +118,23 @@ impl DeliveryHandler {
         run: &Batch<'_, DeliveryMessage>,
         requests: &[&Request],
     ) -> Result<Vec<(usize, DeliveryResult)>, HandlerError> {
-        let emails: Vec<EmailRequest> = run
-            .iter()
-            .zip(requests)
-            .filter(|(_, r)| r.push_to.is_none())
-            .map(|(item, r)| EmailRequest {
-                notification_id: r.request.notification_id,
-                customer_id: r.request.customer_id,
-                recipient: &r.request.recipient,
-                subject: &r.request.subject,
-                body: &r.request.body,
-                correlation_id: &item.event.envelope.correlation_id,
-                request_event_id: item.event.envelope.event_id,
-                // The sender's attempts continue this message's trace.
-                trace_parent: item.in_span(trace_context::current),
-            })
-            .collect();
+        let mut emails: Vec<EmailRequest> = Vec::new();
+        for (item, r) in run.iter().zip(requests) {
+            // The sender's attempts continue this message's trace.
+            let trace_parent = item.in_span(trace_context::current);
+            for (d, _) in r.deliveries().filter(|(_, push_to)| push_to.is_none()) {
+                emails.push(EmailRequest {
+                    notification_id: d.notification_id,
+                    customer_id: r.request.customer_id,
+                    recipient: &d.recipient,
+                    subject: &r.request.subject,
+                    body: &d.body,
+                    correlation_id: &item.event.envelope.correlation_id,
+                    request_event_id: item.event.envelope.event_id,
+                    trace_parent: trace_parent.clone(),
+                });
+            }
+        }
         if !emails.is_empty() {
             let queued = store::queue_emails(tx.conn(), &emails, self.emails.lease).await?;
             for due in queued.into_iter().flatten() {
@@ -130,17 +145,18 @@ impl DeliveryHandler {
         let (positions, pushes): (Vec<usize>, Vec<PushRequest>) = requests
             .iter()
             .enumerate()
-            .filter_map(|(k, r)| {
-                let customer_id = r.push_to?;
-                Some((
-                    k,
-                    PushRequest {
-                        notification_id: r.request.notification_id,
-                        customer_id,
-                        title: &r.request.subject,
-                        body: &r.request.body,
-                    },
-                ))
+            .flat_map(|(k, r)| {
+                r.deliveries().filter_map(move |(d, push_to)| {
+                    Some((
+                        k,
+                        PushRequest {
+                            notification_id: d.notification_id,
+                            customer_id: push_to?,
+                            title: &r.request.subject,
+                            body: &d.body,
+                        },
+                    ))
+                })
             })
             .unzip();
         if pushes.is_empty() {
@@ -149,11 +165,12 @@ impl DeliveryHandler {
         let delivered = store::deliver_pushes(tx.conn(), &pushes).await?;
         Ok(positions
             .into_iter()
+            .zip(pushes)
             .zip(delivered)
             .filter(|(_, delivered)| *delivered)
-            .map(|(k, _)| {
+            .map(|((k, push), _)| {
                 let result = DeliveryResult {
-                    notification_id: requests[k].request.notification_id,
+                    notification_id: push.notification_id,
                     channel: Channel::Push,
                     delivered: true,
                     attempts: 1,

@@ -2,7 +2,7 @@
 //! customer's inbox once and is reported, an email is queued once for the sender, and
 //! a request that cannot be delivered is refused as poison.
 
-use cartflow_events::{Channel, DeliveryRequested, DeliveryResult};
+use cartflow_events::{Channel, Delivery, DeliveryRequested, DeliveryResult};
 use cartflow_kit::Env;
 use cartflow_messaging::HandlerError;
 use cartflow_messaging::consumer::Outcome;
@@ -18,13 +18,24 @@ async fn email_push() -> HandlerHarness {
 
 fn request(channel: Channel, recipient: &str) -> DeliveryRequested {
     DeliveryRequested {
-        notification_id: Uuid::new_v4(),
         customer_id: Some(Uuid::new_v4()),
+        subject: "Order confirmed".into(),
+        deliveries: vec![delivery(channel, recipient)],
+    }
+}
+
+fn delivery(channel: Channel, recipient: &str) -> Delivery {
+    Delivery {
+        notification_id: Uuid::new_v4(),
         channel,
         recipient: recipient.into(),
-        subject: "Order confirmed".into(),
         body: "Your order is confirmed.\nMore lines.".into(),
     }
+}
+
+/// The notification of a one-channel request.
+fn notification_of(request: &DeliveryRequested) -> Uuid {
+    request.deliveries[0].notification_id
 }
 
 #[tokio::test]
@@ -46,7 +57,7 @@ async fn a_push_reaches_the_inbox_once_and_is_reported() {
     let results = email_push.staged::<DeliveryResult>().await;
     assert_eq!(results.len(), 1);
     assert!(results[0].delivered);
-    assert_eq!(results[0].notification_id, push.notification_id);
+    assert_eq!(results[0].notification_id, notification_of(&push));
 }
 
 #[tokio::test]
@@ -63,6 +74,69 @@ async fn an_email_is_queued_once_for_the_sender() {
     assert_eq!(emails["items"][0]["status"], "pending");
     // Nothing is reported until the sender has tried.
     assert!(email_push.staged::<DeliveryResult>().await.is_empty());
+}
+
+/// One request carries both channels of a message: its email is queued and its push
+/// delivered and reported, each once, however often the request comes.
+#[tokio::test]
+async fn one_request_delivers_every_channel_of_a_message() {
+    let email_push = email_push().await;
+    let customer = Uuid::new_v4();
+    let both = DeliveryRequested {
+        customer_id: Some(customer),
+        subject: "Order confirmed".into(),
+        deliveries: vec![
+            delivery(Channel::Email, "dee@example.com"),
+            delivery(Channel::Push, &customer.to_string()),
+        ],
+    };
+    email_push.processed(&both).await;
+    email_push.processed(&both).await;
+
+    let emails: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT notification_id, recipient FROM emails")
+            .fetch_all(email_push.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        emails,
+        [(both.deliveries[0].notification_id, "dee@example.com".into())]
+    );
+    let pushes: Vec<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT notification_id, customer_id FROM push_messages")
+            .fetch_all(email_push.pool())
+            .await
+            .unwrap();
+    assert_eq!(pushes, [(both.deliveries[1].notification_id, customer)]);
+    let results = email_push.staged::<DeliveryResult>().await;
+    assert_eq!(results.len(), 1, "the push's result only, once");
+    assert_eq!(
+        results[0].notification_id,
+        both.deliveries[1].notification_id
+    );
+    assert_eq!(results[0].channel, Channel::Push);
+}
+
+/// A request one of whose deliveries can never be made is poison as a whole: nothing of
+/// it goes in.
+#[tokio::test]
+async fn a_request_with_one_undeliverable_channel_delivers_nothing() {
+    let email_push = email_push().await;
+    let refused = email_push
+        .deliver(&DeliveryRequested {
+            customer_id: None,
+            subject: "Order confirmed".into(),
+            deliveries: vec![
+                delivery(Channel::Email, "eve@example.com"),
+                delivery(Channel::Push, "not-a-customer"),
+            ],
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(HandlerError::Poison(_))),
+        "{refused:?}"
+    );
+    assert_eq!(email_push.count("SELECT count(*) FROM emails").await, 0);
 }
 
 #[tokio::test]
@@ -111,14 +185,12 @@ async fn a_new_push_is_announced_whole_or_by_id_and_only_once() {
     let short = request(Channel::Push, &customer.to_string());
     email_push.processed(&short).await;
     let announced: Push = serde_json::from_str(&next().await).expect("the payload is a Push");
-    assert_eq!(announced.notification_id, short.notification_id);
+    assert_eq!(announced.notification_id, notification_of(&short));
     assert_eq!(announced.customer_id, customer);
     assert_eq!(announced.title, "Order confirmed");
 
-    let long = DeliveryRequested {
-        body: "x".repeat(10_000),
-        ..request(Channel::Push, &customer.to_string())
-    };
+    let mut long = request(Channel::Push, &customer.to_string());
+    long.deliveries[0].body = "x".repeat(10_000);
     email_push.processed(&long).await;
     email_push.processed(&short).await; // already delivered: no announcement
     let by_id: Uuid = next()
@@ -127,7 +199,7 @@ async fn a_new_push_is_announced_whole_or_by_id_and_only_once() {
         .expect("a long push is announced by id");
     let stored: Uuid =
         sqlx::query_scalar("SELECT id FROM push_messages WHERE notification_id = $1")
-            .bind(long.notification_id)
+            .bind(notification_of(&long))
             .fetch_one(email_push.pool())
             .await
             .unwrap();
@@ -174,7 +246,7 @@ async fn a_batch_queues_each_email_and_delivers_each_push_once() {
     assert_eq!(count("SELECT count(*) FROM push_messages").await, 1);
     let results = email_push.staged::<DeliveryResult>().await;
     assert_eq!(results.len(), 1, "{results:?}");
-    assert_eq!(results[0].notification_id, push.notification_id);
+    assert_eq!(results[0].notification_id, notification_of(&push));
     assert_eq!(
         email_push.fallbacks(),
         0,
@@ -208,5 +280,5 @@ async fn a_batch_queues_each_email_and_delivers_each_push_once() {
     );
     let results = email_push.staged::<DeliveryResult>().await;
     assert_eq!(results.len(), 2, "{results:?}");
-    assert_eq!(results[1].notification_id, second.notification_id);
+    assert_eq!(results[1].notification_id, notification_of(&second));
 }

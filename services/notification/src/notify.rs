@@ -1,11 +1,11 @@
 //! The one write path for notifications, shared by the handlers and the manual route:
 //! record each once per channel (addressed by the domain's rules, one statement for
-//! all) and ask email-push to deliver each one that has an address, in the caller's
-//! transaction.
+//! all) and ask email-push, with one request per message, to deliver those that have
+//! an address, in the caller's transaction.
 
 use crate::domain::{self, Message, To};
 use crate::store::{self, NewNotification, Notification};
-use cartflow_events::{Channel, DeliveryRequested};
+use cartflow_events::{Channel, Delivery, DeliveryRequested};
 use cartflow_messaging::Tx;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -19,17 +19,18 @@ pub struct Outgoing<'a> {
     pub channels: &'a [Channel],
 }
 
-/// A notification just recorded, for the `outgoing` at `index`, and the delivery to
-/// ask for (none when its channel has no address: it was recorded as failed).
+/// The notifications just recorded for the `outgoing` at `index` (one per channel),
+/// and the one delivery request for those with an address (none when no channel has
+/// one: each was recorded as failed).
 pub struct Recorded {
     pub index: usize,
-    pub notification: Notification,
+    pub notifications: Vec<Notification>,
     pub delivery: Option<DeliveryRequested>,
 }
 
 /// Records `outgoing`'s notifications with one statement: one per channel, a channel
-/// without an address as failed with the reason. Returns those recorded, in the order
-/// of `outgoing` and of its channels.
+/// without an address as failed with the reason. Returns, in the order of `outgoing`,
+/// those that recorded anything (a source recorded before records nothing again).
 pub async fn record(
     conn: &mut PgConnection,
     outgoing: &[Outgoing<'_>],
@@ -62,31 +63,43 @@ pub async fn record(
             }
         })
         .collect();
-    let mut recorded: std::collections::HashMap<Uuid, Notification> = store::insert(conn, &new)
+    let mut inserted: std::collections::HashMap<Uuid, Notification> = store::insert(conn, &new)
         .await?
         .into_iter()
         .map(|n| (n.id, n))
         .collect();
-    Ok(addressed
-        .into_iter()
-        .filter_map(|(index, id, addressed)| {
-            let notification = recorded.remove(&id)?;
-            let o = &outgoing[index];
-            let delivery = addressed.recipient.map(|recipient| DeliveryRequested {
-                notification_id: id,
-                customer_id: o.to.customer_id,
-                channel: addressed.channel,
-                recipient,
-                subject: o.message.subject.clone(),
-                body: addressed.body.to_string(),
-            });
-            Some(Recorded {
+    let mut recorded: Vec<Recorded> = Vec::new();
+    for (index, id, addressed) in addressed {
+        let Some(notification) = inserted.remove(&id) else {
+            continue;
+        };
+        if recorded.last().is_none_or(|r| r.index != index) {
+            recorded.push(Recorded {
                 index,
-                notification,
-                delivery,
-            })
-        })
-        .collect())
+                notifications: Vec::new(),
+                delivery: None,
+            });
+        }
+        let r = recorded.last_mut().expect("pushed above");
+        if let Some(recipient) = addressed.recipient {
+            let o = &outgoing[index];
+            r.delivery
+                .get_or_insert_with(|| DeliveryRequested {
+                    customer_id: o.to.customer_id,
+                    subject: o.message.subject.clone(),
+                    deliveries: Vec::new(),
+                })
+                .deliveries
+                .push(Delivery {
+                    notification_id: id,
+                    channel: addressed.channel,
+                    recipient,
+                    body: addressed.body.to_string(),
+                });
+        }
+        r.notifications.push(notification);
+    }
+    Ok(recorded)
 }
 
 /// [`record`] for one message, staging its delivery requests in `tx`.
@@ -103,13 +116,11 @@ pub async fn send(
         message,
         channels,
     };
-    let recorded = record(tx.conn(), &[outgoing]).await?;
-    let mut notifications = Vec::with_capacity(recorded.len());
-    for r in recorded {
-        if let Some(delivery) = &r.delivery {
-            tx.publish(delivery).await?;
-        }
-        notifications.push(r.notification);
+    let Some(recorded) = record(tx.conn(), &[outgoing]).await?.pop() else {
+        return Ok(Vec::new());
+    };
+    if let Some(delivery) = &recorded.delivery {
+        tx.publish(delivery).await?;
     }
-    Ok(notifications)
+    Ok(recorded.notifications)
 }

@@ -104,13 +104,19 @@ async fn each_fact_is_told_once_by_email_and_push_however_often_announced() {
     };
     assert_eq!(notification.count(&told("checkout_expired")).await, 2);
     assert_eq!(notification.count(&told("order_confirmed")).await, 2);
-    let deliveries = notification.staged::<DeliveryRequested>().await;
-    assert_eq!(deliveries.len(), 4, "email and push for each fact");
-    let email = deliveries
+    let requests = notification.staged::<DeliveryRequested>().await;
+    assert_eq!(requests.len(), 2, "one request for each fact");
+    let expiry = requests
         .iter()
-        .find(|d| d.channel == Channel::Email && d.subject.contains("could not complete"))
-        .expect("the expiry email");
-    assert_eq!(email.recipient, "ann@example.com");
+        .find(|r| r.subject.contains("could not complete"))
+        .expect("the expiry's request");
+    let channels: Vec<Channel> = expiry.deliveries.iter().map(|d| d.channel).collect();
+    assert_eq!(
+        channels,
+        [Channel::Email, Channel::Push],
+        "both in one request"
+    );
+    assert_eq!(expiry.deliveries[0].recipient, "ann@example.com");
 }
 
 /// Delivery results that arrive in one batch settle their notifications together: each
@@ -233,10 +239,11 @@ async fn a_batch_of_orders_tells_each_customer_once_from_their_own_contact() {
         ),
     ];
     assert_eq!(recorded, expected);
-    let deliveries = notification.staged::<DeliveryRequested>().await;
-    let mut asked: Vec<(Option<Uuid>, Channel)> = deliveries
+    let requests = notification.staged::<DeliveryRequested>().await;
+    assert_eq!(requests.len(), 2, "one request per customer told");
+    let mut asked: Vec<(Option<Uuid>, Channel)> = requests
         .iter()
-        .map(|d| (d.customer_id, d.channel))
+        .flat_map(|r| r.deliveries.iter().map(|d| (r.customer_id, d.channel)))
         .collect();
     asked.sort_by_key(|(c, ch)| (*c != Some(ann), ch.as_str()));
     assert_eq!(
@@ -247,8 +254,9 @@ async fn a_batch_of_orders_tells_each_customer_once_from_their_own_contact() {
             (Some(stranger), Channel::Push)
         ]
     );
-    let to_ann = deliveries
+    let to_ann = requests
         .iter()
+        .flat_map(|r| &r.deliveries)
         .find(|d| d.channel == Channel::Email)
         .unwrap();
     assert!(to_ann.body.contains("Ann"), "{}", to_ann.body);

@@ -17,6 +17,7 @@ const CUSTOMER: Uuid = Uuid::from_u128(0x2b3c_4d5e_6f7a_4b1c_9d2e_3f4a_5b6c_7d8e
 const ORDER: Uuid = Uuid::from_u128(0x3c4d_5e6f_7a8b_4c2d_8e3f_4a5b_6c7d_8e9f);
 const PAYMENT: Uuid = Uuid::from_u128(0x4d5e_6f7a_8b9c_4d3e_9f4a_5b6c_7d8e_9fa0);
 const NOTIFICATION: Uuid = Uuid::from_u128(0x5e6f_7a8b_9cad_4e4f_8a5b_6c7d_8e9f_a0b1);
+const PUSH_NOTIFICATION: Uuid = Uuid::from_u128(0x6f7a_8b9c_adbe_4f5a_9b6c_7d8e_9fa0_b1c2);
 
 fn expires_at() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_000_000, 0).expect("a valid timestamp")
@@ -179,12 +180,23 @@ pub(super) fn payload(topic: Topic, generator: &mut SchemaGenerator) -> Payload 
         Topic::DeliveryRequested => Payload::of(
             g,
             DeliveryRequested {
-                notification_id: NOTIFICATION,
                 customer_id: Some(CUSTOMER),
-                channel: Channel::Email,
-                recipient: "jane@example.com".into(),
                 subject: "Your order is confirmed".into(),
-                body: "Thank you for your order.".into(),
+                deliveries: vec![
+                    Delivery {
+                        notification_id: NOTIFICATION,
+                        channel: Channel::Email,
+                        recipient: "jane@example.com".into(),
+                        body: "Thank you for your order.\n\nYour order of 2 items: 4,500 cents."
+                            .into(),
+                    },
+                    Delivery {
+                        notification_id: PUSH_NOTIFICATION,
+                        channel: Channel::Push,
+                        recipient: CUSTOMER.to_string(),
+                        body: "Thank you for your order.".into(),
+                    },
+                ],
             },
         ),
         Topic::DeliveryResult => Payload::of(

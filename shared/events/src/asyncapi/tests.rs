@@ -213,7 +213,7 @@ fn the_payload_schemas_refuse_what_the_types_would() {
     let delivery = payload_validator(&doc, Topic::DeliveryRequested.name());
     let mut payload = example(&doc, Topic::DeliveryRequested, "payload");
     assert!(delivery.is_valid(&payload));
-    payload["channel"] = json!("sms");
+    payload["deliveries"][0]["channel"] = json!("sms");
     assert!(
         !delivery.is_valid(&payload),
         "a channel that does not exist"
