@@ -302,23 +302,13 @@ def check_workflows() -> None:
                f"production.tfvars: `{key}` looks like a secret; name a Secret Manager secret (…_secret_id) instead")
 
 
-# Images that should be pinned by digest but are not yet: this machine is offline and
-# cannot resolve a tag to a digest, and no trustworthy digest was found for these
-# (prom/prometheus:v3.1.0 showed two different digests in public files, index and
-# platform manifest, so neither was taken). Pin each (`docker buildx imagetools
-# inspect IMAGE` prints the index digest) and delete it from this list; a new image
-# that is not pinned fails.
-KNOWN_UNPINNED_IMAGES = {
-    "rust:${RUST_VERSION}-slim-bookworm",
-    "gcr.io/distroless/cc-debian12:nonroot",
-    "gcr.io/google.com/cloudsdktool/google-cloud-cli:emulators",
-    "postgres:15",
-    "axllent/mailpit:v1.21",
-    "prom/prometheus:v3.1.0",
-    "jaegertracing/all-in-one:1.64.0",
-    "otel/opentelemetry-collector-contrib:0.115.1",
-    "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3",
-}
+# Images that may go unpinned: none. Every image is pinned by digest (image:tag@sha256:…);
+# this machine cannot resolve a tag, so each digest was taken where at least two
+# independent public sources agree on it for that tag (docker-library/repo-info for
+# postgres), and three tags moved to the nearest version that has such a digest
+# (docs/deployment.md). To bump one, `docker buildx imagetools inspect IMAGE:TAG`
+# prints the index digest. An image added without a digest fails.
+KNOWN_UNPINNED_IMAGES: set[str] = set()
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 

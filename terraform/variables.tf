@@ -139,7 +139,7 @@ variable "tracing" {
   type = object({
     enabled         = optional(bool, true)
     sample_ratio    = optional(number, 0.1)
-    collector_image = optional(string, "otel/opentelemetry-collector-contrib:0.115.1")
+    collector_image = optional(string, "otel/opentelemetry-collector-contrib:0.111.0@sha256:a2a52e43c1a80aa94120ad78c2db68780eb90e6d11c8db5b3ce2f6a0cc6b5029")
   })
   default = {}
   validation {
@@ -151,7 +151,7 @@ variable "tracing" {
 variable "cloud_sql_proxy_image" {
   description = "The Cloud SQL Auth Proxy sidecar of every service (pinned version): it signs the service in to its database with IAM database authentication."
   type        = string
-  default     = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3"
+  default     = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.22.0@sha256:fa4c7308245407157c5e9c4e16f1c0f1113899d6f29dc8f8be3e30efae86467f"
 }
 
 variable "alert_emails" {
