@@ -227,10 +227,10 @@ fn record(ledger: &Ledger, topic: Topic, message: &Message, at: Instant) {
                 .get(CORRELATION_ID)
                 .and_then(|c| Uuid::parse_str(c).ok());
             let result = serde_json::from_slice::<DeliveryResult>(&message.data).ok();
-            if let (Some(cart_id), Some(result)) = (cart_id, result)
-                && result.delivered
-            {
-                ledger.delivered(cart_id, result.channel, at);
+            if let (Some(cart_id), Some(result)) = (cart_id, result) {
+                for outcome in result.outcomes.iter().filter(|o| o.delivered) {
+                    ledger.delivered(cart_id, outcome.channel, at);
+                }
             }
         }
         _ => {}

@@ -1,12 +1,13 @@
-//! Email-push's reaction to `delivery.requested`: queue each email for the sender, and
-//! deliver each push at once and report it. A batch's requests go in with a statement
+//! Email-push's reaction to `delivery.requested`: deliver each push at once, queue
+//! each email for the sender, and report the push (with the email's first attempt when
+//! the request had both, so a message costs one result). A batch's requests go in with a statement
 //! per channel; a single message is a batch of one.
 
 use crate::sender::{EmailHandoff, Mailer};
 use crate::store::{self, Due, EmailRequest, PushRequest};
 use async_trait::async_trait;
 use cartflow_events::{
-    Channel, CustomerDeleted, Delivery, DeliveryRequested, DeliveryResult, Topic,
+    Channel, CustomerDeleted, Delivery, DeliveryOutcome, DeliveryRequested, DeliveryResult, Topic,
 };
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Run, Tx, trace_context};
@@ -109,39 +110,16 @@ impl Request {
 }
 
 impl DeliveryHandler {
-    /// Queues the emails and delivers the pushes of `requests`, a statement per
-    /// channel. Returns the results to report, by the position of their request: one
-    /// for each push that went in now (an email is reported by its sender).
+    /// Delivers the pushes and queues the emails of `requests`, a statement per
+    /// channel. Returns the results to report now, by the position of their request:
+    /// the pushes that went in now, except one whose request also queued an email now,
+    /// which the email's first attempt reports with its own (one result, not two).
     async fn deliver(
         &self,
         tx: &mut Tx,
         run: &Batch<'_, DeliveryMessage>,
         requests: &[&Request],
     ) -> Result<Vec<(usize, DeliveryResult)>, HandlerError> {
-        let mut emails: Vec<EmailRequest> = Vec::new();
-        for (item, r) in run.iter().zip(requests) {
-            // The sender's attempts continue this message's trace.
-            let trace_parent = item.in_span(trace_context::current);
-            for (d, _) in r.deliveries().filter(|(_, push_to)| push_to.is_none()) {
-                emails.push(EmailRequest {
-                    notification_id: d.notification_id,
-                    customer_id: r.request.customer_id,
-                    recipient: &d.recipient,
-                    subject: &r.request.subject,
-                    body: &d.body,
-                    correlation_id: &item.event.envelope.correlation_id,
-                    request_event_id: item.event.envelope.event_id,
-                    trace_parent: trace_parent.clone(),
-                });
-            }
-        }
-        if !emails.is_empty() {
-            let queued = store::queue_emails(tx.conn(), &emails, self.emails.lease).await?;
-            for due in queued.into_iter().flatten() {
-                self.hand_over(tx, due);
-            }
-        }
-
         let (positions, pushes): (Vec<usize>, Vec<PushRequest>) = requests
             .iter()
             .enumerate()
@@ -159,24 +137,70 @@ impl DeliveryHandler {
                 })
             })
             .unzip();
-        if pushes.is_empty() {
-            return Ok(Vec::new());
+        let delivered = if pushes.is_empty() {
+            Vec::new()
+        } else {
+            store::deliver_pushes(tx.conn(), &pushes).await?
+        };
+        // Per request, the pushes that went in now.
+        let mut pushed: Vec<Vec<Uuid>> = vec![Vec::new(); requests.len()];
+        for ((&k, push), delivered) in positions.iter().zip(&pushes).zip(delivered) {
+            if delivered {
+                pushed[k].push(push.notification_id);
+            }
         }
-        let delivered = store::deliver_pushes(tx.conn(), &pushes).await?;
-        Ok(positions
+
+        // A request's first email reports its first push.
+        let mut emails: Vec<EmailRequest> = Vec::new();
+        let mut reporting: Vec<Option<usize>> = Vec::new();
+        for (k, (item, r)) in run.iter().zip(requests).enumerate() {
+            // The sender's attempts continue this message's trace.
+            let trace_parent = item.in_span(trace_context::current);
+            let email_deliveries = r.deliveries().filter(|(_, push_to)| push_to.is_none());
+            for (n, (d, _)) in email_deliveries.enumerate() {
+                let reports = (n == 0).then(|| pushed[k].first().copied()).flatten();
+                reporting.push(reports.map(|_| k));
+                emails.push(EmailRequest {
+                    notification_id: d.notification_id,
+                    customer_id: r.request.customer_id,
+                    recipient: &d.recipient,
+                    subject: &r.request.subject,
+                    body: &d.body,
+                    correlation_id: &item.event.envelope.correlation_id,
+                    request_event_id: item.event.envelope.event_id,
+                    trace_parent: trace_parent.clone(),
+                    reports_push: reports,
+                });
+            }
+        }
+        if !emails.is_empty() {
+            let queued = store::queue_emails(tx.conn(), &emails, self.emails.lease).await?;
+            for (reporting, due) in reporting.into_iter().zip(queued) {
+                let Some(due) = due else { continue };
+                if let Some(k) = reporting {
+                    // Its push is reported by this email's first attempt, not now.
+                    pushed[k].remove(0);
+                }
+                self.hand_over(tx, due);
+            }
+        }
+        // The rest, one result per request.
+        Ok(pushed
             .into_iter()
-            .zip(pushes)
-            .zip(delivered)
-            .filter(|(_, delivered)| *delivered)
-            .map(|((k, push), _)| {
-                let result = DeliveryResult {
-                    notification_id: push.notification_id,
-                    channel: Channel::Push,
-                    delivered: true,
-                    attempts: 1,
-                    error: None,
-                };
-                (k, result)
+            .enumerate()
+            .filter(|(_, pushes)| !pushes.is_empty())
+            .map(|(k, pushes)| {
+                let outcomes = pushes
+                    .into_iter()
+                    .map(|notification_id| DeliveryOutcome {
+                        notification_id,
+                        channel: Channel::Push,
+                        delivered: true,
+                        attempts: 1,
+                        error: None,
+                    })
+                    .collect();
+                (k, DeliveryResult { outcomes })
             })
             .collect())
     }

@@ -1,5 +1,6 @@
 //! Sends queued emails over SMTP, outside any database transaction, and reports each
-//! outcome (`delivery.result`) through the outbox. A failure is retried with backoff up
+//! outcome (`delivery.result`) through the outbox, with the result of the push its
+//! request delivered beside it (see `handlers`), so a message costs one result. A failure is retried with backoff up
 //! to the attempt budget; sends run concurrently, so one slow server or address does not
 //! hold up the others.
 //!
@@ -19,7 +20,7 @@ use crate::domain::AfterFailure;
 use crate::smtp::{self, SendError, SmtpSettings};
 use crate::store::{self, Due};
 use anyhow::Context;
-use cartflow_events::{Channel, DeliveryResult};
+use cartflow_events::{Channel, DeliveryOutcome, DeliveryResult};
 use cartflow_messaging::{Cause, Outbox, trace_context};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::collections::VecDeque;
@@ -165,43 +166,61 @@ impl Mailer {
             .filter(|(_, outcome)| outcome.is_ok())
             .map(|(email, _)| email.id)
             .collect();
-        let sent_attempts = store::mark_sent(tx.conn(), &sent).await?;
+        let sent_recorded = store::mark_sent(tx.conn(), &sent).await?;
         let mut results = Vec::with_capacity(finished.len());
         for (email, outcome) in finished {
-            let result = match outcome {
+            let (recorded, email_outcome) = match outcome {
                 Ok(()) => {
-                    let attempts = *sent_attempts
+                    let recorded = *sent_recorded
                         .get(&email.id)
                         .with_context(|| format!("email {} vanished while sending", email.id))?;
+                    let attempts = recorded.attempts;
                     tracing::info!(email_id = %email.id, attempts, "email sent");
                     results.push("sent");
-                    Some(DeliveryResult {
+                    let outcome = DeliveryOutcome {
                         notification_id: email.notification_id,
                         channel: Channel::Email,
                         delivered: true,
                         attempts,
                         error: None,
-                    })
+                    };
+                    (recorded, Some(outcome))
                 }
                 Err(err) => {
                     let next = self
                         .settings
                         .retry
                         .after_failure(email.attempts, err.permanent);
-                    let attempts =
+                    let recorded =
                         store::mark_attempt_failed(tx.conn(), email.id, &err.message, next).await?;
+                    let attempts = recorded.attempts;
                     tracing::warn!(email_id = %email.id, attempts, error = %err.message, retry_in = ?next.retry_in(), "email not sent");
                     let given_up = next == AfterFailure::GiveUp;
                     results.push(if given_up { "failed" } else { "retrying" });
-                    (next == AfterFailure::GiveUp).then_some(DeliveryResult {
+                    let outcome = given_up.then(|| DeliveryOutcome {
                         notification_id: email.notification_id,
                         channel: Channel::Email,
                         delivered: false,
                         attempts,
                         error: Some(err.message.clone()),
-                    })
+                    });
+                    (recorded, outcome)
                 }
             };
+            // The push delivered beside it is reported with the first attempt, whatever
+            // its outcome: with the email's own result when that is final.
+            let push_outcome = recorded
+                .reports_push
+                .map(|notification_id| DeliveryOutcome {
+                    notification_id,
+                    channel: Channel::Push,
+                    delivered: true,
+                    attempts: 1,
+                    error: None,
+                });
+            let outcomes: Vec<DeliveryOutcome> =
+                email_outcome.into_iter().chain(push_outcome).collect();
+            let result = (!outcomes.is_empty()).then_some(DeliveryResult { outcomes });
             if let Some(result) = result {
                 let cause = Cause {
                     correlation_id: email.correlation_id.clone(),

@@ -51,6 +51,8 @@ pub struct EmailRequest<'a> {
     pub request_event_id: Uuid,
     /// The queuing message's trace context, for the send.
     pub trace_parent: Option<String>,
+    /// The push delivered beside it, whose result the email's first attempt reports.
+    pub reports_push: Option<Uuid>,
 }
 
 /// Queues emails, once per notification, with one statement, already leased (for
@@ -70,13 +72,14 @@ pub async fn queue_emails<'a>(
     // In the requests' order, so the first request for a notification is the one queued.
     let queued: Vec<Uuid> = sqlx::query_scalar(
         "INSERT INTO emails (id, notification_id, recipient, subject, body, status,
-                             correlation_id, request_event_id, next_attempt_at, customer_id)
+                             correlation_id, request_event_id, next_attempt_at, customer_id,
+                             reports_push)
          SELECT id, notification_id, recipient, subject, body, $9,
-                correlation_id, request_event_id, now() + $10, customer_id
+                correlation_id, request_event_id, now() + $10, customer_id, reports_push
          FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::uuid[], $8::uuid[]) WITH ORDINALITY
+                     $7::uuid[], $8::uuid[], $11::uuid[]) WITH ORDINALITY
               AS e(id, notification_id, recipient, subject, body, correlation_id,
-                   request_event_id, customer_id, n)
+                   request_event_id, customer_id, reports_push, n)
          ORDER BY n
          ON CONFLICT (notification_id) DO NOTHING
          RETURNING id",
@@ -101,6 +104,7 @@ pub async fn queue_emails<'a>(
     .bind(requests.iter().map(|e| e.customer_id).collect::<Vec<_>>())
     .bind(EmailStatus::Pending.as_str())
     .bind(lease)
+    .bind(requests.iter().map(|e| e.reports_push).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;
     let queued: HashSet<Uuid> = queued.into_iter().collect();
@@ -203,37 +207,59 @@ pub async fn claim_due(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Resu
     .await
 }
 
-/// Marks these emails sent, in one statement; returns each one's attempts so far.
+/// What recording an attempt left: the email's attempts so far, and the push whose
+/// result it now reports (taken off the row, so it is reported once).
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Recorded {
+    pub attempts: i32,
+    pub reports_push: Option<Uuid>,
+}
+
+/// Marks these emails sent, in one statement; returns what each recorded.
 pub async fn mark_sent(
     conn: &mut PgConnection,
     ids: &[Uuid],
-) -> sqlx::Result<std::collections::HashMap<Uuid, i32>> {
+) -> sqlx::Result<std::collections::HashMap<Uuid, Recorded>> {
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
-        "UPDATE emails SET status = $2, attempts = attempts + 1, sent_at = now(), last_error = NULL
-         WHERE id = ANY($1) RETURNING id, attempts",
+    let rows: Vec<(Uuid, i32, Option<Uuid>)> = sqlx::query_as(
+        "UPDATE emails e SET status = $2, attempts = e.attempts + 1, sent_at = now(),
+                             last_error = NULL, reports_push = NULL
+         FROM (SELECT id, reports_push FROM emails WHERE id = ANY($1) FOR UPDATE) was
+         WHERE e.id = was.id RETURNING e.id, e.attempts, was.reports_push",
     )
     .bind(ids)
     .bind(EmailStatus::Sent.as_str())
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, attempts, reports_push)| {
+            (
+                id,
+                Recorded {
+                    attempts,
+                    reports_push,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Records a failed attempt and what follows it (`RetryPolicy::after_failure`): pending
-/// again after a wait, or failed for good. Returns the attempts so far.
+/// again after a wait, or failed for good.
 pub async fn mark_attempt_failed(
     conn: &mut PgConnection,
     id: Uuid,
     error: &str,
     next: AfterFailure,
-) -> sqlx::Result<i32> {
-    sqlx::query_scalar(
-        "UPDATE emails SET attempts = attempts + 1, last_error = $2, status = $3,
-                next_attempt_at = now() + $4::interval
-         WHERE id = $1 RETURNING attempts",
+) -> sqlx::Result<Recorded> {
+    sqlx::query_as(
+        "UPDATE emails e SET attempts = e.attempts + 1, last_error = $2, status = $3,
+                next_attempt_at = now() + $4::interval, reports_push = NULL
+         FROM (SELECT id, reports_push FROM emails WHERE id = $1 FOR UPDATE) was
+         WHERE e.id = was.id RETURNING e.attempts, was.reports_push",
     )
     .bind(id)
     .bind(error)

@@ -10,9 +10,9 @@ use crate::webhooks::store::{self as webhooks, Queued};
 use async_trait::async_trait;
 use cartflow_events::{
     Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerDetails, CustomerUpdated,
-    DeliveryRequested, DeliveryResult, LowStock, OrderCancelled, OrderCreated, OrderDelivered,
-    OrderShipped, PaymentCaptured, PaymentDeclined, PaymentRefunded, ProductChanged, StockRejected,
-    Topic,
+    DeliveryOutcome, DeliveryRequested, DeliveryResult, LowStock, OrderCancelled, OrderCreated,
+    OrderDelivered, OrderShipped, PaymentCaptured, PaymentDeclined, PaymentRefunded,
+    ProductChanged, StockRejected, Topic,
 };
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Item, Run, Tx};
@@ -142,7 +142,8 @@ impl NotificationHandler {
 
 /// Settles the notifications these delivery results are about.
 async fn settle(tx: &mut Tx, results: &[&DeliveryResult]) -> Result<(), HandlerError> {
-    for notification_id in store::record_results(tx.conn(), results).await? {
+    let outcomes: Vec<&DeliveryOutcome> = results.iter().flat_map(|r| &r.outcomes).collect();
+    for notification_id in store::record_results(tx.conn(), &outcomes).await? {
         tracing::warn!(%notification_id, "result for a notification that is not pending; ignored");
     }
     Ok(())

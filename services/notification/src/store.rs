@@ -1,7 +1,7 @@
 //! SQL for contacts and notifications.
 
 use crate::domain::{Kind, Status};
-use cartflow_events::{Channel, CustomerDetails, DeliveryResult};
+use cartflow_events::{Channel, CustomerDetails, DeliveryOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
@@ -181,7 +181,7 @@ pub async fn insert(
 /// notification, the first settles it.
 pub async fn record_results(
     conn: &mut PgConnection,
-    results: &[&DeliveryResult],
+    results: &[&DeliveryOutcome],
 ) -> sqlx::Result<Vec<Uuid>> {
     let mut first = HashSet::new();
     let (mut ids, mut statuses, mut attempts, mut errors) = (vec![], vec![], vec![], vec![]);

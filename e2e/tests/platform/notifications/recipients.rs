@@ -81,7 +81,8 @@ async fn with_smtp_down_email_fails_after_its_retries_and_flows_again_when_it_is
     let error = failed.last_error.as_deref().unwrap();
     assert!(error.contains("SMTP"), "{error}");
     assert!(failed.subject.contains(&lost));
-    // The push did not wait for the email.
+    // The push did not wait for the email: its result went with the first failed
+    // attempt.
     let kinds = by_kind(&app, customer).await;
     assert_eq!(
         kinds[&(Kind::OrderConfirmed, Channel::Push)],
@@ -106,6 +107,11 @@ async fn with_smtp_down_email_fails_after_its_retries_and_flows_again_when_it_is
         .collect();
     email_statuses.sort();
     assert_eq!(email_statuses, ["failed", "sent"]);
+    // The sent email's result settled the push beside it too.
+    assert_eq!(
+        kinds[&(Kind::OrderConfirmed, Channel::Push)],
+        [Status::Sent, Status::Sent]
+    );
     app.stop().await;
 }
 

@@ -4,8 +4,8 @@
 
 use super::{details, email_on_file, notification, order};
 use cartflow_events::{
-    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryRequested,
-    DeliveryResult, LineItem, OrderCreated,
+    Channel, CheckoutExpired, CustomerCreated, CustomerDeleted, CustomerUpdated, DeliveryOutcome,
+    DeliveryRequested, DeliveryResult, LineItem, OrderCreated,
 };
 use cartflow_messaging::consumer::Outcome;
 use cartflow_testkit::envelope_for;
@@ -140,7 +140,7 @@ async fn a_batch_of_delivery_results_settles_each_notification_once() {
         id
     };
     let (email, push) = (id_of(Channel::Email).await, id_of(Channel::Push).await);
-    let result = |notification_id, delivered, attempts, error: Option<&str>| DeliveryResult {
+    let outcome = |notification_id, delivered, attempts, error: Option<&str>| DeliveryOutcome {
         notification_id,
         channel: if notification_id == email {
             Channel::Email
@@ -150,6 +150,9 @@ async fn a_batch_of_delivery_results_settles_each_notification_once() {
         delivered,
         attempts,
         error: error.map(str::to_string),
+    };
+    let result = |notification_id, delivered, attempts, error: Option<&str>| DeliveryResult {
+        outcomes: vec![outcome(notification_id, delivered, attempts, error)],
     };
     let settled = || async {
         let rows: Vec<(String, String, i32, Option<String>)> = sqlx::query_as(
@@ -163,8 +166,13 @@ async fn a_batch_of_delivery_results_settles_each_notification_once() {
 
     let applied = notification
         .deliver_batch(&[
-            result(email, true, 1, None),
-            result(push, false, 3, Some("no device")),
+            // An email's result carries the push of its request beside it.
+            DeliveryResult {
+                outcomes: vec![
+                    outcome(email, true, 1, None),
+                    outcome(push, false, 3, Some("no device")),
+                ],
+            },
             result(email, false, 2, Some("a late copy")),
         ])
         .await

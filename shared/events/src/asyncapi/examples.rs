@@ -202,11 +202,22 @@ pub(super) fn payload(topic: Topic, generator: &mut SchemaGenerator) -> Payload 
         Topic::DeliveryResult => Payload::of(
             g,
             DeliveryResult {
-                notification_id: NOTIFICATION,
-                channel: Channel::Email,
-                delivered: true,
-                attempts: 1,
-                error: None,
+                outcomes: vec![
+                    DeliveryOutcome {
+                        notification_id: NOTIFICATION,
+                        channel: Channel::Email,
+                        delivered: true,
+                        attempts: 1,
+                        error: None,
+                    },
+                    DeliveryOutcome {
+                        notification_id: PUSH_NOTIFICATION,
+                        channel: Channel::Push,
+                        delivered: true,
+                        attempts: 1,
+                        error: None,
+                    },
+                ],
             },
         ),
         Topic::CheckoutExpireRequested => Payload::of(

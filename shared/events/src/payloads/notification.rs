@@ -91,9 +91,17 @@ impl<'de> Deserialize<'de> for DeliveryRequested {
     }
 }
 
-/// email-push → notification: how a delivery ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// email-push → notification: how deliveries ended. An email reports the push of its
+/// request beside its own first attempt, so a message usually costs one result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct DeliveryResult {
+    /// Never empty.
+    pub outcomes: Vec<DeliveryOutcome>,
+}
+
+/// How one delivery (one notification on one channel) ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeliveryOutcome {
     pub notification_id: Uuid,
     pub channel: Channel,
     pub delivered: bool,
@@ -101,12 +109,42 @@ pub struct DeliveryResult {
     pub error: Option<String>,
 }
 
+/// Reads the current shape and, for results published before an upgrade, the earlier
+/// one: a single outcome's fields at the top level.
+impl<'de> Deserialize<'de> for DeliveryResult {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Outcomes { outcomes: Vec<DeliveryOutcome> },
+            One(DeliveryOutcome),
+        }
+        let outcomes = match Wire::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom(
+                "expected `outcomes` (or, in the single-outcome shape, `notification_id`, \
+                 `channel`, `delivered`, `attempts`, `error`)",
+            )
+        })? {
+            Wire::Outcomes { outcomes } => outcomes,
+            Wire::One(outcome) => vec![outcome],
+        };
+        if outcomes.is_empty() {
+            return Err(serde::de::Error::custom("`outcomes` must not be empty"));
+        }
+        Ok(DeliveryResult { outcomes })
+    }
+}
+
 event!(DeliveryRequested, Topic::DeliveryRequested, |e| e
     .deliveries
     .first()
     .map(|d| d.notification_id)
     .unwrap_or_default());
-event!(DeliveryResult, Topic::DeliveryResult, |e| e.notification_id);
+event!(DeliveryResult, Topic::DeliveryResult, |e| e
+    .outcomes
+    .first()
+    .map(|o| o.notification_id)
+    .unwrap_or_default());
 
 #[cfg(test)]
 mod tests {
@@ -174,6 +212,35 @@ mod tests {
         assert!(
             err.to_string().contains("missing field `deliveries`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_result_reads_back_and_the_single_outcome_shape_is_still_read() {
+        let outcome = DeliveryOutcome {
+            notification_id: Uuid::from_u128(2),
+            channel: Channel::Email,
+            delivered: false,
+            attempts: 3,
+            error: Some("550 no such user".into()),
+        };
+        let result = DeliveryResult {
+            outcomes: vec![outcome.clone()],
+        };
+        let back: DeliveryResult =
+            serde_json::from_value(serde_json::to_value(&result).unwrap()).unwrap();
+        assert_eq!(back, result);
+        let old: DeliveryResult = serde_json::from_value(serde_json::to_value(&outcome).unwrap())
+            .expect("the single-outcome shape");
+        assert_eq!(old, result);
+        let empty = serde_json::from_value::<DeliveryResult>(json!({"outcomes": []}));
+        assert!(empty.unwrap_err().to_string().contains("must not be empty"));
+        let neither = serde_json::from_value::<DeliveryResult>(json!({"delivered": true}));
+        assert!(
+            neither
+                .unwrap_err()
+                .to_string()
+                .contains("expected `outcomes`")
         );
     }
 }
