@@ -193,10 +193,10 @@ impl Worker {
         self.release_unstarted().await;
     }
 
-    /// Stopping with steps handed over but not started (a rolling deploy stops the
-    /// process while its consumers still hand work over): their claims are released, so
-    /// another instance asks now rather than when the claims run out (`lease`). A step
-    /// handed over after this has run still waits for its claim.
+    /// Stopping with steps handed over but not started: their claims are released, so
+    /// another instance asks now rather than when the claims run out (`lease`). The
+    /// runtime stops the worker only after the consumers, so nothing is handed over
+    /// after this has run.
     async fn release_unstarted(&self) {
         let unstarted: Vec<Uuid> = self.work.take(usize::MAX).iter().map(|r| r.id).collect();
         if unstarted.is_empty() {

@@ -49,7 +49,8 @@ pub struct AppContext {
     pub shutdown: CancellationToken,
 }
 
-/// A service's own long-running task, stopped by `AppContext::shutdown`.
+/// A service's own long-running task, stopped by its `AppContext::shutdown`, which is
+/// cancelled after the service's consumers have finished their last batches.
 pub type Worker = futures::future::BoxFuture<'static, ()>;
 
 /// A service's own parts. Everything else is the kit's.
@@ -68,8 +69,9 @@ pub trait ServiceApp: Send + Sync + 'static {
         None
     }
 
-    /// Background work of the service's own (e.g. sending email), started with it and
-    /// awaited at shutdown before the outbox is flushed.
+    /// Background work of the service's own (e.g. sending email), started with it,
+    /// stopped once the consumers have stopped (so it takes up what their last batches
+    /// handed over) and awaited before the outbox is flushed.
     fn workers(&self, _ctx: AppContext) -> Vec<Worker> {
         Vec::new()
     }
@@ -194,8 +196,17 @@ pub async fn start<A: ServiceApp>(
         }
     }
 
+    // The service's own workers stop only once the consumers have finished their last
+    // batches, so that work those batches hand over in memory (a payment step, an
+    // email) is still taken up here, not left to wait for its claim to run out. The
+    // guard stops them too if the start fails below.
+    let workers_stop = CancellationToken::new();
+    let stop_workers = workers_stop.clone().drop_guard();
     let mut workers: Vec<_> = app
-        .workers(ctx.clone())
+        .workers(AppContext {
+            shutdown: workers_stop,
+            ..ctx.clone()
+        })
         .into_iter()
         .map(tokio::spawn)
         .collect();
@@ -299,6 +310,7 @@ pub async fn start<A: ServiceApp>(
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await;
         while consumers.join_next().await.is_some() {}
+        drop(stop_workers);
         for worker in workers {
             worker.await.ok();
         }
