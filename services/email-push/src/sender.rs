@@ -1,8 +1,8 @@
 //! Sends queued emails over SMTP, outside any database transaction, and reports each
 //! outcome (`delivery.result`) through the outbox, with the result of the push its
-//! request delivered beside it (see `handlers`), so a message costs one result. A failure is retried with backoff up
-//! to the attempt budget; sends run concurrently, so one slow server or address does not
-//! hold up the others.
+//! request delivered beside it (see `handlers`), so a message costs one result. A
+//! failure is retried with backoff up to the attempt budget; sends run concurrently, so
+//! one slow server or address does not hold up the others.
 //!
 //! A new email reaches the sender in memory, already leased to it by the transaction
 //! that queued it ([`EmailHandoff`]): no claim transaction. The table is read only for

@@ -102,7 +102,7 @@ pub async fn record(
     Ok(recorded)
 }
 
-/// [`record`] for one message, staging its delivery requests in `tx`.
+/// [`record`] for one message, staging its one delivery request in `tx`.
 pub async fn send(
     tx: &mut Tx,
     source_event_id: Option<Uuid>,
