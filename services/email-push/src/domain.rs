@@ -1,8 +1,22 @@
-//! Email-push's rules, pure: an email's statuses and what follows a failed send.
+//! Email-push's rules, pure: an email's statuses, what follows a failed send, and a
+//! push's outcome.
 //! The sender and the store act on these decisions; nothing here touches SMTP or SQL.
 
-use cartflow_events::string_enum;
+use cartflow_events::{Channel, DeliveryOutcome, string_enum};
 use std::time::Duration;
+use uuid::Uuid;
+
+/// A push's outcome: it goes into the inbox with its request's transaction, so it is
+/// delivered at the first attempt (whenever that is reported).
+pub fn push_delivered(notification_id: Uuid) -> DeliveryOutcome {
+    DeliveryOutcome {
+        notification_id,
+        channel: Channel::Push,
+        delivered: true,
+        attempts: 1,
+        error: None,
+    }
+}
 
 string_enum! {
     /// pending → sent, or pending → (retried while attempts remain) → failed.

@@ -3,11 +3,12 @@
 //! the request had both, so a message costs one result). A batch's requests go in with a statement
 //! per channel; a single message is a batch of one.
 
+use crate::domain::push_delivered;
 use crate::sender::{EmailHandoff, Mailer};
 use crate::store::{self, Due, EmailRequest, PushRequest};
 use async_trait::async_trait;
 use cartflow_events::{
-    Channel, CustomerDeleted, Delivery, DeliveryOutcome, DeliveryRequested, DeliveryResult, Topic,
+    Channel, CustomerDeleted, Delivery, DeliveryRequested, DeliveryResult, Topic,
 };
 use cartflow_kit::auth::deleted;
 use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Run, Tx, trace_context};
@@ -190,16 +191,7 @@ impl DeliveryHandler {
             .enumerate()
             .filter(|(_, pushes)| !pushes.is_empty())
             .map(|(k, pushes)| {
-                let outcomes = pushes
-                    .into_iter()
-                    .map(|notification_id| DeliveryOutcome {
-                        notification_id,
-                        channel: Channel::Push,
-                        delivered: true,
-                        attempts: 1,
-                        error: None,
-                    })
-                    .collect();
+                let outcomes = pushes.into_iter().map(push_delivered).collect();
                 (k, DeliveryResult { outcomes })
             })
             .collect())

@@ -16,7 +16,7 @@
 //! the pushed request that queued an email also makes the first attempt and records it
 //! before it is answered ([`Mailer::send_now`]); the sender then only retries.
 
-use crate::domain::AfterFailure;
+use crate::domain::{AfterFailure, push_delivered};
 use crate::smtp::{self, SendError, SmtpSettings};
 use crate::store::{self, Due};
 use anyhow::Context;
@@ -209,15 +209,7 @@ impl Mailer {
             };
             // The push delivered beside it is reported with the first attempt, whatever
             // its outcome: with the email's own result when that is final.
-            let push_outcome = recorded
-                .reports_push
-                .map(|notification_id| DeliveryOutcome {
-                    notification_id,
-                    channel: Channel::Push,
-                    delivered: true,
-                    attempts: 1,
-                    error: None,
-                });
+            let push_outcome = recorded.reports_push.map(push_delivered);
             let outcomes: Vec<DeliveryOutcome> =
                 email_outcome.into_iter().chain(push_outcome).collect();
             let result = (!outcomes.is_empty()).then_some(DeliveryResult { outcomes });
