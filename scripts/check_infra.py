@@ -332,6 +332,23 @@ def check_image_digests() -> None:
     expect(not stale, f"KNOWN_UNPINNED_IMAGES lists images no longer used (remove them): {sorted(stale)}")
 
 
+def check_image_lists(manifest: dict) -> None:
+    """Every place that builds the services' images names every service of the
+    topology: a service left out deploys no image (Terraform still creates it)."""
+    wanted = {s["name"] for s in manifest["services"]}
+    deploy = yaml.safe_load((WORKFLOWS / "deploy.yml").read_text())
+    listed = set(str((deploy.get("env") or {}).get("SERVICES", "")).split())
+    expect(listed == wanted, f"deploy.yml: env SERVICES must list every service of topology.json "
+                             f"(missing {sorted(wanted - listed)}, unknown {sorted(listed - wanted)})")
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    loops = re.findall(r"^for s in ([^;]+); do$", guide, re.M)
+    expect(bool(loops), "docs/deployment.md: the first images' `for s in ...; do` loop is missing")
+    for loop in loops:
+        named = set(loop.split())
+        expect(named == wanted, f"docs/deployment.md: the first images' loop must build every service "
+                                f"(missing {sorted(wanted - named)}, unknown {sorted(named - wanted)})")
+
+
 def check_rust_version() -> None:
     """One Rust version: CI's RUST_VERSION, the Dockerfile's ARG RUST_VERSION and the
     workspace's rust-version (the minimum it claims is the one CI builds with)."""
@@ -486,6 +503,7 @@ def main() -> int:
     check_compose(manifest)
     check_monitoring(manifest)
     check_workflows()
+    check_image_lists(manifest)
     check_rust_version()
     check_image_digests()
     if problems:
