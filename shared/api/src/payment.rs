@@ -110,20 +110,49 @@ pub struct Reconciliation {
 }
 
 /// Whether `text` holds something shaped like a card number: 13 to 19 digits in a
-/// row (single spaces, dashes, dots or slashes allowed between them), not part of a
-/// longer word. Payment data never reaches a log or a
-/// table: a request that holds one is refused before anything of it is kept.
+/// row (single spaces, dashes, dots or slashes allowed between a card's printed
+/// groups), whatever surrounds them, so a number glued to a word (`Apt4242…`,
+/// `pm_card4242…`) counts too. For what a client sends (a checkout's body, an
+/// address): payment data never reaches a log or a table, so a request that holds one
+/// is refused before anything of it is kept. A UUID never matches (its longest group
+/// is 12 digits).
 pub fn holds_card_number(text: &str) -> bool {
-    let chars: Vec<char> = text.chars().collect();
-    let alnum = |k: usize| chars[k].is_ascii_alphanumeric();
+    card_shaped_run(&text.chars().collect::<Vec<_>>())
+}
+
+/// [`holds_card_number`] for text the platform wrote itself (a table's rows, a log),
+/// which is full of hexadecimal identifiers: digits inside a hexadecimal word of 16
+/// characters or more that holds a letter (a trace or span id, a hash, `bytea` as
+/// text) are not counted, because 13 digits in a row turn up there by chance.
+pub fn holds_card_number_among_ids(text: &str) -> bool {
+    let mut chars: Vec<char> = text.chars().collect();
+    let mut start = 0;
+    while start < chars.len() {
+        let end = (start..chars.len())
+            .find(|&k| !chars[k].is_ascii_alphanumeric())
+            .unwrap_or(chars.len());
+        let word = &chars[start..end];
+        // PostgreSQL writes bytea as `\x` and hex digits.
+        let digits = word.strip_prefix(&['x']).unwrap_or(word);
+        let hex = digits.iter().all(char::is_ascii_hexdigit)
+            && digits.iter().any(char::is_ascii_alphabetic);
+        if digits.len() >= 16 && hex {
+            chars[start..end].fill('x');
+        }
+        start = end + 1;
+    }
+    card_shaped_run(&chars)
+}
+
+/// The search itself: each maximal run of digits and single separators between them.
+fn card_shaped_run(chars: &[char]) -> bool {
     let mut i = 0;
     while i < chars.len() {
-        // A run starts at a digit that does not continue a word (a UUID's hex group).
-        if !chars[i].is_ascii_digit() || (i > 0 && alnum(i - 1)) {
+        if !chars[i].is_ascii_digit() {
             i += 1;
             continue;
         }
-        // Groups of digits joined by single spaces or dashes.
+        // Groups of digits joined by single separators.
         let (mut end, mut groups) = (i, vec![0usize]);
         while end < chars.len() {
             if chars[end].is_ascii_digit() {
@@ -139,11 +168,11 @@ pub fn holds_card_number(text: &str) -> bool {
             end += 1;
         }
         let digits: usize = groups.iter().sum();
-        // One block of digits, or a card's printed groups (4-4-4-4, 4-6-5): a UUID's
-        // 12-digit group, a date or a phone number is none of these.
-        let card_groups = groups.len() == 1 || groups.iter().all(|g| (4..=6).contains(g));
-        let bounded = end == chars.len() || !alnum(end);
-        if bounded && card_groups && (13..=19).contains(&digits) {
+        // A card's printed groups (4-4-4-4, 4-6-5), or one block of 13 to 19 digits
+        // anywhere in the run: a UUID's 12-digit group, a date or a phone number is
+        // neither.
+        let printed = groups.iter().all(|g| (4..=6).contains(g)) && (13..=19).contains(&digits);
+        if printed || groups.iter().any(|g| (13..=19).contains(g)) {
             return true;
         }
         i = end.max(i + 1);
@@ -168,7 +197,7 @@ pub fn check_payment_method(token: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod card_number_tests {
-    use super::{check_payment_method, holds_card_number};
+    use super::{check_payment_method, holds_card_number, holds_card_number_among_ids};
 
     #[test]
     fn card_shaped_digits_are_found_however_they_are_written() {
@@ -192,6 +221,36 @@ mod card_number_tests {
         assert!(!holds_card_number(
             "\"a1b2c3d4-e5f6-4a1b-8123-123456789012\""
         ));
+        // Glued to a word, or to another group, a card number is still one.
+        assert!(holds_card_number(
+            r#"{"payment_method":"pm_card4242424242424242"}"#
+        ));
+        assert!(holds_card_number(r#"{"line2":"Apt4242424242424242"}"#));
+        assert!(holds_card_number("a4242424242424242"));
+        assert!(holds_card_number("1.4242424242424242"));
+        assert!(holds_card_number("4242424242424242x"));
+    }
+
+    #[test]
+    fn identifiers_the_platform_writes_are_not_card_numbers() {
+        // A trace context whose ids hold 13 and 14 digits in a row, and a bytea hash.
+        let traceparent = "00-4bf92f3512345678901234a6a3ce929d-00f0678901234567-01";
+        assert!(
+            holds_card_number(traceparent),
+            "the strict search sees the digits"
+        );
+        assert!(!holds_card_number_among_ids(traceparent));
+        assert!(!holds_card_number_among_ids(
+            r"(\x3f2a1234567890123456ffee00112233)"
+        ));
+        // A card number in such text is still found, alone or glued to a short word.
+        assert!(holds_card_number_among_ids(&format!(
+            "{traceparent} 4242424242424242"
+        )));
+        assert!(holds_card_number_among_ids(
+            "{\"line2\": \"Apt4242424242424242\"}"
+        ));
+        assert!(holds_card_number_among_ids("pm_card4242424242424242"));
     }
 
     #[test]
@@ -200,6 +259,7 @@ mod card_number_tests {
         assert!(check_payment_method("pm_card_chargeDeclined").is_ok());
         assert!(check_payment_method("4242424242424242").is_err());
         assert!(check_payment_method("pm_4242424242424242").is_err());
+        assert!(check_payment_method("pm_card4242424242424242").is_err());
         assert!(check_payment_method("card").is_err());
         assert!(check_payment_method("pm_card visa").is_err());
     }
