@@ -150,6 +150,40 @@ async fn bad_cart_requests_are_refused_and_change_nothing() {
         assert_problem(response, case.expected).await;
     }
 
+    // The checkout reads its body raw: over the limit it is a problem too, and card
+    // data is refused as such whatever the content type says.
+    let convert_url = format!("{}/cart/convert-to-order", app.url(Service::Cart));
+    for (name, content_type, body, expected) in [
+        (
+            "oversized checkout",
+            "application/json",
+            oversized.clone(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "card data as text",
+            "text/plain",
+            "4242 4242 4242 4242".to_string(),
+            UNPROCESSABLE,
+        ),
+    ] {
+        let response = app
+            .http
+            .post(&convert_url)
+            .header("X-Customer-Id", customer.to_string())
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{name}");
+        let detail = assert_problem(response, expected).await;
+        assert!(
+            !cartflow_api::payment::holds_card_number(&detail),
+            "{name}: {detail}"
+        );
+    }
+
     let line_too_big = app.add_item(customer, "KB-1", 1000).await;
     assert_problem(line_too_big, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_problem(

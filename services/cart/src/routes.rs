@@ -7,12 +7,12 @@ use crate::domain::{self, AddItem, Cart, CartStatus, MAX_LINE_QUANTITY, MAX_LINE
 use crate::domain::{CheckoutRequested, ConvertRequest};
 use crate::store::{self, Guard};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use cartflow_api::cart::{CheckoutAccepted, CheckoutRequest};
 use cartflow_api::payment::holds_card_number;
 use cartflow_events::Sku;
+use cartflow_kit::http::ApiBytes;
 use cartflow_kit::http::Problem;
 use cartflow_kit::http::openapi::ApiRouter;
 use cartflow_kit::{ApiError, ApiJson, ApiPath, ApiResult, CustomerId};
@@ -171,6 +171,15 @@ async fn remove_item(
 /// searched for a card number before it is parsed, so that not even a parse error
 /// (which quotes what it could not read) can carry one into a response or a log.
 fn checkout_request(headers: &HeaderMap, body: &[u8]) -> Result<CheckoutRequested, ApiError> {
+    let card_data = || {
+        ApiError::Unprocessable(
+            "the request holds something shaped like a card number: send the payment method token your payment provider issued (such as pm_card_visa), never card data".into(),
+        )
+    };
+    // First, whatever the content type claims: card data is refused as such.
+    if holds_card_number(&String::from_utf8_lossy(body)) {
+        return Err(card_data());
+    }
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -183,14 +192,6 @@ fn checkout_request(headers: &HeaderMap, body: &[u8]) -> Result<CheckoutRequeste
         return Err(ApiError::UnsupportedMediaType(
             "expected a request body with Content-Type: application/json".into(),
         ));
-    }
-    let card_data = || {
-        ApiError::Unprocessable(
-            "the request holds something shaped like a card number: send the payment method token your payment provider issued (such as pm_card_visa), never card data".into(),
-        )
-    };
-    if holds_card_number(&String::from_utf8_lossy(body)) {
-        return Err(card_data());
     }
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::BadRequest("the checkout's body is not valid JSON".into()))?;
@@ -218,7 +219,7 @@ async fn convert(
     State(state): State<CartState>,
     CustomerId(customer): CustomerId,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<CheckoutAccepted>)> {
     let requested = checkout_request(&headers, &body)?;
     let saved = match requested.shipping_address {

@@ -16,8 +16,7 @@
 use crate::auth::jwks::Jwks;
 use crate::auth::token::{TokenError, TokenVerifier};
 use crate::http::openapi::ApiRouter;
-use crate::http::{ApiError, ApiResult, Problem};
-use axum::body::Bytes;
+use crate::http::{ApiBytes, ApiError, ApiResult, Problem};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
@@ -145,7 +144,7 @@ pub fn router(gatherer: Gatherer, auth: &PushAuth) -> ApiRouter {
 async fn receive(
     State(state): State<PushState>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<StatusCode> {
     if let Some(verifier) = &state.verifier {
         authenticate(verifier, &headers).await?;

@@ -14,6 +14,18 @@ use serde::de::DeserializeOwned;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
+/// The raw body (`Bytes`) with problem+json rejections: 413 over the body limit.
+#[derive(Debug)]
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Ok(ApiBytes(Bytes::from_request(request, state).await?))
+    }
+}
+
 /// `axum::extract::Path` with problem+json rejections.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]

@@ -13,5 +13,5 @@ pub mod request_id;
 pub mod trace;
 
 pub use error::{ApiError, ApiResult, FieldError, Problem};
-pub use extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
+pub use extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, OptionalJson};
 pub use paging::{Listing, NoFilters, PageParams, PageRequest};
