@@ -71,6 +71,12 @@ async fn a_price_change_reaches_the_cart_within_a_second_and_lines_keep_their_sn
     assert_eq!(cart["items"][0]["unit_price_cents"], 1000);
     assert_eq!(cart["items"][0]["current_unit_price_cents"], 1250);
     assert_eq!(cart["total_cents"], 2000);
+    // More of the same line keeps the price the line was added at.
+    let cart = app.add(customer, "KB-1", 1).await;
+    assert_eq!(cart.items[0].quantity, 3);
+    assert_eq!(cart.items[0].unit_price_cents, 1000);
+    assert_eq!(cart.items[0].current_unit_price_cents, Some(1250));
+    assert_eq!(cart.total_cents, 3000);
     // A line added now takes the new price, and shows no second one.
     let other = Uuid::new_v4();
     let cart = app.add(other, "KB-1", 1).await;

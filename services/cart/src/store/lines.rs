@@ -69,8 +69,7 @@ pub async fn add_line_at_once(
              INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
              SELECT id, $4, $5, (SELECT price FROM priced) FROM c
              ON CONFLICT (cart_id, product_sku) DO UPDATE
-             SET quantity = cart_items.quantity + EXCLUDED.quantity,
-                 unit_price_cents = EXCLUDED.unit_price_cents
+             SET quantity = cart_items.quantity + EXCLUDED.quantity
              WHERE cart_items.quantity + EXCLUDED.quantity <= $8
              RETURNING product_sku, quantity, unit_price_cents, added_at
          ), i AS (
@@ -112,9 +111,9 @@ pub enum Added {
     LineFull,
 }
 
-/// Adds `quantity` to the line (creating it), refreshing its price snapshot, unless the
-/// line would exceed `max_quantity`, and reads the cart back whole, in one statement.
-/// The cart must be locked ([`lock_or_create_active`]): no other writer changes its
+/// Adds `quantity` to the line (creating it at `unit_price_cents`: a line keeps the
+/// price it was added at), unless the line would exceed `max_quantity`, and reads the
+/// cart back whole, in one statement. The cart must be locked ([`lock_or_create_active`]): no other writer changes its
 /// lines under this statement's snapshot. After [`Added::LineFull`] the cart read back
 /// lacks that line (the caller refuses the request anyway).
 ///
@@ -135,8 +134,7 @@ pub async fn add_to_line(
              INSERT INTO cart_items (cart_id, product_sku, quantity, unit_price_cents)
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (cart_id, product_sku) DO UPDATE
-             SET quantity = cart_items.quantity + EXCLUDED.quantity,
-                 unit_price_cents = EXCLUDED.unit_price_cents
+             SET quantity = cart_items.quantity + EXCLUDED.quantity
              WHERE cart_items.quantity + EXCLUDED.quantity <= $5
              RETURNING product_sku, quantity, unit_price_cents, added_at, (xmax = 0) AS created
          ), i AS (
