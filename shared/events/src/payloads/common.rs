@@ -56,7 +56,8 @@ impl ShippingAddress {
             Ok(value)
         };
         let country = self.country.trim().to_ascii_uppercase();
-        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+        // Two letters that name a country (`ZZ` does not).
+        if country.len() != 2 || isocountry::CountryCode::for_alpha2(&country).is_err() {
             return Err(format!(
                 "{field}.country must be an ISO 3166-1 alpha-2 code such as US"
             ));
@@ -100,5 +101,26 @@ mod tests {
             },
         ];
         assert_eq!(total_cents(&items), 5998);
+    }
+
+    #[test]
+    fn an_address_names_a_country_that_exists() {
+        let address = |country: &str| ShippingAddress {
+            name: "Ann".into(),
+            line1: "1 Elm St".into(),
+            line2: None,
+            city: "Springfield".into(),
+            postal_code: "12345".into(),
+            country: country.into(),
+        };
+        assert_eq!(address(" us ").checked("a").unwrap().country, "US");
+        assert_eq!(address("de").checked("a").unwrap().country, "DE");
+        for bad in ["ZZ", "XQ", "USA", "U", "Narnia", "1A"] {
+            let error = address(bad).checked("a").unwrap_err();
+            assert!(
+                error.contains("a.country") && error.contains("ISO 3166-1"),
+                "{bad}: {error}"
+            );
+        }
     }
 }
