@@ -1,9 +1,12 @@
 //! A checkout's payment end to end: an approved card captured once with a receipt, a
-//! declined one and another card, a refund once, and a provider down past the expiry.
+//! declined one and another card, a refund once, and a provider down past the expiry;
+//! `cartflow payments reconcile` agreeing, then naming money no record knows of.
 
 use super::{paying_with, payments_of, told};
 use crate::burst::assert_payment_books;
-use crate::helpers::{assert_problem, eventually, eventually_within, spawn_app, spawn_app_with};
+use crate::helpers::{
+    assert_problem, cartflow_binary, eventually, eventually_within, spawn_app, spawn_app_with,
+};
 use cart_service::domain::CartStatus;
 use cartflow_api::notification::Kind;
 use cartflow_api::payment::PaymentStatus;
@@ -48,6 +51,48 @@ async fn an_approved_card_makes_the_order_captures_once_and_sends_a_receipt() {
         "{ledger:?}"
     );
     assert_payment_books(&app).await;
+
+    // The operator's reconciliation agrees, and exits 0.
+    let payment_url = format!("payment={}", app.url(Service::Payment));
+    let reconcile = ["payments", "reconcile", "--service-url", &payment_url];
+    let agreed = tokio::process::Command::new(cartflow_binary())
+        .args(reconcile)
+        .args(["-o", "json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(agreed.status.success(), "{agreed:?}");
+    let report: serde_json::Value = serde_json::from_slice(&agreed.stdout).unwrap();
+    assert_eq!(report["compared"], 1, "{report}");
+    assert_eq!(report["differences"], serde_json::json!([]), "{report}");
+    // Money the provider holds that no record knows of: a difference, named, exit 5.
+    let orphan = reqwest::Client::new()
+        .post(format!("{}/v1/payment_intents", app.gateway.url()))
+        .bearer_auth("sk_test_cartflow_sandbox")
+        .header("Idempotency-Key", "made-outside-cartflow")
+        .form(&[
+            ("amount", "700"),
+            ("currency", "usd"),
+            ("payment_method", "pm_card_visa"),
+            ("capture_method", "manual"),
+            ("confirm", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(orphan.status(), StatusCode::OK);
+    let orphan: serde_json::Value = orphan.json().await.unwrap();
+    let found = tokio::process::Command::new(cartflow_binary())
+        .args(reconcile)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains(&format!("DIFFERENCE {}", orphan["id"].as_str().unwrap())),
+        "{text}"
+    );
     app.stop().await;
 }
 
