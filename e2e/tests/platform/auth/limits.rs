@@ -33,7 +33,15 @@ async fn over_the_rate_limit_a_caller_gets_429_with_retry_after_and_others_do_no
             "no cart yet, but let in"
         );
     }
-    let limited = get_as(busy).await.unwrap();
+    // The burst is spent: the next call is refused, unless this machine stalled past a
+    // refill (one token a second), so a few more calls are allowed to find the refusal.
+    let mut limited = get_as(busy).await.unwrap();
+    for _ in 0..5 {
+        if limited.status() != NOT_FOUND {
+            break;
+        }
+        limited = get_as(busy).await.unwrap();
+    }
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()

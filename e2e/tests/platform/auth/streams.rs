@@ -7,7 +7,7 @@ use crate::helpers::{assert_problem, eventually_within, spawn_app_signed_in};
 use cartflow_events::Service;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Reads `response` (a live stream) until the service ends it, failing after `limit`.
@@ -42,15 +42,15 @@ async fn a_push_stream_ends_when_its_token_expires_or_its_customer_is_deleted() 
 
     let short = Uuid::new_v4();
     let mut claims = TestIssuer::claims(&short.to_string());
-    claims["exp"] = json!(chrono::Utc::now().timestamp() + 3);
+    let expires = chrono::Utc::now().timestamp() + 5;
+    claims["exp"] = json!(expires);
     let response = stream_of(short, TestIssuer::sign_customer(&claims))
         .await
         .unwrap();
     assert_eq!(response.status(), OK);
-    let opened = Instant::now();
-    ends_within(response, Duration::from_secs(10), "an expired token").await;
+    ends_within(response, Duration::from_secs(15), "an expired token").await;
     assert!(
-        opened.elapsed() >= Duration::from_secs(1),
+        chrono::Utc::now().timestamp() >= expires,
         "it lasted while the token did"
     );
 

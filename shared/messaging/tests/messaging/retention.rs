@@ -179,9 +179,10 @@ async fn shutdown_stops_retention_between_batches() {
     )
     .await;
     stop.cancel();
-    let report = tokio::time::timeout(Duration::from_secs(1), run)
+    // It stops between two batches: well within 5 s even on a busy machine.
+    let report = tokio::time::timeout(Duration::from_secs(5), run)
         .await
-        .expect("the run stops within a second of the cancel")
+        .expect("the run stops within 5 s of the cancel")
         .unwrap()
         .unwrap();
     assert!(
