@@ -110,42 +110,77 @@ pub struct Reconciliation {
 }
 
 /// Whether `text` holds something shaped like a card number: 13 to 19 digits in a
-/// row (single spaces, dashes, dots or slashes allowed between a card's printed
-/// groups), whatever surrounds them, so a number glued to a word (`Apt4242…`,
-/// `pm_card4242…`) counts too. For what a client sends (a checkout's body, an
-/// address): payment data never reaches a log or a table, so a request that holds one
-/// is refused before anything of it is kept. A UUID never matches (its longest group
-/// is 12 digits).
+/// row wherever they stand, so a number glued to a word (`Apt4242…`, `pm_card4242…`)
+/// counts too; or a card's printed groups (4 to 6 digits each, 13 to 19 in all, joined
+/// by single spaces, dashes, dots, slashes or underscores, with or without more groups
+/// after them, such as an expiry) standing apart from any word. For what a client sends
+/// (a checkout's body, an address): payment data never reaches a log or a table, so a
+/// request that holds one is refused before anything of it is kept. A UUID never
+/// matches: its groups are 8-4-4-4-12, and only three of 4 are card-sized.
 pub fn holds_card_number(text: &str) -> bool {
-    card_shaped_run(&text.chars().collect::<Vec<_>>())
+    card_shaped(&text.chars().collect::<Vec<_>>())
 }
 
 /// [`holds_card_number`] for text the platform wrote itself (a table's rows, a log),
-/// which is full of hexadecimal identifiers: digits inside a hexadecimal word of 16
-/// characters or more that holds a letter (a trace or span id, a hash, `bytea` as
-/// text) are not counted, because 13 digits in a row turn up there by chance.
+/// which holds identifiers in which 13 digits in a row turn up by chance: a trace
+/// context's ids, `bytea` as text, and hexadecimal digests are left out of the search.
 pub fn holds_card_number_among_ids(text: &str) -> bool {
     let mut chars: Vec<char> = text.chars().collect();
+    blank_trace_contexts(&mut chars);
     let mut start = 0;
     while start < chars.len() {
         let end = (start..chars.len())
             .find(|&k| !chars[k].is_ascii_alphanumeric())
             .unwrap_or(chars.len());
         let word = &chars[start..end];
-        // PostgreSQL writes bytea as `\x` and hex digits.
-        let digits = word.strip_prefix(&['x']).unwrap_or(word);
-        let hex = digits.iter().all(char::is_ascii_hexdigit)
-            && digits.iter().any(char::is_ascii_alphabetic);
-        if digits.len() >= 16 && hex {
+        let hex = |w: &[char]| w.iter().all(char::is_ascii_hexdigit);
+        // PostgreSQL writes bytea as `\x` and hex digits; a digest or a trace id is 32
+        // hex digits or more.
+        let bytea = start > 0
+            && chars[start - 1] == '\\'
+            && word.len() > 1
+            && word[0] == 'x'
+            && hex(&word[1..]);
+        let digest = word.len() >= 32 && hex(word) && word.iter().any(char::is_ascii_alphabetic);
+        if bytea || digest {
             chars[start..end].fill('x');
         }
         start = end + 1;
     }
-    card_shaped_run(&chars)
+    card_shaped(&chars)
 }
 
-/// The search itself: each maximal run of digits and single separators between them.
-fn card_shaped_run(chars: &[char]) -> bool {
+/// Blanks the trace and span ids of each W3C trace context
+/// (`00-<32 hex>-<16 hex>-<2 hex>`), which may be all digits.
+fn blank_trace_contexts(chars: &mut [char]) {
+    const FIELDS: [usize; 4] = [2, 32, 16, 2];
+    let length = FIELDS.iter().sum::<usize>() + FIELDS.len() - 1;
+    let hex = |c: &char| c.is_ascii_hexdigit();
+    let mut i = 0;
+    while i + length <= chars.len() {
+        let (mut at, mut fits) = (i, i == 0 || !chars[i - 1].is_ascii_alphanumeric());
+        for (n, field) in FIELDS.iter().enumerate() {
+            fits = fits && chars[at..at + field].iter().all(hex);
+            at += field;
+            if n + 1 < FIELDS.len() {
+                fits = fits && chars[at] == '-';
+                at += 1;
+            }
+        }
+        fits = fits && chars.get(at).is_none_or(|c| !c.is_ascii_alphanumeric());
+        if fits {
+            chars[i + 3..i + 35].fill('x');
+            chars[i + 36..i + 52].fill('x');
+            i += length;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// The search itself, over each maximal run of digits and single separators.
+fn card_shaped(chars: &[char]) -> bool {
+    let glued = |k: usize| chars.get(k).is_some_and(char::is_ascii_alphanumeric);
     let mut i = 0;
     while i < chars.len() {
         if !chars[i].is_ascii_digit() {
@@ -157,7 +192,7 @@ fn card_shaped_run(chars: &[char]) -> bool {
         while end < chars.len() {
             if chars[end].is_ascii_digit() {
                 *groups.last_mut().expect("one group at least") += 1;
-            } else if matches!(chars[end], ' ' | '-' | '.' | '/')
+            } else if matches!(chars[end], ' ' | '-' | '.' | '/' | '_')
                 && chars[end - 1].is_ascii_digit()
                 && chars.get(end + 1).is_some_and(char::is_ascii_digit)
             {
@@ -167,17 +202,29 @@ fn card_shaped_run(chars: &[char]) -> bool {
             }
             end += 1;
         }
-        let digits: usize = groups.iter().sum();
-        // A card's printed groups (4-4-4-4, 4-6-5), or one block of 13 to 19 digits
-        // anywhere in the run: a UUID's 12-digit group, a date or a phone number is
-        // neither.
-        let printed = groups.iter().all(|g| (4..=6).contains(g)) && (13..=19).contains(&digits);
-        if printed || groups.iter().any(|g| (13..=19).contains(g)) {
+        let one_block = groups.iter().any(|g| (13..=19).contains(g));
+        let apart = (i == 0 || !glued(i - 1)) && !glued(end);
+        if one_block || (apart && printed_card(&groups)) {
             return true;
         }
         i = end.max(i + 1);
     }
     false
+}
+
+/// Whether consecutive groups of the run, each of 4 to 6 digits, make 13 to 19 digits:
+/// a card as it is printed (4-4-4-4, 4-6-5), followed or not by more.
+fn printed_card(groups: &[usize]) -> bool {
+    (0..groups.len()).any(|first| {
+        let mut digits = 0;
+        for group in groups[first..].iter().take_while(|g| (4..=6).contains(*g)) {
+            digits += group;
+            if (13..=19).contains(&digits) {
+                return true;
+            }
+        }
+        false
+    })
 }
 
 /// A payment method token as providers issue them (`pm_…`): letters, digits and `_`,
@@ -229,6 +276,27 @@ mod card_number_tests {
         assert!(holds_card_number("a4242424242424242"));
         assert!(holds_card_number("1.4242424242424242"));
         assert!(holds_card_number("4242424242424242x"));
+        // Printed groups with more after them (a CVC, an expiry), or joined by `_`.
+        assert!(holds_card_number("4242 4242 4242 4242 123"));
+        assert!(holds_card_number("4242-4242-4242-4242-123"));
+        assert!(holds_card_number("4242 4242 4242 4242 12/26"));
+        assert!(check_payment_method("pm_4242_4242_4242_4242").is_err());
+    }
+
+    #[test]
+    fn no_uuid_is_a_card_number() {
+        for uuid in [
+            "ec987024-1248-4039-a072-2f224b6698a5",
+            "deadbeef-1234-5678-9012-3456abcdef00",
+            "12345678-1234-5678-9012-345678901234",
+        ] {
+            assert!(!holds_card_number(uuid), "{uuid}");
+        }
+        for _ in 0..100_000 {
+            let uuid = uuid::Uuid::new_v4().to_string();
+            assert!(!holds_card_number(&uuid), "{uuid}");
+            assert!(!holds_card_number(&uuid.to_uppercase()), "{uuid}");
+        }
     }
 
     #[test]
@@ -251,6 +319,13 @@ mod card_number_tests {
             "{\"line2\": \"Apt4242424242424242\"}"
         ));
         assert!(holds_card_number_among_ids("pm_card4242424242424242"));
+        assert!(holds_card_number_among_ids("Bed4242424242424242"));
+        // A span id may be all digits: inside a trace context it is an id all the same.
+        let all_digits = "00-0af7651916cd43dd8448eb211c80319c-1234567890123456-01";
+        assert!(!holds_card_number_among_ids(all_digits));
+        assert!(!holds_card_number_among_ids(&format!(
+            "\"traceparent\":\"{all_digits}\""
+        )));
     }
 
     #[test]
