@@ -69,8 +69,9 @@ async fn show(
     Ok(Json(store::load(&mut conn, id).await?))
 }
 
-/// Adds a line (or more of a line) with the product's current price (cart's copy of
-/// the catalog); opens a cart when the customer has none. Customers only.
+/// Adds a line at the product's current price (cart's copy of the catalog), or more of
+/// a line, which keeps the price it was added at; opens a cart when the customer has
+/// none. Customers only.
 #[utoipa::path(post, path = "/cart/items", tag = "cart", request_body = AddItem,
     security(("bearer" = []), ("customer_header" = [])),
     responses(

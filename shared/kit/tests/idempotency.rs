@@ -64,8 +64,11 @@ fn route(failures: usize) -> Route {
 }
 
 async fn post_with(url: &str, key: &str, body: &str) -> reqwest::Response {
+    // A request the middleware wrongly lets through waits on the gate: it fails the
+    // test by timing out instead of hanging it.
     reqwest::Client::new()
         .post(url)
+        .timeout(std::time::Duration::from_secs(10))
         .header("Idempotency-Key", key)
         .body(body.to_string())
         .send()

@@ -56,10 +56,13 @@ impl ShippingAddress {
             Ok(value)
         };
         let country = self.country.trim().to_ascii_uppercase();
-        // Two letters that name a country (`ZZ` does not).
-        if country.len() != 2 || isocountry::CountryCode::for_alpha2(&country).is_err() {
+        // Two letters that name a country (`ZZ` does not; the United Kingdom is `GB`, not
+        // `UK`). `XK`, Kosovo's user-assigned code, is the one payment providers and
+        // carriers take, so it is taken too.
+        let known = country == "XK" || isocountry::CountryCode::for_alpha2(&country).is_ok();
+        if country.len() != 2 || !known {
             return Err(format!(
-                "{field}.country must be an ISO 3166-1 alpha-2 code such as US"
+                "{field}.country must be an ISO 3166-1 alpha-2 code such as US or GB"
             ));
         }
         Ok(ShippingAddress {
@@ -115,7 +118,8 @@ mod tests {
         };
         assert_eq!(address(" us ").checked("a").unwrap().country, "US");
         assert_eq!(address("de").checked("a").unwrap().country, "DE");
-        for bad in ["ZZ", "XQ", "USA", "U", "Narnia", "1A"] {
+        assert_eq!(address("xk").checked("a").unwrap().country, "XK");
+        for bad in ["ZZ", "XQ", "UK", "USA", "U", "Narnia", "1A"] {
             let error = address(bad).checked("a").unwrap_err();
             assert!(
                 error.contains("a.country") && error.contains("ISO 3166-1"),
