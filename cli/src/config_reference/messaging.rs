@@ -6,7 +6,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     s(
         &["CONSUMER_MAX_CONCURRENCY", "CONSUMER_MAX_OUTSTANDING"],
         ALL,
-        "4, 200: batches (transactions) in flight per subscription, and messages held",
+        "4, 200: batches (transactions) in flight per subscription (in push mode, per service: its pushes' batches; 1 there cut commits per checkout by a fifth on the emulator, BENCHMARKS.md), and messages held",
     ),
     s(
         &["CONSUMER_BATCH_SIZE"],
