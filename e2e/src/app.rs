@@ -296,4 +296,20 @@ impl TestApp {
         })
         .await
     }
+
+    /// Waits until `service` has skipped at least `copies` later deliveries of events it
+    /// had consumed, over all events: copies arrive on their own schedule, sometimes
+    /// after their originals settled everything.
+    pub async fn wait_for_skipped_copies(&self, service: Service, copies: i64, what: &str) {
+        eventually(what, || async {
+            let skipped = self
+                .count(
+                    service,
+                    "SELECT coalesce(sum(duplicate_deliveries), 0)::bigint FROM processed_messages",
+                )
+                .await;
+            (skipped >= copies).then_some(())
+        })
+        .await
+    }
 }

@@ -268,15 +268,11 @@ async fn a_burst_with_every_message_delivered_twice_balances_the_books() {
     assert_books(&app, "DUP-1", STOCK, &carts).await;
     // The storm happened: the saga's consumers saw (and skipped) copies. A copy may
     // arrive after its original settled the cart, so wait for them.
-    eventually("inventory to skip a copy per shopper", || async {
-        let skipped = app
-            .count(
-                Service::Inventory,
-                "SELECT coalesce(sum(duplicate_deliveries), 0) FROM processed_messages",
-            )
-            .await;
-        (skipped >= SHOPPERS as i64).then_some(())
-    })
+    app.wait_for_skipped_copies(
+        Service::Inventory,
+        SHOPPERS as i64,
+        "inventory to skip a copy per shopper",
+    )
     .await;
     app.stop().await;
 }

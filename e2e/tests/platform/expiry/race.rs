@@ -110,15 +110,11 @@ async fn expiry_races_order_creation(every_message_twice: bool) {
     );
     if every_message_twice {
         // The copies are published on their own schedule: wait for one to be skipped.
-        eventually("the race ran with every event delivered twice", || async {
-            let skipped = app
-                .count(
-                    Service::Order,
-                    "SELECT coalesce(sum(duplicate_deliveries), 0)::bigint FROM processed_messages",
-                )
-                .await;
-            (skipped > 0).then_some(())
-        })
+        app.wait_for_skipped_copies(
+            Service::Order,
+            1,
+            "the race ran with every event delivered twice",
+        )
         .await;
     }
     let converted = converted + SHOPPERS; // and every calibration checkout

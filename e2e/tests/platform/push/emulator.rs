@@ -58,17 +58,10 @@ async fn the_saga_runs_on_push_delivery_alone_even_with_every_message_pushed_twi
             .any(|m| m.subject == format!("Receipt for order {order_id}"))
     );
     // The copies are published on their own schedule: wait for one to be skipped.
-    eventually(
+    app.wait_for_skipped_copies(
+        Service::Inventory,
+        1,
         "the second copy reached inventory by push and was skipped",
-        || async {
-            let duplicates = app
-                .count(
-                    Service::Inventory,
-                    "SELECT coalesce(sum(duplicate_deliveries), 0)::bigint FROM processed_messages",
-                )
-                .await;
-            (duplicates >= 1).then_some(())
-        },
     )
     .await;
     app.stop().await;
