@@ -6,7 +6,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     s(
         &["CONSUMER_MAX_CONCURRENCY", "CONSUMER_MAX_OUTSTANDING"],
         ALL,
-        "4, 200: batches (transactions) in flight per subscription (in push mode, per service: its pushes' batches; 1 there cut commits per checkout by a fifth on the emulator, BENCHMARKS.md), and messages held",
+        "4, 200: batches (transactions) in flight per subscription (in push mode, per service: its pushes' batches; 1 there cut commits per checkout by a fifth on the emulator, bench/HISTORY.md), and messages held",
     ),
     s(
         &["CONSUMER_BATCH_SIZE"],
@@ -85,6 +85,11 @@ pub(super) const SETTINGS: &[Setting] = &[
         &["PUSH_JWKS_URL"],
         ALL,
         "Google's signing keys: where push tokens' keys are fetched",
+    ),
+    s(
+        &["PUSH_GATHER_WINDOW_MS"],
+        ALL,
+        "5: push mode: how long a free worker waits for more pushes to join its batch, from the first one's arrival (0-1000; 0: none)",
     ),
     s(
         &["PUBSUB_RESTORE_TOPOLOGY"],

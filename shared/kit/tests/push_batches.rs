@@ -30,24 +30,29 @@ struct PushTarget {
     subscription: String,
 }
 
-async fn push_target(infra: &TestInfra) -> PushTarget {
-    // The helper's consumer has four workers; this test's has one.
+/// One batch worker, and no gathering window: a push goes to a free worker at once.
+fn one_worker() -> ConsumerSettings {
+    ConsumerSettings {
+        max_concurrency: 1,
+        gather_window: Duration::ZERO,
+        ..ConsumerSettings::default()
+    }
+}
+
+async fn push_target(infra: &TestInfra, settings: ConsumerSettings) -> PushTarget {
+    // The helper's consumer has four workers; this test's, what `settings` say.
     let (pool, _four_workers) = scratch_consumer(infra, Arc::new(RecordingHandler)).await;
     sqlx::query("ALTER TABLE handled ADD COLUMN xact BIGINT NOT NULL DEFAULT txid_current()")
         .execute(&pool)
         .await
         .unwrap();
     fail_commits_of_listed_carts(&pool).await;
-    let one_worker = ConsumerSettings {
-        max_concurrency: 1,
-        ..ConsumerSettings::default()
-    };
     let consumer = Consumer::new(
         Outbox::new(Service::Inventory, pool.clone()),
         Arc::new(RecordingHandler),
         infra.pubsub(),
         "inventory.order-requested",
-        one_worker,
+        settings,
     );
     let subscription = consumer.subscription().to_string();
     let (gatherer, batches) = Gatherer::new(vec![consumer]);
@@ -145,6 +150,18 @@ impl PushTarget {
         .await;
     }
 
+    /// Pushes one new event alone and checks it was applied once; how long its answer
+    /// took.
+    async fn push_one(&self) -> Duration {
+        let (envelope, request) = event(Uuid::new_v4());
+        let started = Instant::now();
+        let status = self.push(&envelope, &request).await;
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(self.runs_of(&envelope).await, 1);
+        took
+    }
+
     async fn transactions(&self) -> i64 {
         count(&self.pool, "SELECT count(DISTINCT xact) FROM handled").await
     }
@@ -166,7 +183,7 @@ fn event(customer: Uuid) -> (Envelope, OrderRequested) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_pushes_share_one_transaction_and_each_is_answered_for_its_own_outcome() {
     let infra = TestInfra::new().await;
-    let target = Arc::new(push_target(&infra).await);
+    let target = Arc::new(push_target(&infra, one_worker()).await);
 
     // The first push takes the one worker and waits on a lock. A burst queues behind
     // it: good events (one pushed three times), a poison one and one whose handler
@@ -220,7 +237,7 @@ async fn concurrent_pushes_share_one_transaction_and_each_is_answered_for_its_ow
 async fn a_push_whose_batch_fails_at_commit_is_not_acknowledged_and_is_applied_once_when_pushed_again()
  {
     let infra = TestInfra::new().await;
-    let target = Arc::new(push_target(&infra).await);
+    let target = Arc::new(push_target(&infra, one_worker()).await);
     let bomb = event(Uuid::new_v4());
     refuse_commits_for(&target.pool, &[bomb.1.cart_id]).await;
 
@@ -262,28 +279,97 @@ async fn a_push_whose_batch_fails_at_commit_is_not_acknowledged_and_is_applied_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_push_waits_for_no_company() {
     let infra = TestInfra::new().await;
-    let target = push_target(&infra).await;
-    // Warm the connection pool and the route.
-    let (envelope, request) = event(Uuid::new_v4());
-    assert_eq!(
-        target.push(&envelope, &request).await,
-        StatusCode::NO_CONTENT
-    );
-
-    let (envelope, request) = event(Uuid::new_v4());
-    let started = Instant::now();
-    assert_eq!(
-        target.push(&envelope, &request).await,
-        StatusCode::NO_CONTENT
-    );
-    let took = started.elapsed();
+    let target = push_target(&infra, one_worker()).await;
+    target.push_one().await; // warms the connection pool and the route
+    let took = target.push_one().await;
     // Its own work is a transaction of a few milliseconds; a batch that waited for
     // company would add its window. A second leaves room for two busy cores.
     assert!(
         took < Duration::from_secs(1),
         "a lone push took {took:?} to be answered"
     );
-    assert_eq!(target.runs_of(&envelope).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_within_the_gathering_window_share_a_batch_and_a_lone_push_waits_only_the_window() {
+    // Long enough that the second push surely comes while the first waits, on two busy cores.
+    const WINDOW: Duration = Duration::from_secs(1);
+    let infra = TestInfra::new().await;
+    let settings = ConsumerSettings {
+        gather_window: WINDOW,
+        ..one_worker()
+    };
+    let target = Arc::new(push_target(&infra, settings).await);
+    target.push_one().await; // warms the connection pool and the route
+
+    // A lone push is answered once the window closes, plus its own work.
+    let took = target.push_one().await;
+    assert!(
+        took >= WINDOW,
+        "a lone push waited {took:?}, less than the window"
+    );
+    assert!(
+        took < WINDOW + Duration::from_secs(1),
+        "a lone push took {took:?} to be answered; its window is {WINDOW:?}"
+    );
+
+    // A push that comes while the first waits for company joins its batch.
+    let before = target.transactions().await;
+    let (first, second) = (event(Uuid::new_v4()), event(Uuid::new_v4()));
+    let pushing = {
+        let (target, (envelope, request)) = (target.clone(), first.clone());
+        tokio::spawn(async move { target.push(&envelope, &request).await })
+    };
+    eventually("the first push to wait for company", || async {
+        (target.gatherer.pending() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        target.push(&second.0, &second.1).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(pushing.await.unwrap(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        target.transactions().await,
+        before + 1,
+        "the two pushes were applied in one transaction"
+    );
+    assert_eq!(target.runs_of(&first.0).await, 1);
+    assert_eq!(target.runs_of(&second.0).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_batch_does_not_wait_for_the_window_to_close() {
+    let infra = TestInfra::new().await;
+    let settings = ConsumerSettings {
+        gather_window: Duration::from_secs(3),
+        batch_size: 3,
+        ..one_worker()
+    };
+    let target = Arc::new(push_target(&infra, settings).await);
+    target.push_one().await; // warms the pool and the route (alone: it waits out the window)
+
+    let before = target.transactions().await;
+    let started = Instant::now();
+    let pushes: Vec<_> = (0..3)
+        .map(|_| {
+            let (target, (envelope, request)) = (target.clone(), event(Uuid::new_v4()));
+            tokio::spawn(async move { target.push(&envelope, &request).await })
+        })
+        .collect();
+    for push in pushes {
+        assert_eq!(push.await.unwrap(), StatusCode::NO_CONTENT);
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "a full batch waited {took:?}: as long as its window"
+    );
+    assert_eq!(
+        target.transactions().await,
+        before + 1,
+        "one batch of three"
+    );
 }
 
 /// The real emulator pushes a burst with a poison message and copies, while commits
@@ -291,7 +377,7 @@ async fn a_lone_push_waits_for_no_company() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulator_pushes_a_burst_through_failed_commits_and_every_good_event_lands_once() {
     let infra = TestInfra::new().await;
-    let target = push_target(&infra).await;
+    let target = push_target(&infra, one_worker()).await;
     let good: Vec<_> = (0..20).map(|_| event(Uuid::new_v4())).collect();
     let faulty: Vec<Uuid> = good[..5].iter().map(|(_, r)| r.cart_id).collect();
     refuse_commits_for(&target.pool, &faulty).await;

@@ -38,7 +38,20 @@ pub(super) fn consumer_settings(env: &Env, errors: &mut Vec<String>) -> Consumer
             "seconds (10-600)",
             errors,
         )),
+        gather_window: Duration::from_millis(env.parse_or(
+            &["PUSH_GATHER_WINDOW_MS"],
+            defaults.gather_window.as_millis() as u64,
+            "milliseconds (0-1000)",
+            errors,
+        )),
     };
+    if consumer.gather_window > Duration::from_secs(1) {
+        errors.push(format!(
+            "PUSH_GATHER_WINDOW_MS='{}': expected milliseconds from 0 to 1000 (each \
+             pushed message may wait that long for company)",
+            consumer.gather_window.as_millis()
+        ));
+    }
     if !(1..=MAX_BATCH_SIZE).contains(&consumer.batch_size) {
         errors.push(format!(
             "CONSUMER_BATCH_SIZE='{}': expected a whole number from 1 to {MAX_BATCH_SIZE} \

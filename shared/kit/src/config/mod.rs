@@ -92,6 +92,7 @@ impl ServiceConfig {
     /// | `CONSUMER_BATCH_SIZE` | 50 messages per transaction (1-64) |
     /// | `CONSUMER_MAX_OUTSTANDING` | 200 |
     /// | `CONSUMER_LEASE_EXTENSION_SECS` | 10: how soon a crashed consumer's messages return |
+    /// | `PUSH_GATHER_WINDOW_MS` | 5: push mode: how long a free worker waits for company (0-1000) |
     /// | `OUTBOX_BATCH_SIZE` | 100 |
     /// | `OUTBOX_SWEEP_MS` | 2000 |
     /// | `OUTBOX_MARK_MS` | 200: published events are marked in bulk this often |

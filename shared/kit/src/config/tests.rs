@@ -1,6 +1,7 @@
 use super::*;
 use crate::auth::rate_limit::Limit;
 use crate::push::PushAuth;
+use std::time::Duration;
 
 /// Sign-in settings every service needs outside the emulator.
 const SIGN_IN: [(&str, &str); 3] = [
@@ -163,6 +164,23 @@ fn a_dedup_window_shorter_than_redelivery_and_replay_is_refused() {
     let nonsense = cloud([("FAILURES_RETENTION_DAYS", "-3")]);
     let err = ServiceConfig::from_env(Service::Order, &nonsense).unwrap_err();
     assert!(err.to_string().contains("FAILURES_RETENTION_DAYS"), "{err}");
+}
+
+#[test]
+fn the_gathering_window_is_a_few_milliseconds_unless_set_and_never_over_a_second() {
+    let window = |value: Option<&str>| {
+        let env = cloud(value.map(|v| ("PUSH_GATHER_WINDOW_MS", v)));
+        ServiceConfig::from_env(Service::Inventory, &env).map(|c| c.consumer.gather_window)
+    };
+    assert_eq!(window(None).unwrap(), Duration::from_millis(5));
+    assert_eq!(window(Some("0")).unwrap(), Duration::ZERO);
+    for bad in ["1001", "soon", "-1"] {
+        let err = window(Some(bad)).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("PUSH_GATHER_WINDOW_MS='{bad}'")),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -10,10 +10,14 @@
 //! subscription of a service has the same handler, and a handler applies a batch of
 //! any topics as if one message after another (`Batch::runs_of`).
 //!
-//! Batches form as pull's do: a message goes to a free worker at once, with whatever
-//! else has arrived; messages wait only while every worker is busy, and the next free
-//! worker takes them all (up to the batch size). A lone push therefore never waits
-//! for company.
+//! Batches form as pull's do: a message goes to a free worker with whatever else has
+//! arrived; messages wait while every worker is busy, and the next free worker takes
+//! them all (up to the batch size). Pushes do not come as one response, as a pull's
+//! messages do: a burst arrives as requests a fraction of a millisecond apart, and
+//! each would take a free worker alone. So a free worker waits for company up to the
+//! gathering window (`ConsumerSettings::gather_window`), counted from the arrival of
+//! the oldest waiting message, or until a batch is full: a lone push waits no longer
+//! than the window.
 
 use super::{Consumer, Delivery, MAX_BATCH_SIZE, Outcome};
 use std::collections::{HashMap, VecDeque};
@@ -21,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 /// One pushed message, owned (a request's body is gone once it is queued).
 #[derive(Debug, Clone)]
@@ -49,6 +54,7 @@ struct Waiting {
     consumer: usize,
     message: Pushed,
     answer: oneshot::Sender<Outcome>,
+    arrived: Instant,
 }
 
 /// Hands pushed messages to the batches of one service's consumers. Cheap to clone.
@@ -100,6 +106,7 @@ impl Gatherer {
             consumer,
             message,
             answer,
+            arrived: Instant::now(),
         };
         // Counted before it is queued, so the answer can never come first.
         self.pending.fetch_add(1, Ordering::Relaxed);
@@ -119,15 +126,24 @@ async fn run(consumers: Arc<[Consumer]>, mut queue: mpsc::UnboundedReceiver<Wait
     };
     let batch_size = first.settings.batch_size.clamp(1, MAX_BATCH_SIZE);
     let max_concurrency = first.settings.max_concurrency.max(1);
+    let window = first.settings.gather_window;
     let mut waiting: VecDeque<Waiting> = VecDeque::new();
     let mut in_flight = JoinSet::new();
     let mut open = true;
     loop {
+        // When the oldest waiting message's window closes (if it is still open).
+        let mut gathering_until = None;
         while in_flight.len() < max_concurrency && !waiting.is_empty() {
+            let until = waiting[0].arrived + window;
+            if waiting.len() < batch_size && open && Instant::now() < until {
+                gathering_until = Some(until);
+                break;
+            }
             let batch: Vec<_> = waiting.drain(..waiting.len().min(batch_size)).collect();
             in_flight.spawn(apply(consumers.clone(), batch));
         }
         tokio::select! {
+            () = tokio::time::sleep_until(gathering_until.unwrap_or_else(Instant::now)), if gathering_until.is_some() => {}
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             received = queue.recv(), if open => match received {
                 Some(message) => {
