@@ -176,14 +176,16 @@ impl DeliveryHandler {
         }
         if !emails.is_empty() {
             let queued = store::queue_emails(tx.conn(), &emails, self.emails.lease).await?;
-            for (reporting, due) in reporting.into_iter().zip(queued) {
-                let Some(due) = due else { continue };
+            let mut due = Vec::new();
+            for (reporting, queued) in reporting.into_iter().zip(queued) {
+                let Some(queued) = queued else { continue };
                 if let Some(k) = reporting {
                     // Its push is reported by this email's first attempt, not now.
                     pushed[k].remove(0);
                 }
-                self.hand_over(tx, due);
+                due.push(queued);
             }
+            self.hand_over(tx, due);
         }
         // The rest, one result per request.
         Ok(pushed
@@ -197,9 +199,13 @@ impl DeliveryHandler {
             .collect())
     }
 
-    /// Gives a queued email to this process's sender once the transaction commits (or,
-    /// publishing before the response, sends it before the message is answered).
-    fn hand_over(&self, tx: &mut Tx, due: Due) {
+    /// Gives the emails just queued to this process's sender once the transaction
+    /// commits (or, publishing before the response, sends them, together, before the
+    /// message is answered).
+    fn hand_over(&self, tx: &mut Tx, due: Vec<Due>) {
+        if due.is_empty() {
+            return;
+        }
         match &self.send_now {
             Some(mailer) => {
                 let mailer = mailer.clone();
@@ -207,7 +213,7 @@ impl DeliveryHandler {
             }
             None => {
                 let emails = self.emails.clone();
-                tx.after_commit(move || emails.send(due));
+                tx.after_commit(move || due.into_iter().for_each(|email| emails.send(email)));
             }
         }
     }

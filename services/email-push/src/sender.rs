@@ -22,6 +22,7 @@ use crate::store::{self, Due};
 use anyhow::Context;
 use cartflow_events::{Channel, DeliveryOutcome, DeliveryResult};
 use cartflow_messaging::{Cause, Outbox, trace_context};
+use futures::StreamExt;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -91,10 +92,15 @@ impl Mailer {
         })
     }
 
-    /// One attempt at `email`, recorded at once (with its `delivery.result` if final).
-    pub async fn send_now(&self, email: Due) {
-        let finished = self.attempt(email).await;
-        self.record(vec![finished]).await;
+    /// One attempt at each of `emails`, sent concurrently (up to the sender's
+    /// [`IN_FLIGHT`]), then recorded together in one transaction (with the
+    /// `delivery.result`s that are final).
+    pub async fn send_now(&self, emails: Vec<Due>) {
+        let finished = futures::stream::iter(emails.into_iter().map(|email| self.attempt(email)))
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        self.record(finished).await;
     }
 
     async fn attempt(&self, mut email: Due) -> Finished {

@@ -233,7 +233,8 @@ impl Tx {
 
     /// Runs `work` after this transaction commits and its events are published, and
     /// makes `commit` wait for it: for work that must be done before a response goes
-    /// out (publish-before-response), e.g. sending the email a pushed request queued.
+    /// out (publish-before-response), e.g. sending the emails a pushed request queued.
+    /// Several such works run concurrently.
     pub fn after_commit_awaited(&mut self, work: impl Future<Output = ()> + Send + 'static) {
         self.after_commit.push(AfterCommit::Awaited(Box::pin(work)));
     }
@@ -307,9 +308,8 @@ impl Tx {
                 .append(&mut self.staged);
             shared.handed_off.notify_one();
         }
-        for work in awaited {
-            work.await;
-        }
+        // Together: each is its own work (email-push's sends), none waits on another.
+        futures::future::join_all(awaited).await;
         Ok(())
     }
 }
