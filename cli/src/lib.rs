@@ -69,6 +69,7 @@ mod tests {
                     pubsub: pubsub.clone(),
                     env,
                     own_logins: true,
+                    push_concurrency: None,
                 }
             ),
             format!(

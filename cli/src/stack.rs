@@ -12,6 +12,7 @@ use cartflow_messaging::{PubSubConfig, provision};
 use cartflow_platform::SERVICES;
 use cartflow_platform::gateway::GatewaySandbox;
 use cartflow_platform::logins;
+use cartflow_platform::pusher::{self, Pusher};
 use cartflow_platform::smtp_catcher::SmtpCatcher;
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -29,6 +30,9 @@ pub struct StackSettings {
     pub env: Env,
     /// Each service signs in as its own login (`cartflow_platform::logins`).
     pub own_logins: bool,
+    /// With push delivery: the stack pushes (`cartflow_platform::pusher`) with this
+    /// many requests in flight per subscription, instead of the emulator's two.
+    pub push_concurrency: Option<usize>,
 }
 
 impl std::fmt::Debug for StackSettings {
@@ -38,6 +42,7 @@ impl std::fmt::Debug for StackSettings {
             .field("pubsub", &self.pubsub)
             .field("env", &self.env)
             .field("own_logins", &self.own_logins)
+            .field("push_concurrency", &self.push_concurrency)
             .finish()
     }
 }
@@ -53,6 +58,7 @@ pub struct Stack {
     children: BTreeMap<Service, Child>,
     pub catcher: Option<SmtpCatcher>,
     pub gateway: Option<GatewaySandbox>,
+    pusher: Option<Pusher>,
 }
 
 impl Stack {
@@ -69,17 +75,33 @@ impl Stack {
             .await
             .context("provisioning the topology")?;
         // Push (`PUBSUB_DELIVERY=push`): each subscription pushes to its service's SPEC
-        // port; pull: make sure no push config is left from an earlier push run.
+        // port, from the emulator or from the stack's own pusher; pull (or the
+        // pusher): make sure no push config is left from an earlier push run.
         let push = settings.env.get("PUBSUB_DELIVERY") == Some("push");
+        anyhow::ensure!(
+            push || settings.push_concurrency.is_none(),
+            "a push concurrency needs push delivery (PUBSUB_DELIVERY=push)"
+        );
         let endpoints: Vec<_> = SERVICES
             .iter()
-            .map(|&s| {
-                let url = format!("http://127.0.0.1:{}", s.default_port());
-                (s, if push { url } else { String::new() })
+            .map(|&s| (s, format!("http://127.0.0.1:{}", s.default_port())))
+            .collect();
+        let emulator_pushes = push && settings.push_concurrency.is_none();
+        let configured: Vec<_> = endpoints
+            .iter()
+            .map(|(s, url)| {
+                (
+                    *s,
+                    if emulator_pushes {
+                        url.clone()
+                    } else {
+                        String::new()
+                    },
+                )
             })
             .collect();
-        provision::set_push_endpoints(&settings.pubsub, &endpoints, cartflow_kit::push::PUSH_PATH)
-            .await?;
+        let push_path = cartflow_kit::push::PUSH_PATH;
+        provision::set_push_endpoints(&settings.pubsub, &configured, push_path).await?;
 
         let mut env = settings.env.clone();
         let catcher = SmtpCatcher::unless_configured(&mut env).await?;
@@ -100,6 +122,7 @@ impl Stack {
             children: BTreeMap::new(),
             catcher,
             gateway,
+            pusher: None,
         };
         for service in SERVICES {
             let own_login = match settings.own_logins {
@@ -140,6 +163,16 @@ impl Stack {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+        if let Some(concurrency) = settings.push_concurrency {
+            let routes = pusher::routes(&settings.pubsub, &endpoints, push_path);
+            match Pusher::start(&settings.pubsub, routes, concurrency).await {
+                Ok(pusher) => stack.pusher = Some(pusher),
+                Err(err) => {
+                    stack.stop().await;
+                    return Err(err.context("starting the pusher"));
+                }
+            }
+        }
         Ok(stack)
     }
 
@@ -147,8 +180,12 @@ impl Stack {
         self.children.iter().map(|(s, c)| (*s, c.id())).collect()
     }
 
-    /// SIGTERM to every child, then waits (up to 30 s each) for them to finish.
+    /// Stops the pusher (its pushes in flight are answered first), then SIGTERM to
+    /// every child, then waits (up to 30 s each) for them to finish.
     pub async fn stop(&mut self) {
+        if let Some(pusher) = self.pusher.take() {
+            pusher.stop().await;
+        }
         for child in self.children.values() {
             if let Some(pid) = child.id() {
                 let _ = Command::new("kill")

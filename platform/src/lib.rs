@@ -3,10 +3,12 @@
 //! standalone binaries read. `cartflow dev` and the end-to-end tests (through
 //! `cartflow_e2e`) run it; [`serve`] runs one service as this process
 //! (`cartflow serve <service>`); [`smtp_catcher`] is the mail server of `dev`, `stack`
-//! and the tests.
+//! and the tests; [`gateway`] their payment sandbox; [`pusher`] pushes for `stack
+//! --push-concurrency`, at Pub/Sub's concurrency rather than the emulator's.
 
 pub mod gateway;
 pub mod logins;
+pub mod pusher;
 pub mod smtp_catcher;
 
 use anyhow::Context;

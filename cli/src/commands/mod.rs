@@ -121,6 +121,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   cartflow stack --emulator 127.0.0.1:8085      # then, in another terminal: cartflow seed
   PUBSUB_DELIVERY=push cartflow stack           # Pub/Sub pushes to each service's /pubsub/push
+  PUBSUB_DELIVERY=push cartflow stack --push-concurrency 16
+                                                # the stack pushes, 16 in flight per subscription
   cartflow stack --one-login                    # every service as --database-url's user")]
     Stack {
         #[command(flatten)]
@@ -130,6 +132,12 @@ pub enum Command {
         /// needs a user that may create roles and psql (PostgreSQL's client).
         #[arg(long)]
         one_login: bool,
+        /// With PUBSUB_DELIVERY=push: the stack pushes each subscription itself, with
+        /// up to N requests in flight, instead of the emulator (which keeps two).
+        /// Pub/Sub raises a push subscription's concurrency while pushes succeed; this
+        /// measures push mode as it would run there.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+        push_concurrency: Option<u16>,
     },
     /// Load the demo customers and catalog into a running stack (idempotent).
     ///
@@ -286,7 +294,11 @@ impl Command {
             Command::Dlq(command) => dlq::run(command).await,
             Command::Events(command) => events::run(command).await,
             Command::Load(args) => load::run(args).await,
-            Command::Stack { target, one_login } => stack::run(target, !one_login).await,
+            Command::Stack {
+                target,
+                one_login,
+                push_concurrency,
+            } => stack::run(target, !one_login, push_concurrency.map(usize::from)).await,
             Command::Timeline(args) => timeline::run(args).await,
             Command::Payments(command) => payments::run(command).await,
             Command::GatewaySandbox { addr, slow_ms } => {

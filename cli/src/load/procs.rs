@@ -4,6 +4,9 @@
 //! `<service>-service` for services, `cartflow dev` (all services in one process), the
 //! emulator's java process, and the PostgreSQL server that serves `DATABASE_URL`
 //! (its postmaster, found as the parent of our own backend, and all its children).
+//! `cartflow stack`'s own process is the group `stand-ins`: it runs what the cloud
+//! provides in production (the mail catcher, the payment sandbox and, with
+//! `--push-concurrency`, the pusher), so it is reported apart from the platform.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,6 +31,10 @@ pub struct Snapshot {
     groups: BTreeMap<String, (u64, u64, usize)>,
 }
 
+/// The group of `cartflow stack`'s own process: stand-ins for the cloud's parts, not
+/// the platform's cost.
+pub const STAND_INS: &str = "stand-ins";
+
 /// Which group a process belongs to, if any.
 fn group_of(pid: u32, cmdline: &str, postgres: &[u32]) -> Option<String> {
     let args: Vec<&str> = cmdline.split('\0').filter(|a| !a.is_empty()).collect();
@@ -39,6 +46,7 @@ fn group_of(pid: u32, cmdline: &str, postgres: &[u32]) -> Option<String> {
         return match args.get(1..3) {
             Some(["serve", service]) => Some(service.to_string()),
             _ if args.get(1) == Some(&"dev") => Some("cartflow-dev".into()),
+            _ if args.get(1) == Some(&"stack") => Some(STAND_INS.into()),
             _ => None,
         };
     }
@@ -157,6 +165,10 @@ mod tests {
         assert_eq!(
             group("java\0-cp\0/x/cloud-pubsub-emulator-0.8.20.jar\0").as_deref(),
             Some("pubsub-emulator")
+        );
+        assert_eq!(
+            group("cartflow\0stack\0--push-concurrency=16\0").as_deref(),
+            Some(STAND_INS)
         );
         assert_eq!(group("cartflow\0load\0"), None);
         assert_eq!(group("bash\0"), None);
