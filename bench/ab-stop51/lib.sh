@@ -27,7 +27,8 @@ run() { # mode build concurrency rep [label-suffix extra bench.sh arguments...]
   CARTFLOW_BIN=/work/bench-bin/$build/cartflow CARTFLOW_EMULATOR_PORT=8185 \
     scripts/bench.sh "${flag[@]}" -c $c --duration 30 --warmup 10 --out bench/ab-stop51 --label $mode-c$c-$build$suffix-$rep "$@" \
     > /tmp/sitting-$mode-$build$suffix-c$c-$rep.log 2>&1
-  echo "$(date +%T) done $mode $build$suffix c$c rep$rep exit $?"
+  local rc=$?
+  echo "$(date +%T) done $mode $build$suffix c$c rep$rep exit $rc"
 }
 # One round at C = 50: pull; the emulator's push without and with the window; the
 # stack's pusher (64 in flight) without and with it; the emulator's push with `relay`.

@@ -9,8 +9,11 @@
 //! route, in Pub/Sub's wrapped format, with up to `concurrency` requests in flight per
 //! subscription. As with Pub/Sub, a 2xx answer acks the message and anything else (or
 //! no answer within the deadline) nacks it, so the subscription's retry and
-//! dead-letter policies apply. The services cannot tell it from Pub/Sub's push: they
-//! run in push mode with the same route, gatherer and answers.
+//! dead-letter policies apply. The services see the same requests as from Pub/Sub's
+//! push, on the same route, gatherer and answers. What differs is the pace: the
+//! pusher keeps N in flight whatever the answers, where Pub/Sub slows down after
+//! failures (a nacked message still comes back only after the subscription's retry
+//! backoff). So it measures push under load, not its behaviour in an outage.
 //!
 //! Written here rather than taken from a crate: it is a loop over the SDK's streaming
 //! pull and `reqwest`, and no maintained crate emulates push delivery.
@@ -86,9 +89,9 @@ impl Pusher {
             let pushing = Pushing {
                 route,
                 http: http.clone(),
-                in_flight: Arc::new(Semaphore::new(concurrency)),
+                concurrency,
             };
-            tasks.spawn(pushing.run(subscriber.clone(), concurrency, stop.clone()));
+            tasks.spawn(pushing.run(subscriber.clone(), stop.clone()));
         }
         Ok(Pusher { stop, tasks })
     }
@@ -104,25 +107,26 @@ impl Pusher {
 struct Pushing {
     route: Route,
     http: reqwest::Client,
-    in_flight: Arc<Semaphore>,
+    concurrency: usize,
 }
 
 impl Pushing {
-    async fn run(self, subscriber: Subscriber, concurrency: usize, stop: CancellationToken) {
+    async fn run(self, subscriber: Subscriber, stop: CancellationToken) {
         let subscription = &self.route.subscription;
+        let in_flight = Arc::new(Semaphore::new(self.concurrency));
         let mut backoff = Duration::from_millis(100);
         while !stop.is_cancelled() {
             let mut stream = subscriber
                 .subscribe(subscription)
                 // Pub/Sub's push does not hand a subscriber messages it cannot push yet.
-                .set_max_outstanding_messages(concurrency as i64)
+                .set_max_outstanding_messages(self.concurrency as i64)
                 .build();
             let mut pushes = JoinSet::new();
             loop {
                 // A free slot first, then the next message: at most `concurrency` in flight.
                 let slot = tokio::select! {
                     _ = stop.cancelled() => break,
-                    slot = self.in_flight.clone().acquire_owned() => slot.expect("never closed"),
+                    slot = in_flight.clone().acquire_owned() => slot.expect("never closed"),
                 };
                 let next = tokio::select! {
                     _ = stop.cancelled() => break,

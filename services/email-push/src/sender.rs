@@ -92,8 +92,8 @@ impl Mailer {
         })
     }
 
-    /// One attempt at each of `emails`, sent concurrently (up to the sender's
-    /// [`IN_FLIGHT`]), then recorded together in one transaction (with the
+    /// One attempt at each of `emails`, sent concurrently ([`IN_FLIGHT`] at most for
+    /// this call; each pushed batch makes its own), then recorded together in one transaction (with the
     /// `delivery.result`s that are final).
     pub async fn send_now(&self, emails: Vec<Due>) {
         let finished = futures::stream::iter(emails.into_iter().map(|email| self.attempt(email)))

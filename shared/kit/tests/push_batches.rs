@@ -6,7 +6,7 @@
 use base64::Engine;
 use cartflow_events::{Envelope, OrderRequested, Service};
 use cartflow_kit::push::{self, PUSH_PATH, PushAuth};
-use cartflow_messaging::consumer::Gatherer;
+use cartflow_messaging::consumer::{Gatherer, Outcome, Pushed};
 use cartflow_messaging::{Consumer, ConsumerSettings, Outbox};
 use cartflow_testkit::envelope_for;
 use cartflow_testkit::scratch::{
@@ -277,7 +277,7 @@ async fn a_push_whose_batch_fails_at_commit_is_not_acknowledged_and_is_applied_o
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lone_push_waits_for_no_company() {
+async fn with_the_window_off_a_lone_push_waits_for_no_company() {
     let infra = TestInfra::new().await;
     let target = push_target(&infra, one_worker()).await;
     target.push_one().await; // warms the connection pool and the route
@@ -293,7 +293,7 @@ async fn a_lone_push_waits_for_no_company() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_within_the_gathering_window_share_a_batch_and_a_lone_push_waits_only_the_window() {
     // Long enough that the second push surely comes while the first waits, on two busy cores.
-    const WINDOW: Duration = Duration::from_secs(1);
+    const WINDOW: Duration = Duration::from_secs(2);
     let infra = TestInfra::new().await;
     let settings = ConsumerSettings {
         gather_window: WINDOW,
@@ -347,29 +347,61 @@ async fn a_full_batch_does_not_wait_for_the_window_to_close() {
         ..one_worker()
     };
     let target = Arc::new(push_target(&infra, settings).await);
-    target.push_one().await; // warms the pool and the route (alone: it waits out the window)
-
-    let before = target.transactions().await;
-    let started = Instant::now();
-    let pushes: Vec<_> = (0..3)
-        .map(|_| {
-            let (target, (envelope, request)) = (target.clone(), event(Uuid::new_v4()));
-            tokio::spawn(async move { target.push(&envelope, &request).await })
-        })
-        .collect();
-    for push in pushes {
-        assert_eq!(push.await.unwrap(), StatusCode::NO_CONTENT);
+    // The first batch warms the connection pool and the route; both are timed.
+    for _ in 0..2 {
+        let before = target.transactions().await;
+        let started = Instant::now();
+        let pushes: Vec<_> = (0..3)
+            .map(|_| {
+                let (target, (envelope, request)) = (target.clone(), event(Uuid::new_v4()));
+                tokio::spawn(async move { target.push(&envelope, &request).await })
+            })
+            .collect();
+        for push in pushes {
+            assert_eq!(push.await.unwrap(), StatusCode::NO_CONTENT);
+        }
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(3),
+            "a full batch waited {took:?}: as long as its window"
+        );
+        assert_eq!(
+            target.transactions().await,
+            before + 1,
+            "one batch of three"
+        );
     }
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_secs(3),
-        "a full batch waited {took:?}: as long as its window"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gatherer_ends_once_every_handle_is_gone_and_all_is_answered() {
+    let infra = TestInfra::new().await;
+    let (pool, _four_workers) = scratch_consumer(&infra, Arc::new(RecordingHandler)).await;
+    let consumer = Consumer::new(
+        Outbox::new(Service::Inventory, pool),
+        Arc::new(RecordingHandler),
+        infra.pubsub(),
+        "inventory.order-requested",
+        ConsumerSettings::default(),
     );
-    assert_eq!(
-        target.transactions().await,
-        before + 1,
-        "one batch of three"
-    );
+    let subscription = consumer.subscription().to_string();
+    let (gatherer, batches) = Gatherer::new(vec![consumer]);
+    let batches = tokio::spawn(batches);
+    let (envelope, request) = event(Uuid::new_v4());
+    let pushed = Pushed {
+        message_id: Uuid::new_v4().to_string(),
+        attributes: envelope.to_attributes(),
+        data: serde_json::to_vec(&request).unwrap(),
+        attempt: Some(1),
+    };
+    let outcome = gatherer.deliver(&subscription, pushed).await;
+    assert!(matches!(outcome, Some(Outcome::Processed)), "{outcome:?}");
+    // A service's shutdown waits for this task: it must end, window or none.
+    drop(gatherer);
+    tokio::time::timeout(Duration::from_secs(5), batches)
+        .await
+        .expect("the gatherer's task ended")
+        .unwrap();
 }
 
 /// The real emulator pushes a burst with a poison message and copies, while commits

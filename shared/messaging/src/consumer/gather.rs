@@ -4,11 +4,12 @@
 //! the handler). Each request is answered once its batch has committed
 //! (and, with `OUTBOX_PUBLISH_BEFORE_RESPONSE`, published).
 //!
-//! One gatherer serves every subscription of a service, because Pub/Sub keeps few
-//! pushes in flight per subscription (the emulator: two, measured in BENCHMARKS.md),
-//! so a batch per subscription would rarely hold more than two messages. Every
-//! subscription of a service has the same handler, and a handler applies a batch of
-//! any topics as if one message after another (`Batch::runs_of`).
+//! One gatherer serves every subscription of a service, so that pushes of different
+//! subscriptions share batches too: where few pushes are in flight per subscription
+//! (the emulator keeps two, BENCHMARKS.md), a batch per subscription would rarely
+//! hold more than two messages. Every subscription of a service has the same handler,
+//! and a handler applies a batch of any topics as if one message after another
+//! (`Batch::runs_of`).
 //!
 //! Batches form as pull's do: a message goes to a free worker with whatever else has
 //! arrived; messages wait while every worker is busy, and the next free worker takes
@@ -143,7 +144,8 @@ async fn run(consumers: Arc<[Consumer]>, mut queue: mpsc::UnboundedReceiver<Wait
             in_flight.spawn(apply(consumers.clone(), batch));
         }
         tokio::select! {
-            () = tokio::time::sleep_until(gathering_until.unwrap_or_else(Instant::now)), if gathering_until.is_some() => {}
+            // Disabled without a window open, so that `else` still ends the task.
+            () = window_closes(gathering_until), if gathering_until.is_some() => {}
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             received = queue.recv(), if open => match received {
                 Some(message) => {
@@ -157,6 +159,14 @@ async fn run(consumers: Arc<[Consumer]>, mut queue: mpsc::UnboundedReceiver<Wait
             },
             else => return,
         }
+    }
+}
+
+/// Resolves when `until` passes; never without one.
+async fn window_closes(until: Option<Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,8 +1,8 @@
 //! The one way every service consumes events.
 //!
 //! Messages are applied in batches: what the stream has already delivered when a
-//! worker is free (never waiting for company, so a lone message at low load goes at
-//! once), up to `batch_size`, in ONE database transaction. Each message is decoded
+//! worker is free (a pull never waits for company, so a lone message at low load goes
+//! at once; pushes wait up to `gather_window`), up to `batch_size`, in ONE database transaction. Each message is decoded
 //! once, into the service's message type ([`EventHandler::decode`]); then, in the
 //! transaction, `(event_id, service)` of every message recorded in
 //! `processed_messages` with one statement, and the service's handler called once with
@@ -83,7 +83,7 @@ pub const MAX_BATCH_SIZE: usize = 64;
 
 /// Push delivery's gathering window by default. Measured (BENCHMARKS.md, stop 51): with
 /// none, a burst of pushes took a free worker each, so push committed 8 times per
-/// checkout where pull commits 4.5; with 5 ms, 5 times, at a quarter more throughput.
+/// checkout where pull commits 4.5; with 5 ms, 5 times, at about a third more throughput.
 pub const DEFAULT_GATHER_WINDOW: Duration = Duration::from_millis(5);
 
 impl Default for ConsumerSettings {
