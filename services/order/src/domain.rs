@@ -40,8 +40,9 @@ pub fn status_change(current: OrderStatus, target: OrderStatus) -> Result<Status
 }
 
 /// What order has decided about a checkout so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CheckoutRecord {
+    #[default]
     Undecided,
     Ordered(Uuid),
     Expired,

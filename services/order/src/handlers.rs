@@ -7,14 +7,15 @@
 //! the rules are `domain::on_*`.
 
 use crate::domain::{CheckoutRecord, Ruling, on_answer, on_expire_requested};
-use crate::store::{self, Answer, NewOrder};
+use crate::store::{self, Held, NewOrder};
 use async_trait::async_trait;
 use cartflow_events::{
     Checkout, CheckoutExpireRequested, CheckoutExpired, CustomerDeleted, LineItem, OrderCreated,
     PaymentAuthorized, StockAvailable, Topic, total_cents,
 };
 use cartflow_kit::auth::deleted;
-use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Tx};
+use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Run, Tx};
+use std::collections::HashMap;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -83,34 +84,36 @@ impl EventHandler for OrderHandler {
         Ok(())
     }
 
-    /// One by one, in order: each answer is recorded (and makes its order when it is
-    /// the second), each expiry request ruled on, under the batch's locks. The clock is
-    /// read once for the batch.
+    /// In order: consecutive answers together ([`answered_together`]), and an expiry
+    /// request or a customer's deletion between them in its place, since it changes
+    /// what a later answer is ruled on. The clock is read once for the batch.
     async fn handle_batch(
         &self,
         tx: &mut Tx,
         batch: &Batch<'_, OrderMessage>,
     ) -> Result<(), HandlerError> {
         let now = chrono::Utc::now();
-        for item in batch.iter() {
-            item.act_for(tx);
-            let span = item.span();
-            match item.message {
-                OrderMessage::Reserved(reserved) => {
-                    let answer = Answered::Stock(reserved);
-                    answered(tx, answer, now).instrument(span).await?
-                }
-                OrderMessage::Authorized(authorized) => {
-                    let answer = Answered::Payment(authorized);
-                    answered(tx, answer, now).instrument(span).await?
-                }
-                OrderMessage::ExpireRequested(request) => {
-                    expire_requested(tx, request).instrument(span).await?
-                }
-                OrderMessage::CustomerDeleted(gone) => {
-                    deleted::on_customer_deleted(tx, gone)
-                        .instrument(span)
-                        .await?
+        for run in batch.runs_of(|m| Answered::of(m).map(|_| m)) {
+            match run {
+                Run::Picked(run, _) => answered_together(tx, &run, now).await?,
+                Run::Rest(rest) => {
+                    for item in rest.iter() {
+                        item.act_for(tx);
+                        let span = item.span();
+                        match item.message {
+                            OrderMessage::ExpireRequested(request) => {
+                                expire_requested(tx, request).instrument(span).await?
+                            }
+                            OrderMessage::CustomerDeleted(gone) => {
+                                deleted::on_customer_deleted(tx, gone)
+                                    .instrument(span)
+                                    .await?
+                            }
+                            OrderMessage::Reserved(_) | OrderMessage::Authorized(_) => {
+                                unreachable!("`runs_of` picks every answer")
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -133,7 +136,23 @@ enum Answered<'a> {
     Payment(&'a PaymentAuthorized),
 }
 
-impl Answered<'_> {
+impl<'a> Answered<'a> {
+    fn of(message: &'a OrderMessage) -> Option<Answered<'a>> {
+        match message {
+            OrderMessage::Reserved(r) => Some(Answered::Stock(r)),
+            OrderMessage::Authorized(a) => Some(Answered::Payment(a)),
+            _ => None,
+        }
+    }
+
+    /// What is still missing once this answer is in, for the logs.
+    fn other(&self) -> &'static str {
+        match self {
+            Answered::Stock(_) => "payment",
+            Answered::Payment(_) => "stock",
+        }
+    }
+
     fn checkout(&self) -> Uuid {
         match self {
             Answered::Stock(s) => s.checkout(),
@@ -163,62 +182,129 @@ impl Answered<'_> {
     }
 }
 
-/// An answer to a checkout's request, ruled on by what its checkout has on record: the
-/// order once both answers are in (in time), the checkout given up when one comes past
-/// the expiry, nothing more for a checkout decided before.
-async fn answered(
+/// Consecutive answers, each ruled on in order by what its checkout holds, as it would
+/// be alone: recorded towards the order, which is made once both answers are in (in
+/// time); the checkout given up when one comes past the expiry; nothing more for a
+/// checkout decided before. What the checkouts hold is read with one statement and what
+/// the answers leave written with two (the answers kept waiting, the orders made); a
+/// checkout given up on the way is given up in its place.
+async fn answered_together(
     tx: &mut Tx,
-    answer: Answered<'_>,
+    run: &Batch<'_, OrderMessage>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), HandlerError> {
-    let checkout_id = answer.checkout();
-    let record = store::checkout_record(tx.conn(), checkout_id).await?;
-    match on_answer(record, answer.expires_at(), now) {
-        Ruling::Record => {
-            let stored = match answer {
-                Answered::Stock(_) => Answer::StockReserved,
-                Answered::Payment(p) => Answer::Authorized(p),
-            };
-            let Some(authorized) = store::record_answer(tx.conn(), checkout_id, stored).await?
-            else {
-                tracing::info!(%checkout_id, waiting_for = match answer {
-                    Answered::Stock(_) => "payment",
-                    Answered::Payment(_) => "stock",
-                }, "answer recorded; the order waits for the other");
-                return Ok(());
-            };
-            let order_id = store::create(tx.conn(), &new_order(checkout_id, &authorized))
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("checkout {checkout_id} decided under its lock"))?;
-            let created = announcement(order_id, checkout_id, &authorized);
-            tx.publish(&created).await?;
-            log_confirmed(&created);
-            Ok(())
-        }
-        Ruling::Expire => {
-            let expired = answer.expired();
-            tracing::info!(%checkout_id, cart_id = %expired.cart_id, "answer past the checkout's expiry: given up");
-            give_up(tx, expired).await
-        }
-        Ruling::AlreadyOrdered(order_id) => {
-            tracing::warn!(%checkout_id, %order_id, "checkout already has an order; ignoring");
-            Ok(())
-        }
-        Ruling::AlreadyExpired => {
-            // Said again, so that payment (which voids what it holds for a given-up
-            // checkout) and inventory hear it whatever raced what; every consumer takes
-            // it once.
-            if let Some(expired) = store::expired(tx.conn(), checkout_id).await? {
-                tx.publish(&expired).await?;
+    let answers: Vec<Answered> = run.iter().filter_map(|i| Answered::of(i.message)).collect();
+    let checkouts: Vec<Uuid> = answers.iter().map(Answered::checkout).collect();
+    let mut held: HashMap<Uuid, Held> = store::held(tx.conn(), &checkouts).await?;
+    // The checkouts whose answers changed, and the orders made: (answer, order id).
+    let mut answered: Vec<Uuid> = Vec::new();
+    let mut made: Vec<(usize, Uuid)> = Vec::new();
+    for (k, answer) in answers.iter().enumerate() {
+        let item = run.get(k);
+        item.act_for(tx);
+        let checkout_id = answer.checkout();
+        let checkout = held.entry(checkout_id).or_default();
+        match on_answer(checkout.record, answer.expires_at(), now) {
+            Ruling::Record => {
+                take(checkout, *answer);
+                answered.push(checkout_id);
+                if checkout.stock_reserved && checkout.authorized.is_some() {
+                    let order_id = Uuid::new_v4();
+                    checkout.record = CheckoutRecord::Ordered(order_id);
+                    made.push((k, order_id));
+                } else {
+                    item.in_span(|| tracing::info!(%checkout_id, waiting_for = answer.other(),
+                        "answer recorded; the order waits for the other"));
+                }
             }
-            tracing::info!(%checkout_id, "answer for a given-up checkout: no order; checkout.expired said again");
-            Ok(())
+            Ruling::Expire => {
+                let expired = answer.expired();
+                item.in_span(|| tracing::info!(%checkout_id, cart_id = %expired.cart_id,
+                    "answer past the checkout's expiry: given up"));
+                give_up(tx, expired).instrument(item.span()).await?;
+                // The tombstone took any answer kept with it.
+                *checkout = Held {
+                    record: CheckoutRecord::Expired,
+                    ..Held::default()
+                };
+            }
+            Ruling::AlreadyOrdered(order_id) => item.in_span(|| {
+                tracing::warn!(%checkout_id, %order_id, "checkout already has an order; ignoring")
+            }),
+            Ruling::AlreadyExpired => {
+                // Said again, so that payment (which voids what it holds for a given-up
+                // checkout) and inventory hear it whatever raced what; every consumer
+                // takes it once.
+                if let Some(expired) = store::expired(tx.conn(), checkout_id).await? {
+                    item.publish(tx, &expired).await?;
+                }
+                item.in_span(|| tracing::info!(%checkout_id,
+                    "answer for a given-up checkout: no order; checkout.expired said again"));
+            }
+        }
+    }
+    answered.sort_unstable();
+    answered.dedup();
+    let mut waiting = Vec::new();
+    let mut ordered = Vec::new();
+    for checkout_id in &answered {
+        let checkout = &held[checkout_id];
+        match checkout.record {
+            CheckoutRecord::Undecided => waiting.push((*checkout_id, checkout)),
+            CheckoutRecord::Ordered(_) if checkout.stored => ordered.push(*checkout_id),
+            _ => {}
+        }
+    }
+    store::keep_answers(tx.conn(), &waiting, &ordered).await?;
+    if made.is_empty() {
+        return Ok(());
+    }
+    let orders: Vec<NewOrder> = made
+        .iter()
+        .map(|&(k, order_id)| {
+            let checkout_id = answers[k].checkout();
+            let authorized = held[&checkout_id].authorized.as_ref();
+            new_order(
+                order_id,
+                checkout_id,
+                authorized.expect("an order is made with both answers"),
+            )
+        })
+        .collect();
+    let created = store::create_all(tx.conn(), &orders).await?;
+    for (&(k, order_id), order) in made.iter().zip(&orders) {
+        if created.get(&order.checkout_id) != Some(&order_id) {
+            let checkout_id = order.checkout_id;
+            return Err(anyhow::anyhow!("checkout {checkout_id} decided under its lock").into());
+        }
+        let authorized = held[&order.checkout_id]
+            .authorized
+            .as_ref()
+            .expect("ordered");
+        let announced = announcement(order_id, order.checkout_id, authorized);
+        let item = run.get(k);
+        item.publish(tx, &announced).await?;
+        item.in_span(|| log_confirmed(&announced));
+    }
+    Ok(())
+}
+
+/// Adds an answer to what its checkout holds; a repeated one changes nothing, and the
+/// first authorization stays the one the order is made from.
+fn take(checkout: &mut Held, answer: Answered<'_>) {
+    match answer {
+        Answered::Stock(_) => checkout.stock_reserved = true,
+        Answered::Payment(p) => {
+            if checkout.authorized.is_none() {
+                checkout.authorized = Some(p.clone());
+            }
         }
     }
 }
 
-fn new_order(checkout_id: Uuid, reserved: &PaymentAuthorized) -> NewOrder<'_> {
+fn new_order(order_id: Uuid, checkout_id: Uuid, reserved: &PaymentAuthorized) -> NewOrder<'_> {
     NewOrder {
+        id: order_id,
         checkout_id,
         cart_id: reserved.cart_id,
         customer_id: reserved.customer_id,

@@ -121,6 +121,8 @@ pub async fn set_status(
 
 /// The order a checkout needs.
 pub struct NewOrder<'a> {
+    /// Chosen by the caller, who announces it.
+    pub id: Uuid,
     pub checkout_id: Uuid,
     pub cart_id: Uuid,
     pub customer_id: Uuid,
@@ -131,21 +133,15 @@ pub struct NewOrder<'a> {
     pub shipping_address: Option<&'a ShippingAddress>,
 }
 
-/// Creates the checkout's order and its lines unless the checkout was decided before
-/// (it has an order, or was given up), in one statement. Returns the new order's id,
-/// or `None` if it was decided. Call with the checkout locked ([`lock_checkouts`]).
-pub async fn create(conn: &mut PgConnection, order: &NewOrder<'_>) -> sqlx::Result<Option<Uuid>> {
-    let mut created = create_all(conn, std::slice::from_ref(order)).await?;
-    Ok(created.remove(&order.checkout_id))
-}
-
-/// [`create`] for several checkouts (each at most once), in one statement: returns the
-/// id of each order that went in, by checkout; a checkout decided before is absent.
+/// Creates each checkout's order and its lines, in one statement, unless the checkout
+/// was decided before (it has an order, or was given up): returns the id of each order
+/// that went in, by checkout; a checkout decided before is absent, and a checkout
+/// given twice gets one order. Call with the checkouts locked ([`lock_checkouts`]).
 pub async fn create_all(
     conn: &mut PgConnection,
     orders: &[NewOrder<'_>],
 ) -> sqlx::Result<HashMap<Uuid, Uuid>> {
-    let ids: Vec<Uuid> = orders.iter().map(|_| Uuid::new_v4()).collect();
+    let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
     let mut lines = OrderLines::default();
     for (&order_id, order) in ids.iter().zip(orders) {
         for (line_no, item) in (1..).zip(order.items) {
@@ -249,58 +245,100 @@ pub async fn checkout_record(
     })
 }
 
-/// One of the two answers a checkout's order waits for.
-#[derive(Clone, Copy)]
-pub enum Answer<'a> {
+/// What order holds on a checkout while it decides: what was decided, and the answers
+/// kept while it is undecided.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    pub record: CheckoutRecord,
     /// Inventory reserved every line.
-    StockReserved,
-    /// Payment holds the total.
-    Authorized(&'a PaymentAuthorized),
+    pub stock_reserved: bool,
+    /// Payment holds the total: its event, which the order is made from.
+    pub authorized: Option<PaymentAuthorized>,
+    /// A row of kept answers exists.
+    pub stored: bool,
 }
 
-/// Records an answer for an undecided checkout (call with it locked). If the other
-/// answer was in already, the row is taken away and the authorization the order is
-/// made from is returned; otherwise the answer waits (a repeated one changes nothing).
-/// One statement.
-pub async fn record_answer(
+/// What order holds on each of these checkouts (call with them locked), in one
+/// statement; one that nothing is known of is undecided with no answer.
+pub async fn held(
     conn: &mut PgConnection,
-    checkout_id: Uuid,
-    answer: Answer<'_>,
-) -> sqlx::Result<Option<PaymentAuthorized>> {
-    let authorized = match answer {
-        Answer::StockReserved => None,
-        Answer::Authorized(a) => Some(sqlx::types::Json(a)),
-    };
-    let is_stock = authorized.is_none();
-    // Every data-modifying CTE runs against one snapshot: the insert goes in only
-    // when the delete found nothing to complete.
-    let (completed, held): (bool, Option<sqlx::types::Json<PaymentAuthorized>>) = sqlx::query_as(
-        "WITH done AS (
-                 DELETE FROM checkout_answers
-                 WHERE checkout_id = $1
-                   AND CASE WHEN $2 THEN authorized IS NOT NULL ELSE stock_reserved END
-                 RETURNING authorized
-             ), kept AS (
-                 INSERT INTO checkout_answers (checkout_id, stock_reserved, authorized)
-                 SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM done)
-                 ON CONFLICT (checkout_id) DO UPDATE
-                     SET stock_reserved = checkout_answers.stock_reserved
-                                          OR EXCLUDED.stock_reserved,
-                         authorized = COALESCE(checkout_answers.authorized,
-                                               EXCLUDED.authorized)
-             )
-             SELECT EXISTS (SELECT 1 FROM done), (SELECT authorized FROM done)",
+    checkout_ids: &[Uuid],
+) -> sqlx::Result<HashMap<Uuid, Held>> {
+    type Row = (
+        Uuid,
+        Option<Uuid>,
+        bool,
+        bool,
+        bool,
+        Option<sqlx::types::Json<PaymentAuthorized>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT c.id, o.id, e.checkout_id IS NOT NULL, a.checkout_id IS NOT NULL,
+                COALESCE(a.stock_reserved, false), a.authorized
+         FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) c
+         LEFT JOIN orders o ON o.checkout_id = c.id
+         LEFT JOIN expired_checkouts e ON e.checkout_id = c.id
+         LEFT JOIN checkout_answers a ON a.checkout_id = c.id",
     )
-    .bind(checkout_id)
-    .bind(is_stock)
-    .bind(authorized)
-    .fetch_one(conn)
+    .bind(checkout_ids)
+    .fetch_all(conn)
     .await?;
-    Ok(match (completed, answer) {
-        (false, _) => None,
-        (true, Answer::Authorized(a)) => Some(a.clone()),
-        (true, Answer::StockReserved) => held.map(|a| a.0),
-    })
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, order_id, expired, stored, stock_reserved, authorized)| {
+                let record = match (order_id, expired) {
+                    (Some(order_id), _) => CheckoutRecord::Ordered(order_id),
+                    (None, true) => CheckoutRecord::Expired,
+                    (None, false) => CheckoutRecord::Undecided,
+                };
+                let held = Held {
+                    record,
+                    stock_reserved,
+                    authorized: authorized.map(|a| a.0),
+                    stored,
+                };
+                (id, held)
+            },
+        )
+        .collect())
+}
+
+/// Keeps the answers of checkouts that still wait for the other (as given: all their
+/// answers so far) and drops those of checkouts now ordered, in one statement (call
+/// with the checkouts locked).
+pub async fn keep_answers(
+    conn: &mut PgConnection,
+    waiting: &[(Uuid, &Held)],
+    ordered: &[Uuid],
+) -> sqlx::Result<()> {
+    if waiting.is_empty() && ordered.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "WITH ordered AS (DELETE FROM checkout_answers WHERE checkout_id = ANY($4::uuid[]))
+         INSERT INTO checkout_answers (checkout_id, stock_reserved, authorized)
+         SELECT * FROM UNNEST($1::uuid[], $2::bool[], $3::jsonb[])
+         ON CONFLICT (checkout_id) DO UPDATE
+             SET stock_reserved = EXCLUDED.stock_reserved, authorized = EXCLUDED.authorized",
+    )
+    .bind(waiting.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(
+        waiting
+            .iter()
+            .map(|(_, h)| h.stock_reserved)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        waiting
+            .iter()
+            .map(|(_, h)| h.authorized.as_ref().map(sqlx::types::Json))
+            .collect::<Vec<_>>(),
+    )
+    .bind(ordered)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Records the checkout as given up; an answer it kept waiting goes with it.

@@ -400,6 +400,7 @@ async fn the_batch_statement_creates_each_undecided_order_with_its_own_lines() {
     order.processed(&give_up(&decided)).await;
     fn new(r: &PaymentAuthorized) -> NewOrder<'_> {
         NewOrder {
+            id: Uuid::new_v4(),
             checkout_id: r.checkout_id,
             cart_id: r.cart_id,
             customer_id: r.customer_id,
@@ -465,4 +466,82 @@ async fn a_late_answer_is_not_overtaken_by_a_later_one_for_its_checkout() {
     };
     all_processed(order.deliver_batch(&[late.clone(), in_time]).await);
     given_up_once_without_an_order(&order).await;
+}
+
+/// A batch's answers are ruled on against what their checkouts hold and against the
+/// batch's earlier answers: both answers of one checkout in one batch make its order
+/// once (a repeat of either orders nothing more), an answer completing one kept before
+/// makes that order, and a lone answer is kept to wait for the other.
+#[tokio::test]
+async fn answers_in_one_batch_complete_each_other_and_those_kept_before() {
+    let order = order().await;
+    let (both, kept_before, lone) = (
+        reserved(Some(Duration::minutes(5))),
+        reserved(Some(Duration::minutes(5))),
+        reserved(Some(Duration::minutes(5))),
+    );
+    order.processed(&stock(&kept_before)).await;
+    all_processed(
+        order
+            .deliver_mixed(vec![
+                message(&stock(&both)),
+                message(&kept_before),
+                message(&both),
+                message(&lone),
+                message(&stock(&both)),
+                message(&both),
+            ])
+            .await,
+    );
+    let created: Vec<_> = order
+        .staged::<OrderCreated>()
+        .await
+        .iter()
+        .map(|c| c.checkout_id)
+        .collect();
+    assert_eq!(
+        created,
+        [Some(kept_before.checkout_id), Some(both.checkout_id)]
+    );
+    let paid_by: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+        "SELECT checkout_id, payment_id FROM orders ORDER BY created_at, checkout_id",
+    )
+    .fetch_all(order.pool())
+    .await
+    .unwrap();
+    let mut expected = vec![
+        (kept_before.checkout_id, Some(kept_before.payment_id)),
+        (both.checkout_id, Some(both.payment_id)),
+    ];
+    expected.sort();
+    let mut paid_by = paid_by;
+    paid_by.sort();
+    assert_eq!(
+        paid_by, expected,
+        "one order each, made from its authorization"
+    );
+    let waiting: Vec<(Uuid, bool, bool)> = sqlx::query_as(
+        "SELECT checkout_id, stock_reserved, authorized IS NOT NULL FROM checkout_answers",
+    )
+    .fetch_all(order.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        waiting,
+        [(lone.checkout_id, false, true)],
+        "only the lone answer waits"
+    );
+    assert_eq!(
+        order.fallbacks(),
+        0,
+        "applied in one go, not message by message"
+    );
+    // The lone one's stock then makes its order from the authorization kept.
+    order.processed(&stock(&lone)).await;
+    let last = order.staged::<OrderCreated>().await;
+    assert_eq!(
+        last.last().map(|c| c.checkout_id),
+        Some(Some(lone.checkout_id))
+    );
+    assert_eq!(last.last().map(|c| c.total_cents), Some(300));
 }

@@ -1,7 +1,8 @@
 //! Payment's part in the saga. Each consumed event records, in its own transaction,
 //! what must happen to the checkout's money (authorize, capture, void, refund); the
 //! provider worker ([`crate::worker`]) then asks the provider and announces the answer.
-//! Decisions on one checkout are taken under its row's lock ([`store::lock`]).
+//! Decisions on one checkout are taken under its row's lock ([`store::lock`]; a batch
+//! locks and reads its payments with one statement, [`store::Locked`]).
 //!
 //! Payment runs beside the reservation: it authorizes on the cart's `order-requested`
 //! while inventory reserves, and order makes the order once it holds both answers. A
@@ -79,19 +80,32 @@ impl EventHandler for PaymentHandler {
     }
 
     /// One by one: each message records what must happen to its checkout's money, under
-    /// that payment's lock; the provider worker does the rest.
+    /// that payment's lock; the provider worker does the rest. The payments the batch
+    /// decides on are read with one statement, unless it only asks for new ones.
     async fn handle_batch(
         &self,
         tx: &mut Tx,
         batch: &Batch<'_, PaymentMessage>,
     ) -> Result<(), HandlerError> {
+        let decides_on_payments = batch
+            .iter()
+            .any(|i| !matches!(i.message, PaymentMessage::OrderRequested(_)));
+        let mut locked = if decides_on_payments {
+            let checkouts: Vec<uuid::Uuid> = batch.iter().map(|i| i.message.checkout()).collect();
+            store::Locked::read(tx.conn(), &checkouts).await?
+        } else {
+            store::Locked::default()
+        };
+        let locked = &mut locked;
         for item in batch.iter() {
             item.act_for(tx);
             let cause = item.event.envelope.event_id.to_string();
             let span = item.span();
             match item.message {
                 PaymentMessage::OrderRequested(e) => {
-                    self.requested(tx, e, &cause).instrument(span).await?
+                    self.requested(tx, e, &cause, locked)
+                        .instrument(span)
+                        .await?
                 }
                 PaymentMessage::StockRejected(e) => {
                     let gone = GivenUp {
@@ -101,17 +115,23 @@ impl EventHandler for PaymentHandler {
                         items: &[],
                         why: "stock short",
                     };
-                    self.given_up(tx, gone, &cause).instrument(span).await?
+                    self.given_up(tx, gone, &cause, locked)
+                        .instrument(span)
+                        .await?
                 }
                 PaymentMessage::OrderCreated(e) => {
-                    self.ordered(tx, e, &cause).instrument(span).await?
+                    self.ordered(tx, e, &cause, locked).instrument(span).await?
                 }
                 PaymentMessage::CheckoutExpired(e) => {
                     let gone = GivenUp::expired(e);
-                    self.given_up(tx, gone, &cause).instrument(span).await?
+                    self.given_up(tx, gone, &cause, locked)
+                        .instrument(span)
+                        .await?
                 }
                 PaymentMessage::OrderCancelled(e) => {
-                    self.cancelled(tx, e, &cause).instrument(span).await?
+                    self.cancelled(tx, e, &cause, locked)
+                        .instrument(span)
+                        .await?
                 }
             }
         }
@@ -134,6 +154,7 @@ impl PaymentHandler {
         tx: &mut Tx,
         request: &OrderRequested,
         cause: &str,
+        locked: &mut store::Locked,
     ) -> Result<(), HandlerError> {
         let checkout_id = request.checkout();
         let amount_cents = total_cents(&request.items);
@@ -196,7 +217,8 @@ impl PaymentHandler {
             }
             return Ok(());
         }
-        let record = store::lock(tx.conn(), checkout_id)
+        let record = locked
+            .take(tx.conn(), checkout_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("payment of checkout {checkout_id} vanished"))?;
         match record.status {
@@ -221,9 +243,10 @@ impl PaymentHandler {
         tx: &mut Tx,
         created: &OrderCreated,
         cause: &str,
+        locked: &mut store::Locked,
     ) -> Result<(), HandlerError> {
         let checkout_id = created.checkout();
-        let Some(record) = store::lock(tx.conn(), checkout_id).await? else {
+        let Some(record) = locked.take(tx.conn(), checkout_id).await? else {
             tracing::warn!(%checkout_id, order_id = %created.order_id, "order without a payment (placed before payment existed); nothing to capture");
             return Ok(());
         };
@@ -255,11 +278,12 @@ impl PaymentHandler {
         tx: &mut Tx,
         gone: GivenUp<'_>,
         cause: &str,
+        locked: &mut store::Locked,
     ) -> Result<(), HandlerError> {
         let GivenUp {
             checkout_id, why, ..
         } = gone;
-        let mut record = store::lock(tx.conn(), checkout_id).await?;
+        let mut record = locked.take(tx.conn(), checkout_id).await?;
         if record.is_none() {
             let new = NewPayment {
                 checkout_id,
@@ -284,7 +308,7 @@ impl PaymentHandler {
             // The request's payment went in while this looked (its insert had not
             // committed, so the lock found nothing and the insert waited for it): decide
             // on that payment, or its authorization would go unvoided.
-            record = store::lock(tx.conn(), checkout_id).await?;
+            record = locked.take(tx.conn(), checkout_id).await?;
         }
         match domain::on_given_up(record.as_ref().map(|r| r.status)) {
             OnGivenUp::Abandon => {
@@ -324,9 +348,10 @@ impl PaymentHandler {
         tx: &mut Tx,
         cancelled: &OrderCancelled,
         cause: &str,
+        locked: &mut store::Locked,
     ) -> Result<(), HandlerError> {
         let checkout_id = cancelled.checkout();
-        let Some(record) = store::lock(tx.conn(), checkout_id).await? else {
+        let Some(record) = locked.take(tx.conn(), checkout_id).await? else {
             tracing::warn!(%checkout_id, order_id = %cancelled.order_id, "cancelled order without a payment; nothing to return");
             return Ok(());
         };

@@ -7,6 +7,7 @@ use cartflow_events::{CardSummary, LineItem, ShippingAddress};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, Row};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, checkout_id, cart_id, customer_id, order_id, status, amount_cents,
@@ -220,6 +221,44 @@ pub async fn lock(conn: &mut PgConnection, checkout_id: Uuid) -> sqlx::Result<Op
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(record_from_row).transpose()
+}
+
+/// Payments read once for a batch, under its locks: each is handed out once, and read
+/// again (locked) if asked for a second time, since the batch may have changed it
+/// meanwhile. Saves a statement per message when a batch's messages each decide on one
+/// payment.
+#[derive(Default)]
+pub struct Locked(HashMap<Uuid, Record>);
+
+impl Locked {
+    /// Locks and reads the payments of these checkouts that exist, in checkout order
+    /// (as [`lock_all`]).
+    pub async fn read(conn: &mut PgConnection, checkout_ids: &[Uuid]) -> sqlx::Result<Locked> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS}, {RECORD} FROM payments WHERE checkout_id = ANY($1)
+             ORDER BY checkout_id FOR UPDATE"
+        ))
+        .bind(checkout_ids)
+        .fetch_all(conn)
+        .await?;
+        let records = rows
+            .iter()
+            .map(|row| record_from_row(row).map(|r| (r.checkout_id, r)))
+            .collect::<sqlx::Result<_>>()?;
+        Ok(Locked(records))
+    }
+
+    /// The checkout's payment, locked ([`lock`]): as read, the first time.
+    pub async fn take(
+        &mut self,
+        conn: &mut PgConnection,
+        checkout_id: Uuid,
+    ) -> sqlx::Result<Option<Record>> {
+        match self.0.remove(&checkout_id) {
+            Some(record) => Ok(Some(record)),
+            None => lock(conn, checkout_id).await,
+        }
+    }
 }
 
 /// A payment whose provider step is to be made. Written into the statements, not bound:

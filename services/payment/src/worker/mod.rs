@@ -213,7 +213,8 @@ impl Worker {
     }
 
     /// Records the answers and the events they cause, in one transaction, their
-    /// payments locked in checkout order (as the consumers lock theirs). If that fails,
+    /// payments locked and read with one statement, in checkout order (as the consumers
+    /// lock theirs). If that fails,
     /// each answer is recorded in a transaction of its own, so one bad answer does not
     /// leave the others to wait for their claims to run out.
     async fn record(&self, mut answered: Vec<Answered>) -> anyhow::Result<()> {
@@ -237,10 +238,14 @@ impl Worker {
 
     async fn record_together(&self, answered: &[Answered]) -> anyhow::Result<()> {
         let mut tx = self.outbox.begin().await?;
+        let checkouts: Vec<Uuid> = answered.iter().map(|a| a.record.checkout_id).collect();
+        let mut locked = store::Locked::read(tx.conn(), &checkouts).await?;
         let mut more_work = false;
         for answer in answered {
             let span = answer.span.clone();
-            more_work |= apply(&mut tx, answer.clone()).instrument(span).await?;
+            more_work |= apply(&mut tx, answer.clone(), &mut locked)
+                .instrument(span)
+                .await?;
         }
         tx.commit().await?;
         if more_work {

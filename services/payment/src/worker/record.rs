@@ -28,6 +28,7 @@ fn count(name: &'static str, labels: &[(&'static str, String)]) {
 pub(super) async fn apply(
     tx: &mut cartflow_messaging::Tx,
     answer: Answered,
+    locked: &mut store::Locked,
 ) -> anyhow::Result<bool> {
     let Answered {
         record, outcome, ..
@@ -37,7 +38,7 @@ pub(super) async fn apply(
     // The payment as it is now, locked: a handler may have flagged it while the call was
     // out (the checkout given up, the order cancelled), and that flag decides what the
     // answer leads to. If it moved on meanwhile (another instance's worker), nothing to do.
-    let Some(mut record) = store::lock(tx.conn(), checkout_id).await? else {
+    let Some(mut record) = locked.take(tx.conn(), checkout_id).await? else {
         return Ok(false);
     };
     if record.status != from {

@@ -151,3 +151,56 @@ async fn a_checkout_without_a_usable_payment_method_is_declined_without_asking_t
         "{dump}"
     );
 }
+
+/// A batch of orders is decided on payments read together: each checkout's hold is
+/// captured once, an order repeated in the same batch asks for nothing more (it reads
+/// the payment as the batch left it), and an order without a payment is let be.
+#[tokio::test]
+async fn a_batch_of_orders_captures_each_checkout_once() {
+    let payments = payments(&[], 3000).await;
+    let (a, b) = (
+        requested(Some("pm_card_visa")),
+        requested(Some("pm_card_visa")),
+    );
+    for checkout in [&a, &b] {
+        payments.harness.processed(checkout).await;
+        payments
+            .reaches(checkout.checkout_id.unwrap(), "authorized")
+            .await;
+    }
+    let never_paid = requested(Some("pm_card_visa"));
+    let (order_a, order_b) = (Uuid::new_v4(), Uuid::new_v4());
+    let batch = [
+        ordered(&a, order_a),
+        ordered(&b, order_b),
+        ordered(&never_paid, Uuid::new_v4()),
+        ordered(&a, order_a),
+    ];
+    let applied = payments.harness.deliver_batch(&batch).await.unwrap();
+    assert!(
+        applied
+            .iter()
+            .all(|a| matches!(a, Ok(cartflow_messaging::consumer::Outcome::Processed))),
+        "{applied:?}"
+    );
+    assert_eq!(payments.harness.fallbacks(), 0, "applied in one go");
+    for checkout in [&a, &b] {
+        payments
+            .reaches(checkout.checkout_id.unwrap(), "captured")
+            .await;
+    }
+    let mut captured: Vec<Uuid> = payments
+        .harness
+        .staged::<PaymentCaptured>()
+        .await
+        .iter()
+        .map(|c| c.order_id)
+        .collect();
+    captured.sort();
+    let mut expected = vec![order_a, order_b];
+    expected.sort();
+    assert_eq!(captured, expected, "one receipt each");
+    let ledger = payments.ledger();
+    assert_eq!((ledger.counts.captures, ledger.totals.captured), (2, 5000));
+    assert_eq!(payments.status(never_paid.checkout_id.unwrap()).await, None);
+}
