@@ -18,7 +18,7 @@ use cartflow_events::{
     Checkout, CheckoutExpired, LineItem, OrderCancelled, OrderCreated, OrderRequested,
     PaymentAuthorized, PaymentDeclined, StockRejected, Topic, total_cents,
 };
-use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Tx};
+use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Run, Tx};
 use tracing::Instrument;
 
 /// Why a checkout without a payment method is declined.
@@ -79,9 +79,11 @@ impl EventHandler for PaymentHandler {
         Ok(())
     }
 
-    /// One by one: each message records what must happen to its checkout's money, under
-    /// that payment's lock; the provider worker does the rest. The payments the batch
-    /// decides on are read with one statement, unless it only asks for new ones.
+    /// In order: consecutive checkouts to authorize together
+    /// ([`PaymentHandler::requested_together`]), and every other message in its place,
+    /// each recording what must happen to its checkout's money under that payment's
+    /// lock; the provider worker does the rest. The payments a batch decides on are
+    /// read with one statement, unless it only asks for new ones.
     async fn handle_batch(
         &self,
         tx: &mut Tx,
@@ -97,41 +99,51 @@ impl EventHandler for PaymentHandler {
             store::Locked::default()
         };
         let locked = &mut locked;
-        for item in batch.iter() {
-            item.act_for(tx);
-            let cause = item.event.envelope.event_id.to_string();
-            let span = item.span();
-            match item.message {
-                PaymentMessage::OrderRequested(e) => {
-                    self.requested(tx, e, &cause, locked)
-                        .instrument(span)
-                        .await?
+        for run in batch.runs_of(|m| match m {
+            PaymentMessage::OrderRequested(request) => Some(request),
+            _ => None,
+        }) {
+            let rest = match run {
+                Run::Picked(run, requests) => {
+                    self.requested_together(tx, &run, &requests, locked).await?;
+                    continue;
                 }
-                PaymentMessage::StockRejected(e) => {
-                    let gone = GivenUp {
-                        checkout_id: e.checkout(),
-                        cart_id: e.cart_id,
-                        customer_id: e.customer_id,
-                        items: &[],
-                        why: "stock short",
-                    };
-                    self.given_up(tx, gone, &cause, locked)
-                        .instrument(span)
-                        .await?
-                }
-                PaymentMessage::OrderCreated(e) => {
-                    self.ordered(tx, e, &cause, locked).instrument(span).await?
-                }
-                PaymentMessage::CheckoutExpired(e) => {
-                    let gone = GivenUp::expired(e);
-                    self.given_up(tx, gone, &cause, locked)
-                        .instrument(span)
-                        .await?
-                }
-                PaymentMessage::OrderCancelled(e) => {
-                    self.cancelled(tx, e, &cause, locked)
-                        .instrument(span)
-                        .await?
+                Run::Rest(rest) => rest,
+            };
+            for item in rest.iter() {
+                item.act_for(tx);
+                let cause = item.event.envelope.event_id.to_string();
+                let span = item.span();
+                match item.message {
+                    PaymentMessage::OrderRequested(_) => {
+                        unreachable!("`runs_of` picks every request")
+                    }
+                    PaymentMessage::StockRejected(e) => {
+                        let gone = GivenUp {
+                            checkout_id: e.checkout(),
+                            cart_id: e.cart_id,
+                            customer_id: e.customer_id,
+                            items: &[],
+                            why: "stock short",
+                        };
+                        self.given_up(tx, gone, &cause, locked)
+                            .instrument(span)
+                            .await?
+                    }
+                    PaymentMessage::OrderCreated(e) => {
+                        self.ordered(tx, e, &cause, locked).instrument(span).await?
+                    }
+                    PaymentMessage::CheckoutExpired(e) => {
+                        let gone = GivenUp::expired(e);
+                        self.given_up(tx, gone, &cause, locked)
+                            .instrument(span)
+                            .await?
+                    }
+                    PaymentMessage::OrderCancelled(e) => {
+                        self.cancelled(tx, e, &cause, locked)
+                            .instrument(span)
+                            .await?
+                    }
                 }
             }
         }
@@ -146,16 +158,57 @@ impl PaymentHandler {
         tx.after_commit(move || work.hand_over(step));
     }
 
-    /// The customer checks out: authorize the total, once per checkout, while inventory
-    /// reserves. A checkout decided before is announced again (the cart re-sent its
-    /// request, so someone waits).
-    async fn requested(
+    /// Customers check out: authorize each total, once per checkout, while inventory
+    /// reserves. The run's new payments are recorded (and their steps claimed) with one
+    /// statement; a checkout recorded before, or twice in the run, is announced again
+    /// (the cart re-sent its request, so someone waits).
+    async fn requested_together(
         &self,
         tx: &mut Tx,
-        request: &OrderRequested,
-        cause: &str,
+        run: &Batch<'_, PaymentMessage>,
+        requests: &[&OrderRequested],
         locked: &mut store::Locked,
     ) -> Result<(), HandlerError> {
+        let causes: Vec<String> = run
+            .iter()
+            .map(|i| i.event.envelope.event_id.to_string())
+            .collect();
+        let mut news = Vec::with_capacity(requests.len());
+        for (k, request) in requests.iter().enumerate() {
+            // In the message's span: the worker's call continues its trace.
+            news.push(
+                run.get(k)
+                    .in_span(|| self.new_payment(request, &causes[k]))?,
+            );
+        }
+        let mut recorded = store::insert_all(tx.conn(), &news).await?;
+        for (k, (request, new)) in requests.iter().zip(&news).enumerate() {
+            let item = run.get(k);
+            item.act_for(tx);
+            match recorded.remove(&new.checkout_id) {
+                Some(step) => {
+                    self.recorded(tx, request, new, step)
+                        .instrument(item.span())
+                        .await?
+                }
+                None => {
+                    self.requested_again(tx, request, locked)
+                        .instrument(item.span())
+                        .await?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The payment a request asks for: one to authorize, or one declined at once when
+    /// its method is missing (an event from before payment) or malformed; a card
+    /// number is never stored. A request with nothing to pay is poison.
+    fn new_payment<'a>(
+        &'a self,
+        request: &'a OrderRequested,
+        cause: &'a str,
+    ) -> Result<NewPayment<'a>, HandlerError> {
         let checkout_id = request.checkout();
         let amount_cents = total_cents(&request.items);
         let lines_valid = request
@@ -168,15 +221,13 @@ impl PaymentHandler {
             )));
         }
         let method = request.payment_method.as_deref();
-        // A method that is missing (an event from before payment) or malformed is
-        // declined without asking the provider; a card number is never stored.
         let refused = match method {
             None => Some(PAYMENT_METHOD_MISSING),
             Some(token) => domain::check_payment_method(token)
                 .err()
                 .map(|_| "payment_method_invalid"),
         };
-        let new = NewPayment {
+        Ok(NewPayment {
             checkout_id,
             cart_id: request.cart_id,
             customer_id: request.customer_id,
@@ -194,29 +245,50 @@ impl PaymentHandler {
             shipping_address: request.shipping_address.as_ref(),
             caused_by: cause,
             traceparent: cartflow_messaging::trace_context::current(),
-        };
-        let claim = match refused {
-            None => self.work.lease(),
-            Some(_) => std::time::Duration::ZERO,
-        };
-        if let Some(step) = store::insert(tx.conn(), &new, claim).await? {
-            if let Some(reason) = refused {
-                tracing::info!(%checkout_id, reason, "payment declined without asking the provider");
-                tx.publish(&PaymentDeclined {
-                    checkout_id,
-                    cart_id: request.cart_id,
-                    customer_id: request.customer_id,
-                    reason: reason.into(),
-                    decline_code: None,
-                    items: request.items.clone(),
-                })
-                .await?;
-            } else {
-                tracing::info!(%checkout_id, amount_cents, "authorization requested");
-                self.hand_over(tx, step);
-            }
-            return Ok(());
+            claim: match refused {
+                None => self.work.lease(),
+                Some(_) => std::time::Duration::ZERO,
+            },
+        })
+    }
+
+    /// A new payment recorded: its decline announced, or its authorization handed to
+    /// the worker.
+    async fn recorded(
+        &self,
+        tx: &mut Tx,
+        request: &OrderRequested,
+        new: &NewPayment<'_>,
+        step: store::Record,
+    ) -> Result<(), HandlerError> {
+        let checkout_id = new.checkout_id;
+        if let Some(reason) = new.decline_code {
+            tracing::info!(%checkout_id, reason, "payment declined without asking the provider");
+            tx.publish(&PaymentDeclined {
+                checkout_id,
+                cart_id: request.cart_id,
+                customer_id: request.customer_id,
+                reason: reason.into(),
+                decline_code: None,
+                items: request.items.clone(),
+            })
+            .await?;
+        } else {
+            tracing::info!(%checkout_id, amount_cents = new.amount_cents, "authorization requested");
+            self.hand_over(tx, step);
         }
+        Ok(())
+    }
+
+    /// A request for a checkout that has its payment: what was decided is announced
+    /// again.
+    async fn requested_again(
+        &self,
+        tx: &mut Tx,
+        request: &OrderRequested,
+        locked: &mut store::Locked,
+    ) -> Result<(), HandlerError> {
+        let checkout_id = request.checkout();
         let record = locked
             .take(tx.conn(), checkout_id)
             .await?
@@ -299,8 +371,9 @@ impl PaymentHandler {
                 shipping_address: None,
                 caused_by: cause,
                 traceparent: None,
+                claim: std::time::Duration::ZERO,
             };
-            let abandoned = store::insert(tx.conn(), &new, std::time::Duration::ZERO).await?;
+            let abandoned = store::insert(tx.conn(), &new).await?;
             if abandoned.is_some() {
                 tracing::info!(%checkout_id, why, "checkout ended before payment heard of it: it will authorize nothing");
                 return Ok(());

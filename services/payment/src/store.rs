@@ -114,16 +114,13 @@ pub struct NewPayment<'a> {
     pub shipping_address: Option<&'a ShippingAddress>,
     pub caused_by: &'a str,
     pub traceparent: Option<String>,
+    /// A step to make (`authorizing`) is claimed for this long by whoever writes it
+    /// (see [`request`]).
+    pub claim: std::time::Duration,
 }
 
 /// Records the checkout's payment, unless it has one: returns it if this inserted it.
-/// A step to make (`authorizing`) is claimed for `claim` by whoever writes it (see
-/// [`request`]).
-pub async fn insert(
-    conn: &mut PgConnection,
-    new: &NewPayment<'_>,
-    claim: std::time::Duration,
-) -> sqlx::Result<Option<Record>> {
+pub async fn insert(conn: &mut PgConnection, new: &NewPayment<'_>) -> sqlx::Result<Option<Record>> {
     let row = sqlx::query(&format!(
         "INSERT INTO payments (id, checkout_id, cart_id, customer_id, amount_cents, currency,
              payment_method, status, decline_code, expires_at, items, shipping_address,
@@ -145,10 +142,66 @@ pub async fn insert(
     .bind(new.shipping_address.map(Json))
     .bind(new.caused_by)
     .bind(&new.traceparent)
-    .bind(claim)
+    .bind(new.claim)
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(record_from_row).transpose()
+}
+
+/// [`insert`] for several checkouts, in one statement: returns, by checkout, each
+/// payment this inserted; a checkout that had one, or is given twice, gets none (again).
+pub async fn insert_all(
+    conn: &mut PgConnection,
+    news: &[NewPayment<'_>],
+) -> sqlx::Result<HashMap<Uuid, Record>> {
+    let column = |f: for<'b> fn(&'b NewPayment<'b>) -> Option<&'b str>| {
+        news.iter()
+            .map(|n| f(n).map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let rows = sqlx::query(&format!(
+        "INSERT INTO payments (id, checkout_id, cart_id, customer_id, amount_cents, currency,
+             payment_method, status, decline_code, expires_at, items, shipping_address,
+             caused_by, traceparent, next_attempt_at)
+         SELECT id, checkout_id, cart_id, customer_id, amount_cents, currency, payment_method,
+                status, decline_code, expires_at, items, shipping_address, caused_by,
+                traceparent, now() + claim_ms * interval '1 millisecond'
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::jsonb[],
+                     $12::jsonb[], $13::text[], $14::text[], $15::bigint[])
+             AS n(id, checkout_id, cart_id, customer_id, amount_cents, currency, payment_method,
+                  status, decline_code, expires_at, items, shipping_address, caused_by,
+                  traceparent, claim_ms)
+         ON CONFLICT (checkout_id) DO NOTHING RETURNING {COLUMNS}, {RECORD}"
+    ))
+    .bind(news.iter().map(|_| Uuid::new_v4()).collect::<Vec<_>>())
+    .bind(news.iter().map(|n| n.checkout_id).collect::<Vec<_>>())
+    .bind(news.iter().map(|n| n.cart_id).collect::<Vec<_>>())
+    .bind(news.iter().map(|n| n.customer_id).collect::<Vec<_>>())
+    .bind(news.iter().map(|n| n.amount_cents).collect::<Vec<_>>())
+    .bind(column(|n| Some(n.currency)))
+    .bind(column(|n| n.payment_method))
+    .bind(column(|n| Some(n.status.as_str())))
+    .bind(column(|n| n.decline_code))
+    .bind(news.iter().map(|n| n.expires_at).collect::<Vec<_>>())
+    .bind(news.iter().map(|n| Json(n.items)).collect::<Vec<_>>())
+    .bind(
+        news.iter()
+            .map(|n| n.shipping_address.map(Json))
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|n| Some(n.caused_by)))
+    .bind(column(|n| n.traceparent.as_deref()))
+    .bind(
+        news.iter()
+            .map(|n| i64::try_from(n.claim.as_millis()).unwrap_or(i64::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| record_from_row(row).map(|r| (r.checkout_id, r)))
+        .collect()
 }
 
 /// A payment as the handlers and the worker decide on it: what `GET /payments` shows
@@ -355,48 +408,76 @@ pub async fn flag(conn: &mut PgConnection, id: Uuid, void: bool, refund: bool) -
     .map(drop)
 }
 
-/// What the provider's answer changes, applied only if the payment is still in the
-/// status the call was made for.
-#[derive(Debug, Default)]
-pub struct Settled<'a> {
+/// A provider's answer to record: what it changes in the payment `id`, applied only if
+/// the payment is still in the status the call was made for (`from`).
+#[derive(Debug)]
+pub struct Settled {
+    pub id: Uuid,
+    pub from: PaymentStatus,
     pub status: Option<PaymentStatus>,
-    pub intent_id: Option<&'a str>,
-    pub card: Option<&'a CardSummary>,
-    pub decline_code: Option<&'a str>,
+    pub intent_id: Option<String>,
+    pub card: Option<CardSummary>,
+    pub decline_code: Option<String>,
     pub captured_cents: Option<i64>,
     pub refunded_cents: Option<i64>,
 }
 
-/// Records a provider answer; false if the payment moved on meanwhile (another
-/// instance's worker answered first), in which case nothing changes.
-pub async fn settle(
-    conn: &mut PgConnection,
-    id: Uuid,
-    from: PaymentStatus,
-    settled: &Settled<'_>,
-) -> sqlx::Result<bool> {
+impl Settled {
+    /// The payment's answer that moves it to `status`; nothing else changed yet.
+    pub fn to(id: Uuid, from: PaymentStatus, status: PaymentStatus) -> Settled {
+        Settled {
+            id,
+            from,
+            status: Some(status),
+            intent_id: None,
+            card: None,
+            decline_code: None,
+            captured_cents: None,
+            refunded_cents: None,
+        }
+    }
+}
+
+/// Records provider answers, in one statement. Returns how many were recorded: one
+/// whose payment moved on meanwhile changes nothing and is not counted.
+pub async fn settle_all(conn: &mut PgConnection, settled: &[Settled]) -> sqlx::Result<u64> {
+    if settled.is_empty() {
+        return Ok(0);
+    }
+    let column = |f: fn(&Settled) -> Option<&str>| {
+        settled
+            .iter()
+            .map(|s| f(s).map(str::to_string))
+            .collect::<Vec<_>>()
+    };
     let result = sqlx::query(
-        "UPDATE payments SET status = COALESCE($3, status), intent_id = COALESCE($4, intent_id),
-             card_brand = COALESCE($5, card_brand), card_last4 = COALESCE($6, card_last4),
-             decline_code = COALESCE($7, decline_code),
-             captured_cents = COALESCE($8, captured_cents),
-             refunded_cents = COALESCE($9, refunded_cents),
-             attempts = attempts + 1, last_error = NULL, next_attempt_at = now(),
+        "UPDATE payments p SET status = COALESCE(s.status, p.status),
+             intent_id = COALESCE(s.intent_id, p.intent_id),
+             card_brand = COALESCE(s.brand, p.card_brand),
+             card_last4 = COALESCE(s.last4, p.card_last4),
+             decline_code = COALESCE(s.decline_code, p.decline_code),
+             captured_cents = COALESCE(s.captured, p.captured_cents),
+             refunded_cents = COALESCE(s.refunded, p.refunded_cents),
+             attempts = p.attempts + 1, last_error = NULL, next_attempt_at = now(),
              updated_at = now()
-         WHERE id = $1 AND status = $2",
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::bigint[], $9::bigint[])
+             AS s(id, from_status, status, intent_id, brand, last4, decline_code, captured,
+                  refunded)
+         WHERE p.id = s.id AND p.status = s.from_status",
     )
-    .bind(id)
-    .bind(from.as_str())
-    .bind(settled.status.map(PaymentStatus::as_str))
-    .bind(settled.intent_id)
-    .bind(settled.card.map(|c| c.brand.as_str()))
-    .bind(settled.card.map(|c| c.last4.as_str()))
-    .bind(settled.decline_code)
-    .bind(settled.captured_cents)
-    .bind(settled.refunded_cents)
+    .bind(settled.iter().map(|s| s.id).collect::<Vec<_>>())
+    .bind(column(|s| Some(s.from.as_str())))
+    .bind(column(|s| s.status.map(PaymentStatus::as_str)))
+    .bind(column(|s| s.intent_id.as_deref()))
+    .bind(column(|s| s.card.as_ref().map(|c| c.brand.as_str())))
+    .bind(column(|s| s.card.as_ref().map(|c| c.last4.as_str())))
+    .bind(column(|s| s.decline_code.as_deref()))
+    .bind(settled.iter().map(|s| s.captured_cents).collect::<Vec<_>>())
+    .bind(settled.iter().map(|s| s.refunded_cents).collect::<Vec<_>>())
     .execute(conn)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(result.rows_affected())
 }
 
 /// A call that failed for a passing reason: try again after `delay`.

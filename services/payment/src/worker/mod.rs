@@ -219,14 +219,21 @@ impl Worker {
     /// leave the others to wait for their claims to run out.
     async fn record(&self, mut answered: Vec<Answered>) -> anyhow::Result<()> {
         answered.sort_by_key(|a| a.record.checkout_id);
-        let together = self.record_together(&answered).await;
-        let Err(e) = together else {
-            return Ok(());
-        };
-        if answered.len() == 1 {
-            return Err(e);
+        // A payment has one call out at a time; were two answers for one payment here,
+        // the second must see what the first recorded, so each goes alone.
+        let one_per_payment = answered
+            .windows(2)
+            .all(|w| w[0].record.checkout_id != w[1].record.checkout_id);
+        if one_per_payment {
+            let together = self.record_together(&answered).await;
+            let Err(e) = together else {
+                return Ok(());
+            };
+            if answered.len() == 1 {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, answers = answered.len(), "recording answers together failed; recording each alone");
         }
-        tracing::warn!(error = %e, answers = answered.len(), "recording answers together failed; recording each alone");
         let mut last = Ok(());
         for answer in answered {
             if let Err(e) = self.record_together(std::slice::from_ref(&answer)).await {
@@ -240,13 +247,22 @@ impl Worker {
         let mut tx = self.outbox.begin().await?;
         let checkouts: Vec<Uuid> = answered.iter().map(|a| a.record.checkout_id).collect();
         let mut locked = store::Locked::read(tx.conn(), &checkouts).await?;
+        let mut settles = Vec::with_capacity(answered.len());
         let mut more_work = false;
         for answer in answered {
             let span = answer.span.clone();
-            more_work |= apply(&mut tx, answer.clone(), &mut locked)
+            more_work |= apply(&mut tx, answer.clone(), &mut locked, &mut settles)
                 .instrument(span)
                 .await?;
         }
+        let recorded = store::settle_all(tx.conn(), &settles).await?;
+        // Each payment was locked and seen in the status its call was made for.
+        anyhow::ensure!(
+            recorded == settles.len() as u64,
+            "{} of {} answers found their payment moved on under its lock",
+            settles.len() as u64 - recorded,
+            settles.len()
+        );
         tx.commit().await?;
         if more_work {
             self.work.wake();

@@ -24,11 +24,15 @@ fn count(name: &'static str, labels: &[(&'static str, String)]) {
     metrics::counter!(name, labels).increment(1);
 }
 
-/// Records one answer; true if it left more provider work (a void or a refund).
+/// Records one answer; true if it left more provider work (a void or a refund). What
+/// the answer settles is added to `settles`, for the caller to write with the others'
+/// ([`store::settle_all`]) in the same transaction: the payment is locked and still in
+/// the status the call was made for, so nothing can move it meanwhile.
 pub(super) async fn apply(
     tx: &mut cartflow_messaging::Tx,
     answer: Answered,
     locked: &mut store::Locked,
+    settles: &mut Vec<Settled>,
 ) -> anyhow::Result<bool> {
     let Answered {
         record, outcome, ..
@@ -156,15 +160,11 @@ pub(super) async fn apply(
             let card = brand
                 .zip(last4)
                 .map(|(brand, last4)| cartflow_events::CardSummary { brand, last4 });
-            let settled = Settled {
-                status: Some(status),
-                intent_id: Some(&intent_id),
-                card: card.as_ref(),
-                ..Settled::default()
-            };
-            if !store::settle(tx.conn(), record.id, from, &settled).await? {
-                return Ok(false);
-            }
+            settles.push(Settled {
+                intent_id: Some(intent_id.clone()),
+                card: card.clone(),
+                ..Settled::to(record.id, from, status)
+            });
             count(
                 "cartflow_payment_authorizations_total",
                 &[("outcome", "approved".into())],
@@ -188,15 +188,11 @@ pub(super) async fn apply(
             let (status, announce) =
                 domain::after_authorization(domain::Answer::Declined, record.void_requested);
             let reported = decline_code.unwrap_or(code);
-            let settled = Settled {
-                status: Some(status),
-                intent_id: intent_id.as_deref(),
-                decline_code: Some(&reported),
-                ..Settled::default()
-            };
-            if !store::settle(tx.conn(), record.id, from, &settled).await? {
-                return Ok(false);
-            }
+            settles.push(Settled {
+                intent_id,
+                decline_code: Some(reported.clone()),
+                ..Settled::to(record.id, from, status)
+            });
             count(
                 "cartflow_payment_authorizations_total",
                 &[("outcome", "declined".into())],
@@ -218,14 +214,10 @@ pub(super) async fn apply(
             } else {
                 PaymentStatus::Captured
             };
-            let settled = Settled {
-                status: Some(next),
+            settles.push(Settled {
                 captured_cents: Some(amount),
-                ..Settled::default()
-            };
-            if !store::settle(tx.conn(), record.id, from, &settled).await? {
-                return Ok(false);
-            }
+                ..Settled::to(record.id, from, next)
+            });
             count("cartflow_payment_captures_total", &[]);
             let order_id = record.order_id.unwrap_or_default();
             tx.publish_caused_by(
@@ -244,25 +236,16 @@ pub(super) async fn apply(
             Ok(record.refund_requested)
         }
         Outcome::Voided => {
-            let settled = Settled {
-                status: Some(PaymentStatus::Voided),
-                ..Settled::default()
-            };
-            if store::settle(tx.conn(), record.id, from, &settled).await? {
-                count("cartflow_payment_voids_total", &[]);
-                tracing::info!(%checkout_id, "authorization voided: nothing held");
-            }
+            settles.push(Settled::to(record.id, from, PaymentStatus::Voided));
+            count("cartflow_payment_voids_total", &[]);
+            tracing::info!(%checkout_id, "authorization voided: nothing held");
             Ok(false)
         }
         Outcome::Refunded(amount) => {
-            let settled = Settled {
-                status: Some(PaymentStatus::Refunded),
+            settles.push(Settled {
                 refunded_cents: Some(amount),
-                ..Settled::default()
-            };
-            if !store::settle(tx.conn(), record.id, from, &settled).await? {
-                return Ok(false);
-            }
+                ..Settled::to(record.id, from, PaymentStatus::Refunded)
+            });
             count("cartflow_payment_refunds_total", &[]);
             let order_id = record.order_id.unwrap_or_default();
             tx.publish_caused_by(

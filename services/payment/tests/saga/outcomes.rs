@@ -204,3 +204,84 @@ async fn a_batch_of_orders_captures_each_checkout_once() {
     assert_eq!((ledger.counts.captures, ledger.totals.captured), (2, 5000));
     assert_eq!(payments.status(never_paid.checkout_id.unwrap()).await, None);
 }
+
+/// A batch of requests is recorded together, each as it would be alone: each checkout
+/// is authorized (or declined) once, one without a usable method is declined without
+/// asking the provider, and a request repeated in the batch, or for a checkout decided
+/// before it, records nothing more (a decided one is announced again).
+#[tokio::test]
+async fn a_batch_of_requests_authorizes_each_checkout_once() {
+    let payments = payments(&[], 3000).await;
+    let decided_before = requested(Some("pm_card_visa"));
+    payments.harness.processed(&decided_before).await;
+    payments
+        .reaches(decided_before.checkout_id.unwrap(), "authorized")
+        .await;
+    let (visa, declined, missing) = (
+        requested(Some("pm_card_visa")),
+        requested(Some("pm_card_chargeDeclined")),
+        requested(None),
+    );
+    let batch = [
+        visa.clone(),
+        declined.clone(),
+        missing.clone(),
+        visa.clone(),
+        decided_before.clone(),
+    ];
+    let applied = payments.harness.deliver_batch(&batch).await.unwrap();
+    assert!(
+        applied
+            .iter()
+            .all(|a| matches!(a, Ok(cartflow_messaging::consumer::Outcome::Processed))),
+        "{applied:?}"
+    );
+    assert_eq!(payments.harness.fallbacks(), 0, "applied in one go");
+    payments
+        .reaches(visa.checkout_id.unwrap(), "authorized")
+        .await;
+    payments
+        .reaches(declined.checkout_id.unwrap(), "declined")
+        .await;
+    assert_eq!(
+        payments
+            .status(missing.checkout_id.unwrap())
+            .await
+            .as_deref(),
+        Some("declined")
+    );
+    let ledger = payments.ledger();
+    assert_eq!(
+        (ledger.counts.authorizations, ledger.counts.declines),
+        (2, 1),
+        "one authorization per checkout, the one decided before included"
+    );
+    assert_eq!(ledger.totals.capturable, 5000);
+    let announced: Vec<_> = payments
+        .harness
+        .staged::<PaymentAuthorized>()
+        .await
+        .iter()
+        .map(|a| a.checkout_id)
+        .collect();
+    let of = |c: &cartflow_events::OrderRequested| c.checkout_id.unwrap();
+    assert_eq!(
+        announced
+            .iter()
+            .filter(|c| **c == of(&decided_before))
+            .count(),
+        2,
+        "the checkout decided before is announced again"
+    );
+    assert_eq!(announced.iter().filter(|c| **c == of(&visa)).count(), 1);
+    let reasons: Vec<String> = payments
+        .harness
+        .staged::<PaymentDeclined>()
+        .await
+        .iter()
+        .map(|d| d.reason.clone())
+        .collect();
+    let mut reasons = reasons;
+    reasons.sort();
+    assert_eq!(reasons, ["card_declined", "payment_method_missing"]);
+}
