@@ -90,9 +90,14 @@ pub(super) const SETTINGS: &[Setting] = &[
         "unset, unset, `cartflow <no-reply@cartflow.local>`",
     ),
     s(
-        &["SMTP_TIMEOUT_MS", "SMTP_MAX_ATTEMPTS", "SMTP_RETRY_BASE_MS"],
+        &[
+            "SMTP_TIMEOUT_MS",
+            "SMTP_MAX_ATTEMPTS",
+            "SMTP_RETRY_BASE_MS",
+            "SMTP_CONNECTIONS",
+        ],
         "email-push",
-        "5000, 4, 500",
+        "5000, 4, 500, 128: a send's time-out; attempts; the first retry's wait; sends under way at once, each on a pooled connection (1–1024)",
     ),
     s(
         &["PUSH_STREAMS_PER_CALLER", "PUSH_STREAM_RECHECK_SECS"],

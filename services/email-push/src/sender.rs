@@ -34,8 +34,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-/// Emails being sent at once.
-const IN_FLIGHT: usize = 32;
 /// How often to look for retries that have come due.
 const SWEEP: Duration = Duration::from_millis(250);
 
@@ -92,12 +90,12 @@ impl Mailer {
         })
     }
 
-    /// One attempt at each of `emails`, sent concurrently ([`IN_FLIGHT`] at most for
+    /// One attempt at each of `emails`, sent concurrently (`SMTP_CONNECTIONS` at most for
     /// this call; each pushed batch makes its own), then recorded together in one transaction (with the
     /// `delivery.result`s that are final).
     pub async fn send_now(&self, emails: Vec<Due>) {
         let finished = futures::stream::iter(emails.into_iter().map(|email| self.attempt(email)))
-            .buffer_unordered(IN_FLIGHT)
+            .buffer_unordered(self.settings.connections)
             .collect()
             .await;
         self.record(finished).await;
@@ -257,7 +255,7 @@ impl Sender {
         Sender { mailer, handed_off }
     }
 
-    /// Keeps up to [`IN_FLIGHT`] sends going, refilling a slot as soon as a send ends,
+    /// Keeps up to `SMTP_CONNECTIONS` sends going, refilling a slot as soon as a send ends,
     /// so one slow send does not hold back the queue.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mailer = self.mailer.clone();
@@ -287,13 +285,13 @@ impl Sender {
             if shutdown.is_cancelled() {
                 break;
             }
-            while sending.len() < IN_FLIGHT {
+            while sending.len() < mailer.settings.connections {
                 let Some(email) = waiting.pop_front() else {
                     break;
                 };
                 sending.spawn(attempt(email));
             }
-            let free = IN_FLIGHT - sending.len();
+            let free = mailer.settings.connections - sending.len();
             if free > 0 && !unrecorded && Instant::now() >= next_claim {
                 let due = store::claim_due(mailer.outbox.pool(), free as i64, lease)
                     .await

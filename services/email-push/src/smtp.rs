@@ -4,6 +4,7 @@ use crate::domain::RetryPolicy;
 use cartflow_kit::{ConfigError, Env};
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct SmtpSettings {
     pub timeout: Duration,
     /// How failed sends are retried before an email is reported failed.
     pub retry: RetryPolicy,
+    /// Sends under way at once, each on a connection of its own kept open for the next.
+    pub connections: usize,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -45,14 +48,20 @@ impl std::fmt::Debug for SmtpSettings {
             .field("from", &self.from)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field("connections", &self.connections)
             .finish()
     }
 }
 
+/// Sends under way at once by default. A send is a handful of round trips to the
+/// server, so email-push's throughput is this many sends per send's time: with 32 it fell
+/// behind the checkouts at C = 200 on the benchmark's host (BENCHMARKS.md, stop 52).
+pub const DEFAULT_CONNECTIONS: usize = 128;
+
 impl SmtpSettings {
     /// `SMTP_HOST` (127.0.0.1), `SMTP_PORT` (1025), `SMTP_SECURITY` (none | starttls |
     /// tls), `SMTP_USERNAME` / `SMTP_PASSWORD`, `SMTP_FROM`, `SMTP_TIMEOUT_MS` (5000),
-    /// `SMTP_MAX_ATTEMPTS` (4), `SMTP_RETRY_BASE_MS` (500).
+    /// `SMTP_MAX_ATTEMPTS` (4), `SMTP_RETRY_BASE_MS` (500), `SMTP_CONNECTIONS` (128).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let mut errors = Vec::new();
         let security = match env.get("SMTP_SECURITY").unwrap_or("none") {
@@ -103,10 +112,24 @@ impl SmtpSettings {
                     &mut errors,
                 )),
             },
+            connections: env.parse_or(
+                &["SMTP_CONNECTIONS"],
+                DEFAULT_CONNECTIONS,
+                "a whole number from 1 to 1024",
+                &mut errors,
+            ),
         };
+        if !(1..=1024).contains(&settings.connections) {
+            errors.push(format!(
+                "SMTP_CONNECTIONS='{}': expected a whole number from 1 to 1024",
+                settings.connections
+            ));
+        }
         ConfigError::check(errors, settings)
     }
 
+    /// A transport that keeps up to [`SmtpSettings::connections`] connections to the
+    /// server open, one per send under way (lettre's pool keeps 10 by default).
     pub fn transport(
         &self,
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
@@ -115,7 +138,10 @@ impl SmtpSettings {
             Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)?,
             Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host)?,
         };
-        let builder = builder.port(self.port).timeout(Some(self.timeout));
+        let builder = builder
+            .port(self.port)
+            .timeout(Some(self.timeout))
+            .pool_config(PoolConfig::new().max_size(self.connections as u32));
         let builder = match &self.credentials {
             Some((user, password)) => {
                 builder.credentials(Credentials::new(user.clone(), password.clone()))
@@ -183,6 +209,18 @@ mod tests {
     }
 
     #[test]
+    fn sends_at_once_default_to_128_and_come_from_the_environment() {
+        let default = SmtpSettings::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
+        assert_eq!(default.connections, 128);
+        let set = SmtpSettings::from_env(&Env::from_pairs([("SMTP_CONNECTIONS", "8")])).unwrap();
+        assert_eq!(set.connections, 8);
+        let err = SmtpSettings::from_env(&Env::from_pairs([("SMTP_CONNECTIONS", "5000")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SMTP_CONNECTIONS='5000'"), "{err}");
+    }
+
+    #[test]
     fn debug_output_shows_the_user_but_not_the_password() {
         let env = Env::from_pairs([
             ("SMTP_USERNAME", "mailer"),
@@ -200,9 +238,15 @@ mod tests {
             ("SMTP_SECURITY", "ssl3"),
             ("SMTP_PORT", "smtp"),
             ("SMTP_FROM", "not an address"),
+            ("SMTP_CONNECTIONS", "0"),
         ]);
         let err = SmtpSettings::from_env(&env).unwrap_err().to_string();
-        for name in ["SMTP_SECURITY", "SMTP_PORT", "SMTP_FROM"] {
+        for name in [
+            "SMTP_SECURITY",
+            "SMTP_PORT",
+            "SMTP_FROM",
+            "SMTP_CONNECTIONS",
+        ] {
             assert!(err.contains(name), "{err}");
         }
     }
