@@ -97,7 +97,7 @@ pub(super) const SETTINGS: &[Setting] = &[
             "SMTP_CONNECTIONS",
         ],
         "email-push",
-        "5000, 4, 500, 128: a send's time-out; attempts; the first retry's wait; sends under way at once, each on a pooled connection (1–1024)",
+        "5000, 4, 500, 128: a send's time-out; attempts; the first retry's wait; emails sent at once by the sender (and by each pushed batch), and the SMTP connections kept open for reuse (1–1024; set it to what your relay allows)",
     ),
     s(
         &["PUSH_STREAMS_PER_CALLER", "PUSH_STREAM_RECHECK_SECS"],

@@ -30,7 +30,8 @@ pub struct SmtpSettings {
     pub timeout: Duration,
     /// How failed sends are retried before an email is reported failed.
     pub retry: RetryPolicy,
-    /// Sends under way at once, each on a connection of its own kept open for the next.
+    /// Emails sent at once (by the sender, and by each pushed batch), and the
+    /// connections kept open for the next (lettre opens more when none is free).
     pub connections: usize,
 }
 
@@ -129,7 +130,8 @@ impl SmtpSettings {
     }
 
     /// A transport that keeps up to [`SmtpSettings::connections`] connections to the
-    /// server open, one per send under way (lettre's pool keeps 10 by default).
+    /// server open for reuse, one per send under way (lettre's pool keeps 10 by default
+    /// and opens a fresh connection for every send beyond them).
     pub fn transport(
         &self,
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {

@@ -470,7 +470,8 @@ async fn a_late_answer_is_not_overtaken_by_a_later_one_for_its_checkout() {
 
 /// A batch's answers are ruled on against what their checkouts hold and against the
 /// batch's earlier answers: both answers of one checkout in one batch make its order
-/// once (a repeat of either orders nothing more), an answer completing one kept before
+/// once (a repeat of either, or another authorization, orders nothing more), made from
+/// the first authorization; an answer completing one kept before
 /// makes that order, and a lone answer is kept to wait for the other.
 #[tokio::test]
 async fn answers_in_one_batch_complete_each_other_and_those_kept_before() {
@@ -489,7 +490,11 @@ async fn answers_in_one_batch_complete_each_other_and_those_kept_before() {
                 message(&both),
                 message(&lone),
                 message(&stock(&both)),
-                message(&both),
+                // A second authorization for the checkout: the first stays the one.
+                message(&PaymentAuthorized {
+                    payment_id: Uuid::new_v4(),
+                    ..both.clone()
+                }),
             ])
             .await,
     );

@@ -150,10 +150,16 @@ pub async fn insert(conn: &mut PgConnection, new: &NewPayment<'_>) -> sqlx::Resu
 
 /// [`insert`] for several checkouts, in one statement: returns, by checkout, each
 /// payment this inserted; a checkout that had one, or is given twice, gets none (again).
+/// The rows go in in checkout order, so two batches inserting the same new checkouts
+/// queue on the unique index rather than deadlock.
 pub async fn insert_all(
     conn: &mut PgConnection,
     news: &[NewPayment<'_>],
 ) -> sqlx::Result<HashMap<Uuid, Record>> {
+    // Stable: of a checkout given twice, the first goes in.
+    let mut sorted: Vec<&NewPayment<'_>> = news.iter().collect();
+    sorted.sort_by_key(|n| n.checkout_id);
+    let news = sorted;
     let column = |f: for<'b> fn(&'b NewPayment<'b>) -> Option<&'b str>| {
         news.iter()
             .map(|n| f(n).map(str::to_string))

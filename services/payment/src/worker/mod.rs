@@ -18,7 +18,7 @@ use crate::domain::{self, PaymentStatus};
 use crate::provider::{Authorization, Authorize, Provider, ProviderError};
 use crate::store::{self, Record};
 use cartflow_messaging::{Outbox, trace_context};
-use record::apply;
+use record::{Recording, apply};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -247,15 +247,16 @@ impl Worker {
         let mut tx = self.outbox.begin().await?;
         let checkouts: Vec<Uuid> = answered.iter().map(|a| a.record.checkout_id).collect();
         let mut locked = store::Locked::read(tx.conn(), &checkouts).await?;
-        let mut settles = Vec::with_capacity(answered.len());
+        let mut recording = Recording::default();
         let mut more_work = false;
         for answer in answered {
             let span = answer.span.clone();
-            more_work |= apply(&mut tx, answer.clone(), &mut locked, &mut settles)
+            more_work |= apply(&mut tx, answer.clone(), &mut locked, &mut recording)
                 .instrument(span)
                 .await?;
         }
-        let recorded = store::settle_all(tx.conn(), &settles).await?;
+        let settles = &recording.settles;
+        let recorded = store::settle_all(tx.conn(), settles).await?;
         // Each payment was locked and seen in the status its call was made for.
         anyhow::ensure!(
             recorded == settles.len() as u64,
@@ -264,6 +265,7 @@ impl Worker {
             settles.len()
         );
         tx.commit().await?;
+        recording.committed();
         if more_work {
             self.work.wake();
         }

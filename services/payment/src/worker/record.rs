@@ -20,19 +20,37 @@ fn refuses_the_payment_method(error: &ProviderError) -> bool {
         if PAYMENT_METHOD_REFUSED.contains(&code.as_str()))
 }
 
-fn count(name: &'static str, labels: &[(&'static str, String)]) {
-    metrics::counter!(name, labels).increment(1);
+/// What a batch of answers writes at its end ([`store::settle_all`]) and counts once it
+/// has committed: a batch that rolls back is recorded again answer by answer, and would
+/// otherwise count its answers twice.
+#[derive(Default)]
+pub(super) struct Recording {
+    pub(super) settles: Vec<Settled>,
+    counts: Vec<(&'static str, Vec<(&'static str, String)>)>,
+}
+
+impl Recording {
+    fn count(&mut self, name: &'static str, labels: &[(&'static str, String)]) {
+        self.counts.push((name, labels.to_vec()));
+    }
+
+    /// Counts what the committed batch recorded.
+    pub(super) fn committed(self) {
+        for (name, labels) in self.counts {
+            metrics::counter!(name, labels.as_slice()).increment(1);
+        }
+    }
 }
 
 /// Records one answer; true if it left more provider work (a void or a refund). What
-/// the answer settles is added to `settles`, for the caller to write with the others'
+/// the answer settles is added to `recording`, for the caller to write with the others'
 /// ([`store::settle_all`]) in the same transaction: the payment is locked and still in
 /// the status the call was made for, so nothing can move it meanwhile.
 pub(super) async fn apply(
     tx: &mut cartflow_messaging::Tx,
     answer: Answered,
     locked: &mut store::Locked,
-    settles: &mut Vec<Settled>,
+    recording: &mut Recording,
 ) -> anyhow::Result<bool> {
     let Answered {
         record, outcome, ..
@@ -69,7 +87,7 @@ pub(super) async fn apply(
                 domain::AUTHORIZATION_ASK_WINDOW.as_secs() / 3600
             );
             tracing::error!(%checkout_id, %error, "authorization given up for an operator");
-            count(
+            recording.count(
                 "cartflow_payment_failures_total",
                 &[("step", from.as_str().into())],
             );
@@ -109,7 +127,7 @@ pub(super) async fn apply(
             let delay = domain::retry_delay(record.attempts + 1);
             let error = format!("{status} {}: {message}", code.unwrap_or_default());
             tracing::error!(%checkout_id, %error, retry_in_ms = delay.as_millis() as u64, "provider refused the authorization; trying again later");
-            count(
+            recording.count(
                 "cartflow_payment_failures_total",
                 &[("step", from.as_str().into())],
             );
@@ -140,7 +158,7 @@ pub(super) async fn apply(
         Err(ProviderError::Rejected { code, message, .. }) => {
             let code = code.unwrap_or_default();
             tracing::error!(%checkout_id, step = %from, %code, %message, "provider refused the step; the payment waits for an operator");
-            count(
+            recording.count(
                 "cartflow_payment_failures_total",
                 &[("step", from.as_str().into())],
             );
@@ -160,12 +178,12 @@ pub(super) async fn apply(
             let card = brand
                 .zip(last4)
                 .map(|(brand, last4)| cartflow_events::CardSummary { brand, last4 });
-            settles.push(Settled {
+            recording.settles.push(Settled {
                 intent_id: Some(intent_id.clone()),
                 card: card.clone(),
                 ..Settled::to(record.id, from, status)
             });
-            count(
+            recording.count(
                 "cartflow_payment_authorizations_total",
                 &[("outcome", "approved".into())],
             );
@@ -188,16 +206,16 @@ pub(super) async fn apply(
             let (status, announce) =
                 domain::after_authorization(domain::Answer::Declined, record.void_requested);
             let reported = decline_code.unwrap_or(code);
-            settles.push(Settled {
+            recording.settles.push(Settled {
                 intent_id,
                 decline_code: Some(reported.clone()),
                 ..Settled::to(record.id, from, status)
             });
-            count(
+            recording.count(
                 "cartflow_payment_authorizations_total",
                 &[("outcome", "declined".into())],
             );
-            count(
+            recording.count(
                 "cartflow_payment_declines_total",
                 &[("code", reported.clone())],
             );
@@ -214,11 +232,11 @@ pub(super) async fn apply(
             } else {
                 PaymentStatus::Captured
             };
-            settles.push(Settled {
+            recording.settles.push(Settled {
                 captured_cents: Some(amount),
                 ..Settled::to(record.id, from, next)
             });
-            count("cartflow_payment_captures_total", &[]);
+            recording.count("cartflow_payment_captures_total", &[]);
             let order_id = record.order_id.unwrap_or_default();
             tx.publish_caused_by(
                 &cause,
@@ -236,17 +254,19 @@ pub(super) async fn apply(
             Ok(record.refund_requested)
         }
         Outcome::Voided => {
-            settles.push(Settled::to(record.id, from, PaymentStatus::Voided));
-            count("cartflow_payment_voids_total", &[]);
+            recording
+                .settles
+                .push(Settled::to(record.id, from, PaymentStatus::Voided));
+            recording.count("cartflow_payment_voids_total", &[]);
             tracing::info!(%checkout_id, "authorization voided: nothing held");
             Ok(false)
         }
         Outcome::Refunded(amount) => {
-            settles.push(Settled {
+            recording.settles.push(Settled {
                 refunded_cents: Some(amount),
                 ..Settled::to(record.id, from, PaymentStatus::Refunded)
             });
-            count("cartflow_payment_refunds_total", &[]);
+            recording.count("cartflow_payment_refunds_total", &[]);
             let order_id = record.order_id.unwrap_or_default();
             tx.publish_caused_by(
                 &cause,

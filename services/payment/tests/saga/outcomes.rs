@@ -202,10 +202,13 @@ async fn a_batch_of_orders_captures_each_checkout_once() {
     assert_eq!(captured, expected, "one receipt each");
     let ledger = payments.ledger();
     assert_eq!((ledger.counts.captures, ledger.totals.captured), (2, 5000));
+    // A capture asked for twice would reach the provider twice (the second answered
+    // from its idempotency key): the repeat must read the payment the batch changed.
+    assert_eq!(ledger.counts.repeated, 0, "each capture asked for once");
     assert_eq!(payments.status(never_paid.checkout_id.unwrap()).await, None);
 }
 
-/// A batch of requests is recorded together, each as it would be alone: each checkout
+/// A batch of requests is recorded together (one insert), each as it would be alone: each checkout
 /// is authorized (or declined) once, one without a usable method is declined without
 /// asking the provider, and a request repeated in the batch, or for a checkout decided
 /// before it, records nothing more (a decided one is announced again).
