@@ -152,6 +152,19 @@ impl Payments {
         self.reaches(checkout_id, "captured").await;
     }
 
+    /// Applies `events` as one batch, insisting that every message was processed in
+    /// one go (no fallback to one by one).
+    async fn processed_together<E: cartflow_events::Event + serde::Serialize>(&self, events: &[E]) {
+        let applied = self.harness.deliver_batch(events).await.unwrap();
+        assert!(
+            applied
+                .iter()
+                .all(|a| matches!(a, Ok(cartflow_messaging::consumer::Outcome::Processed))),
+            "{applied:?}"
+        );
+        assert_eq!(self.harness.fallbacks(), 0, "applied in one go");
+    }
+
     fn ledger(&self) -> Ledger {
         self.sandbox.ledger()
     }

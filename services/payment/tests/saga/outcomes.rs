@@ -176,14 +176,7 @@ async fn a_batch_of_orders_captures_each_checkout_once() {
         ordered(&never_paid, Uuid::new_v4()),
         ordered(&a, order_a),
     ];
-    let applied = payments.harness.deliver_batch(&batch).await.unwrap();
-    assert!(
-        applied
-            .iter()
-            .all(|a| matches!(a, Ok(cartflow_messaging::consumer::Outcome::Processed))),
-        "{applied:?}"
-    );
-    assert_eq!(payments.harness.fallbacks(), 0, "applied in one go");
+    payments.processed_together(&batch).await;
     for checkout in [&a, &b] {
         payments
             .reaches(checkout.checkout_id.unwrap(), "captured")
@@ -232,14 +225,7 @@ async fn a_batch_of_requests_authorizes_each_checkout_once() {
         visa.clone(),
         decided_before.clone(),
     ];
-    let applied = payments.harness.deliver_batch(&batch).await.unwrap();
-    assert!(
-        applied
-            .iter()
-            .all(|a| matches!(a, Ok(cartflow_messaging::consumer::Outcome::Processed))),
-        "{applied:?}"
-    );
-    assert_eq!(payments.harness.fallbacks(), 0, "applied in one go");
+    payments.processed_together(&batch).await;
     payments
         .reaches(visa.checkout_id.unwrap(), "authorized")
         .await;
