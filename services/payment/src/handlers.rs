@@ -19,6 +19,7 @@ use cartflow_events::{
     PaymentAuthorized, PaymentDeclined, StockRejected, Topic, total_cents,
 };
 use cartflow_messaging::{Batch, EventHandler, HandlerError, Incoming, Run, Tx};
+use std::collections::HashSet;
 use tracing::Instrument;
 
 /// Why a checkout without a payment method is declined.
@@ -80,7 +81,8 @@ impl EventHandler for PaymentHandler {
     }
 
     /// In order: consecutive checkouts to authorize together
-    /// ([`PaymentHandler::requested_together`]), and every other message in its place,
+    /// ([`PaymentHandler::requested_together`]), consecutive orders to capture together
+    /// ([`PaymentHandler::ordered_together`]), and every other message in its place,
     /// each recording what must happen to its checkout's money under that payment's
     /// lock; the provider worker does the rest. The payments a batch decides on are
     /// read with one statement, unless it only asks for new ones.
@@ -103,46 +105,21 @@ impl EventHandler for PaymentHandler {
             PaymentMessage::OrderRequested(request) => Some(request),
             _ => None,
         }) {
-            let rest = match run {
+            match run {
                 Run::Picked(run, requests) => {
-                    self.requested_together(tx, &run, &requests, locked).await?;
-                    continue;
+                    self.requested_together(tx, &run, &requests, locked).await?
                 }
-                Run::Rest(rest) => rest,
-            };
-            for item in rest.iter() {
-                item.act_for(tx);
-                let cause = item.event.envelope.event_id.to_string();
-                let span = item.span();
-                match item.message {
-                    PaymentMessage::OrderRequested(_) => {
-                        unreachable!("`runs_of` picks every request")
-                    }
-                    PaymentMessage::StockRejected(e) => {
-                        let gone = GivenUp {
-                            checkout_id: e.checkout(),
-                            cart_id: e.cart_id,
-                            customer_id: e.customer_id,
-                            items: &[],
-                            why: "stock short",
-                        };
-                        self.given_up(tx, gone, &cause, locked)
-                            .instrument(span)
-                            .await?
-                    }
-                    PaymentMessage::OrderCreated(e) => {
-                        self.ordered(tx, e, &cause, locked).instrument(span).await?
-                    }
-                    PaymentMessage::CheckoutExpired(e) => {
-                        let gone = GivenUp::expired(e);
-                        self.given_up(tx, gone, &cause, locked)
-                            .instrument(span)
-                            .await?
-                    }
-                    PaymentMessage::OrderCancelled(e) => {
-                        self.cancelled(tx, e, &cause, locked)
-                            .instrument(span)
-                            .await?
+                Run::Rest(rest) => {
+                    for run in rest.runs_of(|m| match m {
+                        PaymentMessage::OrderCreated(created) => Some(created),
+                        _ => None,
+                    }) {
+                        match run {
+                            Run::Picked(run, createds) => {
+                                self.ordered_together(tx, &run, &createds, locked).await?
+                            }
+                            Run::Rest(rest) => self.one_by_one(tx, &rest, locked).await?,
+                        }
                     }
                 }
             }
@@ -156,6 +133,50 @@ impl PaymentHandler {
     fn hand_over(&self, tx: &mut Tx, step: store::Record) {
         let work = self.work.clone();
         tx.after_commit(move || work.hand_over(step));
+    }
+
+    /// The messages that are neither requests nor orders (rare: given-up checkouts,
+    /// short stock, cancellations), each in its place.
+    async fn one_by_one(
+        &self,
+        tx: &mut Tx,
+        rest: &Batch<'_, PaymentMessage>,
+        locked: &mut store::Locked,
+    ) -> Result<(), HandlerError> {
+        for item in rest.iter() {
+            item.act_for(tx);
+            let cause = item.event.envelope.event_id.to_string();
+            let span = item.span();
+            match item.message {
+                PaymentMessage::OrderRequested(_) | PaymentMessage::OrderCreated(_) => {
+                    unreachable!("`runs_of` picks every request and every order")
+                }
+                PaymentMessage::StockRejected(e) => {
+                    let gone = GivenUp {
+                        checkout_id: e.checkout(),
+                        cart_id: e.cart_id,
+                        customer_id: e.customer_id,
+                        items: &[],
+                        why: "stock short",
+                    };
+                    self.given_up(tx, gone, &cause, locked)
+                        .instrument(span)
+                        .await?
+                }
+                PaymentMessage::CheckoutExpired(e) => {
+                    let gone = GivenUp::expired(e);
+                    self.given_up(tx, gone, &cause, locked)
+                        .instrument(span)
+                        .await?
+                }
+                PaymentMessage::OrderCancelled(e) => {
+                    self.cancelled(tx, e, &cause, locked)
+                        .instrument(span)
+                        .await?
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Customers check out: authorize each total, once per checkout, while inventory
@@ -309,35 +330,71 @@ impl PaymentHandler {
         Ok(())
     }
 
-    /// The order exists: capture what is held, once.
-    async fn ordered(
+    /// Orders exist: capture what each holds, once. The run's captures are requested
+    /// with one statement; an order announced twice in the run is captured once.
+    async fn ordered_together(
         &self,
         tx: &mut Tx,
-        created: &OrderCreated,
-        cause: &str,
+        run: &Batch<'_, PaymentMessage>,
+        createds: &[&OrderCreated],
         locked: &mut store::Locked,
     ) -> Result<(), HandlerError> {
-        let checkout_id = created.checkout();
-        let Some(record) = locked.take(tx.conn(), checkout_id).await? else {
-            tracing::warn!(%checkout_id, order_id = %created.order_id, "order without a payment (placed before payment existed); nothing to capture");
-            return Ok(());
-        };
-        if record.status == PaymentStatus::Authorized {
-            let traceparent = cartflow_messaging::trace_context::current();
-            let step = store::request(
-                tx.conn(),
-                record.id,
-                PaymentStatus::Capturing,
-                Some(created.order_id),
-                cause,
-                traceparent,
-                self.work.lease(),
-            )
-            .await?;
+        let causes: Vec<String> = run
+            .iter()
+            .map(|i| i.event.envelope.event_id.to_string())
+            .collect();
+        let mut steps = Vec::with_capacity(createds.len());
+        // The run's writes come after it, so a second look at a payment would find it
+        // still authorized: a checkout whose capture this run requests is not looked at
+        // again.
+        let mut capturing = HashSet::new();
+        let mut requested_for = Vec::with_capacity(createds.len());
+        for (k, created) in createds.iter().enumerate() {
+            let item = run.get(k);
+            let checkout_id = created.checkout();
+            let order_id = created.order_id;
+            if capturing.contains(&checkout_id) {
+                item.in_span(|| tracing::info!(%checkout_id, "order announced again in one batch; captured once"));
+                continue;
+            }
+            let record = locked
+                .take(tx.conn(), checkout_id)
+                .instrument(item.span())
+                .await?;
+            let Some(record) = record else {
+                item.in_span(|| tracing::warn!(%checkout_id, %order_id, "order without a payment (placed before payment existed); nothing to capture"));
+                continue;
+            };
+            if record.status != PaymentStatus::Authorized {
+                item.in_span(|| tracing::info!(%checkout_id, status = %record.status, "order announced again; payment already past authorization"));
+                continue;
+            }
+            capturing.insert(checkout_id);
+            requested_for.push((k, checkout_id, order_id));
+            steps.push(store::Step {
+                id: record.id,
+                to: PaymentStatus::Capturing,
+                order_id: Some(order_id),
+                caused_by: &causes[k],
+                // In the message's span: the worker's call continues its trace.
+                traceparent: item.in_span(cartflow_messaging::trace_context::current),
+                claim: self.work.lease(),
+            });
+        }
+        let requested = store::request_all(tx.conn(), &steps).await?;
+        if requested.len() != steps.len() {
+            return Err(HandlerError::Transient(anyhow::anyhow!(
+                "{} of {} locked payments vanished before their capture",
+                steps.len() - requested.len(),
+                steps.len()
+            )));
+        }
+        for step in requested {
             self.hand_over(tx, step);
-            tracing::info!(%checkout_id, order_id = %created.order_id, "capture requested");
-        } else {
-            tracing::info!(%checkout_id, status = %record.status, "order announced again; payment already past authorization");
+        }
+        for (k, checkout_id, order_id) in requested_for {
+            run.get(k)
+                .in_span(|| tracing::info!(%checkout_id, %order_id, "capture requested"));
         }
         Ok(())
     }
@@ -399,12 +456,14 @@ impl PaymentHandler {
                 let traceparent = cartflow_messaging::trace_context::current();
                 let step = store::request(
                     tx.conn(),
-                    id,
-                    PaymentStatus::Voiding,
-                    None,
-                    cause,
-                    traceparent,
-                    self.work.lease(),
+                    store::Step {
+                        id,
+                        to: PaymentStatus::Voiding,
+                        order_id: None,
+                        caused_by: cause,
+                        traceparent,
+                        claim: self.work.lease(),
+                    },
                 )
                 .await?;
                 self.hand_over(tx, step);
@@ -433,12 +492,14 @@ impl PaymentHandler {
             OnCancelled::Refund => {
                 let step = store::request(
                     tx.conn(),
-                    record.id,
-                    PaymentStatus::Refunding,
-                    None,
-                    cause,
-                    traceparent,
-                    self.work.lease(),
+                    store::Step {
+                        id: record.id,
+                        to: PaymentStatus::Refunding,
+                        order_id: None,
+                        caused_by: cause,
+                        traceparent,
+                        claim: self.work.lease(),
+                    },
                 )
                 .await?;
                 self.hand_over(tx, step);
@@ -449,12 +510,14 @@ impl PaymentHandler {
                 // subscription): the payment still names its order.
                 let step = store::request(
                     tx.conn(),
-                    record.id,
-                    PaymentStatus::Voiding,
-                    Some(cancelled.order_id),
-                    cause,
-                    traceparent,
-                    self.work.lease(),
+                    store::Step {
+                        id: record.id,
+                        to: PaymentStatus::Voiding,
+                        order_id: Some(cancelled.order_id),
+                        caused_by: cause,
+                        traceparent,
+                        claim: self.work.lease(),
+                    },
                 )
                 .await?;
                 self.hand_over(tx, step);

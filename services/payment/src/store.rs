@@ -115,7 +115,7 @@ pub struct NewPayment<'a> {
     pub caused_by: &'a str,
     pub traceparent: Option<String>,
     /// A step to make (`authorizing`) is claimed for this long by whoever writes it
-    /// (see [`request`]).
+    /// (see [`Step`]).
     pub claim: std::time::Duration,
 }
 
@@ -198,11 +198,7 @@ pub async fn insert_all(
     )
     .bind(column(|n| Some(n.caused_by)))
     .bind(column(|n| n.traceparent.as_deref()))
-    .bind(
-        news.iter()
-            .map(|n| i64::try_from(n.claim.as_millis()).unwrap_or(i64::MAX))
-            .collect::<Vec<_>>(),
-    )
+    .bind(news.iter().map(|n| millis(n.claim)).collect::<Vec<_>>())
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -366,36 +362,76 @@ pub async fn release<'e>(db: impl PgExecutor<'e>, ids: &[Uuid]) -> sqlx::Result<
     .map(|done| done.rows_affected())
 }
 
-/// Moves a payment to `to` on behalf of the event `caused_by`, and returns it. The
-/// step is due once `claim` has passed: a handler claims it for as long as a call can
-/// take and hands it to the worker in memory once its transaction commits (so no
-/// second statement claims it, and no poll waits for it); the worker asks with
-/// `Duration::ZERO` for its own next poll. A claim whose holder died runs out and the
-/// step is due again (same idempotency key).
-pub async fn request(
-    conn: &mut PgConnection,
-    id: Uuid,
-    to: PaymentStatus,
-    order_id: Option<Uuid>,
-    caused_by: &str,
-    traceparent: Option<String>,
-    claim: std::time::Duration,
-) -> sqlx::Result<Record> {
-    let row = sqlx::query(&format!(
-        "UPDATE payments SET status = $2, order_id = COALESCE($3, order_id), caused_by = $4,
-             traceparent = $5, attempts = 0, last_error = NULL, next_attempt_at = now() + $6,
+/// A provider step to make: the payment `id` moves to `to` on behalf of the event
+/// `caused_by`. The step is due once `claim` has passed: a handler claims it for as
+/// long as a call can take and hands it to the worker in memory once its transaction
+/// commits (so no second statement claims it, and no poll waits for it); the worker
+/// asks with `Duration::ZERO` for its own next poll. A claim whose holder died runs out
+/// and the step is due again (same idempotency key).
+pub struct Step<'a> {
+    pub id: Uuid,
+    pub to: PaymentStatus,
+    /// The order the payment now names, if this step tells it.
+    pub order_id: Option<Uuid>,
+    pub caused_by: &'a str,
+    pub traceparent: Option<String>,
+    pub claim: std::time::Duration,
+}
+
+/// Requests one step ([`Step`]) and returns its payment.
+pub async fn request(conn: &mut PgConnection, step: Step<'_>) -> sqlx::Result<Record> {
+    request_all(conn, std::slice::from_ref(&step))
+        .await?
+        .pop()
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Requests several steps, of distinct payments, in one statement, and returns their
+/// payments (in no particular order); a payment that is not there is left out.
+pub async fn request_all(conn: &mut PgConnection, steps: &[Step<'_>]) -> sqlx::Result<Vec<Record>> {
+    if steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "UPDATE payments p SET status = s.status, order_id = COALESCE(s.order_id, p.order_id),
+             caused_by = s.caused_by, traceparent = s.traceparent, attempts = 0,
+             last_error = NULL, next_attempt_at = now() + s.claim_ms * interval '1 millisecond',
              updated_at = now()
-         WHERE id = $1 RETURNING {COLUMNS}, {RECORD}"
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::bigint[])
+             AS s(id, status, order_id, caused_by, traceparent, claim_ms)
+         WHERE p.id = s.id RETURNING {}, {}",
+        prefixed(COLUMNS),
+        prefixed(RECORD)
     ))
-    .bind(id)
-    .bind(to.as_str())
-    .bind(order_id)
-    .bind(caused_by)
-    .bind(traceparent)
-    .bind(claim)
-    .fetch_one(conn)
+    .bind(steps.iter().map(|s| s.id).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.to.as_str()).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.order_id).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.caused_by).collect::<Vec<_>>())
+    .bind(
+        steps
+            .iter()
+            .map(|s| s.traceparent.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(steps.iter().map(|s| millis(s.claim)).collect::<Vec<_>>())
+    .fetch_all(conn)
     .await?;
-    record_from_row(&row)
+    rows.iter().map(record_from_row).collect()
+}
+
+/// A column list's names, each qualified with the table alias `p` (an `UPDATE … FROM`
+/// would otherwise find some of them ambiguous).
+fn prefixed(columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("p.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A claim's length as the statements take it.
+fn millis(claim: std::time::Duration) -> i64 {
+    i64::try_from(claim.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Flags a payment whose provider step is out: the checkout was given up (`void`) or

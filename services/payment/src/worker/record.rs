@@ -145,12 +145,14 @@ pub(super) async fn apply(
             // Due at once: the worker's next look claims it.
             store::request(
                 tx.conn(),
-                record.id,
-                PaymentStatus::Voiding,
-                None,
-                &caused_by,
-                traceparent,
-                std::time::Duration::ZERO,
+                store::Step {
+                    id: record.id,
+                    to: PaymentStatus::Voiding,
+                    order_id: None,
+                    caused_by: &caused_by,
+                    traceparent,
+                    claim: std::time::Duration::ZERO,
+                },
             )
             .await?;
             return Ok(true);

@@ -62,12 +62,14 @@ async fn a_handed_step_is_nobody_elses_until_its_claim_runs_out() {
         .unwrap();
     store::request(
         &mut conn,
-        record.id,
-        record.status,
-        None,
-        "test",
-        None,
-        Duration::ZERO,
+        store::Step {
+            id: record.id,
+            to: record.status,
+            order_id: None,
+            caused_by: "test",
+            traceparent: None,
+            claim: Duration::ZERO,
+        },
     )
     .await
     .unwrap();

@@ -155,7 +155,13 @@ impl Payments {
     /// Applies `events` as one batch, insisting that every message was processed in
     /// one go (no fallback to one by one).
     async fn processed_together<E: cartflow_events::Event + serde::Serialize>(&self, events: &[E]) {
-        let applied = self.harness.deliver_batch(events).await.unwrap();
+        self.processed_mixed(events.iter().map(cartflow_testkit::message).collect())
+            .await;
+    }
+
+    /// [`Payments::processed_together`] for messages of any topics, in the order given.
+    async fn processed_mixed(&self, messages: Vec<cartflow_messaging::Incoming>) {
+        let applied = self.harness.deliver_mixed(messages).await.unwrap();
         assert!(
             applied
                 .iter()

@@ -3,6 +3,7 @@
 
 use super::{cancelled, ordered, payments, requested};
 use cartflow_events::{PaymentAuthorized, PaymentCaptured, PaymentDeclined, PaymentRefunded};
+use cartflow_testkit::message;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -152,9 +153,9 @@ async fn a_checkout_without_a_usable_payment_method_is_declined_without_asking_t
     );
 }
 
-/// A batch of orders is decided on payments read together: each checkout's hold is
-/// captured once, an order repeated in the same batch asks for nothing more (it reads
-/// the payment as the batch left it), and an order without a payment is let be.
+/// A batch of orders is decided on payments read together, and their captures requested
+/// with one statement: each checkout's hold is captured once, an order repeated in the
+/// same batch asks for nothing more, and an order without a payment is let be.
 #[tokio::test]
 async fn a_batch_of_orders_captures_each_checkout_once() {
     let payments = payments(&[], 3000).await;
@@ -196,9 +197,55 @@ async fn a_batch_of_orders_captures_each_checkout_once() {
     let ledger = payments.ledger();
     assert_eq!((ledger.counts.captures, ledger.totals.captured), (2, 5000));
     // A capture asked for twice would reach the provider twice (the second answered
-    // from its idempotency key): the repeat must read the payment the batch changed.
+    // from its idempotency key): the repeat must not ask again.
     assert_eq!(ledger.counts.repeated, 0, "each capture asked for once");
     assert_eq!(payments.status(never_paid.checkout_id.unwrap()).await, None);
+}
+
+/// An order cancelled in the batch that announced it is decided on the payment as the
+/// batch's captures left it: captured, then refunded once; an order beside it is
+/// captured.
+#[tokio::test]
+async fn an_order_cancelled_in_the_batch_that_announced_it_is_refunded_after_its_capture() {
+    let payments = payments(&[], 3000).await;
+    let (kept, cancelled_at_once) = (
+        requested(Some("pm_card_visa")),
+        requested(Some("pm_card_visa")),
+    );
+    for checkout in [&kept, &cancelled_at_once] {
+        payments.harness.processed(checkout).await;
+        payments
+            .reaches(checkout.checkout_id.unwrap(), "authorized")
+            .await;
+    }
+    let (order_kept, order_cancelled) = (Uuid::new_v4(), Uuid::new_v4());
+    payments
+        .processed_mixed(vec![
+            message(&ordered(&cancelled_at_once, order_cancelled)),
+            message(&ordered(&kept, order_kept)),
+            message(&cancelled(&cancelled_at_once, order_cancelled)),
+        ])
+        .await;
+    payments
+        .reaches(kept.checkout_id.unwrap(), "captured")
+        .await;
+    payments
+        .reaches(cancelled_at_once.checkout_id.unwrap(), "refunded")
+        .await;
+    let ledger = payments.ledger();
+    assert_eq!(
+        (
+            ledger.counts.captures,
+            ledger.counts.refunds,
+            ledger.counts.voids
+        ),
+        (2, 1, 0),
+        "both captured, the cancelled one refunded once: it was not voided as if still held"
+    );
+    assert_eq!(ledger.counts.repeated, 0, "each step asked for once");
+    let refunded = payments.harness.staged::<PaymentRefunded>().await;
+    assert_eq!(refunded.len(), 1, "one refund notice");
+    assert_eq!(refunded[0].order_id, order_cancelled);
 }
 
 /// A batch of requests is recorded together (one insert), each as it would be alone: each checkout
