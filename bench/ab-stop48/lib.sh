@@ -1,15 +1,8 @@
-# The sitting's shared steps: a durable private PostgreSQL, fresh databases per run,
-# one `scripts/bench.sh` run per call of `run <build> <concurrency> <rep> [ENV=VALUE...]`
-# with the build's release binary from /work/bench-bin/<build>/cartflow.
-cd /work/main
-source scripts/lib.sh
-set +e
-pg_isready -q -h 127.0.0.1 -p 54329 || pg_cluster_start /work/main/.work/pg-bench 54329
-export DATABASE_URL=postgres://postgres@127.0.0.1:54329
-drop_dbs() {
-  psql -h 127.0.0.1 -p 54329 -U postgres -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'cartflow%'" \
-    | while read -r db; do psql -h 127.0.0.1 -p 54329 -U postgres -d postgres -qc "DROP DATABASE \"$db\" WITH (FORCE)"; done
-}
+# The sitting's shared steps: bench/sitting-lib.sh's cluster and fresh databases, and its
+# own `run <build> <concurrency> <rep> [ENV=VALUE...]` with the build's release binary
+# from /work/bench-bin/<build>/cartflow.
+SITTING=bench/ab-stop48
+source /work/main/bench/sitting-lib.sh
 run() { # build concurrency rep [ENV=VALUE...]; LABEL_PREFIX tells the parts' files apart
   local build=$1 c=$2 rep=$3; shift 3
   drop_dbs

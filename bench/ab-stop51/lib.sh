@@ -1,35 +1,7 @@
-# The sitting's shared steps: a durable private PostgreSQL, fresh databases per run,
-# one `scripts/bench.sh` run per call of `run <mode> <build> <concurrency> <rep>` with
-# the build's release binary from /work/bench-bin/<build>/cartflow. Modes: pull; push
-# (the emulator pushes: two requests in flight per subscription); pushN (the stack's
-# pusher, N in flight per subscription: `--push-concurrency N`).
-cd /work/main
-source scripts/lib.sh
-set +e
-pg_isready -q -h 127.0.0.1 -p 54329 || pg_cluster_start /work/main/.work/pg-bench 54329
-export DATABASE_URL=postgres://postgres@127.0.0.1:54329
-drop_dbs() {
-  psql -h 127.0.0.1 -p 54329 -U postgres -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'cartflow%'" \
-    | while read -r db; do psql -h 127.0.0.1 -p 54329 -U postgres -d postgres -qc "DROP DATABASE \"$db\" WITH (FORCE)"; done
-}
-run() { # mode build concurrency rep [label-suffix extra bench.sh arguments...]
-  local mode=$1 build=$2 c=$3 rep=$4 suffix=${5:-} flag=()
-  shift 4; shift $(( $# > 0 ? 1 : 0 ))
-  case "$mode" in
-    pull) ;;
-    push) flag=(--push) ;;
-    push*) flag=(--push-concurrency "${mode#push}") ;;
-  esac
-  drop_dbs
-  # A fresh emulator per run: one left running (by a run that failed) would carry its
-  # backlog into the next.
-  pkill -f 'pubsub-emulator.*--port=8185' && sleep 2
-  CARTFLOW_BIN=/work/bench-bin/$build/cartflow CARTFLOW_EMULATOR_PORT=8185 \
-    scripts/bench.sh "${flag[@]}" -c $c --duration 30 --warmup 10 --out bench/ab-stop51 --label $mode-c$c-$build$suffix-$rep "$@" \
-    > /tmp/sitting-$mode-$build$suffix-c$c-$rep.log 2>&1
-  local rc=$?
-  echo "$(date +%T) done $mode $build$suffix c$c rep$rep exit $rc"
-}
+# This sitting's steps: bench/sitting-lib.sh (written from them later) with its output
+# here, and the round it ran.
+SITTING=bench/ab-stop51
+source /work/main/bench/sitting-lib.sh
 # One round at C = 50: pull; the emulator's push without and with the window; the
 # stack's pusher (64 in flight) without and with it; the emulator's push with `relay`.
 round() {
