@@ -141,11 +141,17 @@ impl Payments {
         .await
     }
 
+    /// The checkout's request, processed until its payment is authorized.
+    async fn authorized(&self, checkout: &OrderRequested) {
+        self.harness.processed(checkout).await;
+        self.reaches(checkout.checkout_id.unwrap(), "authorized")
+            .await;
+    }
+
     /// The checkout's request, then its order: authorized, then captured.
     async fn authorized_then_captured(&self, checkout: &OrderRequested) {
         let checkout_id = checkout.checkout_id.unwrap();
-        self.harness.processed(checkout).await;
-        self.reaches(checkout_id, "authorized").await;
+        self.authorized(checkout).await;
         self.harness
             .processed(&ordered(checkout, Uuid::new_v4()))
             .await;

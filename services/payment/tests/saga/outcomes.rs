@@ -11,8 +11,7 @@ async fn an_approved_checkout_is_authorized_captured_and_refunded_once_each() {
     let payments = payments(&[], 3000).await;
     let checkout = requested(Some("pm_card_visa"));
     let checkout_id = checkout.checkout_id.unwrap();
-    payments.harness.processed(&checkout).await;
-    payments.reaches(checkout_id, "authorized").await;
+    payments.authorized(&checkout).await;
     let authorized = payments.harness.staged::<PaymentAuthorized>().await;
     assert_eq!(authorized.len(), 1);
     assert_eq!(authorized[0].amount_cents, 2500);
@@ -164,10 +163,7 @@ async fn a_batch_of_orders_captures_each_checkout_once() {
         requested(Some("pm_card_visa")),
     );
     for checkout in [&a, &b] {
-        payments.harness.processed(checkout).await;
-        payments
-            .reaches(checkout.checkout_id.unwrap(), "authorized")
-            .await;
+        payments.authorized(checkout).await;
     }
     let never_paid = requested(Some("pm_card_visa"));
     let (order_a, order_b) = (Uuid::new_v4(), Uuid::new_v4());
@@ -213,10 +209,7 @@ async fn an_order_cancelled_in_the_batch_that_announced_it_is_refunded_after_its
         requested(Some("pm_card_visa")),
     );
     for checkout in [&kept, &cancelled_at_once] {
-        payments.harness.processed(checkout).await;
-        payments
-            .reaches(checkout.checkout_id.unwrap(), "authorized")
-            .await;
+        payments.authorized(checkout).await;
     }
     let (order_kept, order_cancelled) = (Uuid::new_v4(), Uuid::new_v4());
     payments
@@ -256,10 +249,7 @@ async fn an_order_cancelled_in_the_batch_that_announced_it_is_refunded_after_its
 async fn a_batch_of_requests_authorizes_each_checkout_once() {
     let payments = payments(&[], 3000).await;
     let decided_before = requested(Some("pm_card_visa"));
-    payments.harness.processed(&decided_before).await;
-    payments
-        .reaches(decided_before.checkout_id.unwrap(), "authorized")
-        .await;
+    payments.authorized(&decided_before).await;
     let (visa, declined, missing) = (
         requested(Some("pm_card_visa")),
         requested(Some("pm_card_chargeDeclined")),

@@ -19,10 +19,7 @@ async fn a_provider_slower_than_the_timeout_authorizes_once() {
     )
     .await;
     let checkout = requested(Some("pm_card_slow"));
-    payments.harness.processed(&checkout).await;
-    payments
-        .reaches(checkout.checkout_id.unwrap(), "authorized")
-        .await;
+    payments.authorized(&checkout).await;
     let ledger = payments.ledger();
     assert_eq!(ledger.intents.len(), 1, "{ledger:?}");
     assert_eq!(ledger.counts.authorizations, 1);

@@ -9,10 +9,7 @@ async fn the_reconciliation_names_a_stray_charge() {
     use payment_service::provider::{Authorization, Authorize};
     let payments = payments(&[], 3000).await;
     let checkout = requested(Some("pm_card_visa"));
-    payments.harness.processed(&checkout).await;
-    payments
-        .reaches(checkout.checkout_id.unwrap(), "authorized")
-        .await;
+    payments.authorized(&checkout).await;
     // Somebody charged a card with the key by hand.
     let by_hand = payments.by_hand();
     let Authorization::Approved { intent_id, .. } = by_hand

@@ -55,10 +55,7 @@ async fn a_checkout_given_up_first_is_never_authorized() {
     // A later checkout the worker does authorize: by then it has had every chance to
     // ask for the given-up one, and did not.
     let later = requested(Some("pm_card_visa"));
-    payments.harness.processed(&later).await;
-    payments
-        .reaches(later.checkout_id.unwrap(), "authorized")
-        .await;
+    payments.authorized(&later).await;
     let ledger = payments.ledger();
     assert_eq!(
         ledger.intents.len(),
@@ -73,10 +70,7 @@ async fn a_checkout_given_up_first_is_never_authorized() {
 async fn holds_without_an_order_are_voided() {
     let payments = payments(&[], 3000).await;
     let checkout = requested(Some("pm_card_visa"));
-    payments.harness.processed(&checkout).await;
-    payments
-        .reaches(checkout.checkout_id.unwrap(), "authorized")
-        .await;
+    payments.authorized(&checkout).await;
     payments.harness.processed(&expired(&checkout)).await;
     payments
         .reaches(checkout.checkout_id.unwrap(), "voided")
@@ -99,8 +93,7 @@ async fn a_void_of_an_intent_already_canceled_is_recorded_voided() {
     let payments = payments(&[], 3000).await;
     let checkout = requested(Some("pm_card_visa"));
     let checkout_id = checkout.checkout_id.unwrap();
-    payments.harness.processed(&checkout).await;
-    payments.reaches(checkout_id, "authorized").await;
+    payments.authorized(&checkout).await;
     let intent_id = payments.intent_id().await;
     let by_hand = payments.by_hand();
     by_hand.cancel(&intent_id, "by-hand-void").await.unwrap();
@@ -129,8 +122,7 @@ async fn a_capture_refused_for_a_cancelled_order_ends_voided() {
     .await;
     let checkout = requested(Some("pm_card_visa"));
     let checkout_id = checkout.checkout_id.unwrap();
-    payments.harness.processed(&checkout).await;
-    payments.reaches(checkout_id, "authorized").await;
+    payments.authorized(&checkout).await;
     let intent_id = payments.intent_id().await;
     let by_hand = payments.by_hand();
     by_hand.cancel(&intent_id, "by-hand-void").await.unwrap();
