@@ -1,8 +1,8 @@
 # A sitting's shared steps, for the A/B sittings' scripts (bench/ab-*/): a durable
 # private PostgreSQL on port 54329, fresh databases and a fresh emulator per run, and
 # `run <mode> <build> <concurrency> <rep> [suffix [bench.sh arguments...]]`: one
-# `scripts/bench.sh` run (30 s measured after a 10 s warm-up) with the build's release
-# binary from /work/bench-bin/<build>/cartflow, its JSON and SVG in $SITTING.
+# `scripts/bench.sh` run (DURATION seconds measured, default 30, after a 10 s warm-up)
+# with the build's release binary from /work/bench-bin/<build>/cartflow, its JSON and SVG in $SITTING.
 # mode: pull, push (the emulator pushes) or push<N> (the stack pushes, N in flight).
 # Set SITTING (e.g. bench/ab-stop53) before sourcing.
 : "${SITTING:?set SITTING to the sitting folder}"
@@ -28,7 +28,7 @@ run() {
   # backlog into the next.
   pkill -f 'pubsub-emulator.*--port=8185' && sleep 2
   CARTFLOW_BIN=/work/bench-bin/$build/cartflow CARTFLOW_EMULATOR_PORT=8185 \
-    scripts/bench.sh "${flag[@]}" -c $c --duration 30 --warmup 10 --out $SITTING --label $mode-c$c-$build$suffix-$rep "$@" \
+    scripts/bench.sh "${flag[@]}" -c $c --duration ${DURATION:-30} --warmup 10 --out $SITTING --label $mode-c$c-$build$suffix-$rep "$@" \
     > /tmp/sitting-$mode-$build$suffix-c$c-$rep.log 2>&1
   local rc=$?
   echo "$(date +%T) done $mode $build$suffix c$c rep$rep exit $rc"
