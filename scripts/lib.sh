@@ -7,8 +7,8 @@
 #                         under .work/pg on 127.0.0.1:54329 (or CARTFLOW_PG_PORT).
 #   CARTFLOW_EMULATOR_JAVA_OPTS
 #                         the JVM options of an emulator started here; default
-#                         "-XX:+UseParallelGC -Xmn128m -Xms8g" (see emulator_command),
-#                         empty for the JVM's own.
+#                         "-XX:+UseParallelGC -Xmn128m -XX:InitialRAMPercentage=25"
+#                         (see emulator_command), empty for the JVM's own.
 
 set -euo pipefail
 
@@ -58,18 +58,19 @@ emulator_shim() {
 # Sets EMULATOR_CMD to the command line that runs the emulator on host:port $1 in the
 # foreground: the jar with its stream-reset fix when it needs one, else plain gcloud.
 emulator_command() {
-  local host=$1 jar shim java_opts opts="${CARTFLOW_EMULATOR_JAVA_OPTS--XX:+UseParallelGC -Xmn128m -Xms8g}"
+  local host=$1 jar shim java_opts opts="${CARTFLOW_EMULATOR_JAVA_OPTS--XX:+UseParallelGC -Xmn128m -XX:InitialRAMPercentage=25}"
   command -v gcloud >/dev/null || die "gcloud is not installed: it provides the Pub/Sub emulator (see README)"
-  jar="$(emulator_jar)"
-  shim="$([[ -n "$jar" ]] && emulator_shim "$jar")"
+  jar="$(emulator_jar || true)"
+  shim="$([[ -n "$jar" ]] && emulator_shim "$jar" || true)"
   # The emulator keeps every message in memory until it stops, so its heap only grows.
-  # On G1, the JVM's default here, it spent 16–39 % more CPU per checkout, on a
-  # 2-core host it shares with the platform; the parallel collector with a small young
-  # generation keeps its pauses short, and a large heap keeps off the full collection
-  # (a stop of seconds) for about half an hour at full load (docs/emulator-shim.md).
+  # On G1, the JVM's default here, the emulator spent 16–39 % more CPU of its own per
+  # checkout at C = 50, on a 2-core host it shares with the platform. The parallel
+  # collector with a small young generation keeps its pauses short, and the whole heap
+  # (a quarter of the RAM, the JVM's own maximum) from the start keeps off the full
+  # collections, stops of a second or more, until it is nearly full (docs/emulator-shim.md).
   if [[ -n "$shim" ]]; then
     read -r -a java_opts <<<"$opts"
-    EMULATOR_CMD=(java "${java_opts[@]}" -cp "$shim:$jar" com.google.cloud.pubsub.testing.v1.Main
+    EMULATOR_CMD=(java ${java_opts[@]+"${java_opts[@]}"} -cp "$shim:$jar" com.google.cloud.pubsub.testing.v1.Main
       --host="${host%:*}" --port="${host##*:}")
     EMULATOR_NOTE=" with its gRPC stream-reset fix"
   else
