@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop 54, part 4: one C = 50 run per collector with the emulator's GC log
+# Stop 54, part 3: one C = 50 run per collector with the emulator's GC log
 # (gc/gc-<collector>.txt), to see where the collectors differ. Not in the tables.
 SITTING=bench/ab-stop54/gc
 source "$(dirname "$0")/../sitting-lib.sh"
